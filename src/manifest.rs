@@ -1,0 +1,862 @@
+//! The manifest: what a model directory contains, as deterministic CBOR (spec/manifest.md).
+//!
+//! This module owns the [`Manifest`] type (which can only hold a valid manifest: sorted,
+//! unique, well-formed paths; chunk lists that match sizes and merge to their roots), its one
+//! canonical encoding, the strict decoder (structural pre-check of the raw bytes, conversion
+//! with field-level errors, then re-encode-and-compare), and building a manifest by hashing a
+//! directory.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use ciborium::Value;
+use rayon::prelude::*;
+
+use crate::digest::Digest;
+use crate::path::{ModelPath, PathError};
+use crate::progress::Progress;
+use crate::tree::{self, ChunkSize, ChunkSizeError, FileTree};
+use crate::walk::{self, Entry, Refusal, Symlinks, WalkError};
+
+/// The manifest format version this implementation writes and reads.
+pub const FORMAT_VERSION: u64 = 1;
+/// Largest manifest accepted, in bytes (a 1 TB model at 4 MiB chunks needs about 9 MB).
+pub const MAX_MANIFEST_LEN: u64 = 1 << 30;
+/// Longest model name, in bytes.
+pub const MAX_NAME_LEN: usize = 1024;
+/// Deepest nesting of CBOR items a reader accepts (a valid manifest nests 4 deep).
+const MAX_DEPTH: usize = 8;
+
+/// One file of the manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileEntry {
+    pub path: ModelPath,
+    pub tree: FileTree,
+    /// SHA-256 of the file (the Hugging Face LFS oid), when the writer chose to record it.
+    pub sha256: Option<Digest>,
+}
+
+/// A valid manifest. Construct with [`Manifest::new`], [`Manifest::decode`] or [`build`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Manifest {
+    name: String,
+    chunk_size: ChunkSize,
+    files: Vec<FileEntry>,
+}
+
+/// Why a manifest was rejected. Each variant has a stable [`code`](ManifestError::code) used
+/// by the test vectors.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read manifest {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("manifest is {len} bytes, more than the {max} allowed")]
+    TooLarge { len: u64, max: u64 },
+    #[error("manifest is empty")]
+    Empty,
+    #[error("CBOR item at byte {offset} declares {needed} more bytes but only {available} remain")]
+    Truncated {
+        offset: usize,
+        needed: u64,
+        available: usize,
+    },
+    #[error("malformed CBOR at byte {offset}: {detail}")]
+    Malformed { offset: usize, detail: String },
+    #[error("CBOR at byte {offset}: {found} is not allowed in a manifest (only unsigned integers, byte strings, text strings, arrays and maps)")]
+    UnsupportedItem { offset: usize, found: &'static str },
+    #[error("non-canonical CBOR at byte {offset}: {detail}")]
+    NonCanonical { offset: usize, detail: String },
+    #[error("CBOR nesting deeper than {MAX_DEPTH} at byte {offset}")]
+    TooDeep { offset: usize },
+    #[error("{count} trailing byte(s) after the manifest at byte {offset}")]
+    TrailingBytes { offset: usize, count: usize },
+    #[error("field {field}: expected {expected}, found {found}")]
+    WrongType {
+        field: String,
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("field {field} is missing")]
+    MissingField { field: String },
+    #[error("unknown field {key:?} in {field}")]
+    UnknownField { field: String, key: String },
+    #[error("field {field}: keys out of canonical order ({key:?} after {prev:?})")]
+    KeyOrder {
+        field: String,
+        prev: String,
+        key: String,
+    },
+    #[error("unsupported manifest format version {found} (this reader supports {FORMAT_VERSION})")]
+    UnsupportedVersion { found: u64 },
+    #[error("chunk_size: {0}")]
+    ChunkSize(#[from] ChunkSizeError),
+    #[error("name {name:?}: {reason}")]
+    BadName { name: String, reason: &'static str },
+    #[error("files[{index}].path {path:?}: {reason}")]
+    BadPath {
+        index: usize,
+        path: String,
+        reason: PathError,
+    },
+    #[error("files[{index}].path {path:?} sorts before the previous path {prev:?}: files must be sorted by the UTF-8 bytes of their path")]
+    UnsortedPaths {
+        index: usize,
+        prev: String,
+        path: String,
+    },
+    #[error("files[{index}].path {path:?} is listed twice")]
+    DuplicatePath { index: usize, path: String },
+    #[error("{path:?} is a file, but {child:?} needs it to be a directory")]
+    PathConflict { path: String, child: String },
+    #[error("{field}: expected a {expected}-byte digest, found {found} bytes")]
+    DigestLength {
+        field: String,
+        expected: usize,
+        found: usize,
+    },
+    #[error("{path}: a file of {size} bytes at chunk size {chunk_size} needs {expected} chunk value(s), found {found}")]
+    ChunkCount {
+        path: String,
+        size: u64,
+        chunk_size: u64,
+        expected: u64,
+        found: u64,
+    },
+    #[error("{path}: chunk values merge to {merged}, but blake3 says {root}")]
+    ChunkRootMismatch {
+        path: String,
+        root: Digest,
+        merged: Digest,
+    },
+}
+
+impl ManifestError {
+    /// A stable short code for each kind of rejection (the `error:` line of test vectors).
+    pub fn code(&self) -> &'static str {
+        use ManifestError::*;
+        match self {
+            Io { .. } => "io",
+            TooLarge { .. } => "too-large",
+            Empty => "empty",
+            Truncated { .. } => "truncated",
+            Malformed { .. } => "malformed-cbor",
+            UnsupportedItem { .. } => "unsupported-item",
+            NonCanonical { .. } => "non-canonical",
+            TooDeep { .. } => "too-deep",
+            TrailingBytes { .. } => "trailing-bytes",
+            WrongType { .. } => "wrong-type",
+            MissingField { .. } => "missing-field",
+            UnknownField { .. } => "unknown-field",
+            KeyOrder { .. } => "key-order",
+            UnsupportedVersion { .. } => "unsupported-version",
+            ChunkSize(_) => "bad-chunk-size",
+            BadName { .. } => "bad-name",
+            BadPath { .. } => "bad-path",
+            UnsortedPaths { .. } => "unsorted-paths",
+            DuplicatePath { .. } => "duplicate-path",
+            PathConflict { .. } => "path-conflict",
+            DigestLength { .. } => "digest-length",
+            ChunkCount { .. } => "chunk-count",
+            ChunkRootMismatch { .. } => "chunk-root-mismatch",
+        }
+    }
+}
+
+fn check_name(name: &str) -> Result<(), ManifestError> {
+    let reason = if name.is_empty() {
+        "must not be empty"
+    } else if name.len() > MAX_NAME_LEN {
+        "longer than 1024 bytes"
+    } else if name.chars().any(char::is_control) {
+        "contains a control character"
+    } else {
+        return Ok(());
+    };
+    Err(ManifestError::BadName {
+        name: name.chars().take(80).collect(),
+        reason,
+    })
+}
+
+impl Manifest {
+    /// Checks every manifest rule except encoding: name, sorted unique paths, no path that is
+    /// both a file and a directory, chunk lists of the right length that merge to the root.
+    pub fn new(name: String, chunk_size: ChunkSize, files: Vec<FileEntry>) -> Result<Manifest, ManifestError> {
+        check_name(&name)?;
+        let cs = chunk_size.get();
+        let mut seen: HashSet<&str> = HashSet::with_capacity(files.len());
+        for (index, f) in files.iter().enumerate() {
+            if index > 0 {
+                let prev = files[index - 1].path.as_str();
+                let path = f.path.as_str();
+                match prev.as_bytes().cmp(path.as_bytes()) {
+                    std::cmp::Ordering::Less => {}
+                    std::cmp::Ordering::Equal => {
+                        return Err(ManifestError::DuplicatePath {
+                            index,
+                            path: path.to_string(),
+                        })
+                    }
+                    std::cmp::Ordering::Greater => {
+                        return Err(ManifestError::UnsortedPaths {
+                            index,
+                            prev: prev.to_string(),
+                            path: path.to_string(),
+                        })
+                    }
+                }
+            }
+            seen.insert(f.path.as_str());
+            let t = &f.tree;
+            let expected = if t.size <= cs { 0 } else { chunk_size.group_count(t.size) };
+            if t.chunks.len() as u64 != expected {
+                return Err(ManifestError::ChunkCount {
+                    path: f.path.to_string(),
+                    size: t.size,
+                    chunk_size: cs,
+                    expected,
+                    found: t.chunks.len() as u64,
+                });
+            }
+            if let Some(merged) = tree::root_from_chunks(&t.chunks) {
+                if merged != t.root {
+                    return Err(ManifestError::ChunkRootMismatch {
+                        path: f.path.to_string(),
+                        root: t.root,
+                        merged,
+                    });
+                }
+            }
+        }
+        for f in &files {
+            if let Some(parent) = f.path.parents().find(|p| seen.contains(p)) {
+                return Err(ManifestError::PathConflict {
+                    path: parent.to_string(),
+                    child: f.path.to_string(),
+                });
+            }
+        }
+        Ok(Manifest { name, chunk_size, files })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn chunk_size(&self) -> ChunkSize {
+        self.chunk_size
+    }
+
+    /// Files, sorted by the UTF-8 bytes of their path.
+    pub fn files(&self) -> &[FileEntry] {
+        &self.files
+    }
+
+    /// The file at `path`, if listed.
+    pub fn file(&self, path: &str) -> Option<&FileEntry> {
+        self.files
+            .binary_search_by(|f| f.path.as_str().as_bytes().cmp(path.as_bytes()))
+            .ok()
+            .map(|i| &self.files[i])
+    }
+
+    /// Total bytes of all files.
+    pub fn total_size(&self) -> u64 {
+        self.files.iter().map(|f| f.tree.size).sum()
+    }
+
+    /// The one canonical encoding (spec/manifest.md, "Encoding").
+    pub fn encode(&self) -> Vec<u8> {
+        let text = |s: &str| Value::Text(s.to_string());
+        let bytes = |d: &Digest| Value::Bytes(d.0.to_vec());
+        let files = self
+            .files
+            .iter()
+            .map(|f| {
+                let mut m = vec![
+                    (text("path"), text(f.path.as_str())),
+                    (text("size"), Value::Integer(f.tree.size.into())),
+                    (text("blake3"), bytes(&f.tree.root)),
+                ];
+                if !f.tree.chunks.is_empty() {
+                    m.push((text("chunks"), Value::Array(f.tree.chunks.iter().map(bytes).collect())));
+                }
+                if let Some(s) = &f.sha256 {
+                    m.push((text("sha256"), bytes(s)));
+                }
+                Value::Map(m)
+            })
+            .collect();
+        let top = Value::Map(vec![
+            (text("name"), text(&self.name)),
+            (text("files"), Value::Array(files)),
+            (text("format"), Value::Integer(FORMAT_VERSION.into())),
+            (text("chunk_size"), Value::Integer(self.chunk_size.get().into())),
+        ]);
+        let mut out = Vec::new();
+        ciborium::ser::into_writer(&top, &mut out).expect("writing CBOR to a Vec cannot fail");
+        out
+    }
+
+    /// The manifest digest: BLAKE3 of the canonical encoding. The model's identity.
+    pub fn digest(&self) -> Digest {
+        blake3::hash(&self.encode()).into()
+    }
+
+    /// Decodes and validates a manifest, accepting only its one canonical encoding.
+    pub fn decode(bytes: &[u8]) -> Result<Manifest, ManifestError> {
+        if bytes.len() as u64 > MAX_MANIFEST_LEN {
+            return Err(ManifestError::TooLarge {
+                len: bytes.len() as u64,
+                max: MAX_MANIFEST_LEN,
+            });
+        }
+        precheck(bytes)?;
+        let value: Value = ciborium::de::from_reader_with_recursion_limit(bytes, MAX_DEPTH * 2)
+            .map_err(|e| ManifestError::Malformed {
+                offset: 0,
+                detail: e.to_string(),
+            })?;
+        let m = from_value(value)?;
+        let again = m.encode();
+        if again != bytes {
+            let offset = again.iter().zip(bytes).position(|(a, b)| a != b).unwrap_or(again.len().min(bytes.len()));
+            return Err(ManifestError::NonCanonical {
+                offset,
+                detail: "the bytes differ from the canonical re-encoding of the same manifest".into(),
+            });
+        }
+        Ok(m)
+    }
+
+    /// Reads and decodes a manifest file, refusing files larger than [`MAX_MANIFEST_LEN`]
+    /// before reading them.
+    pub fn read_file(path: &Path) -> Result<Manifest, ManifestError> {
+        let io_err = |source| ManifestError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let f = File::open(path).map_err(io_err)?;
+        let len = f.metadata().map_err(io_err)?.len();
+        if len > MAX_MANIFEST_LEN {
+            return Err(ManifestError::TooLarge { len, max: MAX_MANIFEST_LEN });
+        }
+        let mut bytes = Vec::with_capacity(len as usize);
+        f.take(MAX_MANIFEST_LEN + 1).read_to_end(&mut bytes).map_err(io_err)?;
+        Manifest::decode(&bytes)
+    }
+}
+
+/// Walks the raw bytes once before any decoding: every head uses the shortest form and a
+/// definite length, only the allowed major types appear, text is UTF-8, no declared length
+/// exceeds the bytes that remain (so nothing is allocated for a length that is not there),
+/// nesting is bounded, and exactly one item fills the input.
+fn precheck(b: &[u8]) -> Result<(), ManifestError> {
+    if b.is_empty() {
+        return Err(ManifestError::Empty);
+    }
+    // Number of items still expected at each open nesting level.
+    let mut pending: Vec<u64> = vec![1];
+    let mut pos = 0usize;
+    while let Some(top) = pending.last_mut() {
+        if *top == 0 {
+            pending.pop();
+            continue;
+        }
+        *top -= 1;
+        let start = pos;
+        let (major, arg) = read_head(b, &mut pos)?;
+        let remaining = b.len() - pos;
+        match major {
+            0 => {}
+            2 | 3 => {
+                if arg > remaining as u64 {
+                    return Err(ManifestError::Truncated {
+                        offset: start,
+                        needed: arg,
+                        available: remaining,
+                    });
+                }
+                let end = pos + arg as usize;
+                if major == 3 && std::str::from_utf8(&b[pos..end]).is_err() {
+                    return Err(ManifestError::Malformed {
+                        offset: start,
+                        detail: "text string is not valid UTF-8".into(),
+                    });
+                }
+                pos = end;
+            }
+            4 | 5 => {
+                let items = if major == 5 { arg.checked_mul(2) } else { Some(arg) };
+                match items {
+                    Some(n) if n <= remaining as u64 => {
+                        if pending.len() >= MAX_DEPTH {
+                            return Err(ManifestError::TooDeep { offset: start });
+                        }
+                        pending.push(n);
+                    }
+                    _ => {
+                        return Err(ManifestError::Truncated {
+                            offset: start,
+                            needed: arg,
+                            available: remaining,
+                        })
+                    }
+                }
+            }
+            1 => return Err(ManifestError::UnsupportedItem { offset: start, found: "a negative integer" }),
+            6 => return Err(ManifestError::UnsupportedItem { offset: start, found: "a tag" }),
+            _ => unreachable!("read_head rejects major type 7"),
+        }
+    }
+    if pos != b.len() {
+        return Err(ManifestError::TrailingBytes {
+            offset: pos,
+            count: b.len() - pos,
+        });
+    }
+    Ok(())
+}
+
+/// Reads one CBOR head at `*pos`: (major type, argument). Rejects indefinite lengths,
+/// reserved additional information, non-shortest arguments and major type 7.
+fn read_head(b: &[u8], pos: &mut usize) -> Result<(u8, u64), ManifestError> {
+    let start = *pos;
+    let first = *b.get(start).ok_or(ManifestError::Truncated {
+        offset: start,
+        needed: 1,
+        available: 0,
+    })?;
+    let major = first >> 5;
+    let ai = first & 0x1f;
+    if major == 7 {
+        let found = match ai {
+            20 | 21 => "a boolean",
+            22 => "null",
+            23 => "undefined",
+            25..=27 => "a floating-point number",
+            31 => "a break code",
+            _ => "a simple value",
+        };
+        return Err(ManifestError::UnsupportedItem { offset: start, found });
+    }
+    let width = match ai {
+        0..=23 => {
+            *pos += 1;
+            return Ok((major, ai as u64));
+        }
+        24 => 1,
+        25 => 2,
+        26 => 4,
+        27 => 8,
+        31 => {
+            return Err(ManifestError::NonCanonical {
+                offset: start,
+                detail: "indefinite-length item".into(),
+            })
+        }
+        _ => {
+            return Err(ManifestError::Malformed {
+                offset: start,
+                detail: format!("reserved additional information {ai}"),
+            })
+        }
+    };
+    let avail = b.len() - start - 1;
+    if avail < width {
+        return Err(ManifestError::Truncated {
+            offset: start,
+            needed: width as u64,
+            available: avail,
+        });
+    }
+    let arg = b[start + 1..start + 1 + width].iter().fold(0u64, |acc, &x| (acc << 8) | x as u64);
+    let shortest = match width {
+        1 => arg >= 24,
+        2 => arg > 0xff,
+        4 => arg > 0xffff,
+        _ => arg > 0xffff_ffff,
+    };
+    if !shortest {
+        return Err(ManifestError::NonCanonical {
+            offset: start,
+            detail: format!("argument {arg} is not encoded in its shortest form"),
+        });
+    }
+    *pos = start + 1 + width;
+    Ok((major, arg))
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Integer(_) => "an integer",
+        Value::Bytes(_) => "a byte string",
+        Value::Text(_) => "a text string",
+        Value::Array(_) => "an array",
+        Value::Map(_) => "a map",
+        Value::Float(_) => "a float",
+        Value::Bool(_) => "a boolean",
+        Value::Null => "null",
+        Value::Tag(..) => "a tag",
+        _ => "another CBOR item",
+    }
+}
+
+/// Takes the fields of a map whose keys must be a subsequence of `keys` (in that, canonical,
+/// order). Returns the values by position in `keys`.
+fn fields(v: Value, field: &str, keys: &[&str]) -> Result<Vec<Option<Value>>, ManifestError> {
+    let entries = match v {
+        Value::Map(m) => m,
+        other => {
+            return Err(ManifestError::WrongType {
+                field: field.to_string(),
+                expected: "a map",
+                found: kind(&other),
+            })
+        }
+    };
+    let mut out: Vec<Option<Value>> = vec![None; keys.len()];
+    let mut last: Option<usize> = None;
+    for (k, val) in entries {
+        let key = match k {
+            Value::Text(t) => t,
+            other => {
+                return Err(ManifestError::WrongType {
+                    field: format!("{field} key"),
+                    expected: "a text string",
+                    found: kind(&other),
+                })
+            }
+        };
+        let Some(i) = keys.iter().position(|k| *k == key) else {
+            return Err(ManifestError::UnknownField {
+                field: field.to_string(),
+                key,
+            });
+        };
+        if let Some(l) = last {
+            if i <= l {
+                return Err(ManifestError::KeyOrder {
+                    field: field.to_string(),
+                    prev: keys[l].to_string(),
+                    key,
+                });
+            }
+        }
+        last = Some(i);
+        out[i] = Some(val);
+    }
+    Ok(out)
+}
+
+fn required(v: Option<Value>, field: &str) -> Result<Value, ManifestError> {
+    v.ok_or_else(|| ManifestError::MissingField { field: field.to_string() })
+}
+
+fn as_u64(v: Value, field: &str) -> Result<u64, ManifestError> {
+    match v {
+        Value::Integer(i) => u64::try_from(i).map_err(|_| ManifestError::WrongType {
+            field: field.to_string(),
+            expected: "an unsigned integer below 2^64",
+            found: "a negative integer",
+        }),
+        other => Err(ManifestError::WrongType {
+            field: field.to_string(),
+            expected: "an unsigned integer",
+            found: kind(&other),
+        }),
+    }
+}
+
+fn as_text(v: Value, field: &str) -> Result<String, ManifestError> {
+    match v {
+        Value::Text(t) => Ok(t),
+        other => Err(ManifestError::WrongType {
+            field: field.to_string(),
+            expected: "a text string",
+            found: kind(&other),
+        }),
+    }
+}
+
+fn as_digest(v: Value, field: &str) -> Result<Digest, ManifestError> {
+    match v {
+        Value::Bytes(b) => {
+            let found = b.len();
+            b.try_into().map(Digest).map_err(|_| ManifestError::DigestLength {
+                field: field.to_string(),
+                expected: 32,
+                found,
+            })
+        }
+        other => Err(ManifestError::WrongType {
+            field: field.to_string(),
+            expected: "a 32-byte byte string",
+            found: kind(&other),
+        }),
+    }
+}
+
+fn from_value(v: Value) -> Result<Manifest, ManifestError> {
+    let mut top = fields(v, "manifest", &["name", "files", "format", "chunk_size"])?.into_iter();
+    let (name, files, format, chunk_size) = (top.next().flatten(), top.next().flatten(), top.next().flatten(), top.next().flatten());
+    let format = as_u64(required(format, "format")?, "format")?;
+    if format != FORMAT_VERSION {
+        return Err(ManifestError::UnsupportedVersion { found: format });
+    }
+    let name = as_text(required(name, "name")?, "name")?;
+    let chunk_size = ChunkSize::new(as_u64(required(chunk_size, "chunk_size")?, "chunk_size")?)?;
+    let files = match required(files, "files")? {
+        Value::Array(a) => a,
+        other => {
+            return Err(ManifestError::WrongType {
+                field: "files".into(),
+                expected: "an array",
+                found: kind(&other),
+            })
+        }
+    };
+    let mut out = Vec::with_capacity(files.len());
+    for (index, f) in files.into_iter().enumerate() {
+        let field = format!("files[{index}]");
+        let mut it = fields(f, &field, &["path", "size", "blake3", "chunks", "sha256"])?.into_iter();
+        let (path, size, root, chunks, sha256) = (it.next().flatten(), it.next().flatten(), it.next().flatten(), it.next().flatten(), it.next().flatten());
+        let path_field = format!("{field}.path");
+        let path_text = as_text(required(path, &path_field)?, &path_field)?;
+        let path = ModelPath::new(&path_text).map_err(|reason| ManifestError::BadPath {
+            index,
+            path: path_text.clone(),
+            reason,
+        })?;
+        let size = as_u64(required(size, &format!("{field}.size"))?, &format!("{field}.size"))?;
+        let root = as_digest(required(root, &format!("{field}.blake3"))?, &format!("{field}.blake3"))?;
+        let chunks = match chunks {
+            None => Vec::new(),
+            Some(Value::Array(a)) => a
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| as_digest(c, &format!("{field}.chunks[{i}]")))
+                .collect::<Result<_, _>>()?,
+            Some(other) => {
+                return Err(ManifestError::WrongType {
+                    field: format!("{field}.chunks"),
+                    expected: "an array",
+                    found: kind(&other),
+                })
+            }
+        };
+        let sha256 = sha256.map(|v| as_digest(v, &format!("{field}.sha256"))).transpose()?;
+        out.push(FileEntry {
+            path,
+            tree: FileTree { size, root, chunks },
+            sha256,
+        });
+    }
+    Manifest::new(name, chunk_size, out)
+}
+
+/// Whether to record each file's SHA-256 (the Hugging Face LFS oid) beside its BLAKE3 tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Sha256 {
+    #[default]
+    Skip,
+    Record,
+}
+
+/// How to build a manifest from a directory.
+#[derive(Clone, Debug, Default)]
+pub struct BuildOptions {
+    pub chunk_size: ChunkSize,
+    pub sha256: Sha256,
+    pub symlinks: Symlinks,
+    /// Model name; default: the directory's name.
+    pub name: Option<String>,
+    /// Files to leave out by identity (e.g. a manifest written inside the directory).
+    pub exclude: Vec<PathBuf>,
+}
+
+/// Why building a manifest failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Walk(#[from] WalkError),
+    #[error("{name}: {reason}")]
+    Refused { name: String, reason: Refusal },
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("no model name given and none can be taken from the directory {}", .0.display())]
+    NoName(PathBuf),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+}
+
+/// Opens a file for hashing; with [`Symlinks::Refuse`] a symlink swapped in after the walk is
+/// refused by the kernel (`O_NOFOLLOW`). Returns the file and its size.
+pub(crate) fn open_for_hashing(path: &Path, symlinks: Symlinks) -> io::Result<(File, u64)> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    if symlinks == Symlinks::Refuse {
+        o.custom_flags(libc::O_NOFOLLOW);
+    }
+    let f = o.open(path)?;
+    let m = f.metadata()?;
+    if !m.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    Ok((f, m.len()))
+}
+
+/// Hashes one file on disk into its tree (and SHA-256 when asked), reading each byte once.
+pub(crate) fn hash_path(
+    path: &Path,
+    symlinks: Symlinks,
+    cs: ChunkSize,
+    sha256: Sha256,
+    progress: &dyn Progress,
+) -> io::Result<(FileTree, Option<Digest>)> {
+    let (f, size) = open_for_hashing(path, symlinks)?;
+    match sha256 {
+        Sha256::Skip => Ok((tree::hash_file(&f, size, cs, progress)?, None)),
+        Sha256::Record => {
+            let (t, s) = tree::hash_file_with_sha256(&f, size, cs, progress)?;
+            Ok((t, Some(s)))
+        }
+    }
+}
+
+/// Hashes every file of `dir` into a manifest. Fails on the first file that cannot be part of
+/// one (a refused entry or an I/O error), naming it.
+pub fn build(dir: &Path, opts: &BuildOptions, progress: &dyn Progress) -> Result<Manifest, BuildError> {
+    let name = match &opts.name {
+        Some(n) => n.clone(),
+        None => dir
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .ok_or_else(|| BuildError::NoName(dir.to_path_buf()))?,
+    };
+    check_name(&name)?;
+    let entries = walk::walk(dir, opts.symlinks, &opts.exclude)?;
+    let mut files = Vec::with_capacity(entries.len());
+    for e in entries {
+        match e {
+            Entry::File { path, fs_path, size } => files.push((path, fs_path, size)),
+            Entry::Refused { name, reason, .. } => return Err(BuildError::Refused { name, reason }),
+        }
+    }
+    progress.set_total(files.iter().map(|f| f.2).sum());
+    let entries: Vec<FileEntry> = files
+        .into_par_iter()
+        .map(|(path, fs_path, _)| {
+            let (tree, sha256) = hash_path(&fs_path, opts.symlinks, opts.chunk_size, opts.sha256, progress)
+                .map_err(|source| BuildError::Io { path: fs_path, source })?;
+            Ok(FileEntry { path, tree, sha256 })
+        })
+        .collect::<Result<_, BuildError>>()?;
+    Ok(Manifest::new(name, opts.chunk_size, entries)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::NoProgress;
+
+    fn sample() -> Manifest {
+        let cs = ChunkSize::new(16384).unwrap();
+        let data: Vec<u8> = (0..40000u32).map(|i| (i % 251) as u8).collect();
+        let files = vec![
+            FileEntry {
+                path: ModelPath::new("a/config.json").unwrap(),
+                tree: tree::hash_bytes(b"{}", cs),
+                sha256: None,
+            },
+            FileEntry {
+                path: ModelPath::new("model.safetensors").unwrap(),
+                tree: tree::hash_bytes(&data, cs),
+                sha256: Some(Digest([7; 32])),
+            },
+        ];
+        Manifest::new("demo".into(), cs, files).unwrap()
+    }
+
+    #[test]
+    fn round_trip_is_byte_exact() {
+        let m = sample();
+        let b = m.encode();
+        assert_eq!(Manifest::decode(&b).unwrap(), m);
+        assert_eq!(m.digest(), Digest::from(blake3::hash(&b)));
+    }
+
+    #[test]
+    fn rejects_trailing_bytes_and_bombs() {
+        let mut b = sample().encode();
+        b.push(0);
+        let e = Manifest::decode(&b).unwrap_err();
+        assert!(matches!(e, ManifestError::TrailingBytes { count: 1, .. }), "{e}");
+        // A map claiming 2^32 entries in 9 bytes.
+        let e = Manifest::decode(&[0xbb, 0, 0, 0, 1, 0, 0, 0, 0]).unwrap_err();
+        assert!(matches!(e, ManifestError::Truncated { needed: 4294967296, .. }), "{e}");
+        // A byte string claiming 2^60 bytes.
+        let e = Manifest::decode(&[0x5b, 0x10, 0, 0, 0, 0, 0, 0, 0]).unwrap_err();
+        assert!(matches!(e, ManifestError::Truncated { needed: 0x1000_0000_0000_0000, .. }), "{e}");
+        // Deep nesting.
+        let e = Manifest::decode(&[0x81; 64]).unwrap_err();
+        assert!(matches!(e, ManifestError::TooDeep { .. }), "{e}");
+    }
+
+    #[test]
+    fn build_hashes_a_directory() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        std::fs::write(d.path().join("sub/x.bin"), vec![3u8; 50000]).unwrap();
+        std::fs::write(d.path().join("config.json"), b"{}").unwrap();
+        let opts = BuildOptions {
+            chunk_size: ChunkSize::new(16384).unwrap(),
+            sha256: Sha256::Record,
+            name: Some("m".into()),
+            ..Default::default()
+        };
+        let m = build(d.path(), &opts, &NoProgress).unwrap();
+        assert_eq!(m.files().len(), 2);
+        assert_eq!(m.files()[1].path.as_str(), "sub/x.bin");
+        assert_eq!(m.files()[1].tree.chunks.len(), 4);
+        assert_eq!(m.files()[1].tree.root, Digest::from(blake3::hash(&[3u8; 50000])));
+        use sha2::Digest as _;
+        assert_eq!(m.files()[0].sha256.unwrap().0, <[u8; 32]>::from(sha2::Sha256::digest(b"{}")));
+        assert_eq!(Manifest::decode(&m.encode()).unwrap(), m);
+    }
+
+    #[test]
+    fn build_refuses_symlinks_by_name() {
+        let d = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", d.path().join("l")).unwrap();
+        let opts = BuildOptions { name: Some("m".into()), ..Default::default() };
+        match build(d.path(), &opts, &NoProgress) {
+            Err(BuildError::Refused { name, reason: Refusal::Symlink }) => assert_eq!(name, "l"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn new_rejects_path_conflicts() {
+        let cs = ChunkSize::new(16384).unwrap();
+        let t = tree::hash_bytes(b"x", cs);
+        let files = ["a", "a/b"]
+            .iter()
+            .map(|p| FileEntry { path: ModelPath::new(p).unwrap(), tree: t.clone(), sha256: None })
+            .collect();
+        let e = Manifest::new("m".into(), cs, files).unwrap_err();
+        assert!(matches!(&e, ManifestError::PathConflict { path, child } if path == "a" && child == "a/b"), "{e}");
+    }
+}

@@ -1,0 +1,543 @@
+//! The chunked BLAKE3 Merkle tree (spec/manifest.md, "File tree").
+//!
+//! A file is split into *chunk groups* of `chunk_size` bytes (a power of two). Each group is
+//! hashed on its own as a BLAKE3 subtree (`blake3::hazmat`), giving its *chaining value*; the
+//! chaining values are merged in BLAKE3's own tree shape (left subtree = the largest power of
+//! two number of groups that leaves a non-empty right side), so the root is exactly the
+//! standard BLAKE3 hash of the file, the value `b3sum` prints.
+//!
+//! This module owns: the [`ChunkSize`] rule, the [`FileTree`] result (root + chunk values),
+//! parallel hashing of a file with bounded memory ([`hash_file`]), a streaming hasher for data
+//! that arrives in order ([`TreeHasher`]), and the two checks a downloader needs
+//! ([`verify_chunk`], [`root_from_chunks`]).
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+
+use blake3::hazmat::{merge_subtrees_non_root, merge_subtrees_root, ChainingValue, HasherExt, Mode};
+use rayon::prelude::*;
+
+use crate::digest::Digest;
+use crate::progress::Progress;
+
+/// Smallest allowed chunk size: 16 KiB.
+pub const MIN_CHUNK_SIZE: u64 = 16 * 1024;
+/// Largest allowed chunk size: 1 GiB.
+pub const MAX_CHUNK_SIZE: u64 = 1024 * 1024 * 1024;
+/// Default chunk size: 4 MiB.
+pub const DEFAULT_CHUNK_SIZE: u64 = 4 * 1024 * 1024;
+
+/// Unit of parallel work and of each read: at most 1 MiB, never more than the chunk size.
+/// Units are merged into chunk values exactly like chunks are merged into the root, so the
+/// unit size changes nothing in the output; it bounds memory to one unit buffer per thread.
+const UNIT: u64 = 1024 * 1024;
+
+/// A validated chunk size: a power of two from 16 KiB to 1 GiB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkSize(u64);
+
+/// Why a chunk size was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChunkSizeError {
+    #[error("chunk size {0} is not a power of two")]
+    NotPowerOfTwo(u64),
+    #[error("chunk size {0} is outside the allowed range 16384 (16 KiB) ..= 1073741824 (1 GiB)")]
+    OutOfRange(u64),
+    #[error("cannot parse chunk size {0:?}: expected a number of bytes with an optional K, M or G suffix (e.g. 4M)")]
+    Syntax(String),
+}
+
+impl ChunkSize {
+    pub const DEFAULT: ChunkSize = ChunkSize(DEFAULT_CHUNK_SIZE);
+
+    pub fn new(bytes: u64) -> Result<ChunkSize, ChunkSizeError> {
+        if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&bytes) {
+            return Err(ChunkSizeError::OutOfRange(bytes));
+        }
+        if !bytes.is_power_of_two() {
+            return Err(ChunkSizeError::NotPowerOfTwo(bytes));
+        }
+        Ok(ChunkSize(bytes))
+    }
+
+    /// Parses `4194304`, `4M`, `4MiB`, `16K`, `1G` (binary multiples).
+    pub fn parse(s: &str) -> Result<ChunkSize, ChunkSizeError> {
+        let t = s.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, suffix) = t.split_at(split);
+        let mult: u64 = match suffix.to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kib" | "kb" => 1 << 10,
+            "m" | "mib" | "mb" => 1 << 20,
+            "g" | "gib" | "gb" => 1 << 30,
+            _ => return Err(ChunkSizeError::Syntax(s.to_string())),
+        };
+        let n: u64 = num.parse().map_err(|_| ChunkSizeError::Syntax(s.to_string()))?;
+        let bytes = n
+            .checked_mul(mult)
+            .ok_or_else(|| ChunkSizeError::Syntax(s.to_string()))?;
+        ChunkSize::new(bytes)
+    }
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    /// Number of chunk groups of a file of `size` bytes: `max(1, ceil(size / chunk_size))`.
+    pub fn group_count(self, size: u64) -> u64 {
+        if size == 0 {
+            1
+        } else {
+            size.div_ceil(self.0)
+        }
+    }
+
+    /// Byte range `start..end` of group `index` in a file of `size` bytes.
+    pub fn group_range(self, size: u64, index: u64) -> (u64, u64) {
+        let start = index.saturating_mul(self.0).min(size);
+        let end = start.saturating_add(self.0).min(size);
+        (start, end)
+    }
+}
+
+impl Default for ChunkSize {
+    fn default() -> Self {
+        ChunkSize::DEFAULT
+    }
+}
+
+/// The tree of one file: its size, its root (the standard BLAKE3 hash) and, when the file is
+/// larger than one chunk group, the chaining value of every group in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileTree {
+    pub size: u64,
+    pub root: Digest,
+    /// Empty when `size <= chunk_size`; otherwise exactly `ceil(size / chunk_size)` values.
+    pub chunks: Vec<Digest>,
+}
+
+fn cv(d: &Digest) -> ChainingValue {
+    d.0
+}
+
+/// Merges the chaining values of consecutive equal-size subtrees (the last may be shorter)
+/// into the chaining value of their parent subtree. `cvs` must not be empty.
+fn merge_non_root(cvs: &[ChainingValue]) -> ChainingValue {
+    if cvs.len() == 1 {
+        return cvs[0];
+    }
+    let left = left_len(cvs.len());
+    merge_subtrees_non_root(
+        &merge_non_root(&cvs[..left]),
+        &merge_non_root(&cvs[left..]),
+        Mode::Hash,
+    )
+}
+
+/// Like [`merge_non_root`] but finalizes the top node as the root. Needs at least two values.
+fn merge_root(cvs: &[ChainingValue]) -> Digest {
+    debug_assert!(cvs.len() >= 2);
+    let left = left_len(cvs.len());
+    merge_subtrees_root(
+        &merge_non_root(&cvs[..left]),
+        &merge_non_root(&cvs[left..]),
+        Mode::Hash,
+    )
+    .into()
+}
+
+/// The largest power of two strictly less than `n` (n >= 2): BLAKE3's left-subtree rule.
+fn left_len(n: usize) -> usize {
+    debug_assert!(n >= 2);
+    1usize << (usize::BITS - 1 - (n - 1).leading_zeros())
+}
+
+/// The root that a list of chunk chaining values merges to, or `None` when the list has fewer
+/// than two values (a file of one group has no chunk list; its root is hashed directly).
+pub fn root_from_chunks(chunks: &[Digest]) -> Option<Digest> {
+    if chunks.len() < 2 {
+        return None;
+    }
+    let cvs: Vec<ChainingValue> = chunks.iter().map(cv).collect();
+    Some(merge_root(&cvs))
+}
+
+/// The chaining value of chunk group `index` whose bytes are `data`, at chunk size `cs`.
+/// `data` must be the whole group (shorter only for the last group of a file).
+pub fn chunk_value(cs: ChunkSize, index: u64, data: &[u8]) -> Digest {
+    let mut h = blake3::Hasher::new();
+    h.set_input_offset(index * cs.get());
+    if data.len() as u64 > UNIT {
+        h.update_rayon(data);
+    } else {
+        h.update(data);
+    }
+    Digest(h.finalize_non_root())
+}
+
+/// Why a chunk did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChunkError {
+    #[error("chunk {index} does not exist: the file has {count} chunk(s)")]
+    NoSuchChunk { index: u64, count: u64 },
+    #[error("chunk {index} has {found} bytes, expected {expected}")]
+    WrongLength {
+        index: u64,
+        expected: u64,
+        found: u64,
+    },
+    #[error("chunk {index} (bytes {start}..{end}) hashes to {found}, expected {expected}")]
+    Mismatch {
+        index: u64,
+        start: u64,
+        end: u64,
+        expected: Digest,
+        found: Digest,
+    },
+}
+
+/// Checks the bytes of chunk `index` of the file described by `tree` as they arrive, with no
+/// other part of the file. For a file of one group the "chunk" is the whole file and is checked
+/// against the root.
+pub fn verify_chunk(
+    cs: ChunkSize,
+    tree: &FileTree,
+    index: u64,
+    data: &[u8],
+) -> Result<(), ChunkError> {
+    let count = cs.group_count(tree.size);
+    if index >= count {
+        return Err(ChunkError::NoSuchChunk { index, count });
+    }
+    let (start, end) = cs.group_range(tree.size, index);
+    if data.len() as u64 != end - start {
+        return Err(ChunkError::WrongLength {
+            index,
+            expected: end - start,
+            found: data.len() as u64,
+        });
+    }
+    let (expected, found) = if tree.chunks.is_empty() {
+        (tree.root, Digest::from(blake3::hash(data)))
+    } else {
+        let i = usize::try_from(index).map_err(|_| ChunkError::NoSuchChunk { index, count })?;
+        let expected = *tree
+            .chunks
+            .get(i)
+            .ok_or(ChunkError::NoSuchChunk { index, count })?;
+        (expected, chunk_value(cs, index, data))
+    };
+    if expected != found {
+        return Err(ChunkError::Mismatch {
+            index,
+            start,
+            end,
+            expected,
+            found,
+        });
+    }
+    Ok(())
+}
+
+/// Hashes data that arrives in order (a stream, an HTTP body) into a [`FileTree`], with memory
+/// independent of the length.
+pub struct TreeHasher {
+    cs: ChunkSize,
+    hasher: blake3::Hasher,
+    group_len: u64,
+    group_index: u64,
+    chunks: Vec<Digest>,
+}
+
+impl TreeHasher {
+    pub fn new(cs: ChunkSize) -> TreeHasher {
+        TreeHasher {
+            cs,
+            hasher: blake3::Hasher::new(),
+            group_len: 0,
+            group_index: 0,
+            chunks: Vec::new(),
+        }
+    }
+
+    pub fn update(&mut self, mut data: &[u8]) {
+        let c = self.cs.get();
+        while !data.is_empty() {
+            if self.group_len == c {
+                // The group is full and more data follows: it is not the root, close it.
+                self.chunks.push(Digest(self.hasher.finalize_non_root()));
+                self.group_index += 1;
+                self.hasher = blake3::Hasher::new();
+                self.hasher.set_input_offset(self.group_index * c);
+                self.group_len = 0;
+            }
+            let room = (c - self.group_len).min(data.len() as u64) as usize;
+            self.hasher.update(&data[..room]);
+            self.group_len += room as u64;
+            data = &data[room..];
+        }
+    }
+
+    pub fn finalize(mut self) -> FileTree {
+        let size = self.group_index * self.cs.get() + self.group_len;
+        if self.chunks.is_empty() {
+            return FileTree {
+                size,
+                root: self.hasher.finalize().into(),
+                chunks: Vec::new(),
+            };
+        }
+        self.chunks.push(Digest(self.hasher.finalize_non_root()));
+        let root = root_from_chunks(&self.chunks).expect("two or more chunks");
+        FileTree {
+            size,
+            root,
+            chunks: self.chunks,
+        }
+    }
+}
+
+thread_local! {
+    static UNIT_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Reads exactly `buf.len()` bytes at `offset`; a short file is an error (it changed while
+/// being hashed).
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "file ended at byte {} while hashing: it changed during the read",
+                        offset + done as u64
+                    ),
+                ))
+            }
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Hashes `len` bytes of `file` starting at `offset` as the subtree at that offset.
+fn unit_value(file: &File, offset: u64, len: u64, progress: &dyn Progress) -> io::Result<ChainingValue> {
+    UNIT_BUF.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        buf.resize(len as usize, 0);
+        read_exact_at(file, &mut buf, offset)?;
+        let mut h = blake3::Hasher::new();
+        h.set_input_offset(offset);
+        h.update(&buf);
+        progress.advance(len);
+        Ok(h.finalize_non_root())
+    })
+}
+
+/// Hashes the first `size` bytes of `file` into its tree, in parallel over 1 MiB units, with one
+/// unit buffer per worker thread (memory does not grow with the file). Reads each byte once.
+pub fn hash_file(file: &File, size: u64, cs: ChunkSize, progress: &dyn Progress) -> io::Result<FileTree> {
+    let unit = UNIT.min(cs.get());
+    if size <= unit {
+        let mut buf = vec![0u8; size as usize];
+        read_exact_at(file, &mut buf, 0)?;
+        progress.advance(size);
+        return Ok(FileTree {
+            size,
+            root: blake3::hash(&buf).into(),
+            chunks: Vec::new(),
+        });
+    }
+    let units = size.div_ceil(unit);
+    let cvs: Vec<ChainingValue> = (0..units)
+        .into_par_iter()
+        .map(|i| {
+            let off = i * unit;
+            unit_value(file, off, unit.min(size - off), progress)
+        })
+        .collect::<io::Result<_>>()?;
+    if size <= cs.get() {
+        return Ok(FileTree {
+            size,
+            root: merge_root(&cvs),
+            chunks: Vec::new(),
+        });
+    }
+    let per_group = (cs.get() / unit) as usize;
+    let chunks: Vec<Digest> = cvs.chunks(per_group).map(|g| Digest(merge_non_root(g))).collect();
+    let root = root_from_chunks(&chunks).expect("two or more chunks");
+    Ok(FileTree { size, root, chunks })
+}
+
+/// Hashes `file` sequentially, feeding the same bytes to the tree and to SHA-256 (one read).
+/// Used when the SHA-256 (the Hugging Face LFS oid) is wanted.
+pub fn hash_file_with_sha256(
+    file: &File,
+    size: u64,
+    cs: ChunkSize,
+    progress: &dyn Progress,
+) -> io::Result<(FileTree, Digest)> {
+    use sha2::Digest as _;
+    let mut tree = TreeHasher::new(cs);
+    let mut sha = sha2::Sha256::new();
+    let mut buf = vec![0u8; UNIT as usize];
+    let mut off = 0u64;
+    while off < size {
+        let n = UNIT.min(size - off) as usize;
+        read_exact_at(file, &mut buf[..n], off)?;
+        tree.update(&buf[..n]);
+        sha.update(&buf[..n]);
+        progress.advance(n as u64);
+        off += n as u64;
+    }
+    Ok((tree.finalize(), Digest(sha.finalize().into())))
+}
+
+/// Hashes an in-memory buffer into its tree (used by tests, vectors and the downloader).
+pub fn hash_bytes(data: &[u8], cs: ChunkSize) -> FileTree {
+    let size = data.len() as u64;
+    if size <= cs.get() {
+        return FileTree {
+            size,
+            root: blake3::hash(data).into(),
+            chunks: Vec::new(),
+        };
+    }
+    let chunks: Vec<Digest> = data
+        .par_chunks(cs.get() as usize)
+        .enumerate()
+        .map(|(i, g)| chunk_value(cs, i as u64, g))
+        .collect();
+    let root = root_from_chunks(&chunks).expect("two or more chunks");
+    FileTree { size, root, chunks }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::NoProgress;
+    use std::io::Write;
+
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i % 251) as u8).collect()
+    }
+
+    fn cs(n: u64) -> ChunkSize {
+        ChunkSize::new(n).unwrap()
+    }
+
+    #[test]
+    fn chunk_size_rules() {
+        assert_eq!(ChunkSize::new(16384).unwrap().get(), 16384);
+        assert_eq!(ChunkSize::new(8192), Err(ChunkSizeError::OutOfRange(8192)));
+        assert_eq!(ChunkSize::new(1 << 31), Err(ChunkSizeError::OutOfRange(1 << 31)));
+        assert_eq!(ChunkSize::new(20000), Err(ChunkSizeError::NotPowerOfTwo(20000)));
+        assert_eq!(ChunkSize::parse("4M").unwrap().get(), 4 << 20);
+        assert_eq!(ChunkSize::parse("16KiB").unwrap().get(), 16 << 10);
+        assert_eq!(ChunkSize::parse("1G").unwrap().get(), 1 << 30);
+        assert_eq!(ChunkSize::parse("65536").unwrap().get(), 65536);
+        assert_eq!(ChunkSize::parse("4X"), Err(ChunkSizeError::Syntax("4X".into())));
+        assert_eq!(
+            ChunkSize::parse("99999999999999999999G"),
+            Err(ChunkSizeError::Syntax("99999999999999999999G".into()))
+        );
+    }
+
+    #[test]
+    fn left_len_is_largest_power_of_two_below() {
+        assert_eq!(left_len(2), 1);
+        assert_eq!(left_len(3), 2);
+        assert_eq!(left_len(4), 2);
+        assert_eq!(left_len(5), 4);
+        assert_eq!(left_len(8), 4);
+        assert_eq!(left_len(9), 8);
+    }
+
+    #[test]
+    fn all_paths_agree_with_blake3_hash() {
+        let c = cs(16384);
+        for len in [0usize, 1, 1023, 1024, 1025, 16383, 16384, 16385, 32768, 49153, 81920 + 7, 131072, 300_000] {
+            let data = pattern(len);
+            let want = Digest::from(blake3::hash(&data));
+            let t = hash_bytes(&data, c);
+            assert_eq!(t.root, want, "hash_bytes len {len}");
+            let mut s = TreeHasher::new(c);
+            for piece in data.chunks(7777) {
+                s.update(piece);
+            }
+            assert_eq!(s.finalize(), t, "stream len {len}");
+            let mut f = tempfile::tempfile().unwrap();
+            f.write_all(&data).unwrap();
+            assert_eq!(hash_file(&f, len as u64, c, &NoProgress).unwrap(), t, "file len {len}");
+            let (t2, sha) = hash_file_with_sha256(&f, len as u64, c, &NoProgress).unwrap();
+            assert_eq!(t2, t);
+            use sha2::Digest as _;
+            assert_eq!(sha.0, <[u8; 32]>::from(sha2::Sha256::digest(&data)));
+            for (i, g) in data.chunks(16384).enumerate() {
+                assert_eq!(verify_chunk(c, &t, i as u64, g), Ok(()));
+            }
+        }
+    }
+
+    #[test]
+    fn units_smaller_than_groups_merge_to_the_same_chunks() {
+        // 4 MiB groups are built from 1 MiB units in hash_file; compare with direct hashing.
+        let c = cs(4 << 20);
+        let len = (4 << 20) * 2 + 1_500_000;
+        let data = pattern(len);
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&data).unwrap();
+        let t = hash_file(&f, len as u64, c, &NoProgress).unwrap();
+        assert_eq!(t, hash_bytes(&data, c));
+        assert_eq!(t.chunks.len(), 3);
+        assert_eq!(t.root, Digest::from(blake3::hash(&data)));
+    }
+
+    #[test]
+    fn verify_chunk_reports_the_specific_failure() {
+        let c = cs(16384);
+        let data = pattern(40000);
+        let t = hash_bytes(&data, c);
+        let mut bad = data[16384..32768].to_vec();
+        bad[5] ^= 1;
+        match verify_chunk(c, &t, 1, &bad) {
+            Err(ChunkError::Mismatch { index: 1, start: 16384, end: 32768, expected, .. }) => {
+                assert_eq!(expected, t.chunks[1])
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(
+            verify_chunk(c, &t, 2, &data[32768..39999]),
+            Err(ChunkError::WrongLength { index: 2, expected: 7232, found: 7231 })
+        );
+        assert_eq!(
+            verify_chunk(c, &t, 3, &[]),
+            Err(ChunkError::NoSuchChunk { index: 3, count: 3 })
+        );
+        // A chunk placed at the wrong index does not verify (offsets are bound in).
+        let g0 = &data[..16384];
+        let t2 = hash_bytes(&[g0, g0].concat(), c);
+        assert!(matches!(verify_chunk(c, &t2, 1, g0), Ok(())));
+        assert_ne!(t2.chunks[0], t2.chunks[1]);
+    }
+
+    #[test]
+    fn root_from_chunks_needs_two() {
+        assert_eq!(root_from_chunks(&[]), None);
+        assert_eq!(root_from_chunks(&[Digest([1; 32])]), None);
+    }
+
+    #[test]
+    fn short_file_is_an_error_not_a_wrong_hash() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&pattern(5000)).unwrap();
+        let err = hash_file(&f, 3 << 20, cs(1 << 20), &NoProgress).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+}

@@ -1,0 +1,268 @@
+//! Listing the files of a model directory (spec/manifest.md, "Directory walk").
+//!
+//! Every regular file under the root, recursively, sorted by the UTF-8 bytes of its path.
+//! Left out: `.git/`, `.weightseal-partial/`, and `weightseal.manifest` and
+//! `weightseal.intoto.jsonl` at the root, plus any file the caller excludes (a manifest
+//! written under another name inside the directory). Symlinks are refused unless the caller
+//! follows them (then a link to a file is hashed as that file's bytes under the link's path);
+//! special files and names that are not valid model paths are refused. Refusals are entries,
+//! not errors, so `verify` can report them beside everything else and `hash` can name them.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use crate::path::{ModelPath, ATTESTATION_FILE, MANIFEST_FILE, PARTIAL_DIR};
+
+/// What to do with symbolic links.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Symlinks {
+    /// A symlink is refused (the default: nothing outside the directory is read).
+    #[default]
+    Refuse,
+    /// A symlink to a regular file is read as that file (Hugging Face cache snapshots).
+    Follow,
+}
+
+/// Why an entry cannot be part of a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("is a symbolic link (use --follow-symlinks to hash its target)")]
+    Symlink,
+    #[error("is a symbolic link to a directory, which is not followed")]
+    SymlinkToDirectory,
+    #[error("is a {0}, not a regular file")]
+    Special(&'static str),
+    #[error("name is not a valid model path: {0}")]
+    BadName(crate::path::PathError),
+    #[error("cannot be read: {0}")]
+    Unreadable(String),
+}
+
+/// One thing found under the root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A regular file (or, when following, a symlink to one).
+    File {
+        path: ModelPath,
+        fs_path: PathBuf,
+        size: u64,
+    },
+    /// Something that cannot be hashed; `name` is the path shown to the user.
+    Refused {
+        name: String,
+        fs_path: PathBuf,
+        reason: Refusal,
+    },
+}
+
+impl Entry {
+    /// The path as shown to the user (and the sort key).
+    pub fn name(&self) -> &str {
+        match self {
+            Entry::File { path, .. } => path.as_str(),
+            Entry::Refused { name, .. } => name,
+        }
+    }
+}
+
+/// The directory itself could not be listed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read model directory {}: {source}", path.display())]
+pub struct WalkError {
+    pub path: PathBuf,
+    #[source]
+    pub source: io::Error,
+}
+
+/// Lists `root`. `exclude` names files (by identity, wherever they are) to leave out.
+pub fn walk(root: &Path, symlinks: Symlinks, exclude: &[PathBuf]) -> Result<Vec<Entry>, WalkError> {
+    let meta = fs::metadata(root).map_err(|source| WalkError {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        return Err(WalkError {
+            path: root.to_path_buf(),
+            source: io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
+        });
+    }
+    let excluded: Vec<(u64, u64)> = exclude
+        .iter()
+        .filter_map(|p| fs::metadata(p).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .collect();
+    let mut out = Vec::new();
+    // (directory on disk, its model-relative prefix with trailing '/', or "" at the root)
+    let mut stack: Vec<(PathBuf, String)> = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, prefix)) = stack.pop() {
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if prefix.is_empty() => {
+                return Err(WalkError { path: dir, source: e });
+            }
+            Err(e) => {
+                out.push(Entry::Refused {
+                    name: prefix.trim_end_matches('/').to_string(),
+                    fs_path: dir,
+                    reason: Refusal::Unreadable(e.to_string()),
+                });
+                continue;
+            }
+        };
+        for item in rd {
+            let item = match item {
+                Ok(i) => i,
+                Err(e) => {
+                    out.push(Entry::Refused {
+                        name: prefix.trim_end_matches('/').to_string(),
+                        fs_path: dir.clone(),
+                        reason: Refusal::Unreadable(e.to_string()),
+                    });
+                    continue;
+                }
+            };
+            let fs_path = item.path();
+            let raw = item.file_name();
+            let raw = raw.as_encoded_bytes();
+            let name = format!("{prefix}{}", String::from_utf8_lossy(raw));
+            if prefix.is_empty() {
+                let n: &[u8] = raw;
+                if n == b".git" || n == PARTIAL_DIR.as_bytes() || n == MANIFEST_FILE.as_bytes() || n == ATTESTATION_FILE.as_bytes() {
+                    continue;
+                }
+            }
+            let refuse = |reason| Entry::Refused {
+                name: name.clone(),
+                fs_path: fs_path.clone(),
+                reason,
+            };
+            let lmeta = match fs::symlink_metadata(&fs_path) {
+                Ok(m) => m,
+                Err(e) => {
+                    out.push(refuse(Refusal::Unreadable(e.to_string())));
+                    continue;
+                }
+            };
+            let ft = lmeta.file_type();
+            let meta = if ft.is_symlink() {
+                if symlinks == Symlinks::Refuse {
+                    out.push(refuse(Refusal::Symlink));
+                    continue;
+                }
+                match fs::metadata(&fs_path) {
+                    Ok(m) if m.is_dir() => {
+                        out.push(refuse(Refusal::SymlinkToDirectory));
+                        continue;
+                    }
+                    Ok(m) => m,
+                    Err(e) => {
+                        out.push(refuse(Refusal::Unreadable(format!("broken symbolic link: {e}"))));
+                        continue;
+                    }
+                }
+            } else {
+                lmeta
+            };
+            if excluded.contains(&(meta.dev(), meta.ino())) {
+                continue;
+            }
+            let ft = meta.file_type();
+            if ft.is_dir() {
+                let mut raw_prefix = prefix.clone();
+                match std::str::from_utf8(raw) {
+                    Ok(s) => raw_prefix.push_str(s),
+                    Err(_) => {
+                        out.push(refuse(Refusal::BadName(crate::path::PathError::NotUtf8)));
+                        continue;
+                    }
+                }
+                raw_prefix.push('/');
+                stack.push((fs_path, raw_prefix));
+                continue;
+            }
+            if !ft.is_file() {
+                let kind = if ft.is_fifo() {
+                    "named pipe"
+                } else if ft.is_socket() {
+                    "socket"
+                } else if ft.is_block_device() {
+                    "block device"
+                } else if ft.is_char_device() {
+                    "character device"
+                } else {
+                    "special file"
+                };
+                out.push(refuse(Refusal::Special(kind)));
+                continue;
+            }
+            let mut full = prefix.as_bytes().to_vec();
+            full.extend_from_slice(raw);
+            match ModelPath::from_bytes(&full) {
+                Ok(path) => out.push(Entry::File {
+                    path,
+                    fs_path,
+                    size: meta.len(),
+                }),
+                Err(e) => out.push(refuse(Refusal::BadName(e))),
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name().as_bytes().cmp(b.name().as_bytes()));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_sorted_and_skips_reserved() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        fs::create_dir_all(r.join("b/c")).unwrap();
+        fs::create_dir_all(r.join(".git/objects")).unwrap();
+        fs::create_dir_all(r.join(PARTIAL_DIR)).unwrap();
+        for f in ["z", "b/c/d", "b/a", "a-b", ".git/HEAD", "weightseal.manifest", "weightseal.intoto.jsonl", "b/weightseal.manifest"] {
+            fs::write(r.join(f), f).unwrap();
+        }
+        fs::write(r.join(PARTIAL_DIR).join("x"), "x").unwrap();
+        let names: Vec<String> = walk(r, Symlinks::Refuse, &[]).unwrap().iter().map(|e| e.name().to_string()).collect();
+        assert_eq!(names, vec!["a-b", "b/a", "b/c/d", "b/weightseal.manifest", "z"]);
+        // Excluding by identity.
+        let names: Vec<String> = walk(r, Symlinks::Refuse, &[r.join("z")]).unwrap().iter().map(|e| e.name().to_string()).collect();
+        assert_eq!(names, vec!["a-b", "b/a", "b/c/d", "b/weightseal.manifest"]);
+    }
+
+    #[test]
+    fn symlinks_refused_or_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("blob"), b"hello").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("blob"), d.path().join("link")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), d.path().join("dirlink")).unwrap();
+        let e = walk(d.path(), Symlinks::Refuse, &[]).unwrap();
+        assert!(matches!(&e[1], Entry::Refused { reason: Refusal::Symlink, name, .. } if name == "link"));
+        assert!(matches!(&e[0], Entry::Refused { reason: Refusal::Symlink, name, .. } if name == "dirlink"));
+        let e = walk(d.path(), Symlinks::Follow, &[]).unwrap();
+        assert!(matches!(&e[0], Entry::Refused { reason: Refusal::SymlinkToDirectory, .. }));
+        assert!(matches!(&e[1], Entry::File { size: 5, path, .. } if path.as_str() == "link"));
+    }
+
+    #[test]
+    fn special_files_and_bad_names_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let _sock = std::os::unix::net::UnixListener::bind(d.path().join("sock")).unwrap();
+        fs::write(d.path().join("a\\b"), b"x").unwrap();
+        let e = walk(d.path(), Symlinks::Refuse, &[]).unwrap();
+        assert!(matches!(&e[0], Entry::Refused { reason: Refusal::BadName(crate::path::PathError::Backslash), .. }));
+        assert!(matches!(&e[1], Entry::Refused { reason: Refusal::Special("socket"), .. }));
+    }
+
+    #[test]
+    fn missing_root_is_an_error() {
+        let err = walk(Path::new("/nonexistent/weightseal"), Symlinks::Refuse, &[]).unwrap_err();
+        assert_eq!(err.source.kind(), io::ErrorKind::NotFound);
+    }
+}
