@@ -57,7 +57,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Decodes hex (either case, even length); `None` on any other character.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     fn nib(c: u8) -> Option<u8> {

@@ -188,7 +188,11 @@ fn check_name(name: &str) -> Result<(), ManifestError> {
 impl Manifest {
     /// Checks every manifest rule except encoding: name, sorted unique paths, no path that is
     /// both a file and a directory, chunk lists of the right length that merge to the root.
-    pub fn new(name: String, chunk_size: ChunkSize, files: Vec<FileEntry>) -> Result<Manifest, ManifestError> {
+    pub fn new(
+        name: String,
+        chunk_size: ChunkSize,
+        files: Vec<FileEntry>,
+    ) -> Result<Manifest, ManifestError> {
         check_name(&name)?;
         let cs = chunk_size.get();
         let mut seen: HashSet<&str> = HashSet::with_capacity(files.len());
@@ -215,7 +219,11 @@ impl Manifest {
             }
             seen.insert(f.path.as_str());
             let t = &f.tree;
-            let expected = if t.size <= cs { 0 } else { chunk_size.group_count(t.size) };
+            let expected = if t.size <= cs {
+                0
+            } else {
+                chunk_size.group_count(t.size)
+            };
             if t.chunks.len() as u64 != expected {
                 return Err(ManifestError::ChunkCount {
                     path: f.path.to_string(),
@@ -243,7 +251,11 @@ impl Manifest {
                 });
             }
         }
-        Ok(Manifest { name, chunk_size, files })
+        Ok(Manifest {
+            name,
+            chunk_size,
+            files,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -286,7 +298,10 @@ impl Manifest {
                     (text("blake3"), bytes(&f.tree.root)),
                 ];
                 if !f.tree.chunks.is_empty() {
-                    m.push((text("chunks"), Value::Array(f.tree.chunks.iter().map(bytes).collect())));
+                    m.push((
+                        text("chunks"),
+                        Value::Array(f.tree.chunks.iter().map(bytes).collect()),
+                    ));
                 }
                 if let Some(s) = &f.sha256 {
                     m.push((text("sha256"), bytes(s)));
@@ -298,7 +313,10 @@ impl Manifest {
             (text("name"), text(&self.name)),
             (text("files"), Value::Array(files)),
             (text("format"), Value::Integer(FORMAT_VERSION.into())),
-            (text("chunk_size"), Value::Integer(self.chunk_size.get().into())),
+            (
+                text("chunk_size"),
+                Value::Integer(self.chunk_size.get().into()),
+            ),
         ]);
         let mut out = Vec::new();
         ciborium::ser::into_writer(&top, &mut out).expect("writing CBOR to a Vec cannot fail");
@@ -327,10 +345,15 @@ impl Manifest {
         let m = from_value(value)?;
         let again = m.encode();
         if again != bytes {
-            let offset = again.iter().zip(bytes).position(|(a, b)| a != b).unwrap_or(again.len().min(bytes.len()));
+            let offset = again
+                .iter()
+                .zip(bytes)
+                .position(|(a, b)| a != b)
+                .unwrap_or(again.len().min(bytes.len()));
             return Err(ManifestError::NonCanonical {
                 offset,
-                detail: "the bytes differ from the canonical re-encoding of the same manifest".into(),
+                detail: "the bytes differ from the canonical re-encoding of the same manifest"
+                    .into(),
             });
         }
         Ok(m)
@@ -346,10 +369,15 @@ impl Manifest {
         let f = File::open(path).map_err(io_err)?;
         let len = f.metadata().map_err(io_err)?.len();
         if len > MAX_MANIFEST_LEN {
-            return Err(ManifestError::TooLarge { len, max: MAX_MANIFEST_LEN });
+            return Err(ManifestError::TooLarge {
+                len,
+                max: MAX_MANIFEST_LEN,
+            });
         }
         let mut bytes = Vec::with_capacity(len as usize);
-        f.take(MAX_MANIFEST_LEN + 1).read_to_end(&mut bytes).map_err(io_err)?;
+        f.take(MAX_MANIFEST_LEN + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io_err)?;
         Manifest::decode(&bytes)
     }
 }
@@ -394,7 +422,11 @@ fn precheck(b: &[u8]) -> Result<(), ManifestError> {
                 pos = end;
             }
             4 | 5 => {
-                let items = if major == 5 { arg.checked_mul(2) } else { Some(arg) };
+                let items = if major == 5 {
+                    arg.checked_mul(2)
+                } else {
+                    Some(arg)
+                };
                 match items {
                     Some(n) if n <= remaining as u64 => {
                         if pending.len() >= MAX_DEPTH {
@@ -411,8 +443,18 @@ fn precheck(b: &[u8]) -> Result<(), ManifestError> {
                     }
                 }
             }
-            1 => return Err(ManifestError::UnsupportedItem { offset: start, found: "a negative integer" }),
-            6 => return Err(ManifestError::UnsupportedItem { offset: start, found: "a tag" }),
+            1 => {
+                return Err(ManifestError::UnsupportedItem {
+                    offset: start,
+                    found: "a negative integer",
+                })
+            }
+            6 => {
+                return Err(ManifestError::UnsupportedItem {
+                    offset: start,
+                    found: "a tag",
+                })
+            }
             _ => unreachable!("read_head rejects major type 7"),
         }
     }
@@ -445,7 +487,10 @@ fn read_head(b: &[u8], pos: &mut usize) -> Result<(u8, u64), ManifestError> {
             31 => "a break code",
             _ => "a simple value",
         };
-        return Err(ManifestError::UnsupportedItem { offset: start, found });
+        return Err(ManifestError::UnsupportedItem {
+            offset: start,
+            found,
+        });
     }
     let width = match ai {
         0..=23 => {
@@ -477,7 +522,9 @@ fn read_head(b: &[u8], pos: &mut usize) -> Result<(u8, u64), ManifestError> {
             available: avail,
         });
     }
-    let arg = b[start + 1..start + 1 + width].iter().fold(0u64, |acc, &x| (acc << 8) | x as u64);
+    let arg = b[start + 1..start + 1 + width]
+        .iter()
+        .fold(0u64, |acc, &x| (acc << 8) | x as u64);
     let shortest = match width {
         1 => arg >= 24,
         2 => arg > 0xff,
@@ -557,7 +604,9 @@ fn fields(v: Value, field: &str, keys: &[&str]) -> Result<Vec<Option<Value>>, Ma
 }
 
 fn required(v: Option<Value>, field: &str) -> Result<Value, ManifestError> {
-    v.ok_or_else(|| ManifestError::MissingField { field: field.to_string() })
+    v.ok_or_else(|| ManifestError::MissingField {
+        field: field.to_string(),
+    })
 }
 
 fn as_u64(v: Value, field: &str) -> Result<u64, ManifestError> {
@@ -590,11 +639,13 @@ fn as_digest(v: Value, field: &str) -> Result<Digest, ManifestError> {
     match v {
         Value::Bytes(b) => {
             let found = b.len();
-            b.try_into().map(Digest).map_err(|_| ManifestError::DigestLength {
-                field: field.to_string(),
-                expected: 32,
-                found,
-            })
+            b.try_into()
+                .map(Digest)
+                .map_err(|_| ManifestError::DigestLength {
+                    field: field.to_string(),
+                    expected: 32,
+                    found,
+                })
         }
         other => Err(ManifestError::WrongType {
             field: field.to_string(),
@@ -606,7 +657,12 @@ fn as_digest(v: Value, field: &str) -> Result<Digest, ManifestError> {
 
 fn from_value(v: Value) -> Result<Manifest, ManifestError> {
     let mut top = fields(v, "manifest", &["name", "files", "format", "chunk_size"])?.into_iter();
-    let (name, files, format, chunk_size) = (top.next().flatten(), top.next().flatten(), top.next().flatten(), top.next().flatten());
+    let (name, files, format, chunk_size) = (
+        top.next().flatten(),
+        top.next().flatten(),
+        top.next().flatten(),
+        top.next().flatten(),
+    );
     let format = as_u64(required(format, "format")?, "format")?;
     if format != FORMAT_VERSION {
         return Err(ManifestError::UnsupportedVersion { found: format });
@@ -626,8 +682,15 @@ fn from_value(v: Value) -> Result<Manifest, ManifestError> {
     let mut out = Vec::with_capacity(files.len());
     for (index, f) in files.into_iter().enumerate() {
         let field = format!("files[{index}]");
-        let mut it = fields(f, &field, &["path", "size", "blake3", "chunks", "sha256"])?.into_iter();
-        let (path, size, root, chunks, sha256) = (it.next().flatten(), it.next().flatten(), it.next().flatten(), it.next().flatten(), it.next().flatten());
+        let mut it =
+            fields(f, &field, &["path", "size", "blake3", "chunks", "sha256"])?.into_iter();
+        let (path, size, root, chunks, sha256) = (
+            it.next().flatten(),
+            it.next().flatten(),
+            it.next().flatten(),
+            it.next().flatten(),
+            it.next().flatten(),
+        );
         let path_field = format!("{field}.path");
         let path_text = as_text(required(path, &path_field)?, &path_field)?;
         let path = ModelPath::new(&path_text).map_err(|reason| ManifestError::BadPath {
@@ -635,8 +698,14 @@ fn from_value(v: Value) -> Result<Manifest, ManifestError> {
             path: path_text.clone(),
             reason,
         })?;
-        let size = as_u64(required(size, &format!("{field}.size"))?, &format!("{field}.size"))?;
-        let root = as_digest(required(root, &format!("{field}.blake3"))?, &format!("{field}.blake3"))?;
+        let size = as_u64(
+            required(size, &format!("{field}.size"))?,
+            &format!("{field}.size"),
+        )?;
+        let root = as_digest(
+            required(root, &format!("{field}.blake3"))?,
+            &format!("{field}.blake3"),
+        )?;
         let chunks = match chunks {
             None => Vec::new(),
             Some(Value::Array(a)) => a
@@ -652,7 +721,9 @@ fn from_value(v: Value) -> Result<Manifest, ManifestError> {
                 })
             }
         };
-        let sha256 = sha256.map(|v| as_digest(v, &format!("{field}.sha256"))).transpose()?;
+        let sha256 = sha256
+            .map(|v| as_digest(v, &format!("{field}.sha256")))
+            .transpose()?;
         out.push(FileEntry {
             path,
             tree: FileTree { size, root, chunks },
@@ -712,7 +783,10 @@ pub(crate) fn open_for_hashing(path: &Path, symlinks: Symlinks) -> io::Result<(F
     let f = o.open(path)?;
     let m = f.metadata()?;
     if !m.is_file() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
     }
     Ok((f, m.len()))
 }
@@ -737,7 +811,11 @@ pub(crate) fn hash_path(
 
 /// Hashes every file of `dir` into a manifest. Fails on the first file that cannot be part of
 /// one (a refused entry or an I/O error), naming it.
-pub fn build(dir: &Path, opts: &BuildOptions, progress: &dyn Progress) -> Result<Manifest, BuildError> {
+pub fn build(
+    dir: &Path,
+    opts: &BuildOptions,
+    progress: &dyn Progress,
+) -> Result<Manifest, BuildError> {
     let name = match &opts.name {
         Some(n) => n.clone(),
         None => dir
@@ -751,16 +829,31 @@ pub fn build(dir: &Path, opts: &BuildOptions, progress: &dyn Progress) -> Result
     let mut files = Vec::with_capacity(entries.len());
     for e in entries {
         match e {
-            Entry::File { path, fs_path, size } => files.push((path, fs_path, size)),
-            Entry::Refused { name, reason, .. } => return Err(BuildError::Refused { name, reason }),
+            Entry::File {
+                path,
+                fs_path,
+                size,
+            } => files.push((path, fs_path, size)),
+            Entry::Refused { name, reason, .. } => {
+                return Err(BuildError::Refused { name, reason })
+            }
         }
     }
     progress.set_total(files.iter().map(|f| f.2).sum());
     let entries: Vec<FileEntry> = files
         .into_par_iter()
         .map(|(path, fs_path, _)| {
-            let (tree, sha256) = hash_path(&fs_path, opts.symlinks, opts.chunk_size, opts.sha256, progress)
-                .map_err(|source| BuildError::Io { path: fs_path, source })?;
+            let (tree, sha256) = hash_path(
+                &fs_path,
+                opts.symlinks,
+                opts.chunk_size,
+                opts.sha256,
+                progress,
+            )
+            .map_err(|source| BuildError::Io {
+                path: fs_path,
+                source,
+            })?;
             Ok(FileEntry { path, tree, sha256 })
         })
         .collect::<Result<_, BuildError>>()?;
@@ -803,13 +896,34 @@ mod tests {
         let mut b = sample().encode();
         b.push(0);
         let e = Manifest::decode(&b).unwrap_err();
-        assert!(matches!(e, ManifestError::TrailingBytes { count: 1, .. }), "{e}");
+        assert!(
+            matches!(e, ManifestError::TrailingBytes { count: 1, .. }),
+            "{e}"
+        );
         // A map claiming 2^32 entries in 9 bytes.
         let e = Manifest::decode(&[0xbb, 0, 0, 0, 1, 0, 0, 0, 0]).unwrap_err();
-        assert!(matches!(e, ManifestError::Truncated { needed: 4294967296, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ManifestError::Truncated {
+                    needed: 4294967296,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         // A byte string claiming 2^60 bytes.
         let e = Manifest::decode(&[0x5b, 0x10, 0, 0, 0, 0, 0, 0, 0]).unwrap_err();
-        assert!(matches!(e, ManifestError::Truncated { needed: 0x1000_0000_0000_0000, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ManifestError::Truncated {
+                    needed: 0x1000_0000_0000_0000,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         // Deep nesting.
         let e = Manifest::decode(&[0x81; 64]).unwrap_err();
         assert!(matches!(e, ManifestError::TooDeep { .. }), "{e}");
@@ -831,9 +945,15 @@ mod tests {
         assert_eq!(m.files().len(), 2);
         assert_eq!(m.files()[1].path.as_str(), "sub/x.bin");
         assert_eq!(m.files()[1].tree.chunks.len(), 4);
-        assert_eq!(m.files()[1].tree.root, Digest::from(blake3::hash(&[3u8; 50000])));
+        assert_eq!(
+            m.files()[1].tree.root,
+            Digest::from(blake3::hash(&[3u8; 50000]))
+        );
         use sha2::Digest as _;
-        assert_eq!(m.files()[0].sha256.unwrap().0, <[u8; 32]>::from(sha2::Sha256::digest(b"{}")));
+        assert_eq!(
+            m.files()[0].sha256.unwrap().0,
+            <[u8; 32]>::from(sha2::Sha256::digest(b"{}"))
+        );
         assert_eq!(Manifest::decode(&m.encode()).unwrap(), m);
     }
 
@@ -841,9 +961,15 @@ mod tests {
     fn build_refuses_symlinks_by_name() {
         let d = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("/etc/hostname", d.path().join("l")).unwrap();
-        let opts = BuildOptions { name: Some("m".into()), ..Default::default() };
+        let opts = BuildOptions {
+            name: Some("m".into()),
+            ..Default::default()
+        };
         match build(d.path(), &opts, &NoProgress) {
-            Err(BuildError::Refused { name, reason: Refusal::Symlink }) => assert_eq!(name, "l"),
+            Err(BuildError::Refused {
+                name,
+                reason: Refusal::Symlink,
+            }) => assert_eq!(name, "l"),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -854,9 +980,16 @@ mod tests {
         let t = tree::hash_bytes(b"x", cs);
         let files = ["a", "a/b"]
             .iter()
-            .map(|p| FileEntry { path: ModelPath::new(p).unwrap(), tree: t.clone(), sha256: None })
+            .map(|p| FileEntry {
+                path: ModelPath::new(p).unwrap(),
+                tree: t.clone(),
+                sha256: None,
+            })
             .collect();
         let e = Manifest::new("m".into(), cs, files).unwrap_err();
-        assert!(matches!(&e, ManifestError::PathConflict { path, child } if path == "a" && child == "a/b"), "{e}");
+        assert!(
+            matches!(&e, ManifestError::PathConflict { path, child } if path == "a" && child == "a/b"),
+            "{e}"
+        );
     }
 }

@@ -147,7 +147,15 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_paths() {
-        for p in ["model.safetensors", "a/b/c.bin", ".gitattributes", "x/.git", "sub/weightseal.manifest", "..a", "a.."] {
+        for p in [
+            "model.safetensors",
+            "a/b/c.bin",
+            ".gitattributes",
+            "x/.git",
+            "sub/weightseal.manifest",
+            "..a",
+            "a..",
+        ] {
             assert_eq!(ModelPath::new(p).unwrap().as_str(), p);
         }
     }
@@ -166,14 +174,26 @@ mod tests {
             ("a\nb", PathError::ControlCharacter(10)),
             ("a\0b", PathError::ControlCharacter(0)),
             (".git/config", PathError::Reserved(".git".into())),
-            (".weightseal-partial/x", PathError::Reserved(PARTIAL_DIR.into())),
-            ("weightseal.manifest", PathError::Reserved(MANIFEST_FILE.into())),
-            ("weightseal.intoto.jsonl", PathError::Reserved(ATTESTATION_FILE.into())),
+            (
+                ".weightseal-partial/x",
+                PathError::Reserved(PARTIAL_DIR.into()),
+            ),
+            (
+                "weightseal.manifest",
+                PathError::Reserved(MANIFEST_FILE.into()),
+            ),
+            (
+                "weightseal.intoto.jsonl",
+                PathError::Reserved(ATTESTATION_FILE.into()),
+            ),
         ];
         for (p, want) in cases {
             assert_eq!(ModelPath::new(p), Err(want), "{p:?}");
         }
-        assert_eq!(ModelPath::new(&"a".repeat(4097)), Err(PathError::TooLong { len: 4097 }));
+        assert_eq!(
+            ModelPath::new(&"a".repeat(4097)),
+            Err(PathError::TooLong { len: 4097 })
+        );
         assert_eq!(ModelPath::from_bytes(b"a\xffb"), Err(PathError::NotUtf8));
     }
 

@@ -16,7 +16,9 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
-use blake3::hazmat::{merge_subtrees_non_root, merge_subtrees_root, ChainingValue, HasherExt, Mode};
+use blake3::hazmat::{
+    merge_subtrees_non_root, merge_subtrees_root, ChainingValue, HasherExt, Mode,
+};
 use rayon::prelude::*;
 
 use crate::digest::Digest;
@@ -74,7 +76,9 @@ impl ChunkSize {
             "g" | "gib" | "gb" => 1 << 30,
             _ => return Err(ChunkSizeError::Syntax(s.to_string())),
         };
-        let n: u64 = num.parse().map_err(|_| ChunkSizeError::Syntax(s.to_string()))?;
+        let n: u64 = num
+            .parse()
+            .map_err(|_| ChunkSizeError::Syntax(s.to_string()))?;
         let bytes = n
             .checked_mul(mult)
             .ok_or_else(|| ChunkSizeError::Syntax(s.to_string()))?;
@@ -327,7 +331,12 @@ fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
 }
 
 /// Hashes `len` bytes of `file` starting at `offset` as the subtree at that offset.
-fn unit_value(file: &File, offset: u64, len: u64, progress: &dyn Progress) -> io::Result<ChainingValue> {
+fn unit_value(
+    file: &File,
+    offset: u64,
+    len: u64,
+    progress: &dyn Progress,
+) -> io::Result<ChainingValue> {
     UNIT_BUF.with(|cell| {
         let mut buf = cell.borrow_mut();
         buf.resize(len as usize, 0);
@@ -342,7 +351,12 @@ fn unit_value(file: &File, offset: u64, len: u64, progress: &dyn Progress) -> io
 
 /// Hashes the first `size` bytes of `file` into its tree, in parallel over 1 MiB units, with one
 /// unit buffer per worker thread (memory does not grow with the file). Reads each byte once.
-pub fn hash_file(file: &File, size: u64, cs: ChunkSize, progress: &dyn Progress) -> io::Result<FileTree> {
+pub fn hash_file(
+    file: &File,
+    size: u64,
+    cs: ChunkSize,
+    progress: &dyn Progress,
+) -> io::Result<FileTree> {
     let unit = UNIT.min(cs.get());
     if size <= unit {
         let mut buf = vec![0u8; size as usize];
@@ -370,7 +384,10 @@ pub fn hash_file(file: &File, size: u64, cs: ChunkSize, progress: &dyn Progress)
         });
     }
     let per_group = (cs.get() / unit) as usize;
-    let chunks: Vec<Digest> = cvs.chunks(per_group).map(|g| Digest(merge_non_root(g))).collect();
+    let chunks: Vec<Digest> = cvs
+        .chunks(per_group)
+        .map(|g| Digest(merge_non_root(g)))
+        .collect();
     let root = root_from_chunks(&chunks).expect("two or more chunks");
     Ok(FileTree { size, root, chunks })
 }
@@ -436,13 +453,22 @@ mod tests {
     fn chunk_size_rules() {
         assert_eq!(ChunkSize::new(16384).unwrap().get(), 16384);
         assert_eq!(ChunkSize::new(8192), Err(ChunkSizeError::OutOfRange(8192)));
-        assert_eq!(ChunkSize::new(1 << 31), Err(ChunkSizeError::OutOfRange(1 << 31)));
-        assert_eq!(ChunkSize::new(20000), Err(ChunkSizeError::NotPowerOfTwo(20000)));
+        assert_eq!(
+            ChunkSize::new(1 << 31),
+            Err(ChunkSizeError::OutOfRange(1 << 31))
+        );
+        assert_eq!(
+            ChunkSize::new(20000),
+            Err(ChunkSizeError::NotPowerOfTwo(20000))
+        );
         assert_eq!(ChunkSize::parse("4M").unwrap().get(), 4 << 20);
         assert_eq!(ChunkSize::parse("16KiB").unwrap().get(), 16 << 10);
         assert_eq!(ChunkSize::parse("1G").unwrap().get(), 1 << 30);
         assert_eq!(ChunkSize::parse("65536").unwrap().get(), 65536);
-        assert_eq!(ChunkSize::parse("4X"), Err(ChunkSizeError::Syntax("4X".into())));
+        assert_eq!(
+            ChunkSize::parse("4X"),
+            Err(ChunkSizeError::Syntax("4X".into()))
+        );
         assert_eq!(
             ChunkSize::parse("99999999999999999999G"),
             Err(ChunkSizeError::Syntax("99999999999999999999G".into()))
@@ -462,7 +488,21 @@ mod tests {
     #[test]
     fn all_paths_agree_with_blake3_hash() {
         let c = cs(16384);
-        for len in [0usize, 1, 1023, 1024, 1025, 16383, 16384, 16385, 32768, 49153, 81920 + 7, 131072, 300_000] {
+        for len in [
+            0usize,
+            1,
+            1023,
+            1024,
+            1025,
+            16383,
+            16384,
+            16385,
+            32768,
+            49153,
+            81920 + 7,
+            131072,
+            300_000,
+        ] {
             let data = pattern(len);
             let want = Digest::from(blake3::hash(&data));
             let t = hash_bytes(&data, c);
@@ -474,7 +514,11 @@ mod tests {
             assert_eq!(s.finalize(), t, "stream len {len}");
             let mut f = tempfile::tempfile().unwrap();
             f.write_all(&data).unwrap();
-            assert_eq!(hash_file(&f, len as u64, c, &NoProgress).unwrap(), t, "file len {len}");
+            assert_eq!(
+                hash_file(&f, len as u64, c, &NoProgress).unwrap(),
+                t,
+                "file len {len}"
+            );
             let (t2, sha) = hash_file_with_sha256(&f, len as u64, c, &NoProgress).unwrap();
             assert_eq!(t2, t);
             use sha2::Digest as _;
@@ -507,14 +551,24 @@ mod tests {
         let mut bad = data[16384..32768].to_vec();
         bad[5] ^= 1;
         match verify_chunk(c, &t, 1, &bad) {
-            Err(ChunkError::Mismatch { index: 1, start: 16384, end: 32768, expected, .. }) => {
+            Err(ChunkError::Mismatch {
+                index: 1,
+                start: 16384,
+                end: 32768,
+                expected,
+                ..
+            }) => {
                 assert_eq!(expected, t.chunks[1])
             }
             other => panic!("unexpected {other:?}"),
         }
         assert_eq!(
             verify_chunk(c, &t, 2, &data[32768..39999]),
-            Err(ChunkError::WrongLength { index: 2, expected: 7232, found: 7231 })
+            Err(ChunkError::WrongLength {
+                index: 2,
+                expected: 7232,
+                found: 7231
+            })
         );
         assert_eq!(
             verify_chunk(c, &t, 3, &[]),

@@ -69,7 +69,10 @@ pub enum FileStatus {
 impl FileStatus {
     /// Whether this outcome lets the directory verify.
     pub fn passes(&self) -> bool {
-        matches!(self, FileStatus::Ok | FileStatus::Extra { allowed: true, .. })
+        matches!(
+            self,
+            FileStatus::Ok | FileStatus::Extra { allowed: true, .. }
+        )
     }
 }
 
@@ -102,14 +105,21 @@ pub fn differing_ranges(cs: ChunkSize, expected: &FileTree, found: &FileTree) ->
         return if expected == found {
             Vec::new()
         } else {
-            vec![ByteRange { start: 0, end: span }]
+            vec![ByteRange {
+                start: 0,
+                end: span,
+            }]
         };
     }
     let n = expected.chunks.len().max(found.chunks.len());
     let mut out: Vec<ByteRange> = Vec::new();
     for i in 0..n {
         let same = match (expected.chunks.get(i), found.chunks.get(i)) {
-            (Some(a), Some(b)) => a == b && cs.group_range(expected.size, i as u64) == cs.group_range(found.size, i as u64),
+            (Some(a), Some(b)) => {
+                a == b
+                    && cs.group_range(expected.size, i as u64)
+                        == cs.group_range(found.size, i as u64)
+            }
             _ => false,
         };
         if same {
@@ -209,7 +219,9 @@ pub fn verify_dir(
             Job::Hash(entry, fs_path) => {
                 let status = match hash_path(&fs_path, opts.symlinks, cs, Sha256::Skip, progress) {
                     Ok((tree, _)) => compare(cs, entry, tree),
-                    Err(e) => FileStatus::Unreadable { reason: e.to_string() },
+                    Err(e) => FileStatus::Unreadable {
+                        reason: e.to_string(),
+                    },
                 };
                 FileReport {
                     path: entry.path.to_string(),
@@ -236,18 +248,42 @@ mod tests {
         let r = differing_ranges(cs, &hash_bytes(&a, cs), &hash_bytes(&b, cs));
         assert_eq!(
             r,
-            vec![ByteRange { start: 16384, end: 32768 }, ByteRange { start: 81920, end: 98304 }]
+            vec![
+                ByteRange {
+                    start: 16384,
+                    end: 32768
+                },
+                ByteRange {
+                    start: 81920,
+                    end: 98304
+                }
+            ]
         );
         b[30000] ^= 1;
         b[40000] ^= 1;
         let r = differing_ranges(cs, &hash_bytes(&a, cs), &hash_bytes(&b, cs));
         assert_eq!(
             r,
-            vec![ByteRange { start: 16384, end: 49152 }, ByteRange { start: 81920, end: 98304 }]
+            vec![
+                ByteRange {
+                    start: 16384,
+                    end: 49152
+                },
+                ByteRange {
+                    start: 81920,
+                    end: 98304
+                }
+            ]
         );
         // Truncation: the shortened last chunk and everything after differ.
         let r = differing_ranges(cs, &hash_bytes(&a, cs), &hash_bytes(&a[..50000], cs));
-        assert_eq!(r, vec![ByteRange { start: 49152, end: 100_000 }]);
+        assert_eq!(
+            r,
+            vec![ByteRange {
+                start: 49152,
+                end: 100_000
+            }]
+        );
         // One-chunk files: the whole file.
         let r = differing_ranges(cs, &hash_bytes(b"abc", cs), &hash_bytes(b"abd", cs));
         assert_eq!(r, vec![ByteRange { start: 0, end: 3 }]);

@@ -100,7 +100,10 @@ pub fn walk(root: &Path, symlinks: Symlinks, exclude: &[PathBuf]) -> Result<Vec<
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,
             Err(e) if prefix.is_empty() => {
-                return Err(WalkError { path: dir, source: e });
+                return Err(WalkError {
+                    path: dir,
+                    source: e,
+                });
             }
             Err(e) => {
                 out.push(Entry::Refused {
@@ -129,7 +132,11 @@ pub fn walk(root: &Path, symlinks: Symlinks, exclude: &[PathBuf]) -> Result<Vec<
             let name = format!("{prefix}{}", String::from_utf8_lossy(raw));
             if prefix.is_empty() {
                 let n: &[u8] = raw;
-                if n == b".git" || n == PARTIAL_DIR.as_bytes() || n == MANIFEST_FILE.as_bytes() || n == ATTESTATION_FILE.as_bytes() {
+                if n == b".git"
+                    || n == PARTIAL_DIR.as_bytes()
+                    || n == MANIFEST_FILE.as_bytes()
+                    || n == ATTESTATION_FILE.as_bytes()
+                {
                     continue;
                 }
             }
@@ -158,7 +165,9 @@ pub fn walk(root: &Path, symlinks: Symlinks, exclude: &[PathBuf]) -> Result<Vec<
                     }
                     Ok(m) => m,
                     Err(e) => {
-                        out.push(refuse(Refusal::Unreadable(format!("broken symbolic link: {e}"))));
+                        out.push(refuse(Refusal::Unreadable(format!(
+                            "broken symbolic link: {e}"
+                        ))));
                         continue;
                     }
                 }
@@ -224,14 +233,34 @@ mod tests {
         fs::create_dir_all(r.join("b/c")).unwrap();
         fs::create_dir_all(r.join(".git/objects")).unwrap();
         fs::create_dir_all(r.join(PARTIAL_DIR)).unwrap();
-        for f in ["z", "b/c/d", "b/a", "a-b", ".git/HEAD", "weightseal.manifest", "weightseal.intoto.jsonl", "b/weightseal.manifest"] {
+        for f in [
+            "z",
+            "b/c/d",
+            "b/a",
+            "a-b",
+            ".git/HEAD",
+            "weightseal.manifest",
+            "weightseal.intoto.jsonl",
+            "b/weightseal.manifest",
+        ] {
             fs::write(r.join(f), f).unwrap();
         }
         fs::write(r.join(PARTIAL_DIR).join("x"), "x").unwrap();
-        let names: Vec<String> = walk(r, Symlinks::Refuse, &[]).unwrap().iter().map(|e| e.name().to_string()).collect();
-        assert_eq!(names, vec!["a-b", "b/a", "b/c/d", "b/weightseal.manifest", "z"]);
+        let names: Vec<String> = walk(r, Symlinks::Refuse, &[])
+            .unwrap()
+            .iter()
+            .map(|e| e.name().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            vec!["a-b", "b/a", "b/c/d", "b/weightseal.manifest", "z"]
+        );
         // Excluding by identity.
-        let names: Vec<String> = walk(r, Symlinks::Refuse, &[r.join("z")]).unwrap().iter().map(|e| e.name().to_string()).collect();
+        let names: Vec<String> = walk(r, Symlinks::Refuse, &[r.join("z")])
+            .unwrap()
+            .iter()
+            .map(|e| e.name().to_string())
+            .collect();
         assert_eq!(names, vec!["a-b", "b/a", "b/c/d", "b/weightseal.manifest"]);
     }
 
@@ -243,10 +272,20 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("blob"), d.path().join("link")).unwrap();
         std::os::unix::fs::symlink(outside.path(), d.path().join("dirlink")).unwrap();
         let e = walk(d.path(), Symlinks::Refuse, &[]).unwrap();
-        assert!(matches!(&e[1], Entry::Refused { reason: Refusal::Symlink, name, .. } if name == "link"));
-        assert!(matches!(&e[0], Entry::Refused { reason: Refusal::Symlink, name, .. } if name == "dirlink"));
+        assert!(
+            matches!(&e[1], Entry::Refused { reason: Refusal::Symlink, name, .. } if name == "link")
+        );
+        assert!(
+            matches!(&e[0], Entry::Refused { reason: Refusal::Symlink, name, .. } if name == "dirlink")
+        );
         let e = walk(d.path(), Symlinks::Follow, &[]).unwrap();
-        assert!(matches!(&e[0], Entry::Refused { reason: Refusal::SymlinkToDirectory, .. }));
+        assert!(matches!(
+            &e[0],
+            Entry::Refused {
+                reason: Refusal::SymlinkToDirectory,
+                ..
+            }
+        ));
         assert!(matches!(&e[1], Entry::File { size: 5, path, .. } if path.as_str() == "link"));
     }
 
@@ -256,8 +295,20 @@ mod tests {
         let _sock = std::os::unix::net::UnixListener::bind(d.path().join("sock")).unwrap();
         fs::write(d.path().join("a\\b"), b"x").unwrap();
         let e = walk(d.path(), Symlinks::Refuse, &[]).unwrap();
-        assert!(matches!(&e[0], Entry::Refused { reason: Refusal::BadName(crate::path::PathError::Backslash), .. }));
-        assert!(matches!(&e[1], Entry::Refused { reason: Refusal::Special("socket"), .. }));
+        assert!(matches!(
+            &e[0],
+            Entry::Refused {
+                reason: Refusal::BadName(crate::path::PathError::Backslash),
+                ..
+            }
+        ));
+        assert!(matches!(
+            &e[1],
+            Entry::Refused {
+                reason: Refusal::Special("socket"),
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -1,0 +1,188 @@
+//! `weightseal demo`: the whole job on a small built-in model, in a temporary directory.
+//! Writes three safetensors shards (with the official `safetensors` writer) and config files,
+//! hashes them into a manifest, verifies, flips one byte and shows that the change is found,
+//! named by file and byte range.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use safetensors::tensor::TensorView;
+use safetensors::Dtype;
+
+use weightseal::manifest::{self, BuildOptions, Manifest};
+use weightseal::path::MANIFEST_FILE;
+use weightseal::progress::NoProgress;
+use weightseal::verify::{self, FileStatus, VerifyOptions};
+
+use super::{render, write_atomic, Outcome};
+
+/// A fixed-seed xorshift64* generator: the demo model is the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut v = Vec::with_capacity(n + 8);
+        while v.len() < n {
+            v.extend_from_slice(&self.next().to_le_bytes());
+        }
+        v.truncate(n);
+        v
+    }
+}
+
+/// Writes the demo model into `dir`: 3 shards of about 4.7 MiB, an index and config files.
+pub fn write_model(dir: &Path) -> Result<()> {
+    let mut rng = Rng(0x005e_ed0f_5ea1);
+    let hidden = 640usize;
+    let mut weight_map = BTreeMap::new();
+    for shard in 1..=3 {
+        let file = format!("model-0000{shard}-of-00003.safetensors");
+        let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        for layer in (shard - 1) * 2..shard * 2 {
+            for (name, shape) in [
+                ("mlp.up_proj.weight", vec![hidden * 2, hidden]),
+                ("self_attn.q_proj.weight", vec![hidden, hidden]),
+            ] {
+                let n: usize = shape.iter().product();
+                tensors.push((
+                    format!("model.layers.{layer}.{name}"),
+                    shape,
+                    rng.bytes(n * 2),
+                ));
+            }
+            tensors.push((
+                format!("model.layers.{layer}.input_layernorm.weight"),
+                vec![hidden],
+                rng.bytes(hidden * 2),
+            ));
+        }
+        let views = tensors
+            .iter()
+            .map(|(name, shape, data)| {
+                Ok((
+                    name.clone(),
+                    TensorView::new(Dtype::BF16, shape.clone(), data)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()?;
+        for (name, _, _) in &tensors {
+            weight_map.insert(name.clone(), file.clone());
+        }
+        let bytes = safetensors::serialize(views, None)?;
+        fs::write(dir.join(&file), bytes)?;
+    }
+    let index = serde_json::json!({"metadata": {}, "weight_map": weight_map});
+    fs::write(
+        dir.join("model.safetensors.index.json"),
+        serde_json::to_vec_pretty(&index)?,
+    )?;
+    fs::write(
+        dir.join("config.json"),
+        br#"{"architectures": ["DemoForCausalLM"], "hidden_size": 640, "num_hidden_layers": 6, "torch_dtype": "bfloat16"}"#,
+    )?;
+    fs::write(
+        dir.join("generation_config.json"),
+        br#"{"do_sample": false}"#,
+    )?;
+    Ok(())
+}
+
+pub fn run() -> Result<Outcome> {
+    let tmp = tempfile::Builder::new()
+        .prefix("weightseal-demo-")
+        .tempdir()?;
+    let dir = tmp.path().join("demo-model");
+    fs::create_dir(&dir)?;
+    outln!("== 1. A publisher's model, written with the official safetensors writer");
+    write_model(&dir).context("writing the demo model")?;
+    let mut names: Vec<_> = fs::read_dir(&dir)?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<Result<_, _>>()?;
+    names.sort();
+    for n in &names {
+        let len = fs::metadata(dir.join(n))?.len();
+        outln!("   {:>10}  {}", render::bytes(len), n.to_string_lossy());
+    }
+    outln!("   in {}", dir.display());
+
+    outln!(
+        "\n== 2. weightseal hash: chunked BLAKE3 tree over every file -> canonical CBOR manifest"
+    );
+    let m = manifest::build(&dir, &BuildOptions::default(), &NoProgress)?;
+    let bytes = m.encode();
+    write_atomic(&dir.join(MANIFEST_FILE), &bytes)?;
+    outln!("   manifest digest (the model's identity): {}", m.digest());
+    outln!(
+        "   manifest: {} bytes, {} files, chunk size {}",
+        bytes.len(),
+        m.files().len(),
+        render::bytes(m.chunk_size().get())
+    );
+    let big = m
+        .files()
+        .iter()
+        .max_by_key(|f| f.tree.size)
+        .context("empty manifest")?;
+    outln!(
+        "   e.g. {}: blake3 {} (= b3sum), {} chunk values",
+        big.path,
+        big.tree.root,
+        big.tree.chunks.len()
+    );
+
+    outln!("\n== 3. weightseal verify: the untouched download");
+    let m = Manifest::read_file(&dir.join(MANIFEST_FILE))?;
+    let report = verify::verify_dir(&dir, &m, &VerifyOptions::default(), &NoProgress)?;
+    out!("{}", indent(&render::report_lines(&report)));
+    outln!("   {}", render::report_summary(&m, &report));
+    if !report.ok {
+        bail!("the untouched demo model did not verify");
+    }
+
+    let victim = "model-00002-of-00003.safetensors";
+    let offset = 4_500_000u64;
+    outln!("\n== 4. Tamper: flip one bit of byte {offset} of {victim}");
+    let p = dir.join(victim);
+    let mut data = fs::read(&p)?;
+    let Some(byte) = data.get_mut(offset as usize) else {
+        bail!("{victim} is shorter than {offset} bytes");
+    };
+    *byte ^= 0x01;
+    fs::write(&p, &data)?;
+
+    outln!("\n== 5. weightseal verify again");
+    let report = verify::verify_dir(&dir, &m, &VerifyOptions::default(), &NoProgress)?;
+    out!("{}", indent(&render::report_lines(&report)));
+    outln!("   {}", render::report_summary(&m, &report));
+    let found = report.files.iter().find(|f| f.path == victim);
+    match found.map(|f| &f.status) {
+        Some(FileStatus::Modified { ranges, .. })
+            if !report.ok
+                && ranges.len() == 1
+                && ranges[0].start <= offset
+                && offset < ranges[0].end =>
+        {
+            outln!(
+                "\n   Detected: {victim}, bytes {}..{} (the {} chunk holding byte {offset}); exit code would be 1.",
+                ranges[0].start,
+                ranges[0].end,
+                render::bytes(ranges[0].end - ranges[0].start)
+            );
+            Ok(Outcome::Verified)
+        }
+        other => bail!("the tampering was not detected as expected: {other:?}"),
+    }
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("   {l}\n")).collect()
+}

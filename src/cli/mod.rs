@@ -1,0 +1,310 @@
+//! Command-line interface: clap definitions and the dispatch to each command. Commands
+//! return an [`Outcome`]; errors become exit code 2 with a message on stderr.
+
+/// Like `print!`/`println!`, but a closed stdout (`| head`) becomes an error to return
+/// instead of a panic.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($t)*)?
+    }};
+}
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*)?
+    }};
+}
+
+mod demo;
+mod render;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use weightseal::manifest::{self, BuildOptions, Manifest, Sha256};
+use weightseal::path::MANIFEST_FILE;
+use weightseal::progress::{NoProgress, Progress};
+use weightseal::tree::ChunkSize;
+use weightseal::verify::{self, ExtraFiles, VerifyOptions};
+use weightseal::walk::Symlinks;
+
+/// Prove that a set of ML model weights is exactly what its publisher released.
+#[derive(Parser)]
+#[command(name = "weightseal", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Hash a model directory into a manifest (written to DIR/weightseal.manifest by default)
+    /// and print the manifest digest.
+    Hash {
+        /// The model directory.
+        dir: PathBuf,
+        /// Where to write the manifest.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Chunk group size: a power of two from 16K to 1G (e.g. 4M, 65536).
+        #[arg(long, value_name = "SIZE", default_value = "4M", value_parser = parse_chunk_size)]
+        chunk_size: ChunkSize,
+        /// Also record each file's SHA-256 (the Hugging Face LFS oid).
+        #[arg(long)]
+        sha256: bool,
+        /// Model name recorded in the manifest (default: the directory's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Hash the target of a symlink to a file under the link's path (Hugging Face cache
+        /// snapshots). Without it, symlinks are refused.
+        #[arg(long)]
+        follow_symlinks: bool,
+    },
+    /// Print a manifest: a summary, or with --json every field.
+    Show {
+        /// A manifest file, or a directory holding weightseal.manifest.
+        file: PathBuf,
+        /// Print the whole manifest as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify a model directory against its manifest: `path: OK` or `path: FAILED (reason)`
+    /// per file; exit 0 when everything verifies, 1 when something does not.
+    Verify {
+        /// The model directory.
+        dir: PathBuf,
+        /// The manifest (default: DIR/weightseal.manifest).
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
+        /// Do not fail on files the manifest does not list.
+        #[arg(long)]
+        allow_extra: bool,
+        /// Read symlinks to files as those files (see `hash --follow-symlinks`).
+        #[arg(long)]
+        follow_symlinks: bool,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build a small model in a temporary directory, hash it, verify it, tamper with one byte
+    /// and show the detection.
+    Demo,
+}
+
+fn parse_chunk_size(s: &str) -> Result<ChunkSize, String> {
+    ChunkSize::parse(s).map_err(|e| e.to_string())
+}
+
+/// What a command found: drives the exit code.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Verified,
+    /// Exit 1.
+    NotVerified,
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match dispatch(cli.command) {
+        Ok(Outcome::Verified) => 0,
+        Ok(Outcome::NotVerified) => 1,
+        Err(e) => {
+            let broken_pipe = e
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
+            if !broken_pipe {
+                eprintln!("weightseal: error: {e:#}");
+            }
+            2
+        }
+    }
+}
+
+fn symlinks(follow: bool) -> Symlinks {
+    if follow {
+        Symlinks::Follow
+    } else {
+        Symlinks::Refuse
+    }
+}
+
+fn dispatch(cmd: Command) -> Result<Outcome> {
+    match cmd {
+        Command::Hash {
+            dir,
+            output,
+            chunk_size,
+            sha256,
+            name,
+            follow_symlinks,
+        } => {
+            let out = output.unwrap_or_else(|| dir.join(MANIFEST_FILE));
+            let opts = BuildOptions {
+                chunk_size,
+                sha256: if sha256 { Sha256::Record } else { Sha256::Skip },
+                symlinks: symlinks(follow_symlinks),
+                name,
+                exclude: vec![out.clone()],
+            };
+            let start = std::time::Instant::now();
+            let bar = Bar::new("hashing");
+            let m = manifest::build(&dir, &opts, bar.progress())
+                .with_context(|| format!("hashing {}", dir.display()))?;
+            bar.finish();
+            let bytes = m.encode();
+            write_atomic(&out, &bytes)
+                .with_context(|| format!("writing manifest {}", out.display()))?;
+            outln!("{}  {}", m.digest(), out.display());
+            eprintln!(
+                "weightseal: {} file(s), {} in {:.2} s; manifest {} bytes",
+                m.files().len(),
+                render::bytes(m.total_size()),
+                start.elapsed().as_secs_f64(),
+                bytes.len()
+            );
+            Ok(Outcome::Verified)
+        }
+        Command::Show { file, json } => {
+            let path = manifest_path(&file, None);
+            let m = read_manifest(&path)?;
+            if json {
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&render::manifest_json(&m))?
+                );
+            } else {
+                out!("{}", render::manifest_text(&m));
+            }
+            Ok(Outcome::Verified)
+        }
+        Command::Verify {
+            dir,
+            manifest,
+            allow_extra,
+            follow_symlinks,
+            json,
+        } => {
+            let path = manifest_path(&dir, manifest.as_deref());
+            let m = read_manifest(&path)?;
+            let opts = VerifyOptions {
+                extra: if allow_extra {
+                    ExtraFiles::Allow
+                } else {
+                    ExtraFiles::Reject
+                },
+                symlinks: symlinks(follow_symlinks),
+                exclude: vec![path.clone()],
+            };
+            let bar = Bar::new("verifying");
+            let report = verify::verify_dir(&dir, &m, &opts, bar.progress())
+                .with_context(|| format!("verifying {}", dir.display()))?;
+            bar.finish();
+            if json {
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&render::report_json(&m, &report))?
+                );
+            } else {
+                out!("{}", render::report_lines(&report));
+            }
+            eprintln!("{}", render::report_summary(&m, &report));
+            Ok(if report.ok {
+                Outcome::Verified
+            } else {
+                Outcome::NotVerified
+            })
+        }
+        Command::Demo => demo::run(),
+    }
+}
+
+/// `file` itself when it is a file; `DIR/weightseal.manifest` when it is a directory.
+fn manifest_path(file: &Path, explicit: Option<&Path>) -> PathBuf {
+    match explicit {
+        Some(p) => p.to_path_buf(),
+        None if file.is_dir() => file.join(MANIFEST_FILE),
+        None => file.to_path_buf(),
+    }
+}
+
+fn read_manifest(path: &Path) -> Result<Manifest> {
+    Manifest::read_file(path).map_err(|e| match e {
+        manifest::ManifestError::Io { .. } => anyhow::Error::new(e),
+        other => anyhow::Error::new(other).context(format!("invalid manifest {}", path.display())),
+    })
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so
+/// `path` holds either the old content or the complete new one, never a partial write.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".weightseal-tmp-")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+struct Bar(Option<BarProgress>);
+
+struct BarProgress(indicatif::ProgressBar);
+
+impl Progress for BarProgress {
+    fn set_total(&self, bytes: u64) {
+        self.0.set_length(bytes);
+    }
+    fn advance(&self, bytes: u64) {
+        self.0.inc(bytes);
+    }
+}
+
+impl Bar {
+    fn new(what: &str) -> Bar {
+        if !std::io::stderr().is_terminal() {
+            return Bar(None);
+        }
+        let pb = indicatif::ProgressBar::new(0);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        pb.set_message(what.to_string());
+        Bar(Some(BarProgress(pb)))
+    }
+
+    fn progress(&self) -> &dyn Progress {
+        match &self.0 {
+            Some(pb) => pb,
+            None => &NoProgress,
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(pb) = &self.0 {
+            pb.0.finish_and_clear();
+        }
+    }
+}
