@@ -816,6 +816,7 @@ pub fn build(
     opts: &BuildOptions,
     progress: &dyn Progress,
 ) -> Result<Manifest, BuildError> {
+    let entries = walk::walk(dir, opts.symlinks, &opts.exclude)?;
     let name = match &opts.name {
         Some(n) => n.clone(),
         None => dir
@@ -825,7 +826,6 @@ pub fn build(
             .ok_or_else(|| BuildError::NoName(dir.to_path_buf()))?,
     };
     check_name(&name)?;
-    let entries = walk::walk(dir, opts.symlinks, &opts.exclude)?;
     let mut files = Vec::with_capacity(entries.len());
     for e in entries {
         match e {

@@ -530,6 +530,77 @@ mod tests {
     }
 
     #[test]
+    fn vector_lengths_at_several_chunk_sizes() {
+        for c in [16384u64, 32768, 65536, 1 << 20, 4 << 20] {
+            let cs = ChunkSize::new(c).unwrap();
+            let c = c as usize;
+            for len in [
+                0,
+                1,
+                1023,
+                1024,
+                1025,
+                c - 1,
+                c,
+                c + 1,
+                2 * c,
+                3 * c + 7,
+                5 * c + 1025,
+                8 * c,
+                8 * c + 1,
+            ] {
+                let data = pattern(len);
+                let t = hash_bytes(&data, cs);
+                assert_eq!(
+                    t.root,
+                    Digest::from(blake3::hash(&data)),
+                    "cs {c} len {len}"
+                );
+                assert_eq!(t.chunks.len(), if len <= c { 0 } else { len.div_ceil(c) });
+            }
+        }
+    }
+
+    /// Property: for random lengths, chunk sizes and read splits, every way of hashing gives
+    /// the standard BLAKE3 root and the same chunk values (fixed seed, 300 cases).
+    #[test]
+    fn property_random_lengths_and_chunk_sizes() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..300 {
+            let cs = ChunkSize::new(16384 << (next() % 4)).unwrap();
+            let len = (next() % (cs.get() * 9)) as usize;
+            let data: Vec<u8> = (0..len)
+                .map(|i| (i as u64).wrapping_mul(0x9e37_79b1) as u8 ^ 0x5a)
+                .collect();
+            let want = Digest::from(blake3::hash(&data));
+            let t = hash_bytes(&data, cs);
+            assert_eq!(t.root, want, "cs {} len {len}", cs.get());
+            let mut s = TreeHasher::new(cs);
+            let mut rest = &data[..];
+            while !rest.is_empty() {
+                let n = ((next() % 70_000) as usize).min(rest.len());
+                s.update(&rest[..n]);
+                rest = &rest[n..];
+            }
+            assert_eq!(s.finalize(), t, "stream cs {} len {len}", cs.get());
+            if len > 0 {
+                let i = next() % cs.group_count(len as u64);
+                let (a, b) = cs.group_range(len as u64, i);
+                assert_eq!(
+                    verify_chunk(cs, &t, i, &data[a as usize..b as usize]),
+                    Ok(())
+                );
+            }
+        }
+    }
+
+    #[test]
     fn units_smaller_than_groups_merge_to_the_same_chunks() {
         // 4 MiB groups are built from 1 MiB units in hash_file; compare with direct hashing.
         let c = cs(4 << 20);

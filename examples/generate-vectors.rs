@@ -1,0 +1,30 @@
+//! Rewrites `testvectors/` from `testvectors/generate.rs`:
+//! `cargo run --example generate-vectors`.
+
+#[path = "../testvectors/generate.rs"]
+mod generate;
+
+use std::fs;
+use std::path::Path;
+
+fn main() -> std::io::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testvectors");
+    let vectors = generate::generate();
+    for dir in ["tree", "manifest"] {
+        let d = root.join(dir);
+        if d.exists() {
+            for e in fs::read_dir(&d)? {
+                let p = e?.path();
+                if p.extension().is_some_and(|x| x == "txt") {
+                    fs::remove_file(p)?;
+                }
+            }
+        }
+        fs::create_dir_all(d)?;
+    }
+    for (name, content) in &vectors {
+        fs::write(root.join(name), content)?;
+    }
+    println!("wrote {} vectors under {}", vectors.len(), root.display());
+    Ok(())
+}

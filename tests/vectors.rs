@@ -1,0 +1,280 @@
+//! The known-answer vectors in `testvectors/`: every file in each directory is checked against
+//! the implementation (the harness lists the directories; it keeps no list of names), and the
+//! checked-in files must equal what the generator produces today.
+
+#[path = "../testvectors/generate.rs"]
+mod generate;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use weightseal::digest::{hex, unhex};
+use weightseal::manifest::{self, BuildOptions, Manifest, Sha256};
+use weightseal::progress::NoProgress;
+use weightseal::tree::{self, ChunkSize, FileTree};
+use weightseal::verify::{differing_ranges, ByteRange};
+use weightseal::Digest;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testvectors")
+}
+
+/// A parsed vector: `key: value` lines; repeated keys keep their order.
+struct Vector {
+    name: String,
+    fields: Vec<(String, String)>,
+}
+
+impl Vector {
+    fn one(&self, key: &str) -> &str {
+        let mut it = self.fields.iter().filter(|(k, _)| k == key);
+        let v = it
+            .next()
+            .unwrap_or_else(|| panic!("{}: no {key:?} line", self.name));
+        assert!(it.next().is_none(), "{}: {key:?} given twice", self.name);
+        &v.1
+    }
+    fn opt(&self, key: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+    fn all(&self, key: &str) -> Vec<&str> {
+        self.fields
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+    fn num(&self, key: &str) -> u64 {
+        self.one(key)
+            .parse()
+            .unwrap_or_else(|_| panic!("{}: {key} is not a number", self.name))
+    }
+    fn digest(&self, key: &str) -> Digest {
+        Digest::from_hex(self.one(key))
+            .unwrap_or_else(|| panic!("{}: {key} is not a digest", self.name))
+    }
+}
+
+fn load(dir: &str) -> Vec<Vector> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(root().join(dir)).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "txt") {
+            continue;
+        }
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let text = fs::read_to_string(&p).unwrap();
+        let fields = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| {
+                let (k, v) = l
+                    .split_once(": ")
+                    .unwrap_or_else(|| panic!("{name}: bad line {l:?}"));
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        out.push(Vector { name, fields });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    assert!(!out.is_empty(), "no vectors in testvectors/{dir}");
+    out
+}
+
+fn input(v: &Vector) -> Vec<u8> {
+    assert_eq!(v.one("input"), "pattern", "{}", v.name);
+    generate::pattern(v.num("length"), v.num("seed"))
+}
+
+#[test]
+fn vectors_are_fresh() {
+    let want = generate::generate();
+    let mut have = BTreeMap::new();
+    for dir in ["tree", "manifest"] {
+        for e in fs::read_dir(root().join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            let name = format!("{dir}/{}", p.file_name().unwrap().to_string_lossy());
+            have.insert(name, fs::read_to_string(&p).unwrap());
+        }
+    }
+    let stale: std::collections::BTreeSet<&String> = want
+        .keys()
+        .chain(have.keys())
+        .filter(|k| want.get(*k) != have.get(*k))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "testvectors/ is stale ({} file(s) differ, e.g. {:?}); run `cargo run --example generate-vectors`",
+        stale.len(),
+        stale.iter().take(5).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn tree_vectors() {
+    let vectors = load("tree");
+    let mut sizes = std::collections::BTreeSet::new();
+    for v in &vectors {
+        let data = input(v);
+        let cs = ChunkSize::new(v.num("chunk_size")).unwrap();
+        sizes.insert(cs.get());
+        let expected = FileTree {
+            size: v.num("length"),
+            root: v.digest("root"),
+            chunks: v
+                .all("chunk")
+                .iter()
+                .map(|c| Digest::from_hex(c).unwrap())
+                .collect(),
+        };
+        // The root is the standard BLAKE3 hash (b3sum), independent of weightseal's code.
+        assert_eq!(
+            expected.root,
+            Digest::from(blake3::hash(&data)),
+            "{}",
+            v.name
+        );
+        match v.one("expect") {
+            "success" => {
+                assert_eq!(
+                    tree::hash_bytes(&data, cs),
+                    expected,
+                    "{}: hash_bytes",
+                    v.name
+                );
+                let mut s = tree::TreeHasher::new(cs);
+                for piece in data.chunks(1000) {
+                    s.update(piece);
+                }
+                assert_eq!(s.finalize(), expected, "{}: streaming", v.name);
+                let mut f = tempfile::tempfile().unwrap();
+                f.write_all(&data).unwrap();
+                assert_eq!(
+                    tree::hash_file(&f, data.len() as u64, cs, &NoProgress).unwrap(),
+                    expected,
+                    "{}: file",
+                    v.name
+                );
+                if expected.chunks.len() >= 2 {
+                    assert_eq!(
+                        tree::root_from_chunks(&expected.chunks),
+                        Some(expected.root),
+                        "{}",
+                        v.name
+                    );
+                }
+                for (i, g) in data.chunks(cs.get() as usize).enumerate() {
+                    assert_eq!(
+                        tree::verify_chunk(cs, &expected, i as u64, g),
+                        Ok(()),
+                        "{}: chunk {i}",
+                        v.name
+                    );
+                }
+            }
+            "digest mismatch" => {
+                let mut bad = data.clone();
+                bad[v.num("tamper") as usize] ^= 1;
+                let found = tree::hash_bytes(&bad, cs);
+                assert_ne!(found.root, expected.root, "{}", v.name);
+                let (s, e) = v.one("range").split_once("..").unwrap();
+                let want = ByteRange {
+                    start: s.parse().unwrap(),
+                    end: e.parse().unwrap(),
+                };
+                assert_eq!(
+                    differing_ranges(cs, &expected, &found),
+                    vec![want],
+                    "{}",
+                    v.name
+                );
+                let (a, b) = (want.start as usize, want.end as usize);
+                let index = want.start / cs.get();
+                assert!(
+                    matches!(
+                        tree::verify_chunk(cs, &expected, index, &bad[a..b]),
+                        Err(tree::ChunkError::Mismatch { .. })
+                    ),
+                    "{}",
+                    v.name
+                );
+            }
+            other => panic!("{}: unknown expect {other:?}", v.name),
+        }
+    }
+    assert!(
+        sizes.len() >= 2,
+        "tree vectors must cover at least two chunk sizes"
+    );
+}
+
+#[test]
+fn manifest_vectors() {
+    let vectors = load("manifest");
+    let (mut ok, mut bad) = (0, 0);
+    for v in &vectors {
+        let bytes =
+            unhex(v.one("manifest")).unwrap_or_else(|| panic!("{}: manifest is not hex", v.name));
+        match v.one("expect") {
+            "success" => {
+                ok += 1;
+                let digest = v.digest("digest");
+                assert_eq!(Digest::from(blake3::hash(&bytes)), digest, "{}", v.name);
+                let decoded =
+                    Manifest::decode(&bytes).unwrap_or_else(|e| panic!("{}: {e}", v.name));
+                assert_eq!(decoded.digest(), digest, "{}", v.name);
+                // Build the described directory and hash it: the same bytes must come out.
+                let dir = tempfile::tempdir().unwrap();
+                for line in v.all("file") {
+                    let mut parts = line.splitn(3, ' ');
+                    let len: u64 = parts.next().unwrap().parse().unwrap();
+                    let seed: u64 = parts.next().unwrap().parse().unwrap();
+                    let path = dir.path().join(parts.next().unwrap());
+                    fs::create_dir_all(path.parent().unwrap()).unwrap();
+                    fs::write(path, generate::pattern(len, seed)).unwrap();
+                }
+                let opts = BuildOptions {
+                    chunk_size: ChunkSize::new(v.num("chunk_size")).unwrap(),
+                    sha256: if v.one("sha256") == "yes" {
+                        Sha256::Record
+                    } else {
+                        Sha256::Skip
+                    },
+                    name: Some(v.one("name").to_string()),
+                    ..Default::default()
+                };
+                let built = manifest::build(dir.path(), &opts, &NoProgress).unwrap();
+                assert_eq!(
+                    hex(&built.encode()),
+                    v.one("manifest"),
+                    "{}: encoding",
+                    v.name
+                );
+                assert_eq!(built, decoded, "{}", v.name);
+            }
+            "manifest invalid" => {
+                bad += 1;
+                let err = Manifest::decode(&bytes).expect_err(&v.name);
+                assert_eq!(err.code(), v.one("error"), "{}: got {err}", v.name);
+                if let Some(reason) = v.opt("reason") {
+                    match &err {
+                        manifest::ManifestError::BadPath { reason: r, .. } => {
+                            assert_eq!(r.code(), reason, "{}", v.name)
+                        }
+                        other => panic!("{}: expected a path error, got {other}", v.name),
+                    }
+                }
+            }
+            other => panic!("{}: unknown expect {other:?}", v.name),
+        }
+    }
+    assert!(
+        ok >= 5 && bad >= 30,
+        "too few manifest vectors: {ok} ok, {bad} bad"
+    );
+}
