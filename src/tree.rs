@@ -31,9 +31,9 @@ pub const MAX_CHUNK_SIZE: u64 = 1024 * 1024 * 1024;
 /// Default chunk size: 4 MiB.
 pub const DEFAULT_CHUNK_SIZE: u64 = 4 * 1024 * 1024;
 
-/// Unit of parallel work and of each read: at most 1 MiB, never more than the chunk size.
-/// Units are merged into chunk values exactly like chunks are merged into the root, so the
-/// unit size changes nothing in the output; it bounds memory to one unit buffer per thread.
+/// Unit of parallel work: at most 1 MiB, never more than the chunk size. Units are merged into
+/// chunk values exactly like chunks are merged into the root, so the unit size changes nothing
+/// in the output; it lets even a file of one huge chunk be hashed on every core.
 const UNIT: u64 = 1024 * 1024;
 
 /// A validated chunk size: a power of two from 16 KiB to 1 GiB.
@@ -330,6 +330,12 @@ fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// Size of each read: small enough that the copied bytes are still in the core's cache when
+/// they are hashed right after the copy. Measured on the 2 GiB benchmark (2-core EPYC):
+/// 64 KiB pieces run as fast as b3sum's mmap; 32 KiB, 128 KiB and 256 KiB pieces are 8-15%
+/// slower.
+const PIECE: usize = 64 * 1024;
+
 /// Hashes `len` bytes of `file` starting at `offset` as the subtree at that offset.
 fn unit_value(
     file: &File,
@@ -339,11 +345,16 @@ fn unit_value(
 ) -> io::Result<ChainingValue> {
     UNIT_BUF.with(|cell| {
         let mut buf = cell.borrow_mut();
-        buf.resize(len as usize, 0);
-        read_exact_at(file, &mut buf, offset)?;
+        buf.resize(PIECE, 0);
         let mut h = blake3::Hasher::new();
         h.set_input_offset(offset);
-        h.update(&buf);
+        let mut done = 0u64;
+        while done < len {
+            let n = (PIECE as u64).min(len - done) as usize;
+            read_exact_at(file, &mut buf[..n], offset + done)?;
+            h.update(&buf[..n]);
+            done += n as u64;
+        }
         progress.advance(len);
         Ok(h.finalize_non_root())
     })
@@ -403,10 +414,10 @@ pub fn hash_file_with_sha256(
     use sha2::Digest as _;
     let mut tree = TreeHasher::new(cs);
     let mut sha = sha2::Sha256::new();
-    let mut buf = vec![0u8; UNIT as usize];
+    let mut buf = vec![0u8; PIECE];
     let mut off = 0u64;
     while off < size {
-        let n = UNIT.min(size - off) as usize;
+        let n = (PIECE as u64).min(size - off) as usize;
         read_exact_at(file, &mut buf[..n], off)?;
         tree.update(&buf[..n]);
         sha.update(&buf[..n]);
