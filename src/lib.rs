@@ -3,6 +3,22 @@
 //! Data flows one way: bytes → [`tree`] (the chunked BLAKE3 Merkle tree) → [`manifest`]
 //! (deterministic CBOR, see `spec/manifest.md`) → [`verify`] (a report of what differs).
 //! The library never prints and never exits; the `weightseal` binary renders its results.
+//!
+//! ```
+//! use weightseal::tree::{hash_bytes, verify_chunk, ChunkSize};
+//!
+//! let cs = ChunkSize::new(16 * 1024).unwrap();
+//! let data = vec![7u8; 40_000];
+//! let tree = hash_bytes(&data, cs);
+//! // The root is the standard BLAKE3 hash (what `b3sum` prints)...
+//! assert_eq!(tree.root.0, *blake3::hash(&data).as_bytes());
+//! // ...and each 16 KiB chunk can be checked on its own, e.g. as it downloads.
+//! assert_eq!(tree.chunks.len(), 3);
+//! assert!(verify_chunk(cs, &tree, 1, &data[16384..32768]).is_ok());
+//! let mut bad = data[16384..32768].to_vec();
+//! bad[100] ^= 1;
+//! assert!(verify_chunk(cs, &tree, 1, &bad).is_err());
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod digest;
