@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod digest;
+pub mod formats;
 pub mod manifest;
 pub mod path;
 pub mod progress;

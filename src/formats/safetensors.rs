@@ -1,0 +1,353 @@
+//! safetensors headers (spec/manifest.md, "safetensors").
+//!
+//! Layout: an 8-byte little-endian header length `N`, `N` bytes of JSON (an object starting with
+//! `{`), then the data region. Each tensor's `data_offsets` `[begin, end]` are relative to the
+//! data region, so its absolute range is `8 + N + begin .. 8 + N + end`. The rules enforced
+//! are the official validator's: `N <= 100_000_000` and within the file; tensors sorted by
+//! offset tile the data region exactly (no hole, no overlap, ending at the end of the file);
+//! `end - begin == numel * bits / 8` with checked arithmetic and whole bytes; no duplicate
+//! names; known dtypes; `__metadata__` a map of strings.
+
+use std::fmt;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+
+use super::{Format, Layout, TensorInfo};
+
+/// The official limit on the header length.
+pub const MAX_HEADER_LEN: u64 = 100_000_000;
+
+/// Why a safetensors header was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SafetensorsError {
+    #[error("file is {size} bytes, too short for the 8-byte header length")]
+    TooSmall { size: u64 },
+    #[error("header length {n} exceeds the limit of {MAX_HEADER_LEN} bytes")]
+    HeaderTooLarge { n: u64 },
+    #[error("header length {n} runs past the end of the {size}-byte file")]
+    HeaderPastEnd { n: u64, size: u64 },
+    #[error("header is not valid UTF-8 (at header byte {at})")]
+    NotUtf8 { at: usize },
+    #[error("header must start with '{{', found byte 0x{found:02x}")]
+    BadStart { found: u8 },
+    #[error("header is not valid JSON: {0}")]
+    Json(String),
+    #[error("tensor {name:?} is listed twice")]
+    DuplicateTensor { name: String },
+    #[error("tensor {name:?}: {detail}")]
+    BadTensor { name: String, detail: String },
+    #[error("tensor {name:?}: unknown dtype {dtype:?}")]
+    UnknownDtype { name: String, dtype: String },
+    #[error("tensor {name:?}: element count or byte length overflows")]
+    Overflow { name: String },
+    #[error("tensor {name:?}: {elements} elements of {bits}-bit {dtype} are not a whole number of bytes")]
+    PartialByte {
+        name: String,
+        elements: u64,
+        bits: u64,
+        dtype: String,
+    },
+    #[error("tensor {name:?}: data_offsets span {found} bytes, but shape {shape:?} of {dtype} needs {expected}")]
+    WrongLength {
+        name: String,
+        dtype: String,
+        shape: Vec<u64>,
+        expected: u64,
+        found: u64,
+    },
+    #[error("tensor {name:?}: data_offsets [{begin}, {end}] end before they begin")]
+    Reversed { name: String, begin: u64, end: u64 },
+    #[error("hole in the data region: tensor {name:?} begins at {begin}, but the previous tensor ends at {expected}")]
+    Hole {
+        name: String,
+        begin: u64,
+        expected: u64,
+    },
+    #[error("tensors {previous:?} and {name:?} overlap: {name:?} begins at {begin}, before {previous:?} ends at {expected}")]
+    Overlap {
+        previous: String,
+        name: String,
+        begin: u64,
+        expected: u64,
+    },
+    #[error("the tensors end at data offset {end}, but the data region is {len} bytes")]
+    DataLength { end: u64, len: u64 },
+    #[error("__metadata__: {0}")]
+    Metadata(String),
+    #[error("cannot read the header: {0}")]
+    Io(String),
+}
+
+impl SafetensorsError {
+    pub fn code(&self) -> &'static str {
+        use SafetensorsError::*;
+        match self {
+            TooSmall { .. } => "too-small",
+            HeaderTooLarge { .. } => "header-too-large",
+            HeaderPastEnd { .. } => "header-past-end",
+            NotUtf8 { .. } => "not-utf8",
+            BadStart { .. } => "bad-start",
+            Json(_) => "json",
+            DuplicateTensor { .. } => "duplicate-tensor",
+            BadTensor { .. } => "bad-tensor",
+            UnknownDtype { .. } => "unknown-dtype",
+            Overflow { .. } => "overflow",
+            PartialByte { .. } => "partial-byte",
+            WrongLength { .. } => "wrong-length",
+            Reversed { .. } => "reversed-offsets",
+            Hole { .. } => "hole",
+            Overlap { .. } => "overlap",
+            DataLength { .. } => "data-length",
+            Metadata(_) => "metadata",
+            Io(_) => "io",
+        }
+    }
+}
+
+/// Bits per element of each dtype the official implementation knows.
+pub fn dtype_bits(dtype: &str) -> Option<u64> {
+    Some(match dtype {
+        "F4" => 4,
+        "F6_E2M3" | "F6_E3M2" => 6,
+        "BOOL" | "U8" | "I8" | "F8_E5M2" | "F8_E4M3" | "F8_E8M0" => 8,
+        "I16" | "U16" | "F16" | "BF16" => 16,
+        "I32" | "U32" | "F32" => 32,
+        "F64" | "I64" | "U64" => 64,
+        _ => return None,
+    })
+}
+
+/// The header's top-level entries in file order, keeping duplicates so they can be refused.
+struct Entries(Vec<(String, serde_json::Value)>);
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Entries;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Entries, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = m.next_entry::<String, serde_json::Value>()? {
+                    out.push((k, v));
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> Result<(), SafetensorsError> {
+    file.read_exact_at(buf, offset).map_err(|e| SafetensorsError::Io(e.to_string()))
+}
+
+/// Parses the header of a safetensors file of `size` bytes.
+pub fn parse(file: &File, size: u64) -> Result<Layout, SafetensorsError> {
+    if size < 8 {
+        return Err(SafetensorsError::TooSmall { size });
+    }
+    let mut n8 = [0u8; 8];
+    read_at(file, &mut n8, 0)?;
+    let n = u64::from_le_bytes(n8);
+    if n > MAX_HEADER_LEN {
+        return Err(SafetensorsError::HeaderTooLarge { n });
+    }
+    if n > size - 8 {
+        return Err(SafetensorsError::HeaderPastEnd { n, size });
+    }
+    let mut header = vec![0u8; n as usize];
+    read_at(file, &mut header, 8)?;
+    parse_header(&header, size)
+}
+
+/// Parses header bytes (the `N` bytes after the length) of a file of `size` bytes.
+pub fn parse_header(header: &[u8], size: u64) -> Result<Layout, SafetensorsError> {
+    let n = header.len() as u64;
+    let text = std::str::from_utf8(header).map_err(|e| SafetensorsError::NotUtf8 { at: e.valid_up_to() })?;
+    match header.first() {
+        Some(b'{') => {}
+        Some(&found) => return Err(SafetensorsError::BadStart { found }),
+        None => return Err(SafetensorsError::Json("empty header".into())),
+    }
+    let entries: Entries = serde_json::from_str(text).map_err(|e| SafetensorsError::Json(e.to_string()))?;
+    let data_start = 8 + n;
+    let data_len = size - data_start;
+    let mut seen = std::collections::HashSet::new();
+    let mut tensors: Vec<(u64, u64, TensorInfo)> = Vec::with_capacity(entries.0.len());
+    for (name, value) in entries.0 {
+        if !seen.insert(name.clone()) {
+            return Err(SafetensorsError::DuplicateTensor { name });
+        }
+        if name == "__metadata__" {
+            let ok = value.as_object().is_some_and(|m| m.values().all(|v| v.is_string()));
+            if !ok {
+                return Err(SafetensorsError::Metadata("must be an object of string values".into()));
+            }
+            continue;
+        }
+        let bad = |detail: &str| SafetensorsError::BadTensor {
+            name: name.clone(),
+            detail: detail.to_string(),
+        };
+        let obj = value.as_object().ok_or_else(|| bad("expected an object"))?;
+        let dtype = obj
+            .get("dtype")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| bad("dtype must be a string"))?
+            .to_string();
+        let shape: Vec<u64> = obj
+            .get("shape")
+            .and_then(|v| v.as_array())
+            .ok_or_else(|| bad("shape must be an array of non-negative integers"))?
+            .iter()
+            .map(|d| d.as_u64())
+            .collect::<Option<_>>()
+            .ok_or_else(|| bad("shape must be an array of non-negative integers"))?;
+        let offs: Vec<u64> = obj
+            .get("data_offsets")
+            .and_then(|v| v.as_array())
+            .filter(|a| a.len() == 2)
+            .and_then(|a| a.iter().map(|d| d.as_u64()).collect::<Option<Vec<u64>>>())
+            .ok_or_else(|| bad("data_offsets must be two non-negative integers"))?;
+        let (begin, end) = (offs[0], offs[1]);
+        let bits = dtype_bits(&dtype).ok_or_else(|| SafetensorsError::UnknownDtype {
+            name: name.clone(),
+            dtype: dtype.clone(),
+        })?;
+        let overflow = || SafetensorsError::Overflow { name: name.clone() };
+        let elements = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d)).ok_or_else(overflow)?;
+        let total_bits = elements.checked_mul(bits).ok_or_else(overflow)?;
+        if total_bits % 8 != 0 {
+            return Err(SafetensorsError::PartialByte {
+                name,
+                elements,
+                bits,
+                dtype,
+            });
+        }
+        if end < begin {
+            return Err(SafetensorsError::Reversed { name, begin, end });
+        }
+        if end - begin != total_bits / 8 {
+            return Err(SafetensorsError::WrongLength {
+                name,
+                dtype,
+                shape,
+                expected: total_bits / 8,
+                found: end - begin,
+            });
+        }
+        let start = data_start.checked_add(begin).ok_or_else(overflow)?;
+        let abs_end = data_start.checked_add(end).ok_or_else(overflow)?;
+        tensors.push((
+            begin,
+            end,
+            TensorInfo {
+                name,
+                dtype,
+                shape,
+                start,
+                end: abs_end,
+            },
+        ));
+    }
+    tensors.sort_by(|a, b| (a.0, a.1, a.2.name.as_bytes()).cmp(&(b.0, b.1, b.2.name.as_bytes())));
+    let mut expected = 0u64;
+    let mut previous = String::new();
+    for (begin, end, t) in &tensors {
+        if *begin > expected {
+            return Err(SafetensorsError::Hole {
+                name: t.name.clone(),
+                begin: *begin,
+                expected,
+            });
+        }
+        if *begin < expected {
+            return Err(SafetensorsError::Overlap {
+                previous,
+                name: t.name.clone(),
+                begin: *begin,
+                expected,
+            });
+        }
+        expected = *end;
+        previous = t.name.clone();
+    }
+    if expected != data_len {
+        return Err(SafetensorsError::DataLength { end: expected, len: data_len });
+    }
+    let mut tensors: Vec<TensorInfo> = tensors.into_iter().map(|(_, _, t)| t).collect();
+    super::sort_and_check_overlap(&mut tensors).expect("tiling was checked");
+    Ok(Layout {
+        format: Format::Safetensors,
+        header_len: data_start,
+        tensors,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(header: &str, data_len: usize) -> Vec<u8> {
+        let mut v = (header.len() as u64).to_le_bytes().to_vec();
+        v.extend_from_slice(header.as_bytes());
+        v.extend(std::iter::repeat_n(0u8, data_len));
+        v
+    }
+
+    fn parse_bytes(b: &[u8]) -> Result<Layout, SafetensorsError> {
+        let mut f = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut f, b).unwrap();
+        parse(&f, b.len() as u64)
+    }
+
+    #[test]
+    fn parses_a_valid_header() {
+        let h = r#"{"__metadata__":{"format":"pt"},"b":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"a":{"dtype":"BF16","shape":[3],"data_offsets":[16,22]},"z":{"dtype":"F4","shape":[0],"data_offsets":[22,22]}}"#;
+        let l = parse_bytes(&file(h, 22)).unwrap();
+        let base = 8 + h.len() as u64;
+        assert_eq!(l.header_len, base);
+        let got: Vec<(&str, u64, u64)> = l.tensors.iter().map(|t| (t.name.as_str(), t.start, t.end)).collect();
+        assert_eq!(got, vec![("b", base, base + 16), ("a", base + 16, base + 22), ("z", base + 22, base + 22)]);
+        assert_eq!(l.tensors[0].shape, vec![2, 2]);
+    }
+
+    #[test]
+    fn each_violation_has_its_error() {
+        let t = |s: &str| format!(r#"{{{s}}}"#);
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (vec![1, 2, 3], "too-small"),
+            (200_000_000u64.to_le_bytes().to_vec(), "header-too-large"),
+            ([100u64.to_le_bytes().to_vec(), b"{}".to_vec()].concat(), "header-past-end"),
+            (file("[1]", 0), "bad-start"),
+            (file("{\"a\":", 0), "json"),
+            (file(&t(r#""a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}"#), 8), "duplicate-tensor"),
+            (file(&t(r#""a":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}"#), 4), "unknown-dtype"),
+            (file(&t(r#""a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}"#), 4), "wrong-length"),
+            (file(&t(r#""a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}"#), 8), "hole"),
+            (file(&t(r#""a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}"#), 8), "overlap"),
+            (file(&t(r#""a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#), 5), "data-length"),
+            (file(&t(r#""a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,4]}"#), 4), "overflow"),
+            (file(&t(r#""a":{"dtype":"F4","shape":[3],"data_offsets":[0,1]}"#), 1), "partial-byte"),
+            (file(&t(r#""a":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}"#), 4), "reversed-offsets"),
+            (file(&t(r#""a":{"dtype":"F32","shape":"x","data_offsets":[0,4]}"#), 4), "bad-tensor"),
+            (file(&t(r#""__metadata__":{"a":1}"#), 0), "metadata"),
+        ];
+        for (bytes, code) in cases {
+            match parse_bytes(&bytes) {
+                Err(e) => assert_eq!(e.code(), code, "{e}"),
+                Ok(l) => panic!("expected {code}, parsed {l:?}"),
+            }
+        }
+        let mut bad = file("{}", 0);
+        bad[8] = 0xff;
+        assert_eq!(parse_bytes(&bad).unwrap_err(), SafetensorsError::NotUtf8 { at: 0 });
+    }
+}
