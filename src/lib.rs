@@ -23,6 +23,7 @@
 
 pub mod digest;
 pub mod formats;
+pub mod index;
 pub mod manifest;
 pub mod path;
 pub mod progress;

@@ -16,6 +16,7 @@ use ciborium::Value;
 use rayon::prelude::*;
 
 use crate::digest::Digest;
+use crate::formats::{self, Format, FormatError};
 use crate::path::{ModelPath, PathError};
 use crate::progress::Progress;
 use crate::tree::{self, ChunkSize, ChunkSizeError, FileTree};
@@ -37,6 +38,83 @@ pub struct FileEntry {
     pub tree: FileTree,
     /// SHA-256 of the file (the Hugging Face LFS oid), when the writer chose to record it.
     pub sha256: Option<Digest>,
+    /// The file's tensors, when it is a tensor file and the writer recorded them.
+    pub tensors: Option<TensorFile>,
+}
+
+/// What a manifest records of a tensor file (spec/manifest.md, "Tensor files").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorFile {
+    pub format: Format,
+    /// Length of the header: bytes `0..header_len`.
+    pub header_len: u64,
+    /// BLAKE3 of the header bytes.
+    pub header: Digest,
+    /// Sorted by start offset, then name bytes; disjoint; inside `header_len..size`.
+    pub tensors: Vec<Tensor>,
+}
+
+/// One tensor: what the header says of it, where its bytes are, and their BLAKE3 hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tensor {
+    pub name: String,
+    pub dtype: String,
+    pub shape: Vec<u64>,
+    pub start: u64,
+    pub end: u64,
+    pub digest: Digest,
+}
+
+impl Tensor {
+    /// The tensor-set leaf: `0x00 || CBOR([name, dtype, shape, digest])`, hashed.
+    fn leaf_bytes(&self) -> Vec<u8> {
+        let v = Value::Array(vec![
+            Value::Text(self.name.clone()),
+            Value::Text(self.dtype.clone()),
+            Value::Array(
+                self.shape
+                    .iter()
+                    .map(|&d| Value::Integer(d.into()))
+                    .collect(),
+            ),
+            Value::Bytes(self.digest.0.to_vec()),
+        ]);
+        let mut out = vec![0u8];
+        ciborium::ser::into_writer(&v, &mut out).expect("writing CBOR to a Vec cannot fail");
+        out
+    }
+}
+
+/// The tensor-set digest of some tensors, wherever they are stored (spec/manifest.md,
+/// "Tensor-set digest"): a Merkle root (RFC 6962 shape, BLAKE3, `0x00` leaf and `0x01` node
+/// prefixes) over the tensors sorted by name (then by leaf bytes), each leaf committing to
+/// name, dtype, shape and digest. The same tensors split differently into files give the same
+/// value.
+pub fn tensor_set_digest<'a>(tensors: impl IntoIterator<Item = &'a Tensor>) -> Digest {
+    let mut leaves: Vec<(&str, Vec<u8>)> = tensors
+        .into_iter()
+        .map(|t| (t.name.as_str(), t.leaf_bytes()))
+        .collect();
+    leaves.sort_by(|a, b| (a.0.as_bytes(), &a.1).cmp(&(b.0.as_bytes(), &b.1)));
+    let hashes: Vec<[u8; 32]> = leaves
+        .iter()
+        .map(|(_, l)| *blake3::hash(l).as_bytes())
+        .collect();
+    fn mth(h: &[[u8; 32]]) -> [u8; 32] {
+        match h.len() {
+            0 => *blake3::hash(&[]).as_bytes(),
+            1 => h[0],
+            n => {
+                let k = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
+                let mut hasher = blake3::Hasher::new();
+                hasher.update(&[1]);
+                hasher.update(&mth(&h[..k]));
+                hasher.update(&mth(&h[k..]));
+                *hasher.finalize().as_bytes()
+            }
+        }
+    }
+    Digest(mth(&hashes))
 }
 
 /// A valid manifest. Construct with [`Manifest::new`], [`Manifest::decode`] or [`build`].
@@ -45,6 +123,8 @@ pub struct Manifest {
     name: String,
     chunk_size: ChunkSize,
     files: Vec<FileEntry>,
+    /// Derived: present when any file records tensors.
+    tensor_digest: Option<Digest>,
 }
 
 /// Why a manifest was rejected. Each variant has a stable [`code`](ManifestError::code) used
@@ -129,6 +209,22 @@ pub enum ManifestError {
         expected: u64,
         found: u64,
     },
+    #[error("{path}: unknown tensor file type {found:?} (expected \"safetensors\" or \"gguf\")")]
+    FileType { path: String, found: String },
+    #[error("{path}: {field} is present without the other tensor fields (type, header, tensors go together)")]
+    PartialTensorFields { path: String, field: &'static str },
+    #[error("{path}: tensor {name:?}: {detail}")]
+    BadTensor {
+        path: String,
+        name: String,
+        detail: String,
+    },
+    #[error("tensor_digest is {found}, but the files' tensors give {computed}")]
+    TensorDigestMismatch { found: Digest, computed: Digest },
+    #[error("tensor_digest is missing although files record tensors")]
+    TensorDigestMissing,
+    #[error("tensor_digest is present although no file records tensors")]
+    TensorDigestUnexpected,
     #[error("{path}: chunk values merge to {merged}, but blake3 says {root}")]
     ChunkRootMismatch {
         path: String,
@@ -165,8 +261,79 @@ impl ManifestError {
             DigestLength { .. } => "digest-length",
             ChunkCount { .. } => "chunk-count",
             ChunkRootMismatch { .. } => "chunk-root-mismatch",
+            FileType { .. } => "file-type",
+            PartialTensorFields { .. } => "partial-tensor-fields",
+            BadTensor { .. } => "bad-tensor",
+            TensorDigestMismatch { .. } => "tensor-digest-mismatch",
+            TensorDigestMissing => "missing-field",
+            TensorDigestUnexpected => "unexpected-tensor-digest",
         }
     }
+}
+
+/// The rules for a file's tensor fields: header inside the file; tensors sorted by (start,
+/// name), inside `header_len..size`, disjoint, with unique names and non-empty dtypes.
+fn check_tensor_file(f: &FileEntry, tf: &TensorFile) -> Result<(), ManifestError> {
+    let path = f.path.to_string();
+    let bad = |name: &str, detail: String| ManifestError::BadTensor {
+        path: path.clone(),
+        name: name.to_string(),
+        detail,
+    };
+    if tf.header_len > f.tree.size {
+        return Err(bad(
+            "",
+            format!(
+                "header length {} exceeds the file size {}",
+                tf.header_len, f.tree.size
+            ),
+        ));
+    }
+    let mut names = HashSet::with_capacity(tf.tensors.len());
+    let mut prev: Option<&Tensor> = None;
+    let mut last_end = tf.header_len;
+    for t in &tf.tensors {
+        if !names.insert(t.name.as_str()) {
+            return Err(bad(&t.name, "listed twice in this file".into()));
+        }
+        if t.dtype.is_empty() {
+            return Err(bad(&t.name, "empty dtype".into()));
+        }
+        if t.start > t.end || t.start < tf.header_len || t.end > f.tree.size {
+            return Err(bad(
+                &t.name,
+                format!(
+                    "byte range {}..{} is not inside {}..{}",
+                    t.start, t.end, tf.header_len, f.tree.size
+                ),
+            ));
+        }
+        if let Some(p) = prev {
+            if (p.start, p.name.as_bytes()) >= (t.start, t.name.as_bytes()) {
+                return Err(bad(
+                    &t.name,
+                    format!(
+                        "listed after {:?}: tensors must be sorted by start offset, then name",
+                        p.name
+                    ),
+                ));
+            }
+        }
+        if t.end > t.start {
+            if t.start < last_end {
+                return Err(bad(
+                    &t.name,
+                    format!(
+                        "bytes {}..{} overlap the previous tensor, which ends at {last_end}",
+                        t.start, t.end
+                    ),
+                ));
+            }
+            last_end = t.end;
+        }
+        prev = Some(t);
+    }
+    Ok(())
 }
 
 fn check_name(name: &str) -> Result<(), ManifestError> {
@@ -251,15 +418,44 @@ impl Manifest {
                 });
             }
         }
+        for f in &files {
+            if let Some(tf) = &f.tensors {
+                check_tensor_file(f, tf)?;
+            }
+        }
+        let tensor_files: Vec<&TensorFile> =
+            files.iter().filter_map(|f| f.tensors.as_ref()).collect();
+        let tensor_digest = if tensor_files.is_empty() {
+            None
+        } else {
+            Some(tensor_set_digest(
+                tensor_files.iter().flat_map(|t| &t.tensors),
+            ))
+        };
         Ok(Manifest {
             name,
             chunk_size,
             files,
+            tensor_digest,
         })
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The tensor-set digest over every recorded tensor of every file, when any file records
+    /// tensors.
+    pub fn tensor_digest(&self) -> Option<Digest> {
+        self.tensor_digest
+    }
+
+    /// Every recorded tensor with the path of its file.
+    pub fn tensors(&self) -> impl Iterator<Item = (&ModelPath, &Tensor)> {
+        self.files
+            .iter()
+            .filter_map(|f| f.tensors.as_ref().map(|t| (&f.path, t)))
+            .flat_map(|(p, t)| t.tensors.iter().map(move |x| (p, x)))
     }
 
     pub fn chunk_size(&self) -> ChunkSize {
@@ -295,21 +491,52 @@ impl Manifest {
                 let mut m = vec![
                     (text("path"), text(f.path.as_str())),
                     (text("size"), Value::Integer(f.tree.size.into())),
-                    (text("blake3"), bytes(&f.tree.root)),
                 ];
+                if let Some(tf) = &f.tensors {
+                    m.push((text("type"), text(tf.format.as_str())));
+                }
+                m.push((text("blake3"), bytes(&f.tree.root)));
                 if !f.tree.chunks.is_empty() {
                     m.push((
                         text("chunks"),
                         Value::Array(f.tree.chunks.iter().map(bytes).collect()),
                     ));
                 }
+                if let Some(tf) = &f.tensors {
+                    m.push((
+                        text("header"),
+                        Value::Array(vec![
+                            Value::Integer(tf.header_len.into()),
+                            bytes(&tf.header),
+                        ]),
+                    ));
+                }
                 if let Some(s) = &f.sha256 {
                     m.push((text("sha256"), bytes(s)));
+                }
+                if let Some(tf) = &f.tensors {
+                    let ts = tf
+                        .tensors
+                        .iter()
+                        .map(|t| {
+                            Value::Array(vec![
+                                text(&t.name),
+                                text(&t.dtype),
+                                Value::Array(
+                                    t.shape.iter().map(|&d| Value::Integer(d.into())).collect(),
+                                ),
+                                Value::Integer(t.start.into()),
+                                Value::Integer(t.end.into()),
+                                bytes(&t.digest),
+                            ])
+                        })
+                        .collect();
+                    m.push((text("tensors"), Value::Array(ts)));
                 }
                 Value::Map(m)
             })
             .collect();
-        let top = Value::Map(vec![
+        let mut top = vec![
             (text("name"), text(&self.name)),
             (text("files"), Value::Array(files)),
             (text("format"), Value::Integer(FORMAT_VERSION.into())),
@@ -317,7 +544,11 @@ impl Manifest {
                 text("chunk_size"),
                 Value::Integer(self.chunk_size.get().into()),
             ),
-        ]);
+        ];
+        if let Some(d) = &self.tensor_digest {
+            top.push((text("tensor_digest"), bytes(d)));
+        }
+        let top = Value::Map(top);
         let mut out = Vec::new();
         ciborium::ser::into_writer(&top, &mut out).expect("writing CBOR to a Vec cannot fail");
         out
@@ -656,8 +887,14 @@ fn as_digest(v: Value, field: &str) -> Result<Digest, ManifestError> {
 }
 
 fn from_value(v: Value) -> Result<Manifest, ManifestError> {
-    let mut top = fields(v, "manifest", &["name", "files", "format", "chunk_size"])?.into_iter();
-    let (name, files, format, chunk_size) = (
+    let mut top = fields(
+        v,
+        "manifest",
+        &["name", "files", "format", "chunk_size", "tensor_digest"],
+    )?
+    .into_iter();
+    let (name, files, format, chunk_size, tensor_digest) = (
+        top.next().flatten(),
         top.next().flatten(),
         top.next().flatten(),
         top.next().flatten(),
@@ -682,14 +919,24 @@ fn from_value(v: Value) -> Result<Manifest, ManifestError> {
     let mut out = Vec::with_capacity(files.len());
     for (index, f) in files.into_iter().enumerate() {
         let field = format!("files[{index}]");
-        let mut it =
-            fields(f, &field, &["path", "size", "blake3", "chunks", "sha256"])?.into_iter();
-        let (path, size, root, chunks, sha256) = (
-            it.next().flatten(),
-            it.next().flatten(),
-            it.next().flatten(),
-            it.next().flatten(),
-            it.next().flatten(),
+        let mut it = fields(
+            f,
+            &field,
+            &[
+                "path", "size", "type", "blake3", "chunks", "header", "sha256", "tensors",
+            ],
+        )?
+        .into_iter();
+        let mut next = || it.next().flatten();
+        let (path, size, ftype, root, chunks, header, sha256, tensors) = (
+            next(),
+            next(),
+            next(),
+            next(),
+            next(),
+            next(),
+            next(),
+            next(),
         );
         let path_field = format!("{field}.path");
         let path_text = as_text(required(path, &path_field)?, &path_field)?;
@@ -724,13 +971,127 @@ fn from_value(v: Value) -> Result<Manifest, ManifestError> {
         let sha256 = sha256
             .map(|v| as_digest(v, &format!("{field}.sha256")))
             .transpose()?;
+        let tensors = match (ftype, header, tensors) {
+            (None, None, None) => None,
+            (Some(t), Some(h), Some(ts)) => Some(tensor_file_from_value(&field, &path, t, h, ts)?),
+            (t, h, _) => {
+                let missing = if t.is_none() {
+                    "type"
+                } else if h.is_none() {
+                    "header"
+                } else {
+                    "tensors"
+                };
+                return Err(ManifestError::PartialTensorFields {
+                    path: path.to_string(),
+                    field: missing,
+                });
+            }
+        };
         out.push(FileEntry {
             path,
             tree: FileTree { size, root, chunks },
             sha256,
+            tensors,
         });
     }
-    Manifest::new(name, chunk_size, out)
+    let m = Manifest::new(name, chunk_size, out)?;
+    match (tensor_digest, m.tensor_digest) {
+        (None, None) => {}
+        (Some(v), Some(computed)) => {
+            let found = as_digest(v, "tensor_digest")?;
+            if found != computed {
+                return Err(ManifestError::TensorDigestMismatch { found, computed });
+            }
+        }
+        (None, Some(_)) => return Err(ManifestError::TensorDigestMissing),
+        (Some(_), None) => return Err(ManifestError::TensorDigestUnexpected),
+    }
+    Ok(m)
+}
+
+fn as_array(v: Value, field: &str) -> Result<Vec<Value>, ManifestError> {
+    match v {
+        Value::Array(a) => Ok(a),
+        other => Err(ManifestError::WrongType {
+            field: field.to_string(),
+            expected: "an array",
+            found: kind(&other),
+        }),
+    }
+}
+
+/// An array of exactly `n` items.
+fn as_tuple(
+    v: Value,
+    field: &str,
+    n: usize,
+    expected: &'static str,
+) -> Result<Vec<Value>, ManifestError> {
+    let a = as_array(v, field)?;
+    if a.len() != n {
+        return Err(ManifestError::WrongType {
+            field: field.to_string(),
+            expected,
+            found: "an array of another length",
+        });
+    }
+    Ok(a)
+}
+
+fn tensor_file_from_value(
+    field: &str,
+    path: &ModelPath,
+    ftype: Value,
+    header: Value,
+    tensors: Value,
+) -> Result<TensorFile, ManifestError> {
+    let tname = as_text(ftype, &format!("{field}.type"))?;
+    let format = Format::from_name(&tname).ok_or_else(|| ManifestError::FileType {
+        path: path.to_string(),
+        found: tname.clone(),
+    })?;
+    let hf = format!("{field}.header");
+    let mut h = as_tuple(header, &hf, 2, "an array [length, digest]")?.into_iter();
+    let header_len = as_u64(h.next().expect("two items"), &format!("{hf}[0]"))?;
+    let header = as_digest(h.next().expect("two items"), &format!("{hf}[1]"))?;
+    let list = as_array(tensors, &format!("{field}.tensors"))?;
+    let mut out = Vec::with_capacity(list.len());
+    for (i, t) in list.into_iter().enumerate() {
+        let tf = format!("{field}.tensors[{i}]");
+        let mut it = as_tuple(
+            t,
+            &tf,
+            6,
+            "an array [name, dtype, shape, start, end, blake3]",
+        )?
+        .into_iter();
+        let mut next = || it.next().expect("six items");
+        let name = as_text(next(), &format!("{tf}[0]"))?;
+        let dtype = as_text(next(), &format!("{tf}[1]"))?;
+        let shape = as_array(next(), &format!("{tf}[2]"))?
+            .into_iter()
+            .enumerate()
+            .map(|(j, d)| as_u64(d, &format!("{tf}[2][{j}]")))
+            .collect::<Result<_, _>>()?;
+        let start = as_u64(next(), &format!("{tf}[3]"))?;
+        let end = as_u64(next(), &format!("{tf}[4]"))?;
+        let digest = as_digest(next(), &format!("{tf}[5]"))?;
+        out.push(Tensor {
+            name,
+            dtype,
+            shape,
+            start,
+            end,
+            digest,
+        });
+    }
+    Ok(TensorFile {
+        format,
+        header_len,
+        header,
+        tensors: out,
+    })
 }
 
 /// Whether to record each file's SHA-256 (the Hugging Face LFS oid) beside its BLAKE3 tree.
@@ -751,6 +1112,8 @@ pub struct BuildOptions {
     pub name: Option<String>,
     /// Files to leave out by identity (e.g. a manifest written inside the directory).
     pub exclude: Vec<PathBuf>,
+    /// Record the tensors of safetensors and GGUF files (default) or hash them as plain files.
+    pub tensors: Tensors,
 }
 
 /// Why building a manifest failed.
@@ -791,22 +1154,119 @@ pub(crate) fn open_for_hashing(path: &Path, symlinks: Symlinks) -> io::Result<(F
     Ok((f, m.len()))
 }
 
-/// Hashes one file on disk into its tree (and SHA-256 when asked), reading each byte once.
+/// Whether to parse tensor files and record their tensors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Tensors {
+    #[default]
+    Record,
+    Skip,
+}
+
+/// A file hashed from disk.
+pub(crate) struct Hashed {
+    pub tree: FileTree,
+    pub sha256: Option<Digest>,
+    pub tensors: Option<TensorFile>,
+    /// The file claims a tensor format but its header did not parse.
+    pub format_error: Option<(Format, FormatError)>,
+}
+
+/// Hashes the file's tree, and in the same read its header and every tensor of `layout`.
+pub(crate) fn hash_with_layout(
+    f: &File,
+    size: u64,
+    cs: ChunkSize,
+    sha256: Sha256,
+    layout: Option<&formats::Layout>,
+    progress: &dyn Progress,
+) -> io::Result<(FileTree, Option<Digest>, Option<TensorFile>)> {
+    let mut regions: Vec<tree::Region> = Vec::new();
+    if let Some(l) = layout {
+        regions.push((0, l.header_len));
+        regions.extend(l.tensors.iter().map(|t| (t.start, t.end)));
+    }
+    let (tree, sha, digests) = match sha256 {
+        Sha256::Skip => {
+            let (t, d) = tree::hash_file_regions(f, size, cs, &regions, progress)?;
+            (t, None, d)
+        }
+        Sha256::Record => {
+            let (t, s, d) = tree::hash_file_with_sha256(f, size, cs, &regions, progress)?;
+            (t, Some(s), d)
+        }
+    };
+    let tensors = layout.map(|l| TensorFile {
+        format: l.format,
+        header_len: l.header_len,
+        header: digests[0],
+        tensors: l
+            .tensors
+            .iter()
+            .zip(&digests[1..])
+            .map(|(t, d)| Tensor {
+                name: t.name.clone(),
+                dtype: t.dtype.clone(),
+                shape: t.shape.clone(),
+                start: t.start,
+                end: t.end,
+                digest: *d,
+            })
+            .collect(),
+    });
+    Ok((tree, sha, tensors))
+}
+
+/// Hashes one file on disk: its tree, its SHA-256 when asked, and when it is a tensor file
+/// (by its name) and tensors are wanted, its header and tensors, all in one read.
 pub(crate) fn hash_path(
     path: &Path,
     symlinks: Symlinks,
     cs: ChunkSize,
     sha256: Sha256,
+    tensors: Tensors,
     progress: &dyn Progress,
-) -> io::Result<(FileTree, Option<Digest>)> {
+) -> io::Result<Hashed> {
     let (f, size) = open_for_hashing(path, symlinks)?;
-    match sha256 {
-        Sha256::Skip => Ok((tree::hash_file(&f, size, cs, progress)?, None)),
-        Sha256::Record => {
-            let (t, s) = tree::hash_file_with_sha256(&f, size, cs, progress)?;
-            Ok((t, Some(s)))
-        }
-    }
+    let claimed = match tensors {
+        Tensors::Record => Format::claimed_by(path),
+        Tensors::Skip => None,
+    };
+    let (layout, format_error) = match claimed.map(|fmt| (fmt, formats::parse(&f, size, fmt))) {
+        None => (None, None),
+        Some((_, Ok(l))) => (Some(l), None),
+        Some((fmt, Err(e))) => (None, Some((fmt, e))),
+    };
+    let (tree, sha256, tensors) =
+        hash_with_layout(&f, size, cs, sha256, layout.as_ref(), progress)?;
+    Ok(Hashed {
+        tree,
+        sha256,
+        tensors,
+        format_error,
+    })
+}
+
+/// Something worth telling the publisher that does not stop the manifest from being built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildWarning {
+    /// The file is named like a tensor file but is not a valid one: it is hashed as a plain
+    /// file, with no tensors.
+    #[error("{path}: named like a {} file, hashed as a plain file: {error}", format.as_str())]
+    NotParsed {
+        path: String,
+        format: Format,
+        error: FormatError,
+    },
+    /// A sharded checkpoint's index does not match its shards.
+    #[error(transparent)]
+    Index(#[from] crate::index::IndexProblem),
+}
+
+/// A manifest and what the publisher should know about it.
+#[derive(Debug)]
+pub struct Built {
+    pub manifest: Manifest,
+    pub warnings: Vec<BuildWarning>,
 }
 
 /// Hashes every file of `dir` into a manifest. Fails on the first file that cannot be part of
@@ -815,7 +1275,7 @@ pub fn build(
     dir: &Path,
     opts: &BuildOptions,
     progress: &dyn Progress,
-) -> Result<Manifest, BuildError> {
+) -> Result<Built, BuildError> {
     let entries = walk::walk(dir, opts.symlinks, &opts.exclude)?;
     let name = match &opts.name {
         Some(n) => n.clone(),
@@ -840,24 +1300,51 @@ pub fn build(
         }
     }
     progress.set_total(files.iter().map(|f| f.2).sum());
-    let entries: Vec<FileEntry> = files
+    let hashed: Vec<(FileEntry, Option<BuildWarning>)> = files
         .into_par_iter()
         .map(|(path, fs_path, _)| {
-            let (tree, sha256) = hash_path(
+            let h = hash_path(
                 &fs_path,
                 opts.symlinks,
                 opts.chunk_size,
                 opts.sha256,
+                opts.tensors,
                 progress,
             )
             .map_err(|source| BuildError::Io {
                 path: fs_path,
                 source,
             })?;
-            Ok(FileEntry { path, tree, sha256 })
+            let warning = h
+                .format_error
+                .map(|(format, error)| BuildWarning::NotParsed {
+                    path: path.to_string(),
+                    format,
+                    error,
+                });
+            Ok((
+                FileEntry {
+                    path,
+                    tree: h.tree,
+                    sha256: h.sha256,
+                    tensors: h.tensors,
+                },
+                warning,
+            ))
         })
         .collect::<Result<_, BuildError>>()?;
-    Ok(Manifest::new(name, opts.chunk_size, entries)?)
+    let (entries, warnings): (Vec<FileEntry>, Vec<Option<BuildWarning>>) =
+        hashed.into_iter().unzip();
+    let manifest = Manifest::new(name, opts.chunk_size, entries)?;
+    let mut warnings: Vec<BuildWarning> = warnings.into_iter().flatten().collect();
+    if opts.tensors == Tensors::Record {
+        warnings.extend(
+            crate::index::check_dir(dir, &manifest)
+                .into_iter()
+                .map(BuildWarning::Index),
+        );
+    }
+    Ok(Built { manifest, warnings })
 }
 
 #[cfg(test)]
@@ -873,11 +1360,13 @@ mod tests {
                 path: ModelPath::new("a/config.json").unwrap(),
                 tree: tree::hash_bytes(b"{}", cs),
                 sha256: None,
+                tensors: None,
             },
             FileEntry {
                 path: ModelPath::new("model.safetensors").unwrap(),
                 tree: tree::hash_bytes(&data, cs),
                 sha256: Some(Digest([7; 32])),
+                tensors: None,
             },
         ];
         Manifest::new("demo".into(), cs, files).unwrap()
@@ -941,7 +1430,7 @@ mod tests {
             name: Some("m".into()),
             ..Default::default()
         };
-        let m = build(d.path(), &opts, &NoProgress).unwrap();
+        let m = build(d.path(), &opts, &NoProgress).unwrap().manifest;
         assert_eq!(m.files().len(), 2);
         assert_eq!(m.files()[1].path.as_str(), "sub/x.bin");
         assert_eq!(m.files()[1].tree.chunks.len(), 4);
@@ -984,6 +1473,7 @@ mod tests {
                 path: ModelPath::new(p).unwrap(),
                 tree: t.clone(),
                 sha256: None,
+                tensors: None,
             })
             .collect();
         let e = Manifest::new("m".into(), cs, files).unwrap_err();

@@ -336,82 +336,355 @@ fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
 /// slower.
 const PIECE: usize = 64 * 1024;
 
-/// Hashes `len` bytes of `file` starting at `offset` as the subtree at that offset.
-fn unit_value(
+/// BLAKE3's chunk length: the grain of every subtree.
+const CHUNK: u64 = 1024;
+
+/// A byte range `start..end` of a file whose own BLAKE3 hash is wanted (a tensor, a header).
+pub type Region = (u64, u64);
+
+/// The part of one region that one unit hashes: the region's 1 KiB chunks (counted from the
+/// region's start) that begin inside the unit. The last of them may run up to 1023 bytes past
+/// the unit's end; those few bytes are read again from the page cache by this unit.
+struct RegionJob {
+    region: usize,
+    /// Absolute bytes this job hashes.
+    start: u64,
+    end: u64,
+    /// Absolute start of the region (its chunk grid starts here).
+    origin: u64,
+    state: JobState,
+}
+
+enum JobState {
+    /// The job covers the whole region: hash it as a root.
+    Whole(blake3::Hasher),
+    /// Part of a region: aligned power-of-two runs of chunks `(first, count)`, hashed as
+    /// subtrees; `done` holds the finished ones as `(first, count, cv)`.
+    Blocks {
+        blocks: Vec<(u64, u64)>,
+        current: usize,
+        hasher: blake3::Hasher,
+        done: Vec<(u64, u64, ChainingValue)>,
+    },
+}
+
+enum JobResult {
+    Whole(Digest),
+    Blocks(Vec<(u64, u64, ChainingValue)>),
+}
+
+/// Splits chunks `lo..hi` into maximal aligned power-of-two runs (each a BLAKE3 subtree).
+fn aligned_blocks(mut lo: u64, hi: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    while lo < hi {
+        let align = if lo == 0 {
+            u64::MAX
+        } else {
+            1u64 << lo.trailing_zeros()
+        };
+        let mut size = align.min(1u64 << (63 - (hi - lo).leading_zeros()));
+        while size > hi - lo {
+            size >>= 1;
+        }
+        out.push((lo, size));
+        lo += size;
+    }
+    out
+}
+
+impl RegionJob {
+    fn new(region: usize, (rs, re): Region, a: u64, b: u64) -> Option<RegionJob> {
+        let chunks = (re - rs).div_ceil(CHUNK).max(1);
+        let m_lo = if a <= rs { 0 } else { (a - rs).div_ceil(CHUNK) };
+        let m_hi = if b <= rs {
+            0
+        } else {
+            (b - rs).div_ceil(CHUNK).min(chunks)
+        };
+        if m_lo >= m_hi {
+            return None;
+        }
+        let start = rs + m_lo * CHUNK;
+        let end = (rs + m_hi * CHUNK).min(re);
+        let state = if m_lo == 0 && m_hi == chunks {
+            JobState::Whole(blake3::Hasher::new())
+        } else {
+            let blocks = aligned_blocks(m_lo, m_hi);
+            let mut hasher = blake3::Hasher::new();
+            hasher.set_input_offset(blocks[0].0 * CHUNK);
+            JobState::Blocks {
+                blocks,
+                current: 0,
+                hasher,
+                done: Vec::new(),
+            }
+        };
+        Some(RegionJob {
+            region,
+            start,
+            end,
+            origin: rs,
+            state,
+        })
+    }
+
+    /// Feeds `data`, which starts at absolute offset `at` and lies within this job's range.
+    fn feed(&mut self, mut at: u64, mut data: &[u8]) {
+        match &mut self.state {
+            JobState::Whole(h) => {
+                h.update(data);
+            }
+            JobState::Blocks {
+                blocks,
+                current,
+                hasher,
+                done,
+            } => {
+                while !data.is_empty() {
+                    let (first, count) = blocks[*current];
+                    let block_end = (self.origin + (first + count) * CHUNK).min(self.end);
+                    let n = ((block_end - at) as usize).min(data.len());
+                    hasher.update(&data[..n]);
+                    at += n as u64;
+                    data = &data[n..];
+                    if at == block_end {
+                        done.push((first, count, hasher.finalize_non_root()));
+                        *current += 1;
+                        if let Some(&(next, _)) = blocks.get(*current) {
+                            *hasher = blake3::Hasher::new();
+                            hasher.set_input_offset(next * CHUNK);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(self) -> JobResult {
+        match self.state {
+            JobState::Whole(h) => JobResult::Whole(h.finalize().into()),
+            JobState::Blocks { done, .. } => JobResult::Blocks(done),
+        }
+    }
+}
+
+/// Feeds bytes at absolute offset `at` to every job they overlap; `first` skips finished jobs.
+fn feed_jobs(jobs: &mut [RegionJob], first: &mut usize, at: u64, data: &[u8]) {
+    let end = at + data.len() as u64;
+    while *first < jobs.len() && jobs[*first].end <= at {
+        *first += 1;
+    }
+    for job in jobs[*first..].iter_mut() {
+        if job.start >= end {
+            break;
+        }
+        let s = job.start.max(at);
+        let e = job.end.min(end);
+        if s < e {
+            job.feed(s, &data[(s - at) as usize..(e - at) as usize]);
+        }
+    }
+}
+
+/// What one unit produced: its tree value (a root when the unit is the whole file) and its
+/// parts of the regions.
+struct UnitResult {
+    tree: TreeValue,
+    regions: Vec<(usize, JobResult)>,
+}
+
+enum TreeValue {
+    Root(Digest),
+    Cv(ChainingValue),
+}
+
+/// Hashes unit `a..b` of the file: the tree's subtree over it, and every region job starting
+/// in it. Reads `a..b` once, in [`PIECE`]-sized reads, plus at most 1023 bytes past `b`.
+fn unit_work(
     file: &File,
-    offset: u64,
-    len: u64,
+    (a, b): (u64, u64),
+    whole_file: bool,
+    regions: &[Region],
     progress: &dyn Progress,
-) -> io::Result<ChainingValue> {
+) -> io::Result<UnitResult> {
+    // Regions are sorted and disjoint, so their ends are sorted too.
+    let from = regions.partition_point(|r| r.1 <= a);
+    let mut jobs: Vec<RegionJob> = regions[from..]
+        .iter()
+        .enumerate()
+        .take_while(|(_, r)| r.0 < b)
+        .filter(|(_, r)| r.1 > r.0)
+        .filter_map(|(i, r)| RegionJob::new(from + i, *r, a, b))
+        .collect();
+    let tail_end = jobs.iter().map(|j| j.end).max().unwrap_or(b).max(b);
     UNIT_BUF.with(|cell| {
         let mut buf = cell.borrow_mut();
         buf.resize(PIECE, 0);
         let mut h = blake3::Hasher::new();
-        h.set_input_offset(offset);
-        let mut done = 0u64;
-        while done < len {
-            let n = (PIECE as u64).min(len - done) as usize;
-            read_exact_at(file, &mut buf[..n], offset + done)?;
-            h.update(&buf[..n]);
-            done += n as u64;
+        h.set_input_offset(a);
+        let mut first_job = 0;
+        let mut at = a;
+        while at < tail_end {
+            let n = (PIECE as u64).min(tail_end - at) as usize;
+            read_exact_at(file, &mut buf[..n], at)?;
+            if at < b {
+                let in_unit = ((b - at) as usize).min(n);
+                h.update(&buf[..in_unit]);
+            }
+            feed_jobs(&mut jobs, &mut first_job, at, &buf[..n]);
+            at += n as u64;
         }
-        progress.advance(len);
-        Ok(h.finalize_non_root())
+        progress.advance(b - a);
+        let tree = if whole_file {
+            TreeValue::Root(h.finalize().into())
+        } else {
+            TreeValue::Cv(h.finalize_non_root())
+        };
+        let regions = jobs.into_iter().map(|j| (j.region, j.finish())).collect();
+        Ok(UnitResult { tree, regions })
     })
 }
 
+/// Merges the aligned subtree values of one region (sorted by first chunk) into its root.
+fn region_root(chunks: u64, blocks: &[(u64, u64, ChainingValue)]) -> Digest {
+    fn node(lo: u64, hi: u64, blocks: &[(u64, u64, ChainingValue)]) -> ChainingValue {
+        if let Ok(i) = blocks.binary_search_by(|b| b.0.cmp(&lo)) {
+            if blocks[i].1 == hi - lo {
+                return blocks[i].2;
+            }
+        }
+        let l = lo + left_len((hi - lo) as usize) as u64;
+        merge_subtrees_non_root(&node(lo, l, blocks), &node(l, hi, blocks), Mode::Hash)
+    }
+    let l = left_len(chunks as usize) as u64;
+    merge_subtrees_root(&node(0, l, blocks), &node(l, chunks, blocks), Mode::Hash).into()
+}
+
 /// Hashes the first `size` bytes of `file` into its tree, in parallel over 1 MiB units, with one
-/// unit buffer per worker thread (memory does not grow with the file). Reads each byte once.
+/// small read buffer per worker thread (memory does not grow with the file). Reads each byte
+/// once.
 pub fn hash_file(
     file: &File,
     size: u64,
     cs: ChunkSize,
     progress: &dyn Progress,
 ) -> io::Result<FileTree> {
-    let unit = UNIT.min(cs.get());
-    if size <= unit {
-        let mut buf = vec![0u8; size as usize];
-        read_exact_at(file, &mut buf, 0)?;
-        progress.advance(size);
-        return Ok(FileTree {
-            size,
-            root: blake3::hash(&buf).into(),
-            chunks: Vec::new(),
-        });
+    Ok(hash_file_regions(file, size, cs, &[], progress)?.0)
+}
+
+/// Like [`hash_file`], and in the same read of each byte also the BLAKE3 hash of each region
+/// (tensors, headers). `regions` must be sorted by start, disjoint (empty regions may sit
+/// anywhere) and within the file. Regions are hashed in parallel too: a region spanning many
+/// units is hashed as aligned BLAKE3 subtrees by each unit and merged, so one huge tensor uses
+/// every core. Returns the tree and one digest per region, in order.
+pub fn hash_file_regions(
+    file: &File,
+    size: u64,
+    cs: ChunkSize,
+    regions: &[Region],
+    progress: &dyn Progress,
+) -> io::Result<(FileTree, Vec<Digest>)> {
+    let invalid = regions.iter().any(|r| r.0 > r.1 || r.1 > size)
+        || regions
+            .windows(2)
+            .any(|w| w[1].0 < w[0].1 && w[1].0 < w[1].1 || w[1].0 < w[0].0);
+    if invalid {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "regions must be sorted, disjoint and inside the file",
+        ));
     }
-    let units = size.div_ceil(unit);
-    let cvs: Vec<ChainingValue> = (0..units)
+    let unit = UNIT.min(cs.get());
+    let units = size.div_ceil(unit).max(1);
+    let results: Vec<UnitResult> = (0..units)
         .into_par_iter()
         .map(|i| {
-            let off = i * unit;
-            unit_value(file, off, unit.min(size - off), progress)
+            let a = i * unit;
+            unit_work(
+                file,
+                (a, (a + unit).min(size)),
+                units == 1,
+                regions,
+                progress,
+            )
         })
         .collect::<io::Result<_>>()?;
-    if size <= cs.get() {
-        return Ok(FileTree {
+    // Regions: gather each one's parts in unit order, then merge.
+    let mut parts: Vec<Vec<(u64, u64, ChainingValue)>> = vec![Vec::new(); regions.len()];
+    let mut whole: Vec<Option<Digest>> = vec![None; regions.len()];
+    let mut cvs = Vec::with_capacity(results.len());
+    let mut root = None;
+    for r in results {
+        match r.tree {
+            TreeValue::Root(d) => root = Some(d),
+            TreeValue::Cv(cv) => cvs.push(cv),
+        }
+        for (i, res) in r.regions {
+            match res {
+                JobResult::Whole(d) => whole[i] = Some(d),
+                JobResult::Blocks(b) => parts[i].extend(b),
+            }
+        }
+    }
+    let digests = regions
+        .iter()
+        .enumerate()
+        .map(|(i, &(s, e))| match whole[i] {
+            Some(d) => d,
+            None if s == e => blake3::hash(&[]).into(),
+            None => region_root((e - s).div_ceil(CHUNK), &parts[i]),
+        })
+        .collect();
+    let tree = if let Some(root) = root {
+        FileTree {
+            size,
+            root,
+            chunks: Vec::new(),
+        }
+    } else if size <= cs.get() {
+        FileTree {
             size,
             root: merge_root(&cvs),
             chunks: Vec::new(),
-        });
-    }
-    let per_group = (cs.get() / unit) as usize;
-    let chunks: Vec<Digest> = cvs
-        .chunks(per_group)
-        .map(|g| Digest(merge_non_root(g)))
-        .collect();
-    let root = root_from_chunks(&chunks).expect("two or more chunks");
-    Ok(FileTree { size, root, chunks })
+        }
+    } else {
+        let per_group = (cs.get() / unit) as usize;
+        let chunks: Vec<Digest> = cvs
+            .chunks(per_group)
+            .map(|g| Digest(merge_non_root(g)))
+            .collect();
+        let root = root_from_chunks(&chunks).expect("two or more chunks");
+        FileTree { size, root, chunks }
+    };
+    Ok((tree, digests))
 }
 
-/// Hashes `file` sequentially, feeding the same bytes to the tree and to SHA-256 (one read).
-/// Used when the SHA-256 (the Hugging Face LFS oid) is wanted.
+/// Hashes `file` sequentially, feeding the same bytes to the tree, to SHA-256 and to the
+/// regions' hashers (one read). Used when the SHA-256 (the Hugging Face LFS oid) is wanted;
+/// `regions` as for [`hash_file_regions`].
 pub fn hash_file_with_sha256(
     file: &File,
     size: u64,
     cs: ChunkSize,
+    regions: &[Region],
     progress: &dyn Progress,
-) -> io::Result<(FileTree, Digest)> {
+) -> io::Result<(FileTree, Digest, Vec<Digest>)> {
     use sha2::Digest as _;
+    if regions.iter().any(|r| r.0 > r.1 || r.1 > size)
+        || regions.windows(2).any(|w| w[1].0 < w[0].0)
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "regions must be sorted and inside the file",
+        ));
+    }
+    let mut jobs: Vec<RegionJob> = regions
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.1 > r.0)
+        .filter_map(|(i, r)| RegionJob::new(i, *r, 0, size))
+        .collect();
+    let mut first_job = 0;
     let mut tree = TreeHasher::new(cs);
     let mut sha = sha2::Sha256::new();
     let mut buf = vec![0u8; PIECE];
@@ -421,10 +694,17 @@ pub fn hash_file_with_sha256(
         read_exact_at(file, &mut buf[..n], off)?;
         tree.update(&buf[..n]);
         sha.update(&buf[..n]);
+        feed_jobs(&mut jobs, &mut first_job, off, &buf[..n]);
         progress.advance(n as u64);
         off += n as u64;
     }
-    Ok((tree.finalize(), Digest(sha.finalize().into())))
+    let mut digests: Vec<Digest> = vec![blake3::hash(&[]).into(); regions.len()];
+    for job in jobs {
+        if let (i, JobResult::Whole(d)) = (job.region, job.finish()) {
+            digests[i] = d;
+        }
+    }
+    Ok((tree.finalize(), Digest(sha.finalize().into()), digests))
 }
 
 /// Hashes an in-memory buffer into its tree (used by tests, vectors and the downloader).
@@ -530,8 +810,16 @@ mod tests {
                 t,
                 "file len {len}"
             );
-            let (t2, sha) = hash_file_with_sha256(&f, len as u64, c, &NoProgress).unwrap();
+            let regions = [(0, (len / 3) as u64), ((len / 2) as u64, len as u64)];
+            let (t2, sha, rd) =
+                hash_file_with_sha256(&f, len as u64, c, &regions, &NoProgress).unwrap();
             assert_eq!(t2, t);
+            for (r, d) in regions.iter().zip(&rd) {
+                assert_eq!(
+                    *d,
+                    Digest::from(blake3::hash(&data[r.0 as usize..r.1 as usize]))
+                );
+            }
             use sha2::Digest as _;
             assert_eq!(sha.0, <[u8; 32]>::from(sha2::Sha256::digest(&data)));
             for (i, g) in data.chunks(16384).enumerate() {
@@ -661,6 +949,59 @@ mod tests {
         let t2 = hash_bytes(&[g0, g0].concat(), c);
         assert!(matches!(verify_chunk(c, &t2, 1, g0), Ok(())));
         assert_ne!(t2.chunks[0], t2.chunks[1]);
+    }
+
+    #[test]
+    fn aligned_blocks_are_maximal_and_aligned() {
+        assert_eq!(aligned_blocks(0, 5), vec![(0, 4), (4, 1)]);
+        assert_eq!(aligned_blocks(3, 11), vec![(3, 1), (4, 4), (8, 2), (10, 1)]);
+        assert_eq!(aligned_blocks(0, 8), vec![(0, 8)]);
+        assert_eq!(aligned_blocks(6, 6), vec![]);
+    }
+
+    /// Regions of every shape (inside one unit, spanning units, unaligned, tiny, empty,
+    /// touching, with gaps) hash to BLAKE3 of their bytes, and the tree is unchanged.
+    #[test]
+    fn region_digests_equal_blake3_of_their_bytes() {
+        for (cs, len) in [
+            (16384u64, 300_000usize),
+            (1 << 20, 3_500_000),
+            (4 << 20, 9_000_000),
+            (16384, 5000),
+        ] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 31 % 253) as u8).collect();
+            let mut f = tempfile::tempfile().unwrap();
+            f.write_all(&data).unwrap();
+            let l = len as u64;
+            let mut regions: Vec<Region> = vec![(0, 8), (8, 1031), (1031, 1031), (1031, 2000)];
+            let mut at = 2000u64;
+            let mut step = 777u64;
+            while at + step < l {
+                regions.push((at, at + step));
+                at += step + (step % 5);
+                step = step * 3 + 1;
+            }
+            regions.push((at, l));
+            let c = ChunkSize::new(cs).unwrap();
+            let (tree, digests) = hash_file_regions(&f, l, c, &regions, &NoProgress).unwrap();
+            assert_eq!(tree, hash_bytes(&data, c), "cs {cs} len {len}");
+            for (r, d) in regions.iter().zip(&digests) {
+                let want = Digest::from(blake3::hash(&data[r.0 as usize..r.1 as usize]));
+                assert_eq!(*d, want, "region {r:?} cs {cs} len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_regions_are_refused() {
+        let f = tempfile::tempfile().unwrap();
+        let c = ChunkSize::new(16384).unwrap();
+        for regions in [vec![(0u64, 10u64)], vec![(5, 3)]] {
+            let e = hash_file_regions(&f, 4, c, &regions, &NoProgress).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        }
+        let e = hash_file_regions(&f, 100, c, &[(0, 10), (5, 20)], &NoProgress).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::digest::Digest;
-use crate::manifest::{hash_path, FileEntry, Manifest, Sha256};
+use crate::manifest::{hash_path, FileEntry, Manifest, Sha256, Tensors};
 use crate::progress::Progress;
 use crate::tree::{ChunkSize, FileTree};
 use crate::walk::{self, Entry, Symlinks, WalkError};
@@ -217,8 +217,15 @@ pub fn verify_dir(
         .map(|job| match job {
             Job::Done(r) => r,
             Job::Hash(entry, fs_path) => {
-                let status = match hash_path(&fs_path, opts.symlinks, cs, Sha256::Skip, progress) {
-                    Ok((tree, _)) => compare(cs, entry, tree),
+                let status = match hash_path(
+                    &fs_path,
+                    opts.symlinks,
+                    cs,
+                    Sha256::Skip,
+                    Tensors::Skip,
+                    progress,
+                ) {
+                    Ok(h) => compare(cs, entry, h.tree),
                     Err(e) => FileStatus::Unreadable {
                         reason: e.to_string(),
                     },

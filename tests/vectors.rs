@@ -246,9 +246,12 @@ fn manifest_vectors() {
                         Sha256::Skip
                     },
                     name: Some(v.one("name").to_string()),
+                    tensors: manifest::Tensors::Skip,
                     ..Default::default()
                 };
-                let built = manifest::build(dir.path(), &opts, &NoProgress).unwrap();
+                let built = manifest::build(dir.path(), &opts, &NoProgress)
+                    .unwrap()
+                    .manifest;
                 assert_eq!(
                     hex(&built.encode()),
                     v.one("manifest"),

@@ -117,7 +117,7 @@ pub fn run() -> Result<Outcome> {
     outln!(
         "\n== 2. weightseal hash: chunked BLAKE3 tree over every file -> canonical CBOR manifest"
     );
-    let m = manifest::build(&dir, &BuildOptions::default(), &NoProgress)?;
+    let m = manifest::build(&dir, &BuildOptions::default(), &NoProgress)?.manifest;
     let bytes = m.encode();
     write_atomic(&dir.join(MANIFEST_FILE), &bytes)?;
     outln!("   manifest digest (the model's identity): {}", m.digest());

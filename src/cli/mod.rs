@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use weightseal::manifest::{self, BuildOptions, Manifest, Sha256};
+use weightseal::manifest::{self, BuildOptions, Manifest, Sha256, Tensors};
 use weightseal::path::MANIFEST_FILE;
 use weightseal::progress::{NoProgress, Progress};
 use weightseal::tree::ChunkSize;
@@ -63,6 +63,9 @@ enum Command {
         /// snapshots). Without it, symlinks are refused.
         #[arg(long)]
         follow_symlinks: bool,
+        /// Do not record tensors: hash safetensors and GGUF files as plain files.
+        #[arg(long)]
+        no_tensors: bool,
     },
     /// Print a manifest: a summary, or with --json every field.
     Show {
@@ -150,6 +153,7 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             sha256,
             name,
             follow_symlinks,
+            no_tensors,
         } => {
             let out = output.unwrap_or_else(|| dir.join(MANIFEST_FILE));
             let opts = BuildOptions {
@@ -158,12 +162,21 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                 symlinks: symlinks(follow_symlinks),
                 name,
                 exclude: vec![out.clone()],
+                tensors: if no_tensors {
+                    Tensors::Skip
+                } else {
+                    Tensors::Record
+                },
             };
             let start = std::time::Instant::now();
             let bar = Bar::new("hashing");
-            let m = manifest::build(&dir, &opts, bar.progress())
+            let built = manifest::build(&dir, &opts, bar.progress())
                 .with_context(|| format!("hashing {}", dir.display()))?;
             bar.finish();
+            for w in &built.warnings {
+                eprintln!("weightseal: warning: {w}");
+            }
+            let m = built.manifest;
             let bytes = m.encode();
             write_atomic(&out, &bytes)
                 .with_context(|| format!("writing manifest {}", out.display()))?;

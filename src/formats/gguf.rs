@@ -64,7 +64,10 @@ pub const GGML_TYPES: &[(u32, &str, u64, u64)] = &[
 
 /// Looks up a ggml type id: (name, block size, bytes per block).
 pub fn ggml_type(id: u32) -> Option<(&'static str, u64, u64)> {
-    GGML_TYPES.iter().find(|t| t.0 == id).map(|t| (t.1, t.2, t.3))
+    GGML_TYPES
+        .iter()
+        .find(|t| t.0 == id)
+        .map(|t| (t.1, t.2, t.3))
 }
 
 /// Why a GGUF header was rejected.
@@ -180,11 +183,17 @@ impl<R: Read> Reader<R> {
 
     fn bytes(&mut self, buf: &mut [u8], what: &dyn Fn() -> String) -> Result<(), GgufError> {
         if (buf.len() as u64) > self.remaining() {
-            return Err(GgufError::Truncated { at: self.size, what: what() });
+            return Err(GgufError::Truncated {
+                at: self.size,
+                what: what(),
+            });
         }
         self.inner.read_exact(buf).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                GgufError::Truncated { at: self.pos, what: what() }
+                GgufError::Truncated {
+                    at: self.pos,
+                    what: what(),
+                }
             } else {
                 GgufError::Io(e.to_string())
             }
@@ -208,11 +217,18 @@ impl<R: Read> Reader<R> {
     /// Skips `n` bytes that must exist.
     fn skip(&mut self, n: u64, what: &dyn Fn() -> String) -> Result<(), GgufError> {
         if n > self.remaining() {
-            return Err(GgufError::Truncated { at: self.size, what: what() });
+            return Err(GgufError::Truncated {
+                at: self.size,
+                what: what(),
+            });
         }
-        let copied = std::io::copy(&mut (&mut self.inner).take(n), &mut std::io::sink()).map_err(|e| GgufError::Io(e.to_string()))?;
+        let copied = std::io::copy(&mut (&mut self.inner).take(n), &mut std::io::sink())
+            .map_err(|e| GgufError::Io(e.to_string()))?;
         if copied != n {
-            return Err(GgufError::Truncated { at: self.pos + copied, what: what() });
+            return Err(GgufError::Truncated {
+                at: self.pos + copied,
+                what: what(),
+            });
         }
         self.pos += n;
         Ok(())
@@ -266,7 +282,12 @@ fn min_size(t: u32) -> u64 {
 
 /// Reads (and mostly skips) one metadata value of type `t`. Returns the value when it is a
 /// `u32` (all this parser needs: `general.alignment`).
-fn value<R: Read>(r: &mut Reader<R>, key: &str, t: u32, depth: usize) -> Result<Option<u64>, GgufError> {
+fn value<R: Read>(
+    r: &mut Reader<R>,
+    key: &str,
+    t: u32,
+    depth: usize,
+) -> Result<Option<u64>, GgufError> {
     let what = || format!("metadata {key:?}");
     match scalar_size(t) {
         None => Err(GgufError::BadValueType {
@@ -286,7 +307,9 @@ fn value<R: Read>(r: &mut Reader<R>, key: &str, t: u32, depth: usize) -> Result<
         }
         Some(None) => {
             if depth >= MAX_ARRAY_DEPTH {
-                return Err(GgufError::TooDeep { key: key.to_string() });
+                return Err(GgufError::TooDeep {
+                    key: key.to_string(),
+                });
             }
             let et = r.u32(&what)?;
             if scalar_size(et).is_none() {
@@ -319,7 +342,9 @@ pub fn parse(file: &File, size: u64) -> Result<Layout, GgufError> {
     let mut magic = [0u8; 4];
     r.bytes(&mut magic, &|| "the magic".to_string())?;
     if &magic != b"GGUF" {
-        return Err(GgufError::BadMagic { found: magic.to_vec() });
+        return Err(GgufError::BadMagic {
+            found: magic.to_vec(),
+        });
     }
     let version = r.u32(&|| "the version".to_string())?;
     if version != 2 && version != 3 {
@@ -375,10 +400,12 @@ pub fn parse(file: &File, size: u64) -> Result<Layout, GgufError> {
         }
         infos.push((name, dims, type_id, offset));
     }
-    let data_start = r
-        .pos
-        .checked_next_multiple_of(alignment)
-        .ok_or_else(|| GgufError::BadAlignment { detail: "data section start overflows".into() })?;
+    let data_start =
+        r.pos
+            .checked_next_multiple_of(alignment)
+            .ok_or_else(|| GgufError::BadAlignment {
+                detail: "data section start overflows".into(),
+            })?;
     let mut tensors = Vec::with_capacity(infos.len());
     for (name, dims, type_id, offset) in infos {
         let Some((dtype, block, type_size)) = ggml_type(type_id) else {
@@ -394,15 +421,31 @@ pub fn parse(file: &File, size: u64) -> Result<Layout, GgufError> {
             });
         }
         let overflow = || GgufError::Overflow { name: name.clone() };
-        let rows = dims.iter().skip(1).try_fold(1u64, |a, &d| a.checked_mul(d)).ok_or_else(overflow)?;
-        let len = (ne0 / block).checked_mul(type_size).and_then(|x| x.checked_mul(rows)).ok_or_else(overflow)?;
+        let rows = dims
+            .iter()
+            .skip(1)
+            .try_fold(1u64, |a, &d| a.checked_mul(d))
+            .ok_or_else(overflow)?;
+        let len = (ne0 / block)
+            .checked_mul(type_size)
+            .and_then(|x| x.checked_mul(rows))
+            .ok_or_else(overflow)?;
         if offset % alignment != 0 {
-            return Err(GgufError::Misaligned { name, offset, alignment });
+            return Err(GgufError::Misaligned {
+                name,
+                offset,
+                alignment,
+            });
         }
         let start = data_start.checked_add(offset).ok_or_else(overflow)?;
         let end = start.checked_add(len).ok_or_else(overflow)?;
         if end > size {
-            return Err(GgufError::OutOfBounds { name, start, end, size });
+            return Err(GgufError::OutOfBounds {
+                name,
+                start,
+                end,
+                size,
+            });
         }
         tensors.push(TensorInfo {
             name,
@@ -412,7 +455,8 @@ pub fn parse(file: &File, size: u64) -> Result<Layout, GgufError> {
             end,
         });
     }
-    super::sort_and_check_overlap(&mut tensors).map_err(|(first, second)| GgufError::Overlap { first, second })?;
+    super::sort_and_check_overlap(&mut tensors)
+        .map_err(|(first, second)| GgufError::Overlap { first, second })?;
     Ok(Layout {
         format: Format::Gguf,
         header_len: data_start.min(size),
@@ -426,7 +470,11 @@ mod tests {
 
     /// A hand-built GGUF v3 file: one `general.alignment` (when given), a string array, and
     /// the given tensors (name, dims, type, offset), then `data_len` bytes of data.
-    fn build(alignment: Option<u32>, tensors: &[(&str, &[u64], u32, u64)], data_len: usize) -> Vec<u8> {
+    fn build(
+        alignment: Option<u32>,
+        tensors: &[(&str, &[u64], u32, u64)],
+        data_len: usize,
+    ) -> Vec<u8> {
         let mut v = b"GGUF".to_vec();
         v.extend(3u32.to_le_bytes());
         v.extend((tensors.len() as u64).to_le_bytes());
@@ -456,7 +504,7 @@ mod tests {
             v.extend(off.to_le_bytes());
         }
         let a = alignment.unwrap_or(32) as usize;
-        while v.len() % a != 0 {
+        while !v.len().is_multiple_of(a) {
             v.push(0);
         }
         v.extend(std::iter::repeat_n(0u8, data_len));
@@ -486,14 +534,26 @@ mod tests {
     fn each_violation_has_its_error() {
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (b"GGML\x03\0\0\0".to_vec(), "bad-magic"),
-            ([b"GGUF".as_slice(), &1u32.to_le_bytes()].concat(), "unsupported-version"),
+            (
+                [b"GGUF".as_slice(), &1u32.to_le_bytes()].concat(),
+                "unsupported-version",
+            ),
             (build(None, &[("w", &[32], 2, 0)], 0), "out-of-bounds"),
             (build(None, &[("w", &[33], 2, 0)], 64), "block-mismatch"),
             (build(None, &[("w", &[32], 2, 8)], 64), "misaligned"),
             (build(None, &[("w", &[32], 99, 0)], 64), "unknown-type"),
-            (build(None, &[("w", &[1, 1, 1, 1, 1], 0, 0)], 64), "too-many-dims"),
-            (build(None, &[("w", &[32], 2, 0), ("w", &[32], 2, 32)], 64), "duplicate-tensor"),
-            (build(None, &[("a", &[16], 0, 0), ("b", &[16], 0, 32)], 128), "overlap"),
+            (
+                build(None, &[("w", &[1, 1, 1, 1, 1], 0, 0)], 64),
+                "too-many-dims",
+            ),
+            (
+                build(None, &[("w", &[32], 2, 0), ("w", &[32], 2, 32)], 64),
+                "duplicate-tensor",
+            ),
+            (
+                build(None, &[("a", &[16], 0, 0), ("b", &[16], 0, 32)], 128),
+                "overlap",
+            ),
             (build(Some(24), &[], 0), "bad-alignment"),
             (build(None, &[("w", &[u64::MAX, 2], 0, 0)], 64), "overflow"),
         ];
@@ -514,7 +574,10 @@ mod tests {
         assert_eq!(parse_bytes(&b).unwrap_err().code(), "impossible-count");
         // A truncated header.
         let b = build(None, &[("w", &[32], 2, 0)], 64);
-        let name_at = b.windows(9).position(|w| w == [1, 0, 0, 0, 0, 0, 0, 0, b'w']).unwrap();
+        let name_at = b
+            .windows(9)
+            .position(|w| w == [1, 0, 0, 0, 0, 0, 0, 0, b'w'])
+            .unwrap();
         let cut = name_at + 9 + 4 + 8 + 2; // in the middle of the ggml type
         match parse_bytes(&b[..cut]).unwrap_err() {
             GgufError::Truncated { what, .. } => assert_eq!(what, "tensor \"w\""),

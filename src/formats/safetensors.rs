@@ -144,7 +144,8 @@ impl<'de> Deserialize<'de> for Entries {
 }
 
 fn read_at(file: &File, buf: &mut [u8], offset: u64) -> Result<(), SafetensorsError> {
-    file.read_exact_at(buf, offset).map_err(|e| SafetensorsError::Io(e.to_string()))
+    file.read_exact_at(buf, offset)
+        .map_err(|e| SafetensorsError::Io(e.to_string()))
 }
 
 /// Parses the header of a safetensors file of `size` bytes.
@@ -169,13 +170,16 @@ pub fn parse(file: &File, size: u64) -> Result<Layout, SafetensorsError> {
 /// Parses header bytes (the `N` bytes after the length) of a file of `size` bytes.
 pub fn parse_header(header: &[u8], size: u64) -> Result<Layout, SafetensorsError> {
     let n = header.len() as u64;
-    let text = std::str::from_utf8(header).map_err(|e| SafetensorsError::NotUtf8 { at: e.valid_up_to() })?;
+    let text = std::str::from_utf8(header).map_err(|e| SafetensorsError::NotUtf8 {
+        at: e.valid_up_to(),
+    })?;
     match header.first() {
         Some(b'{') => {}
         Some(&found) => return Err(SafetensorsError::BadStart { found }),
         None => return Err(SafetensorsError::Json("empty header".into())),
     }
-    let entries: Entries = serde_json::from_str(text).map_err(|e| SafetensorsError::Json(e.to_string()))?;
+    let entries: Entries =
+        serde_json::from_str(text).map_err(|e| SafetensorsError::Json(e.to_string()))?;
     let data_start = 8 + n;
     let data_len = size - data_start;
     let mut seen = std::collections::HashSet::new();
@@ -185,9 +189,13 @@ pub fn parse_header(header: &[u8], size: u64) -> Result<Layout, SafetensorsError
             return Err(SafetensorsError::DuplicateTensor { name });
         }
         if name == "__metadata__" {
-            let ok = value.as_object().is_some_and(|m| m.values().all(|v| v.is_string()));
+            let ok = value
+                .as_object()
+                .is_some_and(|m| m.values().all(|v| v.is_string()));
             if !ok {
-                return Err(SafetensorsError::Metadata("must be an object of string values".into()));
+                return Err(SafetensorsError::Metadata(
+                    "must be an object of string values".into(),
+                ));
             }
             continue;
         }
@@ -221,7 +229,10 @@ pub fn parse_header(header: &[u8], size: u64) -> Result<Layout, SafetensorsError
             dtype: dtype.clone(),
         })?;
         let overflow = || SafetensorsError::Overflow { name: name.clone() };
-        let elements = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d)).ok_or_else(overflow)?;
+        let elements = shape
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d))
+            .ok_or_else(overflow)?;
         let total_bits = elements.checked_mul(bits).ok_or_else(overflow)?;
         if total_bits % 8 != 0 {
             return Err(SafetensorsError::PartialByte {
@@ -280,7 +291,10 @@ pub fn parse_header(header: &[u8], size: u64) -> Result<Layout, SafetensorsError
         previous = t.name.clone();
     }
     if expected != data_len {
-        return Err(SafetensorsError::DataLength { end: expected, len: data_len });
+        return Err(SafetensorsError::DataLength {
+            end: expected,
+            len: data_len,
+        });
     }
     let mut tensors: Vec<TensorInfo> = tensors.into_iter().map(|(_, _, t)| t).collect();
     super::sort_and_check_overlap(&mut tensors).expect("tiling was checked");
@@ -314,8 +328,19 @@ mod tests {
         let l = parse_bytes(&file(h, 22)).unwrap();
         let base = 8 + h.len() as u64;
         assert_eq!(l.header_len, base);
-        let got: Vec<(&str, u64, u64)> = l.tensors.iter().map(|t| (t.name.as_str(), t.start, t.end)).collect();
-        assert_eq!(got, vec![("b", base, base + 16), ("a", base + 16, base + 22), ("z", base + 22, base + 22)]);
+        let got: Vec<(&str, u64, u64)> = l
+            .tensors
+            .iter()
+            .map(|t| (t.name.as_str(), t.start, t.end))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("b", base, base + 16),
+                ("a", base + 16, base + 22),
+                ("z", base + 22, base + 22)
+            ]
+        );
         assert_eq!(l.tensors[0].shape, vec![2, 2]);
     }
 
@@ -325,19 +350,88 @@ mod tests {
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (vec![1, 2, 3], "too-small"),
             (200_000_000u64.to_le_bytes().to_vec(), "header-too-large"),
-            ([100u64.to_le_bytes().to_vec(), b"{}".to_vec()].concat(), "header-past-end"),
+            (
+                [100u64.to_le_bytes().to_vec(), b"{}".to_vec()].concat(),
+                "header-past-end",
+            ),
             (file("[1]", 0), "bad-start"),
             (file("{\"a\":", 0), "json"),
-            (file(&t(r#""a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}"#), 8), "duplicate-tensor"),
-            (file(&t(r#""a":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}"#), 4), "unknown-dtype"),
-            (file(&t(r#""a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}"#), 4), "wrong-length"),
-            (file(&t(r#""a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}"#), 8), "hole"),
-            (file(&t(r#""a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}"#), 8), "overlap"),
-            (file(&t(r#""a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#), 5), "data-length"),
-            (file(&t(r#""a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,4]}"#), 4), "overflow"),
-            (file(&t(r#""a":{"dtype":"F4","shape":[3],"data_offsets":[0,1]}"#), 1), "partial-byte"),
-            (file(&t(r#""a":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}"#), 4), "reversed-offsets"),
-            (file(&t(r#""a":{"dtype":"F32","shape":"x","data_offsets":[0,4]}"#), 4), "bad-tensor"),
+            (
+                file(
+                    &t(
+                        r#""a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}"#,
+                    ),
+                    8,
+                ),
+                "duplicate-tensor",
+            ),
+            (
+                file(
+                    &t(r#""a":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}"#),
+                    4,
+                ),
+                "unknown-dtype",
+            ),
+            (
+                file(
+                    &t(r#""a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}"#),
+                    4,
+                ),
+                "wrong-length",
+            ),
+            (
+                file(
+                    &t(r#""a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}"#),
+                    8,
+                ),
+                "hole",
+            ),
+            (
+                file(
+                    &t(
+                        r#""a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}"#,
+                    ),
+                    8,
+                ),
+                "overlap",
+            ),
+            (
+                file(
+                    &t(r#""a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#),
+                    5,
+                ),
+                "data-length",
+            ),
+            (
+                file(
+                    &t(
+                        r#""a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,4]}"#,
+                    ),
+                    4,
+                ),
+                "overflow",
+            ),
+            (
+                file(
+                    &t(r#""a":{"dtype":"F4","shape":[3],"data_offsets":[0,1]}"#),
+                    1,
+                ),
+                "partial-byte",
+            ),
+            (
+                file(
+                    &t(r#""a":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}"#),
+                    4,
+                ),
+                "reversed-offsets",
+            ),
+            (
+                file(
+                    &t(r#""a":{"dtype":"F32","shape":"x","data_offsets":[0,4]}"#),
+                    4,
+                ),
+                "bad-tensor",
+            ),
             (file(&t(r#""__metadata__":{"a":1}"#), 0), "metadata"),
         ];
         for (bytes, code) in cases {
@@ -348,6 +442,9 @@ mod tests {
         }
         let mut bad = file("{}", 0);
         bad[8] = 0xff;
-        assert_eq!(parse_bytes(&bad).unwrap_err(), SafetensorsError::NotUtf8 { at: 0 });
+        assert_eq!(
+            parse_bytes(&bad).unwrap_err(),
+            SafetensorsError::NotUtf8 { at: 0 }
+        );
     }
 }
