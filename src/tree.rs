@@ -659,6 +659,38 @@ pub fn hash_file_regions(
     Ok((tree, digests))
 }
 
+/// The BLAKE3 hash of each region of `file`, and nothing else (regions in any order, they may
+/// overlap). Regions are hashed in parallel; each is read once. Used to name the tensors of a
+/// file already known to differ.
+pub fn hash_regions(
+    file: &File,
+    regions: &[Region],
+    progress: &dyn Progress,
+) -> io::Result<Vec<Digest>> {
+    regions
+        .par_iter()
+        .map(|&(start, end)| {
+            if start > end {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "region ends before it starts",
+                ));
+            }
+            let mut h = blake3::Hasher::new();
+            let mut buf = vec![0u8; PIECE];
+            let mut at = start;
+            while at < end {
+                let n = (PIECE as u64).min(end - at) as usize;
+                read_exact_at(file, &mut buf[..n], at)?;
+                h.update(&buf[..n]);
+                at += n as u64;
+            }
+            progress.advance(end - start);
+            Ok(h.finalize().into())
+        })
+        .collect()
+}
+
 /// Hashes `file` sequentially, feeding the same bytes to the tree, to SHA-256 and to the
 /// regions' hashers (one read). Used when the SHA-256 (the Hugging Face LFS oid) is wanted;
 /// `regions` as for [`hash_file_regions`].

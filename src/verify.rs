@@ -7,14 +7,23 @@
 //! not are `extra` (a failure unless extras are allowed); a file that cannot be read is
 //! `unreadable`. The [`Report`] is data: the binary renders it.
 
+use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::diff::{diff_tensors, TensorDiff};
 use crate::digest::Digest;
-use crate::manifest::{hash_path, FileEntry, Manifest, Sha256, Tensors};
+use crate::formats::{self, Format};
+use crate::index::{self, IndexProblem};
+use crate::manifest::{
+    hash_path, open_for_hashing, tensor_set_digest, FileEntry, Manifest, Sha256, Tensor,
+    TensorFile, Tensors,
+};
 use crate::progress::Progress;
+use crate::tree::{self, Region};
 use crate::tree::{ChunkSize, FileTree};
 use crate::walk::{self, Entry, Symlinks, WalkError};
 
@@ -26,9 +35,21 @@ pub enum ExtraFiles {
     Allow,
 }
 
+/// What must match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Every file, byte for byte, at its path (the default).
+    #[default]
+    Files,
+    /// Re-shard tolerant: the directory's tensor set (names, dtypes, shapes, bytes) equals the
+    /// manifest's whatever files hold the tensors, and the other files match by path.
+    Tensors,
+}
+
 /// How to verify a directory.
 #[derive(Clone, Debug, Default)]
 pub struct VerifyOptions {
+    pub mode: Mode,
     pub extra: ExtraFiles,
     pub symlinks: Symlinks,
     /// Files to leave out by identity (the manifest itself when it lives inside the directory
@@ -50,13 +71,16 @@ pub enum FileStatus {
     /// Size and root match the manifest.
     Ok,
     /// The bytes differ. `ranges` lists every differing chunk range (adjacent ones merged);
-    /// for a file of one chunk it is the whole file.
+    /// for a file of one chunk it is the whole file. For a tensor file whose tensors the
+    /// manifest records, `tensors` names what changed.
     Modified {
         expected_size: u64,
         found_size: u64,
         expected_blake3: Digest,
         found_blake3: Digest,
         ranges: Vec<ByteRange>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tensors: Option<TensorChanges>,
     },
     /// Listed in the manifest, absent from the directory.
     Missing,
@@ -64,16 +88,36 @@ pub enum FileStatus {
     Extra { size: Option<u64>, allowed: bool },
     /// Listed, but could not be read (permissions, a refused symlink, a special file…).
     Unreadable { reason: String },
+    /// Re-shard-tolerant mode: a tensor file of the directory, judged by its tensors. `differing`
+    /// names its tensors that are not in the manifest's tensor set as they are here.
+    #[serde(rename = "tensor-file")]
+    TensorFile {
+        tensors: usize,
+        differing: Vec<String>,
+    },
 }
 
 impl FileStatus {
     /// Whether this outcome lets the directory verify.
     pub fn passes(&self) -> bool {
-        matches!(
-            self,
-            FileStatus::Ok | FileStatus::Extra { allowed: true, .. }
-        )
+        match self {
+            FileStatus::Ok | FileStatus::Extra { allowed: true, .. } => true,
+            FileStatus::TensorFile { differing, .. } => differing.is_empty(),
+            _ => false,
+        }
     }
+}
+
+/// What differs inside a modified tensor file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TensorChanges {
+    /// The header bytes (tensor names, dtypes, shapes, offsets, metadata) differ.
+    pub header_changed: bool,
+    /// The file no longer parses as its format: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unparsable: Option<String>,
+    #[serde(flatten)]
+    pub diff: TensorDiff,
 }
 
 /// One path's outcome.
@@ -84,17 +128,69 @@ pub struct FileReport {
     pub status: FileStatus,
 }
 
+/// Re-shard-tolerant mode: the directory's tensors against the manifest's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TensorSetReport {
+    pub ok: bool,
+    pub expected_digest: Digest,
+    pub found_digest: Digest,
+    /// Tensors found in the directory.
+    pub count: usize,
+    #[serde(flatten)]
+    pub diff: TensorDiff,
+    /// The tensors sit in other files, or at other offsets, than the manifest records.
+    pub layout_differs: bool,
+    pub expected_files: Vec<String>,
+    pub found_files: Vec<String>,
+}
+
+/// A sharded-checkpoint index problem, as reported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IndexReport {
+    pub index: String,
+    pub code: &'static str,
+    pub problem: String,
+}
+
+impl From<IndexProblem> for IndexReport {
+    fn from(p: IndexProblem) -> Self {
+        IndexReport {
+            index: p.index,
+            code: p.issue.code(),
+            problem: p.issue.to_string(),
+        }
+    }
+}
+
 /// The outcome of verifying a directory: one entry per path, sorted by path bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Report {
     pub ok: bool,
     pub files: Vec<FileReport>,
+    /// Problems of `*.safetensors.index.json` files against the shards.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub index: Vec<IndexReport>,
+    /// Re-shard-tolerant mode only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tensor_set: Option<TensorSetReport>,
 }
 
 impl Report {
-    fn new(files: Vec<FileReport>) -> Report {
-        let ok = files.iter().all(|f| f.status.passes());
-        Report { ok, files }
+    fn new(
+        mut files: Vec<FileReport>,
+        index: Vec<IndexProblem>,
+        tensor_set: Option<TensorSetReport>,
+    ) -> Report {
+        files.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+        let ok = files.iter().all(|f| f.status.passes())
+            && index.is_empty()
+            && tensor_set.as_ref().is_none_or(|t| t.ok);
+        Report {
+            ok,
+            files,
+            index: index.into_iter().map(IndexReport::from).collect(),
+            tensor_set,
+        }
     }
 }
 
@@ -134,53 +230,152 @@ pub fn differing_ranges(cs: ChunkSize, expected: &FileTree, found: &FileTree) ->
     out
 }
 
-fn compare(cs: ChunkSize, expected: &FileEntry, found: FileTree) -> FileStatus {
+/// Names what changed inside a modified tensor file. When the header bytes are unchanged the
+/// layout is the manifest's, and only the tensors overlapping a differing chunk are hashed;
+/// otherwise the header is parsed again and every tensor is hashed and compared by name.
+fn tensor_changes(
+    fs_path: &Path,
+    symlinks: Symlinks,
+    expected: &FileEntry,
+    tf: &TensorFile,
+    ranges: &[ByteRange],
+    progress: &dyn Progress,
+) -> TensorChanges {
+    let unparsable = |why: String| TensorChanges {
+        header_changed: true,
+        unparsable: Some(why),
+        diff: TensorDiff::default(),
+    };
+    let (f, size) = match open_for_hashing(fs_path, symlinks) {
+        Ok(x) => x,
+        Err(e) => return unparsable(e.to_string()),
+    };
+    let overlaps = |s: u64, e: u64| ranges.iter().any(|r| r.start < e.max(s + 1) && s < r.end);
+    if size == expected.tree.size && !overlaps(0, tf.header_len) {
+        let candidates: Vec<&Tensor> = tf
+            .tensors
+            .iter()
+            .filter(|t| t.end > t.start && overlaps(t.start, t.end))
+            .collect();
+        let regions: Vec<Region> = candidates.iter().map(|t| (t.start, t.end)).collect();
+        return match tree::hash_regions(&f, &regions, progress) {
+            Ok(digests) => TensorChanges {
+                header_changed: false,
+                unparsable: None,
+                diff: TensorDiff {
+                    changed: candidates
+                        .iter()
+                        .zip(&digests)
+                        .filter(|(t, d)| t.digest != **d)
+                        .map(|(t, _)| t.name.clone())
+                        .collect(),
+                    same: tf.tensors.len()
+                        - candidates
+                            .iter()
+                            .zip(&digests)
+                            .filter(|(t, d)| t.digest != **d)
+                            .count(),
+                    ..TensorDiff::default()
+                },
+            },
+            Err(e) => unparsable(e.to_string()),
+        };
+    }
+    let layout = match formats::parse(&f, size, tf.format) {
+        Ok(l) => l,
+        Err(e) => return unparsable(e.to_string()),
+    };
+    let mut regions: Vec<Region> = vec![(0, layout.header_len)];
+    regions.extend(layout.tensors.iter().map(|t| (t.start, t.end)));
+    let digests = match tree::hash_regions(&f, &regions, progress) {
+        Ok(d) => d,
+        Err(e) => return unparsable(e.to_string()),
+    };
+    let found: Vec<Tensor> = layout
+        .tensors
+        .iter()
+        .zip(&digests[1..])
+        .map(|(t, d)| Tensor {
+            name: t.name.clone(),
+            dtype: t.dtype.clone(),
+            shape: t.shape.clone(),
+            start: t.start,
+            end: t.end,
+            digest: *d,
+        })
+        .collect();
+    TensorChanges {
+        header_changed: digests[0] != tf.header || layout.header_len != tf.header_len,
+        unparsable: None,
+        diff: diff_tensors(&tf.tensors, &found),
+    }
+}
+
+fn compare(
+    cs: ChunkSize,
+    expected: &FileEntry,
+    found: FileTree,
+    fs_path: &Path,
+    symlinks: Symlinks,
+    progress: &dyn Progress,
+) -> FileStatus {
     if found.size == expected.tree.size && found.root == expected.tree.root {
         return FileStatus::Ok;
     }
+    let ranges = differing_ranges(cs, &expected.tree, &found);
+    let tensors = expected
+        .tensors
+        .as_ref()
+        .map(|tf| tensor_changes(fs_path, symlinks, expected, tf, &ranges, progress));
     FileStatus::Modified {
         expected_size: expected.tree.size,
         found_size: found.size,
         expected_blake3: expected.tree.root,
         found_blake3: found.root,
-        ranges: differing_ranges(cs, &expected.tree, &found),
+        ranges,
+        tensors,
     }
 }
 
-/// Verifies the directory `dir` against `manifest`. Fails only when the directory itself
-/// cannot be listed; everything else is in the report.
-pub fn verify_dir(
-    dir: &Path,
-    manifest: &Manifest,
+/// Why a directory could not be verified at all.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Walk(#[from] WalkError),
+    #[error("the manifest records no tensors (it was made with --no-tensors, or the model has no safetensors or GGUF file), so a tensor-level verification is not possible")]
+    NoTensorsInManifest,
+}
+
+/// Pairs manifest files with directory entries by path and hashes the pairs in parallel.
+fn compare_files(
+    expected: &[&FileEntry],
+    entries: &[&Entry],
+    cs: ChunkSize,
     opts: &VerifyOptions,
     progress: &dyn Progress,
-) -> Result<Report, WalkError> {
-    let entries = walk::walk(dir, opts.symlinks, &opts.exclude)?;
-    let cs = manifest.chunk_size();
+) -> Vec<FileReport> {
     enum Job<'a> {
         Hash(&'a FileEntry, PathBuf),
         Done(FileReport),
     }
     let mut jobs: Vec<Job> = Vec::new();
-    let mut total = 0u64;
-    let expected = manifest.files();
     let (mut i, mut j) = (0usize, 0usize);
     while i < expected.len() || j < entries.len() {
         let order = match (expected.get(i), entries.get(j)) {
             (Some(e), Some(f)) => e.path.as_str().as_bytes().cmp(f.name().as_bytes()),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            _ => std::cmp::Ordering::Greater,
+            (Some(_), None) => Ordering::Less,
+            _ => Ordering::Greater,
         };
         match order {
-            std::cmp::Ordering::Less => {
+            Ordering::Less => {
                 jobs.push(Job::Done(FileReport {
                     path: expected[i].path.to_string(),
                     status: FileStatus::Missing,
                 }));
                 i += 1;
             }
-            std::cmp::Ordering::Greater => {
-                let size = match &entries[j] {
+            Ordering::Greater => {
+                let size = match entries[j] {
                     Entry::File { size, .. } => Some(*size),
                     Entry::Refused { .. } => None,
                 };
@@ -193,11 +388,10 @@ pub fn verify_dir(
                 }));
                 j += 1;
             }
-            std::cmp::Ordering::Equal => {
-                match &entries[j] {
-                    Entry::File { fs_path, size, .. } => {
-                        total += size;
-                        jobs.push(Job::Hash(&expected[i], fs_path.clone()));
+            Ordering::Equal => {
+                match entries[j] {
+                    Entry::File { fs_path, .. } => {
+                        jobs.push(Job::Hash(expected[i], fs_path.clone()))
                     }
                     Entry::Refused { reason, .. } => jobs.push(Job::Done(FileReport {
                         path: expected[i].path.to_string(),
@@ -211,9 +405,7 @@ pub fn verify_dir(
             }
         }
     }
-    progress.set_total(total);
-    let files = jobs
-        .into_par_iter()
+    jobs.into_par_iter()
         .map(|job| match job {
             Job::Done(r) => r,
             Job::Hash(entry, fs_path) => {
@@ -225,7 +417,7 @@ pub fn verify_dir(
                     Tensors::Skip,
                     progress,
                 ) {
-                    Ok(h) => compare(cs, entry, h.tree),
+                    Ok(h) => compare(cs, entry, h.tree, &fs_path, opts.symlinks, progress),
                     Err(e) => FileStatus::Unreadable {
                         reason: e.to_string(),
                     },
@@ -236,8 +428,188 @@ pub fn verify_dir(
                 }
             }
         })
+        .collect()
+}
+
+fn file_size(e: &Entry) -> u64 {
+    match e {
+        Entry::File { size, .. } => *size,
+        Entry::Refused { .. } => 0,
+    }
+}
+
+/// Verifies the directory `dir` against `manifest`. Fails only when the directory itself
+/// cannot be listed (or, in tensor mode, when the manifest records no tensors); everything
+/// else is in the report.
+pub fn verify_dir(
+    dir: &Path,
+    manifest: &Manifest,
+    opts: &VerifyOptions,
+    progress: &dyn Progress,
+) -> Result<Report, VerifyError> {
+    let entries = walk::walk(dir, opts.symlinks, &opts.exclude)?;
+    let cs = manifest.chunk_size();
+    match opts.mode {
+        Mode::Files => {
+            let listed: std::collections::HashSet<&str> =
+                manifest.files().iter().map(|f| f.path.as_str()).collect();
+            progress.set_total(
+                entries
+                    .iter()
+                    .filter(|e| listed.contains(e.name()))
+                    .map(file_size)
+                    .sum(),
+            );
+            let expected: Vec<&FileEntry> = manifest.files().iter().collect();
+            let entries: Vec<&Entry> = entries.iter().collect();
+            let files = compare_files(&expected, &entries, cs, opts, progress);
+            let index = if manifest.tensor_digest().is_some() {
+                index::check_dir(dir, manifest)
+            } else {
+                Vec::new()
+            };
+            Ok(Report::new(files, index, None))
+        }
+        Mode::Tensors => verify_tensors(dir, manifest, &entries, opts, progress),
+    }
+}
+
+/// Whether a file takes part in the tensor layout (so it may differ in a re-sharded copy).
+fn is_layout_file(path: &str) -> bool {
+    index::is_index(path) || Format::claimed_by(Path::new(path)).is_some()
+}
+
+/// Re-shard-tolerant verification: the directory's tensor set against the manifest's, whatever
+/// the files; the other files by path, as usual.
+fn verify_tensors(
+    dir: &Path,
+    manifest: &Manifest,
+    entries: &[Entry],
+    opts: &VerifyOptions,
+    progress: &dyn Progress,
+) -> Result<Report, VerifyError> {
+    let expected_digest = manifest
+        .tensor_digest()
+        .ok_or(VerifyError::NoTensorsInManifest)?;
+    let cs = manifest.chunk_size();
+    let m_other: Vec<&FileEntry> = manifest
+        .files()
+        .iter()
+        .filter(|f| !is_layout_file(f.path.as_str()))
         .collect();
-    Ok(Report::new(files))
+    let (d_layout, d_other): (Vec<&Entry>, Vec<&Entry>) =
+        entries.iter().partition(|e| is_layout_file(e.name()));
+    progress.set_total(entries.iter().map(file_size).sum());
+    let mut files = compare_files(&m_other, &d_other, cs, opts, progress);
+    // Hash every tensor file of the directory with its tensors.
+    let hashed: Vec<(String, Result<Option<TensorFile>, String>)> = d_layout
+        .par_iter()
+        .filter(|e| !index::is_index(e.name()))
+        .map(|e| {
+            let r = match e {
+                Entry::File { fs_path, .. } => match hash_path(
+                    fs_path,
+                    opts.symlinks,
+                    cs,
+                    Sha256::Skip,
+                    Tensors::Record,
+                    progress,
+                ) {
+                    Ok(h) => match h.format_error {
+                        Some((_, err)) => Err(err.to_string()),
+                        None => Ok(h.tensors),
+                    },
+                    Err(err) => Err(err.to_string()),
+                },
+                Entry::Refused { reason, .. } => Err(reason.to_string()),
+            };
+            (e.name().to_string(), r)
+        })
+        .collect();
+    let expected: Vec<&Tensor> = manifest.tensors().map(|t| t.1).collect();
+    let mut found: Vec<&Tensor> = Vec::new();
+    let mut found_files: Vec<(String, &TensorFile)> = Vec::new();
+    for (path, r) in &hashed {
+        match r {
+            Ok(Some(tf)) => {
+                found.extend(&tf.tensors);
+                found_files.push((path.clone(), tf));
+            }
+            Ok(None) => {}
+            Err(reason) => files.push(FileReport {
+                path: path.clone(),
+                status: FileStatus::Unreadable {
+                    reason: reason.clone(),
+                },
+            }),
+        }
+    }
+    let diff = diff_tensors(expected.iter().copied(), found.iter().copied());
+    let bad: std::collections::HashSet<&str> = diff.differing_names().into_iter().collect();
+    for (path, tf) in &found_files {
+        files.push(FileReport {
+            path: path.clone(),
+            status: FileStatus::TensorFile {
+                tensors: tf.tensors.len(),
+                differing: tf
+                    .tensors
+                    .iter()
+                    .filter(|t| bad.contains(t.name.as_str()))
+                    .map(|t| t.name.clone())
+                    .collect(),
+            },
+        });
+    }
+    let layout = |v: Vec<(String, String, u64, u64)>| {
+        let mut v = v;
+        v.sort();
+        v
+    };
+    let expected_layout = layout(
+        manifest
+            .tensors()
+            .map(|(p, t)| (p.to_string(), t.name.clone(), t.start, t.end))
+            .collect(),
+    );
+    let found_layout = layout(
+        found_files
+            .iter()
+            .flat_map(|(p, tf)| {
+                tf.tensors
+                    .iter()
+                    .map(move |t| (p.clone(), t.name.clone(), t.start, t.end))
+            })
+            .collect(),
+    );
+    let found_digest = tensor_set_digest(found.iter().copied());
+    let tensor_set = TensorSetReport {
+        ok: diff.is_empty() && found_digest == expected_digest,
+        expected_digest,
+        found_digest,
+        count: found.len(),
+        layout_differs: expected_layout != found_layout,
+        expected_files: manifest
+            .files()
+            .iter()
+            .filter(|f| f.tensors.is_some())
+            .map(|f| f.path.to_string())
+            .collect(),
+        found_files: found_files.iter().map(|f| f.0.clone()).collect(),
+        diff,
+    };
+    // Index files are checked against the directory's own tensor layout.
+    let mut view: index::FileTensors = HashMap::new();
+    for e in entries {
+        view.insert(e.name(), None);
+    }
+    for (p, tf) in &found_files {
+        view.insert(
+            p.as_str(),
+            Some(tf.tensors.iter().map(|t| t.name.as_str()).collect()),
+        );
+    }
+    let index_problems = index::check_files(dir, &view);
+    Ok(Report::new(files, index_problems, Some(tensor_set)))
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use weightseal::manifest::{self, BuildOptions, Manifest, Sha256, Tensors};
 use weightseal::path::MANIFEST_FILE;
 use weightseal::progress::{NoProgress, Progress};
 use weightseal::tree::ChunkSize;
-use weightseal::verify::{self, ExtraFiles, VerifyOptions};
+use weightseal::verify::{self, ExtraFiles, Mode, VerifyOptions};
 use weightseal::walk::Symlinks;
 
 /// Prove that a set of ML model weights is exactly what its publisher released.
@@ -89,6 +89,10 @@ enum Command {
         /// Read symlinks to files as those files (see `hash --follow-symlinks`).
         #[arg(long)]
         follow_symlinks: bool,
+        /// Re-shard tolerant: pass if the directory holds the manifest's tensors (names,
+        /// dtypes, shapes, bytes) in any safetensors/GGUF files, and the other files match.
+        #[arg(long)]
+        tensors: bool,
         /// Print the report as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -208,11 +212,13 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             manifest,
             allow_extra,
             follow_symlinks,
+            tensors,
             json,
         } => {
             let path = manifest_path(&dir, manifest.as_deref());
             let m = read_manifest(&path)?;
             let opts = VerifyOptions {
+                mode: if tensors { Mode::Tensors } else { Mode::Files },
                 extra: if allow_extra {
                     ExtraFiles::Allow
                 } else {

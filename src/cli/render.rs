@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 
+use weightseal::diff::TensorDiff;
 use weightseal::manifest::{Manifest, FORMAT_VERSION};
 use weightseal::verify::{FileStatus, Report};
 
@@ -76,10 +77,81 @@ pub fn manifest_text(m: &Manifest) -> String {
     s
 }
 
+/// `n things: a, b, c and 2 more`.
+fn named(count_word: &str, names: &[&str]) -> String {
+    const SHOWN: usize = 4;
+    let mut s = format!(
+        "{} {count_word}: {}",
+        names.len(),
+        names
+            .iter()
+            .take(SHOWN)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if names.len() > SHOWN {
+        s.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    s
+}
+
+/// `1 tensor changed: a; 1 retyped: b (F32 [2] -> F16 [2]); ...` for a tensor diff.
+pub fn tensor_diff_text(d: &TensorDiff) -> Vec<String> {
+    fn strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let mut parts = Vec::new();
+    let noun = |n: usize| if n == 1 { "tensor" } else { "tensors" };
+    if !d.changed.is_empty() {
+        parts.push(named(
+            &format!("{} changed", noun(d.changed.len())),
+            &strs(&d.changed),
+        ));
+    }
+    if !d.retyped.is_empty() {
+        let v: Vec<String> = d
+            .retyped
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} ({} {:?} -> {} {:?})",
+                    r.name, r.expected_dtype, r.expected_shape, r.found_dtype, r.found_shape
+                )
+            })
+            .collect();
+        parts.push(named(
+            &format!("{} with another dtype or shape", noun(v.len())),
+            &strs(&v),
+        ));
+    }
+    if !d.removed.is_empty() {
+        parts.push(named(
+            &format!("{} missing", noun(d.removed.len())),
+            &strs(&d.removed),
+        ));
+    }
+    if !d.added.is_empty() {
+        parts.push(named(
+            &format!("{} added", noun(d.added.len())),
+            &strs(&d.added),
+        ));
+    }
+    parts
+}
+
 /// The reason in `path: FAILED (reason)`.
 pub fn failure_reason(status: &FileStatus) -> Option<String> {
     Some(match status {
         FileStatus::Ok | FileStatus::Extra { allowed: true, .. } => return None,
+        FileStatus::TensorFile { differing, tensors } if !differing.is_empty() => {
+            let names: Vec<&str> = differing.iter().map(String::as_str).collect();
+            format!(
+                "{} of {tensors}",
+                named("tensors differ from the manifest", &names)
+            )
+        }
+        FileStatus::TensorFile { .. } => return None,
         FileStatus::Missing => "missing".into(),
         FileStatus::Extra { .. } => "extra: not in the manifest".into(),
         FileStatus::Unreadable { reason } => format!("unreadable: {reason}"),
@@ -87,34 +159,40 @@ pub fn failure_reason(status: &FileStatus) -> Option<String> {
             expected_size,
             found_size,
             ranges,
+            tensors,
             ..
         } => {
-            let mut r = String::from("modified");
+            let mut parts = Vec::new();
             if expected_size != found_size {
-                r.push_str(&format!(": size {found_size}, expected {expected_size}"));
+                parts.push(format!("size {found_size}, expected {expected_size}"));
             }
-            const SHOWN: usize = 4;
             let list: Vec<String> = ranges
                 .iter()
-                .take(SHOWN)
                 .map(|b| format!("{}..{}", b.start, b.end))
                 .collect();
-            let more = if ranges.len() > SHOWN {
-                format!(" and {} more", ranges.len() - SHOWN)
-            } else {
-                String::new()
-            };
-            r.push_str(&format!(
-                "{} bytes {}{more} differ",
-                if r.contains(':') { ";" } else { ":" },
-                list.join(", ")
-            ));
-            r
+            let list: Vec<&str> = list.iter().map(String::as_str).collect();
+            let mut bytes = named("", &list);
+            // "N : a, b" -> "bytes a, b differ"
+            bytes = format!(
+                "bytes {} differ",
+                bytes.split_once(": ").map(|x| x.1).unwrap_or("")
+            );
+            parts.push(bytes);
+            if let Some(t) = tensors {
+                if t.header_changed {
+                    parts.push("header changed".into());
+                }
+                if let Some(why) = &t.unparsable {
+                    parts.push(format!("no longer parses: {why}"));
+                }
+                parts.extend(tensor_diff_text(&t.diff));
+            }
+            format!("modified: {}", parts.join("; "))
         }
     })
 }
 
-/// b3sum `--check` style lines, one per path.
+/// b3sum `--check` style lines, one per path, then index problems and the tensor set.
 pub fn report_lines(r: &Report) -> String {
     let mut s = String::new();
     for f in &r.files {
@@ -122,8 +200,43 @@ pub fn report_lines(r: &Report) -> String {
             (FileStatus::Extra { allowed: true, .. }, _) => {
                 s.push_str(&format!("{}: EXTRA (allowed)\n", f.path))
             }
+            (FileStatus::TensorFile { tensors, .. }, None) => {
+                s.push_str(&format!("{}: OK ({tensors} tensors)\n", f.path))
+            }
             (_, None) => s.push_str(&format!("{}: OK\n", f.path)),
             (_, Some(reason)) => s.push_str(&format!("{}: FAILED ({reason})\n", f.path)),
+        }
+    }
+    for p in &r.index {
+        s.push_str(&format!("{}: FAILED (index {})\n", p.index, p.problem));
+    }
+    if let Some(t) = &r.tensor_set {
+        let layout = if t.layout_differs {
+            format!(
+                "; layout differs from the manifest's: {} tensor file(s) there, {} here",
+                t.expected_files.len(),
+                t.found_files.len()
+            )
+        } else {
+            "; same layout as the manifest".into()
+        };
+        if t.ok {
+            s.push_str(&format!(
+                "tensor set: OK ({} tensors, digest {}{layout})\n",
+                t.count, t.found_digest
+            ));
+        } else {
+            let mut parts = tensor_diff_text(&t.diff);
+            if parts.is_empty() {
+                parts.push(format!(
+                    "digest {} expected {}",
+                    t.found_digest, t.expected_digest
+                ));
+            }
+            s.push_str(&format!(
+                "tensor set: FAILED ({}{layout})\n",
+                parts.join("; ")
+            ));
         }
     }
     s
@@ -131,24 +244,44 @@ pub fn report_lines(r: &Report) -> String {
 
 pub fn report_summary(m: &Manifest, r: &Report) -> String {
     let count = |p: fn(&FileStatus) -> bool| r.files.iter().filter(|f| p(&f.status)).count();
-    let ok = count(|s| matches!(s, FileStatus::Ok));
-    let modified = count(|s| matches!(s, FileStatus::Modified { .. }));
+    let ok = count(|s| s.passes());
+    let modified = count(|s| {
+        matches!(
+            s,
+            FileStatus::Modified { .. } | FileStatus::TensorFile { .. }
+        ) && !s.passes()
+    });
     let missing = count(|s| matches!(s, FileStatus::Missing));
     let extra = count(|s| matches!(s, FileStatus::Extra { allowed: false, .. }));
     let unreadable = count(|s| matches!(s, FileStatus::Unreadable { .. }));
+    let mode = if r.tensor_set.is_some() {
+        " (tensor set, any sharding)"
+    } else {
+        ""
+    };
     if r.ok {
+        let what = match &r.tensor_set {
+            Some(t) => format!("{ok} file(s) and {} tensors", t.count),
+            None => format!("{ok} file(s), {}", bytes(m.total_size())),
+        };
         format!(
-            "weightseal: {} verified: {ok} file(s), {} match manifest {}",
+            "weightseal: {} verified{mode}: {what} match manifest {}",
             m.name(),
-            bytes(m.total_size()),
             m.digest()
         )
     } else {
-        format!(
-            "weightseal: {} NOT verified against manifest {}: {ok} ok, {modified} modified, {missing} missing, {extra} extra, {unreadable} unreadable",
+        let mut s = format!(
+            "weightseal: {} NOT verified{mode} against manifest {}: {ok} ok, {modified} modified, {missing} missing, {extra} extra, {unreadable} unreadable",
             m.name(),
             m.digest()
-        )
+        );
+        if !r.index.is_empty() {
+            s.push_str(&format!(", {} index problem(s)", r.index.len()));
+        }
+        if r.tensor_set.as_ref().is_some_and(|t| !t.ok) {
+            s.push_str(", tensor set differs");
+        }
+        s
     }
 }
 
@@ -173,6 +306,7 @@ mod tests {
             expected_blake3: Digest([0; 32]),
             found_blake3: Digest([1; 32]),
             ranges: vec![ByteRange { start: 0, end: 10 }],
+            tensors: None,
         };
         assert_eq!(failure_reason(&st).unwrap(), "modified: bytes 0..10 differ");
         let st = FileStatus::Modified {
@@ -186,6 +320,7 @@ mod tests {
                     end: i * 2 + 1,
                 })
                 .collect(),
+            tensors: None,
         };
         assert_eq!(
             failure_reason(&st).unwrap(),

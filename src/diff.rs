@@ -1,0 +1,273 @@
+//! Comparing tensors and manifests: what was added, removed or changed, file by file and
+//! tensor by tensor, and whether two tensor sets are the same under different sharding.
+//! Used by `verify` (to name the tensors of a modified file, and in re-shard-tolerant mode)
+//! and by `diff`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::digest::Digest;
+use crate::manifest::{Manifest, Tensor};
+use crate::verify::{differing_ranges, ByteRange};
+
+/// A tensor whose dtype or shape differs (its bytes then differ too, as a matter of course).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Retyped {
+    pub name: String,
+    pub expected_dtype: String,
+    pub found_dtype: String,
+    pub expected_shape: Vec<u64>,
+    pub found_shape: Vec<u64>,
+}
+
+/// How one list of tensors differs from another, by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TensorDiff {
+    /// Same name, dtype and shape; different bytes.
+    pub changed: Vec<String>,
+    /// Same name; different dtype or shape.
+    pub retyped: Vec<Retyped>,
+    /// In the expected list only.
+    pub removed: Vec<String>,
+    /// In the found list only.
+    pub added: Vec<String>,
+    /// Number of names identical on both sides.
+    pub same: usize,
+}
+
+impl TensorDiff {
+    /// No difference at all.
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty()
+            && self.retyped.is_empty()
+            && self.removed.is_empty()
+            && self.added.is_empty()
+    }
+
+    /// Names of every tensor that differs in any way, sorted.
+    pub fn differing_names(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self
+            .changed
+            .iter()
+            .chain(&self.removed)
+            .chain(&self.added)
+            .map(String::as_str)
+            .chain(self.retyped.iter().map(|r| r.name.as_str()))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// Compares tensors by name. A name present several times on a side (possible across the
+/// files of a model) is compared as the sorted list of its (dtype, shape, digest) values.
+pub fn diff_tensors<'a, 'b>(
+    expected: impl IntoIterator<Item = &'a Tensor>,
+    found: impl IntoIterator<Item = &'b Tensor>,
+) -> TensorDiff {
+    let group = |ts: Vec<&Tensor>| {
+        let mut m: BTreeMap<String, Vec<(String, Vec<u64>, Digest)>> = BTreeMap::new();
+        for t in ts {
+            m.entry(t.name.clone())
+                .or_default()
+                .push((t.dtype.clone(), t.shape.clone(), t.digest));
+        }
+        for v in m.values_mut() {
+            v.sort();
+        }
+        m
+    };
+    let a = group(expected.into_iter().collect());
+    let b = group(found.into_iter().collect());
+    let mut d = TensorDiff::default();
+    let names: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for name in names {
+        match (a.get(name), b.get(name)) {
+            (Some(x), Some(y)) if x == y => d.same += 1,
+            (Some(x), Some(y)) => {
+                let types = |v: &Vec<(String, Vec<u64>, Digest)>| {
+                    v.iter()
+                        .map(|t| (t.0.clone(), t.1.clone()))
+                        .collect::<Vec<_>>()
+                };
+                if types(x) == types(y) {
+                    d.changed.push(name.clone());
+                } else {
+                    d.retyped.push(Retyped {
+                        name: name.clone(),
+                        expected_dtype: x[0].0.clone(),
+                        found_dtype: y[0].0.clone(),
+                        expected_shape: x[0].1.clone(),
+                        found_shape: y[0].1.clone(),
+                    });
+                }
+            }
+            (Some(_), None) => d.removed.push(name.clone()),
+            (None, Some(_)) => d.added.push(name.clone()),
+            (None, None) => unreachable!("name comes from one side"),
+        }
+    }
+    d
+}
+
+/// A file present on both sides with different bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FileChange {
+    pub path: String,
+    pub size_a: u64,
+    pub size_b: u64,
+    /// Differing chunk ranges, when both manifests use the same chunk size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ranges: Option<Vec<ByteRange>>,
+    /// Tensor differences, when both sides record this file's tensors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tensors: Option<TensorDiff>,
+    /// Whether the tensor file's header bytes differ (when both sides record it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_changed: Option<bool>,
+}
+
+/// How manifest B differs from manifest A.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ManifestDiff {
+    pub digest_a: Digest,
+    pub digest_b: Digest,
+    pub files_added: Vec<String>,
+    pub files_removed: Vec<String>,
+    pub files_changed: Vec<FileChange>,
+    pub files_same: usize,
+    /// Model-wide tensor differences, when both manifests record tensors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tensors: Option<TensorDiff>,
+    /// Both record tensors and their tensor-set digests are equal.
+    pub same_tensor_set: bool,
+    /// Both record tensors and every tensor sits in the same file at the same offsets.
+    pub same_layout: bool,
+}
+
+impl ManifestDiff {
+    /// Every file is the same (whatever the names and chunk sizes of the manifests).
+    pub fn same_files(&self) -> bool {
+        self.files_added.is_empty()
+            && self.files_removed.is_empty()
+            && self.files_changed.is_empty()
+    }
+
+    /// The same tensors, split into files differently.
+    pub fn resharded(&self) -> bool {
+        self.same_tensor_set && !self.same_layout
+    }
+}
+
+/// Compares two manifests: files by path and root, tensors by name.
+pub fn diff_manifests(a: &Manifest, b: &Manifest) -> ManifestDiff {
+    let fa: BTreeMap<&str, _> = a.files().iter().map(|f| (f.path.as_str(), f)).collect();
+    let fb: BTreeMap<&str, _> = b.files().iter().map(|f| (f.path.as_str(), f)).collect();
+    let mut d = ManifestDiff {
+        digest_a: a.digest(),
+        digest_b: b.digest(),
+        files_added: fb
+            .keys()
+            .filter(|p| !fa.contains_key(*p))
+            .map(|p| p.to_string())
+            .collect(),
+        files_removed: fa
+            .keys()
+            .filter(|p| !fb.contains_key(*p))
+            .map(|p| p.to_string())
+            .collect(),
+        files_changed: Vec::new(),
+        files_same: 0,
+        tensors: None,
+        same_tensor_set: false,
+        same_layout: false,
+    };
+    let same_cs = a.chunk_size() == b.chunk_size();
+    for (p, x) in &fa {
+        let Some(y) = fb.get(p) else { continue };
+        if x.tree.size == y.tree.size && x.tree.root == y.tree.root {
+            d.files_same += 1;
+            continue;
+        }
+        let (tensors, header_changed) = match (&x.tensors, &y.tensors) {
+            (Some(tx), Some(ty)) => (
+                Some(diff_tensors(&tx.tensors, &ty.tensors)),
+                Some(tx.header != ty.header),
+            ),
+            _ => (None, None),
+        };
+        d.files_changed.push(FileChange {
+            path: p.to_string(),
+            size_a: x.tree.size,
+            size_b: y.tree.size,
+            ranges: same_cs.then(|| differing_ranges(a.chunk_size(), &x.tree, &y.tree)),
+            tensors,
+            header_changed,
+        });
+    }
+    if let (Some(ta), Some(tb)) = (a.tensor_digest(), b.tensor_digest()) {
+        d.tensors = Some(diff_tensors(
+            a.tensors().map(|t| t.1),
+            b.tensors().map(|t| t.1),
+        ));
+        d.same_tensor_set = ta == tb;
+        let layout = |m: &Manifest| {
+            let mut v: Vec<(String, String, u64, u64)> = m
+                .tensors()
+                .map(|(p, t)| (p.to_string(), t.name.clone(), t.start, t.end))
+                .collect();
+            v.sort();
+            v
+        };
+        d.same_layout = layout(a) == layout(b);
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(name: &str, dtype: &str, shape: &[u64], d: u8) -> Tensor {
+        Tensor {
+            name: name.into(),
+            dtype: dtype.into(),
+            shape: shape.to_vec(),
+            start: 0,
+            end: 0,
+            digest: Digest([d; 32]),
+        }
+    }
+
+    #[test]
+    fn tensor_diff_sorts_each_kind() {
+        let a = [
+            t("a", "F32", &[2], 1),
+            t("b", "F32", &[2], 2),
+            t("c", "F32", &[2], 3),
+            t("d", "F32", &[2], 4),
+        ];
+        let b = [
+            t("a", "F32", &[2], 1),
+            t("b", "F32", &[2], 9),
+            t("c", "F16", &[2], 3),
+            t("e", "F32", &[2], 5),
+        ];
+        let d = diff_tensors(&a, &b);
+        assert_eq!(d.same, 1);
+        assert_eq!(d.changed, vec!["b"]);
+        assert_eq!(d.retyped.len(), 1);
+        assert_eq!(
+            (
+                d.retyped[0].expected_dtype.as_str(),
+                d.retyped[0].found_dtype.as_str()
+            ),
+            ("F32", "F16")
+        );
+        assert_eq!(d.removed, vec!["d"]);
+        assert_eq!(d.added, vec!["e"]);
+        assert_eq!(d.differing_names(), vec!["b", "c", "d", "e"]);
+        assert!(diff_tensors(&a, &a).is_empty());
+    }
+}
