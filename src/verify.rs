@@ -80,7 +80,7 @@ pub enum FileStatus {
         found_blake3: Digest,
         ranges: Vec<ByteRange>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        tensors: Option<TensorChanges>,
+        tensors: Option<Box<TensorChanges>>,
     },
     /// Listed in the manifest, absent from the directory.
     Missing,
@@ -323,10 +323,11 @@ fn compare(
         return FileStatus::Ok;
     }
     let ranges = differing_ranges(cs, &expected.tree, &found);
-    let tensors = expected
-        .tensors
-        .as_ref()
-        .map(|tf| tensor_changes(fs_path, symlinks, expected, tf, &ranges, progress));
+    let tensors = expected.tensors.as_ref().map(|tf| {
+        Box::new(tensor_changes(
+            fs_path, symlinks, expected, tf, &ranges, progress,
+        ))
+    });
     FileStatus::Modified {
         expected_size: expected.tree.size,
         found_size: found.size,
