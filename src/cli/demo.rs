@@ -14,7 +14,7 @@ use safetensors::Dtype;
 use weightseal::manifest::{self, BuildOptions, Manifest};
 use weightseal::path::MANIFEST_FILE;
 use weightseal::progress::NoProgress;
-use weightseal::verify::{self, FileStatus, VerifyOptions};
+use weightseal::verify::{self, FileStatus, Mode, VerifyOptions};
 
 use super::{render, write_atomic, Outcome};
 
@@ -177,10 +177,79 @@ pub fn run() -> Result<Outcome> {
                 ranges[0].end,
                 render::bytes(ranges[0].end - ranges[0].start)
             );
-            Ok(Outcome::Verified)
         }
         other => bail!("the tampering was not detected as expected: {other:?}"),
     }
+    // Undo the tampering for the next step.
+    data[offset as usize] ^= 0x01;
+    fs::write(&p, &data)?;
+
+    outln!("\n== 6. A mirror re-shards the same weights into 2 files: verify --tensors");
+    let mirror = tmp.path().join("mirror");
+    reshard(&dir, &mirror, 2)?;
+    let opts = VerifyOptions {
+        mode: Mode::Tensors,
+        ..VerifyOptions::default()
+    };
+    let report = verify::verify_dir(&mirror, &m, &opts, &NoProgress)?;
+    out!("{}", indent(&render::report_lines(&report)));
+    outln!("   {}", render::report_summary(&m, &report));
+    if !report.ok {
+        bail!("the re-sharded copy did not verify tensor by tensor");
+    }
+    let plain = verify::verify_dir(&mirror, &m, &VerifyOptions::default(), &NoProgress)?;
+    outln!(
+        "   (byte-for-byte `verify` of the mirror says {}: its files differ, its tensors do not)",
+        if plain.ok { "OK" } else { "NOT verified" }
+    );
+
+    outln!("\n== 7. weightseal diff: the release against the mirror");
+    let mirrored = manifest::build(&mirror, &BuildOptions::default(), &NoProgress)?.manifest;
+    let d = weightseal::diff::diff_manifests(&m, &mirrored);
+    out!("{}", indent(&render::diff_text(&d)));
+    if !d.resharded() {
+        bail!("diff did not recognise the re-sharded copy");
+    }
+    Ok(Outcome::Verified)
+}
+
+/// Copies the model in `src` to `dst` with its tensors re-split into `shards` safetensors
+/// files and a new index: the same tensors, another layout.
+fn reshard(src: &Path, dst: &Path, shards: usize) -> Result<()> {
+    fs::create_dir_all(dst)?;
+    let mut files: Vec<_> = fs::read_dir(src)?.collect::<Result<Vec<_>, _>>()?;
+    files.sort_by_key(|e| e.file_name());
+    let mut blobs = Vec::new();
+    for e in &files {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".safetensors") {
+            blobs.push(fs::read(e.path())?);
+        } else if name.ends_with(".json") && !name.ends_with(".index.json") {
+            fs::copy(e.path(), dst.join(&name))?;
+        }
+    }
+    let parsed = blobs
+        .iter()
+        .map(|b| safetensors::SafeTensors::deserialize(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut all: Vec<(String, TensorView)> = parsed.iter().flat_map(|st| st.tensors()).collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    let per = all.len().div_ceil(shards);
+    let mut weight_map = BTreeMap::new();
+    for (i, part) in all.chunks(per).enumerate() {
+        let file = format!("model-{:05}-of-{:05}.safetensors", i + 1, shards);
+        for (name, _) in part {
+            weight_map.insert(name.clone(), file.clone());
+        }
+        let bytes = safetensors::serialize(part.iter().map(|(n, v)| (n.clone(), v.clone())), None)?;
+        fs::write(dst.join(&file), bytes)?;
+    }
+    let index = serde_json::json!({"metadata": {}, "weight_map": weight_map});
+    fs::write(
+        dst.join("model.safetensors.index.json"),
+        serde_json::to_vec_pretty(&index)?,
+    )?;
+    Ok(())
 }
 
 fn indent(s: &str) -> String {

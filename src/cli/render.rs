@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use weightseal::diff::TensorDiff;
+use weightseal::diff::{ManifestDiff, TensorDiff};
 use weightseal::manifest::{Manifest, FORMAT_VERSION};
 use weightseal::verify::{FileStatus, Report};
 
@@ -35,17 +35,40 @@ pub fn manifest_json(m: &Manifest) -> Value {
             if let Some(s) = f.sha256 {
                 o["sha256"] = json!(s.to_hex());
             }
+            if let Some(tf) = &f.tensors {
+                o["type"] = json!(tf.format.as_str());
+                o["header"] = json!({"size": tf.header_len, "blake3": tf.header.to_hex()});
+                o["tensors"] = tf
+                    .tensors
+                    .iter()
+                    .map(|t| {
+                        json!({
+                            "name": t.name,
+                            "dtype": t.dtype,
+                            "shape": t.shape,
+                            "start": t.start,
+                            "end": t.end,
+                            "blake3": t.digest.to_hex(),
+                        })
+                    })
+                    .collect();
+            }
             o
         })
         .collect();
-    json!({
+    let mut v = json!({
         "name": m.name(),
         "format": FORMAT_VERSION,
         "chunk_size": m.chunk_size().get(),
         "digest": m.digest().to_hex(),
         "total_size": m.total_size(),
         "files": files,
-    })
+    });
+    if let Some(d) = m.tensor_digest() {
+        v["tensor_digest"] = json!(d.to_hex());
+        v["tensor_count"] = json!(m.tensors().count());
+    }
+    v
 }
 
 pub fn manifest_text(m: &Manifest) -> String {
@@ -63,6 +86,12 @@ pub fn manifest_text(m: &Manifest) -> String {
         m.files().len(),
         bytes(m.total_size())
     ));
+    if let Some(d) = m.tensor_digest() {
+        s.push_str(&format!(
+            "tensors:     {} (tensor-set digest {d})\n",
+            m.tensors().count()
+        ));
+    }
     for f in m.files() {
         let chunks = if f.tree.chunks.is_empty() {
             1
@@ -73,6 +102,26 @@ pub fn manifest_text(m: &Manifest) -> String {
             "  {}  {:>12}  {:>6} chunk(s)  {}\n",
             f.tree.root, f.tree.size, chunks, f.path
         ));
+        if let Some(tf) = &f.tensors {
+            s.push_str(&format!(
+                "      {}: header {} bytes ({}), {} tensor(s)\n",
+                tf.format.as_str(),
+                tf.header_len,
+                tf.header,
+                tf.tensors.len()
+            ));
+            for t in &tf.tensors {
+                s.push_str(&format!(
+                    "      {}  {:>8} {:<20} {}..{}  {}\n",
+                    t.digest,
+                    t.dtype,
+                    format!("{:?}", t.shape),
+                    t.start,
+                    t.end,
+                    t.name
+                ));
+            }
+        }
     }
     s
 }
@@ -283,6 +332,81 @@ pub fn report_summary(m: &Manifest, r: &Report) -> String {
         }
         s
     }
+}
+
+/// `weightseal diff` as text.
+pub fn diff_text(d: &ManifestDiff) -> String {
+    let mut s = String::new();
+    s.push_str(&format!(
+        "files: {} changed, {} added, {} removed, {} same\n",
+        d.files_changed.len(),
+        d.files_added.len(),
+        d.files_removed.len(),
+        d.files_same
+    ));
+    for c in &d.files_changed {
+        let mut parts = Vec::new();
+        if c.size_a != c.size_b {
+            parts.push(format!("size {} -> {}", c.size_a, c.size_b));
+        }
+        if let Some(r) = &c.ranges {
+            let list: Vec<String> = r
+                .iter()
+                .map(|b| format!("{}..{}", b.start, b.end))
+                .collect();
+            let list: Vec<&str> = list.iter().map(String::as_str).collect();
+            parts.push(named("byte range(s) differ", &list));
+        }
+        if c.header_changed == Some(true) {
+            parts.push("header changed".into());
+        }
+        if let Some(t) = &c.tensors {
+            parts.extend(tensor_diff_text(t));
+        }
+        s.push_str(&format!("  changed  {}: {}\n", c.path, parts.join("; ")));
+    }
+    for p in &d.files_added {
+        s.push_str(&format!("  added    {p}\n"));
+    }
+    for p in &d.files_removed {
+        s.push_str(&format!("  removed  {p}\n"));
+    }
+    if let Some(t) = &d.tensors {
+        s.push_str(&format!(
+            "tensors: {} changed, {} with another dtype or shape, {} removed, {} added, {} same\n",
+            t.changed.len(),
+            t.retyped.len(),
+            t.removed.len(),
+            t.added.len(),
+            t.same
+        ));
+        for n in &t.changed {
+            s.push_str(&format!("  changed  {n}\n"));
+        }
+        for r in &t.retyped {
+            s.push_str(&format!(
+                "  retyped  {}: {} {:?} -> {} {:?}\n",
+                r.name, r.expected_dtype, r.expected_shape, r.found_dtype, r.found_shape
+            ));
+        }
+        for n in &t.removed {
+            s.push_str(&format!("  removed  {n}\n"));
+        }
+        for n in &t.added {
+            s.push_str(&format!("  added    {n}\n"));
+        }
+    }
+    let verdict = if d.same_files() {
+        "identical: every file matches".to_string()
+    } else if d.resharded() {
+        "same tensor set (names, dtypes, shapes, bytes) under different sharding".to_string()
+    } else if d.same_tensor_set {
+        "same tensors in the same layout; other files differ".to_string()
+    } else {
+        "different".to_string()
+    };
+    s.push_str(&format!("verdict: {verdict}\n"));
+    s
 }
 
 pub fn report_json(m: &Manifest, r: &Report) -> Value {
