@@ -1,0 +1,45 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The Python interpreter of the test virtual environment (prepared by `scripts/test.sh`),
+/// or `None` with a printed reason when it is absent. Under `CI=true` an absent environment
+/// is a failure, never a skip.
+pub fn python(test: &str) -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("WEIGHTSEAL_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    if local.exists() {
+        return Some(local);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test}: CI=true but the Python test environment is missing: run scripts/test.sh");
+    }
+    eprintln!(
+        "SKIPPED {test}: no Python test environment (.venv); run scripts/test.sh to prepare it"
+    );
+    None
+}
+
+/// Runs the weightseal binary.
+pub fn ws(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_weightseal"))
+        .args(args)
+        .output()
+        .expect("run weightseal")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
