@@ -4,13 +4,26 @@
 #[path = "../testvectors/generate.rs"]
 mod generate;
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
 fn main() -> std::io::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testvectors");
     let vectors = generate::generate();
-    for dir in ["tree", "manifest"] {
+    // Every vector directory, those the generator writes and those already there.
+    let mut dirs: BTreeSet<String> = vectors
+        .keys()
+        .filter_map(|k| k.split_once('/'))
+        .map(|(d, _)| d.to_string())
+        .collect();
+    for e in fs::read_dir(&root)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            dirs.insert(e.file_name().to_string_lossy().into_owned());
+        }
+    }
+    for dir in &dirs {
         let d = root.join(dir);
         if d.exists() {
             for e in fs::read_dir(&d)? {

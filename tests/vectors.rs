@@ -11,7 +11,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use weightseal::digest::{hex, unhex};
-use weightseal::manifest::{self, BuildOptions, Manifest, Sha256};
+use weightseal::formats::{self, Format};
+use weightseal::manifest::{self, tensor_set_digest, BuildOptions, Manifest, Sha256, Tensor};
 use weightseal::progress::NoProgress;
 use weightseal::tree::{self, ChunkSize, FileTree};
 use weightseal::verify::{differing_ranges, ByteRange};
@@ -95,7 +96,14 @@ fn input(v: &Vector) -> Vec<u8> {
 fn vectors_are_fresh() {
     let want = generate::generate();
     let mut have = BTreeMap::new();
-    for dir in ["tree", "manifest"] {
+    let dirs: Vec<String> = fs::read_dir(root())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(dirs.len() >= 4, "vector directories: {dirs:?}");
+    for dir in &dirs {
         for e in fs::read_dir(root().join(dir)).unwrap() {
             let p = e.unwrap().path();
             let name = format!("{dir}/{}", p.file_name().unwrap().to_string_lossy());
@@ -238,6 +246,10 @@ fn manifest_vectors() {
                     fs::create_dir_all(path.parent().unwrap()).unwrap();
                     fs::write(path, generate::pattern(len, seed)).unwrap();
                 }
+                for line in v.all("file-hex") {
+                    let (path, h) = line.split_once(' ').unwrap();
+                    fs::write(dir.path().join(path), unhex(h).unwrap()).unwrap();
+                }
                 let opts = BuildOptions {
                     chunk_size: ChunkSize::new(v.num("chunk_size")).unwrap(),
                     sha256: if v.one("sha256") == "yes" {
@@ -246,7 +258,6 @@ fn manifest_vectors() {
                         Sha256::Skip
                     },
                     name: Some(v.one("name").to_string()),
-                    tensors: manifest::Tensors::Skip,
                     ..Default::default()
                 };
                 let built = manifest::build(dir.path(), &opts, &NoProgress)
@@ -280,4 +291,89 @@ fn manifest_vectors() {
         ok >= 5 && bad >= 30,
         "too few manifest vectors: {ok} ok, {bad} bad"
     );
+}
+
+#[test]
+fn format_vectors() {
+    let vectors = load("formats");
+    let (mut ok, mut bad) = (0, 0);
+    for v in &vectors {
+        let bytes = unhex(v.one("file")).unwrap();
+        let format = Format::from_name(v.one("format")).unwrap();
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&bytes).unwrap();
+        let parsed = formats::parse(&f, bytes.len() as u64, format);
+        match v.one("expect") {
+            "success" => {
+                ok += 1;
+                let l = parsed.unwrap_or_else(|e| panic!("{}: {e}", v.name));
+                assert_eq!(l.header_len, v.num("header_len"), "{}", v.name);
+                let want = v.all("tensor");
+                assert_eq!(l.tensors.len(), want.len(), "{}", v.name);
+                for (t, line) in l.tensors.iter().zip(want) {
+                    let shape: Vec<String> = t.shape.iter().map(|d| d.to_string()).collect();
+                    // The digest is recomputed here from the bytes the range names.
+                    let digest =
+                        hex(blake3::hash(&bytes[t.start as usize..t.end as usize]).as_bytes());
+                    let got = format!(
+                        "{} {} [{}] {}..{} {digest}",
+                        t.name,
+                        t.dtype,
+                        shape.join(","),
+                        t.start,
+                        t.end
+                    );
+                    assert_eq!(got, line, "{}", v.name);
+                }
+            }
+            "format invalid" => {
+                bad += 1;
+                let e = parsed.expect_err(&v.name);
+                assert_eq!(e.code(), v.one("error"), "{}: {e}", v.name);
+            }
+            other => panic!("{}: unknown expect {other:?}", v.name),
+        }
+    }
+    assert!(ok >= 4 && bad >= 20, "{ok} ok, {bad} bad");
+}
+
+#[test]
+fn tensor_set_vectors() {
+    for v in &load("tensorset") {
+        assert_eq!(v.one("expect"), "success");
+        let tensors: Vec<Tensor> = v
+            .all("tensor")
+            .iter()
+            .map(|line| {
+                let p: Vec<&str> = line.split(' ').collect();
+                let shape = p[2].trim_matches(|c| c == '[' || c == ']');
+                Tensor {
+                    name: p[0].to_string(),
+                    dtype: p[1].to_string(),
+                    shape: if shape.is_empty() {
+                        vec![]
+                    } else {
+                        shape.split(',').map(|x| x.parse().unwrap()).collect()
+                    },
+                    start: 0,
+                    end: 0,
+                    digest: Digest::from_hex(p[3]).unwrap(),
+                }
+            })
+            .collect();
+        assert_eq!(
+            tensor_set_digest(&tensors),
+            v.digest("tensor_digest"),
+            "{}",
+            v.name
+        );
+        // Order of input does not matter.
+        let rev: Vec<Tensor> = tensors.iter().rev().cloned().collect();
+        assert_eq!(
+            tensor_set_digest(&rev),
+            v.digest("tensor_digest"),
+            "{}",
+            v.name
+        );
+    }
 }

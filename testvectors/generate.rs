@@ -26,6 +26,9 @@ pub fn generate() -> Vectors {
     let mut v = Vectors::new();
     tree_vectors(&mut v);
     manifest_vectors(&mut v);
+    format_vectors(&mut v);
+    tensor_set_vectors(&mut v);
+    tensor_manifest_vectors(&mut v);
     v
 }
 
@@ -782,6 +785,558 @@ fn manifest_vectors(v: &mut Vectors) {
         ),
     ];
     for (name, desc, code, reason, bytes) in neg.drain(..) {
+        let mut s = format!("# {desc}\nexpect: manifest invalid\nerror: {code}\n");
+        if let Some(r) = reason {
+            s.push_str(&format!("reason: {r}\n"));
+        }
+        s.push_str(&format!("manifest: {}\n", hex(&bytes)));
+        v.insert(format!("manifest/bad-{name}.txt"), s);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tensor files: safetensors and GGUF layouts
+
+/// A safetensors file from a header JSON string and a data length (data = pattern, seed 7).
+fn st_raw(header: &str, data_len: u64) -> Vec<u8> {
+    let mut v = (header.len() as u64).to_le_bytes().to_vec();
+    v.extend_from_slice(header.as_bytes());
+    v.extend(pattern(data_len, 7));
+    v
+}
+
+/// A small valid safetensors file written by the official `safetensors` crate.
+pub fn st_official() -> Vec<u8> {
+    use safetensors::tensor::TensorView;
+    use safetensors::Dtype;
+    let a = pattern(2 * 3 * 4, 1);
+    let b = pattern(5 * 2, 2);
+    let c = pattern(3, 3);
+    let tensors = vec![
+        (
+            "layer.0.weight",
+            TensorView::new(Dtype::F32, vec![2, 3], &a).expect("valid view"),
+        ),
+        (
+            "layer.0.bias",
+            TensorView::new(Dtype::BF16, vec![5], &b).expect("valid view"),
+        ),
+        (
+            "mask",
+            TensorView::new(Dtype::BOOL, vec![3], &c).expect("valid view"),
+        ),
+        (
+            "empty",
+            TensorView::new(Dtype::F16, vec![0, 4], &[]).expect("valid view"),
+        ),
+    ];
+    safetensors::serialize(tensors, None).expect("serializes")
+}
+
+/// A GGUF v3 file: metadata (a string, a u32 alignment when given, an array of strings) and
+/// tensors (name, dims, ggml type, offset), data = pattern (seed 9) of `data_len` bytes.
+pub fn gguf_raw(
+    version: u32,
+    alignment: Option<u32>,
+    tensors: &[(&str, &[u64], u32, u64)],
+    data_len: u64,
+) -> Vec<u8> {
+    let mut v = b"GGUF".to_vec();
+    v.extend(version.to_le_bytes());
+    v.extend((tensors.len() as u64).to_le_bytes());
+    v.extend((2 + alignment.is_some() as u64).to_le_bytes());
+    let s = |v: &mut Vec<u8>, x: &str| {
+        v.extend((x.len() as u64).to_le_bytes());
+        v.extend(x.as_bytes());
+    };
+    s(&mut v, "general.architecture");
+    v.extend(8u32.to_le_bytes());
+    s(&mut v, "llama");
+    s(&mut v, "tokenizer.ggml.tokens");
+    v.extend(9u32.to_le_bytes());
+    v.extend(8u32.to_le_bytes());
+    v.extend(3u64.to_le_bytes());
+    for tok in ["<s>", "a", "bc"] {
+        s(&mut v, tok);
+    }
+    if let Some(a) = alignment {
+        s(&mut v, "general.alignment");
+        v.extend(4u32.to_le_bytes());
+        v.extend(a.to_le_bytes());
+    }
+    for (name, dims, ty, off) in tensors {
+        s(&mut v, name);
+        v.extend((dims.len() as u32).to_le_bytes());
+        for d in *dims {
+            v.extend(d.to_le_bytes());
+        }
+        v.extend(ty.to_le_bytes());
+        v.extend(off.to_le_bytes());
+    }
+    let a = alignment.unwrap_or(32) as usize;
+    while v.len() % a != 0 {
+        v.push(0);
+    }
+    v.extend(pattern(data_len, 9));
+    v
+}
+
+/// The GGUF file used by the success vectors: F32, Q4_0, Q4_K and a zero-size tensor.
+pub fn gguf_good() -> Vec<u8> {
+    gguf_raw(
+        3,
+        Some(64),
+        &[
+            ("tok.weight", &[8, 2], 0, 0),
+            ("blk.0.q", &[64, 2], 2, 64),
+            ("blk.0.k", &[256], 12, 192),
+            ("blk.0.none", &[0], 0, 384),
+        ],
+        384,
+    )
+}
+
+fn layout_lines(bytes: &[u8], format: weightseal::formats::Format) -> Result<String, String> {
+    let mut f = tempfile::tempfile().expect("temp file");
+    std::io::Write::write_all(&mut f, bytes).expect("write");
+    let l = weightseal::formats::parse(&f, bytes.len() as u64, format)
+        .map_err(|e| e.code().to_string())?;
+    let mut s = format!("header_len: {}\n", l.header_len);
+    for t in &l.tensors {
+        let shape: Vec<String> = t.shape.iter().map(|d| d.to_string()).collect();
+        s.push_str(&format!(
+            "tensor: {} {} [{}] {}..{} {}\n",
+            t.name,
+            t.dtype,
+            shape.join(","),
+            t.start,
+            t.end,
+            hex(blake3::hash(&bytes[t.start as usize..t.end as usize]).as_bytes())
+        ));
+    }
+    Ok(s)
+}
+
+fn format_vectors(v: &mut Vectors) {
+    use weightseal::formats::Format;
+    let tens = |body: &str| format!("{{{body}}}");
+    let cases: Vec<(&str, &str, Format, Vec<u8>)> = vec![
+        ("st-official", "A file written by the official safetensors crate: every tensor's absolute range is 8 + N + data_offsets.", Format::Safetensors, st_official()),
+        ("st-metadata-and-order", "__metadata__ is not a tensor; tensors are listed by offset, whatever their order in the JSON.", Format::Safetensors, st_raw(&tens(r#""b":{"dtype":"U8","shape":[2],"data_offsets":[3,5]},"__metadata__":{"format":"pt"},"a":{"dtype":"I8","shape":[3],"data_offsets":[0,3]}"#), 5)),
+        ("st-too-small", "Fewer than 8 bytes.", Format::Safetensors, vec![1, 0, 0]),
+        ("st-header-too-large", "N = 100000001, above the official limit.", Format::Safetensors, st_raw("", 0).into_iter().take(0).chain(100_000_001u64.to_le_bytes()).collect()),
+        ("st-header-past-end", "N runs past the end of the file.", Format::Safetensors, [64u64.to_le_bytes().to_vec(), b"{}".to_vec()].concat()),
+        ("st-bad-start", "The header does not start with '{'.", Format::Safetensors, st_raw(" {}", 0)),
+        ("st-not-json", "The header is not JSON.", Format::Safetensors, st_raw("{\"a\":", 0)),
+        ("st-duplicate-tensor", "The same tensor name twice.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}"#), 2)),
+        ("st-hole", "A gap between two tensors.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"b":{"dtype":"U8","shape":[1],"data_offsets":[2,3]}"#), 3)),
+        ("st-overlap", "Two tensors share bytes.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}"#), 3)),
+        ("st-wrong-length", "data_offsets span 4 bytes for 2 F32 elements (8 bytes).", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}"#), 4)),
+        ("st-data-length", "The tensors end before the end of the file.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}"#), 3)),
+        ("st-unknown-dtype", "dtype Q4 is not a safetensors dtype.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"Q4","shape":[2],"data_offsets":[0,1]}"#), 1)),
+        ("st-overflow", "The element count overflows 64 bits.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,1]}"#), 1)),
+        ("gguf-v3", "GGUF v3 with general.alignment 64: F32, Q4_0 (32-element blocks of 18 bytes), Q4_K (256-element blocks of 144 bytes) and a zero-size tensor.", Format::Gguf, gguf_good()),
+        ("gguf-v2-default-alignment", "GGUF v2 (same layout as v3) with the default alignment 32.", Format::Gguf, gguf_raw(2, None, &[("w", &[4], 0, 0), ("x", &[32], 8, 32)], 66)),
+        ("gguf-bad-magic", "Not GGUF.", Format::Gguf, b"GGML\x03\x00\x00\x00".to_vec()),
+        ("gguf-v1", "Version 1 (32-bit counts) is not supported.", Format::Gguf, gguf_raw(1, None, &[], 0)),
+        ("gguf-misaligned", "A tensor offset that is not a multiple of the alignment.", Format::Gguf, gguf_raw(3, None, &[("w", &[4], 0, 4)], 64)),
+        ("gguf-out-of-bounds", "A tensor that runs past the end of the file.", Format::Gguf, gguf_raw(3, None, &[("w", &[64], 0, 0)], 100)),
+        ("gguf-block-mismatch", "A Q4_0 tensor whose first dimension (40) is not a multiple of 32.", Format::Gguf, gguf_raw(3, None, &[("w", &[40], 2, 0)], 64)),
+        ("gguf-unknown-type", "ggml type 4 was removed from ggml.", Format::Gguf, gguf_raw(3, None, &[("w", &[32], 4, 0)], 64)),
+        ("gguf-overlap", "Two tensors share bytes.", Format::Gguf, gguf_raw(3, None, &[("a", &[16], 0, 0), ("b", &[16], 0, 32)], 96)),
+        ("gguf-duplicate-tensor", "The same tensor name twice.", Format::Gguf, gguf_raw(3, None, &[("a", &[4], 0, 0), ("a", &[4], 0, 32)], 64)),
+        ("gguf-bad-alignment", "general.alignment 24 is not a power of two.", Format::Gguf, gguf_raw(3, Some(24), &[], 0)),
+        ("gguf-impossible-count", "2^60 tensors declared in a few hundred bytes.", Format::Gguf, {
+            let mut b = gguf_raw(3, None, &[], 0);
+            b[8..16].copy_from_slice(&(1u64 << 60).to_le_bytes());
+            b
+        }),
+        ("gguf-truncated", "The header ends inside a tensor info.", Format::Gguf, {
+            let b = gguf_raw(3, None, &[("w", &[4], 0, 0)], 16);
+            b[..b.len() - 16 - 20].to_vec()
+        }),
+    ];
+    for (name, desc, format, bytes) in cases {
+        let mut s = format!("# {desc}\n");
+        match layout_lines(&bytes, format) {
+            Ok(lines) => {
+                s.push_str(&format!("expect: success\nformat: {}\n", format.as_str()));
+                s.push_str(&format!("file: {}\n", hex(&bytes)));
+                s.push_str(&lines);
+            }
+            Err(code) => {
+                s.push_str(&format!(
+                    "expect: format invalid\nformat: {}\nerror: {code}\n",
+                    format.as_str()
+                ));
+                s.push_str(&format!("file: {}\n", hex(&bytes)));
+            }
+        }
+        v.insert(format!("formats/{name}.txt"), s);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tensor-set digests, computed here with this file's own CBOR writer
+
+fn leaf(name: &str, dtype: &str, shape: &[u64], digest: &[u8; 32]) -> [u8; 32] {
+    let mut b = vec![0u8];
+    enc(
+        &C::A(vec![
+            t(name),
+            t(dtype),
+            C::A(shape.iter().map(|&d| C::U(d)).collect()),
+            C::B(digest.to_vec()),
+        ]),
+        &mut b,
+    );
+    *blake3::hash(&b).as_bytes()
+}
+
+fn mth(h: &[[u8; 32]]) -> [u8; 32] {
+    match h.len() {
+        0 => *blake3::hash(b"").as_bytes(),
+        1 => h[0],
+        n => {
+            let mut k = 1;
+            while k * 2 < n {
+                k *= 2;
+            }
+            let mut b = vec![1u8];
+            b.extend(mth(&h[..k]));
+            b.extend(mth(&h[k..]));
+            *blake3::hash(&b).as_bytes()
+        }
+    }
+}
+
+type TensorRow = (String, String, Vec<u64>, [u8; 32]);
+
+fn tensor_set(rows: &[TensorRow]) -> [u8; 32] {
+    let mut leaves: Vec<(&str, Vec<u8>, [u8; 32])> = rows
+        .iter()
+        .map(|(n, d, s, g)| {
+            let mut b = vec![0u8];
+            enc(
+                &C::A(vec![
+                    t(n),
+                    t(d),
+                    C::A(s.iter().map(|&x| C::U(x)).collect()),
+                    C::B(g.to_vec()),
+                ]),
+                &mut b,
+            );
+            (n.as_str(), b, leaf(n, d, s, g))
+        })
+        .collect();
+    leaves.sort_by(|a, b| (a.0.as_bytes(), &a.1).cmp(&(b.0.as_bytes(), &b.1)));
+    mth(&leaves.iter().map(|l| l.2).collect::<Vec<_>>())
+}
+
+fn tensor_set_vectors(v: &mut Vectors) {
+    let row = |n: &str, d: &str, s: &[u64], seed: u64| -> TensorRow {
+        (
+            n.to_string(),
+            d.to_string(),
+            s.to_vec(),
+            *blake3::hash(&pattern(16, seed)).as_bytes(),
+        )
+    };
+    let cases: Vec<(&str, &str, Vec<TensorRow>)> = vec![
+        ("empty", "No tensors: BLAKE3 of the empty string.", vec![]),
+        (
+            "one",
+            "One tensor: the root is its leaf.",
+            vec![row("w", "F32", &[4, 4], 1)],
+        ),
+        (
+            "two",
+            "Two tensors, given in reverse order: sorted by name.",
+            vec![row("b", "BF16", &[2], 2), row("a", "F32", &[3, 1], 1)],
+        ),
+        (
+            "three",
+            "Three tensors: left subtree of 2, right of 1.",
+            vec![
+                row("x", "Q4_K", &[256, 2], 3),
+                row("y", "F16", &[], 4),
+                row("z", "I8", &[0], 5),
+            ],
+        ),
+        (
+            "five",
+            "Five tensors: left subtree of 4.",
+            (0..5)
+                .map(|i| row(&format!("layer.{i}"), "F32", &[i], i))
+                .collect(),
+        ),
+        (
+            "duplicate-names",
+            "The same name twice (two files of one model): ordered by leaf bytes.",
+            vec![row("w", "F32", &[2], 7), row("w", "F32", &[2], 6)],
+        ),
+    ];
+    for (name, desc, rows) in cases {
+        let mut s = format!("# {desc}\nexpect: success\n");
+        for (n, d, sh, g) in &rows {
+            let shape: Vec<String> = sh.iter().map(|x| x.to_string()).collect();
+            s.push_str(&format!(
+                "tensor: {n} {d} [{}] {}\n",
+                shape.join(","),
+                hex(g)
+            ));
+        }
+        s.push_str(&format!("tensor_digest: {}\n", hex(&tensor_set(&rows))));
+        v.insert(format!("tensorset/{name}.txt"), s);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Manifests with tensor files
+
+/// The file map of a tensor file, in canonical key order.
+fn tensor_file_map(
+    path: &str,
+    bytes: &[u8],
+    cs: u64,
+    format: weightseal::formats::Format,
+) -> (Vec<(C, C)>, Vec<TensorRow>) {
+    let mut f = tempfile::tempfile().expect("temp file");
+    std::io::Write::write_all(&mut f, bytes).expect("write");
+    let l = weightseal::formats::parse(&f, bytes.len() as u64, format).expect("valid tensor file");
+    let tree = hash_bytes(bytes, ChunkSize::new(cs).expect("valid chunk size"));
+    let mut m = vec![
+        (t("path"), t(path)),
+        (t("size"), C::U(bytes.len() as u64)),
+        (t("type"), t(format.as_str())),
+        (t("blake3"), C::B(tree.root.0.to_vec())),
+    ];
+    if !tree.chunks.is_empty() {
+        m.push((
+            t("chunks"),
+            C::A(tree.chunks.iter().map(|c| C::B(c.0.to_vec())).collect()),
+        ));
+    }
+    m.push((
+        t("header"),
+        C::A(vec![
+            C::U(l.header_len),
+            C::B(
+                blake3::hash(&bytes[..l.header_len as usize])
+                    .as_bytes()
+                    .to_vec(),
+            ),
+        ]),
+    ));
+    let mut rows = Vec::new();
+    let ts = l
+        .tensors
+        .iter()
+        .map(|x| {
+            let d = *blake3::hash(&bytes[x.start as usize..x.end as usize]).as_bytes();
+            rows.push((x.name.clone(), x.dtype.clone(), x.shape.clone(), d));
+            C::A(vec![
+                t(&x.name),
+                t(&x.dtype),
+                C::A(x.shape.iter().map(|&s| C::U(s)).collect()),
+                C::U(x.start),
+                C::U(x.end),
+                C::B(d.to_vec()),
+            ])
+        })
+        .collect();
+    m.push((t("tensors"), C::A(ts)));
+    (m, rows)
+}
+
+fn tensor_manifest_vectors(v: &mut Vectors) {
+    use weightseal::formats::Format;
+    let st = st_official();
+    let gg = gguf_good();
+    let cs = 16384u64;
+    let plain = In {
+        path: "config.json",
+        len: 20,
+        seed: 4,
+    };
+    let (st_map, st_rows) = tensor_file_map("model.safetensors", &st, cs, Format::Safetensors);
+    let (gg_map, gg_rows) = tensor_file_map("model.gguf", &gg, cs, Format::Gguf);
+    let all_rows: Vec<TensorRow> = st_rows.iter().chain(&gg_rows).cloned().collect();
+    let top = |files: Vec<C>, digest: Option<[u8; 32]>| {
+        let mut m = vec![
+            (t("name"), t("tensors")),
+            (t("files"), C::A(files)),
+            (t("format"), C::U(1)),
+            (t("chunk_size"), C::U(cs)),
+        ];
+        if let Some(d) = digest {
+            m.push((t("tensor_digest"), C::B(d.to_vec())));
+        }
+        C::M(m)
+    };
+    let good_files = vec![
+        C::M(file_map(&plain, cs, false)),
+        C::M(gg_map.clone()),
+        C::M(st_map.clone()),
+    ];
+    let good = bytes_of(&top(good_files.clone(), Some(tensor_set(&all_rows))));
+    let mut s = String::from("# A model with a plain file, a GGUF file and a safetensors file: per-file type, header and\n# tensors, and the model's tensor-set digest.\nexpect: success\nname: tensors\nchunk_size: 16384\nsha256: no\n");
+    s.push_str(&format!(
+        "file: {} {} {}\n",
+        plain.len, plain.seed, plain.path
+    ));
+    s.push_str(&format!("file-hex: model.gguf {}\n", hex(&gg)));
+    s.push_str(&format!("file-hex: model.safetensors {}\n", hex(&st)));
+    s.push_str(&format!(
+        "manifest: {}\ndigest: {}\n",
+        hex(&good),
+        hex(blake3::hash(&good).as_bytes())
+    ));
+    v.insert("manifest/ok-tensor-files.txt".into(), s);
+
+    let with_st = |m: Vec<(C, C)>, digest: Option<[u8; 32]>| {
+        bytes_of(&top(
+            vec![
+                C::M(file_map(&plain, cs, false)),
+                C::M(gg_map.clone()),
+                C::M(m),
+            ],
+            digest,
+        ))
+    };
+    let d_all = Some(tensor_set(&all_rows));
+    let tensors_of = |m: &Vec<(C, C)>| match &m.last().expect("tensors").1 {
+        C::A(a) => a.clone(),
+        _ => unreachable!(),
+    };
+    let set_tensors = |m: &Vec<(C, C)>, ts: Vec<C>| {
+        let mut m = m.clone();
+        m.last_mut().expect("tensors").1 = C::A(ts);
+        m
+    };
+    let field = |x: &C, i: usize| match x {
+        C::A(a) => a[i].clone(),
+        _ => unreachable!(),
+    };
+    let with_field = |x: &C, i: usize, val: C| match x {
+        C::A(a) => {
+            let mut a = a.clone();
+            a[i] = val;
+            C::A(a)
+        }
+        _ => unreachable!(),
+    };
+    let sts = tensors_of(&st_map);
+    let neg: Vec<Negative> = vec![
+        (
+            "tensor-digest-mismatch",
+            "tensor_digest does not match the files' tensors.",
+            "tensor-digest-mismatch",
+            None,
+            with_st(st_map.clone(), Some([0; 32])),
+        ),
+        (
+            "tensor-digest-missing",
+            "Files record tensors but tensor_digest is absent.",
+            "missing-field",
+            None,
+            with_st(st_map.clone(), None),
+        ),
+        (
+            "tensor-digest-unexpected",
+            "tensor_digest without any tensor file.",
+            "unexpected-tensor-digest",
+            None,
+            bytes_of(&top(vec![C::M(file_map(&plain, cs, false))], Some([0; 32]))),
+        ),
+        (
+            "unknown-file-type",
+            "type \"pytorch\" is not a tensor file type.",
+            "file-type",
+            None,
+            with_st(
+                st_map
+                    .iter()
+                    .map(|(k, x)| {
+                        if matches!(k, C::T(s) if s == "type") {
+                            (k.clone(), t("pytorch"))
+                        } else {
+                            (k.clone(), x.clone())
+                        }
+                    })
+                    .collect(),
+                d_all,
+            ),
+        ),
+        (
+            "type-without-tensors",
+            "type and header without tensors.",
+            "partial-tensor-fields",
+            None,
+            with_st(st_map[..st_map.len() - 1].to_vec(), d_all),
+        ),
+        (
+            "tensors-unsorted",
+            "Tensors not sorted by start offset.",
+            "bad-tensor",
+            None,
+            {
+                let mut ts = sts.clone();
+                ts.reverse();
+                with_st(set_tensors(&st_map, ts), d_all)
+            },
+        ),
+        (
+            "tensor-out-of-bounds",
+            "A tensor ending past the end of the file.",
+            "bad-tensor",
+            None,
+            {
+                let mut ts = sts.clone();
+                let last = ts.len() - 1;
+                ts[last] = with_field(&ts[last], 4, C::U(st.len() as u64 + 1));
+                with_st(set_tensors(&st_map, ts), d_all)
+            },
+        ),
+        (
+            "tensor-in-header",
+            "A tensor starting inside the header.",
+            "bad-tensor",
+            None,
+            {
+                let mut ts = sts.clone();
+                ts[0] = with_field(&ts[0], 3, C::U(8));
+                with_st(set_tensors(&st_map, ts), d_all)
+            },
+        ),
+        (
+            "tensors-overlap",
+            "Two tensors sharing bytes.",
+            "bad-tensor",
+            None,
+            {
+                let mut ts = sts.clone();
+                let end1 = field(&ts[1], 4);
+                ts[0] = with_field(&ts[0], 4, end1);
+                with_st(set_tensors(&st_map, ts), d_all)
+            },
+        ),
+        (
+            "tensor-wrong-arity",
+            "A tensor entry of 5 items.",
+            "wrong-type",
+            None,
+            {
+                let mut ts = sts.clone();
+                ts[0] = match &ts[0] {
+                    C::A(a) => C::A(a[..5].to_vec()),
+                    _ => unreachable!(),
+                };
+                with_st(set_tensors(&st_map, ts), d_all)
+            },
+        ),
+    ];
+    for (name, desc, code, reason, bytes) in neg {
         let mut s = format!("# {desc}\nexpect: manifest invalid\nerror: {code}\n");
         if let Some(r) = reason {
             s.push_str(&format!("reason: {r}\n"));
