@@ -874,7 +874,7 @@ pub fn gguf_raw(
         v.extend(off.to_le_bytes());
     }
     let a = alignment.unwrap_or(32) as usize;
-    while v.len() % a != 0 {
+    while !v.len().is_multiple_of(a) {
         v.push(0);
     }
     v.extend(pattern(data_len, 9));
