@@ -80,8 +80,10 @@ for f in files(data) + files(small):          # warm the page cache
 subprocess.run([ws, "hash", data, "-o", man], check=True, capture_output=True)
 cmds = {
     "b3sum": ["b3sum"] + files(data),
+    "weightseal hash --no-tensors": [ws, "hash", data, "--no-tensors", "-o", man + ".plain"],
     "weightseal hash": [ws, "hash", data, "-o", man],
     "weightseal verify": [ws, "verify", data, "--manifest", man],
+    "weightseal verify --tensors": [ws, "verify", data, "--manifest", man, "--tensors"],
     "weightseal hash --sha256": [ws, "hash", data, "--sha256", "-o", man + ".sha"],
 }
 res = {k: [] for k in cmds}
@@ -95,6 +97,9 @@ for k, rs in res.items():
     w = statistics.median(x for x, _ in rs)
     rss = max(r for _, r in rs)
     print(f"{k:28} {w:9.3f} {total / w / 1e9:7.2f} {w / base:8.2f}x {rss / 1024:8.1f} MiB")
+plain = statistics.median(w for w, _ in res["weightseal hash --no-tensors"])
+tens = statistics.median(w for w, _ in res["weightseal hash"])
+print(f"tensor digests cost: hash / hash --no-tensors = {tens / plain:.2f}x")
 _, small_rss = run([ws, "hash", small, "-o", man + ".small"])
 _, big_rss = run([ws, "hash", data, "-o", man])
 stotal = sum(os.path.getsize(f) for f in files(small))
