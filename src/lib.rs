@@ -21,6 +21,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod attest;
 pub mod diff;
 pub mod digest;
 pub mod formats;

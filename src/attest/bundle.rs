@@ -1,0 +1,83 @@
+//! The attestation bundle of a release: `weightseal.intoto.jsonl`, one DSSE envelope per line
+//! (the in-toto bundle convention). Signing appends a line; reading keeps each line's own
+//! parse result so one bad line does not hide the others.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::dsse::{DsseError, Envelope};
+
+/// Largest bundle read.
+pub const MAX_BUNDLE_LEN: u64 = 64 << 20;
+
+/// One non-empty line of a bundle.
+#[derive(Clone, Debug)]
+pub struct BundleLine {
+    /// 1-based line number.
+    pub line: usize,
+    pub envelope: Result<Envelope, DsseError>,
+}
+
+/// Why a bundle could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("cannot read attestations {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("attestations {}: {len} bytes, more than the {MAX_BUNDLE_LEN} allowed", path.display())]
+    TooLarge { path: PathBuf, len: u64 },
+    #[error("attestations {}: not UTF-8", path.display())]
+    NotUtf8 { path: PathBuf },
+}
+
+/// Parses bundle text.
+pub fn parse(text: &str) -> Vec<BundleLine> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| BundleLine {
+            line: i + 1,
+            envelope: Envelope::parse(l.trim()),
+        })
+        .collect()
+}
+
+/// Reads a bundle file; a missing file is an empty bundle.
+pub fn read(path: &Path) -> Result<Vec<BundleLine>, BundleError> {
+    let io = |source| BundleError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(e)),
+    };
+    let len = f.metadata().map_err(io)?.len();
+    if len > MAX_BUNDLE_LEN {
+        return Err(BundleError::TooLarge {
+            path: path.to_path_buf(),
+            len,
+        });
+    }
+    let mut b = Vec::with_capacity(len as usize);
+    f.take(MAX_BUNDLE_LEN).read_to_end(&mut b).map_err(io)?;
+    let text = String::from_utf8(b).map_err(|_| BundleError::NotUtf8 {
+        path: path.to_path_buf(),
+    })?;
+    Ok(parse(&text))
+}
+
+/// The bundle text with `envelope` appended as a new line.
+pub fn appended(existing: &str, envelope: &Envelope) -> String {
+    let mut s = existing.to_string();
+    if !s.is_empty() && !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s.push_str(&envelope.to_line());
+    s.push('\n');
+    s
+}
