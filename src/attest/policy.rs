@@ -210,17 +210,16 @@ impl Policy {
     }
 
     /// The policy of `--key PUB...`: at least one valid publisher attestation by one of these
-    /// keys.
-    pub fn publisher_keys(keys: Vec<PublicKey>) -> Policy {
+    /// keys (each given with the name to show for it).
+    pub fn publisher_keys(keys: Vec<(String, PublicKey)>) -> Policy {
         Policy {
             model: None,
             enforce_expiry: true,
             state_file: None,
             keys: keys
                 .into_iter()
-                .enumerate()
-                .map(|(i, key)| TrustedKey {
-                    name: format!("key {}", i + 1),
+                .map(|(name, key)| TrustedKey {
+                    name,
                     key,
                     roles: ["publisher".to_string()].into(),
                 })

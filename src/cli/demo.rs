@@ -11,8 +11,11 @@ use anyhow::{bail, Context, Result};
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 
+use weightseal::attest::bundle;
+use weightseal::attest::time::Timestamp;
+use weightseal::attest::{Claims, Policy, PrivateKey};
 use weightseal::manifest::{self, BuildOptions, Manifest};
-use weightseal::path::MANIFEST_FILE;
+use weightseal::path::{ATTESTATION_FILE, MANIFEST_FILE};
 use weightseal::progress::NoProgress;
 use weightseal::verify::{self, FileStatus, Mode, VerifyOptions};
 
@@ -148,9 +151,62 @@ pub fn run() -> Result<Outcome> {
         bail!("the untouched demo model did not verify");
     }
 
+    outln!(
+        "\n== 4. weightseal sign: a publisher and an auditor attest the release; a two-role policy"
+    );
+    let keys = tmp.path().join("keys");
+    fs::create_dir(&keys)?;
+    let publisher = PrivateKey::generate()?;
+    let auditor = PrivateKey::generate()?;
+    publisher.write_pair(&keys.join("publisher.key"))?;
+    auditor.write_pair(&keys.join("auditor.key"))?;
+    let now = Timestamp::now();
+    let mut lines = String::new();
+    for (key, role, signer) in [
+        (&publisher, "publisher", "Demo Labs"),
+        (&auditor, "auditor", "Independent Audit"),
+    ] {
+        let claims = Claims {
+            role: role.into(),
+            signer: signer.into(),
+            issued_at: now,
+            expires_at: Timestamp::parse_expiry("365d", now).ok(),
+            version: Some(1),
+            derived_from: Vec::new(),
+            annotations: [("license".to_string(), "apache-2.0".to_string())].into(),
+        };
+        let env = weightseal::attest::attest(&m, key, &claims)?;
+        lines = bundle::appended(&lines, &env);
+        outln!("   {role} {signer:?} signed with key {}", key.public().id());
+    }
+    write_atomic(&dir.join(ATTESTATION_FILE), lines.as_bytes())?;
+    let policy_text = "[keys.publisher]\npublic_key = \"publisher.key.pub\"\nroles = [\"publisher\"]\n\n[keys.auditor]\npublic_key = \"auditor.key.pub\"\nroles = [\"auditor\"]\n\n[roles.publisher]\nthreshold = 1\n\n[roles.auditor]\nthreshold = 1\n";
+    fs::write(keys.join("policy.toml"), policy_text)?;
+    outln!("   policy.toml:\n{}", indent(&indent(policy_text)));
+    let policy = Policy::load(&keys.join("policy.toml"))?;
+    let signed = bundle::read(&dir.join(ATTESTATION_FILE))?;
+    let verdict =
+        weightseal::attest::check_release(&policy, &m, &signed, now).map_err(anyhow::Error::msg)?;
+    out!("{}", indent(&super::attest::report_lines(&verdict)));
+    outln!("   {}", super::attest::summary(&verdict));
+    if !verdict.ok {
+        bail!("the two-role policy was not met");
+    }
+    // Without the auditor's attestation the same policy fails.
+    let only_publisher = &signed[..1];
+    let verdict = weightseal::attest::check_release(&policy, &m, only_publisher, now)
+        .map_err(anyhow::Error::msg)?;
+    outln!(
+        "   with the publisher's attestation alone: {}",
+        super::attest::summary(&verdict)
+    );
+    if verdict.ok {
+        bail!("the policy was met without an auditor");
+    }
+
     let victim = "model-00002-of-00003.safetensors";
     let offset = 4_500_000u64;
-    outln!("\n== 4. Tamper: flip one bit of byte {offset} of {victim}");
+    outln!("\n== 5. Tamper: flip one bit of byte {offset} of {victim}");
     let p = dir.join(victim);
     let mut data = fs::read(&p)?;
     let Some(byte) = data.get_mut(offset as usize) else {
@@ -159,7 +215,7 @@ pub fn run() -> Result<Outcome> {
     *byte ^= 0x01;
     fs::write(&p, &data)?;
 
-    outln!("\n== 5. weightseal verify again");
+    outln!("\n== 6. weightseal verify again");
     let report = verify::verify_dir(&dir, &m, &VerifyOptions::default(), &NoProgress)?;
     out!("{}", indent(&render::report_lines(&report)));
     outln!("   {}", render::report_summary(&m, &report));
@@ -184,7 +240,7 @@ pub fn run() -> Result<Outcome> {
     data[offset as usize] ^= 0x01;
     fs::write(&p, &data)?;
 
-    outln!("\n== 6. A mirror re-shards the same weights into 2 files: verify --tensors");
+    outln!("\n== 7. A mirror re-shards the same weights into 2 files: verify --tensors");
     let mirror = tmp.path().join("mirror");
     reshard(&dir, &mirror, 2)?;
     let opts = VerifyOptions {
@@ -203,7 +259,7 @@ pub fn run() -> Result<Outcome> {
         if plain.ok { "OK" } else { "NOT verified" }
     );
 
-    outln!("\n== 7. weightseal diff: the release against the mirror");
+    outln!("\n== 8. weightseal diff: the release against the mirror");
     let mirrored = manifest::build(&mirror, &BuildOptions::default(), &NoProgress)?.manifest;
     let d = weightseal::diff::diff_manifests(&m, &mirrored);
     out!("{}", indent(&render::diff_text(&d)));

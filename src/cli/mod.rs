@@ -16,6 +16,7 @@ macro_rules! outln {
     }};
 }
 
+mod attest;
 mod demo;
 mod render;
 
@@ -93,7 +94,85 @@ enum Command {
         /// dtypes, shapes, bytes) in any safetensors/GGUF files, and the other files match.
         #[arg(long)]
         tensors: bool,
+        /// Also require a valid publisher attestation by this public key (SPKI PEM);
+        /// repeatable: any one of the keys suffices.
+        #[arg(long = "key", value_name = "PUB")]
+        keys: Vec<PathBuf>,
+        /// Also require the attestations to meet this trust policy (TOML).
+        #[arg(long, value_name = "POLICY")]
+        policy: Option<PathBuf>,
+        /// The attestation bundle (default: weightseal.intoto.jsonl beside the manifest).
+        #[arg(long, value_name = "FILE")]
+        attestations: Option<PathBuf>,
         /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate an ed25519 key pair: KEY (PKCS#8 PEM, mode 0600) and KEY.pub (SPKI PEM).
+    Keygen {
+        /// Where to write the private key; the public key goes to KEY.pub.
+        #[arg(long, value_name = "KEY")]
+        out: PathBuf,
+    },
+    /// Key utilities.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Sign a model's manifest: append a DSSE/in-toto attestation to weightseal.intoto.jsonl.
+    /// Hashes the directory first when it has no manifest; refuses a manifest that does not
+    /// match the directory unless --manifest-only.
+    Sign {
+        /// The model directory.
+        dir: PathBuf,
+        /// The private key (PKCS#8 PEM, e.g. from `weightseal keygen` or `openssl genpkey -algorithm ed25519`).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// The role attested: publisher, auditor, mirror, or another lowercase word.
+        #[arg(long, default_value = "publisher")]
+        role: String,
+        /// Who signs (free text; default: the key file's name).
+        #[arg(long)]
+        signer: Option<String>,
+        /// Expiry: a duration (90d, 12h, 2w, 1y), a date (2027-01-31) or an RFC 3339 time.
+        #[arg(long, value_name = "DURATION|DATE")]
+        expires: Option<String>,
+        /// Release version (an integer; used for rollback protection).
+        #[arg(long)]
+        version: Option<u64>,
+        /// A parent model: DIGEST[:RELATION[:NAME]] or MANIFEST|DIR[:RELATION]; RELATION is
+        /// finetune, quantized, merge, adapter, distilled or other. Repeatable.
+        #[arg(long = "derived-from", value_name = "DIGEST[:RELATION]")]
+        derived_from: Vec<String>,
+        /// A free annotation KEY=VALUE (license, model-card digest, ...). Repeatable.
+        #[arg(long = "annotate", value_name = "K=V")]
+        annotate: Vec<String>,
+        /// The manifest (default: DIR/weightseal.manifest).
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
+        /// Sign the manifest without checking it against the directory.
+        #[arg(long)]
+        manifest_only: bool,
+        /// The attestation bundle to append to (default: beside the manifest).
+        #[arg(long, value_name = "FILE")]
+        attestations: Option<PathBuf>,
+    },
+    /// Show the signed provenance chain of a model: which models it derives from (finetune,
+    /// quantized, ...), per whose attestation, followed into the releases given with --with.
+    Lineage {
+        /// A model directory or manifest file.
+        model: PathBuf,
+        /// Another release (directory or manifest) to follow derived_from digests into.
+        /// Repeatable.
+        #[arg(long = "with", value_name = "DIR")]
+        with: Vec<PathBuf>,
+        /// Trust these publisher keys (SPKI PEM) when judging attestations.
+        #[arg(long = "key", value_name = "PUB")]
+        keys: Vec<PathBuf>,
+        /// Judge attestations with this trust policy.
+        #[arg(long, value_name = "POLICY")]
+        policy: Option<PathBuf>,
+        /// Print the chain as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -115,6 +194,15 @@ enum Command {
     /// Build a small model in a temporary directory, hash it, verify it, tamper with one byte
     /// and show the detection.
     Demo,
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Print the key id of a public (or private) key file: SHA-256 of its SPKI DER, in hex.
+    Id {
+        /// A PEM key file.
+        file: PathBuf,
+    },
 }
 
 fn parse_chunk_size(s: &str) -> Result<ChunkSize, String> {
@@ -228,10 +316,14 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             allow_extra,
             follow_symlinks,
             tensors,
+            keys,
+            policy,
+            attestations,
             json,
         } => {
             let path = manifest_path(&dir, manifest.as_deref());
             let m = read_manifest(&path)?;
+            let trust = attest::load_trust(&keys, policy.as_deref())?;
             let opts = VerifyOptions {
                 mode: if tensors { Mode::Tensors } else { Mode::Files },
                 extra: if allow_extra {
@@ -246,16 +338,33 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             let report = verify::verify_dir(&dir, &m, &opts, bar.progress())
                 .with_context(|| format!("verifying {}", dir.display()))?;
             bar.finish();
+            let signatures = match &trust {
+                Some(p) => Some(attest::check(
+                    p,
+                    &m,
+                    &attest::bundle_path(&path, attestations.as_deref()),
+                )?),
+                None => None,
+            };
             if json {
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&render::report_json(&m, &report))?
-                );
+                let mut v = render::report_json(&m, &report);
+                if let Some(s) = &signatures {
+                    v["attestations"] = serde_json::to_value(s)?;
+                    v["ok"] = serde_json::json!(report.ok && s.ok);
+                }
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 out!("{}", render::report_lines(&report));
+                if let Some(s) = &signatures {
+                    out!("{}", attest::report_lines(s));
+                }
             }
             eprintln!("{}", render::report_summary(&m, &report));
-            Ok(if report.ok {
+            if let Some(s) = &signatures {
+                eprintln!("{}", attest::summary(s));
+            }
+            let ok = report.ok && signatures.as_ref().is_none_or(|s| s.ok);
+            Ok(if ok {
                 Outcome::Verified
             } else {
                 Outcome::NotVerified
@@ -306,6 +415,118 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                 Outcome::NotVerified
             })
         }
+        Command::Keygen { out } => {
+            outln!("{}", attest::keygen(&out)?);
+            Ok(Outcome::Verified)
+        }
+        Command::Key {
+            command: KeyCommand::Id { file },
+        } => {
+            outln!("{}", attest::key_id(&file)?);
+            Ok(Outcome::Verified)
+        }
+        Command::Sign {
+            dir,
+            key,
+            role,
+            signer,
+            expires,
+            version,
+            derived_from,
+            annotate,
+            manifest,
+            manifest_only,
+            attestations,
+        } => {
+            let path = manifest_path(&dir, manifest.as_deref());
+            let m = if path.exists() {
+                let m = read_manifest(&path)?;
+                if !manifest_only {
+                    let opts = VerifyOptions {
+                        exclude: vec![path.clone()],
+                        ..Default::default()
+                    };
+                    let bar = Bar::new("checking");
+                    let report = verify::verify_dir(&dir, &m, &opts, bar.progress())
+                        .with_context(|| format!("checking {}", dir.display()))?;
+                    bar.finish();
+                    if !report.ok {
+                        let bad: Vec<&str> = report
+                            .files
+                            .iter()
+                            .filter(|f| !f.status.passes())
+                            .map(|f| f.path.as_str())
+                            .collect();
+                        anyhow::bail!(
+                            "the manifest {} does not match the directory {} ({} path(s) differ, e.g. {}): run `weightseal verify`, or sign with --manifest-only",
+                            path.display(),
+                            dir.display(),
+                            bad.len(),
+                            bad.first().copied().unwrap_or("an index file")
+                        );
+                    }
+                }
+                m
+            } else {
+                let opts = BuildOptions {
+                    exclude: vec![path.clone()],
+                    ..Default::default()
+                };
+                let bar = Bar::new("hashing");
+                let built = manifest::build(&dir, &opts, bar.progress())
+                    .with_context(|| format!("hashing {}", dir.display()))?;
+                bar.finish();
+                for w in &built.warnings {
+                    eprintln!("weightseal: warning: {w}");
+                }
+                write_atomic(&path, &built.manifest.encode())
+                    .with_context(|| format!("writing manifest {}", path.display()))?;
+                eprintln!(
+                    "weightseal: hashed {} into {}",
+                    dir.display(),
+                    path.display()
+                );
+                built.manifest
+            };
+            let args = attest::SignArgs {
+                key,
+                role,
+                signer,
+                expires,
+                version,
+                derived_from,
+                annotate,
+                attestations,
+            };
+            outln!("{}", attest::sign(&m, &path, &args)?);
+            Ok(Outcome::Verified)
+        }
+        Command::Lineage {
+            model,
+            with,
+            keys,
+            policy,
+            json,
+        } => {
+            let trust = attest::load_trust(&keys, policy.as_deref())?;
+            let root = attest::load_release(&model, None)?;
+            let known = with
+                .iter()
+                .map(|w| attest::load_release(w, None))
+                .collect::<Result<Vec<_>>>()?;
+            let tree = weightseal::attest::lineage(
+                &root,
+                &known,
+                trust.as_ref(),
+                weightseal::attest::time::Timestamp::now(),
+            );
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&tree)?);
+            } else {
+                out!("{}", attest::lineage_text(&tree, trust.is_some()));
+            }
+            Ok(Outcome::Verified)
+        }
         Command::Demo => demo::run(),
     }
 }
@@ -319,7 +540,7 @@ fn manifest_path(file: &Path, explicit: Option<&Path>) -> PathBuf {
     }
 }
 
-fn read_manifest(path: &Path) -> Result<Manifest> {
+pub(crate) fn read_manifest(path: &Path) -> Result<Manifest> {
     Manifest::read_file(path).map_err(|e| match e {
         manifest::ManifestError::Io { .. } => anyhow::Error::new(e),
         other => anyhow::Error::new(other).context(format!("invalid manifest {}", path.display())),

@@ -1,0 +1,330 @@
+//! The attestation commands: keygen, key id, sign, lineage, and the signature half of verify.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use weightseal::attest::bundle::{self, BundleLine};
+use weightseal::attest::policy::{PolicyReport, Status};
+use weightseal::attest::statement::{DerivedFrom, DigestSet, Relation};
+use weightseal::attest::time::Timestamp;
+use weightseal::attest::{self, keys, Claims, LineageNode, Policy, PrivateKey, PublicKey, Release};
+use weightseal::manifest::Manifest;
+use weightseal::path::{ATTESTATION_FILE, MANIFEST_FILE};
+use weightseal::Digest;
+
+use super::{read_manifest, write_atomic};
+
+/// `keygen --out KEY`.
+pub fn keygen(out: &Path) -> Result<String> {
+    let key = PrivateKey::generate()?;
+    let pub_path = key.write_pair(out)?;
+    Ok(format!(
+        "wrote {} (private key, PKCS#8 PEM, mode 0600) and {} (public key, SPKI PEM)\nkey id {}",
+        out.display(),
+        pub_path.display(),
+        key.public().id()
+    ))
+}
+
+/// `key id FILE`.
+pub fn key_id(path: &Path) -> Result<String> {
+    Ok(keys::read_any_public(path)?.id().to_string())
+}
+
+/// The trust to apply: `--policy P` or `--key PUB...`; `None` when neither is given.
+pub fn load_trust(keys: &[PathBuf], policy: Option<&Path>) -> Result<Option<Policy>> {
+    match (keys.is_empty(), policy) {
+        (true, None) => Ok(None),
+        (false, Some(_)) => bail!("give --key or --policy, not both"),
+        (true, Some(p)) => Ok(Some(Policy::load(p)?)),
+        (false, None) => {
+            let keys = keys
+                .iter()
+                .map(|k| Ok((k.display().to_string(), PublicKey::read(k)?)))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Some(Policy::publisher_keys(keys)))
+        }
+    }
+}
+
+/// The attestation bundle of a model: `--attestations FILE`, or beside its manifest.
+pub fn bundle_path(manifest_path: &Path, explicit: Option<&Path>) -> PathBuf {
+    match explicit {
+        Some(p) => p.to_path_buf(),
+        None => manifest_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(ATTESTATION_FILE),
+    }
+}
+
+/// Parses `--derived-from`: `DIGEST[:RELATION[:NAME]]`, or `PATH[:RELATION]` where PATH is a
+/// manifest file or a model directory holding one.
+pub fn parse_derived(arg: &str) -> Result<DerivedFrom> {
+    let mut parts = arg.splitn(3, ':');
+    let first = parts.next().unwrap_or("");
+    let relation = match parts.next() {
+        None | Some("") => Relation::Other,
+        Some(r) => Relation::parse(r).with_context(|| {
+            format!("--derived-from {arg:?}: relation {r:?} is not one of finetune, quantized, merge, adapter, distilled, other")
+        })?,
+    };
+    let name = parts.next().map(str::to_string);
+    if let Some(d) = Digest::from_hex(first) {
+        return Ok(DerivedFrom {
+            name: name.unwrap_or_default(),
+            digest: DigestSet { blake3: d.to_hex() },
+            relation,
+        });
+    }
+    let p = Path::new(first);
+    let mp = if p.is_dir() {
+        p.join(MANIFEST_FILE)
+    } else {
+        p.to_path_buf()
+    };
+    if !mp.exists() {
+        bail!("--derived-from {arg:?}: {first:?} is neither a 64-hex-digit manifest digest nor a manifest or model directory");
+    }
+    let m = read_manifest(&mp)?;
+    Ok(DerivedFrom {
+        name: name.unwrap_or_else(|| m.name().to_string()),
+        digest: DigestSet {
+            blake3: m.digest().to_hex(),
+        },
+        relation,
+    })
+}
+
+/// Arguments of `sign` beyond the directory and manifest.
+pub struct SignArgs {
+    pub key: PathBuf,
+    pub role: String,
+    pub signer: Option<String>,
+    pub expires: Option<String>,
+    pub version: Option<u64>,
+    pub derived_from: Vec<String>,
+    pub annotate: Vec<String>,
+    pub attestations: Option<PathBuf>,
+}
+
+/// Signs `manifest` (read from `manifest_path`) and appends the envelope to the bundle.
+pub fn sign(manifest: &Manifest, manifest_path: &Path, a: &SignArgs) -> Result<String> {
+    let key = PrivateKey::read(&a.key)?;
+    let now = Timestamp::now();
+    let expires_at = a
+        .expires
+        .as_deref()
+        .map(|e| Timestamp::parse_expiry(e, now))
+        .transpose()?;
+    let mut annotations = BTreeMap::new();
+    for kv in &a.annotate {
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--annotate {kv:?}: expected KEY=VALUE"))?;
+        if k.is_empty() {
+            bail!("--annotate {kv:?}: empty key");
+        }
+        annotations.insert(k.to_string(), v.to_string());
+    }
+    let derived_from = a
+        .derived_from
+        .iter()
+        .map(|d| parse_derived(d))
+        .collect::<Result<Vec<_>>>()?;
+    let signer = a.signer.clone().unwrap_or_else(|| {
+        a.key
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "unnamed".into())
+    });
+    let claims = Claims {
+        role: a.role.clone(),
+        signer,
+        issued_at: now,
+        expires_at,
+        version: a.version,
+        derived_from,
+        annotations,
+    };
+    let env = attest::attest(manifest, &key, &claims)?;
+    let path = bundle_path(manifest_path, a.attestations.as_deref());
+    let existing = match std::fs::read_to_string(&path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let count = bundle::parse(&existing).len() + 1;
+    write_atomic(&path, bundle::appended(&existing, &env).as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(format!(
+        "signed {} (manifest {}) as {} with key {}\n{} attestation(s) in {}",
+        manifest.name(),
+        manifest.digest(),
+        claims.role,
+        key.public().id(),
+        count,
+        path.display()
+    ))
+}
+
+/// Reads the bundle and evaluates the policy at the current time.
+pub fn check(policy: &Policy, manifest: &Manifest, bundle_file: &Path) -> Result<PolicyReport> {
+    let lines: Vec<BundleLine> = bundle::read(bundle_file)?;
+    attest::check_release(policy, manifest, &lines, Timestamp::now()).map_err(anyhow::Error::msg)
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(16)]
+}
+
+/// `attestation N: OK (...)` lines and role lines.
+pub fn report_lines(r: &PolicyReport) -> String {
+    let mut s = String::new();
+    if r.attestations.is_empty() {
+        s.push_str("attestations: none found\n");
+    }
+    for a in &r.attestations {
+        let mut what = Vec::new();
+        if let Some(role) = &a.role {
+            what.push(format!("{role} {:?}", a.signer.clone().unwrap_or_default()));
+        }
+        if !a.keys.is_empty() {
+            what.push(format!("key {}", a.keys.join(", ")));
+        } else if !a.keyids.is_empty() {
+            what.push(format!(
+                "key id {}",
+                a.keyids
+                    .iter()
+                    .map(|k| short(k))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if let Some(v) = a.version {
+            what.push(format!("version {v}"));
+        }
+        if let Some(e) = &a.expires_at {
+            what.push(format!("expires {e}"));
+        }
+        let what = what.join(", ");
+        if a.status == Status::Valid {
+            s.push_str(&format!("attestation {}: OK ({what})\n", a.line));
+        } else {
+            let sep = if what.is_empty() { "" } else { "; " };
+            s.push_str(&format!(
+                "attestation {}: FAILED ({}: {}{sep}{what})\n",
+                a.line, a.code, a.detail
+            ));
+        }
+    }
+    for role in &r.roles {
+        s.push_str(&format!(
+            "role {}: {} of {} required key(s){}{}\n",
+            role.role,
+            role.keys.len(),
+            role.threshold,
+            if role.keys.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", role.keys.join(", "))
+            },
+            if role.met { "" } else { ": NOT MET" }
+        ));
+    }
+    for p in &r.problems {
+        if p.code != "threshold-not-met" {
+            s.push_str(&format!("policy: FAILED ({}: {})\n", p.code, p.detail));
+        }
+    }
+    s
+}
+
+pub fn summary(r: &PolicyReport) -> String {
+    let roles: Vec<String> = r
+        .roles
+        .iter()
+        .map(|x| format!("{} {}/{}", x.role, x.keys.len(), x.threshold))
+        .collect();
+    if r.ok {
+        format!("weightseal: trust policy met ({})", roles.join(", "))
+    } else {
+        let why: Vec<&str> = r.problems.iter().map(|p| p.code).collect();
+        format!(
+            "weightseal: trust policy NOT met ({}; {})",
+            roles.join(", "),
+            why.join(", ")
+        )
+    }
+}
+
+/// Loads a release from a manifest file or a model directory.
+pub fn load_release(path: &Path, attestations: Option<&Path>) -> Result<Release> {
+    let mp = if path.is_dir() {
+        path.join(MANIFEST_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    let manifest = read_manifest(&mp)?;
+    let bundle = bundle::read(&bundle_path(&mp, attestations))?;
+    Ok(Release {
+        manifest,
+        bundle,
+        location: path.display().to_string(),
+    })
+}
+
+/// The lineage tree as indented text.
+pub fn lineage_text(n: &LineageNode, trusted_keys: bool) -> String {
+    fn walk(n: &LineageNode, depth: usize, trusted_keys: bool, out: &mut String) {
+        let pad = "  ".repeat(depth);
+        let place = n
+            .found_in
+            .as_deref()
+            .map(|p| format!("  [{p}]"))
+            .unwrap_or_else(|| "  [not found locally]".into());
+        let name = if n.name.is_empty() {
+            "(unnamed)"
+        } else {
+            n.name.as_str()
+        };
+        out.push_str(&format!("{pad}{name}  manifest {}{place}\n", n.digest));
+        for a in &n.attestations {
+            let status = match (&a.status, trusted_keys) {
+                (Status::Valid, _) => "valid".to_string(),
+                (_, false) => "signature not checked: give --key or --policy".to_string(),
+                (_, true) => format!("{}: {}", a.code, a.detail),
+            };
+            let who = match (&a.role, &a.signer) {
+                (Some(r), Some(s)) => format!("{r} {s:?}"),
+                _ => "attestation".into(),
+            };
+            let keys = if a.keys.is_empty() {
+                String::new()
+            } else {
+                format!(", key {}", a.keys.join(", "))
+            };
+            let version = a
+                .version
+                .map(|v| format!(", version {v}"))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "{pad}  attested by {who}{keys}{version} ({status})\n"
+            ));
+        }
+        for e in &n.parents {
+            out.push_str(&format!(
+                "{pad}  derived from ({}) per attestation {}{}:\n",
+                e.relation.as_str(),
+                e.claimed_by_line,
+                if e.trusted { "" } else { ", UNVERIFIED" }
+            ));
+            walk(&e.parent, depth + 2, trusted_keys, out);
+        }
+    }
+    let mut s = String::new();
+    walk(n, 0, trusted_keys, &mut s);
+    s
+}
