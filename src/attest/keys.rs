@@ -223,8 +223,13 @@ impl PrivateKey {
                 });
             }
         }
-        let pem = self
-            .key
+        // PKCS#8 v1 (the seed only), as `openssl genpkey` writes it: OpenSSL and Python's
+        // cryptography reject the v2 form that also embeds the public key.
+        let v1 = ed25519_dalek::pkcs8::KeypairBytes {
+            secret_key: self.key.to_bytes(),
+            public_key: None,
+        };
+        let pem = v1
             .to_pkcs8_pem(LineEnding::LF)
             .expect("an ed25519 key encodes as PKCS#8");
         write_new(path, pem.as_bytes(), 0o600)?;
@@ -281,6 +286,9 @@ mod tests {
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600
         );
+        // PKCS#8 v1, 48 bytes of DER: what openssl genpkey writes.
+        let pem = fs::read_to_string(&path).unwrap();
+        assert!(pem.lines().nth(1).unwrap().starts_with("MC4CAQAw"), "{pem}");
         let back = PrivateKey::read(&path).unwrap();
         assert_eq!(back.public(), k.public());
         assert_eq!(PublicKey::read(&pubp).unwrap(), k.public());
