@@ -377,3 +377,91 @@ fn tensor_set_vectors() {
         );
     }
 }
+
+#[test]
+fn attestation_vectors() {
+    use weightseal::attest::bundle;
+    use weightseal::attest::policy::{evaluate, Policy, State, TrustedKey};
+    use weightseal::attest::time::Timestamp;
+    use weightseal::attest::{PrivateKey, PublicKey};
+    let vectors = load("attestation");
+    let mut expects = std::collections::BTreeSet::new();
+    for v in &vectors {
+        let keys: Vec<TrustedKey> = v
+            .all("key")
+            .iter()
+            .map(|line| {
+                let p: Vec<&str> = line.split(' ').collect();
+                let seed: [u8; 32] = unhex(p[1]).unwrap().try_into().unwrap();
+                let raw: [u8; 32] = unhex(p[2]).unwrap().try_into().unwrap();
+                let key = PublicKey::from_bytes(&raw).unwrap();
+                // The seed reproduces the public key (RFC 8032).
+                assert_eq!(PrivateKey::from_seed(&seed).public(), key, "{}", v.name);
+                TrustedKey {
+                    name: p[0].to_string(),
+                    key,
+                    roles: p[3].split(',').map(str::to_string).collect(),
+                }
+            })
+            .collect();
+        let thresholds = v
+            .all("threshold")
+            .iter()
+            .map(|l| {
+                let (r, t) = l.split_once(' ').unwrap();
+                (r.to_string(), t.parse().unwrap())
+            })
+            .collect();
+        let policy = Policy {
+            model: None,
+            enforce_expiry: true,
+            state_file: None,
+            keys,
+            thresholds,
+        };
+        let state = v.opt("state").map(|l| {
+            let (m, ver) = l.split_once(' ').unwrap();
+            State {
+                versions: [(m.to_string(), ver.parse().unwrap())].into(),
+            }
+        });
+        let text: String = v.all("envelope").iter().map(|e| format!("{e}\n")).collect();
+        let lines = bundle::parse(&text);
+        let now = Timestamp::parse(v.one("now")).unwrap();
+        let r = evaluate(
+            &policy,
+            v.one("model"),
+            v.digest("manifest_digest"),
+            &lines,
+            now,
+            state.as_ref(),
+        );
+        let codes: Vec<&str> = r.attestations.iter().map(|a| a.code.as_str()).collect();
+        assert_eq!(
+            codes.join(" "),
+            v.one("codes"),
+            "{}: {:?}",
+            v.name,
+            r.attestations
+        );
+        let problems: Vec<&str> = r.problems.iter().map(|p| p.code).collect();
+        let want = v.one("problems");
+        assert_eq!(
+            if problems.is_empty() {
+                "none".to_string()
+            } else {
+                problems.join(" ")
+            },
+            want,
+            "{}",
+            v.name
+        );
+        let expect = v.one("expect");
+        assert_eq!(r.ok, expect == "success", "{}", v.name);
+        expects.insert(expect.to_string());
+    }
+    assert_eq!(
+        expects.into_iter().collect::<Vec<_>>(),
+        vec!["policy unmet", "signature invalid", "success"]
+    );
+}

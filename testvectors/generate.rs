@@ -29,6 +29,7 @@ pub fn generate() -> Vectors {
     format_vectors(&mut v);
     tensor_set_vectors(&mut v);
     tensor_manifest_vectors(&mut v);
+    attestation_vectors(&mut v);
     v
 }
 
@@ -1343,5 +1344,314 @@ fn tensor_manifest_vectors(v: &mut Vectors) {
         }
         s.push_str(&format!("manifest: {}\n", hex(&bytes)));
         v.insert(format!("manifest/bad-{name}.txt"), s);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attestations
+
+fn attestation_vectors(v: &mut Vectors) {
+    use base64::Engine as _;
+    use weightseal::attest::dsse::Envelope;
+    use weightseal::attest::statement::{DerivedFrom, DigestSet, Predicate, Relation, Statement};
+    use weightseal::attest::PrivateKey;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let model = "org/model";
+    let digest = weightseal::Digest(
+        *blake3::hash(b"weightseal attestation vectors: the manifest").as_bytes(),
+    );
+    let other = weightseal::Digest(*blake3::hash(b"another manifest").as_bytes());
+    let now = "2026-06-01T00:00:00Z";
+    let seeds: [(&str, [u8; 32], &str); 4] = [
+        ("publisher", [0x11; 32], "publisher"),
+        ("auditor-a", [0x22; 32], "auditor"),
+        ("auditor-b", [0x33; 32], "auditor"),
+        ("outsider", [0x44; 32], "publisher"),
+    ];
+    let key = |name: &str| {
+        PrivateKey::from_seed(&seeds.iter().find(|s| s.0 == name).expect("known key").1)
+    };
+    let pred = |role: &str, expires: Option<&str>, version: Option<u64>| Predicate {
+        role: role.into(),
+        signer: format!("{role} signer"),
+        issued_at: "2026-05-01T00:00:00Z".into(),
+        expires_at: expires.map(str::to_string),
+        version,
+        derived_from: vec![DerivedFrom {
+            name: "org/base".into(),
+            digest: DigestSet {
+                blake3: other.to_hex(),
+            },
+            relation: Relation::Finetune,
+        }],
+        annotations: [("license".to_string(), "apache-2.0".to_string())].into(),
+    };
+    let sign = |k: &str, p: Predicate, d: weightseal::Digest| {
+        Envelope::sign(&Statement::new(model, d, p).to_bytes(), &key(k))
+    };
+    let good_pub = sign(
+        "publisher",
+        pred("publisher", Some("2027-01-01T00:00:00Z"), Some(7)),
+        digest,
+    );
+    let good_aud_a = sign("auditor-a", pred("auditor", None, None), digest);
+    let good_aud_b = sign("auditor-b", pred("auditor", None, None), digest);
+    let tamper = |e: &Envelope| {
+        let mut e = e.clone();
+        let mut p = b64.decode(&e.payload).expect("our base64");
+        let i = p.len() - 3;
+        p[i] ^= 1;
+        e.payload = b64.encode(&p);
+        e
+    };
+    // (name, description, expect, trusted keys, thresholds, state, envelopes, codes, problems)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Vec<&'a str>,
+        Vec<(&'a str, u32)>,
+        Option<u64>,
+        Vec<Envelope>,
+        Vec<&'a str>,
+        Vec<&'a str>,
+    );
+    let p1 = vec![("publisher", 1)];
+    let two = vec![("publisher", 1), ("auditor", 2)];
+    let keys_pub = vec!["publisher"];
+    let keys_all = vec!["publisher", "auditor-a", "auditor-b"];
+    let cases: Vec<Case> = vec![
+        (
+            "valid-single",
+            "One publisher attestation by the trusted publisher key.",
+            "success",
+            keys_pub.clone(),
+            p1.clone(),
+            None,
+            vec![good_pub.clone()],
+            vec!["valid"],
+            vec![],
+        ),
+        (
+            "valid-two-role",
+            "A publisher and two distinct auditors: publisher 1 of 1, auditor 2 of 2.",
+            "success",
+            keys_all.clone(),
+            two.clone(),
+            None,
+            vec![good_pub.clone(), good_aud_a.clone(), good_aud_b.clone()],
+            vec!["valid", "valid", "valid"],
+            vec![],
+        ),
+        (
+            "expired",
+            "expires_at is before now.",
+            "policy unmet",
+            keys_pub.clone(),
+            p1.clone(),
+            None,
+            vec![sign(
+                "publisher",
+                pred("publisher", Some("2026-05-15T00:00:00Z"), None),
+                digest,
+            )],
+            vec!["expired"],
+            vec!["threshold-not-met"],
+        ),
+        (
+            "wrong-subject",
+            "A valid signature on a statement about another manifest.",
+            "policy unmet",
+            keys_pub.clone(),
+            p1.clone(),
+            None,
+            vec![sign("publisher", pred("publisher", None, None), other)],
+            vec!["wrong-subject"],
+            vec!["threshold-not-met"],
+        ),
+        (
+            "tampered-payload",
+            "One payload bit flipped after signing.",
+            "signature invalid",
+            keys_pub.clone(),
+            p1.clone(),
+            None,
+            vec![tamper(&good_pub)],
+            vec!["bad-signature"],
+            vec!["threshold-not-met"],
+        ),
+        (
+            "wrong-key",
+            "Signed by a key the policy does not trust.",
+            "signature invalid",
+            keys_pub.clone(),
+            p1.clone(),
+            None,
+            vec![sign("outsider", pred("publisher", None, None), digest)],
+            vec!["untrusted"],
+            vec!["threshold-not-met"],
+        ),
+        (
+            "threshold-not-met",
+            "Two auditors required; the same auditor key signed twice and counts once.",
+            "policy unmet",
+            keys_all.clone(),
+            two.clone(),
+            None,
+            vec![
+                good_pub.clone(),
+                good_aud_a.clone(),
+                sign(
+                    "auditor-a",
+                    pred("auditor", Some("2027-01-01T00:00:00Z"), None),
+                    digest,
+                ),
+            ],
+            vec!["valid", "valid", "valid"],
+            vec!["threshold-not-met"],
+        ),
+        (
+            "role-not-allowed",
+            "The auditor key attests the publisher role.",
+            "policy unmet",
+            keys_all.clone(),
+            p1.clone(),
+            None,
+            vec![sign("auditor-a", pred("publisher", None, None), digest)],
+            vec!["role-not-allowed"],
+            vec!["threshold-not-met"],
+        ),
+        (
+            "rollback",
+            "Version 7 when version 9 was accepted before (state).",
+            "policy unmet",
+            keys_pub.clone(),
+            p1.clone(),
+            Some(9),
+            vec![good_pub.clone()],
+            vec!["valid"],
+            vec!["rollback"],
+        ),
+        (
+            "not-a-rollback",
+            "Version 7 when version 7 was accepted before.",
+            "success",
+            keys_pub.clone(),
+            p1.clone(),
+            Some(7),
+            vec![good_pub.clone()],
+            vec!["valid"],
+            vec![],
+        ),
+        (
+            "unknown-payload-type",
+            "payloadType is not application/vnd.in-toto+json.",
+            "signature invalid",
+            keys_pub.clone(),
+            p1.clone(),
+            None,
+            vec![{
+                let mut e = good_pub.clone();
+                e.payload_type = "application/json".into();
+                e
+            }],
+            vec!["unknown-payload-type"],
+            vec!["threshold-not-met"],
+        ),
+        (
+            "bad-base64",
+            "The signature is not base64.",
+            "signature invalid",
+            keys_pub.clone(),
+            p1.clone(),
+            None,
+            vec![{
+                let mut e = good_pub.clone();
+                e.signatures[0].sig = "not base64!".into();
+                e
+            }],
+            vec!["bad-base64"],
+            vec!["threshold-not-met"],
+        ),
+        (
+            "signature-length",
+            "A 63-byte signature.",
+            "signature invalid",
+            keys_pub.clone(),
+            p1.clone(),
+            None,
+            vec![{
+                let mut e = good_pub.clone();
+                let mut raw = b64.decode(&e.signatures[0].sig).expect("our base64");
+                raw.pop();
+                e.signatures[0].sig = b64.encode(raw);
+                e
+            }],
+            vec!["signature-length"],
+            vec!["threshold-not-met"],
+        ),
+        (
+            "duplicate-signature",
+            "The same signature twice in one envelope.",
+            "signature invalid",
+            keys_pub.clone(),
+            p1.clone(),
+            None,
+            vec![{
+                let mut e = good_pub.clone();
+                let s0 = e.signatures[0].clone();
+                e.signatures.push(s0);
+                e
+            }],
+            vec!["duplicate-signature"],
+            vec!["threshold-not-met"],
+        ),
+        (
+            "keyid-mismatch",
+            "A trusted key's signature labelled with another key id.",
+            "signature invalid",
+            keys_all.clone(),
+            p1.clone(),
+            None,
+            vec![{
+                let mut e = good_pub.clone();
+                e.signatures[0].keyid = key("outsider").public().id().to_string();
+                e
+            }],
+            vec!["keyid-mismatch"],
+            vec!["threshold-not-met"],
+        ),
+    ];
+    for (name, desc, expect, trusted, thresholds, state, envs, codes, problems) in cases {
+        let mut s = format!(
+            "# {desc}\nexpect: {expect}\nnow: {now}\nmodel: {model}\nmanifest_digest: {digest}\n"
+        );
+        for k in &trusted {
+            let (n, seed, role) = seeds.iter().find(|s| s.0 == *k).expect("known key");
+            s.push_str(&format!(
+                "key: {n} {} {} {role}\n",
+                hex(seed),
+                hex(key(n).public().as_bytes())
+            ));
+        }
+        for (role, t) in &thresholds {
+            s.push_str(&format!("threshold: {role} {t}\n"));
+        }
+        if let Some(v) = state {
+            s.push_str(&format!("state: {model} {v}\n"));
+        }
+        for e in &envs {
+            s.push_str(&format!("envelope: {}\n", e.to_line()));
+        }
+        s.push_str(&format!("codes: {}\n", codes.join(" ")));
+        s.push_str(&format!(
+            "problems: {}\n",
+            if problems.is_empty() {
+                "none".to_string()
+            } else {
+                problems.join(" ")
+            }
+        ));
+        v.insert(format!("attestation/{name}.txt"), s);
     }
 }

@@ -112,6 +112,13 @@ impl PublicKey {
         Ok(PublicKey::from_verifying_key(key))
     }
 
+    /// The key with these raw 32 bytes, if they are a valid ed25519 point.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Option<PublicKey> {
+        VerifyingKey::from_bytes(bytes)
+            .ok()
+            .map(PublicKey::from_verifying_key)
+    }
+
     /// Reads an SPKI PEM file.
     pub fn read(path: &Path) -> Result<PublicKey, KeyError> {
         PublicKey::from_pem(&read_text(path)?, path)
