@@ -24,6 +24,7 @@
 pub mod attest;
 pub mod diff;
 pub mod digest;
+pub mod fetch;
 pub mod formats;
 pub mod index;
 pub mod manifest;

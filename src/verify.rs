@@ -176,7 +176,7 @@ pub struct Report {
 }
 
 impl Report {
-    fn new(
+    pub(crate) fn new(
         mut files: Vec<FileReport>,
         index: Vec<IndexProblem>,
         tensor_set: Option<TensorSetReport>,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use weightseal::attest::bundle::{self, BundleLine};
+use weightseal::attest::bundle;
 use weightseal::attest::policy::{PolicyReport, Status};
 use weightseal::attest::statement::{DerivedFrom, DigestSet, Relation};
 use weightseal::attest::time::Timestamp;
@@ -168,12 +168,6 @@ pub fn sign(manifest: &Manifest, manifest_path: &Path, a: &SignArgs) -> Result<S
         count,
         path.display()
     ))
-}
-
-/// Reads the bundle and evaluates the policy at the current time.
-pub fn check(policy: &Policy, manifest: &Manifest, bundle_file: &Path) -> Result<PolicyReport> {
-    let lines: Vec<BundleLine> = bundle::read(bundle_file)?;
-    attest::check_release(policy, manifest, &lines, Timestamp::now()).map_err(anyhow::Error::msg)
 }
 
 fn short(id: &str) -> &str {

@@ -18,6 +18,7 @@ macro_rules! outln {
 
 mod attest;
 mod demo;
+mod fetch;
 mod render;
 
 use std::io::IsTerminal;
@@ -79,11 +80,22 @@ enum Command {
     /// Verify a model directory against its manifest: `path: OK` or `path: FAILED (reason)`
     /// per file; exit 0 when everything verifies, 1 when something does not.
     Verify {
-        /// The model directory.
-        dir: PathBuf,
-        /// The manifest (default: DIR/weightseal.manifest).
+        /// The model directory (or give --url to verify a mirror without downloading).
+        #[arg(required_unless_present = "url", conflicts_with = "url")]
+        dir: Option<PathBuf>,
+        /// The manifest (default: DIR/weightseal.manifest, or URL/weightseal.manifest); a
+        /// path or, with --url, also a URL.
         #[arg(long, value_name = "FILE")]
-        manifest: Option<PathBuf>,
+        manifest: Option<String>,
+        /// Mirror validation: stream every file from this URL and check it; store nothing.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// With --url: check only this fraction (0 < F <= 1) of each file's chunks, chosen at
+        /// random, with range requests. The report says it is a sample.
+        #[arg(long, value_name = "F", requires = "url", value_parser = parse_fraction)]
+        sample: Option<f64>,
+        #[command(flatten)]
+        net: NetArgs,
         /// Do not fail on files the manifest does not list.
         #[arg(long)]
         allow_extra: bool,
@@ -104,6 +116,31 @@ enum Command {
         /// The attestation bundle (default: weightseal.intoto.jsonl beside the manifest).
         #[arg(long, value_name = "FILE")]
         attestations: Option<PathBuf>,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a model with every chunk verified as it arrives: files appear in DEST only
+    /// once verified; a rerun resumes. The manifest's attestations are checked first.
+    Fetch {
+        /// The URL of the model directory (its weightseal.manifest is at URL/weightseal.manifest).
+        url: String,
+        /// Where to put the model.
+        dest: PathBuf,
+        /// The manifest: a path or URL (default: URL/weightseal.manifest).
+        #[arg(long, value_name = "PATH|URL")]
+        manifest: Option<String>,
+        /// Require a valid publisher attestation by this public key before downloading.
+        #[arg(long = "key", value_name = "PUB")]
+        keys: Vec<PathBuf>,
+        /// Require the attestations to meet this trust policy before downloading.
+        #[arg(long, value_name = "POLICY")]
+        policy: Option<PathBuf>,
+        /// Download a manifest that no key or policy vouches for (integrity only).
+        #[arg(long)]
+        allow_unsigned: bool,
+        #[command(flatten)]
+        net: NetArgs,
         /// Print the report as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -194,6 +231,42 @@ enum Command {
     /// Build a small model in a temporary directory, hash it, verify it, tamper with one byte
     /// and show the detection.
     Demo,
+}
+
+/// Network options of `fetch` and `verify --url`.
+#[derive(clap::Args, Clone)]
+struct NetArgs {
+    /// Parallel connections.
+    #[arg(long, default_value_t = 8)]
+    jobs: usize,
+    /// Map a manifest path to a URL, e.g. https://host/org/model/resolve/main/{path}.
+    #[arg(long, value_name = "TEMPLATE")]
+    url_template: Option<String>,
+    /// Seconds a connection may stall before it is dropped and retried.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// Retries per request (5xx, resets, timeouts, corrupt chunks), with backoff.
+    #[arg(long, default_value_t = 4)]
+    retries: u32,
+}
+
+impl NetArgs {
+    fn options(&self) -> weightseal::fetch::FetchOptions {
+        weightseal::fetch::FetchOptions {
+            jobs: self.jobs,
+            url_template: self.url_template.clone(),
+            retries: self.retries,
+            timeout: std::time::Duration::from_secs(self.timeout.max(1)),
+            ..Default::default()
+        }
+    }
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f > 0.0 && f <= 1.0 => Ok(f),
+        _ => Err(format!("{s:?} is not a fraction in (0, 1]")),
+    }
 }
 
 #[derive(Subcommand)]
@@ -313,6 +386,9 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
         Command::Verify {
             dir,
             manifest,
+            url,
+            sample,
+            net,
             allow_extra,
             follow_symlinks,
             tensors,
@@ -321,33 +397,69 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             attestations,
             json,
         } => {
-            let path = manifest_path(&dir, manifest.as_deref());
-            let m = read_manifest(&path)?;
             let trust = attest::load_trust(&keys, policy.as_deref())?;
-            let opts = VerifyOptions {
-                mode: if tensors { Mode::Tensors } else { Mode::Files },
-                extra: if allow_extra {
-                    ExtraFiles::Allow
-                } else {
-                    ExtraFiles::Reject
-                },
-                symlinks: symlinks(follow_symlinks),
-                exclude: vec![path.clone()],
+            let (m, report, bundle_lines) = match (&dir, &url) {
+                (Some(dir), _) => {
+                    let path = manifest_path(dir, manifest.as_deref().map(Path::new));
+                    let m = read_manifest(&path)?;
+                    let opts = VerifyOptions {
+                        mode: if tensors { Mode::Tensors } else { Mode::Files },
+                        extra: if allow_extra {
+                            ExtraFiles::Allow
+                        } else {
+                            ExtraFiles::Reject
+                        },
+                        symlinks: symlinks(follow_symlinks),
+                        exclude: vec![path.clone()],
+                    };
+                    let bar = Bar::new("verifying");
+                    let report = verify::verify_dir(dir, &m, &opts, bar.progress())
+                        .with_context(|| format!("verifying {}", dir.display()))?;
+                    bar.finish();
+                    let lines = match &trust {
+                        Some(_) => weightseal::attest::bundle::read(&attest::bundle_path(
+                            &path,
+                            attestations.as_deref(),
+                        ))?,
+                        None => Vec::new(),
+                    };
+                    (m, report, lines)
+                }
+                (None, Some(url)) => {
+                    if tensors {
+                        anyhow::bail!("--tensors needs a directory, not --url");
+                    }
+                    let remote = weightseal::fetch::Remote::new(url, net.options())?;
+                    let (m, _) = fetch::remote_manifest(&remote, manifest.as_deref())?;
+                    let (lines, _) = fetch::remote_bundle(&remote, attestations.as_deref())?;
+                    let bar = Bar::new("verifying");
+                    let report =
+                        weightseal::fetch::verify_remote(&remote, &m, sample, bar.progress());
+                    bar.finish();
+                    if let Some(f) = sample {
+                        eprintln!("weightseal: SAMPLE: checked a random {:.1}% of each file's chunks, not every byte", f * 100.0);
+                    }
+                    (m, report, lines)
+                }
+                (None, None) => anyhow::bail!("give a directory or --url"),
             };
-            let bar = Bar::new("verifying");
-            let report = verify::verify_dir(&dir, &m, &opts, bar.progress())
-                .with_context(|| format!("verifying {}", dir.display()))?;
-            bar.finish();
             let signatures = match &trust {
-                Some(p) => Some(attest::check(
-                    p,
-                    &m,
-                    &attest::bundle_path(&path, attestations.as_deref()),
-                )?),
+                Some(p) => Some(
+                    weightseal::attest::check_release(
+                        p,
+                        &m,
+                        &bundle_lines,
+                        weightseal::attest::time::Timestamp::now(),
+                    )
+                    .map_err(anyhow::Error::msg)?,
+                ),
                 None => None,
             };
             if json {
                 let mut v = render::report_json(&m, &report);
+                if let Some(f) = sample {
+                    v["sample"] = serde_json::json!(f);
+                }
                 if let Some(s) = &signatures {
                     v["attestations"] = serde_json::to_value(s)?;
                     v["ok"] = serde_json::json!(report.ok && s.ok);
@@ -370,6 +482,25 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                 Outcome::NotVerified
             })
         }
+        Command::Fetch {
+            url,
+            dest,
+            manifest,
+            keys,
+            policy,
+            allow_unsigned,
+            net,
+            json,
+        } => fetch::run(
+            &url,
+            &dest,
+            manifest.as_deref(),
+            &keys,
+            policy.as_deref(),
+            allow_unsigned,
+            &net.options(),
+            json,
+        ),
         Command::Diff {
             a,
             b,
@@ -549,7 +680,7 @@ pub(crate) fn read_manifest(path: &Path) -> Result<Manifest> {
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so
 /// `path` holds either the old content or the complete new one, never a partial write.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -565,7 +696,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// A progress bar on stderr, drawn only when stderr is a terminal.
-struct Bar(Option<BarProgress>);
+pub(crate) struct Bar(Option<BarProgress>);
 
 struct BarProgress(indicatif::ProgressBar);
 
@@ -579,7 +710,7 @@ impl Progress for BarProgress {
 }
 
 impl Bar {
-    fn new(what: &str) -> Bar {
+    pub(crate) fn new(what: &str) -> Bar {
         if !std::io::stderr().is_terminal() {
             return Bar(None);
         }
@@ -595,14 +726,14 @@ impl Bar {
         Bar(Some(BarProgress(pb)))
     }
 
-    fn progress(&self) -> &dyn Progress {
+    pub(crate) fn progress(&self) -> &dyn Progress {
         match &self.0 {
             Some(pb) => pb,
             None => &NoProgress,
         }
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(pb) = &self.0 {
             pb.0.finish_and_clear();
         }

@@ -1,0 +1,136 @@
+//! `weightseal fetch` and the remote half of `verify --url`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use weightseal::attest::bundle::{self, BundleLine};
+use weightseal::attest::time::Timestamp;
+use weightseal::fetch::{FetchOptions, Remote};
+use weightseal::manifest::{Manifest, MAX_MANIFEST_LEN};
+use weightseal::path::{ATTESTATION_FILE, MANIFEST_FILE};
+
+use super::{attest, render, write_atomic, Bar, Outcome};
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
+/// The manifest of a remote model: `--manifest PATH|URL`, or `URL/weightseal.manifest`.
+pub fn remote_manifest(remote: &Remote, explicit: Option<&str>) -> Result<(Manifest, Vec<u8>)> {
+    let (origin, bytes) = match explicit {
+        Some(p) if !is_url(p) => (
+            p.to_string(),
+            std::fs::read(p).with_context(|| format!("reading manifest {p}"))?,
+        ),
+        other => {
+            let url = other
+                .map(str::to_string)
+                .unwrap_or_else(|| remote.url_for(MANIFEST_FILE));
+            let b = remote
+                .get_document(&url, MAX_MANIFEST_LEN)?
+                .with_context(|| format!("{url}: the server has no manifest (HTTP 404)"))?;
+            (url, b)
+        }
+    };
+    let m = Manifest::decode(&bytes).with_context(|| format!("invalid manifest {origin}"))?;
+    Ok((m, bytes))
+}
+
+/// The attestations of a remote model: `--attestations PATH`, or `URL/weightseal.intoto.jsonl`
+/// (absent is empty).
+pub fn remote_bundle(
+    remote: &Remote,
+    explicit: Option<&Path>,
+) -> Result<(Vec<BundleLine>, Option<String>)> {
+    if let Some(p) = explicit {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        return Ok((bundle::parse(&text), Some(text)));
+    }
+    let url = remote.url_for(ATTESTATION_FILE);
+    match remote.get_document(&url, bundle::MAX_BUNDLE_LEN)? {
+        None => Ok((Vec::new(), None)),
+        Some(b) => {
+            let text = String::from_utf8(b).with_context(|| format!("{url}: not UTF-8"))?;
+            Ok((bundle::parse(&text), Some(text)))
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    url: &str,
+    dest: &Path,
+    manifest: Option<&str>,
+    keys: &[PathBuf],
+    policy: Option<&Path>,
+    allow_unsigned: bool,
+    opts: &FetchOptions,
+    json: bool,
+) -> Result<Outcome> {
+    let trust = attest::load_trust(keys, policy)?;
+    if trust.is_none() && !allow_unsigned {
+        bail!("refusing to download a manifest nobody vouches for: give --key PUB or --policy POLICY, or --allow-unsigned for integrity checking only");
+    }
+    let remote = Remote::new(url, opts.clone())?;
+    let (m, manifest_bytes) = remote_manifest(&remote, manifest)?;
+    let (lines, bundle_text) = remote_bundle(&remote, None)?;
+    // The attestations are judged before any weight byte is requested.
+    if let Some(p) = &trust {
+        let verdict = weightseal::attest::check_release(p, &m, &lines, Timestamp::now())
+            .map_err(anyhow::Error::msg)?;
+        if !verdict.ok {
+            out!("{}", attest::report_lines(&verdict));
+            eprintln!("{}", attest::summary(&verdict));
+            eprintln!("weightseal: nothing downloaded");
+            return Ok(Outcome::NotVerified);
+        }
+        eprintln!("{}", attest::summary(&verdict));
+    }
+    let bar = Bar::new("fetching");
+    let report = weightseal::fetch::fetch(&remote, &m, dest, bar.progress())?;
+    bar.finish();
+    if report.ok {
+        write_atomic(&dest.join(MANIFEST_FILE), &manifest_bytes)?;
+        if let Some(text) = &bundle_text {
+            write_atomic(&dest.join(ATTESTATION_FILE), text.as_bytes())?;
+        }
+    }
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for f in &report.files {
+            match (f.status, &f.error) {
+                ("present", _) => outln!("{}: OK (already present)", f.path),
+                (_, None) if f.resumed > 0 => outln!(
+                    "{}: OK ({} resumed, {} downloaded)",
+                    f.path,
+                    render::bytes(f.resumed),
+                    render::bytes(f.downloaded)
+                ),
+                (_, None) => outln!("{}: OK", f.path),
+                (_, Some(e)) => outln!("{}: FAILED ({e})", f.path),
+            }
+        }
+    }
+    let failed = report.files.iter().filter(|f| f.error.is_some()).count();
+    if report.ok {
+        eprintln!(
+            "weightseal: fetched {} verified: {} file(s), {} downloaded in {} request(s), into {}",
+            m.name(),
+            report.files.len(),
+            render::bytes(report.downloaded),
+            report.requests,
+            dest.display()
+        );
+        Ok(Outcome::Verified)
+    } else {
+        eprintln!(
+            "weightseal: fetch of {} NOT complete: {failed} file(s) failed; verified chunks are kept in {} for a rerun",
+            m.name(),
+            dest.join(weightseal::path::PARTIAL_DIR).display()
+        );
+        Ok(Outcome::NotVerified)
+    }
+}

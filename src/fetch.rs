@@ -1,0 +1,1007 @@
+//! Verified downloads and remote verification over HTTP(S) (spec/manifest.md, "Checking a
+//! chunk on its own").
+//!
+//! A download writes into `DEST/.weightseal-partial/PATH`, checks every chunk against the
+//! manifest's chunk value the moment it arrives (a bad chunk is fetched again, with bounded
+//! retries and backoff), and renames the file to `DEST/PATH` only when every chunk verified, so
+//! no unverified byte ever sits at a final path. A rerun resumes: chunks already in the partial
+//! file are checked and kept. Chunks are fetched with range requests, in parallel across files
+//! and chunks; a server that ignores `Range` is read as one stream. A server never gets to send
+//! more bytes than the manifest says.
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::manifest::{FileEntry, Manifest};
+use crate::path::PARTIAL_DIR;
+use crate::progress::Progress;
+use crate::tree::{self, ChunkSize, FileTree, TreeHasher};
+use crate::verify::{differing_ranges, FileReport, FileStatus, Report};
+
+/// How to talk to the server.
+#[derive(Clone, Debug)]
+pub struct FetchOptions {
+    /// Concurrent connections.
+    pub jobs: usize,
+    /// Maps a manifest path to a URL: `{path}` is replaced by the percent-encoded path.
+    pub url_template: Option<String>,
+    /// Attempts per request beyond the first.
+    pub retries: u32,
+    /// A connection that sends nothing for this long is dropped (and retried).
+    pub timeout: Duration,
+    /// First retry delay; doubled each time.
+    pub backoff: Duration,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            jobs: 8,
+            url_template: None,
+            retries: 4,
+            timeout: Duration::from_secs(30),
+            backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Why a download or request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("{url}: not an http or https URL")]
+    BadUrl { url: String },
+    #[error("cannot make an HTTP client: {0}")]
+    Client(String),
+    #[error("{url}: HTTP {status} (not found)")]
+    NotFound { url: String, status: u16 },
+    #[error("{url}: HTTP {status} (access denied)")]
+    Denied { url: String, status: u16 },
+    #[error("{url}: HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url}: {detail}")]
+    Network { url: String, detail: String },
+    #[error("{url}: the body has {found} bytes where {expected} were expected")]
+    WrongLength {
+        url: String,
+        expected: u64,
+        found: u64,
+    },
+    #[error("{url}: the server sent more than the {limit} bytes expected")]
+    TooLong { url: String, limit: u64 },
+    #[error("{url}: Content-Range {found:?} does not answer the request for bytes {start}-{end}")]
+    BadRange {
+        url: String,
+        start: u64,
+        end: u64,
+        found: String,
+    },
+    #[error("{path}: bytes {start}..{end} do not match the manifest")]
+    Corrupt { path: String, start: u64, end: u64 },
+    #[error("{path}: bytes {start}..{end} do not match the manifest (after {attempts} attempts)")]
+    ChunkMismatch {
+        path: String,
+        start: u64,
+        end: u64,
+        attempts: u32,
+    },
+    #[error("{path}: {detail}")]
+    Local { path: String, detail: String },
+}
+
+impl FetchError {
+    /// Whether trying again may help (server errors, network trouble, corrupt data).
+    fn retryable(&self) -> bool {
+        match self {
+            FetchError::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+            FetchError::Network { .. }
+            | FetchError::WrongLength { .. }
+            | FetchError::TooLong { .. }
+            | FetchError::BadRange { .. }
+            | FetchError::Corrupt { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// Percent-encodes a manifest path for a URL (`/` kept).
+pub fn encode_path(path: &str) -> String {
+    let mut s = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s
+}
+
+/// A model on an HTTP server.
+pub struct Remote {
+    client: reqwest::blocking::Client,
+    base: String,
+    opts: FetchOptions,
+}
+
+/// What a range request got.
+enum RangeBody {
+    /// Exactly the bytes asked for.
+    Exact(Vec<u8>),
+    /// The server ignored `Range` and is sending the whole file.
+    Whole(reqwest::blocking::Response),
+}
+
+fn network(url: &str, e: impl std::fmt::Display) -> FetchError {
+    FetchError::Network {
+        url: url.to_string(),
+        detail: e.to_string(),
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes.
+fn read_capped(url: &str, mut r: impl Read, limit: u64) -> Result<Vec<u8>, FetchError> {
+    let mut buf = Vec::new();
+    let n = (&mut r)
+        .take(limit + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| network(url, e))?;
+    if n as u64 > limit {
+        return Err(FetchError::TooLong {
+            url: url.to_string(),
+            limit,
+        });
+    }
+    Ok(buf)
+}
+
+impl Remote {
+    /// `base` is the URL of the model directory (`https://host/org/model`).
+    pub fn new(base: &str, opts: FetchOptions) -> Result<Remote, FetchError> {
+        for u in std::iter::once(base).chain(opts.url_template.as_deref()) {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(FetchError::BadUrl { url: u.to_string() });
+            }
+        }
+        let client = reqwest::blocking::Client::builder()
+            .timeout(opts.timeout)
+            .connect_timeout(opts.timeout)
+            .redirect(reqwest::redirect::Policy::custom(|a| {
+                if a.previous().len() >= 10 {
+                    a.error("too many redirects")
+                } else if matches!(a.url().scheme(), "http" | "https") {
+                    a.follow()
+                } else {
+                    let msg = format!("redirect to a non-HTTP URL: {}", a.url());
+                    a.error(msg)
+                }
+            }))
+            .user_agent(concat!("weightseal/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FetchError::Client(e.to_string()))?;
+        Ok(Remote {
+            client,
+            base: base.trim_end_matches('/').to_string(),
+            opts,
+        })
+    }
+
+    pub fn options(&self) -> &FetchOptions {
+        &self.opts
+    }
+
+    /// The URL of a file of the model.
+    pub fn url_for(&self, path: &str) -> String {
+        match &self.opts.url_template {
+            Some(t) => t.replace("{path}", &encode_path(path)),
+            None => format!("{}/{}", self.base, encode_path(path)),
+        }
+    }
+
+    fn check_status(&self, url: &str, r: &reqwest::blocking::Response) -> Result<(), FetchError> {
+        let status = r.status().as_u16();
+        match status {
+            200..=299 => Ok(()),
+            404 | 410 => Err(FetchError::NotFound {
+                url: url.into(),
+                status,
+            }),
+            401 | 403 => Err(FetchError::Denied {
+                url: url.into(),
+                status,
+            }),
+            _ => Err(FetchError::Status {
+                url: url.into(),
+                status,
+            }),
+        }
+    }
+
+    /// Runs `f` with retries and exponential backoff while the error is retryable.
+    fn with_retries<T>(
+        &self,
+        mut f: impl FnMut() -> Result<T, FetchError>,
+    ) -> Result<T, FetchError> {
+        let mut delay = self.opts.backoff;
+        let mut attempt = 0;
+        loop {
+            match f() {
+                Err(e) if e.retryable() && attempt < self.opts.retries => {
+                    attempt += 1;
+                    std::thread::sleep(delay);
+                    delay = delay.saturating_mul(2).min(Duration::from_secs(10));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// GETs a small document (a manifest, a bundle) of at most `limit` bytes; `Ok(None)` when
+    /// the server says it does not exist.
+    pub fn get_document(&self, url: &str, limit: u64) -> Result<Option<Vec<u8>>, FetchError> {
+        self.with_retries(|| {
+            let r = self.client.get(url).send().map_err(|e| network(url, e))?;
+            match self.check_status(url, &r) {
+                Err(FetchError::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+                Ok(()) => {}
+            }
+            if r.content_length().is_some_and(|n| n > limit) {
+                return Err(FetchError::TooLong {
+                    url: url.into(),
+                    limit,
+                });
+            }
+            read_capped(url, r, limit).map(Some)
+        })
+    }
+
+    /// One request for bytes `start..end` (end exclusive, non-empty range).
+    fn get_range(&self, url: &str, start: u64, end: u64) -> Result<RangeBody, FetchError> {
+        let r = self
+            .client
+            .get(url)
+            .header(
+                reqwest::header::RANGE,
+                format!("bytes={}-{}", start, end - 1),
+            )
+            .send()
+            .map_err(|e| network(url, e))?;
+        self.check_status(url, &r)?;
+        if r.status().as_u16() == 200 {
+            return Ok(RangeBody::Whole(r));
+        }
+        if r.status().as_u16() != 206 {
+            return Err(FetchError::Status {
+                url: url.into(),
+                status: r.status().as_u16(),
+            });
+        }
+        let cr = r
+            .headers()
+            .get(reqwest::header::CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let want = format!("bytes {}-{}/", start, end - 1);
+        if !cr.starts_with(&want) {
+            return Err(FetchError::BadRange {
+                url: url.into(),
+                start,
+                end: end - 1,
+                found: cr,
+            });
+        }
+        let body = read_capped(url, r, end - start)?;
+        if body.len() as u64 != end - start {
+            return Err(FetchError::WrongLength {
+                url: url.into(),
+                expected: end - start,
+                found: body.len() as u64,
+            });
+        }
+        Ok(RangeBody::Exact(body))
+    }
+}
+
+/// Streams a whole-file response, calling `on_group(index, bytes)` for each complete chunk
+/// group in order; refuses a body longer or shorter than `size`.
+fn stream_groups(
+    url: &str,
+    mut r: impl Read,
+    size: u64,
+    cs: ChunkSize,
+    mut on_group: impl FnMut(u64, &[u8]) -> Result<(), FetchError>,
+) -> Result<(), FetchError> {
+    let mut group = Vec::with_capacity(cs.get().min(size.max(1)) as usize);
+    let mut index = 0u64;
+    let mut total = 0u64;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = r.read(&mut buf).map_err(|e| network(url, e))?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > size {
+            return Err(FetchError::TooLong {
+                url: url.into(),
+                limit: size,
+            });
+        }
+        let mut data = &buf[..n];
+        while !data.is_empty() {
+            let (gstart, gend) = cs.group_range(size, index);
+            let group_len = (gend - gstart) as usize;
+            let take = (group_len - group.len()).min(data.len());
+            group.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if group.len() == group_len {
+                on_group(index, &group)?;
+                group.clear();
+                index += 1;
+            }
+        }
+    }
+    if total != size {
+        return Err(FetchError::WrongLength {
+            url: url.into(),
+            expected: size,
+            found: total,
+        });
+    }
+    if size == 0 {
+        on_group(0, &[])?;
+    }
+    Ok(())
+}
+
+/// The outcome for one file of a fetch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FetchedFile {
+    pub path: String,
+    pub size: u64,
+    /// `ok` (downloaded and verified), `present` (already there and verified) or `failed`.
+    pub status: &'static str,
+    /// Bytes received for this file in this run.
+    pub downloaded: u64,
+    /// Bytes of a previous partial download that verified and were kept.
+    pub resumed: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The outcome of a fetch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FetchReport {
+    pub ok: bool,
+    pub files: Vec<FetchedFile>,
+    pub downloaded: u64,
+    pub requests: u64,
+}
+
+/// Per-file state shared by the workers.
+struct Job<'a> {
+    entry: &'a FileEntry,
+    final_path: PathBuf,
+    partial_path: PathBuf,
+    file: Mutex<Option<File>>,
+    remaining: AtomicUsize,
+    downloaded: AtomicU64,
+    resumed: AtomicU64,
+    error: Mutex<Option<String>>,
+    present: std::sync::atomic::AtomicBool,
+}
+
+enum Task {
+    /// Prepare the file (resume check), probe range support, queue its chunks.
+    File(usize),
+    /// One chunk group of a file.
+    Chunk(usize, u64),
+}
+
+/// A work queue that workers block on until all work is done.
+struct Queue {
+    state: Mutex<(VecDeque<Task>, usize)>, // (tasks, tasks in progress)
+    cv: Condvar,
+}
+
+impl Queue {
+    fn push(&self, t: Task) {
+        self.state.lock().expect("queue lock").0.push_back(t);
+        self.cv.notify_one();
+    }
+
+    /// The next task, or `None` when the queue is empty and nobody can add to it.
+    fn pop(&self) -> Option<Task> {
+        let mut g = self.state.lock().expect("queue lock");
+        loop {
+            if let Some(t) = g.0.pop_front() {
+                g.1 += 1;
+                return Some(t);
+            }
+            if g.1 == 0 {
+                self.cv.notify_all();
+                return None;
+            }
+            g = self.cv.wait(g).expect("queue lock");
+        }
+    }
+
+    fn done(&self) {
+        let mut g = self.state.lock().expect("queue lock");
+        g.1 -= 1;
+        if g.1 == 0 {
+            self.cv.notify_all();
+        }
+    }
+}
+
+fn local(path: &Path, e: impl std::fmt::Display) -> FetchError {
+    FetchError::Local {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    }
+}
+
+/// Is `path` a verified copy of `entry` already?
+fn already_present(path: &Path, entry: &FileEntry, cs: ChunkSize) -> bool {
+    let Ok((f, size)) = crate::manifest::open_for_hashing(path, crate::walk::Symlinks::Refuse)
+    else {
+        return false;
+    };
+    size == entry.tree.size
+        && tree::hash_file(&f, size, cs, &crate::progress::NoProgress)
+            .is_ok_and(|t| t.root == entry.tree.root)
+}
+
+/// Downloads every file of `manifest` from `remote` into `dest`, verifying each chunk as it
+/// arrives. Files already present and verified are kept; partial downloads are resumed.
+pub fn fetch(
+    remote: &Remote,
+    manifest: &Manifest,
+    dest: &Path,
+    progress: &dyn Progress,
+) -> Result<FetchReport, FetchError> {
+    let cs = manifest.chunk_size();
+    fs::create_dir_all(dest).map_err(|e| local(dest, e))?;
+    let scratch = dest.join(PARTIAL_DIR);
+    let jobs: Vec<Job> = manifest
+        .files()
+        .iter()
+        .map(|e| Job {
+            entry: e,
+            final_path: e.path.under(dest),
+            partial_path: e.path.under(&scratch),
+            file: Mutex::new(None),
+            remaining: AtomicUsize::new(0),
+            downloaded: AtomicU64::new(0),
+            resumed: AtomicU64::new(0),
+            error: Mutex::new(None),
+            present: std::sync::atomic::AtomicBool::new(false),
+        })
+        .collect();
+    progress.set_total(manifest.total_size());
+    let requests = AtomicU64::new(0);
+    let queue = Queue {
+        state: Mutex::new(((0..jobs.len()).map(Task::File).collect(), 0)),
+        cv: Condvar::new(),
+    };
+    let workers = remote.opts.jobs.clamp(1, 64);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                while let Some(task) = queue.pop() {
+                    let (i, result) = match task {
+                        Task::File(i) => (
+                            i,
+                            start_file(remote, &jobs[i], cs, &queue, i, &requests, progress),
+                        ),
+                        Task::Chunk(i, c) => {
+                            (i, fetch_chunk(remote, &jobs[i], cs, c, &requests, progress))
+                        }
+                    };
+                    let job = &jobs[i];
+                    match result {
+                        Err(e) => {
+                            let mut err = job.error.lock().expect("error lock");
+                            if err.is_none() {
+                                *err = Some(e.to_string());
+                            }
+                        }
+                        Ok(finished) if finished => {
+                            if let Err(e) = finish_file(job) {
+                                *job.error.lock().expect("error lock") = Some(e.to_string());
+                            }
+                        }
+                        Ok(_) => {}
+                    }
+                    queue.done();
+                }
+            });
+        }
+    });
+    let files: Vec<FetchedFile> = jobs
+        .iter()
+        .map(|j| {
+            let error = j.error.lock().expect("error lock").clone();
+            FetchedFile {
+                path: j.entry.path.to_string(),
+                size: j.entry.tree.size,
+                status: if error.is_some() {
+                    "failed"
+                } else if j.present.load(Ordering::Relaxed) {
+                    "present"
+                } else {
+                    "ok"
+                },
+                downloaded: j.downloaded.load(Ordering::Relaxed),
+                resumed: j.resumed.load(Ordering::Relaxed),
+                error,
+            }
+        })
+        .collect();
+    let _ = fs::remove_dir(&scratch); // only when empty: partial files of failed downloads stay
+    Ok(FetchReport {
+        ok: files.iter().all(|f| f.error.is_none()),
+        downloaded: files.iter().map(|f| f.downloaded).sum(),
+        requests: requests.load(Ordering::Relaxed),
+        files,
+    })
+}
+
+/// Returns `Ok(true)` when the file is complete after this step.
+fn start_file(
+    remote: &Remote,
+    job: &Job,
+    cs: ChunkSize,
+    queue: &Queue,
+    index: usize,
+    requests: &AtomicU64,
+    progress: &dyn Progress,
+) -> Result<bool, FetchError> {
+    let e = job.entry;
+    if already_present(&job.final_path, e, cs) {
+        job.present.store(true, Ordering::Relaxed);
+        progress.advance(e.tree.size);
+        return Ok(false);
+    }
+    if let Some(parent) = job.partial_path.parent() {
+        fs::create_dir_all(parent).map_err(|err| local(parent, err))?;
+    }
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&job.partial_path)
+        .map_err(|err| local(&job.partial_path, err))?;
+    let have = f
+        .metadata()
+        .map_err(|err| local(&job.partial_path, err))?
+        .len();
+    if have > e.tree.size {
+        f.set_len(0).map_err(|err| local(&job.partial_path, err))?;
+    }
+    // Resume: keep every chunk already on disk that verifies.
+    let groups = cs.group_count(e.tree.size);
+    let mut needed = Vec::new();
+    for i in 0..groups {
+        let (a, b) = cs.group_range(e.tree.size, i);
+        let ok = b <= have && {
+            let mut buf = vec![0u8; (b - a) as usize];
+            f.read_exact_at(&mut buf, a).is_ok() && tree::verify_chunk(cs, &e.tree, i, &buf).is_ok()
+        };
+        if ok {
+            job.resumed.fetch_add(b - a, Ordering::Relaxed);
+            progress.advance(b - a);
+        } else {
+            needed.push(i);
+        }
+    }
+    f.set_len(e.tree.size)
+        .map_err(|err| local(&job.partial_path, err))?;
+    *job.file.lock().expect("file lock") = Some(f);
+    if needed.is_empty() {
+        return Ok(true);
+    }
+    job.remaining.store(needed.len(), Ordering::SeqCst);
+    // The first chunk probes range support; the rest go to the queue for any worker.
+    let first = needed[0];
+    match probe_chunk(remote, job, cs, first, requests, progress)? {
+        Probe::Ranged => {
+            for &c in &needed[1..] {
+                queue.push(Task::Chunk(index, c));
+            }
+            Ok(job.remaining.fetch_sub(1, Ordering::SeqCst) == 1)
+        }
+        Probe::Streamed => {
+            job.remaining.store(0, Ordering::SeqCst);
+            Ok(true)
+        }
+    }
+}
+
+enum Probe {
+    Ranged,
+    Streamed,
+}
+
+/// Fetches one chunk; if the server answers with the whole file, takes the whole file.
+fn probe_chunk(
+    remote: &Remote,
+    job: &Job,
+    cs: ChunkSize,
+    index: u64,
+    requests: &AtomicU64,
+    progress: &dyn Progress,
+) -> Result<Probe, FetchError> {
+    let e = job.entry;
+    let url = remote.url_for(e.path.as_str());
+    let (a, b) = cs.group_range(e.tree.size, index);
+    let mut attempts = 0u32;
+    let res = remote.with_retries(|| {
+        attempts += 1;
+        requests.fetch_add(1, Ordering::Relaxed);
+        if a == b {
+            // An empty file: no range to ask for.
+            let r = remote
+                .client
+                .get(&url)
+                .send()
+                .map_err(|err| network(&url, err))?;
+            remote.check_status(&url, &r)?;
+            let body = read_capped(&url, r, 0)?;
+            verify_and_write(job, cs, 0, &body, progress)?;
+            return Ok(Probe::Streamed);
+        }
+        match remote.get_range(&url, a, b)? {
+            RangeBody::Exact(body) => {
+                verify_and_write(job, cs, index, &body, progress)?;
+                Ok(Probe::Ranged)
+            }
+            RangeBody::Whole(r) => {
+                stream_groups(&url, r, e.tree.size, cs, |i, g| {
+                    verify_and_write(job, cs, i, g, progress)
+                })?;
+                Ok(Probe::Streamed)
+            }
+        }
+    });
+    res.map_err(|err| exhausted(err, attempts))
+}
+
+/// A chunk that still did not verify after every attempt.
+fn exhausted(err: FetchError, attempts: u32) -> FetchError {
+    match err {
+        FetchError::Corrupt { path, start, end } => FetchError::ChunkMismatch {
+            path,
+            start,
+            end,
+            attempts,
+        },
+        other => other,
+    }
+}
+
+fn fetch_chunk(
+    remote: &Remote,
+    job: &Job,
+    cs: ChunkSize,
+    index: u64,
+    requests: &AtomicU64,
+    progress: &dyn Progress,
+) -> Result<bool, FetchError> {
+    if job.error.lock().expect("error lock").is_some() {
+        return Ok(false);
+    }
+    let e = job.entry;
+    let url = remote.url_for(e.path.as_str());
+    let (a, b) = cs.group_range(e.tree.size, index);
+    let mut attempts = 0u32;
+    remote
+        .with_retries(|| {
+            attempts += 1;
+            requests.fetch_add(1, Ordering::Relaxed);
+            match remote.get_range(&url, a, b)? {
+                RangeBody::Exact(body) => verify_and_write(job, cs, index, &body, progress),
+                // Range support vanished mid-download: take only this chunk from the stream.
+                RangeBody::Whole(r) => {
+                    let mut got = None;
+                    let res = stream_groups(&url, r, e.tree.size, cs, |i, g| {
+                        if i == index {
+                            got = Some(g.to_vec());
+                        }
+                        Ok(())
+                    });
+                    res?;
+                    let body = got.unwrap_or_default();
+                    verify_and_write(job, cs, index, &body, progress)
+                }
+            }
+        })
+        .map_err(|err| exhausted(err, attempts))?;
+    Ok(job.remaining.fetch_sub(1, Ordering::SeqCst) == 1)
+}
+
+/// Checks a chunk against the manifest and writes it into the partial file. A mismatch
+/// ([`FetchError::Corrupt`]) is retried; it becomes [`FetchError::ChunkMismatch`] when the
+/// attempts run out.
+fn verify_and_write(
+    job: &Job,
+    cs: ChunkSize,
+    index: u64,
+    data: &[u8],
+    progress: &dyn Progress,
+) -> Result<(), FetchError> {
+    let e = job.entry;
+    job.downloaded
+        .fetch_add(data.len() as u64, Ordering::Relaxed);
+    if tree::verify_chunk(cs, &e.tree, index, data).is_err() {
+        let (start, end) = cs.group_range(e.tree.size, index);
+        return Err(FetchError::Corrupt {
+            path: e.path.to_string(),
+            start,
+            end,
+        });
+    }
+    let (start, _) = cs.group_range(e.tree.size, index);
+    let g = job.file.lock().expect("file lock");
+    let f = g.as_ref().expect("file opened before chunks");
+    f.write_all_at(data, start)
+        .map_err(|err| local(&job.partial_path, err))?;
+    progress.advance(data.len() as u64);
+    Ok(())
+}
+
+/// Every chunk verified: sync and move the file into place.
+fn finish_file(job: &Job) -> Result<(), FetchError> {
+    if job.error.lock().expect("error lock").is_some() {
+        return Ok(());
+    }
+    let f = job.file.lock().expect("file lock").take();
+    if let Some(f) = f {
+        f.sync_all().map_err(|e| local(&job.partial_path, e))?;
+    }
+    if let Some(parent) = job.final_path.parent() {
+        fs::create_dir_all(parent).map_err(|e| local(parent, e))?;
+    }
+    fs::rename(&job.partial_path, &job.final_path).map_err(|e| local(&job.final_path, e))?;
+    // Remove emptied scratch directories of this file.
+    let mut dir = job.partial_path.parent();
+    while let Some(d) = dir {
+        if fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+    Ok(())
+}
+
+/// Mirror validation: streams every file from `remote` (or, with `sample`, a fraction of each
+/// file's chunks by range requests) and checks it against `manifest`. Stores nothing.
+pub fn verify_remote(
+    remote: &Remote,
+    manifest: &Manifest,
+    sample: Option<f64>,
+    progress: &dyn Progress,
+) -> Report {
+    let cs = manifest.chunk_size();
+    progress.set_total(manifest.total_size());
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<FileReport>> = Mutex::new(Vec::new());
+    let workers = remote.opts.jobs.clamp(1, 64);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(e) = manifest.files().get(i) else {
+                    break;
+                };
+                let status = match sample {
+                    Some(f) => sample_file(remote, e, cs, f, progress),
+                    None => stream_file(remote, e, cs, progress),
+                };
+                results.lock().expect("results lock").push(FileReport {
+                    path: e.path.to_string(),
+                    status,
+                });
+            });
+        }
+    });
+    let files = results.into_inner().expect("results lock");
+    Report::new(files, Vec::new(), None)
+}
+
+fn error_status(e: FetchError) -> FileStatus {
+    match e {
+        FetchError::NotFound { .. } => FileStatus::Missing,
+        other => FileStatus::Unreadable {
+            reason: other.to_string(),
+        },
+    }
+}
+
+fn stream_file(
+    remote: &Remote,
+    e: &FileEntry,
+    cs: ChunkSize,
+    progress: &dyn Progress,
+) -> FileStatus {
+    let url = remote.url_for(e.path.as_str());
+    let res = remote.with_retries(|| {
+        let r = remote
+            .client
+            .get(&url)
+            .send()
+            .map_err(|err| network(&url, err))?;
+        remote.check_status(&url, &r)?;
+        // Read at most one byte past the expected size to see that the file is too long.
+        let mut h = TreeHasher::new(cs);
+        let mut r = r.take(e.tree.size + 1);
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = r.read(&mut buf).map_err(|err| network(&url, err))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            progress.advance(n as u64);
+        }
+        Ok(h.finalize())
+    });
+    match res {
+        Ok(found) if found.size == e.tree.size && found.root == e.tree.root => FileStatus::Ok,
+        Ok(found) => modified(cs, &e.tree, found),
+        Err(err) => error_status(err),
+    }
+}
+
+fn modified(cs: ChunkSize, expected: &FileTree, found: FileTree) -> FileStatus {
+    FileStatus::Modified {
+        expected_size: expected.size,
+        found_size: found.size,
+        expected_blake3: expected.root,
+        found_blake3: found.root,
+        ranges: differing_ranges(cs, expected, &found),
+        tensors: None,
+    }
+}
+
+fn sample_file(
+    remote: &Remote,
+    e: &FileEntry,
+    cs: ChunkSize,
+    fraction: f64,
+    progress: &dyn Progress,
+) -> FileStatus {
+    let url = remote.url_for(e.path.as_str());
+    let groups = cs.group_count(e.tree.size);
+    let want = ((groups as f64 * fraction).ceil() as u64).clamp(1, groups);
+    // A random sample: the server cannot know which chunks will be checked.
+    let mut seed = [0u8; 8];
+    let _ = getrandom::fill(&mut seed);
+    let mut x = u64::from_le_bytes(seed) | 1;
+    let mut picked: Vec<u64> = (0..groups).collect();
+    for i in 0..want as usize {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let j = i + (x % (groups - i as u64)) as usize;
+        picked.swap(i, j);
+    }
+    picked.truncate(want as usize);
+    picked.sort_unstable();
+    let mut bad = Vec::new();
+    for i in picked {
+        let (a, b) = cs.group_range(e.tree.size, i);
+        let got = remote.with_retries(|| {
+            if a == b {
+                let r = remote
+                    .client
+                    .get(&url)
+                    .send()
+                    .map_err(|err| network(&url, err))?;
+                remote.check_status(&url, &r)?;
+                return read_capped(&url, r, 0);
+            }
+            match remote.get_range(&url, a, b)? {
+                RangeBody::Exact(v) => Ok(v),
+                RangeBody::Whole(r) => {
+                    let mut got = Vec::new();
+                    stream_groups(&url, r, e.tree.size, cs, |j, g| {
+                        if j == i {
+                            got = g.to_vec();
+                        }
+                        Ok(())
+                    })?;
+                    Ok(got)
+                }
+            }
+        });
+        match got {
+            Ok(data) => {
+                progress.advance(data.len() as u64);
+                if tree::verify_chunk(cs, &e.tree, i, &data).is_err() {
+                    bad.push(crate::verify::ByteRange { start: a, end: b });
+                }
+            }
+            Err(err) => return error_status(err),
+        }
+    }
+    if bad.is_empty() {
+        FileStatus::Ok
+    } else {
+        FileStatus::Modified {
+            expected_size: e.tree.size,
+            found_size: e.tree.size,
+            expected_blake3: e.tree.root,
+            found_blake3: crate::digest::Digest::default(),
+            ranges: bad,
+            tensors: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_percent_encoded() {
+        assert_eq!(encode_path("a b/c#d?.bin"), "a%20b/c%23d%3F.bin");
+        assert_eq!(encode_path("\u{e9}"), "%C3%A9");
+    }
+
+    #[test]
+    fn streaming_splits_groups_and_bounds_the_body() {
+        let cs = ChunkSize::new(16384).unwrap();
+        let data: Vec<u8> = (0..40000u32).map(|i| i as u8).collect();
+        let mut seen = Vec::new();
+        stream_groups("u", &data[..], 40000, cs, |i, g| {
+            seen.push((i, g.len()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, vec![(0, 16384), (1, 16384), (2, 7232)]);
+        let e = stream_groups("u", &data[..], 39999, cs, |_, _| Ok(())).unwrap_err();
+        assert!(matches!(e, FetchError::TooLong { limit: 39999, .. }), "{e}");
+        let e = stream_groups("u", &data[..100], 40000, cs, |_, _| Ok(())).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                FetchError::WrongLength {
+                    expected: 40000,
+                    found: 100,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn urls() {
+        let r = Remote::new("http://127.0.0.1:1/m/", FetchOptions::default()).unwrap();
+        assert_eq!(r.url_for("a/b c"), "http://127.0.0.1:1/m/a/b%20c");
+        let t = FetchOptions {
+            url_template: Some("https://h/org/m/resolve/main/{path}".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Remote::new("https://h", t).unwrap().url_for("x.bin"),
+            "https://h/org/m/resolve/main/x.bin"
+        );
+        assert!(matches!(
+            Remote::new("file:///etc", FetchOptions::default()),
+            Err(FetchError::BadUrl { .. })
+        ));
+    }
+}
