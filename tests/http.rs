@@ -1,0 +1,373 @@
+//! Downloads and mirror validation against a real HTTP server on 127.0.0.1 (tests/common/
+//! server.rs) with fault injection: every fault either ends in a verified download (after
+//! retries) or in a failure that names the file and byte range, and the destination never
+//! holds an unverified file at a final path.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::server::{Fault, Server};
+use common::{stderr, stdout, ws};
+use serde_json::Value;
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn bytes(n: usize, seed: u32) -> Vec<u8> {
+    (0..n as u32)
+        .map(|i| (i.wrapping_mul(2654435761).wrapping_add(seed) >> 13) as u8)
+        .collect()
+}
+
+/// A signed model: 16 KiB chunks; `big.bin` has 19 chunks.
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    model: std::path::PathBuf,
+    key_pub: std::path::PathBuf,
+    other_pub: std::path::PathBuf,
+    dest: std::path::PathBuf,
+    server: Server,
+}
+
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    fs::create_dir_all(model.join("sub")).unwrap();
+    fs::write(model.join("big.bin"), bytes(300_000, 1)).unwrap();
+    fs::write(model.join("small.bin"), bytes(50_000, 2)).unwrap();
+    fs::write(model.join("config.json"), br#"{"a": 1}"#).unwrap();
+    fs::write(model.join("empty.txt"), b"").unwrap();
+    fs::write(model.join("sub/with space.bin"), bytes(20_000, 3)).unwrap();
+    let key = tmp.path().join("k");
+    assert_eq!(ws(&["keygen", "--out", s(&key)]).status.code(), Some(0));
+    let other = tmp.path().join("other");
+    assert_eq!(ws(&["keygen", "--out", s(&other)]).status.code(), Some(0));
+    assert_eq!(
+        ws(&["hash", s(&model), "--chunk-size", "16K"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let o = ws(&["sign", s(&model), "--key", s(&key), "--signer", "pub"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let server = Server::start(model.clone());
+    Fixture {
+        dest: tmp.path().join("dest"),
+        key_pub: tmp.path().join("k.pub"),
+        other_pub: tmp.path().join("other.pub"),
+        model,
+        server,
+        _tmp: tmp,
+    }
+}
+
+fn fetch(f: &Fixture, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "fetch",
+        &f.server.base,
+        s(&f.dest),
+        "--key",
+        s(&f.key_pub),
+        "--timeout",
+        "2",
+        "--retries",
+        "3",
+    ];
+    args.extend_from_slice(extra);
+    ws(&args)
+}
+
+/// Every final file in DEST equals the original; no stray partial file remains at a final path.
+fn assert_verified_copy(f: &Fixture) {
+    for p in [
+        "big.bin",
+        "small.bin",
+        "config.json",
+        "empty.txt",
+        "sub/with space.bin",
+    ] {
+        assert_eq!(
+            fs::read(f.dest.join(p)).unwrap(),
+            fs::read(f.model.join(p)).unwrap(),
+            "{p}"
+        );
+    }
+    let o = ws(&["verify", s(&f.dest), "--key", s(&f.key_pub)]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(!f.dest.join(".weightseal-partial").exists());
+}
+
+#[test]
+fn clean_fetch_with_ranges_then_offline_verify() {
+    let f = fixture();
+    let o = fetch(&f, &["--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["ok"], true);
+    assert_verified_copy(&f);
+    // 19 range requests for big.bin, exactly its bytes.
+    assert_eq!(f.server.requests("big.bin"), 19);
+    assert_eq!(f.server.sent("big.bin"), 300_000);
+    // A second run downloads nothing.
+    f.server.reset_counts();
+    let o = fetch(&f, &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stdout(&o).contains("big.bin: OK (already present)"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(f.server.sent("big.bin"), 0);
+}
+
+#[test]
+fn flipped_byte_is_retried_then_accepted() {
+    let f = fixture();
+    f.server.fault("big.bin", Fault::FlipByte(100_000), 2);
+    let o = fetch(&f, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert_verified_copy(&f);
+    assert_eq!(f.server.requests("big.bin"), 21);
+}
+
+#[test]
+fn persistent_corruption_fails_naming_file_and_range_and_leaves_no_final_file() {
+    let f = fixture();
+    f.server.fault("big.bin", Fault::FlipByte(100_000), 100);
+    let o = fetch(&f, &["--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let big = j["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["path"] == "big.bin")
+        .unwrap();
+    assert_eq!(big["status"], "failed");
+    assert_eq!(
+        big["error"],
+        "big.bin: bytes 98304..114688 do not match the manifest (after 4 attempts)"
+    );
+    assert!(
+        !f.dest.join("big.bin").exists(),
+        "an unverified file at its final path"
+    );
+    assert!(f.dest.join("small.bin").exists());
+    assert!(!f.dest.join("weightseal.manifest").exists());
+}
+
+#[test]
+fn truncated_reset_500_and_stall_are_retried() {
+    let f = fixture();
+    f.server.fault("big.bin", Fault::Truncate, 1);
+    f.server.fault("small.bin", Fault::Reset, 1);
+    f.server.fault("config.json", Fault::Status(500), 2);
+    f.server.fault(
+        "sub/with space.bin",
+        Fault::Stall(Duration::from_secs(4)),
+        1,
+    );
+    let o = fetch(&f, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert_verified_copy(&f);
+}
+
+#[test]
+fn server_ignoring_range_is_streamed() {
+    let f = fixture();
+    f.server.ignore_range(true);
+    let o = fetch(&f, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert_verified_copy(&f);
+    assert_eq!(f.server.requests("big.bin"), 1);
+}
+
+#[test]
+fn endless_data_is_refused() {
+    let f = fixture();
+    f.server.ignore_range(true);
+    f.server.fault("small.bin", Fault::ExtraBytes, 100);
+    let o = fetch(&f, &["--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let small = j["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["path"] == "small.bin")
+        .unwrap();
+    let err = small["error"].as_str().unwrap();
+    assert!(
+        err.ends_with("small.bin: the server sent more than the 50000 bytes expected"),
+        "{err}"
+    );
+    assert!(!f.dest.join("small.bin").exists());
+}
+
+#[test]
+fn missing_file_and_untrusted_manifest() {
+    let f = fixture();
+    fs::rename(f.model.join("config.json"), f.model.join("config.moved")).unwrap();
+    let o = fetch(&f, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("config.json: FAILED (")
+            && stdout(&o).contains("/config.json: HTTP 404 (not found))"),
+        "{}",
+        stdout(&o)
+    );
+    fs::rename(f.model.join("config.moved"), f.model.join("config.json")).unwrap();
+    // Wrong key: the attestations are refused before any weight byte is requested.
+    f.server.reset_counts();
+    let dest2 = f.dest.with_file_name("dest2");
+    let o = ws(&["fetch", &f.server.base, s(&dest2), "--key", s(&f.other_pub)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("nothing downloaded"), "{}", stderr(&o));
+    assert_eq!(
+        f.server.total_sent()
+            - f.server.sent("weightseal.manifest")
+            - f.server.sent("weightseal.intoto.jsonl"),
+        0
+    );
+    // Neither key nor policy: refused unless --allow-unsigned.
+    let o = ws(&["fetch", &f.server.base, s(&dest2)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--allow-unsigned"), "{}", stderr(&o));
+    let o = ws(&["fetch", &f.server.base, s(&dest2), "--allow-unsigned"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn url_template_maps_paths() {
+    let f = fixture();
+    let template = format!("{}/{{path}}", f.server.base);
+    let o = ws(&[
+        "fetch",
+        "http://127.0.0.1:9/unused",
+        s(&f.dest),
+        "--key",
+        s(&f.key_pub),
+        "--url-template",
+        &template,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert_verified_copy(&f);
+}
+
+#[test]
+fn resume_after_kill_requests_only_missing_bytes() {
+    let f = fixture();
+    // Slow responses so that the first run can be killed midway.
+    f.server.delay(Duration::from_millis(150));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weightseal"))
+        .args([
+            "fetch",
+            &f.server.base,
+            s(&f.dest),
+            "--key",
+            s(&f.key_pub),
+            "--jobs",
+            "1",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while f.server.sent("big.bin") < 6 * 16384 && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let first = f.server.sent("big.bin");
+    assert!(
+        (6 * 16384..300_000).contains(&first),
+        "first run sent {first}"
+    );
+    assert!(!f.dest.join("big.bin").exists());
+    f.server.delay(Duration::ZERO);
+    f.server.reset_counts();
+    let o = fetch(&f, &["--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let big = j["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["path"] == "big.bin")
+        .unwrap();
+    let resumed = big["resumed"].as_u64().unwrap();
+    assert!(resumed >= 5 * 16384, "resumed only {resumed}");
+    // Only the missing bytes were requested.
+    assert_eq!(f.server.sent("big.bin"), 300_000 - resumed);
+    assert_eq!(big["downloaded"].as_u64().unwrap(), 300_000 - resumed);
+    assert_verified_copy(&f);
+}
+
+#[test]
+fn verify_url_full_and_sampled() {
+    let f = fixture();
+    let o = ws(&["verify", "--url", &f.server.base, "--key", s(&f.key_pub)]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("big.bin: OK\n"));
+    assert_eq!(f.server.sent("big.bin"), 300_000);
+    // A mirror that serves a corrupted byte is caught, with its range.
+    f.server.fault("big.bin", Fault::FlipByte(200_000), 100);
+    let o = ws(&["verify", "--url", &f.server.base]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("big.bin: FAILED (modified: bytes 196608..212992 differ)"),
+        "{}",
+        stdout(&o)
+    );
+    // Sampling every chunk finds it too, by range requests, and says it sampled.
+    f.server.reset_counts();
+    let o = ws(&["verify", "--url", &f.server.base, "--sample", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("big.bin: FAILED (modified: bytes 196608..212992 differ)"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stderr(&o).contains("SAMPLE"), "{}", stderr(&o));
+    assert_eq!(f.server.requests("big.bin"), 19);
+    f.server.reset_counts();
+    let o = ws(&[
+        "verify",
+        "--url",
+        &f.server.base,
+        "--sample",
+        "0.2",
+        "--json",
+    ]);
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["sample"], 0.2);
+    assert_eq!(f.server.requests("big.bin"), 4);
+}
+
+#[test]
+fn mirror_countersigns_a_verified_fetch() {
+    let f = fixture();
+    assert_eq!(fetch(&f, &[]).status.code(), Some(0));
+    let mk = f.dest.with_file_name("mirror");
+    assert_eq!(ws(&["keygen", "--out", s(&mk)]).status.code(), Some(0));
+    let o = ws(&[
+        "sign",
+        s(&f.dest),
+        "--key",
+        s(&mk),
+        "--role",
+        "mirror",
+        "--signer",
+        "mirror.example",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("2 attestation(s)"), "{}", stdout(&o));
+    let bundle = fs::read_to_string(f.dest.join("weightseal.intoto.jsonl")).unwrap();
+    assert_eq!(bundle.lines().count(), 2);
+}
