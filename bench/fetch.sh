@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Benchmark: `weightseal fetch` against `curl` downloading the same files from the same local
+# static server (nginx on 127.0.0.1, with Range support), in the same run.
+#
+#   bench/fetch.sh [SIZE_MIB] [RUNS]        (defaults: 2048 MiB, 3 runs)
+#
+# Uses the model of bench/compare.sh (bench/data/model-SIZEm, made if missing). Installs nginx
+# with apt-get when missing. Prints median wall times, the ratio to curl, and weightseal's
+# peak RSS (bounded by jobs x chunk size, not by model size).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE_MIB=${1:-2048}
+RUNS=${2:-3}
+DATA=$PWD/bench/data/model-${SIZE_MIB}m
+[ -f "$DATA/.complete" ] || bench/compare.sh "$SIZE_MIB" 1 >/dev/null
+command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; }
+cargo build --release --quiet
+WS=$PWD/target/release/weightseal
+WORK=$(mktemp -d)
+trap 'kill $(cat "$WORK/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+[ -f "$DATA/weightseal.manifest" ] || "$WS" hash "$DATA" >/dev/null
+PORT=18080
+cat > "$WORK/nginx.conf" <<CONF
+worker_processes 2;
+pid $WORK/nginx.pid;
+error_log $WORK/error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  sendfile on;
+  server { listen 127.0.0.1:$PORT; root $DATA; }
+}
+CONF
+nginx -c "$WORK/nginx.conf"
+sleep 0.5
+python3 - "$WS" "$DATA" "$WORK" "$PORT" "$RUNS" <<'PY'
+import glob, os, resource, shutil, statistics, subprocess, sys, time
+ws, data, work, port, runs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+base = f"http://127.0.0.1:{port}"
+names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(data, "*.safetensors"))) + ["config.json"]
+total = sum(os.path.getsize(os.path.join(data, n)) for n in names)
+
+def timed(cmd):
+    probe = ("import resource,subprocess,sys,time;t=time.perf_counter();"
+             "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL);"
+             "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)")
+    out = subprocess.run([sys.executable, "-c", probe] + cmd, capture_output=True, text=True, check=True).stdout.split()
+    if out[2] != "0":
+        sys.exit(f"failed: {' '.join(cmd)}")
+    return float(out[0]), int(out[1])
+
+res = {"curl (no verification)": [], "weightseal fetch": []}
+for _ in range(runs):
+    for d in ("curl", "ws"):
+        shutil.rmtree(os.path.join(work, d), ignore_errors=True)
+        os.makedirs(os.path.join(work, d))
+    curl = ["curl", "-sf", "--parallel", "--parallel-max", "8"]
+    for n in names:
+        curl += ["-o", os.path.join(work, "curl", n), f"{base}/{n}"]
+    res["curl (no verification)"].append(timed(curl))
+    res["weightseal fetch"].append(timed([ws, "fetch", base, os.path.join(work, "ws"), "--allow-unsigned"]))
+base_t = statistics.median(w for w, _ in res["curl (no verification)"])
+print(f"model: {total / 2**30:.2f} GiB in {len(names)} files from nginx on 127.0.0.1; {runs} runs")
+for k, v in res.items():
+    w = statistics.median(x for x, _ in v)
+    print(f"{k:26} {w:7.3f} s  {total / w / 1e9:6.2f} GB/s  {w / base_t:5.2f}x curl  peak RSS {max(r for _, r in v) / 1024:7.1f} MiB")
+PY
