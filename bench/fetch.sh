@@ -4,6 +4,8 @@
 #
 #   bench/fetch.sh [SIZE_MIB] [RUNS]        (defaults: 2048 MiB, 3 runs)
 #
+# weightseal fsyncs each file before renaming it into place; curl does not sync. Each timed
+# command starts after a `sync`, so neither pays for the other's writeback.
 # Uses the model of bench/compare.sh (bench/data/model-SIZEm, made if missing). Installs nginx
 # with apt-get when missing. Prints median wall times, the ratio to curl, and weightseal's
 # peak RSS (bounded by jobs x chunk size, not by model size).
@@ -41,6 +43,8 @@ names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(data, "*.safe
 total = sum(os.path.getsize(os.path.join(data, n)) for n in names)
 
 def timed(cmd):
+    # Dirty pages of the previous run are written back first, so no run pays for another's.
+    subprocess.run(["sync"], check=True)
     probe = ("import resource,subprocess,sys,time;t=time.perf_counter();"
              "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL);"
              "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)")
@@ -49,7 +53,7 @@ def timed(cmd):
         sys.exit(f"failed: {' '.join(cmd)}")
     return float(out[0]), int(out[1])
 
-res = {"curl (no verification)": [], "weightseal fetch": []}
+res = {"curl (no verification)": [], "weightseal fetch": [], "weightseal fetch --no-fsync": []}
 for _ in range(runs):
     for d in ("curl", "ws"):
         shutil.rmtree(os.path.join(work, d), ignore_errors=True)
@@ -59,6 +63,9 @@ for _ in range(runs):
         curl += ["-o", os.path.join(work, "curl", n), f"{base}/{n}"]
     res["curl (no verification)"].append(timed(curl))
     res["weightseal fetch"].append(timed([ws, "fetch", base, os.path.join(work, "ws"), "--allow-unsigned"]))
+    shutil.rmtree(os.path.join(work, "ws"))
+    os.makedirs(os.path.join(work, "ws"))
+    res["weightseal fetch --no-fsync"].append(timed([ws, "fetch", base, os.path.join(work, "ws"), "--allow-unsigned", "--no-fsync"]))
 base_t = statistics.median(w for w, _ in res["curl (no verification)"])
 print(f"model: {total / 2**30:.2f} GiB in {len(names)} files from nginx on 127.0.0.1; {runs} runs")
 for k, v in res.items():

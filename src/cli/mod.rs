@@ -248,6 +248,10 @@ struct NetArgs {
     /// Retries per request (5xx, resets, timeouts, corrupt chunks), with backoff.
     #[arg(long, default_value_t = 4)]
     retries: u32,
+    /// fetch: rename files into place without waiting for them to reach the disk (faster;
+    /// after a power failure a file could hold bytes that were never written).
+    #[arg(long)]
+    no_fsync: bool,
 }
 
 impl NetArgs {
@@ -257,6 +261,11 @@ impl NetArgs {
             url_template: self.url_template.clone(),
             retries: self.retries,
             timeout: std::time::Duration::from_secs(self.timeout.max(1)),
+            durability: if self.no_fsync {
+                weightseal::fetch::Durability::PageCache
+            } else {
+                weightseal::fetch::Durability::Fsync
+            },
             ..Default::default()
         }
     }
@@ -686,8 +695,11 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    // Manifests and attestations are published: readable by all (a web server serving the
+    // directory must read them), unlike tempfile's default 0600.
     let mut tmp = tempfile::Builder::new()
         .prefix(".weightseal-tmp-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
