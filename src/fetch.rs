@@ -410,6 +410,7 @@ pub struct FetchReport {
 
 /// Per-file state shared by the workers.
 struct Job<'a> {
+    id: usize,
     entry: &'a FileEntry,
     final_path: PathBuf,
     partial_path: PathBuf,
@@ -497,7 +498,9 @@ pub fn fetch(
     let jobs: Vec<Job> = manifest
         .files()
         .iter()
-        .map(|e| Job {
+        .enumerate()
+        .map(|(id, e)| Job {
+            id,
             entry: e,
             final_path: e.path.under(dest),
             partial_path: e.path.under(&scratch),
@@ -535,12 +538,14 @@ pub fn fetch(
                             let mut err = job.error.lock().expect("error lock");
                             if err.is_none() {
                                 *err = Some(e.to_string());
+                                progress.file_finished(i);
                             }
                         }
                         Ok(finished) if finished => {
                             if let Err(e) = finish_file(job, remote.opts.durability) {
                                 *job.error.lock().expect("error lock") = Some(e.to_string());
                             }
+                            progress.file_finished(i);
                         }
                         Ok(_) => {}
                     }
@@ -611,6 +616,7 @@ fn start_file(
     if have > e.tree.size {
         f.set_len(0).map_err(|err| local(&job.partial_path, err))?;
     }
+    progress.file_started(index, e.path.as_str(), e.tree.size);
     // Resume: keep every chunk already on disk that verifies.
     let groups = cs.group_count(e.tree.size);
     let mut needed = Vec::new();
@@ -623,6 +629,7 @@ fn start_file(
         if ok {
             job.resumed.fetch_add(b - a, Ordering::Relaxed);
             progress.advance(b - a);
+            progress.file_advanced(index, b - a);
         } else {
             needed.push(i);
         }
@@ -779,6 +786,7 @@ fn verify_and_write(
     f.write_all_at(data, start)
         .map_err(|err| local(&job.partial_path, err))?;
     progress.advance(data.len() as u64);
+    progress.file_advanced(job.id, data.len() as u64);
     Ok(())
 }
 

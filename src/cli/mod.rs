@@ -707,17 +707,47 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// A progress bar on stderr, drawn only when stderr is a terminal.
+/// Progress on stderr, drawn only when stderr is a terminal: a total bar (bytes, rate, ETA)
+/// and, for downloads, one bar per file in flight.
 pub(crate) struct Bar(Option<BarProgress>);
 
-struct BarProgress(indicatif::ProgressBar);
+struct BarProgress {
+    multi: indicatif::MultiProgress,
+    total: indicatif::ProgressBar,
+    files: std::sync::Mutex<std::collections::HashMap<usize, indicatif::ProgressBar>>,
+}
+
+const BAR_TEMPLATE: &str = "{msg:24!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}";
 
 impl Progress for BarProgress {
     fn set_total(&self, bytes: u64) {
-        self.0.set_length(bytes);
+        self.total.set_length(bytes);
     }
     fn advance(&self, bytes: u64) {
-        self.0.inc(bytes);
+        self.total.inc(bytes);
+    }
+    fn file_started(&self, id: usize, path: &str, size: u64) {
+        let pb = self
+            .multi
+            .insert_before(&self.total, indicatif::ProgressBar::new(size));
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(BAR_TEMPLATE)
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        pb.set_message(path.to_string());
+        self.files.lock().expect("bars lock").insert(id, pb);
+    }
+    fn file_advanced(&self, id: usize, bytes: u64) {
+        if let Some(pb) = self.files.lock().expect("bars lock").get(&id) {
+            pb.inc(bytes);
+        }
+    }
+    fn file_finished(&self, id: usize) {
+        if let Some(pb) = self.files.lock().expect("bars lock").remove(&id) {
+            pb.finish_and_clear();
+            self.multi.remove(&pb);
+        }
     }
 }
 
@@ -726,16 +756,19 @@ impl Bar {
         if !std::io::stderr().is_terminal() {
             return Bar(None);
         }
-        let pb = indicatif::ProgressBar::new(0);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
+        let multi = indicatif::MultiProgress::new();
+        let total = multi.add(indicatif::ProgressBar::new(0));
+        total.set_style(
+            indicatif::ProgressStyle::with_template(BAR_TEMPLATE)
+                .expect("valid template")
+                .progress_chars("=> "),
         );
-        pb.set_message(what.to_string());
-        Bar(Some(BarProgress(pb)))
+        total.set_message(what.to_string());
+        Bar(Some(BarProgress {
+            multi,
+            total,
+            files: Default::default(),
+        }))
     }
 
     pub(crate) fn progress(&self) -> &dyn Progress {
@@ -747,7 +780,7 @@ impl Bar {
 
     pub(crate) fn finish(&self) {
         if let Some(pb) = &self.0 {
-            pb.0.finish_and_clear();
+            pb.total.finish_and_clear();
         }
     }
 }
