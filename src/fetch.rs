@@ -284,6 +284,45 @@ impl Remote {
         })
     }
 
+    /// GETs a file that the manifest says is empty, refusing any byte.
+    fn get_empty(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+        let r = self
+            .client
+            .get(url)
+            .send()
+            .map_err(|err| network(url, err))?;
+        self.check_status(url, &r)?;
+        read_capped(url, r, 0, 0)
+    }
+
+    /// The bytes of chunk group `index` of a file of `size` bytes: by a range request, or
+    /// picked out of the whole body when the server ignores `Range`.
+    fn get_group(
+        &self,
+        url: &str,
+        size: u64,
+        cs: ChunkSize,
+        index: u64,
+    ) -> Result<Vec<u8>, FetchError> {
+        let (a, b) = cs.group_range(size, index);
+        if a == b {
+            return self.get_empty(url);
+        }
+        match self.get_range(url, a, b)? {
+            RangeBody::Exact(v) => Ok(v),
+            RangeBody::Whole(r) => {
+                let mut got = Vec::new();
+                stream_groups(url, r, size, cs, |i, g| {
+                    if i == index {
+                        got = g.to_vec();
+                    }
+                    Ok(())
+                })?;
+                Ok(got)
+            }
+        }
+    }
+
     /// One request for bytes `start..end` (end exclusive, non-empty range).
     fn get_range(&self, url: &str, start: u64, end: u64) -> Result<RangeBody, FetchError> {
         let r = self
@@ -680,13 +719,7 @@ fn probe_chunk(
         requests.fetch_add(1, Ordering::Relaxed);
         if a == b {
             // An empty file: no range to ask for.
-            let r = remote
-                .client
-                .get(&url)
-                .send()
-                .map_err(|err| network(&url, err))?;
-            remote.check_status(&url, &r)?;
-            let body = read_capped(&url, r, 0, 0)?;
+            let body = remote.get_empty(&url)?;
             verify_and_write(job, cs, 0, &body, progress)?;
             return Ok(Probe::Streamed);
         }
@@ -732,28 +765,13 @@ fn fetch_chunk(
     }
     let e = job.entry;
     let url = remote.url_for(e.path.as_str());
-    let (a, b) = cs.group_range(e.tree.size, index);
     let mut attempts = 0u32;
     remote
         .with_retries(|| {
             attempts += 1;
             requests.fetch_add(1, Ordering::Relaxed);
-            match remote.get_range(&url, a, b)? {
-                RangeBody::Exact(body) => verify_and_write(job, cs, index, &body, progress),
-                // Range support vanished mid-download: take only this chunk from the stream.
-                RangeBody::Whole(r) => {
-                    let mut got = None;
-                    let res = stream_groups(&url, r, e.tree.size, cs, |i, g| {
-                        if i == index {
-                            got = Some(g.to_vec());
-                        }
-                        Ok(())
-                    });
-                    res?;
-                    let body = got.unwrap_or_default();
-                    verify_and_write(job, cs, index, &body, progress)
-                }
-            }
+            let body = remote.get_group(&url, e.tree.size, cs, index)?;
+            verify_and_write(job, cs, index, &body, progress)
         })
         .map_err(|err| exhausted(err, attempts))?;
     Ok(job.remaining.fetch_sub(1, Ordering::SeqCst) == 1)
@@ -933,30 +951,7 @@ fn sample_file(
     let mut bad = Vec::new();
     for i in picked {
         let (a, b) = cs.group_range(e.tree.size, i);
-        let got = remote.with_retries(|| {
-            if a == b {
-                let r = remote
-                    .client
-                    .get(&url)
-                    .send()
-                    .map_err(|err| network(&url, err))?;
-                remote.check_status(&url, &r)?;
-                return read_capped(&url, r, 0, 0);
-            }
-            match remote.get_range(&url, a, b)? {
-                RangeBody::Exact(v) => Ok(v),
-                RangeBody::Whole(r) => {
-                    let mut got = Vec::new();
-                    stream_groups(&url, r, e.tree.size, cs, |j, g| {
-                        if j == i {
-                            got = g.to_vec();
-                        }
-                        Ok(())
-                    })?;
-                    Ok(got)
-                }
-            }
-        });
+        let got = remote.with_retries(|| remote.get_group(&url, e.tree.size, cs, i));
         match got {
             Ok(data) => {
                 progress.advance(data.len() as u64);

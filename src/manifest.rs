@@ -66,6 +66,18 @@ pub struct Tensor {
 }
 
 impl Tensor {
+    /// The tensor a header describes, with the digest of its bytes.
+    pub fn from_info(info: &formats::TensorInfo, digest: Digest) -> Tensor {
+        Tensor {
+            name: info.name.clone(),
+            dtype: info.dtype.clone(),
+            shape: info.shape.clone(),
+            start: info.start,
+            end: info.end,
+            digest,
+        }
+    }
+
     /// The tensor-set leaf: `0x00 || CBOR([name, dtype, shape, digest])`, hashed.
     fn leaf_bytes(&self) -> Vec<u8> {
         let v = Value::Array(vec![
@@ -1203,14 +1215,7 @@ pub(crate) fn hash_with_layout(
             .tensors
             .iter()
             .zip(&digests[1..])
-            .map(|(t, d)| Tensor {
-                name: t.name.clone(),
-                dtype: t.dtype.clone(),
-                shape: t.shape.clone(),
-                start: t.start,
-                end: t.end,
-                digest: *d,
-            })
+            .map(|(t, d)| Tensor::from_info(t, *d))
             .collect(),
     });
     Ok((tree, sha, tensors))

@@ -295,14 +295,7 @@ fn tensor_changes(
         .tensors
         .iter()
         .zip(&digests[1..])
-        .map(|(t, d)| Tensor {
-            name: t.name.clone(),
-            dtype: t.dtype.clone(),
-            shape: t.shape.clone(),
-            start: t.start,
-            end: t.end,
-            digest: *d,
-        })
+        .map(|(t, d)| Tensor::from_info(t, *d))
         .collect();
     TensorChanges {
         header_changed: digests[0] != tf.header || layout.header_len != tf.header_len,
