@@ -80,6 +80,12 @@ pub enum FetchError {
     Denied { url: String, status: u16 },
     #[error("{url}: HTTP {status}")]
     Status { url: String, status: u16 },
+    #[error("{url}: HTTP {status} redirect to {location:?} not followed (only http and https redirects are)")]
+    Redirect {
+        url: String,
+        status: u16,
+        location: String,
+    },
     #[error("{url}: {detail}")]
     Network { url: String, detail: String },
     #[error("{url}: the body has {found} bytes where {expected} were expected")]
@@ -236,6 +242,18 @@ impl Remote {
             401 | 403 => Err(FetchError::Denied {
                 url: url.into(),
                 status,
+            }),
+            300..=399 => Err(FetchError::Redirect {
+                url: url.into(),
+                status,
+                location: r
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .chars()
+                    .take(200)
+                    .collect(),
             }),
             _ => Err(FetchError::Status {
                 url: url.into(),

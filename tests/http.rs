@@ -371,3 +371,52 @@ fn mirror_countersigns_a_verified_fetch() {
     let bundle = fs::read_to_string(f.dest.join("weightseal.intoto.jsonl")).unwrap();
     assert_eq!(bundle.lines().count(), 2);
 }
+
+#[test]
+fn redirects_to_other_schemes_and_403_are_refused() {
+    let f = fixture();
+    f.server.fault(
+        "small.bin",
+        Fault::Redirect("file:///etc/passwd".into()),
+        100,
+    );
+    f.server.fault("config.json", Fault::Status(403), 100);
+    let base = f.server.base.clone();
+    f.server.fault(
+        "sub/with space.bin",
+        Fault::Redirect(format!("{base}/big.bin")),
+        100,
+    );
+    let o = fetch(&f, &["--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let file = |p: &str| {
+        j["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["path"] == p)
+            .unwrap()
+            .clone()
+    };
+    let small = file("small.bin");
+    assert!(
+        small["error"].as_str().unwrap().ends_with("/small.bin: HTTP 302 redirect to \"file:///etc/passwd\" not followed (only http and https redirects are)"),
+        "{small}"
+    );
+    let config = file("config.json");
+    assert!(
+        config["error"]
+            .as_str()
+            .unwrap()
+            .ends_with("/config.json: HTTP 403 (access denied)"),
+        "{config}"
+    );
+    // An HTTP redirect is followed, but to the wrong bytes: they do not verify.
+    let spaced = file("sub/with space.bin");
+    assert_eq!(spaced["status"], "failed");
+    for p in ["small.bin", "config.json", "sub/with space.bin"] {
+        assert!(!f.dest.join(p).exists(), "{p} at its final path");
+    }
+    assert!(f.dest.join("big.bin").exists());
+}

@@ -25,6 +25,8 @@ pub enum Fault {
     Reset,
     /// Send the headers, then nothing for this long.
     Stall(Duration),
+    /// Answer 302 with this Location.
+    Redirect(String),
 }
 
 #[derive(Default)]
@@ -208,6 +210,13 @@ fn handle(
                 None => None,
             }
         };
+        if let Some(Fault::Redirect(to)) = &fault {
+            conn.write_all(
+                format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\n\r\n")
+                    .as_bytes(),
+            )?;
+            continue;
+        }
         if let Some(Fault::Status(code)) = fault {
             conn.write_all(
                 format!("HTTP/1.1 {code} Injected\r\nContent-Length: 0\r\n\r\n").as_bytes(),
