@@ -440,6 +440,10 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                     }
                     let remote = weightseal::fetch::Remote::new(url, net.options())?;
                     let (m, _) = fetch::remote_manifest(&remote, manifest.as_deref())?;
+                    if trust.is_none() && manifest.as_deref().is_none_or(|p| p.starts_with("http"))
+                    {
+                        eprintln!("weightseal: note: the manifest comes from the server being checked and no --key or --policy vouches for it: this shows the server is self-consistent, not that it serves the publisher's release");
+                    }
                     let (lines, _) = fetch::remote_bundle(&remote, attestations.as_deref())?;
                     let bar = Bar::new("verifying");
                     let report =
