@@ -99,14 +99,32 @@ pub fn parse_derived(arg: &str) -> Result<DerivedFrom> {
 }
 
 /// Arguments of `sign` beyond the directory and manifest.
+#[derive(clap::Args)]
 pub struct SignArgs {
+    /// The private key (PKCS#8 PEM, e.g. from `weightseal keygen` or `openssl genpkey -algorithm ed25519`).
+    #[arg(long, value_name = "KEY")]
     pub key: PathBuf,
+    /// The role attested: publisher, auditor, mirror, or another lowercase word.
+    #[arg(long, default_value = "publisher")]
     pub role: String,
+    /// Who signs (free text; default: the key file's name).
+    #[arg(long)]
     pub signer: Option<String>,
+    /// Expiry: a duration (90d, 12h, 2w, 1y), a date (2027-01-31) or an RFC 3339 time.
+    #[arg(long, value_name = "DURATION|DATE")]
     pub expires: Option<String>,
+    /// Release version (an integer; used for rollback protection).
+    #[arg(long)]
     pub version: Option<u64>,
+    /// A parent model: DIGEST[:RELATION[:NAME]] or MANIFEST|DIR[:RELATION]; RELATION is
+    /// finetune, quantized, merge, adapter, distilled or other. Repeatable.
+    #[arg(long = "derived-from", value_name = "DIGEST[:RELATION]")]
     pub derived_from: Vec<String>,
+    /// A free annotation KEY=VALUE (license, model-card digest, ...). Repeatable.
+    #[arg(long = "annotate", value_name = "K=V")]
     pub annotate: Vec<String>,
+    /// The attestation bundle to append to (default: beside the manifest).
+    #[arg(long, value_name = "FILE")]
     pub attestations: Option<PathBuf>,
 }
 

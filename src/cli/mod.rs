@@ -162,37 +162,14 @@ enum Command {
     Sign {
         /// The model directory.
         dir: PathBuf,
-        /// The private key (PKCS#8 PEM, e.g. from `weightseal keygen` or `openssl genpkey -algorithm ed25519`).
-        #[arg(long, value_name = "KEY")]
-        key: PathBuf,
-        /// The role attested: publisher, auditor, mirror, or another lowercase word.
-        #[arg(long, default_value = "publisher")]
-        role: String,
-        /// Who signs (free text; default: the key file's name).
-        #[arg(long)]
-        signer: Option<String>,
-        /// Expiry: a duration (90d, 12h, 2w, 1y), a date (2027-01-31) or an RFC 3339 time.
-        #[arg(long, value_name = "DURATION|DATE")]
-        expires: Option<String>,
-        /// Release version (an integer; used for rollback protection).
-        #[arg(long)]
-        version: Option<u64>,
-        /// A parent model: DIGEST[:RELATION[:NAME]] or MANIFEST|DIR[:RELATION]; RELATION is
-        /// finetune, quantized, merge, adapter, distilled or other. Repeatable.
-        #[arg(long = "derived-from", value_name = "DIGEST[:RELATION]")]
-        derived_from: Vec<String>,
-        /// A free annotation KEY=VALUE (license, model-card digest, ...). Repeatable.
-        #[arg(long = "annotate", value_name = "K=V")]
-        annotate: Vec<String>,
         /// The manifest (default: DIR/weightseal.manifest).
         #[arg(long, value_name = "FILE")]
         manifest: Option<PathBuf>,
         /// Sign the manifest without checking it against the directory.
         #[arg(long)]
         manifest_only: bool,
-        /// The attestation bundle to append to (default: beside the manifest).
-        #[arg(long, value_name = "FILE")]
-        attestations: Option<PathBuf>,
+        #[command(flatten)]
+        args: attest::SignArgs,
     },
     /// Show the signed provenance chain of a model: which models it derives from (finetune,
     /// quantized, ...), per whose attestation, followed into the releases given with --with.
@@ -571,16 +548,9 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
         }
         Command::Sign {
             dir,
-            key,
-            role,
-            signer,
-            expires,
-            version,
-            derived_from,
-            annotate,
             manifest,
             manifest_only,
-            attestations,
+            args,
         } => {
             let path = manifest_path(&dir, manifest.as_deref());
             let m = if path.exists() {
@@ -631,16 +601,6 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                     path.display()
                 );
                 built.manifest
-            };
-            let args = attest::SignArgs {
-                key,
-                role,
-                signer,
-                expires,
-                version,
-                derived_from,
-                annotate,
-                attestations,
             };
             outln!("{}", attest::sign(&m, &path, &args)?);
             Ok(Outcome::Verified)
