@@ -46,11 +46,13 @@ def timed(cmd):
     # Dirty pages of the previous run are written back first, so no run pays for another's.
     subprocess.run(["sync"], check=True)
     probe = ("import resource,subprocess,sys,time;t=time.perf_counter();"
-             "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL);"
+             "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.PIPE);"
+             "sys.stderr.buffer.write(r.stderr[-2000:] if r.returncode else b'');"
              "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)")
-    out = subprocess.run([sys.executable, "-c", probe] + cmd, capture_output=True, text=True, check=True).stdout.split()
+    p = subprocess.run([sys.executable, "-c", probe] + cmd, capture_output=True, text=True, check=True)
+    out = p.stdout.split()
     if out[2] != "0":
-        sys.exit(f"failed: {' '.join(cmd)}")
+        sys.exit(f"failed: {' '.join(cmd)}\n{p.stderr}")
     return float(out[0]), int(out[1])
 
 res = {"curl (no verification)": [], "weightseal fetch": [], "weightseal fetch --no-fsync": []}
@@ -63,6 +65,8 @@ for _ in range(runs):
         curl += ["-o", os.path.join(work, "curl", n), f"{base}/{n}"]
     res["curl (no verification)"].append(timed(curl))
     res["weightseal fetch"].append(timed([ws, "fetch", base, os.path.join(work, "ws"), "--allow-unsigned"]))
+    shutil.rmtree(os.path.join(work, "ws"))
+    os.makedirs(os.path.join(work, "ws"))
     shutil.rmtree(os.path.join(work, "ws"))
     os.makedirs(os.path.join(work, "ws"))
     res["weightseal fetch --no-fsync"].append(timed([ws, "fetch", base, os.path.join(work, "ws"), "--allow-unsigned", "--no-fsync"]))
