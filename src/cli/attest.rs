@@ -14,7 +14,7 @@ use weightseal::manifest::Manifest;
 use weightseal::path::{ATTESTATION_FILE, MANIFEST_FILE};
 use weightseal::Digest;
 
-use super::{read_manifest, write_atomic};
+use super::{read_manifest, render, write_atomic};
 
 /// `keygen --out KEY`.
 pub fn keygen(out: &Path) -> Result<String> {
@@ -188,8 +188,9 @@ pub fn sign(manifest: &Manifest, manifest_path: &Path, a: &SignArgs) -> Result<S
     ))
 }
 
-fn short(id: &str) -> &str {
-    &id[..id.len().min(16)]
+/// The first 16 characters of a key id (from an untrusted envelope: any characters).
+fn short(id: &str) -> String {
+    id.chars().take(16).collect()
 }
 
 /// `attestation N: OK (...)` lines and role lines.
@@ -228,7 +229,9 @@ pub fn report_lines(r: &PolicyReport) -> String {
             let sep = if what.is_empty() { "" } else { "; " };
             s.push_str(&format!(
                 "attestation {}: FAILED ({}: {}{sep}{what})\n",
-                a.line, a.code, a.detail
+                a.line,
+                a.code,
+                render::clean(&a.detail)
             ));
         }
     }
@@ -297,17 +300,18 @@ pub fn lineage_text(n: &LineageNode, trusted_keys: bool) -> String {
             .as_deref()
             .map(|p| format!("  [{p}]"))
             .unwrap_or_else(|| "  [not found locally]".into());
+        let shown = render::clean(&n.name);
         let name = if n.name.is_empty() {
             "(unnamed)"
         } else {
-            n.name.as_str()
+            &shown
         };
         out.push_str(&format!("{pad}{name}  manifest {}{place}\n", n.digest));
         for a in &n.attestations {
             let status = match (&a.status, trusted_keys) {
                 (Status::Valid, _) => "valid".to_string(),
                 (_, false) => "signature not checked: give --key or --policy".to_string(),
-                (_, true) => format!("{}: {}", a.code, a.detail),
+                (_, true) => format!("{}: {}", a.code, render::clean(&a.detail)),
             };
             let who = match (&a.role, &a.signer) {
                 (Some(r), Some(s)) => format!("{r} {s:?}"),

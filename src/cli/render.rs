@@ -114,16 +114,26 @@ pub fn manifest_text(m: &Manifest) -> String {
                 s.push_str(&format!(
                     "      {}  {:>8} {:<20} {}..{}  {}\n",
                     t.digest,
-                    t.dtype,
+                    clean(&t.dtype),
                     format!("{:?}", t.shape),
                     t.start,
                     t.end,
-                    t.name
+                    clean(&t.name)
                 ));
             }
         }
     }
     s
+}
+
+/// Text from a file or a signature (a tensor name, a model name, a dtype) as it is safe to
+/// print on a terminal: control characters (escape sequences) are shown escaped.
+pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        std::borrow::Cow::Owned(s.escape_debug().to_string())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
 }
 
 /// `n things: a, b, c and 2 more`.
@@ -135,7 +145,7 @@ fn named(count_word: &str, names: &[&str]) -> String {
         names
             .iter()
             .take(SHOWN)
-            .copied()
+            .map(|n| clean(n))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -245,15 +255,16 @@ pub fn failure_reason(status: &FileStatus) -> Option<String> {
 pub fn report_lines(r: &Report) -> String {
     let mut s = String::new();
     for f in &r.files {
+        let path = clean(&f.path);
         match (&f.status, failure_reason(&f.status)) {
             (FileStatus::Extra { allowed: true, .. }, _) => {
-                s.push_str(&format!("{}: EXTRA (allowed)\n", f.path))
+                s.push_str(&format!("{}: EXTRA (allowed)\n", path))
             }
             (FileStatus::TensorFile { tensors, .. }, None) => {
-                s.push_str(&format!("{}: OK ({tensors} tensors)\n", f.path))
+                s.push_str(&format!("{}: OK ({tensors} tensors)\n", path))
             }
-            (_, None) => s.push_str(&format!("{}: OK\n", f.path)),
-            (_, Some(reason)) => s.push_str(&format!("{}: FAILED ({reason})\n", f.path)),
+            (_, None) => s.push_str(&format!("{}: OK\n", path)),
+            (_, Some(reason)) => s.push_str(&format!("{}: FAILED ({reason})\n", path)),
         }
     }
     for p in &r.index {
@@ -451,6 +462,8 @@ mod tests {
             "modified: size 12, expected 10; bytes 0..1, 2..3, 4..5, 6..7 and 2 more differ"
         );
         assert_eq!(bytes(1536), "1.50 KiB");
+        assert_eq!(clean("plain.name"), "plain.name");
+        assert_eq!(clean("\u{1b}[31mred\n"), "\\u{1b}[31mred\\n");
         assert_eq!(bytes(100), "100 B");
     }
 }
