@@ -542,3 +542,77 @@ pub fn next_state(state: &State, name: &str, report: &PolicyReport) -> State {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attest::PrivateKey;
+
+    fn pem(seed: u8) -> String {
+        PrivateKey::from_seed(&[seed; 32]).public().to_pem()
+    }
+
+    fn parse(text: &str) -> Result<Policy, PolicyError> {
+        Policy::parse(text, Path::new("p.toml"), Path::new("."))
+    }
+
+    fn key(name: &str, seed: u8, roles: &str) -> String {
+        format!(
+            "[keys.{name}]\npublic_key_pem = \"\"\"{}\"\"\"\nroles = [{roles}]\n",
+            pem(seed)
+        )
+    }
+
+    #[test]
+    fn parses_a_two_role_policy() {
+        let text = format!(
+            "model = \"org/m\"\nstate_file = \"s.json\"\nenforce_expiry = false\n{}{}[roles.publisher]\nthreshold = 1\n[roles.auditor]\nthreshold = 1\n",
+            key("a", 1, "\"publisher\""),
+            key("b", 2, "\"auditor\"")
+        );
+        let p = parse(&text).unwrap();
+        assert_eq!(p.model.as_deref(), Some("org/m"));
+        assert!(!p.enforce_expiry);
+        assert_eq!(p.state_file, Some(PathBuf::from("./s.json")));
+        assert_eq!(p.keys.len(), 2);
+        assert_eq!(
+            p.thresholds,
+            [("auditor".to_string(), 1), ("publisher".to_string(), 1)].into()
+        );
+    }
+
+    #[test]
+    fn each_bad_policy_is_refused_with_its_reason() {
+        let one = key("a", 1, "\"publisher\"");
+        let cases: Vec<(String, &str)> = vec![
+            (one.clone(), "no [roles.NAME] table"),
+            (format!("{one}[roles.publisher]\nthreshold = 2\n"), "threshold 2 cannot be met"),
+            (format!("{one}[roles.publisher]\nthreshold = 0\n"), "threshold 0 cannot be met"),
+            (format!("{one}[roles.Bad]\nthreshold = 1\n"), "not a role name"),
+            (format!("{}[roles.publisher]\nthreshold = 1\n", key("a", 1, "")), "roles must list at least one role"),
+            (format!("{}[roles.publisher]\nthreshold = 1\n", key("a", 1, "\"Pub Lisher\"")), "is not a role"),
+            (format!("{one}[roles.publisher]\nthreshold = 1\nsurprise = true\n"), "unknown field"),
+            ("[keys.a]\nroles = [\"publisher\"]\n[roles.publisher]\nthreshold = 1\n".to_string(), "exactly one of public_key"),
+            (format!("{one}[roles.publisher]\nthreshold = 1\n[keys.x]\npublic_key_pem = \"junk\"\nroles = [\"publisher\"]\n"), "no PEM block"),
+            ("not toml [".to_string(), "policy p.toml"),
+        ];
+        for (text, want) in cases {
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains(want), "{want:?} not in {e:?}");
+        }
+    }
+
+    #[test]
+    fn the_same_key_twice_counts_once() {
+        // Two names for one key: the threshold of 2 cannot be met by it.
+        let text = format!(
+            "{}{}[roles.publisher]\nthreshold = 2\n",
+            key("a", 1, "\"publisher\""),
+            key("b", 1, "\"publisher\"")
+        );
+        assert!(parse(&text)
+            .unwrap_err()
+            .to_string()
+            .contains("threshold 2 cannot be met"));
+    }
+}
