@@ -26,6 +26,7 @@ pub mod diff;
 pub mod digest;
 pub mod fetch;
 pub mod formats;
+pub mod fsutil;
 pub mod index;
 pub mod manifest;
 pub mod path;

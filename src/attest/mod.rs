@@ -114,18 +114,7 @@ pub fn check_release(
 }
 
 fn write_state(path: &Path, state: &State) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".weightseal-state-")
-        .tempfile_in(dir)?;
-    tmp.write_all(&state.to_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::fsutil::write_atomic(path, &state.to_bytes(), 0o600)
 }
 
 /// One model in a provenance chain.

@@ -651,24 +651,9 @@ pub(crate) fn read_manifest(path: &Path) -> Result<Manifest> {
     })
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so
-/// `path` holds either the old content or the complete new one, never a partial write.
+/// Writes a published file (manifest, attestations) atomically, readable by all.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    // Manifests and attestations are published: readable by all (a web server serving the
-    // directory must read them), unlike tempfile's default 0600.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".weightseal-tmp-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    Ok(weightseal::fsutil::write_atomic(path, bytes, 0o644)?)
 }
 
 /// Progress on stderr, drawn only when stderr is a terminal: a total bar (bytes, rate, ETA)
