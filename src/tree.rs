@@ -976,11 +976,17 @@ mod tests {
             verify_chunk(c, &t, 3, &[]),
             Err(ChunkError::NoSuchChunk { index: 3, count: 3 })
         );
-        // A chunk placed at the wrong index does not verify (offsets are bound in).
+        // Chunk values bind the offset: identical bytes at indices 0 and 1 have different
+        // values, so a chunk served at the wrong index does not verify.
         let g0 = &data[..16384];
         let t2 = hash_bytes(&[g0, g0].concat(), c);
-        assert!(matches!(verify_chunk(c, &t2, 1, g0), Ok(())));
         assert_ne!(t2.chunks[0], t2.chunks[1]);
+        let mut t3 = t2.clone();
+        t3.chunks[1] = t2.chunks[0];
+        assert!(matches!(
+            verify_chunk(c, &t3, 1, g0),
+            Err(ChunkError::Mismatch { index: 1, .. })
+        ));
     }
 
     #[test]

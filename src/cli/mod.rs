@@ -335,14 +335,7 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                 },
             };
             let start = std::time::Instant::now();
-            let bar = Bar::new("hashing");
-            let built = manifest::build(&dir, &opts, bar.progress())
-                .with_context(|| format!("hashing {}", dir.display()))?;
-            bar.finish();
-            for w in &built.warnings {
-                eprintln!("weightseal: warning: {w}");
-            }
-            let m = built.manifest;
+            let m = build_manifest(&dir, &opts)?;
             let bytes = m.encode();
             write_atomic(&out, &bytes)
                 .with_context(|| format!("writing manifest {}", out.display()))?;
@@ -514,11 +507,7 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                             symlinks: symlinks(follow_symlinks),
                             ..Default::default()
                         };
-                        let bar = Bar::new("hashing");
-                        let built = manifest::build(p, &opts, bar.progress())
-                            .with_context(|| format!("hashing {}", p.display()))?;
-                        bar.finish();
-                        Ok(built.manifest)
+                        build_manifest(p, &opts)
                     }
                 }
             };
@@ -586,21 +575,15 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                     exclude: vec![path.clone()],
                     ..Default::default()
                 };
-                let bar = Bar::new("hashing");
-                let built = manifest::build(&dir, &opts, bar.progress())
-                    .with_context(|| format!("hashing {}", dir.display()))?;
-                bar.finish();
-                for w in &built.warnings {
-                    eprintln!("weightseal: warning: {w}");
-                }
-                write_atomic(&path, &built.manifest.encode())
+                let m = build_manifest(&dir, &opts)?;
+                write_atomic(&path, &m.encode())
                     .with_context(|| format!("writing manifest {}", path.display()))?;
                 eprintln!(
                     "weightseal: hashed {} into {}",
                     dir.display(),
                     path.display()
                 );
-                built.manifest
+                m
             };
             outln!("{}", attest::sign(&m, &path, &args)?);
             Ok(Outcome::Verified)
@@ -649,6 +632,19 @@ pub(crate) fn read_manifest(path: &Path) -> Result<Manifest> {
         manifest::ManifestError::Io { .. } => anyhow::Error::new(e),
         other => anyhow::Error::new(other).context(format!("invalid manifest {}", path.display())),
     })
+}
+
+/// Hashes a directory into a manifest with a progress bar, printing the build warnings
+/// (unparsable tensor files, index problems) on stderr.
+fn build_manifest(dir: &Path, opts: &BuildOptions) -> Result<Manifest> {
+    let bar = Bar::new("hashing");
+    let built = manifest::build(dir, opts, bar.progress())
+        .with_context(|| format!("hashing {}", dir.display()))?;
+    bar.finish();
+    for w in &built.warnings {
+        eprintln!("weightseal: warning: {w}");
+    }
+    Ok(built.manifest)
 }
 
 /// Writes a published file (manifest, attestations) atomically, readable by all.
