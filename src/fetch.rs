@@ -10,11 +10,11 @@
 //! more bytes than the manifest says.
 
 use std::collections::VecDeque;
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
@@ -23,8 +23,10 @@ use serde::Serialize;
 use crate::manifest::{FileEntry, Manifest};
 use crate::path::PARTIAL_DIR;
 use crate::progress::Progress;
+use crate::safedir::{Access, Dir, Kind, SafeDirError};
 use crate::tree::{self, ChunkSize, FileTree, TreeHasher};
-use crate::verify::{differing_ranges, FileReport, FileStatus, Report};
+use crate::verify::{differing_ranges, ExtraFiles, FileReport, FileStatus, Report};
+use crate::walk::{Entry, Symlinks};
 
 /// How to talk to the server.
 #[derive(Clone, Debug)]
@@ -41,6 +43,8 @@ pub struct FetchOptions {
     pub backoff: Duration,
     /// Whether a file reaches the disk before it is renamed into place.
     pub durability: Durability,
+    /// Whether files in the destination that the manifest does not list fail the fetch.
+    pub extra: ExtraFiles,
 }
 
 /// When a downloaded file is renamed into place.
@@ -63,6 +67,7 @@ impl Default for FetchOptions {
             timeout: Duration::from_secs(30),
             backoff: Duration::from_millis(250),
             durability: Durability::Fsync,
+            extra: ExtraFiles::Reject,
         }
     }
 }
@@ -114,6 +119,12 @@ pub enum FetchError {
     },
     #[error("{path}: {detail}")]
     Local { path: String, detail: String },
+    /// The destination directory refused an operation (a planted link, a special file…).
+    #[error("{0}")]
+    Destination(String),
+    /// The partial file no longer held the verified bytes when it was to be renamed into place.
+    #[error("{path}: changed on disk after its chunks verified (another process writes to the destination); not moved into place")]
+    ChangedOnDisk { path: String },
 }
 
 impl FetchError {
@@ -326,7 +337,7 @@ impl Remote {
         if a == b {
             return self.get_empty(url);
         }
-        match self.get_range(url, a, b)? {
+        match self.get_range(url, a, b, size)? {
             RangeBody::Exact(v) => Ok(v),
             RangeBody::Whole(r) => {
                 let mut got = Vec::new();
@@ -341,8 +352,15 @@ impl Remote {
         }
     }
 
-    /// One request for bytes `start..end` (end exclusive, non-empty range).
-    fn get_range(&self, url: &str, start: u64, end: u64) -> Result<RangeBody, FetchError> {
+    /// One request for bytes `start..end` (end exclusive, non-empty range) of a file of
+    /// `size` bytes.
+    fn get_range(
+        &self,
+        url: &str,
+        start: u64,
+        end: u64,
+        size: u64,
+    ) -> Result<RangeBody, FetchError> {
         let r = self
             .client
             .get(url)
@@ -369,7 +387,10 @@ impl Remote {
             .unwrap_or("")
             .to_string();
         let want = format!("bytes {}-{}/", start, end - 1);
-        if !cr.starts_with(&want) {
+        let total_ok = cr
+            .strip_prefix(&want)
+            .is_some_and(|t| t == "*" || t == size.to_string());
+        if !total_ok {
             return Err(FetchError::BadRange {
                 url: url.into(),
                 start,
@@ -450,39 +471,63 @@ pub struct FetchedFile {
     pub status: &'static str,
     /// Bytes received for this file in this run.
     pub downloaded: u64,
-    /// Bytes of a previous partial download that verified and were kept.
+    /// Bytes of a previous partial download, or of an earlier copy at the final path, that
+    /// verified and were kept.
     pub resumed: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
+/// A path in the destination that the manifest does not list (judged as `verify` judges it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExtraFile {
+    pub path: String,
+    /// Whether `--allow-extra` let it pass.
+    pub allowed: bool,
+    /// Why it could not even be listed as a file (a symlink, a special file…), if so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// The outcome of a fetch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FetchReport {
+    /// Every file verified at its final path and nothing unlisted is in the destination
+    /// (unless allowed): `verify DEST` with the same manifest would pass.
     pub ok: bool,
     pub files: Vec<FetchedFile>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra: Vec<ExtraFile>,
     pub downloaded: u64,
     pub requests: u64,
 }
 
-/// Per-file state shared by the workers.
+/// Per-file state shared by the workers. No descriptor is held between tasks: the partial
+/// file is opened beneath the scratch directory for each write, so open descriptors stay
+/// bounded by the number of workers however many files a model has.
 struct Job<'a> {
     id: usize,
     entry: &'a FileEntry,
-    final_path: PathBuf,
-    partial_path: PathBuf,
-    file: Mutex<Option<File>>,
+    /// Chunk groups verified and written to the partial file.
+    done: Vec<AtomicBool>,
     remaining: AtomicUsize,
+    /// A worker is reading the whole file as one stream (the server ignored `Range`).
+    streaming: AtomicBool,
     downloaded: AtomicU64,
     resumed: AtomicU64,
     written: AtomicU64,
-    durability: Durability,
     error: Mutex<Option<String>>,
-    present: std::sync::atomic::AtomicBool,
+    present: AtomicBool,
+}
+
+impl Job<'_> {
+    fn failed(&self) -> bool {
+        self.error.lock().expect("error lock").is_some()
+    }
 }
 
 enum Task {
-    /// Prepare the file (resume check), probe range support, queue its chunks.
+    /// Prepare the file (present? resume?), fetch its first chunk, queue the others.
     File(usize),
     /// One chunk group of a file.
     Chunk(usize, u64),
@@ -495,9 +540,15 @@ struct Queue {
 }
 
 impl Queue {
-    fn push(&self, t: Task) {
-        self.state.lock().expect("queue lock").0.push_back(t);
-        self.cv.notify_one();
+    /// Queues chunk tasks ahead of files not yet started, so that files finish one after
+    /// another instead of all starting first.
+    fn push_front(&self, tasks: impl DoubleEndedIterator<Item = Task>) {
+        let mut g = self.state.lock().expect("queue lock");
+        for t in tasks.rev() {
+            g.0.push_front(t);
+        }
+        drop(g);
+        self.cv.notify_all();
     }
 
     /// The next task, or `None` when the queue is empty and nobody can add to it.
@@ -532,19 +583,32 @@ fn local(path: &Path, e: impl std::fmt::Display) -> FetchError {
     }
 }
 
-/// Is `path` a verified copy of `entry` already?
-fn already_present(path: &Path, entry: &FileEntry, cs: ChunkSize) -> bool {
-    let Ok((f, size)) = crate::manifest::open_for_hashing(path, crate::walk::Symlinks::Refuse)
-    else {
-        return false;
-    };
-    size == entry.tree.size
-        && tree::hash_file(&f, size, cs, &crate::progress::NoProgress)
-            .is_ok_and(|t| t.root == entry.tree.root)
+fn dest_err(e: SafeDirError) -> FetchError {
+    FetchError::Destination(e.to_string())
+}
+
+/// What a fetch shares between its workers.
+struct Ctx<'a> {
+    remote: &'a Remote,
+    cs: ChunkSize,
+    /// The destination, and its scratch directory (mode 0700) beneath it.
+    root: Dir,
+    scratch: Dir,
+    queue: Queue,
+    requests: AtomicU64,
+    progress: &'a dyn Progress,
 }
 
 /// Downloads every file of `manifest` from `remote` into `dest`, verifying each chunk as it
-/// arrives. Files already present and verified are kept; partial downloads are resumed.
+/// arrives. Files already present and verified are kept; partial downloads are resumed, and
+/// the chunks of an earlier copy at a final path that still verify are kept too.
+///
+/// The destination is not trusted: every path beneath it is resolved from a directory handle
+/// without following symbolic links ([`crate::safedir`]); a link or special file where the
+/// manifest puts a file or a directory fails that file. A file is renamed into place only
+/// after the bytes of the very descriptor that is renamed were hashed again and matched.
+/// Files the manifest does not list fail the fetch unless `opts.extra` allows them, so that
+/// a fetch that succeeds leaves a directory that `verify` accepts.
 pub fn fetch(
     remote: &Remote,
     manifest: &Manifest,
@@ -552,8 +616,8 @@ pub fn fetch(
     progress: &dyn Progress,
 ) -> Result<FetchReport, FetchError> {
     let cs = manifest.chunk_size();
-    fs::create_dir_all(dest).map_err(|e| local(dest, e))?;
-    let scratch = dest.join(PARTIAL_DIR);
+    let root = Dir::open(dest, true).map_err(dest_err)?;
+    let scratch = root.child(PARTIAL_DIR, Some(0o700)).map_err(dest_err)?;
     let jobs: Vec<Job> = manifest
         .files()
         .iter()
@@ -561,56 +625,56 @@ pub fn fetch(
         .map(|(id, e)| Job {
             id,
             entry: e,
-            final_path: e.path.under(dest),
-            partial_path: e.path.under(&scratch),
-            file: Mutex::new(None),
+            done: (0..cs.group_count(e.tree.size))
+                .map(|_| AtomicBool::new(false))
+                .collect(),
             remaining: AtomicUsize::new(0),
+            streaming: AtomicBool::new(false),
             downloaded: AtomicU64::new(0),
             resumed: AtomicU64::new(0),
             written: AtomicU64::new(0),
-            durability: remote.opts.durability,
             error: Mutex::new(None),
-            present: std::sync::atomic::AtomicBool::new(false),
+            present: AtomicBool::new(false),
         })
         .collect();
     progress.set_total(manifest.total_size());
-    let requests = AtomicU64::new(0);
-    let queue = Queue {
-        state: Mutex::new(((0..jobs.len()).map(Task::File).collect(), 0)),
-        cv: Condvar::new(),
+    let ctx = Ctx {
+        remote,
+        cs,
+        root,
+        scratch,
+        queue: Queue {
+            state: Mutex::new(((0..jobs.len()).map(Task::File).collect(), 0)),
+            cv: Condvar::new(),
+        },
+        requests: AtomicU64::new(0),
+        progress,
     };
     let workers = remote.opts.jobs.clamp(1, 64);
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
-                while let Some(task) = queue.pop() {
+                while let Some(task) = ctx.queue.pop() {
                     let (i, result) = match task {
-                        Task::File(i) => (
-                            i,
-                            start_file(remote, &jobs[i], cs, &queue, i, &requests, progress),
-                        ),
-                        Task::Chunk(i, c) => {
-                            (i, fetch_chunk(remote, &jobs[i], cs, c, &requests, progress))
-                        }
+                        Task::File(i) => (i, start_file(&ctx, &jobs[i])),
+                        Task::Chunk(i, c) => (i, fetch_chunk(&ctx, &jobs[i], c)),
                     };
                     let job = &jobs[i];
-                    match result {
-                        Err(e) => {
-                            let mut err = job.error.lock().expect("error lock");
-                            if err.is_none() {
-                                *err = Some(e.to_string());
-                                progress.file_finished(i);
-                            }
-                        }
-                        Ok(finished) if finished => {
-                            if let Err(e) = finish_file(job, remote.opts.durability) {
-                                *job.error.lock().expect("error lock") = Some(e.to_string());
-                            }
+                    let result = result.and_then(|finished| {
+                        if finished {
+                            finish_file(&ctx, job)?;
                             progress.file_finished(i);
                         }
-                        Ok(_) => {}
+                        Ok(())
+                    });
+                    if let Err(e) = result {
+                        let mut err = job.error.lock().expect("error lock");
+                        if err.is_none() {
+                            *err = Some(e.to_string());
+                            progress.file_finished(i);
+                        }
                     }
-                    queue.done();
+                    ctx.queue.done();
                 }
             });
         }
@@ -635,130 +699,165 @@ pub fn fetch(
             }
         })
         .collect();
-    let _ = fs::remove_dir(&scratch); // only when empty: partial files of failed downloads stay
+    // Only when empty: partial files of failed downloads stay for a rerun.
+    let _ = ctx.root.remove_empty_dir(PARTIAL_DIR);
+    let extra = extra_files(dest, manifest, remote.opts.extra);
     Ok(FetchReport {
-        ok: files.iter().all(|f| f.error.is_none()),
+        ok: files.iter().all(|f| f.error.is_none()) && extra.iter().all(|x| x.allowed),
         downloaded: files.iter().map(|f| f.downloaded).sum(),
-        requests: requests.load(Ordering::Relaxed),
+        requests: ctx.requests.load(Ordering::Relaxed),
         files,
+        extra,
     })
 }
 
+/// What `verify` would call extra in `dest`: the same directory walk, the same exclusions.
+fn extra_files(dest: &Path, manifest: &Manifest, extra: ExtraFiles) -> Vec<ExtraFile> {
+    let allowed = extra == ExtraFiles::Allow;
+    let entries = match crate::walk::walk(dest, Symlinks::Refuse, &[]) {
+        Ok(e) => e,
+        Err(e) => {
+            return vec![ExtraFile {
+                path: String::new(),
+                allowed: false,
+                reason: Some(e.to_string()),
+            }]
+        }
+    };
+    let listed: std::collections::HashSet<&str> =
+        manifest.files().iter().map(|f| f.path.as_str()).collect();
+    entries
+        .iter()
+        .filter(|e| !listed.contains(e.name()))
+        .map(|e| ExtraFile {
+            path: e.name().to_string(),
+            allowed,
+            reason: match e {
+                Entry::File { .. } => None,
+                Entry::Refused { reason, .. } => Some(reason.to_string()),
+            },
+        })
+        .collect()
+}
+
+/// The copy already at the final path, when there is a regular file there. A symbolic link,
+/// a directory or a special file at the final path (or a link among its parents) fails the
+/// file: weightseal neither follows it nor replaces it.
+fn existing_final(ctx: &Ctx, job: &Job) -> Result<Option<File>, FetchError> {
+    let path = job.entry.path.as_str();
+    let (dir, name) = match ctx.root.parent_of(path, None) {
+        Ok(x) => x,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(dest_err(e)),
+    };
+    match dir.kind(name).map_err(dest_err)? {
+        None => Ok(None),
+        Some(Kind::File) => match dir.open_file(name, Access::Read) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(dest_err(e)),
+        },
+        Some(Kind::Symlink) => Err(dest_err(SafeDirError::Symlink(dir.path().join(name)))),
+        Some(k) => Err(dest_err(SafeDirError::WrongType {
+            path: dir.path().join(name),
+            expected: "regular file",
+            found: k.describe(),
+        })),
+    }
+}
+
+/// Reads group `i` of `f` and returns it when it verifies against the manifest.
+fn verified_group(f: &File, have: u64, cs: ChunkSize, e: &FileEntry, i: u64) -> Option<Vec<u8>> {
+    let (a, b) = cs.group_range(e.tree.size, i);
+    if b > have {
+        return None;
+    }
+    let mut buf = vec![0u8; (b - a) as usize];
+    (f.read_exact_at(&mut buf, a).is_ok() && tree::verify_chunk(cs, &e.tree, i, &buf).is_ok())
+        .then_some(buf)
+}
+
 /// Returns `Ok(true)` when the file is complete after this step.
-fn start_file(
-    remote: &Remote,
-    job: &Job,
-    cs: ChunkSize,
-    queue: &Queue,
-    index: usize,
-    requests: &AtomicU64,
-    progress: &dyn Progress,
-) -> Result<bool, FetchError> {
-    let e = job.entry;
-    if already_present(&job.final_path, e, cs) {
-        job.present.store(true, Ordering::Relaxed);
-        progress.advance(e.tree.size);
-        return Ok(false);
+fn start_file(ctx: &Ctx, job: &Job) -> Result<bool, FetchError> {
+    let (e, cs) = (job.entry, ctx.cs);
+    let existing = existing_final(ctx, job)?;
+    let existing_len = match &existing {
+        Some(f) => f
+            .metadata()
+            .map_err(|err| local(ctx.root.path(), err))?
+            .len(),
+        None => 0,
+    };
+    if let Some(f) = &existing {
+        if existing_len == e.tree.size
+            && tree::hash_file(f, existing_len, cs, &crate::progress::NoProgress)
+                .is_ok_and(|t| t.root == e.tree.root)
+        {
+            job.present.store(true, Ordering::Relaxed);
+            ctx.progress.advance(e.tree.size);
+            return Ok(false);
+        }
     }
-    if let Some(parent) = job.partial_path.parent() {
-        fs::create_dir_all(parent).map_err(|err| local(parent, err))?;
-    }
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&job.partial_path)
-        .map_err(|err| local(&job.partial_path, err))?;
-    let have = f
+    let path = e.path.as_str();
+    let f = ctx
+        .scratch
+        .open_path(path, Access::Create { mode: 0o600 })
+        .map_err(dest_err)?;
+    let partial_path = || e.path.under(ctx.scratch.path());
+    let mut have = f
         .metadata()
-        .map_err(|err| local(&job.partial_path, err))?
+        .map_err(|err| local(&partial_path(), err))?
         .len();
     if have > e.tree.size {
-        f.set_len(0).map_err(|err| local(&job.partial_path, err))?;
+        f.set_len(0).map_err(|err| local(&partial_path(), err))?;
+        have = 0;
     }
-    progress.file_started(index, e.path.as_str(), e.tree.size);
-    // Resume: keep every chunk already on disk that verifies.
-    let groups = cs.group_count(e.tree.size);
+    ctx.progress.file_started(job.id, path, e.tree.size);
+    // Resume: keep every chunk of the partial file that verifies; take the others from an
+    // earlier copy at the final path where they verify there.
     let mut needed = Vec::new();
-    for i in 0..groups {
+    for i in 0..cs.group_count(e.tree.size) {
         let (a, b) = cs.group_range(e.tree.size, i);
-        let ok = b <= have && {
-            let mut buf = vec![0u8; (b - a) as usize];
-            f.read_exact_at(&mut buf, a).is_ok() && tree::verify_chunk(cs, &e.tree, i, &buf).is_ok()
+        let kept = if verified_group(&f, have, cs, e, i).is_some() {
+            true
+        } else if let Some(buf) = existing
+            .as_ref()
+            .and_then(|x| verified_group(x, existing_len, cs, e, i))
+        {
+            f.write_all_at(&buf, a)
+                .map_err(|err| local(&partial_path(), err))?;
+            true
+        } else {
+            false
         };
-        if ok {
+        if kept {
+            job.done[i as usize].store(true, Ordering::Relaxed);
             job.resumed.fetch_add(b - a, Ordering::Relaxed);
-            progress.advance(b - a);
-            progress.file_advanced(index, b - a);
+            ctx.progress.advance(b - a);
+            ctx.progress.file_advanced(job.id, b - a);
         } else {
             needed.push(i);
         }
     }
     f.set_len(e.tree.size)
-        .map_err(|err| local(&job.partial_path, err))?;
-    *job.file.lock().expect("file lock") = Some(f);
+        .map_err(|err| local(&partial_path(), err))?;
+    drop(f);
+    drop(existing);
     if needed.is_empty() {
         return Ok(true);
     }
     job.remaining.store(needed.len(), Ordering::SeqCst);
-    // The first chunk probes range support; the rest go to the queue for any worker.
-    let first = needed[0];
-    match probe_chunk(remote, job, cs, first, requests, progress)? {
-        Probe::Ranged => {
-            for &c in &needed[1..] {
-                queue.push(Task::Chunk(index, c));
-            }
-            Ok(job.remaining.fetch_sub(1, Ordering::SeqCst) == 1)
-        }
-        Probe::Streamed => {
-            job.remaining.store(0, Ordering::SeqCst);
-            Ok(true)
-        }
+    // The first chunk probes range support; the rest go ahead of the files not yet started.
+    let finished = fetch_chunk(ctx, job, needed[0])?;
+    if !finished && !job.done.iter().all(|d| d.load(Ordering::SeqCst)) {
+        ctx.queue.push_front(
+            needed[1..]
+                .iter()
+                .filter(|&&c| !job.done[c as usize].load(Ordering::SeqCst))
+                .map(|&c| Task::Chunk(job.id, c)),
+        );
     }
-}
-
-enum Probe {
-    Ranged,
-    Streamed,
-}
-
-/// Fetches one chunk; if the server answers with the whole file, takes the whole file.
-fn probe_chunk(
-    remote: &Remote,
-    job: &Job,
-    cs: ChunkSize,
-    index: u64,
-    requests: &AtomicU64,
-    progress: &dyn Progress,
-) -> Result<Probe, FetchError> {
-    let e = job.entry;
-    let url = remote.url_for(e.path.as_str());
-    let (a, b) = cs.group_range(e.tree.size, index);
-    let mut attempts = 0u32;
-    let res = remote.with_retries(|| {
-        attempts += 1;
-        requests.fetch_add(1, Ordering::Relaxed);
-        if a == b {
-            // An empty file: no range to ask for.
-            let body = remote.get_empty(&url)?;
-            verify_and_write(job, cs, 0, &body, progress)?;
-            return Ok(Probe::Streamed);
-        }
-        match remote.get_range(&url, a, b)? {
-            RangeBody::Exact(body) => {
-                verify_and_write(job, cs, index, &body, progress)?;
-                Ok(Probe::Ranged)
-            }
-            RangeBody::Whole(r) => {
-                stream_groups(&url, r, e.tree.size, cs, |i, g| {
-                    verify_and_write(job, cs, i, g, progress)
-                })?;
-                Ok(Probe::Streamed)
-            }
-        }
-    });
-    res.map_err(|err| exhausted(err, attempts))
+    Ok(finished)
 }
 
 /// A chunk that still did not verify after every attempt.
@@ -774,100 +873,139 @@ fn exhausted(err: FetchError, attempts: u32) -> FetchError {
     }
 }
 
-fn fetch_chunk(
-    remote: &Remote,
-    job: &Job,
-    cs: ChunkSize,
-    index: u64,
-    requests: &AtomicU64,
-    progress: &dyn Progress,
-) -> Result<bool, FetchError> {
-    if job.error.lock().expect("error lock").is_some() {
+/// Fetches chunk group `index`; when the server answers with the whole file, takes every
+/// chunk of it from that one stream (and the queued requests for the file's other chunks
+/// find them done). Returns whether the file is complete.
+fn fetch_chunk(ctx: &Ctx, job: &Job, index: u64) -> Result<bool, FetchError> {
+    if job.failed() || job.done[index as usize].load(Ordering::SeqCst) {
         return Ok(false);
     }
-    let e = job.entry;
+    let (e, cs, remote) = (job.entry, ctx.cs, ctx.remote);
     let url = remote.url_for(e.path.as_str());
+    let (a, b) = cs.group_range(e.tree.size, index);
     let mut attempts = 0u32;
     remote
         .with_retries(|| {
             attempts += 1;
-            requests.fetch_add(1, Ordering::Relaxed);
-            let body = remote.get_group(&url, e.tree.size, cs, index)?;
-            verify_and_write(job, cs, index, &body, progress)
+            ctx.requests.fetch_add(1, Ordering::Relaxed);
+            if a == b {
+                // An empty file: no range to ask for.
+                let body = remote.get_empty(&url)?;
+                return write_group(ctx, job, 0, &body);
+            }
+            match remote.get_range(&url, a, b, e.tree.size)? {
+                RangeBody::Exact(body) => write_group(ctx, job, index, &body),
+                RangeBody::Whole(r) => {
+                    if job.streaming.swap(true, Ordering::SeqCst) {
+                        // Another worker is already streaming this file.
+                        return Ok(false);
+                    }
+                    let mut finished = false;
+                    let res = stream_groups(&url, r, e.tree.size, cs, |i, g| {
+                        if !job.done[i as usize].load(Ordering::SeqCst) {
+                            finished |= write_group(ctx, job, i, g)?;
+                        }
+                        Ok(())
+                    });
+                    job.streaming.store(false, Ordering::SeqCst);
+                    res.map(|()| finished)
+                }
+            }
         })
-        .map_err(|err| exhausted(err, attempts))?;
-    Ok(job.remaining.fetch_sub(1, Ordering::SeqCst) == 1)
+        .map_err(|err| exhausted(err, attempts))
 }
 
 /// Checks a chunk against the manifest and writes it into the partial file. A mismatch
 /// ([`FetchError::Corrupt`]) is retried; it becomes [`FetchError::ChunkMismatch`] when the
-/// attempts run out.
-fn verify_and_write(
-    job: &Job,
-    cs: ChunkSize,
-    index: u64,
-    data: &[u8],
-    progress: &dyn Progress,
-) -> Result<(), FetchError> {
-    let e = job.entry;
+/// attempts run out. Returns whether this write completed the file.
+fn write_group(ctx: &Ctx, job: &Job, index: u64, data: &[u8]) -> Result<bool, FetchError> {
+    let (e, cs) = (job.entry, ctx.cs);
     job.downloaded
         .fetch_add(data.len() as u64, Ordering::Relaxed);
+    let (start, end) = cs.group_range(e.tree.size, index);
     if tree::verify_chunk(cs, &e.tree, index, data).is_err() {
-        let (start, end) = cs.group_range(e.tree.size, index);
         return Err(FetchError::Corrupt {
             path: e.path.to_string(),
             start,
             end,
         });
     }
-    let (start, _) = cs.group_range(e.tree.size, index);
-    let g = job.file.lock().expect("file lock");
-    let f = g.as_ref().expect("file opened before chunks");
+    let f = ctx
+        .scratch
+        .open_path(e.path.as_str(), Access::Write)
+        .map_err(dest_err)?;
+    let partial_path = || e.path.under(ctx.scratch.path());
     f.write_all_at(data, start)
-        .map_err(|err| local(&job.partial_path, err))?;
-    progress.advance(data.len() as u64);
-    progress.file_advanced(job.id, data.len() as u64);
+        .map_err(|err| local(&partial_path(), err))?;
     // With fsync-before-rename, push the written data to the disk as the download goes
     // (every 64 MiB of a file), so writeback overlaps the network instead of all waiting for
     // the final fsync. Either way the disk's write bandwidth bounds a durable download
     // (bench/fetch.sh compares with --no-fsync).
-    if job.durability == Durability::Fsync {
+    if ctx.remote.opts.durability == Durability::Fsync {
         let before = job.written.fetch_add(data.len() as u64, Ordering::Relaxed);
         let after = before + data.len() as u64;
         if before / EARLY_SYNC != after / EARLY_SYNC {
-            let f = f.try_clone().map_err(|err| local(&job.partial_path, err))?;
-            drop(g);
-            f.sync_data().map_err(|err| local(&job.partial_path, err))?;
+            f.sync_data().map_err(|err| local(&partial_path(), err))?;
         }
     }
-    Ok(())
+    drop(f);
+    if job.done[index as usize].swap(true, Ordering::SeqCst) {
+        return Ok(false);
+    }
+    ctx.progress.advance(data.len() as u64);
+    ctx.progress.file_advanced(job.id, data.len() as u64);
+    Ok(job.remaining.fetch_sub(1, Ordering::SeqCst) == 1)
 }
 
 /// Bytes of a file written between two early syncs.
 const EARLY_SYNC: u64 = 64 << 20;
 
-/// Every chunk verified: sync and move the file into place.
-fn finish_file(job: &Job, durability: Durability) -> Result<(), FetchError> {
-    if job.error.lock().expect("error lock").is_some() {
+/// Every chunk verified: hash the partial file again through the descriptor that is about to
+/// be renamed (chunks resumed from disk or written earlier may have changed since), sync it,
+/// move it into place, and check that what landed at the final path is that file.
+fn finish_file(ctx: &Ctx, job: &Job) -> Result<(), FetchError> {
+    if job.failed() {
         return Ok(());
     }
-    let f = job.file.lock().expect("file lock").take();
-    if let Some(f) = f {
-        if durability == Durability::Fsync {
-            f.sync_all().map_err(|e| local(&job.partial_path, e))?;
-        }
+    let e = job.entry;
+    let path = e.path.as_str();
+    let (pdir, name) = ctx.scratch.parent_of(path, None).map_err(dest_err)?;
+    let f = pdir.open_file(name, Access::Read).map_err(dest_err)?;
+    let partial_path = e.path.under(ctx.scratch.path());
+    if ctx.remote.opts.durability == Durability::Fsync {
+        f.sync_all().map_err(|err| local(&partial_path, err))?;
     }
-    if let Some(parent) = job.final_path.parent() {
-        fs::create_dir_all(parent).map_err(|e| local(parent, e))?;
+    let size = f.metadata().map_err(|err| local(&partial_path, err))?.len();
+    let again = tree::hash_file(&f, size, ctx.cs, &crate::progress::NoProgress)
+        .map_err(|err| local(&partial_path, err))?;
+    if size != e.tree.size || again.root != e.tree.root {
+        return Err(FetchError::ChangedOnDisk {
+            path: partial_path.display().to_string(),
+        });
     }
-    fs::rename(&job.partial_path, &job.final_path).map_err(|e| local(&job.final_path, e))?;
-    // Remove emptied scratch directories of this file.
-    let mut dir = job.partial_path.parent();
-    while let Some(d) = dir {
-        if fs::remove_dir(d).is_err() {
+    let (fdir, fname) = ctx.root.parent_of(path, Some(0o755)).map_err(dest_err)?;
+    pdir.rename_file(name, &fdir, fname).map_err(dest_err)?;
+    let id = Dir::file_identity(&f).map_err(|err| local(&partial_path, err))?;
+    if fdir.identity(fname).map_err(dest_err)? != id {
+        // Someone swapped the partial file between the check and the rename: what landed is
+        // not what was verified, so it does not stay at the final path.
+        let _ = fdir.remove_file(fname);
+        return Err(FetchError::ChangedOnDisk {
+            path: partial_path.display().to_string(),
+        });
+    }
+    if ctx.remote.opts.durability == Durability::Fsync {
+        fdir.sync().map_err(dest_err)?;
+    }
+    // Remove emptied scratch directories of this file, deepest first.
+    let parents: Vec<&str> = e.path.parents().collect();
+    for p in parents.iter().rev() {
+        let Ok((d, n)) = ctx.scratch.parent_of(p, None) else {
+            break;
+        };
+        if d.remove_empty_dir(n).is_err() {
             break;
         }
-        dir = d.parent();
     }
     Ok(())
 }

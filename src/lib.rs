@@ -31,6 +31,7 @@ pub mod index;
 pub mod manifest;
 pub mod path;
 pub mod progress;
+pub mod safedir;
 pub mod tree;
 pub mod verify;
 pub mod walk;

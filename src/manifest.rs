@@ -1152,9 +1152,12 @@ pub enum BuildError {
 pub(crate) fn open_for_hashing(path: &Path, symlinks: Symlinks) -> io::Result<(File, u64)> {
     let mut o = std::fs::OpenOptions::new();
     o.read(true);
+    // O_NONBLOCK: a named pipe swapped in after the walk is refused below, not waited on.
+    let mut flags = libc::O_NONBLOCK | libc::O_NOCTTY;
     if symlinks == Symlinks::Refuse {
-        o.custom_flags(libc::O_NOFOLLOW);
+        flags |= libc::O_NOFOLLOW;
     }
+    o.custom_flags(flags);
     let f = o.open(path)?;
     let m = f.metadata()?;
     if !m.is_file() {
@@ -1163,6 +1166,8 @@ pub(crate) fn open_for_hashing(path: &Path, symlinks: Symlinks) -> io::Result<(F
             "not a regular file",
         ));
     }
+    let fl = rustix::fs::fcntl_getfl(&f)?;
+    rustix::fs::fcntl_setfl(&f, fl - rustix::fs::OFlags::NONBLOCK)?;
     Ok((f, m.len()))
 }
 

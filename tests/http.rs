@@ -6,81 +6,13 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::server::{Fault, Server};
+use common::fixture::{fetch, fixture, s, Fixture};
+use common::server::Fault;
 use common::{stderr, stdout, ws};
 use serde_json::Value;
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn bytes(n: usize, seed: u32) -> Vec<u8> {
-    (0..n as u32)
-        .map(|i| (i.wrapping_mul(2654435761).wrapping_add(seed) >> 13) as u8)
-        .collect()
-}
-
-/// A signed model: 16 KiB chunks; `big.bin` has 19 chunks.
-struct Fixture {
-    _tmp: tempfile::TempDir,
-    model: std::path::PathBuf,
-    key_pub: std::path::PathBuf,
-    other_pub: std::path::PathBuf,
-    dest: std::path::PathBuf,
-    server: Server,
-}
-
-fn fixture() -> Fixture {
-    let tmp = tempfile::tempdir().unwrap();
-    let model = tmp.path().join("model");
-    fs::create_dir_all(model.join("sub")).unwrap();
-    fs::write(model.join("big.bin"), bytes(300_000, 1)).unwrap();
-    fs::write(model.join("small.bin"), bytes(50_000, 2)).unwrap();
-    fs::write(model.join("config.json"), br#"{"a": 1}"#).unwrap();
-    fs::write(model.join("empty.txt"), b"").unwrap();
-    fs::write(model.join("sub/with space.bin"), bytes(20_000, 3)).unwrap();
-    let key = tmp.path().join("k");
-    assert_eq!(ws(&["keygen", "--out", s(&key)]).status.code(), Some(0));
-    let other = tmp.path().join("other");
-    assert_eq!(ws(&["keygen", "--out", s(&other)]).status.code(), Some(0));
-    assert_eq!(
-        ws(&["hash", s(&model), "--chunk-size", "16K"])
-            .status
-            .code(),
-        Some(0)
-    );
-    let o = ws(&["sign", s(&model), "--key", s(&key), "--signer", "pub"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let server = Server::start(model.clone());
-    Fixture {
-        dest: tmp.path().join("dest"),
-        key_pub: tmp.path().join("k.pub"),
-        other_pub: tmp.path().join("other.pub"),
-        model,
-        server,
-        _tmp: tmp,
-    }
-}
-
-fn fetch(f: &Fixture, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "fetch",
-        &f.server.base,
-        s(&f.dest),
-        "--key",
-        s(&f.key_pub),
-        "--timeout",
-        "2",
-        "--retries",
-        "3",
-    ];
-    args.extend_from_slice(extra);
-    ws(&args)
-}
 
 /// Every final file in DEST equals the original; no stray partial file remains at a final path.
 fn assert_verified_copy(f: &Fixture) {

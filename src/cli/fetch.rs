@@ -9,8 +9,9 @@ use weightseal::attest::time::Timestamp;
 use weightseal::fetch::{FetchOptions, Remote};
 use weightseal::manifest::{Manifest, MAX_MANIFEST_LEN};
 use weightseal::path::{ATTESTATION_FILE, MANIFEST_FILE};
+use weightseal::safedir::Dir;
 
-use super::{attest, render, write_atomic, Bar, Outcome};
+use super::{attest, render, Bar, Outcome};
 
 fn is_url(s: &str) -> bool {
     s.starts_with("http://") || s.starts_with("https://")
@@ -91,10 +92,15 @@ pub fn run(
     let bar = Bar::new("fetching");
     let report = weightseal::fetch::fetch(&remote, &m, dest, bar.progress())?;
     bar.finish();
-    if report.ok {
-        write_atomic(&dest.join(MANIFEST_FILE), &manifest_bytes)?;
+    let failed = report.files.iter().filter(|f| f.error.is_some()).count();
+    if failed == 0 {
+        // Every file verified (extra files may still fail the fetch): the manifest goes
+        // beside them, so that `verify DEST` judges the directory as fetch did. Through the destination's handle: a link planted at these names is refused, not
+        // followed or replaced.
+        let root = Dir::open(dest, false)?;
+        root.write_atomic(MANIFEST_FILE, &manifest_bytes, 0o644)?;
         if let Some(text) = &bundle_text {
-            write_atomic(&dest.join(ATTESTATION_FILE), text.as_bytes())?;
+            root.write_atomic(ATTESTATION_FILE, text.as_bytes(), 0o644)?;
         }
     }
     if json {
@@ -113,8 +119,20 @@ pub fn run(
                 (_, Some(e)) => outln!("{}: FAILED ({e})", f.path),
             }
         }
+        for x in &report.extra {
+            let why = x
+                .reason
+                .as_deref()
+                .map(|r| format!(", {r}"))
+                .unwrap_or_default();
+            if x.allowed {
+                outln!("{}: extra (not in the manifest, allowed{why})", x.path);
+            } else {
+                outln!("{}: FAILED (extra: not in the manifest{why})", x.path);
+            }
+        }
     }
-    let failed = report.files.iter().filter(|f| f.error.is_some()).count();
+    let extra = report.extra.iter().filter(|x| !x.allowed).count();
     if report.ok {
         eprintln!(
             "weightseal: fetched {} verified: {} file(s), {} downloaded in {} request(s), into {}",
@@ -125,6 +143,12 @@ pub fn run(
             dest.display()
         );
         Ok(Outcome::Verified)
+    } else if failed == 0 {
+        eprintln!(
+            "weightseal: fetch of {}: every file verified, but DEST holds {extra} file(s) the manifest does not list; `verify` would fail it: remove them or pass --allow-extra",
+            m.name(),
+        );
+        Ok(Outcome::NotVerified)
     } else {
         eprintln!(
             "weightseal: fetch of {} NOT complete: {failed} file(s) failed; verified chunks are kept in {} for a rerun",

@@ -141,6 +141,11 @@ enum Command {
         allow_unsigned: bool,
         #[command(flatten)]
         net: NetArgs,
+        /// Do not fail on files in DEST that the manifest does not list (as `verify
+        /// --allow-extra`); without it, such files fail the fetch, so that a fetch that
+        /// succeeds leaves a directory that `verify` accepts.
+        #[arg(long)]
+        allow_extra: bool,
         /// Print the report as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -473,17 +478,24 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             policy,
             allow_unsigned,
             net,
+            allow_extra,
             json,
-        } => fetch::run(
-            &url,
-            &dest,
-            manifest.as_deref(),
-            &keys,
-            policy.as_deref(),
-            allow_unsigned,
-            &net.options(),
-            json,
-        ),
+        } => {
+            let mut opts = net.options();
+            if allow_extra {
+                opts.extra = ExtraFiles::Allow;
+            }
+            fetch::run(
+                &url,
+                &dest,
+                manifest.as_deref(),
+                &keys,
+                policy.as_deref(),
+                allow_unsigned,
+                &opts,
+                json,
+            )
+        }
         Command::Diff {
             a,
             b,

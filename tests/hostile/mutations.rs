@@ -2,7 +2,7 @@
 //! DSSE envelopes. Every parser must return a value or its error — never panic, never allocate
 //! what the input does not hold (a panic or an abort fails this test).
 
-#[path = "../testvectors/generate.rs"]
+#[path = "../../testvectors/generate.rs"]
 #[allow(dead_code)]
 mod generate;
 

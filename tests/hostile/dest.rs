@@ -1,0 +1,267 @@
+//! A destination directory someone else can write to (a shared model cache, a git clone that
+//! carries symlinks): nothing outside it is written, no link is followed or left at a final
+//! path, no special file is opened, and what is renamed into place is what was verified.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::common::fixture::{fetch, fixture, s, Fixture};
+use crate::common::ws;
+use crate::{assert_no_secret_in, text, Sentinel};
+
+fn verify_dest(f: &Fixture) -> i32 {
+    ws(&["verify", s(&f.dest), "--key", s(&f.key_pub)])
+        .status
+        .code()
+        .unwrap()
+}
+
+#[test]
+fn symlinked_partial_dir_is_refused() {
+    let (f, sentinel) = (fixture(), Sentinel::new());
+    fs::create_dir_all(&f.dest).unwrap();
+    symlink(&sentinel.dir, f.dest.join(".weightseal-partial")).unwrap();
+    let o = fetch(&f, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(".weightseal-partial: is a symbolic link"),
+        "{}",
+        text(&o)
+    );
+    sentinel.assert_untouched();
+    assert!(!f.dest.join("big.bin").exists());
+}
+
+#[test]
+fn symlinked_parent_directory_is_refused() {
+    let (f, sentinel) = (fixture(), Sentinel::new());
+    fs::create_dir_all(&f.dest).unwrap();
+    symlink(sentinel.path("sub"), f.dest.join("sub")).unwrap();
+    let o = fetch(&f, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("sub/with space.bin: FAILED (") && out.contains("/sub: is a symbolic link"),
+        "{out}"
+    );
+    sentinel.assert_untouched();
+    // The link is still there, untouched; the other files verified and landed.
+    assert!(fs::symlink_metadata(f.dest.join("sub"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        fs::read(f.dest.join("big.bin")).unwrap(),
+        fs::read(f.model.join("big.bin")).unwrap()
+    );
+    assert_no_secret_in(&f.dest.join(".weightseal-partial"));
+}
+
+#[test]
+fn symlink_in_the_partial_dir_is_not_written_through() {
+    let (f, sentinel) = (fixture(), Sentinel::new());
+    fs::create_dir_all(f.dest.join(".weightseal-partial")).unwrap();
+    symlink(
+        sentinel.path("victim"),
+        f.dest.join(".weightseal-partial/big.bin"),
+    )
+    .unwrap();
+    let o = fetch(&f, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(".weightseal-partial/big.bin: is a symbolic link"),
+        "{}",
+        text(&o)
+    );
+    sentinel.assert_untouched();
+    assert!(!f.dest.join("big.bin").exists());
+}
+
+#[test]
+fn symlink_at_a_final_path_is_refused_and_not_replaced() {
+    let (f, sentinel) = (fixture(), Sentinel::new());
+    fs::create_dir_all(&f.dest).unwrap();
+    symlink(sentinel.path("big.bin"), f.dest.join("big.bin")).unwrap();
+    let o = fetch(&f, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("big.bin: FAILED (") && text(&o).contains("is a symbolic link"),
+        "{}",
+        text(&o)
+    );
+    sentinel.assert_untouched();
+    assert!(fs::symlink_metadata(f.dest.join("big.bin"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_ne!(verify_dest(&f), 0);
+}
+
+#[test]
+fn symlinked_manifest_name_in_dest_is_not_followed() {
+    let (f, sentinel) = (fixture(), Sentinel::new());
+    fs::create_dir_all(&f.dest).unwrap();
+    symlink(sentinel.path("victim"), f.dest.join("weightseal.manifest")).unwrap();
+    let o = fetch(&f, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("weightseal.manifest: is a symbolic link"),
+        "{}",
+        text(&o)
+    );
+    sentinel.assert_untouched();
+}
+
+#[test]
+fn fifo_at_a_final_path_fails_fast_instead_of_hanging() {
+    let f = fixture();
+    fs::create_dir_all(&f.dest).unwrap();
+    let st = Command::new("mkfifo")
+        .arg(f.dest.join("small.bin"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let t = Instant::now();
+    let o = fetch(&f, &[]);
+    assert!(t.elapsed() < Duration::from_secs(30));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("small.bin: FAILED (") && text(&o).contains("is a named pipe"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn partial_file_changed_during_the_run_never_lands() {
+    let f = fixture();
+    // A previous run left every chunk of big.bin but the last one.
+    let partial = f.dest.join(".weightseal-partial/big.bin");
+    fs::create_dir_all(partial.parent().unwrap()).unwrap();
+    let good = fs::read(f.model.join("big.bin")).unwrap();
+    fs::write(&partial, &good[..16384 * 18]).unwrap();
+    // Slow responses: the resumed chunks are accepted, then changed on disk while the last
+    // chunk downloads.
+    f.server.delay(Duration::from_millis(1500));
+    let child = Command::new(env!("CARGO_BIN_EXE_weightseal"))
+        .args([
+            "fetch",
+            &f.server.base,
+            s(&f.dest),
+            "--key",
+            s(&f.key_pub),
+            "--jobs",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while f.server.requests("big.bin") == 0 {
+        assert!(t.elapsed() < Duration::from_secs(60), "no request came");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The resume check is done (the first missing chunk was requested): flip a kept byte.
+    let mut bytes = fs::read(&partial).unwrap();
+    bytes[5] ^= 0xff;
+    fs::write(&partial, &bytes).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("big.bin: changed on disk after its chunks verified"),
+        "{}",
+        text(&o)
+    );
+    assert!(!f.dest.join("big.bin").exists(), "unverified bytes landed");
+}
+
+#[test]
+fn extra_files_fail_the_fetch_as_verify_would() {
+    let f = fixture();
+    fs::create_dir_all(&f.dest).unwrap();
+    fs::write(f.dest.join("stray.py"), b"import os; os.system('...')").unwrap();
+    let o = fetch(&f, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("stray.py: FAILED (extra: not in the manifest)"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(verify_dest(&f), 1, "verify judges DEST the same way");
+    let o = fetch(&f, &["--allow-extra"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = ws(&[
+        "verify",
+        s(&f.dest),
+        "--allow-extra",
+        "--key",
+        s(&f.key_pub),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
+fn refetch_over_a_damaged_copy_downloads_only_bad_chunks() {
+    let f = fixture();
+    assert_eq!(fetch(&f, &[]).status.code(), Some(0));
+    // Damage one chunk of big.bin in place.
+    let mut b = fs::read(f.dest.join("big.bin")).unwrap();
+    b[16384 * 7 + 3] ^= 1;
+    fs::write(f.dest.join("big.bin"), &b).unwrap();
+    f.server.reset_counts();
+    let o = fetch(&f, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(f.server.sent("big.bin"), 16384, "only the damaged chunk");
+    let weights: u64 = [
+        "small.bin",
+        "config.json",
+        "empty.txt",
+        "sub/with space.bin",
+    ]
+    .iter()
+    .map(|p| f.server.sent(p))
+    .sum();
+    assert_eq!(weights, 0, "nothing else downloaded");
+    assert_eq!(verify_dest(&f), 0);
+}
+
+#[test]
+fn descriptors_stay_bounded_by_jobs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    fs::create_dir_all(&model).unwrap();
+    for i in 0..300 {
+        fs::write(
+            model.join(format!("f{i:03}.bin")),
+            crate::common::fixture::bytes(20_000, i),
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        ws(&["hash", s(&model), "--chunk-size", "16K"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let server = crate::common::server::Server::start(model.clone());
+    let dest = tmp.path().join("dest");
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 64 && exec '{}' fetch '{}' '{}' --allow-unsigned --jobs 8",
+            env!("CARGO_BIN_EXE_weightseal"),
+            server.base,
+            dest.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        fs::read_dir(&dest).unwrap().count(),
+        301,
+        "300 files + manifest"
+    );
+}
