@@ -397,10 +397,18 @@ fn attestation_vectors() {
                 let key = PublicKey::from_bytes(&raw).unwrap();
                 // The seed reproduces the public key (RFC 8032).
                 assert_eq!(PrivateKey::from_seed(&seed).public(), key, "{}", v.name);
+                let window = |field: &str| {
+                    p[4..]
+                        .iter()
+                        .find_map(|w| w.strip_prefix(field))
+                        .map(|t| Timestamp::parse(t).unwrap())
+                };
                 TrustedKey {
                     name: p[0].to_string(),
                     key,
                     roles: p[3].split(',').map(str::to_string).collect(),
+                    not_before: window("not_before="),
+                    not_after: window("not_after="),
                 }
             })
             .collect();
@@ -412,13 +420,19 @@ fn attestation_vectors() {
                 (r.to_string(), t.parse().unwrap())
             })
             .collect();
-        let policy = Policy {
-            model: None,
-            enforce_expiry: true,
-            state_file: None,
-            keys,
-            thresholds,
-        };
+        let mut policy = Policy::publisher_keys(Vec::new());
+        policy.keys = keys;
+        policy.thresholds = thresholds;
+        if let Some(a) = v.opt("max_age") {
+            policy.max_age = Some(Timestamp::parse_duration(a).unwrap());
+        }
+        if let Some(r) = v.opt("version_roles") {
+            policy.version_roles = r.split(',').map(str::to_string).collect();
+        }
+        if let Some(s) = v.opt("separation_of_duties") {
+            policy.separation_of_duties = s.parse().unwrap();
+        }
+        policy.revoked = v.all("revoked").iter().map(|s| s.to_string()).collect();
         let state = v.opt("state").map(|l| {
             let (m, ver) = l.split_once(' ').unwrap();
             State {
@@ -456,6 +470,10 @@ fn attestation_vectors() {
             "{}",
             v.name
         );
+        if let Some(want) = v.opt("version") {
+            let got = r.version.map(|x| x.to_string());
+            assert_eq!(got.as_deref().unwrap_or("none"), want, "{}", v.name);
+        }
         let expect = v.one("expect");
         assert_eq!(r.ok, expect == "success", "{}", v.name);
         expects.insert(expect.to_string());

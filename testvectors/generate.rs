@@ -1362,15 +1362,32 @@ fn attestation_vectors(v: &mut Vectors) {
     );
     let other = weightseal::Digest(*blake3::hash(b"another manifest").as_bytes());
     let now = "2026-06-01T00:00:00Z";
-    let seeds: [(&str, [u8; 32], &str); 4] = [
-        ("publisher", [0x11; 32], "publisher"),
-        ("auditor-a", [0x22; 32], "auditor"),
-        ("auditor-b", [0x33; 32], "auditor"),
-        ("outsider", [0x44; 32], "publisher"),
+    // (policy name, seed, roles, validity window). One seed under two names is one key
+    // listed for two signers; one name with two seeds is a signer holding two keys.
+    let seeds: [(&str, [u8; 32], &str, &str); 9] = [
+        ("publisher", [0x11; 32], "publisher", ""),
+        ("auditor-a", [0x22; 32], "auditor", ""),
+        ("auditor-b", [0x33; 32], "auditor", ""),
+        ("outsider", [0x44; 32], "publisher", ""),
+        ("mirror", [0x66; 32], "mirror", ""),
+        ("acme-audit", [0x11; 32], "auditor", ""),
+        (
+            "rotated",
+            [0x77; 32],
+            "publisher",
+            "not_after=2026-04-01T00:00:00Z",
+        ),
+        (
+            "rotated",
+            [0x88; 32],
+            "publisher",
+            "not_before=2026-04-01T00:00:00Z",
+        ),
+        ("publisher-b", [0x99; 32], "publisher", ""),
     ];
-    let key = |name: &str| {
-        PrivateKey::from_seed(&seeds.iter().find(|s| s.0 == name).expect("known key").1)
-    };
+    let seed_of = |name: &str| seeds.iter().find(|s| s.0 == name).expect("known key").1;
+    let key = |name: &str| PrivateKey::from_seed(&seed_of(name));
+    let key_seed = |seed: [u8; 32]| PrivateKey::from_seed(&seed);
     let pred = |role: &str, expires: Option<&str>, version: Option<u64>| Predicate {
         role: role.into(),
         signer: format!("{role} signer"),
@@ -1404,24 +1421,53 @@ fn attestation_vectors(v: &mut Vectors) {
         e.payload = b64.encode(&p);
         e
     };
-    // (name, description, expect, trusted keys, thresholds, state, envelopes, codes, problems)
-    type Case<'a> = (
-        &'a str,
-        &'a str,
-        &'a str,
-        Vec<&'a str>,
-        Vec<(&'a str, u32)>,
-        Option<u64>,
-        Vec<Envelope>,
-        Vec<&'a str>,
-        Vec<&'a str>,
-    );
+    struct Case<'a> {
+        name: &'a str,
+        desc: &'a str,
+        expect: &'a str,
+        trusted: Vec<&'a str>,
+        thresholds: Vec<(&'a str, u32)>,
+        state: Option<u64>,
+        envs: Vec<Envelope>,
+        codes: Vec<&'a str>,
+        problems: Vec<&'a str>,
+        /// Policy settings beyond keys and thresholds, as `name: value` lines.
+        settings: Vec<(&'a str, String)>,
+        /// The release version the policy derives, when the vector pins it.
+        version: Option<Option<u64>>,
+    }
+    #[allow(clippy::too_many_arguments)]
+    fn case<'a>(
+        name: &'a str,
+        desc: &'a str,
+        expect: &'a str,
+        trusted: Vec<&'a str>,
+        thresholds: Vec<(&'a str, u32)>,
+        state: Option<u64>,
+        envs: Vec<Envelope>,
+        codes: Vec<&'a str>,
+        problems: Vec<&'a str>,
+    ) -> Case<'a> {
+        Case {
+            name,
+            desc,
+            expect,
+            trusted,
+            thresholds,
+            state,
+            envs,
+            codes,
+            problems,
+            settings: Vec::new(),
+            version: None,
+        }
+    }
     let p1 = vec![("publisher", 1)];
     let two = vec![("publisher", 1), ("auditor", 2)];
     let keys_pub = vec!["publisher"];
     let keys_all = vec!["publisher", "auditor-a", "auditor-b"];
-    let cases: Vec<Case> = vec![
-        (
+    let mut cases: Vec<Case> = vec![
+        case(
             "valid-single",
             "One publisher attestation by the trusted publisher key.",
             "success",
@@ -1432,7 +1478,7 @@ fn attestation_vectors(v: &mut Vectors) {
             vec!["valid"],
             vec![],
         ),
-        (
+        case(
             "valid-two-role",
             "A publisher and two distinct auditors: publisher 1 of 1, auditor 2 of 2.",
             "success",
@@ -1443,7 +1489,7 @@ fn attestation_vectors(v: &mut Vectors) {
             vec!["valid", "valid", "valid"],
             vec![],
         ),
-        (
+        case(
             "expired",
             "expires_at is before now.",
             "policy unmet",
@@ -1458,7 +1504,7 @@ fn attestation_vectors(v: &mut Vectors) {
             vec!["expired"],
             vec!["threshold-not-met"],
         ),
-        (
+        case(
             "wrong-subject",
             "A valid signature on a statement about another manifest.",
             "policy unmet",
@@ -1469,7 +1515,7 @@ fn attestation_vectors(v: &mut Vectors) {
             vec!["wrong-subject"],
             vec!["threshold-not-met"],
         ),
-        (
+        case(
             "tampered-payload",
             "One payload bit flipped after signing.",
             "signature invalid",
@@ -1480,7 +1526,7 @@ fn attestation_vectors(v: &mut Vectors) {
             vec!["bad-signature"],
             vec!["threshold-not-met"],
         ),
-        (
+        case(
             "wrong-key",
             "Signed by a key the policy does not trust.",
             "signature invalid",
@@ -1491,7 +1537,7 @@ fn attestation_vectors(v: &mut Vectors) {
             vec!["untrusted"],
             vec!["threshold-not-met"],
         ),
-        (
+        case(
             "threshold-not-met",
             "Two auditors required; the same auditor key signed twice and counts once.",
             "policy unmet",
@@ -1510,7 +1556,7 @@ fn attestation_vectors(v: &mut Vectors) {
             vec!["valid", "valid", "valid"],
             vec!["threshold-not-met"],
         ),
-        (
+        case(
             "role-not-allowed",
             "The auditor key attests the publisher role.",
             "policy unmet",
@@ -1521,7 +1567,7 @@ fn attestation_vectors(v: &mut Vectors) {
             vec!["role-not-allowed"],
             vec!["threshold-not-met"],
         ),
-        (
+        case(
             "rollback",
             "Version 7 when version 9 was accepted before (state).",
             "policy unmet",
@@ -1532,7 +1578,7 @@ fn attestation_vectors(v: &mut Vectors) {
             vec!["valid"],
             vec!["rollback"],
         ),
-        (
+        case(
             "not-a-rollback",
             "Version 7 when version 7 was accepted before.",
             "success",
@@ -1543,7 +1589,7 @@ fn attestation_vectors(v: &mut Vectors) {
             vec!["valid"],
             vec![],
         ),
-        (
+        case(
             "unknown-payload-type",
             "payloadType is not application/vnd.in-toto+json.",
             "signature invalid",
@@ -1558,7 +1604,7 @@ fn attestation_vectors(v: &mut Vectors) {
             vec!["unknown-payload-type"],
             vec!["threshold-not-met"],
         ),
-        (
+        case(
             "bad-base64",
             "The signature is not base64.",
             "signature invalid",
@@ -1573,7 +1619,7 @@ fn attestation_vectors(v: &mut Vectors) {
             vec!["bad-base64"],
             vec!["threshold-not-met"],
         ),
-        (
+        case(
             "signature-length",
             "A 63-byte signature.",
             "signature invalid",
@@ -1590,7 +1636,7 @@ fn attestation_vectors(v: &mut Vectors) {
             vec!["signature-length"],
             vec!["threshold-not-met"],
         ),
-        (
+        case(
             "duplicate-signature",
             "The same signature twice in one envelope.",
             "signature invalid",
@@ -1606,7 +1652,7 @@ fn attestation_vectors(v: &mut Vectors) {
             vec!["duplicate-signature"],
             vec!["threshold-not-met"],
         ),
-        (
+        case(
             "keyid-mismatch",
             "A trusted key's signature labelled with another key id.",
             "signature invalid",
@@ -1622,20 +1668,204 @@ fn attestation_vectors(v: &mut Vectors) {
             vec!["threshold-not-met"],
         ),
     ];
-    for (name, desc, expect, trusted, thresholds, state, envs, codes, problems) in cases {
+    let signed_by = |seed: [u8; 32], p: Predicate| {
+        Envelope::sign(
+            &Statement::new(model, digest, p).to_bytes(),
+            &key_seed(seed),
+        )
+    };
+    let with_version = |role: &str, v: Option<u64>| pred(role, None, v);
+    let pub_mirror = vec![("publisher", 1), ("mirror", 1)];
+    let mut c = case(
+        "mirror-cannot-set-version",
+        "A trusted mirror countersigns with version 1000; only the publisher role states versions (the default version_roles), so the release is version 7 and state 7 is no rollback.",
+        "success",
+        vec!["publisher", "mirror"],
+        pub_mirror.clone(),
+        Some(7),
+        vec![good_pub.clone(), sign("mirror", with_version("mirror", Some(1000)), digest)],
+        vec!["valid", "valid"],
+        vec![],
+    );
+    c.version = Some(Some(7));
+    cases.push(c);
+    let mut c = case(
+        "version-roles-setting",
+        "version_roles = mirror: now the mirror's version 1000 is the release version (the policy said so).",
+        "success",
+        vec!["publisher", "mirror"],
+        pub_mirror.clone(),
+        Some(7),
+        vec![good_pub.clone(), sign("mirror", with_version("mirror", Some(1000)), digest)],
+        vec!["valid", "valid"],
+        vec![],
+    );
+    c.settings.push(("version_roles", "mirror".into()));
+    c.version = Some(Some(1000));
+    cases.push(c);
+    let mut c = case(
+        "version-is-the-lowest-counted",
+        "Two publishers required; one states version 7, the other 1000: the release is version 7 (no single key raises it).",
+        "success",
+        vec!["publisher", "publisher-b"],
+        vec![("publisher", 2)],
+        None,
+        vec![good_pub.clone(), sign("publisher-b", with_version("publisher", Some(1000)), digest)],
+        vec!["valid", "valid"],
+        vec![],
+    );
+    c.version = Some(Some(7));
+    cases.push(c);
+    let mut c = case(
+        "no-version-with-state",
+        "Rollback protection is on (state) and the publisher's attestation states no version.",
+        "policy unmet",
+        keys_pub.clone(),
+        p1.clone(),
+        Some(3),
+        vec![sign("publisher", pred("publisher", None, None), digest)],
+        vec!["valid"],
+        vec!["no-version"],
+    );
+    c.version = Some(None);
+    cases.push(c);
+    cases.push(case(
+        "separation-of-duties",
+        "One key listed as publisher (\"publisher\") and as auditor (\"acme-audit\") signs both roles: a key counts toward one role, so one threshold stays unmet.",
+        "policy unmet",
+        vec!["publisher", "acme-audit"],
+        vec![("publisher", 1), ("auditor", 1)],
+        None,
+        vec![good_pub.clone(), sign("acme-audit", pred("auditor", None, None), digest)],
+        vec!["valid", "valid"],
+        vec!["threshold-not-met"],
+    ));
+    let mut c = case(
+        "separation-of-duties-off",
+        "The same as separation-of-duties with separation_of_duties = false: the key meets both roles.",
+        "success",
+        vec!["publisher", "acme-audit"],
+        vec![("publisher", 1), ("auditor", 1)],
+        None,
+        vec![good_pub.clone(), sign("acme-audit", pred("auditor", None, None), digest)],
+        vec!["valid", "valid"],
+        vec![],
+    );
+    c.settings.push(("separation_of_duties", "false".into()));
+    cases.push(c);
+    cases.push(case(
+        "separation-finds-an-assignment",
+        "auditor-a may attest publisher and auditor; the publisher key signs both roles too. Counting the publisher key as publisher and auditor-a as auditor meets both (the assignment is searched, not greedy).",
+        "success",
+        vec!["publisher", "acme-audit", "auditor-a"],
+        vec![("publisher", 1), ("auditor", 1)],
+        None,
+        vec![
+            sign("acme-audit", pred("auditor", None, None), digest),
+            good_pub.clone(),
+            good_aud_a.clone(),
+        ],
+        vec!["valid", "valid", "valid"],
+        vec![],
+    ));
+    let mut c = case(
+        "too-old",
+        "max_age 14d: issued 2026-05-01, now 2026-06-01.",
+        "policy unmet",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![good_pub.clone()],
+        vec!["too-old"],
+        vec!["threshold-not-met"],
+    );
+    c.settings.push(("max_age", "14d".into()));
+    cases.push(c);
+    let mut c = case(
+        "within-max-age",
+        "max_age 60d: issued 2026-05-01, now 2026-06-01.",
+        "success",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![good_pub.clone()],
+        vec!["valid"],
+        vec![],
+    );
+    c.settings.push(("max_age", "60d".into()));
+    cases.push(c);
+    let mut c = case(
+        "revoked-key",
+        "The publisher key is listed in revoked.",
+        "policy unmet",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![good_pub.clone()],
+        vec!["revoked-key"],
+        vec!["threshold-not-met"],
+    );
+    c.settings
+        .push(("revoked", key("publisher").public().id().to_string()));
+    cases.push(c);
+    cases.push(case(
+        "key-not-in-window",
+        "The signer \"rotated\" holds an old key valid until 2026-04-01 and a new one from then; an attestation issued 2026-05-01 with the old key does not count.",
+        "policy unmet",
+        vec!["rotated"],
+        p1.clone(),
+        None,
+        vec![signed_by([0x77; 32], pred("publisher", None, None))],
+        vec!["key-not-in-window"],
+        vec!["threshold-not-met"],
+    ));
+    cases.push(case(
+        "rotated-key",
+        "The same signer's new key (valid from 2026-04-01) signs: valid.",
+        "success",
+        vec!["rotated"],
+        p1.clone(),
+        None,
+        vec![signed_by([0x88; 32], pred("publisher", None, None))],
+        vec!["valid"],
+        vec![],
+    ));
+    for c in cases {
+        let Case {
+            name,
+            desc,
+            expect,
+            trusted,
+            thresholds,
+            state,
+            envs,
+            codes,
+            problems,
+            settings,
+            version,
+        } = c;
         let mut s = format!(
             "# {desc}\nexpect: {expect}\nnow: {now}\nmodel: {model}\nmanifest_digest: {digest}\n"
         );
         for k in &trusted {
-            let (n, seed, role) = seeds.iter().find(|s| s.0 == *k).expect("known key");
-            s.push_str(&format!(
-                "key: {n} {} {} {role}\n",
-                hex(seed),
-                hex(key(n).public().as_bytes())
-            ));
+            for (n, seed, role, window) in seeds.iter().filter(|s| s.0 == *k) {
+                let window = if window.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {window}")
+                };
+                s.push_str(&format!(
+                    "key: {n} {} {} {role}{window}\n",
+                    hex(seed),
+                    hex(key_seed(*seed).public().as_bytes())
+                ));
+            }
         }
         for (role, t) in &thresholds {
             s.push_str(&format!("threshold: {role} {t}\n"));
+        }
+        for (k, val) in &settings {
+            s.push_str(&format!("{k}: {val}\n"));
         }
         if let Some(v) = state {
             s.push_str(&format!("state: {model} {v}\n"));
@@ -1652,6 +1882,12 @@ fn attestation_vectors(v: &mut Vectors) {
                 problems.join(" ")
             }
         ));
+        if let Some(v) = version {
+            s.push_str(&format!(
+                "version: {}\n",
+                v.map(|v| v.to_string()).unwrap_or_else(|| "none".into())
+            ));
+        }
         v.insert(format!("attestation/{name}.txt"), s);
     }
 }

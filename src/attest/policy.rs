@@ -1,12 +1,16 @@
 //! Trust policy and its evaluation (spec/attestation.md, "Trust policy" and "Verifying
 //! attestations").
 //!
-//! A policy (TOML) names trusted keys and the roles each may attest, and a threshold per
-//! required role: k distinct trusted keys (the same key twice counts once). Expired
-//! attestations do not count (unless expiry enforcement is turned off). With a state file,
-//! a release version lower than the highest one accepted before for the same model fails
-//! (rollback protection). Evaluation is pure: the caller gives the time and the state, and
-//! writes the new state only after success.
+//! A policy (TOML) names trusted signers, each with one or more keys, the roles each may
+//! attest and an optional validity window per key, and a threshold per required role: k
+//! distinct signers. By default a key counts toward one role per release (separation of
+//! duties), which is decided as a maximum flow so that a bundle passes exactly when some
+//! assignment of distinct keys to role slots meets every threshold. Expired, too old
+//! (`max_age`), revoked or out-of-window attestations do not count. Only attestations that
+//! count toward a met role listed in `version_roles` (default: `publisher`) state the release
+//! version; with a state file a release must state one, and a version lower than the highest
+//! one accepted before for the same model fails (rollback protection). Evaluation is pure: the
+//! caller gives the time and the state, and writes the new state only after success.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -26,20 +30,45 @@ const MAX_POLICY_LEN: u64 = 1 << 20;
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
     model: Option<String>,
+    digest: Option<String>,
     enforce_expiry: Option<bool>,
     state_file: Option<String>,
+    max_age: Option<String>,
+    version_roles: Option<Vec<String>>,
+    separation_of_duties: Option<bool>,
+    #[serde(default)]
+    revoked: Vec<String>,
     #[serde(default)]
     keys: BTreeMap<String, KeyEntry>,
     #[serde(default)]
     roles: BTreeMap<String, RoleEntry>,
 }
 
+/// One value or a list of them (`public_key = "a.pub"` or `public_key = ["a.pub", "b.pub"]`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KeyEntry {
-    public_key: Option<String>,
-    public_key_pem: Option<String>,
+    public_key: Option<OneOrMany>,
+    public_key_pem: Option<OneOrMany>,
     roles: Vec<String>,
+    not_before: Option<String>,
+    not_after: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -48,12 +77,23 @@ struct RoleEntry {
     threshold: u32,
 }
 
-/// A trusted key.
+/// A trusted key of a signer (a signer may hold several; one key may be listed under
+/// several signers).
 #[derive(Clone, Debug)]
 pub struct TrustedKey {
+    /// The signer's name in the policy.
     pub name: String,
     pub key: PublicKey,
     pub roles: BTreeSet<String>,
+    /// The key counts only for attestations issued within this window (inclusive).
+    pub not_before: Option<Timestamp>,
+    pub not_after: Option<Timestamp>,
+}
+
+impl TrustedKey {
+    fn in_window(&self, t: Timestamp) -> bool {
+        self.not_before.is_none_or(|b| t >= b) && self.not_after.is_none_or(|a| t <= a)
+    }
 }
 
 /// A loaded, checked policy.
@@ -61,10 +101,20 @@ pub struct TrustedKey {
 pub struct Policy {
     /// When set, the manifest's model name must be this.
     pub model: Option<String>,
+    /// When set, the manifest's digest must be this.
+    pub digest: Option<Digest>,
     pub enforce_expiry: bool,
     pub state_file: Option<PathBuf>,
+    /// An attestation issued longer ago than this many seconds does not count.
+    pub max_age: Option<i64>,
+    /// Roles whose counted attestations state the release version.
+    pub version_roles: BTreeSet<String>,
+    /// A key counts toward at most one role per release.
+    pub separation_of_duties: bool,
+    /// Key ids (hex SHA-256 of the SPKI) whose attestations never count.
+    pub revoked: BTreeSet<String>,
     pub keys: Vec<TrustedKey>,
-    /// Required roles and how many distinct trusted keys each needs.
+    /// Required roles and how many distinct trusted signers each needs.
     pub thresholds: BTreeMap<String, u32>,
 }
 
@@ -123,49 +173,116 @@ impl Policy {
         })?;
         let mut keys = Vec::new();
         for (name, k) in file.keys {
-            let key = match (&k.public_key, &k.public_key_pem) {
-                (Some(p), None) => {
-                    PublicKey::read(&base.join(p)).map_err(|source| PolicyError::KeyFile {
-                        path: path.clone(),
-                        source,
-                    })?
-                }
-                (None, Some(pem)) => {
-                    PublicKey::from_pem(pem, &path).map_err(|source| PolicyError::KeyFile {
-                        path: path.clone(),
-                        source,
-                    })?
-                }
-                _ => return Err(PolicyError::Key {
-                    path,
-                    name,
-                    detail:
-                        "give exactly one of public_key (a PEM file) or public_key_pem (inline PEM)"
-                            .into(),
-                }),
+            let key_err = |detail: String| PolicyError::Key {
+                path: path.clone(),
+                name: name.clone(),
+                detail,
             };
+            let found: Vec<PublicKey> =
+                match (k.public_key, k.public_key_pem) {
+                    (Some(p), None) => p
+                        .into_vec()
+                        .iter()
+                        .map(|p| {
+                            PublicKey::read(&base.join(p)).map_err(|source| PolicyError::KeyFile {
+                                path: path.clone(),
+                                source,
+                            })
+                        })
+                        .collect::<Result<_, _>>()?,
+                    (None, Some(pems)) => pems
+                        .into_vec()
+                        .iter()
+                        .map(|pem| {
+                            PublicKey::from_pem(pem, &path).map_err(|source| PolicyError::KeyFile {
+                                path: path.clone(),
+                                source,
+                            })
+                        })
+                        .collect::<Result<_, _>>()?,
+                    _ => return Err(key_err(
+                        "give exactly one of public_key (PEM files) or public_key_pem (inline PEM)"
+                            .into(),
+                    )),
+                };
+            if found.is_empty() {
+                return Err(key_err("the list of keys is empty".into()));
+            }
             if k.roles.is_empty() {
-                return Err(PolicyError::Key {
-                    path,
-                    name,
-                    detail: "roles must list at least one role".into(),
-                });
+                return Err(key_err("roles must list at least one role".into()));
             }
             if let Some(r) = k.roles.iter().find(|r| !valid_role(r)) {
-                return Err(PolicyError::Key {
+                return Err(key_err(format!(
+                    "{r:?} is not a role (a lowercase word of letters, digits or '-')"
+                )));
+            }
+            let time = |field: &str, v: Option<String>| -> Result<Option<Timestamp>, PolicyError> {
+                v.map(|t| Timestamp::parse(&t).map_err(|e| key_err(format!("{field}: {e}"))))
+                    .transpose()
+            };
+            let not_before = time("not_before", k.not_before)?;
+            let not_after = time("not_after", k.not_after)?;
+            if let (Some(b), Some(a)) = (not_before, not_after) {
+                if a < b {
+                    return Err(key_err(format!("not_after {a} is before not_before {b}")));
+                }
+            }
+            let roles: BTreeSet<String> = k.roles.into_iter().collect();
+            for key in found {
+                keys.push(TrustedKey {
+                    name: name.clone(),
+                    key,
+                    roles: roles.clone(),
+                    not_before,
+                    not_after,
+                });
+            }
+        }
+        let mut revoked = BTreeSet::new();
+        for id in file.revoked {
+            if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(PolicyError::Syntax {
                     path,
-                    name,
                     detail: format!(
-                        "{r:?} is not a role (a lowercase word of letters, digits or '-')"
+                        "revoked: {:?} is not a key id (64 hex digits, as `weightseal key id` prints)",
+                        id.chars().take(80).collect::<String>()
                     ),
                 });
             }
-            keys.push(TrustedKey {
-                name,
-                key,
-                roles: k.roles.into_iter().collect(),
+            revoked.insert(id.to_ascii_lowercase());
+        }
+        let version_roles: BTreeSet<String> = file
+            .version_roles
+            .unwrap_or_else(|| vec!["publisher".to_string()])
+            .into_iter()
+            .collect();
+        if let Some(r) = version_roles.iter().find(|r| !valid_role(r)) {
+            return Err(PolicyError::Syntax {
+                path,
+                detail: format!("version_roles: {r:?} is not a role name"),
             });
         }
+        let max_age = file
+            .max_age
+            .map(|a| {
+                Timestamp::parse_duration(&a).map_err(|e| PolicyError::Syntax {
+                    path: path.clone(),
+                    detail: format!("max_age: {e}"),
+                })
+            })
+            .transpose()?;
+        let digest = file
+            .digest
+            .map(|d| {
+                Digest::from_hex(&d).ok_or_else(|| PolicyError::Syntax {
+                    path: path.clone(),
+                    detail: format!(
+                        "digest: {:?} is not a manifest digest (64 hex digits)",
+                        d.chars().take(80).collect::<String>()
+                    ),
+                })
+            })
+            .transpose()?;
         let mut thresholds = BTreeMap::new();
         for (role, r) in file.roles {
             if !valid_role(&role) {
@@ -175,19 +292,27 @@ impl Policy {
                     detail: "not a role name (a lowercase word of letters, digits or '-')".into(),
                 });
             }
-            let eligible: BTreeSet<&str> = keys
+            // Distinct signers with distinct keys: a key under two names counts once, and a
+            // signer with two keys counts once.
+            let pairs: Vec<(&str, &str)> = keys
                 .iter()
                 .filter(|k| k.roles.contains(&role))
-                .map(|k| k.key.id())
+                .map(|k| (k.name.as_str(), k.key.id()))
                 .collect();
-            if r.threshold == 0 || r.threshold as usize > eligible.len() {
+            let eligible = Assignment::solve(
+                &[(role.as_str(), u32::MAX)],
+                &pairs_for(&role, &pairs),
+                true,
+            )
+            .total();
+            if r.threshold == 0 || r.threshold as usize > eligible {
                 return Err(PolicyError::Role {
                     path,
                     role,
                     detail: format!(
                         "threshold {} cannot be met: it must be at least 1 and at most the {} distinct key(s) allowed this role",
                         r.threshold,
-                        eligible.len()
+                        eligible
                     ),
                 });
             }
@@ -202,8 +327,13 @@ impl Policy {
         }
         Ok(Policy {
             model: file.model,
+            digest,
             enforce_expiry: file.enforce_expiry.unwrap_or(true),
             state_file: file.state_file.map(|s| base.join(s)),
+            max_age,
+            version_roles,
+            separation_of_duties: file.separation_of_duties.unwrap_or(true),
+            revoked,
             keys,
             thresholds,
         })
@@ -214,14 +344,21 @@ impl Policy {
     pub fn publisher_keys(keys: Vec<(String, PublicKey)>) -> Policy {
         Policy {
             model: None,
+            digest: None,
             enforce_expiry: true,
             state_file: None,
+            max_age: None,
+            version_roles: ["publisher".to_string()].into(),
+            separation_of_duties: true,
+            revoked: BTreeSet::new(),
             keys: keys
                 .into_iter()
                 .map(|(name, key)| TrustedKey {
                     name,
                     key,
                     roles: ["publisher".to_string()].into(),
+                    not_before: None,
+                    not_after: None,
                 })
                 .collect(),
             thresholds: [("publisher".to_string(), 1)].into(),
@@ -271,6 +408,12 @@ pub enum Status {
     Expired,
     /// Issued in the future (beyond 5 minutes of clock skew).
     NotYetValid,
+    /// Issued longer ago than the policy's `max_age`.
+    TooOld,
+    /// Every trusted key that signed it is revoked by the policy.
+    Revoked,
+    /// Issued outside the validity window of every trusted key that signed it.
+    KeyNotInWindow,
 }
 
 /// One attestation as evaluated.
@@ -295,6 +438,9 @@ pub struct AttestationReport {
     pub issued_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// Valid, and counted toward its role's threshold (a valid attestation may not count:
+    /// its key already counted toward another role, or the threshold was met by others).
+    pub counted: bool,
 }
 
 /// One required role.
@@ -302,7 +448,7 @@ pub struct AttestationReport {
 pub struct RoleReport {
     pub role: String,
     pub threshold: u32,
-    /// Distinct trusted keys with a valid attestation of this role.
+    /// The signers (policy names) that earned this role, each with a distinct key.
     pub keys: Vec<String>,
     pub met: bool,
 }
@@ -313,7 +459,8 @@ pub struct PolicyReport {
     pub ok: bool,
     pub attestations: Vec<AttestationReport>,
     pub roles: Vec<RoleReport>,
-    /// The release version the valid attestations state (the highest), if any.
+    /// The release version: the lowest version stated by the attestations counted toward a
+    /// met role of `version_roles` (so no single key can raise it), if any states one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
     /// Failures that are not about one attestation (rollback, model name, state file).
@@ -330,6 +477,147 @@ pub struct Problem {
 /// Clock skew tolerated for issued_at.
 const SKEW: i64 = 300;
 
+/// The manifest's name and digest against the pins the user gave (`--model`, `--digest`, or
+/// the policy's `model` and `digest`): one problem per pin that does not hold.
+pub fn check_pins(
+    model: Option<&str>,
+    digest: Option<Digest>,
+    name: &str,
+    found: Digest,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if let Some(m) = model {
+        if m != name {
+            problems.push(Problem {
+                code: "wrong-model",
+                detail: format!("asked for model {m:?}, the manifest is {name:?}"),
+            });
+        }
+    }
+    if let Some(d) = digest {
+        if d != found {
+            problems.push(Problem {
+                code: "wrong-digest",
+                detail: format!("asked for manifest {d}, got {found}"),
+            });
+        }
+    }
+    problems
+}
+
+/// A candidate vote: a valid attestation of `role`, signed by key `keyid`, which the policy
+/// lists under signer `name` with that role.
+#[derive(Clone, Debug)]
+struct Vote {
+    report: usize,
+    role: String,
+    name: String,
+    keyid: String,
+}
+
+fn pairs_for<'a>(role: &'a str, pairs: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str, &'a str)> {
+    pairs.iter().map(|&(n, k)| (role, n, k)).collect()
+}
+
+/// Which signer earns which role with which key: a maximum flow from the roles (capacity: the
+/// threshold) through (role, signer) slots (capacity 1: a signer counts once per role) to keys
+/// (capacity 1 with separation of duties: a key counts toward one role; otherwise once per
+/// role). Small graphs: at most a few hundred edges for real policies.
+struct Assignment {
+    /// (role, signer, key) triples that carry flow.
+    chosen: Vec<(String, String, String)>,
+}
+
+impl Assignment {
+    fn solve(roles: &[(&str, u32)], votes: &[(&str, &str, &str)], separate: bool) -> Assignment {
+        // Nodes: 0 source, 1 sink, then roles, slots, keys.
+        let mut index: BTreeMap<(u8, String), usize> = BTreeMap::new();
+        let node = |kind: u8, label: String, index: &mut BTreeMap<(u8, String), usize>| {
+            let next = index.len() + 2;
+            *index.entry((kind, label)).or_insert(next)
+        };
+        // Edges: (to, capacity, reverse edge index) in adjacency lists.
+        let mut edges: Vec<(usize, usize, u64)> = Vec::new(); // (from, to, cap)
+        for &(role, threshold) in roles {
+            let r = node(0, role.to_string(), &mut index);
+            edges.push((0, r, threshold as u64));
+        }
+        let mut triple_edges = Vec::new();
+        for &(role, name, key) in votes {
+            let Some(&r) = index.get(&(0, role.to_string())) else {
+                continue;
+            };
+            let slot_label = format!("{role}\u{0}{name}");
+            let is_new_slot = !index.contains_key(&(1, slot_label.clone()));
+            let slot = node(1, slot_label, &mut index);
+            if is_new_slot {
+                edges.push((r, slot, 1));
+            }
+            let key_label = if separate {
+                key.to_string()
+            } else {
+                format!("{role}\u{0}{key}")
+            };
+            let is_new_key = !index.contains_key(&(2, key_label.clone()));
+            let k = node(2, key_label, &mut index);
+            if is_new_key {
+                edges.push((k, 1, 1));
+            }
+            triple_edges.push((edges.len(), (role, name, key)));
+            edges.push((slot, k, 1));
+        }
+        let n = index.len() + 2;
+        // Residual graph.
+        let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut to = Vec::new();
+        let mut cap = Vec::new();
+        for &(a, b, c) in &edges {
+            adj[a].push(to.len());
+            to.push(b);
+            cap.push(c);
+            adj[b].push(to.len());
+            to.push(a);
+            cap.push(0);
+        }
+        // Augment along shortest paths (Edmonds-Karp) until none is left.
+        loop {
+            let mut prev: Vec<Option<usize>> = vec![None; n];
+            let mut seen = vec![false; n];
+            seen[0] = true;
+            let mut queue = std::collections::VecDeque::from([0usize]);
+            while let Some(u) = queue.pop_front() {
+                for &e in &adj[u] {
+                    let v = to[e];
+                    if cap[e] > 0 && !seen[v] {
+                        seen[v] = true;
+                        prev[v] = Some(e);
+                        queue.push_back(v);
+                    }
+                }
+            }
+            if !seen[1] {
+                break;
+            }
+            let mut v = 1;
+            while let Some(e) = prev[v] {
+                cap[e] -= 1;
+                cap[e ^ 1] += 1;
+                v = to[e ^ 1];
+            }
+        }
+        let chosen = triple_edges
+            .into_iter()
+            .filter(|&(i, _)| cap[2 * i] == 0)
+            .map(|(_, (r, n, k))| (r.to_string(), n.to_string(), k.to_string()))
+            .collect();
+        Assignment { chosen }
+    }
+
+    fn total(&self) -> usize {
+        self.chosen.len()
+    }
+}
+
 /// Evaluates `policy` over the bundle for the manifest `digest` of model `name` at time `now`,
 /// with the rollback `state` (when the policy has a state file).
 pub fn evaluate(
@@ -340,18 +628,24 @@ pub fn evaluate(
     now: Timestamp,
     state: Option<&State>,
 ) -> PolicyReport {
-    let trusted: Vec<PublicKey> = policy.keys.iter().map(|k| k.key.clone()).collect();
-    let key_name = |id: &str| {
-        policy
+    let mut trusted: Vec<PublicKey> = Vec::new();
+    for k in &policy.keys {
+        if !trusted.iter().any(|t| t.id() == k.key.id()) {
+            trusted.push(k.key.clone());
+        }
+    }
+    let names_of = |id: &str| -> Vec<String> {
+        let mut v: Vec<String> = policy
             .keys
             .iter()
-            .find(|k| k.key.id() == id)
+            .filter(|k| k.key.id() == id)
             .map(|k| k.name.clone())
-            .unwrap_or_else(|| id.to_string())
+            .collect();
+        v.dedup();
+        v
     };
     let mut reports = Vec::new();
-    let mut per_role: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut versions = Vec::new();
+    let mut votes: Vec<Vote> = Vec::new();
     for line in bundle {
         let mut r = AttestationReport {
             line: line.line,
@@ -365,6 +659,7 @@ pub fn evaluate(
             version: None,
             issued_at: None,
             expires_at: None,
+            counted: false,
         };
         let env = match &line.envelope {
             Ok(e) => e,
@@ -395,7 +690,8 @@ pub fn evaluate(
                 continue;
             }
         };
-        r.keys = ids.iter().map(|id| key_name(id)).collect();
+        r.keys = ids.iter().flat_map(|id| names_of(id)).collect();
+        r.keys.dedup();
         // 2. The statement.
         let Checked {
             statement,
@@ -417,74 +713,121 @@ pub fn evaluate(
         r.version = p.version;
         r.issued_at = Some(p.issued_at.clone());
         r.expires_at = p.expires_at.clone();
+        let fail = |r: &mut AttestationReport, status, code: &str, detail: String| {
+            r.status = status;
+            r.code = code.into();
+            r.detail = detail;
+        };
         // 3. About this manifest.
         let subject = &statement.subject[0];
         if subject_digest != digest || subject.name != name {
-            r.status = Status::WrongSubject;
-            r.code = "wrong-subject".into();
-            r.detail = format!(
+            let detail = format!(
                 "about {} (manifest {}), not {name} (manifest {digest})",
                 subject.name.chars().take(200).collect::<String>(),
                 subject.digest.blake3
             );
+            fail(&mut r, Status::WrongSubject, "wrong-subject", detail);
             reports.push(r);
             continue;
         }
         // 4. In force.
-        if issued_at.0 > now.0 + SKEW {
-            r.status = Status::NotYetValid;
-            r.code = "not-yet-valid".into();
-            r.detail = format!("issued_at {issued_at} is in the future (now {now})");
+        if issued_at.0 > now.0.saturating_add(SKEW) {
+            let detail = format!("issued_at {issued_at} is in the future (now {now})");
+            fail(&mut r, Status::NotYetValid, "not-yet-valid", detail);
             reports.push(r);
             continue;
         }
         if let Some(e) = expires_at {
             if policy.enforce_expiry && e <= now {
-                r.status = Status::Expired;
-                r.code = "expired".into();
-                r.detail = format!("expired at {e} (now {now})");
+                fail(
+                    &mut r,
+                    Status::Expired,
+                    "expired",
+                    format!("expired at {e} (now {now})"),
+                );
                 reports.push(r);
                 continue;
             }
         }
-        // 5. Each verified key must be allowed the role.
-        let allowed: Vec<&String> = ids
+        if let Some(age) = policy.max_age {
+            if issued_at.0 < now.0.saturating_sub(age) {
+                let detail = format!(
+                    "issued_at {issued_at} is older than the policy's max_age of {age} s (now {now})"
+                );
+                fail(&mut r, Status::TooOld, "too-old", detail);
+                reports.push(r);
+                continue;
+            }
+        }
+        // 5. Keys that may vouch: not revoked, in their window, allowed the role.
+        let live: Vec<&String> = ids
             .iter()
-            .filter(|id| {
-                policy
-                    .keys
-                    .iter()
-                    .any(|k| k.key.id() == id.as_str() && k.roles.contains(&p.role))
-            })
+            .filter(|id| !policy.revoked.contains(id.as_str()))
+            .collect();
+        if live.is_empty() {
+            let detail = format!("signed only by revoked key(s) {}", ids.join(", "));
+            fail(&mut r, Status::Revoked, "revoked-key", detail);
+            reports.push(r);
+            continue;
+        }
+        let in_window: Vec<&TrustedKey> = policy
+            .keys
+            .iter()
+            .filter(|k| live.iter().any(|id| k.key.id() == id.as_str()) && k.in_window(issued_at))
+            .collect();
+        if in_window.is_empty() {
+            let detail = format!(
+                "issued_at {issued_at} is outside the validity window of key(s) {}",
+                r.keys.join(", ")
+            );
+            fail(&mut r, Status::KeyNotInWindow, "key-not-in-window", detail);
+            reports.push(r);
+            continue;
+        }
+        let allowed: Vec<&&TrustedKey> = in_window
+            .iter()
+            .filter(|k| k.roles.contains(&p.role))
             .collect();
         if allowed.is_empty() {
-            r.status = Status::RoleNotAllowed;
-            r.code = "role-not-allowed".into();
-            r.detail = format!("{} may not attest role {:?}", r.keys.join(", "), p.role);
+            let detail = format!("{} may not attest role {:?}", r.keys.join(", "), p.role);
+            fail(&mut r, Status::RoleNotAllowed, "role-not-allowed", detail);
             reports.push(r);
             continue;
         }
         r.status = Status::Valid;
         r.code = "valid".into();
-        for id in allowed {
-            per_role
-                .entry(p.role.clone())
-                .or_default()
-                .insert(key_name(id));
-        }
-        if let Some(v) = p.version {
-            versions.push(v);
+        for k in allowed {
+            votes.push(Vote {
+                report: reports.len(),
+                role: p.role.clone(),
+                name: k.name.clone(),
+                keyid: k.key.id().to_string(),
+            });
         }
         reports.push(r);
     }
+    let roles_in: Vec<(&str, u32)> = policy
+        .thresholds
+        .iter()
+        .map(|(r, &t)| (r.as_str(), t))
+        .collect();
+    let triples: Vec<(&str, &str, &str)> = votes
+        .iter()
+        .map(|v| (v.role.as_str(), v.name.as_str(), v.keyid.as_str()))
+        .collect();
+    let assignment = Assignment::solve(&roles_in, &triples, policy.separation_of_duties);
     let roles: Vec<RoleReport> = policy
         .thresholds
         .iter()
         .map(|(role, &threshold)| {
-            let keys: Vec<String> = per_role
-                .get(role)
-                .map(|s| s.iter().cloned().collect())
-                .unwrap_or_default();
+            let keys: Vec<String> = assignment
+                .chosen
+                .iter()
+                .filter(|(r, _, _)| r == role)
+                .map(|(_, n, _)| n.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
             RoleReport {
                 role: role.clone(),
                 threshold,
@@ -493,23 +836,43 @@ pub fn evaluate(
             }
         })
         .collect();
-    let mut problems = Vec::new();
-    if let Some(m) = &policy.model {
-        if m != name {
-            problems.push(Problem {
-                code: "wrong-model",
-                detail: format!("the policy is for model {m:?}, the manifest is {name:?}"),
-            });
+    let met = |role: &str| roles.iter().any(|r| r.role == role && r.met);
+    // Attestations that count: a vote on an edge of the assignment.
+    for v in &votes {
+        if assignment
+            .chosen
+            .iter()
+            .any(|(r, n, k)| *r == v.role && *n == v.name && *k == v.keyid)
+        {
+            reports[v.report].counted = true;
         }
     }
-    let version = versions.iter().copied().max();
-    if let (Some(state), Some(v)) = (state, version) {
-        if let Some(&seen) = state.versions.get(name) {
-            if v < seen {
-                problems.push(Problem {
-                    code: "rollback",
-                    detail: format!("release version {v} of {name} is lower than version {seen}, accepted before"),
-                });
+    let version = votes
+        .iter()
+        .filter(|v| {
+            reports[v.report].counted && met(&v.role) && policy.version_roles.contains(&v.role)
+        })
+        .filter_map(|v| reports[v.report].version)
+        .min();
+    let mut problems = check_pins(policy.model.as_deref(), policy.digest, name, digest);
+    if let Some(state) = state {
+        match version {
+            None => problems.push(Problem {
+                code: "no-version",
+                detail: format!(
+                    "rollback protection is on (state file) but no counted attestation of role {} states a release version",
+                    policy.version_roles.iter().cloned().collect::<Vec<_>>().join(" or ")
+                ),
+            }),
+            Some(v) => {
+                if let Some(&seen) = state.versions.get(name) {
+                    if v < seen {
+                        problems.push(Problem {
+                            code: "rollback",
+                            detail: format!("release version {v} of {name} is lower than version {seen}, accepted before"),
+                        });
+                    }
+                }
             }
         }
     }
@@ -517,7 +880,7 @@ pub fn evaluate(
         problems.push(Problem {
             code: "threshold-not-met",
             detail: format!(
-                "role {} needs {} distinct trusted key(s), has {}",
+                "role {} needs {} distinct trusted signer(s), has {}",
                 r.role,
                 r.threshold,
                 r.keys.len()

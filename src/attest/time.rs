@@ -133,31 +133,47 @@ impl Timestamp {
         Ok(Timestamp(secs))
     }
 
-    /// Parses an expiry relative to `now`: `N` followed by `s`, `m`, `h`, `d`, `w` or `y`
-    /// (365 days); a date `YYYY-MM-DD` (midnight UTC); or an RFC 3339 timestamp.
+    /// Parses a duration: `N` followed by `s`, `m`, `h`, `d`, `w` or `y` (365 days), N > 0;
+    /// returns seconds.
+    pub fn parse_duration(s: &str) -> Result<i64, TimeError> {
+        let err = || TimeError {
+            input: s.chars().take(64).collect(),
+            expected: "a duration such as 90d, 12h, 2w or 1y",
+        };
+        let is_duration =
+            s.len() >= 2 && s.is_ascii() && s[..s.len() - 1].bytes().all(|c| c.is_ascii_digit());
+        if !is_duration {
+            return Err(err());
+        }
+        let n: i64 = s[..s.len() - 1].parse().map_err(|_| err())?;
+        let mult = match s.as_bytes()[s.len() - 1] {
+            b's' => 1,
+            b'm' => 60,
+            b'h' => 3600,
+            b'd' => 86400,
+            b'w' => 7 * 86400,
+            b'y' => 365 * 86400,
+            _ => return Err(err()),
+        };
+        if n <= 0 {
+            return Err(err());
+        }
+        n.checked_mul(mult).ok_or_else(err)
+    }
+
+    /// Parses an expiry relative to `now`: a duration ([`Timestamp::parse_duration`]); a date
+    /// `YYYY-MM-DD` (midnight UTC); or an RFC 3339 timestamp.
     pub fn parse_expiry(s: &str, now: Timestamp) -> Result<Timestamp, TimeError> {
         let err = || TimeError {
             input: s.chars().take(64).collect(),
             expected:
                 "a duration (90d, 12h, 2w, 1y) or a date (2027-01-31) or an RFC 3339 timestamp",
         };
-        let is_duration = s.len() >= 2 && s[..s.len() - 1].bytes().all(|c| c.is_ascii_digit());
-        if let Some(unit) = s.chars().last().filter(|_| is_duration) {
-            let n: i64 = s[..s.len() - 1].parse().map_err(|_| err())?;
-            let mult = match unit {
-                's' => 1,
-                'm' => 60,
-                'h' => 3600,
-                'd' => 86400,
-                'w' => 7 * 86400,
-                'y' => 365 * 86400,
-                _ => return Err(err()),
-            };
-            if n <= 0 {
-                return Err(err());
-            }
-            return n
-                .checked_mul(mult)
+        let is_duration =
+            s.len() >= 2 && s.is_ascii() && s[..s.len() - 1].bytes().all(|c| c.is_ascii_digit());
+        if is_duration {
+            return Timestamp::parse_duration(s)
+                .ok()
                 .and_then(|d| now.0.checked_add(d))
                 .map(Timestamp)
                 .ok_or_else(err);

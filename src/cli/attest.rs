@@ -193,6 +193,14 @@ fn short(id: &str) -> String {
     id.chars().take(16).collect()
 }
 
+/// `pin: FAILED (...)` lines for the `--model` / `--digest` pins that do not hold.
+pub fn pin_lines(problems: &[weightseal::attest::policy::Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("pin: FAILED ({}: {})\n", p.code, render::clean(&p.detail)))
+        .collect()
+}
+
 /// `attestation N: OK (...)` lines and role lines.
 pub fn report_lines(r: &PolicyReport) -> String {
     let mut s = String::new();
@@ -223,10 +231,28 @@ pub fn report_lines(r: &PolicyReport) -> String {
             what.push(format!("expires {e}"));
         }
         let what = what.join(", ");
+        let sep = if what.is_empty() { "" } else { "; " };
         if a.status == Status::Valid {
-            s.push_str(&format!("attestation {}: OK ({what})\n", a.line));
+            let note = if a.counted { "" } else { "; not counted" };
+            s.push_str(&format!("attestation {}: OK ({what}{note})\n", a.line));
+        } else if r.ok {
+            // The release verified without it: not a failure, so never shown as one.
+            let why = match a.status {
+                Status::Untrusted => format!(
+                    "unknown key {}",
+                    a.keyids
+                        .iter()
+                        .map(|k| render::clean(&short(k)).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                _ => format!("{}: {}", a.code, render::clean(&a.detail)),
+            };
+            s.push_str(&format!(
+                "attestation {}: SKIPPED ({why}{sep}{what})\n",
+                a.line
+            ));
         } else {
-            let sep = if what.is_empty() { "" } else { "; " };
             s.push_str(&format!(
                 "attestation {}: FAILED ({}: {}{sep}{what})\n",
                 a.line,
@@ -255,6 +281,20 @@ pub fn report_lines(r: &PolicyReport) -> String {
         }
     }
     s
+}
+
+/// What `verify` says when no key, policy or trust store was given: the manifest beside the
+/// weights proves nothing about who made them (whoever changed the weights could regenerate
+/// it). Louder when the release carries attestations that went unchecked.
+pub fn unchecked_warning(bundle: &[bundle::BundleLine], digest_pinned: bool) -> String {
+    if digest_pinned {
+        return "weightseal: signatures NOT checked (no --key or --policy); the manifest digest matched the --digest pin".to_string();
+    }
+    if bundle.is_empty() {
+        "weightseal: WARNING: signatures NOT checked: no --key or --policy given, so this only shows that the files match the manifest beside them, which whoever changed the files could have regenerated".to_string()
+    } else {
+        format!("weightseal: WARNING: {} attestation(s) present and NOT checked: no --key or --policy given, so this only shows that the files match the manifest beside them, which whoever changed the files could have regenerated; pass --key PUB or --policy POLICY to check who signed it", bundle.len())
+    }
 }
 
 pub fn summary(r: &PolicyReport) -> String {

@@ -59,6 +59,13 @@ pub fn remote_bundle(
     }
 }
 
+/// `--model` / `--digest`: what the user asked for, checked on the manifest before anything
+/// else is downloaded.
+pub struct Pins {
+    pub model: Option<String>,
+    pub digest: Option<weightseal::Digest>,
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     url: &str,
@@ -67,15 +74,29 @@ pub fn run(
     keys: &[PathBuf],
     policy: Option<&Path>,
     allow_unsigned: bool,
+    pins: &Pins,
     opts: &FetchOptions,
     json: bool,
 ) -> Result<Outcome> {
     let trust = attest::load_trust(keys, policy)?;
-    if trust.is_none() && !allow_unsigned {
+    if trust.is_none() && !allow_unsigned && pins.digest.is_none() {
         bail!("refusing to download a manifest nobody vouches for: give --key PUB or --policy POLICY, or --allow-unsigned for integrity checking only");
     }
     let remote = Remote::new(url, opts.clone())?;
     let (m, manifest_bytes) = remote_manifest(&remote, manifest)?;
+    let problems = weightseal::attest::policy::check_pins(
+        pins.model.as_deref(),
+        pins.digest,
+        m.name(),
+        m.digest(),
+    );
+    if !problems.is_empty() {
+        out!("{}", attest::pin_lines(&problems));
+        eprintln!(
+            "weightseal: the server's manifest is not the release asked for; nothing downloaded"
+        );
+        return Ok(Outcome::NotVerified);
+    }
     let (lines, bundle_text) = remote_bundle(&remote, None)?;
     // The attestations are judged before any weight byte is requested.
     if let Some(p) = &trust {

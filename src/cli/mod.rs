@@ -116,6 +116,13 @@ enum Command {
         /// The attestation bundle (default: weightseal.intoto.jsonl beside the manifest).
         #[arg(long, value_name = "FILE")]
         attestations: Option<PathBuf>,
+        /// Require the manifest to be this model (its name, as the attestations sign it).
+        #[arg(long = "model", value_name = "NAME")]
+        pin_model: Option<String>,
+        /// Require the manifest to be exactly this one: its BLAKE3 digest in hex, as `hash`
+        /// prints it (a digest learned out of band pins the release without any key).
+        #[arg(long = "digest", value_name = "HEX", value_parser = parse_digest)]
+        pin_digest: Option<weightseal::Digest>,
         /// Print the report as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -139,6 +146,14 @@ enum Command {
         /// Download a manifest that no key or policy vouches for (integrity only).
         #[arg(long)]
         allow_unsigned: bool,
+        /// Require the manifest to be this model (its name, as the attestations sign it).
+        #[arg(long = "model", value_name = "NAME")]
+        pin_model: Option<String>,
+        /// Require the manifest to be exactly this one: its BLAKE3 digest in hex, as `hash`
+        /// prints it (a digest learned out of band pins the release without any key).
+        #[arg(long = "digest", value_name = "HEX", value_parser = parse_digest)]
+        pin_digest: Option<weightseal::Digest>,
+
         #[command(flatten)]
         net: NetArgs,
         /// Do not fail on files in DEST that the manifest does not list (as `verify
@@ -251,6 +266,12 @@ impl NetArgs {
             ..Default::default()
         }
     }
+}
+
+fn parse_digest(s: &str) -> Result<weightseal::Digest, String> {
+    weightseal::Digest::from_hex(s).ok_or_else(|| {
+        format!("{s:?} is not a manifest digest (64 hex digits, as `weightseal hash` prints)")
+    })
 }
 
 fn parse_fraction(s: &str) -> Result<f64, String> {
@@ -379,6 +400,8 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             keys,
             policy,
             attestations,
+            pin_model,
+            pin_digest,
             json,
         } => {
             let trust = attest::load_trust(&keys, policy.as_deref())?;
@@ -400,13 +423,10 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                     let report = verify::verify_dir(dir, &m, &opts, bar.progress())
                         .with_context(|| format!("verifying {}", dir.display()))?;
                     bar.finish();
-                    let lines = match &trust {
-                        Some(_) => weightseal::attest::bundle::read(&attest::bundle_path(
-                            &path,
-                            attestations.as_deref(),
-                        ))?,
-                        None => Vec::new(),
-                    };
+                    let lines = weightseal::attest::bundle::read(&attest::bundle_path(
+                        &path,
+                        attestations.as_deref(),
+                    ))?;
                     (m, report, lines)
                 }
                 (None, Some(url)) => {
@@ -415,7 +435,9 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                     }
                     let remote = weightseal::fetch::Remote::new(url, net.options())?;
                     let (m, _) = fetch::remote_manifest(&remote, manifest.as_deref())?;
-                    if trust.is_none() && manifest.as_deref().is_none_or(|p| p.starts_with("http"))
+                    if trust.is_none()
+                        && pin_digest.is_none()
+                        && manifest.as_deref().is_none_or(|p| p.starts_with("http"))
                     {
                         eprintln!("weightseal: note: the manifest comes from the server being checked and no --key or --policy vouches for it: this shows the server is self-consistent, not that it serves the publisher's release");
                     }
@@ -443,27 +465,46 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                 ),
                 None => None,
             };
+            let pins = weightseal::attest::policy::check_pins(
+                pin_model.as_deref(),
+                pin_digest,
+                m.name(),
+                m.digest(),
+            );
             if json {
                 let mut v = render::report_json(&m, &report);
                 if let Some(f) = sample {
                     v["sample"] = serde_json::json!(f);
                 }
-                if let Some(s) = &signatures {
-                    v["attestations"] = serde_json::to_value(s)?;
-                    v["ok"] = serde_json::json!(report.ok && s.ok);
+                match &signatures {
+                    Some(s) => {
+                        v["signatures"] = serde_json::json!("checked");
+                        v["attestations"] = serde_json::to_value(s)?;
+                        v["ok"] = serde_json::json!(report.ok && s.ok);
+                    }
+                    None => v["signatures"] = serde_json::json!("not-checked"),
+                }
+                if !pins.is_empty() {
+                    v["pins"] = serde_json::to_value(&pins)?;
+                    v["ok"] = serde_json::json!(false);
                 }
                 outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
+                out!("{}", attest::pin_lines(&pins));
                 out!("{}", render::report_lines(&report));
                 if let Some(s) = &signatures {
                     out!("{}", attest::report_lines(s));
                 }
             }
             eprintln!("{}", render::report_summary(&m, &report));
-            if let Some(s) = &signatures {
-                eprintln!("{}", attest::summary(s));
+            match &signatures {
+                Some(s) => eprintln!("{}", attest::summary(s)),
+                None => eprintln!(
+                    "{}",
+                    attest::unchecked_warning(&bundle_lines, pin_digest.is_some())
+                ),
             }
-            let ok = report.ok && signatures.as_ref().is_none_or(|s| s.ok);
+            let ok = report.ok && pins.is_empty() && signatures.as_ref().is_none_or(|s| s.ok);
             Ok(if ok {
                 Outcome::Verified
             } else {
@@ -479,8 +520,14 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             allow_unsigned,
             net,
             allow_extra,
+            pin_model,
+            pin_digest,
             json,
         } => {
+            let pins = fetch::Pins {
+                model: pin_model,
+                digest: pin_digest,
+            };
             let mut opts = net.options();
             if allow_extra {
                 opts.extra = ExtraFiles::Allow;
@@ -492,6 +539,7 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                 &keys,
                 policy.as_deref(),
                 allow_unsigned,
+                &pins,
                 &opts,
                 json,
             )

@@ -7,6 +7,7 @@ mod common;
 
 mod dest;
 mod mutations;
+mod policy;
 
 use std::collections::BTreeMap;
 use std::fs;

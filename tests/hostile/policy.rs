@@ -1,0 +1,301 @@
+//! Co-signers, mirrors and stale releases against the trust policy: a key trusted for one
+//! thing must not gain another, and a valid signature must not pin or freeze a model.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::common::fixture::{bytes, fetch, fixture, s};
+use crate::common::{stdout, ws};
+use crate::text;
+
+struct Release {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    model: PathBuf,
+}
+
+impl Release {
+    /// A model directory named `org-model`, hashed with model name `name`.
+    fn new(name: &str) -> Release {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let model = dir.join("model");
+        fs::create_dir_all(&model).unwrap();
+        fs::write(model.join("w.bin"), bytes(40_000, 9)).unwrap();
+        let o = ws(&["hash", s(&model), "--name", name]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        Release {
+            _tmp: tmp,
+            dir,
+            model,
+        }
+    }
+
+    fn key(&self, name: &str) -> PathBuf {
+        let k = self.dir.join(name);
+        if !k.exists() {
+            assert_eq!(ws(&["keygen", "--out", s(&k)]).status.code(), Some(0));
+        }
+        k
+    }
+
+    fn sign(&self, key: &str, extra: &[&str]) {
+        let k = self.key(key);
+        let mut args = vec!["sign", s(&self.model), "--key", s(&k), "--signer", key];
+        args.extend_from_slice(extra);
+        let o = ws(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+
+    /// Writes a policy (TOML body after the key tables) and returns its path.
+    fn policy(&self, body: &str) -> PathBuf {
+        let p = self.dir.join("policy.toml");
+        fs::write(&p, body).unwrap();
+        p
+    }
+
+    fn verify(&self, policy: &Path) -> std::process::Output {
+        ws(&["verify", s(&self.model), "--policy", s(policy)])
+    }
+
+    fn change_weights(&self, seed: u32) {
+        fs::write(self.model.join("w.bin"), bytes(40_000, seed)).unwrap();
+        let _ = fs::remove_file(self.model.join("weightseal.intoto.jsonl"));
+        let name = ws(&["show", s(&self.model), "--json"]);
+        let j: serde_json::Value = serde_json::from_slice(&name.stdout).unwrap();
+        let o = ws(&[
+            "hash",
+            s(&self.model),
+            "--name",
+            j["name"].as_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+
+    fn key_id(&self, name: &str) -> String {
+        let o = ws(&["key", "id", s(&self.key(name))]);
+        stdout(&o).trim().to_string()
+    }
+}
+
+#[test]
+fn mirror_countersignature_cannot_raise_the_version_and_freeze_updates() {
+    let r = Release::new("org/m");
+    r.key("pub");
+    r.key("mirror");
+    r.sign("pub", &["--version", "1"]);
+    r.sign("mirror", &["--role", "mirror", "--version", "1000"]);
+    let p = r.policy(
+        "state_file = \"state.json\"\n[keys.pub]\npublic_key = \"pub.pub\"\nroles = [\"publisher\"]\n[keys.mirror]\npublic_key = \"mirror.pub\"\nroles = [\"mirror\"]\n[roles.publisher]\nthreshold = 1\n[roles.mirror]\nthreshold = 1\n",
+    );
+    let o = r.verify(&p);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let state = fs::read_to_string(r.dir.join("state.json")).unwrap();
+    assert!(state.contains("\"org/m\": 1"), "{state}");
+    // The publisher's next release still verifies.
+    r.change_weights(10);
+    r.sign("pub", &["--version", "2"]);
+    r.sign("mirror", &["--role", "mirror"]);
+    let o = r.verify(&p);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(fs::read_to_string(r.dir.join("state.json"))
+        .unwrap()
+        .contains("\"org/m\": 2"));
+}
+
+#[test]
+fn release_without_a_version_fails_under_a_state_file() {
+    let r = Release::new("org/m");
+    r.sign("pub", &[]);
+    let p = r.policy(
+        "state_file = \"state.json\"\n[keys.pub]\npublic_key = \"pub.pub\"\nroles = [\"publisher\"]\n[roles.publisher]\nthreshold = 1\n",
+    );
+    let o = r.verify(&p);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("policy: FAILED (no-version: rollback protection is on"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !r.dir.join("state.json").exists(),
+        "no state written on failure"
+    );
+}
+
+#[test]
+fn one_key_under_two_names_meets_only_one_role() {
+    let r = Release::new("org/m");
+    r.sign("pub", &["--role", "publisher"]);
+    r.sign("pub", &["--role", "auditor"]);
+    let p = r.policy(
+        "[keys.acme]\npublic_key = \"pub.pub\"\nroles = [\"publisher\"]\n[keys.acme-audit]\npublic_key = \"pub.pub\"\nroles = [\"auditor\"]\n[roles.publisher]\nthreshold = 1\n[roles.auditor]\nthreshold = 1\n",
+    );
+    let o = r.verify(&p);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("role auditor: 0 of 1 required key(s): NOT MET")
+            || out.contains("role publisher: 0 of 1 required key(s): NOT MET"),
+        "{out}"
+    );
+    // With separation turned off in the policy, the same bundle passes and names each role's key.
+    let p = r.policy(&format!(
+        "separation_of_duties = false\n{}",
+        fs::read_to_string(&p).unwrap()
+    ));
+    let o = r.verify(&p);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("role auditor: 1 of 1 required key(s) (acme-audit)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("role publisher: 1 of 1 required key(s) (acme)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn revoked_key_does_not_count() {
+    let r = Release::new("org/m");
+    r.sign("pub", &[]);
+    let id = r.key_id("pub");
+    let p = r.policy(&format!(
+        "revoked = [\"{id}\"]\n[keys.pub]\npublic_key = \"pub.pub\"\nroles = [\"publisher\"]\n[roles.publisher]\nthreshold = 1\n"
+    ));
+    let o = r.verify(&p);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("attestation 1: FAILED (revoked-key: signed only by revoked key(s)"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn rotated_out_key_stops_counting_and_the_new_key_of_the_same_signer_counts() {
+    let r = Release::new("org/m");
+    r.key("old");
+    r.key("new");
+    r.sign("old", &[]);
+    let p = r.policy(
+        "[keys.acme]\npublic_key = [\"old.pub\", \"new.pub\"]\nroles = [\"publisher\"]\nnot_after = \"2020-01-01T00:00:00Z\"\n[roles.publisher]\nthreshold = 1\n",
+    );
+    let o = r.verify(&p);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(stdout(&o).contains("key-not-in-window"), "{}", text(&o));
+    // Keys with their own windows: the old one ended, the new one is current.
+    let p = r.policy(
+        "[keys.acme]\npublic_key = \"old.pub\"\nroles = [\"publisher\"]\nnot_after = \"2020-01-01T00:00:00Z\"\n[keys.acme-2026]\npublic_key = \"new.pub\"\nroles = [\"publisher\"]\nnot_before = \"2020-01-01T00:00:00Z\"\n[roles.publisher]\nthreshold = 1\n",
+    );
+    r.sign("new", &[]);
+    let o = r.verify(&p);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("role publisher: 1 of 1 required key(s) (acme-2026)"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn stale_release_fails_max_age() {
+    let r = Release::new("org/m");
+    r.sign("pub", &[]);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let p = r.policy(
+        "max_age = \"1s\"\n[keys.pub]\npublic_key = \"pub.pub\"\nroles = [\"publisher\"]\n[roles.publisher]\nthreshold = 1\n",
+    );
+    let o = r.verify(&p);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("attestation 1: FAILED (too-old: issued_at"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn fetch_pinned_to_a_model_refuses_another_model_by_the_same_key() {
+    let f = fixture();
+    // The fixture's model is named "model"; the user asked for "org/wanted".
+    let o = fetch(&f, &["--model", "org/wanted"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains(
+            "pin: FAILED (wrong-model: asked for model \"org/wanted\", the manifest is \"model\")"
+        ),
+        "{}",
+        text(&o)
+    );
+    assert!(!f.dest.join("big.bin").exists(), "nothing downloaded");
+    assert_eq!(f.server.requests("big.bin"), 0);
+}
+
+#[test]
+fn verify_pinned_to_a_digest_refuses_a_regenerated_manifest() {
+    let r = Release::new("org/m");
+    let o = ws(&["show", s(&r.model), "--json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let good = blake3::hash(&fs::read(r.model.join("weightseal.manifest")).unwrap()).to_hex();
+    let o = ws(&["verify", s(&r.model), "--digest", &good]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Whoever changes the weights regenerates the manifest: the pin catches it.
+    r.change_weights(77);
+    let o = ws(&["verify", s(&r.model), "--digest", &good]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("pin: FAILED (wrong-digest: asked for manifest"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn verify_without_keys_says_signatures_were_not_checked() {
+    let r = Release::new("org/m");
+    let o = ws(&["verify", s(&r.model)]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        crate::common::stderr(&o).contains("WARNING: signatures NOT checked"),
+        "{}",
+        text(&o)
+    );
+    r.sign("pub", &[]);
+    let o = ws(&["verify", s(&r.model), "--json"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        crate::common::stderr(&o).contains("WARNING: 1 attestation(s) present and NOT checked"),
+        "{}",
+        text(&o)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["signatures"], "not-checked");
+}
+
+#[test]
+fn unknown_key_is_skipped_not_failed_when_the_release_verifies() {
+    let r = Release::new("org/m");
+    r.sign("stranger", &[]);
+    r.sign("pub", &[]);
+    let o = ws(&["verify", s(&r.model), "--key", s(&r.dir.join("pub.pub"))]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("attestation 1: SKIPPED (unknown key "),
+        "{out}"
+    );
+    assert!(!out.contains("FAILED"), "{out}");
+    // When the release fails, the same line is a failure.
+    let o = ws(&[
+        "verify",
+        s(&r.model),
+        "--key",
+        s(&r.dir.join("pub.pub")),
+        "--model",
+        "org/other",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
