@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod attest;
+pub mod cbor;
 pub mod diff;
 pub mod digest;
 pub mod fetch;

@@ -12,7 +12,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use ciborium::Value;
+use crate::cbor::{self, Item, Seq, Writer};
 use rayon::prelude::*;
 
 use crate::digest::Digest;
@@ -80,20 +80,16 @@ impl Tensor {
 
     /// The tensor-set leaf: `0x00 || CBOR([name, dtype, shape, digest])`, hashed.
     fn leaf_bytes(&self) -> Vec<u8> {
-        let v = Value::Array(vec![
-            Value::Text(self.name.clone()),
-            Value::Text(self.dtype.clone()),
-            Value::Array(
-                self.shape
-                    .iter()
-                    .map(|&d| Value::Integer(d.into()))
-                    .collect(),
-            ),
-            Value::Bytes(self.digest.0.to_vec()),
-        ]);
-        let mut out = vec![0u8];
-        ciborium::ser::into_writer(&v, &mut out).expect("writing CBOR to a Vec cannot fail");
-        out
+        let mut w = Writer { out: vec![0u8] };
+        w.array(4);
+        w.text(&self.name);
+        w.text(&self.dtype);
+        w.array(self.shape.len());
+        for &d in &self.shape {
+            w.uint(d);
+        }
+        w.bytes(&self.digest.0);
+        w.out
     }
 }
 
@@ -494,76 +490,72 @@ impl Manifest {
 
     /// The one canonical encoding (spec/manifest.md, "Encoding").
     pub fn encode(&self) -> Vec<u8> {
-        let text = |s: &str| Value::Text(s.to_string());
-        let bytes = |d: &Digest| Value::Bytes(d.0.to_vec());
-        let files = self
-            .files
-            .iter()
-            .map(|f| {
-                let mut m = vec![
-                    (text("path"), text(f.path.as_str())),
-                    (text("size"), Value::Integer(f.tree.size.into())),
-                ];
-                if let Some(tf) = &f.tensors {
-                    m.push((text("type"), text(tf.format.as_str())));
+        let mut w = Writer::default();
+        w.map(4 + usize::from(self.tensor_digest.is_some()));
+        w.text("name");
+        w.text(&self.name);
+        w.text("files");
+        w.array(self.files.len());
+        for f in &self.files {
+            let tf = f.tensors.as_ref();
+            let pairs = 3
+                + usize::from(!f.tree.chunks.is_empty())
+                + usize::from(f.sha256.is_some())
+                + if tf.is_some() { 3 } else { 0 };
+            w.map(pairs);
+            w.text("path");
+            w.text(f.path.as_str());
+            w.text("size");
+            w.uint(f.tree.size);
+            if let Some(tf) = tf {
+                w.text("type");
+                w.text(tf.format.as_str());
+            }
+            w.text("blake3");
+            w.bytes(&f.tree.root.0);
+            if !f.tree.chunks.is_empty() {
+                w.text("chunks");
+                w.array(f.tree.chunks.len());
+                for c in &f.tree.chunks {
+                    w.bytes(&c.0);
                 }
-                m.push((text("blake3"), bytes(&f.tree.root)));
-                if !f.tree.chunks.is_empty() {
-                    m.push((
-                        text("chunks"),
-                        Value::Array(f.tree.chunks.iter().map(bytes).collect()),
-                    ));
+            }
+            if let Some(tf) = tf {
+                w.text("header");
+                w.array(2);
+                w.uint(tf.header_len);
+                w.bytes(&tf.header.0);
+            }
+            if let Some(sha) = &f.sha256 {
+                w.text("sha256");
+                w.bytes(&sha.0);
+            }
+            if let Some(tf) = tf {
+                w.text("tensors");
+                w.array(tf.tensors.len());
+                for t in &tf.tensors {
+                    w.array(6);
+                    w.text(&t.name);
+                    w.text(&t.dtype);
+                    w.array(t.shape.len());
+                    for &d in &t.shape {
+                        w.uint(d);
+                    }
+                    w.uint(t.start);
+                    w.uint(t.end);
+                    w.bytes(&t.digest.0);
                 }
-                if let Some(tf) = &f.tensors {
-                    m.push((
-                        text("header"),
-                        Value::Array(vec![
-                            Value::Integer(tf.header_len.into()),
-                            bytes(&tf.header),
-                        ]),
-                    ));
-                }
-                if let Some(s) = &f.sha256 {
-                    m.push((text("sha256"), bytes(s)));
-                }
-                if let Some(tf) = &f.tensors {
-                    let ts = tf
-                        .tensors
-                        .iter()
-                        .map(|t| {
-                            Value::Array(vec![
-                                text(&t.name),
-                                text(&t.dtype),
-                                Value::Array(
-                                    t.shape.iter().map(|&d| Value::Integer(d.into())).collect(),
-                                ),
-                                Value::Integer(t.start.into()),
-                                Value::Integer(t.end.into()),
-                                bytes(&t.digest),
-                            ])
-                        })
-                        .collect();
-                    m.push((text("tensors"), Value::Array(ts)));
-                }
-                Value::Map(m)
-            })
-            .collect();
-        let mut top = vec![
-            (text("name"), text(&self.name)),
-            (text("files"), Value::Array(files)),
-            (text("format"), Value::Integer(FORMAT_VERSION.into())),
-            (
-                text("chunk_size"),
-                Value::Integer(self.chunk_size.get().into()),
-            ),
-        ];
-        if let Some(d) = &self.tensor_digest {
-            top.push((text("tensor_digest"), bytes(d)));
+            }
         }
-        let top = Value::Map(top);
-        let mut out = Vec::new();
-        ciborium::ser::into_writer(&top, &mut out).expect("writing CBOR to a Vec cannot fail");
-        out
+        w.text("format");
+        w.uint(FORMAT_VERSION);
+        w.text("chunk_size");
+        w.uint(self.chunk_size.get());
+        if let Some(d) = &self.tensor_digest {
+            w.text("tensor_digest");
+            w.bytes(&d.0);
+        }
+        w.out
     }
 
     /// The manifest digest: BLAKE3 of the canonical encoding. The model's identity.
@@ -580,11 +572,9 @@ impl Manifest {
             });
         }
         precheck(bytes)?;
-        let value: Value = ciborium::de::from_reader_with_recursion_limit(bytes, MAX_DEPTH * 2)
-            .map_err(|e| ManifestError::Malformed {
-                offset: 0,
-                detail: e.to_string(),
-            })?;
+        // Typed, lazily: no value tree is built, and the first item of a wrong type ends the
+        // decoding before anything is allocated for the rest.
+        let (value, _) = cbor::read_item(bytes, 0).map_err(malformed)?;
         let m = from_value(value)?;
         let again = m.encode();
         if again != bytes {
@@ -784,26 +774,32 @@ fn read_head(b: &[u8], pos: &mut usize) -> Result<(u8, u64), ManifestError> {
     Ok((major, arg))
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Integer(_) => "an integer",
-        Value::Bytes(_) => "a byte string",
-        Value::Text(_) => "a text string",
-        Value::Array(_) => "an array",
-        Value::Map(_) => "a map",
-        Value::Float(_) => "a float",
-        Value::Bool(_) => "a boolean",
-        Value::Null => "null",
-        Value::Tag(..) => "a tag",
-        _ => "another CBOR item",
+fn kind(v: &Item) -> &'static str {
+    v.kind()
+}
+
+/// An item the structural pass accepted but that does not read back (never expected).
+fn malformed(offset: usize) -> ManifestError {
+    ManifestError::Malformed {
+        offset,
+        detail: "item does not match its head".into(),
     }
+}
+
+/// The items of an array, lazily, each checked as it is read.
+fn each<'a>(seq: Seq<'a>) -> impl Iterator<Item = Result<Item<'a>, ManifestError>> {
+    seq.items(false).map(|r| r.map_err(malformed))
 }
 
 /// Takes the fields of a map whose keys must be a subsequence of `keys` (in that, canonical,
 /// order). Returns the values by position in `keys`.
-fn fields(v: Value, field: &str, keys: &[&str]) -> Result<Vec<Option<Value>>, ManifestError> {
+fn fields<'a>(
+    v: Item<'a>,
+    field: &str,
+    keys: &[&str],
+) -> Result<Vec<Option<Item<'a>>>, ManifestError> {
     let entries = match v {
-        Value::Map(m) => m,
+        Item::Map(m) => m,
         other => {
             return Err(ManifestError::WrongType {
                 field: field.to_string(),
@@ -812,11 +808,17 @@ fn fields(v: Value, field: &str, keys: &[&str]) -> Result<Vec<Option<Value>>, Ma
             })
         }
     };
-    let mut out: Vec<Option<Value>> = vec![None; keys.len()];
+    let mut out: Vec<Option<Item>> = vec![None; keys.len()];
     let mut last: Option<usize> = None;
-    for (k, val) in entries {
+    let mut items = entries.items(true);
+    while let Some(k) = items.next() {
+        let k = k.map_err(malformed)?;
+        let val = items
+            .next()
+            .ok_or_else(|| malformed(0))?
+            .map_err(malformed)?;
         let key = match k {
-            Value::Text(t) => t,
+            Item::Text(t) => t,
             other => {
                 return Err(ManifestError::WrongType {
                     field: format!("{field} key"),
@@ -828,7 +830,7 @@ fn fields(v: Value, field: &str, keys: &[&str]) -> Result<Vec<Option<Value>>, Ma
         let Some(i) = keys.iter().position(|k| *k == key) else {
             return Err(ManifestError::UnknownField {
                 field: field.to_string(),
-                key,
+                key: key.chars().take(200).collect(),
             });
         };
         if let Some(l) = last {
@@ -836,7 +838,7 @@ fn fields(v: Value, field: &str, keys: &[&str]) -> Result<Vec<Option<Value>>, Ma
                 return Err(ManifestError::KeyOrder {
                     field: field.to_string(),
                     prev: keys[l].to_string(),
-                    key,
+                    key: key.to_string(),
                 });
             }
         }
@@ -846,19 +848,15 @@ fn fields(v: Value, field: &str, keys: &[&str]) -> Result<Vec<Option<Value>>, Ma
     Ok(out)
 }
 
-fn required(v: Option<Value>, field: &str) -> Result<Value, ManifestError> {
+fn required<'a>(v: Option<Item<'a>>, field: &str) -> Result<Item<'a>, ManifestError> {
     v.ok_or_else(|| ManifestError::MissingField {
         field: field.to_string(),
     })
 }
 
-fn as_u64(v: Value, field: &str) -> Result<u64, ManifestError> {
+fn as_u64(v: Item, field: &str) -> Result<u64, ManifestError> {
     match v {
-        Value::Integer(i) => u64::try_from(i).map_err(|_| ManifestError::WrongType {
-            field: field.to_string(),
-            expected: "an unsigned integer below 2^64",
-            found: "a negative integer",
-        }),
+        Item::Uint(i) => Ok(i),
         other => Err(ManifestError::WrongType {
             field: field.to_string(),
             expected: "an unsigned integer",
@@ -867,9 +865,9 @@ fn as_u64(v: Value, field: &str) -> Result<u64, ManifestError> {
     }
 }
 
-fn as_text(v: Value, field: &str) -> Result<String, ManifestError> {
+fn as_text(v: Item, field: &str) -> Result<String, ManifestError> {
     match v {
-        Value::Text(t) => Ok(t),
+        Item::Text(t) => Ok(t.to_string()),
         other => Err(ManifestError::WrongType {
             field: field.to_string(),
             expected: "a text string",
@@ -878,9 +876,9 @@ fn as_text(v: Value, field: &str) -> Result<String, ManifestError> {
     }
 }
 
-fn as_digest(v: Value, field: &str) -> Result<Digest, ManifestError> {
+fn as_digest(v: Item, field: &str) -> Result<Digest, ManifestError> {
     match v {
-        Value::Bytes(b) => {
+        Item::Bytes(b) => {
             let found = b.len();
             b.try_into()
                 .map(Digest)
@@ -898,7 +896,7 @@ fn as_digest(v: Value, field: &str) -> Result<Digest, ManifestError> {
     }
 }
 
-fn from_value(v: Value) -> Result<Manifest, ManifestError> {
+fn from_value(v: Item) -> Result<Manifest, ManifestError> {
     let mut top = fields(
         v,
         "manifest",
@@ -919,7 +917,7 @@ fn from_value(v: Value) -> Result<Manifest, ManifestError> {
     let name = as_text(required(name, "name")?, "name")?;
     let chunk_size = ChunkSize::new(as_u64(required(chunk_size, "chunk_size")?, "chunk_size")?)?;
     let files = match required(files, "files")? {
-        Value::Array(a) => a,
+        Item::Array(a) => a,
         other => {
             return Err(ManifestError::WrongType {
                 field: "files".into(),
@@ -928,8 +926,10 @@ fn from_value(v: Value) -> Result<Manifest, ManifestError> {
             })
         }
     };
-    let mut out = Vec::with_capacity(files.len());
-    for (index, f) in files.into_iter().enumerate() {
+    // Grown as entries are accepted, never sized by the count the input declares.
+    let mut out = Vec::new();
+    for (index, f) in each(files).enumerate() {
+        let f = f?;
         let field = format!("files[{index}]");
         let mut it = fields(
             f,
@@ -967,10 +967,9 @@ fn from_value(v: Value) -> Result<Manifest, ManifestError> {
         )?;
         let chunks = match chunks {
             None => Vec::new(),
-            Some(Value::Array(a)) => a
-                .into_iter()
+            Some(Item::Array(a)) => each(a)
                 .enumerate()
-                .map(|(i, c)| as_digest(c, &format!("{field}.chunks[{i}]")))
+                .map(|(i, c)| as_digest(c?, &format!("{field}.chunks[{i}]")))
                 .collect::<Result<_, _>>()?,
             Some(other) => {
                 return Err(ManifestError::WrongType {
@@ -1022,9 +1021,9 @@ fn from_value(v: Value) -> Result<Manifest, ManifestError> {
     Ok(m)
 }
 
-fn as_array(v: Value, field: &str) -> Result<Vec<Value>, ManifestError> {
+fn as_array<'a>(v: Item<'a>, field: &str) -> Result<Seq<'a>, ManifestError> {
     match v {
-        Value::Array(a) => Ok(a),
+        Item::Array(a) => Ok(a),
         other => Err(ManifestError::WrongType {
             field: field.to_string(),
             expected: "an array",
@@ -1034,12 +1033,12 @@ fn as_array(v: Value, field: &str) -> Result<Vec<Value>, ManifestError> {
 }
 
 /// An array of exactly `n` items.
-fn as_tuple(
-    v: Value,
+fn as_tuple<'a>(
+    v: Item<'a>,
     field: &str,
-    n: usize,
+    n: u64,
     expected: &'static str,
-) -> Result<Vec<Value>, ManifestError> {
+) -> Result<Vec<Item<'a>>, ManifestError> {
     let a = as_array(v, field)?;
     if a.len() != n {
         return Err(ManifestError::WrongType {
@@ -1048,15 +1047,15 @@ fn as_tuple(
             found: "an array of another length",
         });
     }
-    Ok(a)
+    each(a).collect()
 }
 
 fn tensor_file_from_value(
     field: &str,
     path: &ModelPath,
-    ftype: Value,
-    header: Value,
-    tensors: Value,
+    ftype: Item,
+    header: Item,
+    tensors: Item,
 ) -> Result<TensorFile, ManifestError> {
     let tname = as_text(ftype, &format!("{field}.type"))?;
     let format = Format::from_name(&tname).ok_or_else(|| ManifestError::FileType {
@@ -1068,8 +1067,9 @@ fn tensor_file_from_value(
     let header_len = as_u64(h.next().expect("two items"), &format!("{hf}[0]"))?;
     let header = as_digest(h.next().expect("two items"), &format!("{hf}[1]"))?;
     let list = as_array(tensors, &format!("{field}.tensors"))?;
-    let mut out = Vec::with_capacity(list.len());
-    for (i, t) in list.into_iter().enumerate() {
+    let mut out = Vec::new();
+    for (i, t) in each(list).enumerate() {
+        let t = t?;
         let tf = format!("{field}.tensors[{i}]");
         let mut it = as_tuple(
             t,
@@ -1081,10 +1081,9 @@ fn tensor_file_from_value(
         let mut next = || it.next().expect("six items");
         let name = as_text(next(), &format!("{tf}[0]"))?;
         let dtype = as_text(next(), &format!("{tf}[1]"))?;
-        let shape = as_array(next(), &format!("{tf}[2]"))?
-            .into_iter()
+        let shape = each(as_array(next(), &format!("{tf}[2]"))?)
             .enumerate()
-            .map(|(j, d)| as_u64(d, &format!("{tf}[2][{j}]")))
+            .map(|(j, d)| as_u64(d?, &format!("{tf}[2][{j}]")))
             .collect::<Result<_, _>>()?;
         let start = as_u64(next(), &format!("{tf}[3]"))?;
         let end = as_u64(next(), &format!("{tf}[4]"))?;

@@ -281,7 +281,10 @@ fn tensor_changes(
             Err(e) => unparsable(e.to_string()),
         };
     }
-    let layout = match formats::parse(&f, size, tf.format) {
+    // The header of a modified file is the modifier's: parse one only up to a bound derived
+    // from the header the manifest records, so a huge header cannot exhaust memory.
+    let max_header = tf.header_len.saturating_mul(4).max(REPARSE_HEADER_MIN);
+    let layout = match formats::parse_limited(&f, size, tf.format, max_header) {
         Ok(l) => l,
         Err(e) => return unparsable(e.to_string()),
     };
@@ -303,6 +306,10 @@ fn tensor_changes(
         diff: diff_tensors(&tf.tensors, &found),
     }
 }
+
+/// A modified tensor file's header is re-parsed when it is at most 4 times the recorded one, or
+/// this long.
+const REPARSE_HEADER_MIN: u64 = 16 << 20;
 
 fn compare(
     cs: ChunkSize,

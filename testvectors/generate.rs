@@ -1654,7 +1654,7 @@ fn attestation_vectors(v: &mut Vectors) {
         ),
         case(
             "keyid-mismatch",
-            "A trusted key's signature labelled with another key id.",
+            "A trusted key's signature labelled with another key id: a signature is tried only under the key its key id names, so it counts for nobody.",
             "signature invalid",
             keys_all.clone(),
             p1.clone(),
@@ -1664,7 +1664,7 @@ fn attestation_vectors(v: &mut Vectors) {
                 e.signatures[0].keyid = key("outsider").public().id().to_string();
                 e
             }],
-            vec!["keyid-mismatch"],
+            vec!["untrusted"],
             vec!["threshold-not-met"],
         ),
     ];

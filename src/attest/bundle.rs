@@ -9,6 +9,8 @@ use super::dsse::{DsseError, Envelope};
 
 /// Largest bundle read.
 pub const MAX_BUNDLE_LEN: u64 = 64 << 20;
+/// Most envelopes read from one bundle; lines beyond are refused as one.
+pub const MAX_BUNDLE_LINES: usize = 1024;
 
 /// One non-empty line of a bundle.
 #[derive(Clone, Debug)]
@@ -33,16 +35,29 @@ pub enum BundleError {
     NotUtf8 { path: PathBuf },
 }
 
-/// Parses bundle text.
+/// Parses bundle text: at most [`MAX_BUNDLE_LINES`] envelopes; if there are more, one more
+/// line reports the rest as refused.
 pub fn parse(text: &str) -> Vec<BundleLine> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| BundleLine {
+    let mut out = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        if out.len() == MAX_BUNDLE_LINES {
+            out.push(BundleLine {
+                line: i + 1,
+                envelope: Err(DsseError::TooManyLines {
+                    max: MAX_BUNDLE_LINES,
+                }),
+            });
+            break;
+        }
+        out.push(BundleLine {
             line: i + 1,
             envelope: Envelope::parse(l.trim()),
-        })
-        .collect()
+        });
+    }
+    out
 }
 
 /// Reads a bundle file; a missing file is an empty bundle.

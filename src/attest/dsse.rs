@@ -16,6 +16,13 @@ use super::keys::{PrivateKey, PublicKey};
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 /// Largest envelope line accepted, in bytes.
 pub const MAX_ENVELOPE_LEN: usize = 1 << 20;
+/// Most signatures one envelope may carry.
+pub const MAX_SIGNATURES: usize = 16;
+/// Largest payload (decoded) accepted, in bytes: a statement is a few KiB.
+pub const MAX_PAYLOAD_LEN: usize = 256 << 10;
+/// Signature verifications spent on signatures with an empty key id (tried under every
+/// trusted key) across one bundle; a signature with a key id is tried only under that key.
+pub const MAX_BLIND_TRIALS: usize = 256;
 
 /// A DSSE envelope as stored (one JSON line).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,12 +60,14 @@ pub enum DsseError {
     DuplicateSignature { index: usize },
     #[error("the envelope has no signature")]
     NoSignatures,
-    #[error("signature {index} names key id {keyid}, but it was made by trusted key {actual}")]
-    KeyIdMismatch {
-        index: usize,
-        keyid: String,
-        actual: String,
-    },
+    #[error("this line and those after it are refused: a bundle holds at most {max} envelopes")]
+    TooManyLines { max: usize },
+    #[error("{found} signatures in one envelope, more than the {MAX_SIGNATURES} allowed")]
+    TooManySignatures { found: usize },
+    #[error("payload of about {found} bytes, more than the {MAX_PAYLOAD_LEN} allowed")]
+    PayloadTooLarge { found: usize },
+    #[error("signature {index} has no key id and the bundle has used up the {MAX_BLIND_TRIALS} verifications allowed for such signatures")]
+    TrialBudget { index: usize },
     #[error("signature {index} by key {keyid} does not verify")]
     BadSignature { index: usize, keyid: String },
     #[error("no signature is by a trusted key (key ids: {keyids})")]
@@ -76,7 +85,10 @@ impl DsseError {
             SignatureLength { .. } => "signature-length",
             DuplicateSignature { .. } => "duplicate-signature",
             NoSignatures => "no-signatures",
-            KeyIdMismatch { .. } => "keyid-mismatch",
+            TooManyLines { .. } => "too-many-lines",
+            TooManySignatures { .. } => "too-many-signatures",
+            PayloadTooLarge { .. } => "payload-too-large",
+            TrialBudget { .. } => "too-many-trials",
             BadSignature { .. } => "bad-signature",
             Untrusted { .. } => "untrusted",
         }
@@ -125,7 +137,13 @@ impl Envelope {
         if text.len() > MAX_ENVELOPE_LEN {
             return Err(DsseError::TooLarge(text.len()));
         }
-        serde_json::from_str(text).map_err(|e| DsseError::Json(e.to_string()))
+        let e: Envelope = serde_json::from_str(text).map_err(|e| DsseError::Json(e.to_string()))?;
+        if e.signatures.len() > MAX_SIGNATURES {
+            return Err(DsseError::TooManySignatures {
+                found: e.signatures.len(),
+            });
+        }
+        Ok(e)
     }
 
     /// The envelope as one line of compact JSON (no newline).
@@ -137,13 +155,27 @@ impl Envelope {
     /// of the trusted keys whose signatures verify (at least one). The payload is not parsed.
     ///
     /// A signature whose key id is a trusted key must verify under it (else
-    /// [`DsseError::BadSignature`]); one whose key id is unknown but that verifies under a
-    /// trusted key is [`DsseError::KeyIdMismatch`]; one by no trusted key is skipped. Any
-    /// malformed signature fails the whole envelope.
-    pub fn verify(&self, trusted: &[PublicKey]) -> Result<(Vec<u8>, Vec<String>), DsseError> {
+    /// [`DsseError::BadSignature`]); a signature whose key id names no trusted key is not
+    /// tried at all (it counts for nobody). A signature with an empty key id is tried under
+    /// each trusted key, spending `blind_budget`. Any malformed signature fails the envelope.
+    pub fn verify_budgeted(
+        &self,
+        trusted: &[PublicKey],
+        blind_budget: &mut usize,
+    ) -> Result<(Vec<u8>, Vec<String>), DsseError> {
         if self.payload_type != PAYLOAD_TYPE {
             return Err(DsseError::UnknownPayloadType {
                 found: self.payload_type.chars().take(100).collect(),
+            });
+        }
+        if self.payload.len() / 4 * 3 > MAX_PAYLOAD_LEN + 3 {
+            return Err(DsseError::PayloadTooLarge {
+                found: self.payload.len() / 4 * 3,
+            });
+        }
+        if self.signatures.len() > MAX_SIGNATURES {
+            return Err(DsseError::TooManySignatures {
+                found: self.signatures.len(),
             });
         }
         let payload = b64(&self.payload, "payload")?;
@@ -167,11 +199,8 @@ impl Envelope {
             {
                 return Err(DsseError::DuplicateSignature { index });
             }
-            match trusted
-                .iter()
-                .find(|k| !s.keyid.is_empty() && k.id() == s.keyid)
-            {
-                Some(k) => {
+            if !s.keyid.is_empty() {
+                if let Some(k) = trusted.iter().find(|k| k.id() == s.keyid) {
                     if !k.verify_strict(&message, &sig) {
                         return Err(DsseError::BadSignature {
                             index,
@@ -180,20 +209,20 @@ impl Envelope {
                     }
                     verified.push(k.id().to_string());
                 }
-                None => {
-                    if let Some(k) = trusted.iter().find(|k| k.verify_strict(&message, &sig)) {
-                        if !s.keyid.is_empty() {
-                            return Err(DsseError::KeyIdMismatch {
-                                index,
-                                keyid: s.keyid.chars().take(80).collect(),
-                                actual: k.id().to_string(),
-                            });
-                        }
-                        verified.push(k.id().to_string());
-                    }
+                continue;
+            }
+            for k in trusted {
+                if *blind_budget == 0 {
+                    return Err(DsseError::TrialBudget { index });
+                }
+                *blind_budget -= 1;
+                if k.verify_strict(&message, &sig) {
+                    verified.push(k.id().to_string());
+                    break;
                 }
             }
         }
+        verified.sort();
         verified.dedup();
         if verified.is_empty() {
             let ids: Vec<String> = self
@@ -206,6 +235,12 @@ impl Envelope {
             });
         }
         Ok((payload, verified))
+    }
+
+    /// [`Envelope::verify_budgeted`] with a budget of its own.
+    pub fn verify(&self, trusted: &[PublicKey]) -> Result<(Vec<u8>, Vec<String>), DsseError> {
+        let mut budget = MAX_BLIND_TRIALS;
+        self.verify_budgeted(trusted, &mut budget)
     }
 }
 
@@ -246,9 +281,30 @@ mod tests {
         let mut e = env.clone();
         e.signatures.push(e.signatures[0].clone());
         assert_eq!(code(&e, &[k.public()]), "duplicate-signature");
+        // A signature is tried only under the key its key id names.
         let mut e = env.clone();
         e.signatures[0].keyid = other.public().id().to_string();
-        assert_eq!(code(&e, &[k.public()]), "keyid-mismatch");
+        assert_eq!(code(&e, &[k.public()]), "untrusted");
+        let mut e = env.clone();
+        e.signatures = (0..17).map(|_| env.signatures[0].clone()).collect();
+        assert_eq!(code(&e, &[k.public()]), "too-many-signatures");
+        assert_eq!(
+            Envelope::parse(&e.to_line()).unwrap_err().code(),
+            "too-many-signatures"
+        );
+        let mut e = env.clone();
+        e.payload = base64::engine::general_purpose::STANDARD.encode(vec![b' '; 300 << 10]);
+        assert_eq!(code(&e, &[k.public()]), "payload-too-large");
+        // Signatures without a key id draw on one budget.
+        let mut e = env.clone();
+        e.signatures[0].keyid.clear();
+        let mut budget = 1;
+        assert_eq!(
+            e.verify_budgeted(&[other.public(), k.public()], &mut budget)
+                .unwrap_err()
+                .code(),
+            "too-many-trials"
+        );
         let mut e = env.clone();
         e.payload = base64::engine::general_purpose::STANDARD.encode(b"{\"x\":2}");
         assert_eq!(code(&e, &[k.public()]), "bad-signature");

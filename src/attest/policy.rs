@@ -646,6 +646,7 @@ pub fn evaluate(
     };
     let mut reports = Vec::new();
     let mut votes: Vec<Vote> = Vec::new();
+    let mut blind_budget = super::dsse::MAX_BLIND_TRIALS;
     for line in bundle {
         let mut r = AttestationReport {
             line: line.line,
@@ -676,7 +677,7 @@ pub fn evaluate(
             .map(|s| s.keyid.chars().take(80).collect())
             .collect();
         // 1. Signatures over the exact payload bytes, before anything reads the payload.
-        let (payload, ids) = match env.verify(&trusted) {
+        let (payload, ids) = match env.verify_budgeted(&trusted, &mut blind_budget) {
             Ok(x) => x,
             Err(e) => {
                 r.status = if matches!(e, super::dsse::DsseError::Untrusted { .. }) {

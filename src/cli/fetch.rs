@@ -18,7 +18,11 @@ fn is_url(s: &str) -> bool {
 }
 
 /// The manifest of a remote model: `--manifest PATH|URL`, or `URL/weightseal.manifest`.
-pub fn remote_manifest(remote: &Remote, explicit: Option<&str>) -> Result<(Manifest, Vec<u8>)> {
+pub fn remote_manifest(
+    remote: &Remote,
+    explicit: Option<&str>,
+    limit: u64,
+) -> Result<(Manifest, Vec<u8>)> {
     let (origin, bytes) = match explicit {
         Some(p) if !is_url(p) => (
             p.to_string(),
@@ -29,7 +33,7 @@ pub fn remote_manifest(remote: &Remote, explicit: Option<&str>) -> Result<(Manif
                 .map(str::to_string)
                 .unwrap_or_else(|| remote.url_for(MANIFEST_FILE));
             let b = remote
-                .get_document(&url, MAX_MANIFEST_LEN)?
+                .get_document(&url, limit.min(MAX_MANIFEST_LEN))?
                 .with_context(|| format!("{url}: the server has no manifest (HTTP 404)"))?;
             (url, b)
         }
@@ -43,6 +47,7 @@ pub fn remote_manifest(remote: &Remote, explicit: Option<&str>) -> Result<(Manif
 pub fn remote_bundle(
     remote: &Remote,
     explicit: Option<&Path>,
+    limit: u64,
 ) -> Result<(Vec<BundleLine>, Option<String>)> {
     if let Some(p) = explicit {
         let text =
@@ -50,7 +55,7 @@ pub fn remote_bundle(
         return Ok((bundle::parse(&text), Some(text)));
     }
     let url = remote.url_for(ATTESTATION_FILE);
-    match remote.get_document(&url, bundle::MAX_BUNDLE_LEN)? {
+    match remote.get_document(&url, limit.min(bundle::MAX_BUNDLE_LEN))? {
         None => Ok((Vec::new(), None)),
         Some(b) => {
             let text = String::from_utf8(b).with_context(|| format!("{url}: not UTF-8"))?;
@@ -75,6 +80,7 @@ pub fn run(
     policy: Option<&Path>,
     allow_unsigned: bool,
     pins: &Pins,
+    limits: (u64, u64),
     opts: &FetchOptions,
     json: bool,
 ) -> Result<Outcome> {
@@ -83,7 +89,7 @@ pub fn run(
         bail!("refusing to download a manifest nobody vouches for: give --key PUB or --policy POLICY, or --allow-unsigned for integrity checking only");
     }
     let remote = Remote::new(url, opts.clone())?;
-    let (m, manifest_bytes) = remote_manifest(&remote, manifest)?;
+    let (m, manifest_bytes) = remote_manifest(&remote, manifest, limits.0)?;
     let problems = weightseal::attest::policy::check_pins(
         pins.model.as_deref(),
         pins.digest,
@@ -97,7 +103,7 @@ pub fn run(
         );
         return Ok(Outcome::NotVerified);
     }
-    let (lines, bundle_text) = remote_bundle(&remote, None)?;
+    let (lines, bundle_text) = remote_bundle(&remote, None, limits.1)?;
     // The attestations are judged before any weight byte is requested.
     if let Some(p) = &trust {
         let verdict = weightseal::attest::check_release(p, &m, &lines, Timestamp::now())

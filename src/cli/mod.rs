@@ -249,9 +249,24 @@ struct NetArgs {
     /// after a power failure a file could hold bytes that were never written).
     #[arg(long)]
     no_fsync: bool,
+    /// Largest manifest downloaded, in MiB (checked before it is decoded or any signature is;
+    /// 64 MiB holds the manifest of a model of several TB).
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    max_manifest_size: u64,
+    /// Largest attestation bundle downloaded, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 16)]
+    max_bundle_size: u64,
 }
 
 impl NetArgs {
+    fn manifest_limit(&self) -> u64 {
+        self.max_manifest_size.saturating_mul(1 << 20)
+    }
+
+    fn bundle_limit(&self) -> u64 {
+        self.max_bundle_size.saturating_mul(1 << 20)
+    }
+
     fn options(&self) -> weightseal::fetch::FetchOptions {
         weightseal::fetch::FetchOptions {
             jobs: self.jobs,
@@ -434,14 +449,16 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                         anyhow::bail!("--tensors needs a directory, not --url");
                     }
                     let remote = weightseal::fetch::Remote::new(url, net.options())?;
-                    let (m, _) = fetch::remote_manifest(&remote, manifest.as_deref())?;
+                    let (m, _) =
+                        fetch::remote_manifest(&remote, manifest.as_deref(), net.manifest_limit())?;
                     if trust.is_none()
                         && pin_digest.is_none()
                         && manifest.as_deref().is_none_or(|p| p.starts_with("http"))
                     {
                         eprintln!("weightseal: note: the manifest comes from the server being checked and no --key or --policy vouches for it: this shows the server is self-consistent, not that it serves the publisher's release");
                     }
-                    let (lines, _) = fetch::remote_bundle(&remote, attestations.as_deref())?;
+                    let (lines, _) =
+                        fetch::remote_bundle(&remote, attestations.as_deref(), net.bundle_limit())?;
                     let bar = Bar::new("verifying");
                     let report =
                         weightseal::fetch::verify_remote(&remote, &m, sample, bar.progress());
@@ -540,6 +557,7 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                 policy.as_deref(),
                 allow_unsigned,
                 &pins,
+                (net.manifest_limit(), net.bundle_limit()),
                 &opts,
                 json,
             )

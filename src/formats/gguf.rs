@@ -18,6 +18,8 @@ use super::{Format, Layout, TensorInfo};
 
 /// Deepest nesting of metadata arrays accepted.
 const MAX_ARRAY_DEPTH: usize = 8;
+/// Longest key or tensor name read into memory (values are skipped, not read).
+const MAX_NAME_LEN: u64 = 1 << 16;
 /// Most dimensions a tensor may have (GGML_MAX_DIMS).
 const MAX_DIMS: u32 = 4;
 const DEFAULT_ALIGNMENT: u64 = 32;
@@ -77,6 +79,13 @@ pub enum GgufError {
     BadMagic { found: Vec<u8> },
     #[error("unsupported GGUF version {0} (versions 2 and 3 are supported)")]
     UnsupportedVersion(u32),
+    #[error(
+        "the header declares {n} tensors, more than the {} weightseal reads from one file",
+        super::MAX_TENSORS
+    )]
+    TooManyTensors { n: u64 },
+    #[error("{what}: a name of {len} bytes, more than the {MAX_NAME_LEN} allowed")]
+    NameTooLong { what: String, len: u64 },
     #[error("header ends at byte {at} while reading {what}")]
     Truncated { at: u64, what: String },
     #[error("{what}: count {count} is impossible in the {remaining} bytes left in the file")]
@@ -135,6 +144,8 @@ impl GgufError {
         match self {
             BadMagic { .. } => "bad-magic",
             UnsupportedVersion(_) => "unsupported-version",
+            TooManyTensors { .. } => "too-many-tensors",
+            NameTooLong { .. } => "name-too-long",
             Truncated { .. } => "truncated",
             ImpossibleCount { .. } => "impossible-count",
             NotUtf8 { .. } => "not-utf8",
@@ -249,6 +260,9 @@ impl<R: Read> Reader<R> {
 
     fn string(&mut self, what: &dyn Fn() -> String) -> Result<String, GgufError> {
         let len = self.count(1, what)?;
+        if len > MAX_NAME_LEN {
+            return Err(GgufError::NameTooLong { what: what(), len });
+        }
         let mut buf = vec![0u8; len as usize];
         self.bytes(&mut buf, what)?;
         String::from_utf8(buf).map_err(|_| GgufError::NotUtf8 { what: what() })
@@ -353,6 +367,9 @@ pub fn parse(file: &File, size: u64) -> Result<Layout, GgufError> {
     // Each tensor info takes at least 8 (name length) + 4 + 4 + 8 bytes; each key/value at
     // least 8 (key length) + 4 (type) + 1 (smallest value).
     let tensor_count = r.count(24, &|| "the tensor count".to_string())?;
+    if tensor_count > super::MAX_TENSORS as u64 {
+        return Err(GgufError::TooManyTensors { n: tensor_count });
+    }
     let kv_count = r.count(13, &|| "the metadata count".to_string())?;
     let mut alignment = DEFAULT_ALIGNMENT;
     let mut keys = std::collections::HashSet::new();

@@ -90,10 +90,28 @@ impl FormatError {
     }
 }
 
+/// Most tensors read from one file (safetensors entries or GGUF tensor infos): above any real
+/// checkpoint shard, and it bounds what a hostile header can make a reader allocate.
+pub const MAX_TENSORS: usize = 1 << 18;
+
 /// Parses the header of `file` (of `size` bytes) as `format`.
 pub fn parse(file: &File, size: u64, format: Format) -> Result<Layout, FormatError> {
     Ok(match format {
         Format::Safetensors => safetensors::parse(file, size)?,
+        Format::Gguf => gguf::parse(file, size)?,
+    })
+}
+
+/// [`parse`], refusing a safetensors header longer than `max_header` bytes before reading it
+/// (GGUF headers are read in bounded pieces whatever their length).
+pub fn parse_limited(
+    file: &File,
+    size: u64,
+    format: Format,
+    max_header: u64,
+) -> Result<Layout, FormatError> {
+    Ok(match format {
+        Format::Safetensors => safetensors::parse_limited(file, size, max_header)?,
         Format::Gguf => gguf::parse(file, size)?,
     })
 }

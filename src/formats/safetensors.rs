@@ -25,8 +25,8 @@ pub const MAX_HEADER_LEN: u64 = 100_000_000;
 pub enum SafetensorsError {
     #[error("file is {size} bytes, too short for the 8-byte header length")]
     TooSmall { size: u64 },
-    #[error("header length {n} exceeds the limit of {MAX_HEADER_LEN} bytes")]
-    HeaderTooLarge { n: u64 },
+    #[error("header length {n} exceeds the limit of {limit} bytes")]
+    HeaderTooLarge { n: u64, limit: u64 },
     #[error("header length {n} runs past the end of the {size}-byte file")]
     HeaderPastEnd { n: u64, size: u64 },
     #[error("header is not valid UTF-8 (at header byte {at})")]
@@ -37,6 +37,8 @@ pub enum SafetensorsError {
     Json(String),
     #[error("tensor {name:?} is listed twice")]
     DuplicateTensor { name: String },
+    #[error("the header lists more than {n} tensors, the most weightseal reads from one file")]
+    TooManyTensors { n: usize },
     #[error("tensor {name:?}: {detail}")]
     BadTensor { name: String, detail: String },
     #[error("tensor {name:?}: unknown dtype {dtype:?}")]
@@ -102,6 +104,7 @@ impl SafetensorsError {
             Overlap { .. } => "overlap",
             DataLength { .. } => "data-length",
             Metadata(_) => "metadata",
+            TooManyTensors { .. } => "too-many-tensors",
             Io(_) => "io",
         }
     }
@@ -120,8 +123,220 @@ pub fn dtype_bits(dtype: &str) -> Option<u64> {
     })
 }
 
-/// The header's top-level entries in file order, keeping duplicates so they can be refused.
-struct Entries(Vec<(String, serde_json::Value)>);
+/// One top-level entry of the header, typed as it is read: no JSON value tree is built, so
+/// memory follows what the header holds, not a multiple of it.
+enum Entry {
+    Metadata(Result<(), String>),
+    Tensor(Result<RawTensor, String>),
+}
+
+/// A tensor entry as the header states it.
+struct RawTensor {
+    dtype: String,
+    shape: Vec<u64>,
+    data_offsets: (u64, u64),
+}
+
+/// Accepts any JSON value and keeps only whether it is an object of strings.
+struct MetadataCheck(Result<(), String>);
+
+impl<'de> Deserialize<'de> for MetadataCheck {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MetadataCheck;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of string values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<MetadataCheck, A::Error> {
+                let mut ok = Ok(());
+                while let Some(_k) = m.next_key::<serde::de::IgnoredAny>()? {
+                    if m.next_value::<StringOrOther>()?.0.is_none() && ok.is_ok() {
+                        ok = Err("must be an object of string values".to_string());
+                    }
+                }
+                Ok(MetadataCheck(ok))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> Result<MetadataCheck, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(MetadataCheck(Err(
+                    "must be an object of string values".into()
+                )))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<MetadataCheck, E> {
+                Ok(MetadataCheck(Err(
+                    "must be an object of string values".into()
+                )))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<MetadataCheck, E> {
+                Ok(MetadataCheck(Err(
+                    "must be an object of string values".into()
+                )))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<MetadataCheck, E> {
+                Ok(MetadataCheck(Err(
+                    "must be an object of string values".into()
+                )))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<MetadataCheck, E> {
+                Ok(MetadataCheck(Err(
+                    "must be an object of string values".into()
+                )))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<MetadataCheck, E> {
+                Ok(MetadataCheck(Err(
+                    "must be an object of string values".into()
+                )))
+            }
+            fn visit_unit<E>(self) -> Result<MetadataCheck, E> {
+                Ok(MetadataCheck(Err(
+                    "must be an object of string values".into()
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A string value (kept out of memory: only its presence matters here), or anything else.
+struct StringOrOther(Option<()>);
+
+impl<'de> Deserialize<'de> for StringOrOther {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StringOrOther;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, _: &str) -> Result<StringOrOther, E> {
+                Ok(StringOrOther(Some(())))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<StringOrOther, A::Error> {
+                while m
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(StringOrOther(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> Result<StringOrOther, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(StringOrOther(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<StringOrOther, E> {
+                Ok(StringOrOther(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<StringOrOther, E> {
+                Ok(StringOrOther(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<StringOrOther, E> {
+                Ok(StringOrOther(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<StringOrOther, E> {
+                Ok(StringOrOther(None))
+            }
+            fn visit_unit<E>(self) -> Result<StringOrOther, E> {
+                Ok(StringOrOther(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A tensor entry, or why it is not one (kept to report it with the tensor's name).
+struct TensorOrWhy(Result<RawTensor, String>);
+
+impl<'de> Deserialize<'de> for TensorOrWhy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TensorOrWhy;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a tensor object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<TensorOrWhy, A::Error> {
+                let (mut dtype, mut shape, mut offs) = (None, None, None);
+                let mut why: Option<String> = None;
+                while let Some(k) = m.next_key::<String>()? {
+                    match k.as_str() {
+                        "dtype" => match m.next_value::<Option<String>>() {
+                            Ok(Some(v)) => dtype = Some(v),
+                            _ => why = why.or(Some("dtype must be a string".into())),
+                        },
+                        "shape" => match m.next_value::<Vec<u64>>() {
+                            Ok(v) => shape = Some(v),
+                            Err(_) => {
+                                why = why.or(Some(
+                                    "shape must be an array of non-negative integers".into(),
+                                ))
+                            }
+                        },
+                        "data_offsets" => match m.next_value::<(u64, u64)>() {
+                            Ok(v) => offs = Some(v),
+                            Err(_) => {
+                                why = why.or(Some(
+                                    "data_offsets must be two non-negative integers".into(),
+                                ))
+                            }
+                        },
+                        _ => {
+                            m.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                if let Some(w) = why {
+                    return Ok(TensorOrWhy(Err(w)));
+                }
+                Ok(TensorOrWhy(match (dtype, shape, offs) {
+                    (None, _, _) => Err("dtype must be a string".into()),
+                    (_, None, _) => Err("shape must be an array of non-negative integers".into()),
+                    (_, _, None) => Err("data_offsets must be two non-negative integers".into()),
+                    (Some(dtype), Some(shape), Some(data_offsets)) => Ok(RawTensor {
+                        dtype,
+                        shape,
+                        data_offsets,
+                    }),
+                }))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> Result<TensorOrWhy, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(TensorOrWhy(Err("expected an object".into())))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<TensorOrWhy, E> {
+                Ok(TensorOrWhy(Err("expected an object".into())))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<TensorOrWhy, E> {
+                Ok(TensorOrWhy(Err("expected an object".into())))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<TensorOrWhy, E> {
+                Ok(TensorOrWhy(Err("expected an object".into())))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<TensorOrWhy, E> {
+                Ok(TensorOrWhy(Err("expected an object".into())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<TensorOrWhy, E> {
+                Ok(TensorOrWhy(Err("expected an object".into())))
+            }
+            fn visit_unit<E>(self) -> Result<TensorOrWhy, E> {
+                Ok(TensorOrWhy(Err("expected an object".into())))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The header's top-level entries in file order, keeping duplicates so they can be refused;
+/// at most [`super::MAX_TENSORS`] of them.
+struct Entries(Result<Vec<(String, Entry)>, usize>);
 
 impl<'de> Deserialize<'de> for Entries {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -133,10 +348,18 @@ impl<'de> Deserialize<'de> for Entries {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Entries, A::Error> {
                 let mut out = Vec::new();
-                while let Some((k, v)) = m.next_entry::<String, serde_json::Value>()? {
-                    out.push((k, v));
+                while let Some(k) = m.next_key::<String>()? {
+                    if out.len() > super::MAX_TENSORS {
+                        return Ok(Entries(Err(out.len())));
+                    }
+                    let e = if k == "__metadata__" {
+                        Entry::Metadata(m.next_value::<MetadataCheck>()?.0)
+                    } else {
+                        Entry::Tensor(m.next_value::<TensorOrWhy>()?.0)
+                    };
+                    out.push((k, e));
                 }
-                Ok(Entries(out))
+                Ok(Entries(Ok(out)))
             }
         }
         d.deserialize_map(V)
@@ -150,14 +373,21 @@ fn read_at(file: &File, buf: &mut [u8], offset: u64) -> Result<(), SafetensorsEr
 
 /// Parses the header of a safetensors file of `size` bytes.
 pub fn parse(file: &File, size: u64) -> Result<Layout, SafetensorsError> {
+    parse_limited(file, size, MAX_HEADER_LEN)
+}
+
+/// [`parse`], refusing a header longer than `limit` (at most [`MAX_HEADER_LEN`]) before
+/// reading it.
+pub fn parse_limited(file: &File, size: u64, limit: u64) -> Result<Layout, SafetensorsError> {
+    let limit = limit.min(MAX_HEADER_LEN);
     if size < 8 {
         return Err(SafetensorsError::TooSmall { size });
     }
     let mut n8 = [0u8; 8];
     read_at(file, &mut n8, 0)?;
     let n = u64::from_le_bytes(n8);
-    if n > MAX_HEADER_LEN {
-        return Err(SafetensorsError::HeaderTooLarge { n });
+    if n > limit {
+        return Err(SafetensorsError::HeaderTooLarge { n, limit });
     }
     if n > size - 8 {
         return Err(SafetensorsError::HeaderPastEnd { n, size });
@@ -178,52 +408,33 @@ pub fn parse_header(header: &[u8], size: u64) -> Result<Layout, SafetensorsError
         Some(&found) => return Err(SafetensorsError::BadStart { found }),
         None => return Err(SafetensorsError::Json("empty header".into())),
     }
-    let entries: Entries =
-        serde_json::from_str(text).map_err(|e| SafetensorsError::Json(e.to_string()))?;
+    let entries = serde_json::from_str::<Entries>(text)
+        .map_err(|e| SafetensorsError::Json(e.to_string()))?
+        .0
+        .map_err(|n| SafetensorsError::TooManyTensors { n })?;
     let data_start = 8 + n;
     let data_len = size - data_start;
     let mut seen = std::collections::HashSet::new();
-    let mut tensors: Vec<(u64, u64, TensorInfo)> = Vec::with_capacity(entries.0.len());
-    for (name, value) in entries.0 {
+    let mut tensors: Vec<(u64, u64, TensorInfo)> = Vec::with_capacity(entries.len());
+    for (name, value) in entries {
         if !seen.insert(name.clone()) {
             return Err(SafetensorsError::DuplicateTensor { name });
         }
-        if name == "__metadata__" {
-            let ok = value
-                .as_object()
-                .is_some_and(|m| m.values().all(|v| v.is_string()));
-            if !ok {
-                return Err(SafetensorsError::Metadata(
-                    "must be an object of string values".into(),
-                ));
+        let raw = match value {
+            Entry::Metadata(ok) => {
+                ok.map_err(SafetensorsError::Metadata)?;
+                continue;
             }
-            continue;
-        }
-        let bad = |detail: &str| SafetensorsError::BadTensor {
-            name: name.clone(),
-            detail: detail.to_string(),
+            Entry::Tensor(Ok(t)) => t,
+            Entry::Tensor(Err(detail)) => {
+                return Err(SafetensorsError::BadTensor { name, detail });
+            }
         };
-        let obj = value.as_object().ok_or_else(|| bad("expected an object"))?;
-        let dtype = obj
-            .get("dtype")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| bad("dtype must be a string"))?
-            .to_string();
-        let shape: Vec<u64> = obj
-            .get("shape")
-            .and_then(|v| v.as_array())
-            .ok_or_else(|| bad("shape must be an array of non-negative integers"))?
-            .iter()
-            .map(|d| d.as_u64())
-            .collect::<Option<_>>()
-            .ok_or_else(|| bad("shape must be an array of non-negative integers"))?;
-        let offs: Vec<u64> = obj
-            .get("data_offsets")
-            .and_then(|v| v.as_array())
-            .filter(|a| a.len() == 2)
-            .and_then(|a| a.iter().map(|d| d.as_u64()).collect::<Option<Vec<u64>>>())
-            .ok_or_else(|| bad("data_offsets must be two non-negative integers"))?;
-        let (begin, end) = (offs[0], offs[1]);
+        let RawTensor {
+            dtype,
+            shape,
+            data_offsets: (begin, end),
+        } = raw;
         let bits = dtype_bits(&dtype).ok_or_else(|| SafetensorsError::UnknownDtype {
             name: name.clone(),
             dtype: dtype.clone(),
