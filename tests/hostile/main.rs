@@ -8,6 +8,7 @@ mod common;
 mod dest;
 mod mutations;
 mod policy;
+mod resources;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -1,0 +1,218 @@
+//! Hostile inputs that aim at memory and CPU before anything is authenticated. Each runs the
+//! real binary under a 512 MiB address-space limit (`ulimit -v`) and must end with exit 1 or
+//! 2 and the specific refusal, never a signal.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use crate::common::fixture::{bytes, s};
+use crate::common::server::Server;
+use crate::common::ws;
+use crate::text;
+
+/// 512 MiB of address space, in KiB.
+const LIMIT_KIB: u64 = 512 * 1024;
+
+/// Runs weightseal with `args` under the address-space limit.
+fn limited(args: &[&str]) -> Output {
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -v {LIMIT_KIB} && exec \"$@\""))
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_weightseal"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.code().is_some(),
+        "killed by a signal: {:?}\n{}",
+        o.status,
+        text(&o)
+    );
+    o
+}
+
+fn cbor_text(s: &str) -> Vec<u8> {
+    let mut v = vec![0x60 + s.len() as u8];
+    v.extend_from_slice(s.as_bytes());
+    v
+}
+
+/// A 64 MB manifest whose `files` array declares 64 million entries, each the integer 0.
+fn manifest_bomb(dir: &Path) {
+    let n: u32 = 64_000_000 - 40;
+    let mut b = vec![0xa4];
+    b.extend(cbor_text("name"));
+    b.extend(cbor_text("m"));
+    b.extend(cbor_text("files"));
+    b.push(0x9a);
+    b.extend_from_slice(&n.to_be_bytes());
+    b.resize(b.len() + n as usize, 0);
+    b.extend(cbor_text("format"));
+    b.push(1);
+    b.extend(cbor_text("chunk_size"));
+    b.push(0x1a);
+    b.extend_from_slice(&(1u32 << 22).to_be_bytes());
+    fs::write(dir.join("weightseal.manifest"), b).unwrap();
+}
+
+fn key(dir: &Path) -> std::path::PathBuf {
+    let k = dir.join("k");
+    assert_eq!(ws(&["keygen", "--out", s(&k)]).status.code(), Some(0));
+    dir.join("k.pub")
+}
+
+#[test]
+fn manifest_bomb_from_a_server_fails_in_fetch_before_any_signature() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = tmp.path().join("served");
+    fs::create_dir_all(&served).unwrap();
+    manifest_bomb(&served);
+    let server = Server::start(served);
+    let k = key(tmp.path());
+    let dest = tmp.path().join("dest");
+    let o = limited(&["fetch", &server.base, s(&dest), "--key", s(&k)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("field files[0]: expected a map, found an integer"),
+        "{}",
+        text(&o)
+    );
+    assert!(!dest.join("weightseal.manifest").exists());
+}
+
+#[test]
+fn manifest_bomb_from_a_server_fails_in_verify_url() {
+    let tmp = tempfile::tempdir().unwrap();
+    manifest_bomb(tmp.path());
+    let server = Server::start(tmp.path().to_path_buf());
+    let k = key(tmp.path());
+    let o = limited(&["verify", "--url", &server.base, "--key", s(&k)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("field files[0]: expected a map, found an integer"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn manifest_larger_than_the_download_cap_is_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    manifest_bomb(tmp.path());
+    let server = Server::start(tmp.path().to_path_buf());
+    let k = key(tmp.path());
+    let o = limited(&[
+        "fetch",
+        &server.base,
+        s(&tmp.path().join("dest")),
+        "--key",
+        s(&k),
+        "--max-manifest-size",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("weightseal.manifest: the server sent more than the 1048576 bytes expected"),
+        "{}",
+        text(&o)
+    );
+    // At most the cap was sent (plus what was in flight when the connection closed).
+    assert!(server.sent("weightseal.manifest") < 64_000_000);
+}
+
+/// A minimal safetensors file: one F32 tensor "w" of `n` elements, and `pad` bytes of
+/// metadata in the header.
+fn safetensors(n: usize, pad: usize) -> Vec<u8> {
+    let meta = if pad > 0 {
+        format!("\"__metadata__\":{{\"pad\":\"{}\"}},", "a".repeat(pad))
+    } else {
+        String::new()
+    };
+    let header = format!(
+        "{{{meta}\"w\":{{\"dtype\":\"F32\",\"shape\":[{n}],\"data_offsets\":[0,{}]}}}}",
+        4 * n
+    );
+    let mut v = (header.len() as u64).to_le_bytes().to_vec();
+    v.extend_from_slice(header.as_bytes());
+    v.extend(bytes(4 * n, 5));
+    v
+}
+
+#[test]
+fn huge_header_in_a_modified_safetensors_file_is_not_reparsed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    fs::create_dir_all(&model).unwrap();
+    fs::write(model.join("m.safetensors"), safetensors(1000, 0)).unwrap();
+    assert_eq!(ws(&["hash", s(&model)]).status.code(), Some(0));
+    // The file is swapped for one with a 94 MB header.
+    fs::write(model.join("m.safetensors"), safetensors(1000, 94_000_000)).unwrap();
+    let o = limited(&["verify", s(&model)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("m.safetensors: FAILED (") && text(&o).contains("exceeds the limit of 16777216 bytes"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn gguf_tensor_count_beyond_the_cap_is_refused_not_allocated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    fs::create_dir_all(&model).unwrap();
+    // GGUF v3, 600 000 tensors declared, no metadata; a sparse 16 MiB file so the count is
+    // not impossible by size alone.
+    let mut head = b"GGUF".to_vec();
+    head.extend_from_slice(&3u32.to_le_bytes());
+    head.extend_from_slice(&600_000u64.to_le_bytes());
+    head.extend_from_slice(&0u64.to_le_bytes());
+    let p = model.join("m.gguf");
+    fs::write(&p, &head).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_len(16 << 20)
+        .unwrap();
+    let o = limited(&["hash", s(&model)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("the header declares 600000 tensors, more than the 262144"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn stuffed_bundle_is_bounded_in_lines_signatures_and_trials() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    fs::create_dir_all(&model).unwrap();
+    fs::write(model.join("w.bin"), bytes(1000, 1)).unwrap();
+    assert_eq!(ws(&["hash", s(&model)]).status.code(), Some(0));
+    let k = key(tmp.path());
+    // 2000 envelopes of 16 signatures each, all without a key id: each would be tried under
+    // every trusted key.
+    let sig = format!("{{\"keyid\":\"\",\"sig\":\"{}\"}}", "A".repeat(86) + "==");
+    let sigs: Vec<String> = (0..16)
+        .map(|i| sig.replacen('A', &((b'A' + i as u8) as char).to_string(), 1))
+        .collect();
+    let line = format!(
+        "{{\"payload\":\"e30=\",\"payloadType\":\"application/vnd.in-toto+json\",\"signatures\":[{}]}}\n",
+        sigs.join(",")
+    );
+    fs::write(model.join("weightseal.intoto.jsonl"), line.repeat(2000)).unwrap();
+    let t = Instant::now();
+    let o = limited(&["verify", s(&model), "--key", s(&k)]);
+    assert!(t.elapsed() < Duration::from_secs(60));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("attestation 1: FAILED (untrusted"), "{out}");
+    assert!(out.contains("(too-many-trials: "), "{out}");
+    assert!(out.contains("attestation 1025: FAILED (too-many-lines: "), "{out}");
+    assert!(!out.contains("attestation 1026:"), "{out}");
+}
