@@ -45,6 +45,18 @@ pub struct FetchOptions {
     pub durability: Durability,
     /// Whether files in the destination that the manifest does not list fail the fetch.
     pub extra: ExtraFiles,
+    /// Minimum average transfer rate of a response body, in bytes per second, enforced after
+    /// `timeout` (0: none). A server that trickles is cut off and the request retried.
+    pub min_rate: u64,
+    /// Extra request headers (`Authorization: Bearer …`), sent with every request. Their
+    /// values never appear in messages.
+    pub headers: Vec<(String, String)>,
+    /// Hosts a redirect may lead to besides the original one (`host`, or `.domain` for its
+    /// subdomains).
+    pub allow_redirect_hosts: Vec<String>,
+    /// A Hugging Face token, sent as `Authorization: Bearer` to huggingface.co and hf.co hosts
+    /// only.
+    pub hf_token: Option<String>,
 }
 
 /// When a downloaded file is renamed into place.
@@ -68,6 +80,10 @@ impl Default for FetchOptions {
             backoff: Duration::from_millis(250),
             durability: Durability::Fsync,
             extra: ExtraFiles::Reject,
+            min_rate: 32 << 10,
+            headers: Vec::new(),
+            allow_redirect_hosts: Vec::new(),
+            hf_token: None,
         }
     }
 }
@@ -166,14 +182,34 @@ pub struct Remote {
 enum RangeBody {
     /// Exactly the bytes asked for.
     Exact(Vec<u8>),
-    /// The server ignored `Range` and is sending the whole file.
-    Whole(reqwest::blocking::Response),
+    /// The server ignored `Range` and is sending the whole file (of this many bytes).
+    Whole(crate::net::Deadline<reqwest::blocking::Response>),
+}
+
+/// An error and its causes, `outer: inner: …` (the HTTP library keeps the useful part, such
+/// as "connection refused" or a refused redirect, in the causes), repeated text dropped.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = c.source();
+    }
+    parts.join(": ")
+}
+
+/// A URL as messages show it: credentials redacted.
+fn shown(url: &str) -> String {
+    crate::net::redact_url(url)
 }
 
 fn network(url: &str, e: impl std::fmt::Display) -> FetchError {
     FetchError::Network {
-        url: url.to_string(),
-        detail: e.to_string(),
+        url: shown(url),
+        detail: crate::net::redact(&e.to_string()),
     }
 }
 
@@ -192,7 +228,7 @@ fn read_capped(
         .map_err(|e| network(url, e))?;
     if n as u64 > limit {
         return Err(FetchError::TooLong {
-            url: url.to_string(),
+            url: shown(url),
             limit,
         });
     }
@@ -204,20 +240,34 @@ impl Remote {
     pub fn new(base: &str, opts: FetchOptions) -> Result<Remote, FetchError> {
         for u in std::iter::once(base).chain(opts.url_template.as_deref()) {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
-                return Err(FetchError::BadUrl { url: u.to_string() });
+                return Err(FetchError::BadUrl { url: shown(u) });
             }
         }
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (k, v) in &opts.headers {
+            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| FetchError::Client(format!("--header: {k:?} is not a header name")))?;
+            let mut value = reqwest::header::HeaderValue::from_str(v).map_err(|_| {
+                FetchError::Client(format!(
+                    "--header {k}: the value is not a valid header value"
+                ))
+            })?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        let allowed = opts.allow_redirect_hosts.clone();
         let client = reqwest::blocking::Client::builder()
             .timeout(opts.timeout)
             .connect_timeout(opts.timeout)
-            .redirect(reqwest::redirect::Policy::custom(|a| {
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::custom(move |a| {
                 if a.previous().len() >= 10 {
-                    a.error("too many redirects")
-                } else if matches!(a.url().scheme(), "http" | "https") {
-                    a.follow()
-                } else {
-                    let msg = format!("redirect to a non-HTTP URL: {}", a.url());
-                    a.error(msg)
+                    return a.error("too many redirects");
+                }
+                let first = a.previous().first().cloned();
+                match first.map(|f| crate::net::redirect_decision(&f, a.url(), &allowed)) {
+                    Some(Err(msg)) => a.error(msg),
+                    _ => a.follow(),
                 }
             }))
             .user_agent(concat!("weightseal/", env!("CARGO_PKG_VERSION")))
@@ -234,6 +284,37 @@ impl Remote {
         &self.opts
     }
 
+    /// A GET of `url`, with the Hugging Face token for Hugging Face hosts.
+    fn request(&self, url: &str) -> reqwest::blocking::RequestBuilder {
+        let rb = self.client.get(url);
+        match (&self.opts.hf_token, reqwest::Url::parse(url)) {
+            (Some(t), Ok(u)) if u.host_str().is_some_and(crate::net::is_hf_host) => {
+                let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}"))
+                    .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
+                v.set_sensitive(true);
+                rb.header(reqwest::header::AUTHORIZATION, v)
+            }
+            _ => rb,
+        }
+    }
+
+    /// Sends a request, and wraps the body in the minimum-rate check.
+    fn send(
+        &self,
+        rb: reqwest::blocking::RequestBuilder,
+        url: &str,
+    ) -> Result<(reqwest::blocking::Response, std::time::Instant), FetchError> {
+        let start = std::time::Instant::now();
+        let r = rb
+            .send()
+            .map_err(|e| network(url, error_chain(&e.without_url())))?;
+        Ok((r, start))
+    }
+
+    fn body<R: Read>(&self, r: R, start: std::time::Instant) -> crate::net::Deadline<R> {
+        crate::net::Deadline::new(r, start, self.opts.timeout, self.opts.min_rate)
+    }
+
     /// The URL of a file of the model.
     pub fn url_for(&self, path: &str) -> String {
         match &self.opts.url_template {
@@ -247,27 +328,28 @@ impl Remote {
         match status {
             200..=299 => Ok(()),
             404 | 410 => Err(FetchError::NotFound {
-                url: url.into(),
+                url: shown(url),
                 status,
             }),
             401 | 403 => Err(FetchError::Denied {
-                url: url.into(),
+                url: shown(url),
                 status,
             }),
             300..=399 => Err(FetchError::Redirect {
-                url: url.into(),
+                url: shown(url),
                 status,
                 location: r
                     .headers()
                     .get(reqwest::header::LOCATION)
                     .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
+                    .map(crate::net::redact_url)
+                    .unwrap_or_default()
                     .chars()
                     .take(200)
                     .collect(),
             }),
             _ => Err(FetchError::Status {
-                url: url.into(),
+                url: shown(url),
                 status,
             }),
         }
@@ -296,7 +378,7 @@ impl Remote {
     /// the server says it does not exist.
     pub fn get_document(&self, url: &str, limit: u64) -> Result<Option<Vec<u8>>, FetchError> {
         self.with_retries(|| {
-            let r = self.client.get(url).send().map_err(|e| network(url, e))?;
+            let (r, start) = self.send(self.request(url), url)?;
             match self.check_status(url, &r) {
                 Err(FetchError::NotFound { .. }) => return Ok(None),
                 Err(e) => return Err(e),
@@ -304,52 +386,20 @@ impl Remote {
             }
             if r.content_length().is_some_and(|n| n > limit) {
                 return Err(FetchError::TooLong {
-                    url: url.into(),
+                    url: shown(url),
                     limit,
                 });
             }
             let expected = r.content_length().unwrap_or(64 * 1024);
-            read_capped(url, r, limit, expected).map(Some)
+            read_capped(url, self.body(r, start), limit, expected).map(Some)
         })
     }
 
     /// GETs a file that the manifest says is empty, refusing any byte.
     fn get_empty(&self, url: &str) -> Result<Vec<u8>, FetchError> {
-        let r = self
-            .client
-            .get(url)
-            .send()
-            .map_err(|err| network(url, err))?;
+        let (r, start) = self.send(self.request(url), url)?;
         self.check_status(url, &r)?;
-        read_capped(url, r, 0, 0)
-    }
-
-    /// The bytes of chunk group `index` of a file of `size` bytes: by a range request, or
-    /// picked out of the whole body when the server ignores `Range`.
-    fn get_group(
-        &self,
-        url: &str,
-        size: u64,
-        cs: ChunkSize,
-        index: u64,
-    ) -> Result<Vec<u8>, FetchError> {
-        let (a, b) = cs.group_range(size, index);
-        if a == b {
-            return self.get_empty(url);
-        }
-        match self.get_range(url, a, b, size)? {
-            RangeBody::Exact(v) => Ok(v),
-            RangeBody::Whole(r) => {
-                let mut got = Vec::new();
-                stream_groups(url, r, size, cs, |i, g| {
-                    if i == index {
-                        got = g.to_vec();
-                    }
-                    Ok(())
-                })?;
-                Ok(got)
-            }
-        }
+        read_capped(url, self.body(r, start), 0, 0)
     }
 
     /// One request for bytes `start..end` (end exclusive, non-empty range) of a file of
@@ -361,22 +411,18 @@ impl Remote {
         end: u64,
         size: u64,
     ) -> Result<RangeBody, FetchError> {
-        let r = self
-            .client
-            .get(url)
-            .header(
-                reqwest::header::RANGE,
-                format!("bytes={}-{}", start, end - 1),
-            )
-            .send()
-            .map_err(|e| network(url, e))?;
+        let rb = self.request(url).header(
+            reqwest::header::RANGE,
+            format!("bytes={}-{}", start, end - 1),
+        );
+        let (r, t0) = self.send(rb, url)?;
         self.check_status(url, &r)?;
         if r.status().as_u16() == 200 {
-            return Ok(RangeBody::Whole(r));
+            return Ok(RangeBody::Whole(self.body(r, t0)));
         }
         if r.status().as_u16() != 206 {
             return Err(FetchError::Status {
-                url: url.into(),
+                url: shown(url),
                 status: r.status().as_u16(),
             });
         }
@@ -392,16 +438,16 @@ impl Remote {
             .is_some_and(|t| t == "*" || t == size.to_string());
         if !total_ok {
             return Err(FetchError::BadRange {
-                url: url.into(),
+                url: shown(url),
                 start,
                 end: end - 1,
-                found: cr,
+                found: cr.chars().take(200).collect(),
             });
         }
-        let body = read_capped(url, r, end - start, end - start)?;
+        let body = read_capped(url, self.body(r, t0), end - start, end - start)?;
         if body.len() as u64 != end - start {
             return Err(FetchError::WrongLength {
-                url: url.into(),
+                url: shown(url),
                 expected: end - start,
                 found: body.len() as u64,
             });
@@ -431,7 +477,7 @@ fn stream_groups(
         total += n as u64;
         if total > size {
             return Err(FetchError::TooLong {
-                url: url.into(),
+                url: shown(url),
                 limit: size,
             });
         }
@@ -451,7 +497,7 @@ fn stream_groups(
     }
     if total != size {
         return Err(FetchError::WrongLength {
-            url: url.into(),
+            url: shown(url),
             expected: size,
             found: total,
         });
@@ -1062,15 +1108,11 @@ fn stream_file(
 ) -> FileStatus {
     let url = remote.url_for(e.path.as_str());
     let res = remote.with_retries(|| {
-        let r = remote
-            .client
-            .get(&url)
-            .send()
-            .map_err(|err| network(&url, err))?;
+        let (r, start) = remote.send(remote.request(&url), &url)?;
         remote.check_status(&url, &r)?;
         // Read at most one byte past the expected size to see that the file is too long.
         let mut h = TreeHasher::new(cs);
-        let mut r = r.take(e.tree.size + 1);
+        let mut r = remote.body(r, start).take(e.tree.size + 1);
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let n = r.read(&mut buf).map_err(|err| network(&url, err))?;
@@ -1127,14 +1169,25 @@ fn sample_file(
     let mut bad = Vec::new();
     for i in picked {
         let (a, b) = cs.group_range(e.tree.size, i);
-        let got = remote.with_retries(|| remote.get_group(&url, e.tree.size, cs, i));
+        let got = remote.with_retries(|| {
+            if a == b {
+                return remote.get_empty(&url).map(Some);
+            }
+            match remote.get_range(&url, a, b, e.tree.size)? {
+                RangeBody::Exact(v) => Ok(Some(v)),
+                // The server stopped honouring Range: one streaming pass checks every chunk
+                // instead of re-reading the whole file for each sampled one.
+                RangeBody::Whole(_) => Ok(None),
+            }
+        });
         match got {
-            Ok(data) => {
+            Ok(Some(data)) => {
                 progress.advance(data.len() as u64);
                 if tree::verify_chunk(cs, &e.tree, i, &data).is_err() {
                     bad.push(crate::verify::ByteRange { start: a, end: b });
                 }
             }
+            Ok(None) => return stream_file(remote, e, cs, progress),
             Err(err) => return error_status(err),
         }
     }

@@ -30,6 +30,7 @@ pub mod formats;
 pub mod fsutil;
 pub mod index;
 pub mod manifest;
+pub mod net;
 pub mod path;
 pub mod progress;
 pub mod safedir;

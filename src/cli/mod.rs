@@ -256,6 +256,27 @@ struct NetArgs {
     /// Largest attestation bundle downloaded, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 16)]
     max_bundle_size: u64,
+    /// Minimum average transfer rate per response, in KiB/s, enforced after --timeout: a
+    /// server that trickles is cut off and the request retried (0: no minimum).
+    #[arg(long, value_name = "KIB", default_value_t = 32)]
+    min_rate: u64,
+    /// An extra request header, `NAME: VALUE` (e.g. `Authorization: Bearer TOKEN`), sent to
+    /// the server (and hosts allowed with --allow-redirect-host); never shown in messages.
+    /// Repeatable. HF_TOKEN in the environment is sent to huggingface.co and hf.co only.
+    #[arg(long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    headers: Vec<(String, String)>,
+    /// Follow redirects to this host too (`cdn.example.com`, or `.example.com` for all its
+    /// subdomains). Without it only same-host redirects are followed, plus huggingface.co to
+    /// its CDN hosts; an https to http redirect is never followed. Repeatable.
+    #[arg(long = "allow-redirect-host", value_name = "HOST")]
+    allow_redirect_hosts: Vec<String>,
+}
+
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+        _ => Err("expected NAME: VALUE".to_string()),
+    }
 }
 
 impl NetArgs {
@@ -278,6 +299,10 @@ impl NetArgs {
             } else {
                 weightseal::fetch::Durability::Fsync
             },
+            min_rate: self.min_rate.saturating_mul(1024),
+            headers: self.headers.clone(),
+            allow_redirect_hosts: self.allow_redirect_hosts.clone(),
+            hf_token: std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty()),
             ..Default::default()
         }
     }
@@ -336,7 +361,11 @@ pub fn run() -> i32 {
                 .downcast_ref::<std::io::Error>()
                 .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
             if !broken_pipe {
-                eprintln!("weightseal: error: {e:#}");
+                // Credentials in URLs never reach a message.
+                eprintln!(
+                    "weightseal: error: {}",
+                    weightseal::net::redact(&format!("{e:#}"))
+                );
             }
             2
         }

@@ -27,6 +27,8 @@ pub enum Fault {
     Stall(Duration),
     /// Answer 302 with this Location.
     Redirect(String),
+    /// Send the headers, then the body one byte at a time with this pause between bytes.
+    Trickle(Duration),
 }
 
 #[derive(Default)]
@@ -35,6 +37,10 @@ struct State {
     /// Bytes of body sent, per path.
     sent: HashMap<String, u64>,
     requests: HashMap<String, u64>,
+    /// Range requests still honoured (None: all).
+    range_budget: Option<u64>,
+    /// The Authorization header of each request, in order.
+    authorization: Vec<Option<String>>,
 }
 
 pub struct Server {
@@ -90,6 +96,16 @@ impl Server {
             .entry(path.to_string())
             .or_default()
             .push((fault, times));
+    }
+
+    /// Honour `Range` for the next `n` range requests, then answer 200 with the whole file.
+    pub fn ranges_then_whole(&self, n: u64) {
+        self.state.lock().unwrap().range_budget = Some(n);
+    }
+
+    /// The Authorization header of every request so far (None where absent).
+    pub fn authorization(&self) -> Vec<Option<String>> {
+        self.state.lock().unwrap().authorization.clone()
     }
 
     pub fn ignore_range(&self, on: bool) {
@@ -155,6 +171,7 @@ fn handle(
         }
         let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
         let mut range: Option<(u64, Option<u64>)> = None;
+        let mut auth: Option<String> = None;
         loop {
             let mut h = String::new();
             reader.read_line(&mut h)?;
@@ -163,6 +180,9 @@ fn handle(
                 break;
             }
             if let Some((k, v)) = h.split_once(':') {
+                if k.eq_ignore_ascii_case("authorization") {
+                    auth = Some(v.trim().to_string());
+                }
                 if k.eq_ignore_ascii_case("range") {
                     let v = v.trim().trim_start_matches("bytes=");
                     if let Some((a, b)) = v.split_once('-') {
@@ -172,6 +192,7 @@ fn handle(
             }
         }
         let path = percent_decode(target.trim_start_matches('/'));
+        state.lock().unwrap().authorization.push(auth);
         state
             .lock()
             .unwrap()
@@ -187,8 +208,19 @@ fn handle(
             }
         };
         let size = data.len() as u64;
+        let honour = {
+            let mut st = state.lock().unwrap();
+            match (&mut st.range_budget, range) {
+                (Some(0), Some(_)) => false,
+                (Some(n), Some(_)) => {
+                    *n -= 1;
+                    true
+                }
+                _ => true,
+            }
+        };
         let (status, start, end) = match range {
-            Some((a, b)) if !ignore.load(Ordering::Relaxed) && a < size => {
+            Some((a, b)) if honour && !ignore.load(Ordering::Relaxed) && a < size => {
                 (206, a, b.map(|b| (b + 1).min(size)).unwrap_or(size))
             }
             _ => (200, 0, size),
@@ -269,6 +301,15 @@ fn handle(
                 }
                 // Reset: the connection is dropped mid-body.
                 return Ok(());
+            }
+            Some(Fault::Trickle(pause)) => {
+                head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+                conn.write_all(head.as_bytes())?;
+                for b in &body {
+                    std::thread::sleep(pause);
+                    conn.write_all(&[*b])?;
+                    count(state, &path, 1);
+                }
             }
             Some(Fault::Stall(t)) => {
                 head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));

@@ -7,6 +7,7 @@ mod common;
 
 mod dest;
 mod mutations;
+mod network;
 mod policy;
 mod resources;
 

@@ -115,7 +115,8 @@ fn manifest_larger_than_the_download_cap_is_not_read() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        text(&o).contains("weightseal.manifest: the server sent more than the 1048576 bytes expected"),
+        text(&o)
+            .contains("weightseal.manifest: the server sent more than the 1048576 bytes expected"),
         "{}",
         text(&o)
     );
@@ -153,7 +154,8 @@ fn huge_header_in_a_modified_safetensors_file_is_not_reparsed() {
     let o = limited(&["verify", s(&model)]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
-        text(&o).contains("m.safetensors: FAILED (") && text(&o).contains("exceeds the limit of 16777216 bytes"),
+        text(&o).contains("m.safetensors: FAILED (")
+            && text(&o).contains("exceeds the limit of 16777216 bytes"),
         "{}",
         text(&o)
     );
@@ -213,6 +215,9 @@ fn stuffed_bundle_is_bounded_in_lines_signatures_and_trials() {
     let out = text(&o);
     assert!(out.contains("attestation 1: FAILED (untrusted"), "{out}");
     assert!(out.contains("(too-many-trials: "), "{out}");
-    assert!(out.contains("attestation 1025: FAILED (too-many-lines: "), "{out}");
+    assert!(
+        out.contains("attestation 1025: FAILED (too-many-lines: "),
+        "{out}"
+    );
     assert!(!out.contains("attestation 1026:"), "{out}");
 }
