@@ -6,7 +6,7 @@
 //! with field-level errors, then re-encode-and-compare), and building a manifest by hashing a
 //! directory.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
@@ -203,6 +203,8 @@ pub enum ManifestError {
     DuplicatePath { index: usize, path: String },
     #[error("{path:?} is a file, but {child:?} needs it to be a directory")]
     PathConflict { path: String, child: String },
+    #[error("{path:?} and {other:?} are the same file on a case-insensitive or normalising file system (macOS, Windows)")]
+    PathCollision { path: String, other: String },
     #[error("{field}: expected a {expected}-byte digest, found {found} bytes")]
     DigestLength {
         field: String,
@@ -266,6 +268,7 @@ impl ManifestError {
             UnsortedPaths { .. } => "unsorted-paths",
             DuplicatePath { .. } => "duplicate-path",
             PathConflict { .. } => "path-conflict",
+            PathCollision { .. } => "path-collision",
             DigestLength { .. } => "digest-length",
             ChunkCount { .. } => "chunk-count",
             ChunkRootMismatch { .. } => "chunk-root-mismatch",
@@ -351,6 +354,8 @@ fn check_name(name: &str) -> Result<(), ManifestError> {
         "longer than 1024 bytes"
     } else if name.chars().any(char::is_control) {
         "contains a control character"
+    } else if name.chars().any(crate::path::is_format_char) {
+        "contains a Unicode format character (bidirectional override, zero-width or similar)"
     } else {
         return Ok(());
     };
@@ -423,6 +428,30 @@ impl Manifest {
                 return Err(ManifestError::PathConflict {
                     path: parent.to_string(),
                     child: f.path.to_string(),
+                });
+            }
+        }
+        // The same checks on folded paths: two files that one case-insensitive, normalising
+        // file system would store as one, or a file that another's folded parent would be.
+        let mut folded: HashMap<String, &str> = HashMap::new();
+        for f in &files {
+            if let Some(other) = folded.insert(crate::path::fold(f.path.as_str()), f.path.as_str())
+            {
+                return Err(ManifestError::PathCollision {
+                    path: other.to_string(),
+                    other: f.path.to_string(),
+                });
+            }
+        }
+        for f in &files {
+            if let Some(file) = f
+                .path
+                .parents()
+                .find_map(|p| folded.get(&crate::path::fold(p)))
+            {
+                return Err(ManifestError::PathCollision {
+                    path: file.to_string(),
+                    other: f.path.to_string(),
                 });
             }
         }

@@ -1,10 +1,13 @@
 //! Paths inside a model directory (spec/manifest.md, "Paths").
 //!
 //! A [`ModelPath`] can only hold a relative, `/`-separated, UTF-8 path with no empty, `.` or
-//! `..` component, no backslash, no NUL or other control character, that does not point into
-//! a reserved location (`.git/`, `.weightseal-partial/`, or the manifest and attestation files
-//! at the root). Readers reject anything else before touching the disk, so joining a
-//! `ModelPath` onto the model directory can never leave it.
+//! `..` component, no backslash, no control character, no Unicode format character
+//! (category Cf: bidirectional overrides, zero-width characters…), no `.git` component at
+//! any depth (compared case-insensitively), and that does not point into a reserved location
+//! at the root (`.weightseal-partial/`, the manifest and attestation files, compared
+//! case-insensitively). Readers reject anything else before touching the disk, so joining a
+//! `ModelPath` onto the model directory can never leave it. [`fold`] gives the key under which
+//! two paths collide on case-insensitive or normalising file systems (macOS, Windows).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -38,6 +41,8 @@ pub enum PathError {
     Backslash,
     #[error("contains control character U+{0:04X}")]
     ControlCharacter(u32),
+    #[error("contains Unicode format character U+{0:04X} (bidirectional override, zero-width or similar)")]
+    FormatCharacter(u32),
     #[error("not valid UTF-8")]
     NotUtf8,
     #[error("reserved location '{0}' (weightseal's own files and .git are never part of a model)")]
@@ -56,6 +61,7 @@ impl PathError {
             PathError::DotDotComponent => "dotdot-component",
             PathError::Backslash => "backslash",
             PathError::ControlCharacter(_) => "control-character",
+            PathError::FormatCharacter(_) => "format-character",
             PathError::NotUtf8 => "not-utf8",
             PathError::Reserved(_) => "reserved",
         }
@@ -78,6 +84,9 @@ impl ModelPath {
         if let Some(c) = s.chars().find(|c| c.is_control()) {
             return Err(PathError::ControlCharacter(c as u32));
         }
+        if let Some(c) = s.chars().find(|&c| is_format_char(c)) {
+            return Err(PathError::FormatCharacter(c as u32));
+        }
         if s.contains('\\') {
             return Err(PathError::Backslash);
         }
@@ -92,12 +101,16 @@ impl ModelPath {
                 _ => {}
             }
         }
+        // `.git` anywhere: git would read a nested `sub/.git/config` (core.fsmonitor runs
+        // commands); `.GIT` is the same directory on case-insensitive file systems.
+        if let Some(g) = s.split('/').find(|c| c.eq_ignore_ascii_case(".git")) {
+            return Err(PathError::Reserved(g.to_string()));
+        }
         let first = s.split('/').next().unwrap_or("");
-        let reserved = match first {
-            ".git" | PARTIAL_DIR => true,
-            MANIFEST_FILE | ATTESTATION_FILE => first == s,
-            _ => false,
-        };
+        let reserved = first.eq_ignore_ascii_case(PARTIAL_DIR)
+            || (first == s
+                && (first.eq_ignore_ascii_case(MANIFEST_FILE)
+                    || first.eq_ignore_ascii_case(ATTESTATION_FILE)));
         if reserved {
             return Err(PathError::Reserved(first.to_string()));
         }
@@ -129,6 +142,48 @@ impl ModelPath {
     }
 }
 
+/// Unicode general category Cf (format characters), Unicode 15.1: invisible characters that
+/// change how text around them is shown (bidirectional overrides and isolates, zero-width
+/// joiners and spaces, the BOM, tag characters…).
+const FORMAT_CHARS: &[(u32, u32)] = &[
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+];
+
+/// Whether `c` is a Unicode format character (category Cf).
+pub fn is_format_char(c: char) -> bool {
+    let c = c as u32;
+    FORMAT_CHARS.iter().any(|&(a, b)| (a..=b).contains(&c))
+}
+
+/// The collision key of a path: NFC, then the Unicode default lowercase mapping, then NFC
+/// again. Two paths with the same key are the same file on a case-insensitive or
+/// normalisation-insensitive file system (APFS, NTFS), so a manifest may not list both.
+pub fn fold(s: &str) -> String {
+    let nfc = icu_normalizer::ComposingNormalizerBorrowed::new_nfc();
+    let lower = nfc.normalize(s).to_lowercase();
+    nfc.normalize(&lower).into_owned()
+}
+
 impl fmt::Display for ModelPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -151,8 +206,9 @@ mod tests {
             "model.safetensors",
             "a/b/c.bin",
             ".gitattributes",
-            "x/.git",
+            "x/.github/workflows",
             "sub/weightseal.manifest",
+            "sub/.weightseal-partial/x",
             "..a",
             "a..",
         ] {
@@ -174,6 +230,15 @@ mod tests {
             ("a\nb", PathError::ControlCharacter(10)),
             ("a\0b", PathError::ControlCharacter(0)),
             (".git/config", PathError::Reserved(".git".into())),
+            ("sub/.git/config", PathError::Reserved(".git".into())),
+            ("x/.git", PathError::Reserved(".git".into())),
+            (".GIT/config", PathError::Reserved(".GIT".into())),
+            (
+                "WeightSeal.Manifest",
+                PathError::Reserved("WeightSeal.Manifest".into()),
+            ),
+            ("a\u{202e}gnp.exe", PathError::FormatCharacter(0x202e)),
+            ("a\u{200b}b", PathError::FormatCharacter(0x200b)),
             (
                 ".weightseal-partial/x",
                 PathError::Reserved(PARTIAL_DIR.into()),
@@ -195,6 +260,16 @@ mod tests {
             Err(PathError::TooLong { len: 4097 })
         );
         assert_eq!(ModelPath::from_bytes(b"a\xffb"), Err(PathError::NotUtf8));
+    }
+
+    #[test]
+    fn fold_joins_case_and_normalisation_variants() {
+        assert_eq!(fold("Model.SafeTensors"), fold("model.safetensors"));
+        assert_eq!(fold("caf\u{e9}"), fold("cafe\u{301}"));
+        assert_eq!(fold("CAF\u{c9}"), fold("cafe\u{301}"));
+        assert_ne!(fold("a"), fold("b"));
+        assert!(is_format_char('\u{202e}') && is_format_char('\u{feff}'));
+        assert!(!is_format_char('a') && !is_format_char('\u{e9}'));
     }
 
     #[test]

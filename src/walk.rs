@@ -1,7 +1,7 @@
 //! Listing the files of a model directory (spec/manifest.md, "Directory walk").
 //!
 //! Every regular file under the root, recursively, sorted by the UTF-8 bytes of its path.
-//! Left out: `.git/`, `.weightseal-partial/`, and `weightseal.manifest` and
+//! Left out: `.git` at any depth (any case), `.weightseal-partial/`, and `weightseal.manifest` and
 //! `weightseal.intoto.jsonl` at the root, plus any file the caller excludes (a manifest
 //! written under another name inside the directory). Symlinks are refused unless the caller
 //! follows them (then a link to a file is hashed as that file's bytes under the link's path);
@@ -130,10 +130,14 @@ pub fn walk(root: &Path, symlinks: Symlinks, exclude: &[PathBuf]) -> Result<Vec<
             let raw = item.file_name();
             let raw = raw.as_encoded_bytes();
             let name = format!("{prefix}{}", String::from_utf8_lossy(raw));
+            // `.git` at any depth is never part of a model (case-insensitively: it is the same
+            // directory on case-insensitive file systems).
+            if raw.eq_ignore_ascii_case(b".git") {
+                continue;
+            }
             if prefix.is_empty() {
                 let n: &[u8] = raw;
-                if n == b".git"
-                    || n == PARTIAL_DIR.as_bytes()
+                if n == PARTIAL_DIR.as_bytes()
                     || n == MANIFEST_FILE.as_bytes()
                     || n == ATTESTATION_FILE.as_bytes()
                 {

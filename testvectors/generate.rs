@@ -677,6 +677,75 @@ fn manifest_vectors(v: &mut Vectors) {
             }),
         ),
         (
+            "path-git-nested",
+            "A path inside a nested .git directory (git would read sub/.git/config).",
+            "bad-path",
+            Some("reserved"),
+            bytes_of(&path0(t("a/.git/config"))),
+        ),
+        (
+            "path-git-uppercase",
+            "A path inside .Git/, the same directory as .git/ on case-insensitive file systems.",
+            "bad-path",
+            Some("reserved"),
+            bytes_of(&path0(t(".Git/config"))),
+        ),
+        (
+            "path-format-char",
+            "A path with U+202E RIGHT-TO-LEFT OVERRIDE (a Unicode format character).",
+            "bad-path",
+            Some("format-character"),
+            bytes_of(&path0(t("a\u{202e}nosj.json"))),
+        ),
+        (
+            "name-format-char",
+            "A model name with U+200B ZERO WIDTH SPACE.",
+            "bad-name",
+            None,
+            bytes_of(&with_top(0, t("org/\u{200b}model"))),
+        ),
+        (
+            "path-collision-case",
+            "'A.json' and 'a.json': one file on a case-insensitive file system.",
+            "path-collision",
+            None,
+            bytes_of(&{
+                let mut fs = files(&top);
+                let mut m = file(0);
+                m[0].1 = t("A.json");
+                fs.insert(0, C::M(m));
+                with_files(fs)
+            }),
+        ),
+        (
+            "path-collision-nfc",
+            "'cafe' + U+0301 and 'caf' + U+00E9: the same name after NFC normalisation.",
+            "path-collision",
+            None,
+            bytes_of(&{
+                let mut fs = files(&top);
+                for p in ["cafe\u{301}", "caf\u{e9}"] {
+                    let mut m = file(0);
+                    m[0].1 = t(p);
+                    fs.push(C::M(m));
+                }
+                with_files(fs)
+            }),
+        ),
+        (
+            "path-collision-parent",
+            "'A.JSON/x' needs a directory that folds to the file 'a.json'.",
+            "path-collision",
+            None,
+            bytes_of(&{
+                let mut fs = files(&top);
+                let mut m = file(0);
+                m[0].1 = t("A.JSON/x");
+                fs.insert(0, C::M(m));
+                with_files(fs)
+            }),
+        ),
+        (
             "digest-31-bytes",
             "A blake3 root of 31 bytes.",
             "digest-length",

@@ -3,16 +3,27 @@
 
 /// Like `print!`/`println!`, but a closed stdout (`| head`) becomes an error to return
 /// instead of a panic.
+// Every line the binary prints goes through `render::terminal_safe`: names and messages that
+// come from files, headers, servers or signatures cannot send terminal escapes or flip the
+// display direction, whichever path printed them.
 macro_rules! out {
     ($($t:tt)*) => {{
         use std::io::Write as _;
-        write!(std::io::stdout().lock(), $($t)*)?
+        let text = format!($($t)*);
+        write!(std::io::stdout().lock(), "{}", crate::cli::render::terminal_safe(&text))?
     }};
 }
 macro_rules! outln {
     ($($t:tt)*) => {{
         use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($t)*)?
+        let text = format!($($t)*);
+        writeln!(std::io::stdout().lock(), "{}", crate::cli::render::terminal_safe(&text))?
+    }};
+}
+macro_rules! eprintln {
+    ($($t:tt)*) => {{
+        let text = format!($($t)*);
+        std::eprintln!("{}", crate::cli::render::terminal_safe(&text))
     }};
 }
 
@@ -787,7 +798,7 @@ impl Progress for BarProgress {
                 .expect("valid template")
                 .progress_chars("=> "),
         );
-        pb.set_message(path.to_string());
+        pb.set_message(render::terminal_safe(path).into_owned());
         self.files.lock().expect("bars lock").insert(id, pb);
     }
     fn file_advanced(&self, id: usize, bytes: u64) {

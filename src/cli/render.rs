@@ -136,6 +136,29 @@ pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Text as it is safe to write to a terminal or a pipe: newlines stay; every other control
+/// character and every Unicode format character (bidirectional overrides, zero-width
+/// characters) becomes `\uXXXX` (UTF-16 code units), which reads back losslessly inside JSON
+/// strings and shows plainly in text.
+pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| c != '\n' && (c.is_control() || weightseal::path::is_format_char(c));
+    if !s.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if bad(c) {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{:04X}", u));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// `n things: a, b, c and 2 more`.
 fn named(count_word: &str, names: &[&str]) -> String {
     const SHOWN: usize = 4;

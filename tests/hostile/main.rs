@@ -8,6 +8,8 @@ mod common;
 mod dest;
 mod mutations;
 mod network;
+mod output;
+mod paths;
 mod policy;
 mod resources;
 
