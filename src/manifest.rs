@@ -16,7 +16,7 @@ use crate::cbor::{self, Item, Seq, Writer};
 use rayon::prelude::*;
 
 use crate::digest::Digest;
-use crate::formats::{self, Format, FormatError};
+use crate::formats::{self, Format, FormatError, MetadataEntry};
 use crate::path::{ModelPath, PathError};
 use crate::progress::Progress;
 use crate::tree::{self, ChunkSize, ChunkSizeError, FileTree};
@@ -52,6 +52,9 @@ pub struct TensorFile {
     pub header: Digest,
     /// Sorted by start offset, then name bytes; disjoint; inside `header_len..size`.
     pub tensors: Vec<Tensor>,
+    /// The header's content metadata (spec/manifest.md, "Tensor-file metadata"), sorted by key
+    /// bytes; `None` in manifests written before metadata was recorded.
+    pub metadata: Option<Vec<MetadataEntry>>,
 }
 
 /// One tensor: what the header says of it, where its bytes are, and their BLAKE3 hash.
@@ -125,6 +128,26 @@ pub fn tensor_set_digest<'a>(tensors: impl IntoIterator<Item = &'a Tensor>) -> D
     Digest(mth(&hashes))
 }
 
+/// The model-wide metadata digest: the distinct (key, value digest) entries of all tensor
+/// files, sorted by key bytes then digest, encoded as a CBOR array of `[key, digest]` arrays
+/// after the domain `weightseal-metadata-set-v1\0`, hashed with BLAKE3. Equal for every
+/// sharding of the same model whose shards carry the same metadata.
+pub fn metadata_set_digest<'a>(entries: impl IntoIterator<Item = &'a MetadataEntry>) -> Digest {
+    let mut all: Vec<&MetadataEntry> = entries.into_iter().collect();
+    all.sort_by(|a, b| (a.key.as_bytes(), &a.digest.0).cmp(&(b.key.as_bytes(), &b.digest.0)));
+    all.dedup();
+    let mut w = Writer {
+        out: b"weightseal-metadata-set-v1\0".to_vec(),
+    };
+    w.array(all.len());
+    for e in all {
+        w.array(2);
+        w.text(&e.key);
+        w.bytes(&e.digest.0);
+    }
+    blake3::hash(&w.out).into()
+}
+
 /// A valid manifest. Construct with [`Manifest::new`], [`Manifest::decode`] or [`build`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Manifest {
@@ -133,6 +156,8 @@ pub struct Manifest {
     files: Vec<FileEntry>,
     /// Derived: present when any file records tensors.
     tensor_digest: Option<Digest>,
+    /// Derived: present when any tensor file records its metadata.
+    metadata_digest: Option<Digest>,
 }
 
 /// Why a manifest was rejected. Each variant has a stable [`code`](ManifestError::code) used
@@ -231,6 +256,18 @@ pub enum ManifestError {
     },
     #[error("tensor_digest is {found}, but the files' tensors give {computed}")]
     TensorDigestMismatch { found: Digest, computed: Digest },
+    #[error("metadata_digest is {found}, but the files' metadata give {computed}")]
+    MetadataDigestMismatch { found: Digest, computed: Digest },
+    #[error("metadata_digest is missing although tensor files record metadata")]
+    MetadataDigestMissing,
+    #[error("metadata_digest is present although no tensor file records metadata")]
+    MetadataDigestUnexpected,
+    #[error("{field}: key {key:?} does not sort after {prev:?}: metadata keys must be unique and sorted by their UTF-8 bytes")]
+    MetadataOrder {
+        field: String,
+        prev: String,
+        key: String,
+    },
     #[error("tensor_digest is missing although files record tensors")]
     TensorDigestMissing,
     #[error("tensor_digest is present although no file records tensors")]
@@ -278,6 +315,10 @@ impl ManifestError {
             TensorDigestMismatch { .. } => "tensor-digest-mismatch",
             TensorDigestMissing => "missing-field",
             TensorDigestUnexpected => "unexpected-tensor-digest",
+            MetadataDigestMismatch { .. } => "metadata-digest-mismatch",
+            MetadataDigestMissing => "missing-field",
+            MetadataDigestUnexpected => "unexpected-metadata-digest",
+            MetadataOrder { .. } => "metadata-order",
         }
     }
 }
@@ -469,11 +510,21 @@ impl Manifest {
                 tensor_files.iter().flat_map(|t| &t.tensors),
             ))
         };
+        let recorded: Vec<&Vec<MetadataEntry>> = tensor_files
+            .iter()
+            .filter_map(|t| t.metadata.as_ref())
+            .collect();
+        let metadata_digest = if recorded.is_empty() {
+            None
+        } else {
+            Some(metadata_set_digest(recorded.into_iter().flatten()))
+        };
         Ok(Manifest {
             name,
             chunk_size,
             files,
             tensor_digest,
+            metadata_digest,
         })
     }
 
@@ -485,6 +536,12 @@ impl Manifest {
     /// tensors.
     pub fn tensor_digest(&self) -> Option<Digest> {
         self.tensor_digest
+    }
+
+    /// The model-wide metadata digest ([`metadata_set_digest`]), when any tensor file records
+    /// its metadata.
+    pub fn metadata_digest(&self) -> Option<Digest> {
+        self.metadata_digest
     }
 
     /// Every recorded tensor with the path of its file.
@@ -520,7 +577,10 @@ impl Manifest {
     /// The one canonical encoding (spec/manifest.md, "Encoding").
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
-        w.map(4 + usize::from(self.tensor_digest.is_some()));
+        w.map(
+            4 + usize::from(self.tensor_digest.is_some())
+                + usize::from(self.metadata_digest.is_some()),
+        );
         w.text("name");
         w.text(&self.name);
         w.text("files");
@@ -530,7 +590,8 @@ impl Manifest {
             let pairs = 3
                 + usize::from(!f.tree.chunks.is_empty())
                 + usize::from(f.sha256.is_some())
-                + if tf.is_some() { 3 } else { 0 };
+                + if tf.is_some() { 3 } else { 0 }
+                + usize::from(tf.is_some_and(|t| t.metadata.is_some()));
             w.map(pairs);
             w.text("path");
             w.text(f.path.as_str());
@@ -574,6 +635,15 @@ impl Manifest {
                     w.uint(t.end);
                     w.bytes(&t.digest.0);
                 }
+                if let Some(md) = &tf.metadata {
+                    w.text("metadata");
+                    w.array(md.len());
+                    for e in md {
+                        w.array(2);
+                        w.text(&e.key);
+                        w.bytes(&e.digest.0);
+                    }
+                }
             }
         }
         w.text("format");
@@ -582,6 +652,10 @@ impl Manifest {
         w.uint(self.chunk_size.get());
         if let Some(d) = &self.tensor_digest {
             w.text("tensor_digest");
+            w.bytes(&d.0);
+        }
+        if let Some(d) = &self.metadata_digest {
+            w.text("metadata_digest");
             w.bytes(&d.0);
         }
         w.out
@@ -929,10 +1003,18 @@ fn from_value(v: Item) -> Result<Manifest, ManifestError> {
     let mut top = fields(
         v,
         "manifest",
-        &["name", "files", "format", "chunk_size", "tensor_digest"],
+        &[
+            "name",
+            "files",
+            "format",
+            "chunk_size",
+            "tensor_digest",
+            "metadata_digest",
+        ],
     )?
     .into_iter();
-    let (name, files, format, chunk_size, tensor_digest) = (
+    let (name, files, format, chunk_size, tensor_digest, metadata_digest) = (
+        top.next().flatten(),
         top.next().flatten(),
         top.next().flatten(),
         top.next().flatten(),
@@ -965,11 +1047,13 @@ fn from_value(v: Item) -> Result<Manifest, ManifestError> {
             &field,
             &[
                 "path", "size", "type", "blake3", "chunks", "header", "sha256", "tensors",
+                "metadata",
             ],
         )?
         .into_iter();
         let mut next = || it.next().flatten();
-        let (path, size, ftype, root, chunks, header, sha256, tensors) = (
+        let (path, size, ftype, root, chunks, header, sha256, tensors, metadata) = (
+            next(),
             next(),
             next(),
             next(),
@@ -1012,8 +1096,22 @@ fn from_value(v: Item) -> Result<Manifest, ManifestError> {
             .map(|v| as_digest(v, &format!("{field}.sha256")))
             .transpose()?;
         let tensors = match (ftype, header, tensors) {
-            (None, None, None) => None,
-            (Some(t), Some(h), Some(ts)) => Some(tensor_file_from_value(&field, &path, t, h, ts)?),
+            (None, None, None) => {
+                if metadata.is_some() {
+                    return Err(ManifestError::PartialTensorFields {
+                        path: path.to_string(),
+                        field: "type",
+                    });
+                }
+                None
+            }
+            (Some(t), Some(h), Some(ts)) => {
+                let mut tf = tensor_file_from_value(&field, &path, t, h, ts)?;
+                tf.metadata = metadata
+                    .map(|m| metadata_from_value(&field, m))
+                    .transpose()?;
+                Some(tf)
+            }
             (t, h, _) => {
                 let missing = if t.is_none() {
                     "type"
@@ -1047,7 +1145,41 @@ fn from_value(v: Item) -> Result<Manifest, ManifestError> {
         (None, Some(_)) => return Err(ManifestError::TensorDigestMissing),
         (Some(_), None) => return Err(ManifestError::TensorDigestUnexpected),
     }
+    match (metadata_digest, m.metadata_digest) {
+        (None, None) => {}
+        (Some(v), Some(computed)) => {
+            let found = as_digest(v, "metadata_digest")?;
+            if found != computed {
+                return Err(ManifestError::MetadataDigestMismatch { found, computed });
+            }
+        }
+        (None, Some(_)) => return Err(ManifestError::MetadataDigestMissing),
+        (Some(_), None) => return Err(ManifestError::MetadataDigestUnexpected),
+    }
     Ok(m)
+}
+
+/// `metadata`: `[[key, digest], …]`, keys strictly increasing by bytes.
+fn metadata_from_value(field: &str, v: Item) -> Result<Vec<MetadataEntry>, ManifestError> {
+    let mf = format!("{field}.metadata");
+    let mut out: Vec<MetadataEntry> = Vec::new();
+    for (i, e) in each(as_array(v, &mf)?).enumerate() {
+        let ef = format!("{mf}[{i}]");
+        let mut pair = as_tuple(e?, &ef, 2, "an array [key, digest]")?.into_iter();
+        let key = as_text(pair.next().expect("two items"), &format!("{ef}[0]"))?;
+        let digest = as_digest(pair.next().expect("two items"), &format!("{ef}[1]"))?;
+        if let Some(prev) = out.last() {
+            if prev.key.as_bytes() >= key.as_bytes() {
+                return Err(ManifestError::MetadataOrder {
+                    field: ef,
+                    prev: prev.key.chars().take(200).collect(),
+                    key: key.chars().take(200).collect(),
+                });
+            }
+        }
+        out.push(MetadataEntry { key, digest });
+    }
+    Ok(out)
 }
 
 fn as_array<'a>(v: Item<'a>, field: &str) -> Result<Seq<'a>, ManifestError> {
@@ -1131,6 +1263,7 @@ fn tensor_file_from_value(
         header_len,
         header,
         tensors: out,
+        metadata: None,
     })
 }
 
@@ -1243,6 +1376,7 @@ pub(crate) fn hash_with_layout(
     let tensors = layout.map(|l| TensorFile {
         format: l.format,
         header_len: l.header_len,
+        metadata: Some(l.metadata.clone()),
         header: digests[0],
         tensors: l
             .tensors

@@ -325,6 +325,12 @@ fn format_vectors() {
                     );
                     assert_eq!(got, line, "{}", v.name);
                 }
+                let meta: Vec<String> = l
+                    .metadata
+                    .iter()
+                    .map(|m| format!("{} {}", m.key, m.digest))
+                    .collect();
+                assert_eq!(meta, v.all("metadata"), "{}: metadata", v.name);
             }
             "format invalid" => {
                 bad += 1;

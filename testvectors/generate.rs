@@ -966,6 +966,163 @@ pub fn gguf_good() -> Vec<u8> {
     )
 }
 
+const METADATA_DOMAIN: &[u8] = b"weightseal-metadata-v1\0";
+
+/// The digest of one metadata entry: the domain, the key's length (u64 LE) and bytes, then the
+/// value as GGUF encodes it (type u32 LE, then the value).
+fn metadata_digest(key: &str, typed_value: &[u8]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(METADATA_DOMAIN);
+    h.update(&(key.len() as u64).to_le_bytes());
+    h.update(key.as_bytes());
+    h.update(typed_value);
+    *h.finalize().as_bytes()
+}
+
+/// A string value as GGUF encodes it, with its type: 8, length, bytes.
+fn gguf_string_value(s: &str) -> Vec<u8> {
+    let mut v = 8u32.to_le_bytes().to_vec();
+    v.extend((s.len() as u64).to_le_bytes());
+    v.extend(s.as_bytes());
+    v
+}
+
+/// The metadata entries of a tensor file, computed without the library's parsers: for
+/// safetensors the `__metadata__` strings; for GGUF every key/value pair except the layout
+/// keys, each value's bytes taken straight from the file. Sorted by key bytes.
+pub fn metadata_rows(bytes: &[u8], format: weightseal::formats::Format) -> Vec<(String, [u8; 32])> {
+    let mut rows = Vec::new();
+    match format {
+        weightseal::formats::Format::Safetensors => {
+            let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+            let v: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).expect("JSON");
+            if let Some(m) = v.get("__metadata__").and_then(|m| m.as_object()) {
+                for (k, val) in m {
+                    let val = val.as_str().expect("string metadata");
+                    rows.push((k.clone(), metadata_digest(k, &gguf_string_value(val))));
+                }
+            }
+        }
+        weightseal::formats::Format::Gguf => {
+            let u32_at = |p: usize| u32::from_le_bytes(bytes[p..p + 4].try_into().expect("4"));
+            let u64_at = |p: usize| u64::from_le_bytes(bytes[p..p + 8].try_into().expect("8"));
+            // The end of a value of type `t` starting at `p`.
+            fn skip(b: &[u8], t: u32, p: usize) -> usize {
+                let u64_at = |p: usize| u64::from_le_bytes(b[p..p + 8].try_into().expect("8"));
+                match t {
+                    0 | 1 | 7 => p + 1,
+                    2 | 3 => p + 2,
+                    4..=6 => p + 4,
+                    10..=12 => p + 8,
+                    8 => p + 8 + u64_at(p) as usize,
+                    9 => {
+                        let et = u32::from_le_bytes(b[p..p + 4].try_into().expect("4"));
+                        let n = u64_at(p + 4);
+                        let mut q = p + 12;
+                        for _ in 0..n {
+                            q = skip(b, et, q);
+                        }
+                        q
+                    }
+                    _ => panic!("unknown GGUF type {t}"),
+                }
+            }
+            let kv_count = u64_at(16);
+            let mut p = 24;
+            for _ in 0..kv_count {
+                let klen = u64_at(p) as usize;
+                let key = std::str::from_utf8(&bytes[p + 8..p + 8 + klen]).expect("UTF-8 key");
+                let tpos = p + 8 + klen;
+                let end = skip(bytes, u32_at(tpos), tpos + 4);
+                if !["general.alignment", "split.no", "split.count", "split.tensors.count"]
+                    .contains(&key)
+                {
+                    rows.push((key.to_string(), metadata_digest(key, &bytes[tpos..end])));
+                }
+                p = end;
+            }
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// The model-wide metadata digest: the distinct (key, digest) pairs of all tensor files,
+/// sorted, as a CBOR array of [key, digest] arrays, after the domain
+/// `weightseal-metadata-set-v1\0`.
+pub fn metadata_set(rows: &[(String, [u8; 32])]) -> [u8; 32] {
+    let mut rows = rows.to_vec();
+    rows.sort();
+    rows.dedup();
+    let mut b = b"weightseal-metadata-set-v1\0".to_vec();
+    enc(
+        &C::A(
+            rows.iter()
+                .map(|(k, d)| C::A(vec![t(k), C::B(d.to_vec())]))
+                .collect(),
+        ),
+        &mut b,
+    );
+    *blake3::hash(&b).as_bytes()
+}
+
+/// A GGUF v3 file with no tensors and these key/value pairs (each value typed: u32 LE type,
+/// then the value as GGUF encodes it).
+pub fn gguf_kvs(kvs: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut v = b"GGUF".to_vec();
+    v.extend(3u32.to_le_bytes());
+    v.extend(0u64.to_le_bytes());
+    v.extend((kvs.len() as u64).to_le_bytes());
+    for (k, val) in kvs {
+        v.extend((k.len() as u64).to_le_bytes());
+        v.extend(k.as_bytes());
+        v.extend(val);
+    }
+    while !v.len().is_multiple_of(32) {
+        v.push(0);
+    }
+    v
+}
+
+/// One value of each GGUF metadata type, typed.
+fn gguf_all_types() -> Vec<(&'static str, Vec<u8>)> {
+    let typed = |t: u32, b: &[u8]| [t.to_le_bytes().as_slice(), b].concat();
+    let mut arr_u32 = 4u32.to_le_bytes().to_vec();
+    arr_u32.extend(3u64.to_le_bytes());
+    for x in [1u32, 2, 3] {
+        arr_u32.extend(x.to_le_bytes());
+    }
+    // An array of arrays of strings.
+    let mut nested = 9u32.to_le_bytes().to_vec();
+    nested.extend(2u64.to_le_bytes());
+    for words in [&["a", "bc"][..], &["<|im_start|>"][..]] {
+        nested.extend(8u32.to_le_bytes());
+        nested.extend((words.len() as u64).to_le_bytes());
+        for w in words {
+            nested.extend((w.len() as u64).to_le_bytes());
+            nested.extend(w.as_bytes());
+        }
+    }
+    vec![
+        ("general.alignment", typed(4, &32u32.to_le_bytes())),
+        ("t.bool", typed(7, &[1])),
+        ("t.f32", typed(6, &1.5f32.to_le_bytes())),
+        ("t.f64", typed(12, &(-2.25f64).to_le_bytes())),
+        ("t.i16", typed(3, &(-2i16).to_le_bytes())),
+        ("t.i32", typed(5, &(-3i32).to_le_bytes())),
+        ("t.i64", typed(11, &(-4i64).to_le_bytes())),
+        ("t.i8", typed(1, &[0xff])),
+        ("t.u16", typed(2, &2u16.to_le_bytes())),
+        ("t.u32", typed(4, &3u32.to_le_bytes())),
+        ("t.u64", typed(10, &4u64.to_le_bytes())),
+        ("t.u8", typed(0, &[7])),
+        ("split.count", typed(2, &1u16.to_le_bytes())),
+        ("tokenizer.chat_template", gguf_string_value("{% for m in messages %}{{ m.content }}{% endfor %}")),
+        ("t.array.u32", typed(9, &arr_u32)),
+        ("t.array.nested", typed(9, &nested)),
+    ]
+}
+
 fn layout_lines(bytes: &[u8], format: weightseal::formats::Format) -> Result<String, String> {
     let mut f = tempfile::tempfile().expect("temp file");
     std::io::Write::write_all(&mut f, bytes).expect("write");
@@ -984,6 +1141,9 @@ fn layout_lines(bytes: &[u8], format: weightseal::formats::Format) -> Result<Str
             hex(blake3::hash(&bytes[t.start as usize..t.end as usize]).as_bytes())
         ));
     }
+    for (k, d) in metadata_rows(bytes, format) {
+        s.push_str(&format!("metadata: {k} {}\n", hex(&d)));
+    }
     Ok(s)
 }
 
@@ -993,6 +1153,10 @@ fn format_vectors(v: &mut Vectors) {
     let cases: Vec<(&str, &str, Format, Vec<u8>)> = vec![
         ("st-official", "A file written by the official safetensors crate: every tensor's absolute range is 8 + N + data_offsets.", Format::Safetensors, st_official()),
         ("st-metadata-and-order", "__metadata__ is not a tensor; tensors are listed by offset, whatever their order in the JSON.", Format::Safetensors, st_raw(&tens(r#""b":{"dtype":"U8","shape":[2],"data_offsets":[3,5]},"__metadata__":{"format":"pt"},"a":{"dtype":"I8","shape":[3],"data_offsets":[0,3]}"#), 5)),
+        ("gguf-metadata-types", "One metadata value of every GGUF type (scalars, string, array, array of arrays): each entry's digest covers its key and typed value bytes; general.alignment and split.count are layout keys and left out.", Format::Gguf, gguf_kvs(&gguf_all_types())),
+        ("st-metadata-values", "__metadata__ strings: each becomes an entry digested as a GGUF string value.", Format::Safetensors, st_raw(&tens(r#""__metadata__":{"format":"pt","z":"","chat_template":"{{ x }}"},"a":{"dtype":"I8","shape":[3],"data_offsets":[0,3]}"#), 3)),
+        ("st-metadata-not-string", "A __metadata__ value that is not a string.", Format::Safetensors, st_raw(&tens(r#""__metadata__":{"format":1},"a":{"dtype":"I8","shape":[3],"data_offsets":[0,3]}"#), 3)),
+        ("st-metadata-duplicate-key", "A __metadata__ key listed twice.", Format::Safetensors, st_raw(&tens(r#""__metadata__":{"k":"a","k":"b"},"a":{"dtype":"I8","shape":[3],"data_offsets":[0,3]}"#), 3)),
         ("st-too-small", "Fewer than 8 bytes.", Format::Safetensors, vec![1, 0, 0]),
         ("st-header-too-large", "N = 100000001, above the official limit.", Format::Safetensors, st_raw("", 0).into_iter().take(0).chain(100_000_001u64.to_le_bytes()).collect()),
         ("st-header-past-end", "N runs past the end of the file.", Format::Safetensors, [64u64.to_le_bytes().to_vec(), b"{}".to_vec()].concat()),
@@ -1219,6 +1383,18 @@ fn tensor_file_map(
     (m, rows)
 }
 
+/// The `metadata` entry of a tensor file's map: `[[key, digest], …]` sorted by key bytes.
+fn metadata_field(rows: &[(String, [u8; 32])]) -> (C, C) {
+    (
+        t("metadata"),
+        C::A(
+            rows.iter()
+                .map(|(k, d)| C::A(vec![t(k), C::B(d.to_vec())]))
+                .collect(),
+        ),
+    )
+}
+
 fn tensor_manifest_vectors(v: &mut Vectors) {
     use weightseal::formats::Format;
     let st = st_official();
@@ -1232,7 +1408,16 @@ fn tensor_manifest_vectors(v: &mut Vectors) {
     let (st_map, st_rows) = tensor_file_map("model.safetensors", &st, cs, Format::Safetensors);
     let (gg_map, gg_rows) = tensor_file_map("model.gguf", &gg, cs, Format::Gguf);
     let all_rows: Vec<TensorRow> = st_rows.iter().chain(&gg_rows).cloned().collect();
-    let top = |files: Vec<C>, digest: Option<[u8; 32]>| {
+    let st_meta = metadata_rows(&st, Format::Safetensors);
+    let gg_meta = metadata_rows(&gg, Format::Gguf);
+    let all_meta: Vec<(String, [u8; 32])> = st_meta.iter().chain(&gg_meta).cloned().collect();
+    let meta_all = Some(metadata_set(&all_meta));
+    let with_meta = |m: &Vec<(C, C)>, rows: &[(String, [u8; 32])]| {
+        let mut m = m.clone();
+        m.push(metadata_field(rows));
+        m
+    };
+    let top3 = |files: Vec<C>, digest: Option<[u8; 32]>, meta: Option<[u8; 32]>| {
         let mut m = vec![
             (t("name"), t("tensors")),
             (t("files"), C::A(files)),
@@ -1242,14 +1427,22 @@ fn tensor_manifest_vectors(v: &mut Vectors) {
         if let Some(d) = digest {
             m.push((t("tensor_digest"), C::B(d.to_vec())));
         }
+        if let Some(d) = meta {
+            m.push((t("metadata_digest"), C::B(d.to_vec())));
+        }
         C::M(m)
     };
+    let top = |files: Vec<C>, digest: Option<[u8; 32]>| top3(files, digest, None);
     let good_files = vec![
         C::M(file_map(&plain, cs, false)),
-        C::M(gg_map.clone()),
-        C::M(st_map.clone()),
+        C::M(with_meta(&gg_map, &gg_meta)),
+        C::M(with_meta(&st_map, &st_meta)),
     ];
-    let good = bytes_of(&top(good_files.clone(), Some(tensor_set(&all_rows))));
+    let good = bytes_of(&top3(
+        good_files.clone(),
+        Some(tensor_set(&all_rows)),
+        meta_all,
+    ));
     let mut s = String::from("# A model with a plain file, a GGUF file and a safetensors file: per-file type, header and\n# tensors, and the model's tensor-set digest.\nexpect: success\nname: tensors\nchunk_size: 16384\nsha256: no\n");
     s.push_str(&format!(
         "file: {} {} {}\n",
@@ -1264,16 +1457,18 @@ fn tensor_manifest_vectors(v: &mut Vectors) {
     ));
     v.insert("manifest/ok-tensor-files.txt".into(), s);
 
-    let with_st = |m: Vec<(C, C)>, digest: Option<[u8; 32]>| {
-        bytes_of(&top(
+    let with_st_meta = |m: Vec<(C, C)>, digest: Option<[u8; 32]>, meta: Option<[u8; 32]>| {
+        bytes_of(&top3(
             vec![
                 C::M(file_map(&plain, cs, false)),
-                C::M(gg_map.clone()),
-                C::M(m),
+                C::M(with_meta(&gg_map, &gg_meta)),
+                C::M(with_meta(&m, &st_meta)),
             ],
             digest,
+            meta,
         ))
     };
+    let with_st = |m: Vec<(C, C)>, digest: Option<[u8; 32]>| with_st_meta(m, digest, meta_all);
     let d_all = Some(tensor_set(&all_rows));
     let tensors_of = |m: &Vec<(C, C)>| match &m.last().expect("tensors").1 {
         C::A(a) => a.clone(),
@@ -1298,6 +1493,68 @@ fn tensor_manifest_vectors(v: &mut Vectors) {
     };
     let sts = tensors_of(&st_map);
     let neg: Vec<Negative> = vec![
+        (
+            "metadata-digest-mismatch",
+            "metadata_digest does not match the files' metadata.",
+            "metadata-digest-mismatch",
+            None,
+            with_st_meta(st_map.clone(), d_all, Some([0; 32])),
+        ),
+        (
+            "metadata-digest-missing",
+            "Tensor files record metadata but metadata_digest is absent.",
+            "missing-field",
+            None,
+            with_st_meta(st_map.clone(), d_all, None),
+        ),
+        (
+            "metadata-digest-unexpected",
+            "metadata_digest while no tensor file records metadata.",
+            "unexpected-metadata-digest",
+            None,
+            bytes_of(&top3(
+                vec![
+                    C::M(file_map(&plain, cs, false)),
+                    C::M(gg_map.clone()),
+                    C::M(st_map.clone()),
+                ],
+                d_all,
+                Some([0; 32]),
+            )),
+        ),
+        (
+            "metadata-unsorted",
+            "The GGUF file's metadata keys in reverse order.",
+            "metadata-order",
+            None,
+            bytes_of(&top3(
+                vec![
+                    C::M(file_map(&plain, cs, false)),
+                    C::M(with_meta(
+                        &gg_map,
+                        &gg_meta.iter().rev().cloned().collect::<Vec<_>>(),
+                    )),
+                    C::M(with_meta(&st_map, &st_meta)),
+                ],
+                d_all,
+                meta_all,
+            )),
+        ),
+        (
+            "metadata-on-plain-file",
+            "metadata on a file without type, header and tensors.",
+            "partial-tensor-fields",
+            None,
+            bytes_of(&top3(
+                vec![
+                    C::M(with_meta(&file_map(&plain, cs, false), &gg_meta)),
+                    C::M(with_meta(&gg_map, &gg_meta)),
+                    C::M(with_meta(&st_map, &st_meta)),
+                ],
+                d_all,
+                meta_all,
+            )),
+        ),
         (
             "tensor-digest-mismatch",
             "tensor_digest does not match the files' tensors.",

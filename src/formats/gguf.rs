@@ -180,11 +180,13 @@ impl Read for AtReader<'_> {
     }
 }
 
-/// A bounded little-endian reader that knows its position and the file size.
+/// A bounded little-endian reader that knows its position and the file size. While `tap` is
+/// set, every byte read or skipped also goes into it (a metadata value's digest).
 struct Reader<R> {
     inner: R,
     pos: u64,
     size: u64,
+    tap: Option<blake3::Hasher>,
 }
 
 impl<R: Read> Reader<R> {
@@ -210,6 +212,9 @@ impl<R: Read> Reader<R> {
             }
         })?;
         self.pos += buf.len() as u64;
+        if let Some(h) = &mut self.tap {
+            h.update(buf);
+        }
         Ok(())
     }
 
@@ -233,8 +238,12 @@ impl<R: Read> Reader<R> {
                 what: what(),
             });
         }
-        let copied = std::io::copy(&mut (&mut self.inner).take(n), &mut std::io::sink())
-            .map_err(|e| GgufError::Io(e.to_string()))?;
+        let mut src = (&mut self.inner).take(n);
+        let copied = match &mut self.tap {
+            Some(h) => std::io::copy(&mut src, h),
+            None => std::io::copy(&mut src, &mut std::io::sink()),
+        }
+        .map_err(|e| GgufError::Io(e.to_string()))?;
         if copied != n {
             return Err(GgufError::Truncated {
                 at: self.pos + copied,
@@ -352,6 +361,7 @@ pub fn parse(file: &File, size: u64) -> Result<Layout, GgufError> {
         inner: BufReader::with_capacity(1 << 16, AtReader { file, pos: 0 }),
         pos: 0,
         size,
+        tap: None,
     };
     let mut magic = [0u8; 4];
     r.bytes(&mut magic, &|| "the magic".to_string())?;
@@ -373,10 +383,24 @@ pub fn parse(file: &File, size: u64) -> Result<Layout, GgufError> {
     let kv_count = r.count(13, &|| "the metadata count".to_string())?;
     let mut alignment = DEFAULT_ALIGNMENT;
     let mut keys = std::collections::HashSet::new();
+    let mut metadata = Vec::new();
     for i in 0..kv_count {
         let key = r.string(&|| format!("metadata key {i}"))?;
         let t = r.u32(&|| format!("the type of metadata {key:?}"))?;
-        let v = value(&mut r, &key, t, 0)?;
+        let layout_key = super::LAYOUT_KEYS.contains(&key.as_str());
+        if !layout_key {
+            r.tap = Some(super::metadata_hasher(&key, t));
+        }
+        let v = value(&mut r, &key, t, 0);
+        if let Some(h) = r.tap.take() {
+            if v.is_ok() {
+                metadata.push(super::MetadataEntry {
+                    key: key.clone(),
+                    digest: h.finalize().into(),
+                });
+            }
+        }
+        let v = v?;
         if key == "general.alignment" {
             let a = match (t, v) {
                 (4, Some(a)) => a,
@@ -474,10 +498,12 @@ pub fn parse(file: &File, size: u64) -> Result<Layout, GgufError> {
     }
     super::sort_and_check_overlap(&mut tensors)
         .map_err(|(first, second)| GgufError::Overlap { first, second })?;
+    metadata.sort();
     Ok(Layout {
         format: Format::Gguf,
         header_len: data_start.min(size),
         tensors,
+        metadata,
     })
 }
 

@@ -69,6 +69,48 @@ pub struct Layout {
     pub header_len: u64,
     /// Sorted by start offset, then by name bytes.
     pub tensors: Vec<TensorInfo>,
+    /// The header's metadata that is content, not layout (spec/manifest.md, "Tensor-file
+    /// metadata"): each key with the digest of its value, sorted by key bytes.
+    pub metadata: Vec<MetadataEntry>,
+}
+
+/// One metadata key of a tensor file and the digest of its typed value.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MetadataEntry {
+    pub key: String,
+    pub digest: crate::Digest,
+}
+
+/// GGUF keys that only describe the file's layout (where bytes are), not the model: left out
+/// of the metadata so that re-aligned or re-split copies compare equal.
+pub const LAYOUT_KEYS: &[&str] = &[
+    "general.alignment",
+    "split.no",
+    "split.count",
+    "split.tensors.count",
+];
+
+/// Domain prefix of a metadata entry digest.
+pub const METADATA_DOMAIN: &[u8] = b"weightseal-metadata-v1\0";
+
+/// Starts the digest of metadata entry `key` whose value has GGUF type `value_type`; the
+/// value's bytes as GGUF encodes them follow.
+pub fn metadata_hasher(key: &str, value_type: u32) -> blake3::Hasher {
+    let mut h = blake3::Hasher::new();
+    h.update(METADATA_DOMAIN);
+    h.update(&(key.len() as u64).to_le_bytes());
+    h.update(key.as_bytes());
+    h.update(&value_type.to_le_bytes());
+    h
+}
+
+/// The digest of a string-valued metadata entry (a safetensors `__metadata__` value): the same
+/// as a GGUF string value (type 8, 8-byte little-endian length, UTF-8 bytes).
+pub fn metadata_string_digest(key: &str, value: &str) -> crate::Digest {
+    let mut h = metadata_hasher(key, 8);
+    h.update(&(value.len() as u64).to_le_bytes());
+    h.update(value.as_bytes());
+    h.finalize().into()
 }
 
 /// Why a file that claims a format could not be parsed as one.

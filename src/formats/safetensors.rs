@@ -126,7 +126,7 @@ pub fn dtype_bits(dtype: &str) -> Option<u64> {
 /// One top-level entry of the header, typed as it is read: no JSON value tree is built, so
 /// memory follows what the header holds, not a multiple of it.
 enum Entry {
-    Metadata(Result<(), String>),
+    Metadata(Result<Vec<(String, String)>, String>),
     Tensor(Result<RawTensor, String>),
 }
 
@@ -137,8 +137,9 @@ struct RawTensor {
     data_offsets: (u64, u64),
 }
 
-/// Accepts any JSON value and keeps only whether it is an object of strings.
-struct MetadataCheck(Result<(), String>);
+/// Accepts any JSON value; keeps its entries when it is an object of strings with distinct
+/// keys, or why it is not.
+struct MetadataCheck(Result<Vec<(String, String)>, String>);
 
 impl<'de> Deserialize<'de> for MetadataCheck {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -149,13 +150,26 @@ impl<'de> Deserialize<'de> for MetadataCheck {
                 f.write_str("an object of string values")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<MetadataCheck, A::Error> {
-                let mut ok = Ok(());
-                while let Some(_k) = m.next_key::<serde::de::IgnoredAny>()? {
-                    if m.next_value::<StringOrOther>()?.0.is_none() && ok.is_ok() {
-                        ok = Err("must be an object of string values".to_string());
+                let mut entries: Vec<(String, String)> = Vec::new();
+                let mut why: Option<String> = None;
+                while let Some(k) = m.next_key::<String>()? {
+                    match m.next_value::<StringOrOther>()?.0 {
+                        Some(v) => entries.push((k, v)),
+                        None => {
+                            why.get_or_insert_with(|| {
+                                format!("must be an object of string values ({k:?} is not a string)")
+                            });
+                        }
                     }
                 }
-                Ok(MetadataCheck(ok))
+                if let Some(w) = why {
+                    return Ok(MetadataCheck(Err(w)));
+                }
+                entries.sort();
+                if let Some(d) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
+                    return Ok(MetadataCheck(Err(format!("key {:?} is listed twice", d[0].0))));
+                }
+                Ok(MetadataCheck(Ok(entries)))
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
@@ -201,8 +215,8 @@ impl<'de> Deserialize<'de> for MetadataCheck {
     }
 }
 
-/// A string value (kept out of memory: only its presence matters here), or anything else.
-struct StringOrOther(Option<()>);
+/// A string value, or `None` for anything else (skipped without being kept).
+struct StringOrOther(Option<String>);
 
 impl<'de> Deserialize<'de> for StringOrOther {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -212,8 +226,8 @@ impl<'de> Deserialize<'de> for StringOrOther {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_str<E>(self, _: &str) -> Result<StringOrOther, E> {
-                Ok(StringOrOther(Some(())))
+            fn visit_str<E>(self, v: &str) -> Result<StringOrOther, E> {
+                Ok(StringOrOther(Some(v.to_string())))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<StringOrOther, A::Error> {
                 while m
@@ -415,14 +429,22 @@ pub fn parse_header(header: &[u8], size: u64) -> Result<Layout, SafetensorsError
     let data_start = 8 + n;
     let data_len = size - data_start;
     let mut seen = std::collections::HashSet::new();
+    let mut metadata = Vec::new();
     let mut tensors: Vec<(u64, u64, TensorInfo)> = Vec::with_capacity(entries.len());
     for (name, value) in entries {
         if !seen.insert(name.clone()) {
             return Err(SafetensorsError::DuplicateTensor { name });
         }
         let raw = match value {
-            Entry::Metadata(ok) => {
-                ok.map_err(SafetensorsError::Metadata)?;
+            Entry::Metadata(entries) => {
+                metadata = entries
+                    .map_err(SafetensorsError::Metadata)?
+                    .iter()
+                    .map(|(k, v)| super::MetadataEntry {
+                        key: k.clone(),
+                        digest: super::metadata_string_digest(k, v),
+                    })
+                    .collect();
                 continue;
             }
             Entry::Tensor(Ok(t)) => t,
@@ -513,6 +535,7 @@ pub fn parse_header(header: &[u8], size: u64) -> Result<Layout, SafetensorsError
         format: Format::Safetensors,
         header_len: data_start,
         tensors,
+        metadata,
     })
 }
 
