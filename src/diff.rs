@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::digest::Digest;
+use crate::formats::MetadataEntry;
 use crate::manifest::{Manifest, Tensor};
 use crate::verify::{differing_ranges, ByteRange};
 
@@ -111,6 +112,31 @@ pub fn diff_tensors<'a, 'b>(
     d
 }
 
+/// The metadata keys whose values differ between two lists of entries (including keys on one
+/// side only), sorted. A key present several times on a side (several files of a model) is
+/// compared as the set of its digests.
+pub fn diff_metadata<'a, 'b>(
+    expected: impl IntoIterator<Item = &'a MetadataEntry>,
+    found: impl IntoIterator<Item = &'b MetadataEntry>,
+) -> Vec<String> {
+    fn group<'x>(
+        es: impl IntoIterator<Item = &'x MetadataEntry>,
+    ) -> BTreeMap<String, BTreeSet<Digest>> {
+        let mut m: BTreeMap<String, BTreeSet<Digest>> = BTreeMap::new();
+        for e in es {
+            m.entry(e.key.clone()).or_default().insert(e.digest);
+        }
+        m
+    }
+    let a = group(expected);
+    let b = group(found);
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect()
+}
+
 /// A file present on both sides with different bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FileChange {
@@ -126,6 +152,9 @@ pub struct FileChange {
     /// Whether the tensor file's header bytes differ (when both sides record it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub header_changed: Option<bool>,
+    /// Metadata keys whose values differ (when both sides record the file's metadata).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata_changed: Option<Vec<String>>,
 }
 
 /// How manifest B differs from manifest A.
@@ -144,6 +173,9 @@ pub struct ManifestDiff {
     pub same_tensor_set: bool,
     /// Both record tensors and every tensor sits in the same file at the same offsets.
     pub same_layout: bool,
+    /// Model-wide metadata keys whose values differ, when both manifests record metadata.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata_changed: Option<Vec<String>>,
 }
 
 impl ManifestDiff {
@@ -157,6 +189,11 @@ impl ManifestDiff {
     /// The same tensors, split into files differently.
     pub fn resharded(&self) -> bool {
         self.same_tensor_set && !self.same_layout
+    }
+
+    /// The model-wide metadata is the same (or not recorded on a side).
+    pub fn same_metadata(&self) -> bool {
+        self.metadata_changed.as_ref().is_none_or(Vec::is_empty)
     }
 }
 
@@ -182,6 +219,7 @@ pub fn diff_manifests(a: &Manifest, b: &Manifest) -> ManifestDiff {
         tensors: None,
         same_tensor_set: false,
         same_layout: false,
+        metadata_changed: None,
     };
     let same_cs = a.chunk_size() == b.chunk_size();
     for (p, x) in &fa {
@@ -197,6 +235,13 @@ pub fn diff_manifests(a: &Manifest, b: &Manifest) -> ManifestDiff {
             ),
             _ => (None, None),
         };
+        let metadata_changed = match (
+            x.tensors.as_ref().and_then(|t| t.metadata.as_ref()),
+            y.tensors.as_ref().and_then(|t| t.metadata.as_ref()),
+        ) {
+            (Some(mx), Some(my)) => Some(diff_metadata(mx, my)),
+            _ => None,
+        };
         d.files_changed.push(FileChange {
             path: p.to_string(),
             size_a: x.tree.size,
@@ -204,7 +249,18 @@ pub fn diff_manifests(a: &Manifest, b: &Manifest) -> ManifestDiff {
             ranges: same_cs.then(|| differing_ranges(a.chunk_size(), &x.tree, &y.tree)),
             tensors,
             header_changed,
+            metadata_changed,
         });
+    }
+    if a.metadata_digest().is_some() && b.metadata_digest().is_some() {
+        let all = |m: &Manifest| -> Vec<MetadataEntry> {
+            m.files()
+                .iter()
+                .filter_map(|f| f.tensors.as_ref()?.metadata.clone())
+                .flatten()
+                .collect()
+        };
+        d.metadata_changed = Some(diff_metadata(&all(a), &all(b)));
     }
     if let (Some(ta), Some(tb)) = (a.tensor_digest(), b.tensor_digest()) {
         d.tensors = Some(diff_tensors(

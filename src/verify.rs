@@ -16,11 +16,12 @@ use serde::Serialize;
 
 use crate::diff::{diff_tensors, TensorDiff};
 use crate::digest::Digest;
+use crate::formats::MetadataEntry;
 use crate::formats::{self, Format};
 use crate::index::{self, IndexProblem};
 use crate::manifest::{
-    hash_path, open_for_hashing, tensor_set_digest, FileEntry, Manifest, Sha256, Tensor,
-    TensorFile, Tensors,
+    hash_path, metadata_set_digest, open_for_hashing, tensor_set_digest, FileEntry, Manifest,
+    Sha256, Tensor, TensorFile, Tensors,
 };
 use crate::progress::Progress;
 use crate::tree::{self, Region};
@@ -116,6 +117,9 @@ pub struct TensorChanges {
     /// The file no longer parses as its format: why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unparsable: Option<String>,
+    /// Metadata keys whose values differ from the manifest's (when it records them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metadata_changed: Vec<String>,
     #[serde(flatten)]
     pub diff: TensorDiff,
 }
@@ -142,6 +146,22 @@ pub struct TensorSetReport {
     pub layout_differs: bool,
     pub expected_files: Vec<String>,
     pub found_files: Vec<String>,
+    /// The model-wide metadata (spec/manifest.md, "Tensor-file metadata"): part of the
+    /// verdict, so that a copy with the same tensors but another chat template or context
+    /// length does not pass.
+    pub metadata: MetadataReport,
+}
+
+/// The directory's tensor-file metadata against the manifest's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MetadataReport {
+    pub ok: bool,
+    /// `None` when the manifest records no metadata (written by an older weightseal): then
+    /// the metadata cannot be checked and tensor-level verification fails.
+    pub expected_digest: Option<Digest>,
+    pub found_digest: Digest,
+    /// Keys whose values differ, or that are on one side only.
+    pub changed: Vec<String>,
 }
 
 /// A sharded-checkpoint index problem, as reported.
@@ -244,6 +264,7 @@ fn tensor_changes(
     let unparsable = |why: String| TensorChanges {
         header_changed: true,
         unparsable: Some(why),
+        metadata_changed: Vec::new(),
         diff: TensorDiff::default(),
     };
     let (f, size) = match open_for_hashing(fs_path, symlinks) {
@@ -262,6 +283,7 @@ fn tensor_changes(
             Ok(digests) => TensorChanges {
                 header_changed: false,
                 unparsable: None,
+                metadata_changed: Vec::new(),
                 diff: TensorDiff {
                     changed: candidates
                         .iter()
@@ -303,6 +325,11 @@ fn tensor_changes(
     TensorChanges {
         header_changed: digests[0] != tf.header || layout.header_len != tf.header_len,
         unparsable: None,
+        metadata_changed: tf
+            .metadata
+            .as_ref()
+            .map(|m| crate::diff::diff_metadata(m, &layout.metadata))
+            .unwrap_or_default(),
         diff: diff_tensors(&tf.tensors, &found),
     }
 }
@@ -583,8 +610,34 @@ fn verify_tensors(
             .collect(),
     );
     let found_digest = tensor_set_digest(found.iter().copied());
+    let found_meta: Vec<&MetadataEntry> = found_files
+        .iter()
+        .filter_map(|(_, tf)| tf.metadata.as_ref())
+        .flatten()
+        .collect();
+    let expected_meta: Option<Vec<&MetadataEntry>> = manifest
+        .files()
+        .iter()
+        .filter_map(|f| f.tensors.as_ref())
+        .map(|tf| tf.metadata.as_ref())
+        .collect::<Option<Vec<_>>>()
+        .map(|v| v.into_iter().flatten().collect());
+    let metadata = {
+        let found_digest = metadata_set_digest(found_meta.iter().copied());
+        let changed = match &expected_meta {
+            Some(e) => crate::diff::diff_metadata(e.iter().copied(), found_meta.iter().copied()),
+            None => Vec::new(),
+        };
+        MetadataReport {
+            ok: manifest.metadata_digest() == Some(found_digest) && changed.is_empty(),
+            expected_digest: manifest.metadata_digest(),
+            found_digest,
+            changed,
+        }
+    };
     let tensor_set = TensorSetReport {
-        ok: diff.is_empty() && found_digest == expected_digest,
+        ok: diff.is_empty() && found_digest == expected_digest && metadata.ok,
+        metadata,
         expected_digest,
         found_digest,
         count: found.len(),

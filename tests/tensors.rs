@@ -426,7 +426,7 @@ fn diff_reports_resharding_and_changes() {
     let o = ws(&["diff", s(&orig), s(&copy)]);
     assert!(
         stdout(&o).ends_with(
-            "verdict: same tensor set (names, dtypes, shapes, bytes) under different sharding\n"
+            "verdict: same tensor set (names, dtypes, shapes, bytes) and metadata under different sharding\n"
         ),
         "{}",
         stdout(&o)

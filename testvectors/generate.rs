@@ -1034,8 +1034,13 @@ pub fn metadata_rows(bytes: &[u8], format: weightseal::formats::Format) -> Vec<(
                 let key = std::str::from_utf8(&bytes[p + 8..p + 8 + klen]).expect("UTF-8 key");
                 let tpos = p + 8 + klen;
                 let end = skip(bytes, u32_at(tpos), tpos + 4);
-                if !["general.alignment", "split.no", "split.count", "split.tensors.count"]
-                    .contains(&key)
+                if ![
+                    "general.alignment",
+                    "split.no",
+                    "split.count",
+                    "split.tensors.count",
+                ]
+                .contains(&key)
                 {
                     rows.push((key.to_string(), metadata_digest(key, &bytes[tpos..end])));
                 }
@@ -1117,7 +1122,10 @@ fn gguf_all_types() -> Vec<(&'static str, Vec<u8>)> {
         ("t.u64", typed(10, &4u64.to_le_bytes())),
         ("t.u8", typed(0, &[7])),
         ("split.count", typed(2, &1u16.to_le_bytes())),
-        ("tokenizer.chat_template", gguf_string_value("{% for m in messages %}{{ m.content }}{% endfor %}")),
+        (
+            "tokenizer.chat_template",
+            gguf_string_value("{% for m in messages %}{{ m.content }}{% endfor %}"),
+        ),
         ("t.array.u32", typed(9, &arr_u32)),
         ("t.array.nested", typed(9, &nested)),
     ]

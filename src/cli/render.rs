@@ -159,6 +159,16 @@ pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// `metadata changed: tokenizer.chat_template, llama.context_length`.
+fn metadata_text(keys: &[String]) -> String {
+    let names: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let n = named("", &names);
+    format!(
+        "metadata changed: {}",
+        n.split_once(": ").map(|x| x.1).unwrap_or("")
+    )
+}
+
 /// `n things: a, b, c and 2 more`.
 fn named(count_word: &str, names: &[&str]) -> String {
     const SHOWN: usize = 4;
@@ -267,6 +277,9 @@ pub fn failure_reason(status: &FileStatus) -> Option<String> {
                 if let Some(why) = &t.unparsable {
                     parts.push(format!("no longer parses: {why}"));
                 }
+                if !t.metadata_changed.is_empty() {
+                    parts.push(metadata_text(&t.metadata_changed));
+                }
                 parts.extend(tensor_diff_text(&t.diff));
             }
             format!("modified: {}", parts.join("; "))
@@ -310,10 +323,26 @@ pub fn report_lines(r: &Report) -> String {
             ));
         } else {
             let mut parts = tensor_diff_text(&t.diff);
-            if parts.is_empty() {
+            if !t.metadata.changed.is_empty() {
+                parts.push(metadata_text(&t.metadata.changed));
+            }
+            if t.metadata.expected_digest.is_none() {
+                parts.push("the manifest records no tensor-file metadata (written by an older weightseal), so the metadata cannot be checked: hash the release again".into());
+            }
+            if parts.is_empty() && t.found_digest != t.expected_digest {
                 parts.push(format!(
                     "digest {} expected {}",
                     t.found_digest, t.expected_digest
+                ));
+            }
+            if parts.is_empty() {
+                parts.push(format!(
+                    "metadata digest {} expected {}",
+                    t.metadata.found_digest,
+                    t.metadata
+                        .expected_digest
+                        .map(|d| d.to_string())
+                        .unwrap_or_default()
                 ));
             }
             s.push_str(&format!(
@@ -394,6 +423,9 @@ pub fn diff_text(d: &ManifestDiff) -> String {
         if c.header_changed == Some(true) {
             parts.push("header changed".into());
         }
+        if let Some(m) = c.metadata_changed.as_ref().filter(|m| !m.is_empty()) {
+            parts.push(metadata_text(m));
+        }
         if let Some(t) = &c.tensors {
             parts.extend(tensor_diff_text(t));
         }
@@ -430,10 +462,16 @@ pub fn diff_text(d: &ManifestDiff) -> String {
             s.push_str(&format!("  added    {n}\n"));
         }
     }
+    if let Some(m) = d.metadata_changed.as_ref().filter(|m| !m.is_empty()) {
+        s.push_str(&format!("{}\n", metadata_text(m)));
+    }
     let verdict = if d.same_files() {
         "identical: every file matches".to_string()
+    } else if d.resharded() && d.same_metadata() {
+        "same tensor set (names, dtypes, shapes, bytes) and metadata under different sharding"
+            .to_string()
     } else if d.resharded() {
-        "same tensor set (names, dtypes, shapes, bytes) under different sharding".to_string()
+        "same tensor set under different sharding, but the metadata differs".to_string()
     } else if d.same_tensor_set {
         "same tensors in the same layout; other files differ".to_string()
     } else {

@@ -157,7 +157,9 @@ impl<'de> Deserialize<'de> for MetadataCheck {
                         Some(v) => entries.push((k, v)),
                         None => {
                             why.get_or_insert_with(|| {
-                                format!("must be an object of string values ({k:?} is not a string)")
+                                format!(
+                                    "must be an object of string values ({k:?} is not a string)"
+                                )
                             });
                         }
                     }
@@ -167,7 +169,10 @@ impl<'de> Deserialize<'de> for MetadataCheck {
                 }
                 entries.sort();
                 if let Some(d) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
-                    return Ok(MetadataCheck(Err(format!("key {:?} is listed twice", d[0].0))));
+                    return Ok(MetadataCheck(Err(format!(
+                        "key {:?} is listed twice",
+                        d[0].0
+                    ))));
                 }
                 Ok(MetadataCheck(Ok(entries)))
             }

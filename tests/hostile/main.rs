@@ -6,6 +6,7 @@
 mod common;
 
 mod dest;
+mod metadata;
 mod mutations;
 mod network;
 mod output;
