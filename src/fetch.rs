@@ -432,11 +432,7 @@ impl Remote {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let want = format!("bytes {}-{}/", start, end - 1);
-        let total_ok = cr
-            .strip_prefix(&want)
-            .is_some_and(|t| t == "*" || t == size.to_string());
-        if !total_ok {
+        if !content_range_matches(&cr, start, end - 1, size) {
             return Err(FetchError::BadRange {
                 url: shown(url),
                 start,
@@ -456,9 +452,18 @@ impl Remote {
     }
 }
 
+/// Whether a `Content-Range` header value answers a request for bytes `first..=last` of a file
+/// of `size` bytes: exactly `bytes FIRST-LAST/SIZE` (or `/*`), nothing else.
+pub fn content_range_matches(value: &str, first: u64, last: u64, size: u64) -> bool {
+    let want = format!("bytes {first}-{last}/");
+    value
+        .strip_prefix(&want)
+        .is_some_and(|t| t == "*" || t == size.to_string())
+}
+
 /// Streams a whole-file response, calling `on_group(index, bytes)` for each complete chunk
-/// group in order; refuses a body longer or shorter than `size`.
-fn stream_groups(
+/// group in order; refuses a body longer or shorter than `size`. Memory: one chunk group.
+pub fn stream_groups(
     url: &str,
     mut r: impl Read,
     size: u64,

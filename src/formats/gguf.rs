@@ -357,8 +357,20 @@ fn value<R: Read>(
 
 /// Parses the header of a GGUF file of `size` bytes.
 pub fn parse(file: &File, size: u64) -> Result<Layout, GgufError> {
+    parse_from(
+        BufReader::with_capacity(1 << 16, AtReader { file, pos: 0 }),
+        size,
+    )
+}
+
+/// Parses a whole GGUF file held in memory (tests and fuzzing).
+pub fn parse_slice(bytes: &[u8]) -> Result<Layout, GgufError> {
+    parse_from(bytes, bytes.len() as u64)
+}
+
+fn parse_from<R: Read>(inner: R, size: u64) -> Result<Layout, GgufError> {
     let mut r = Reader {
-        inner: BufReader::with_capacity(1 << 16, AtReader { file, pos: 0 }),
+        inner,
         pos: 0,
         size,
         tap: None,

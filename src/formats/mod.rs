@@ -144,6 +144,14 @@ pub fn parse(file: &File, size: u64, format: Format) -> Result<Layout, FormatErr
     })
 }
 
+/// [`parse`] of a whole file held in memory (tests and fuzzing).
+pub fn parse_slice(bytes: &[u8], format: Format) -> Result<Layout, FormatError> {
+    Ok(match format {
+        Format::Safetensors => safetensors::parse_slice(bytes)?,
+        Format::Gguf => gguf::parse_slice(bytes)?,
+    })
+}
+
 /// [`parse`], refusing a safetensors header longer than `max_header` bytes before reading it
 /// (GGUF headers are read in bounded pieces whatever their length).
 pub fn parse_limited(

@@ -416,6 +416,25 @@ pub fn parse_limited(file: &File, size: u64, limit: u64) -> Result<Layout, Safet
     parse_header(&header, size)
 }
 
+/// Parses a whole safetensors file held in memory (tests and fuzzing).
+pub fn parse_slice(bytes: &[u8]) -> Result<Layout, SafetensorsError> {
+    let size = bytes.len() as u64;
+    if size < 8 {
+        return Err(SafetensorsError::TooSmall { size });
+    }
+    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+    if n > MAX_HEADER_LEN {
+        return Err(SafetensorsError::HeaderTooLarge {
+            n,
+            limit: MAX_HEADER_LEN,
+        });
+    }
+    if n > size - 8 {
+        return Err(SafetensorsError::HeaderPastEnd { n, size });
+    }
+    parse_header(&bytes[8..8 + n as usize], size)
+}
+
 /// Parses header bytes (the `N` bytes after the length) of a file of `size` bytes.
 pub fn parse_header(header: &[u8], size: u64) -> Result<Layout, SafetensorsError> {
     let n = header.len() as u64;

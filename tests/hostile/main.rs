@@ -6,6 +6,7 @@
 mod common;
 
 mod dest;
+mod fuzz_regressions;
 mod metadata;
 mod mutations;
 mod network;

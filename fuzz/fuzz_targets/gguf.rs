@@ -1,0 +1,7 @@
+//! Fuzz target `gguf`: the property is `checks::gguf` (fuzz/checks.rs).
+#![no_main]
+
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::gguf(data));
