@@ -299,3 +299,42 @@ fn unknown_key_is_skipped_not_failed_when_the_release_verifies() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }
+
+#[test]
+fn two_models_by_one_publisher_keep_separate_rollback_state() {
+    let a = Release::new("org/a");
+    a.sign("pub", &["--version", "5"]);
+    // Model b lives in a's directory tree so that both policies share one key and one state.
+    let b_dir = a.dir.join("b");
+    fs::create_dir_all(&b_dir).unwrap();
+    fs::write(b_dir.join("w.bin"), bytes(1000, 3)).unwrap();
+    assert_eq!(
+        ws(&["hash", s(&b_dir), "--name", "org/b"]).status.code(),
+        Some(0)
+    );
+    let o = ws(&[
+        "sign",
+        s(&b_dir),
+        "--key",
+        s(&a.key("pub")),
+        "--version",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let p = a.policy(
+        "state_file = \"state.json\"\n[keys.pub]\npublic_key = \"pub.pub\"\nroles = [\"publisher\"]\n[roles.publisher]\nthreshold = 1\n",
+    );
+    assert_eq!(a.verify(&p).status.code(), Some(0));
+    let o = ws(&["verify", s(&b_dir), "--policy", s(&p)]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "version 1 of org/b is not a rollback of org/a's 5: {}",
+        text(&o)
+    );
+    let state = fs::read_to_string(a.dir.join("state.json")).unwrap();
+    assert!(
+        state.contains("\"org/a\": 5") && state.contains("\"org/b\": 1"),
+        "{state}"
+    );
+}
