@@ -669,6 +669,7 @@ pub fn fetch(
     let cs = manifest.chunk_size();
     let root = Dir::open(dest, true).map_err(dest_err)?;
     let scratch = root.child(PARTIAL_DIR, Some(0o700)).map_err(dest_err)?;
+    scratch.make_private().map_err(dest_err)?;
     let jobs: Vec<Job> = manifest
         .files()
         .iter()
@@ -852,7 +853,7 @@ fn start_file(ctx: &Ctx, job: &Job) -> Result<bool, FetchError> {
     let path = e.path.as_str();
     let f = ctx
         .scratch
-        .open_path(path, Access::Create { mode: 0o600 })
+        .open_path(path, Access::Create { mode: 0o644 })
         .map_err(dest_err)?;
     let partial_path = || e.path.under(ctx.scratch.path());
     let mut have = f

@@ -390,6 +390,31 @@ impl Dir {
         res
     }
 
+    /// Makes sure this directory belongs to the current user and only they can use it (mode
+    /// 0700): a scratch directory that another user can write to would let them change files
+    /// between their check and their use.
+    pub fn make_private(&self) -> Result<(), SafeDirError> {
+        let st = rustix::fs::fstat(&self.fd).map_err(|e| io_err(&self.path, e))?;
+        let me = rustix::process::geteuid().as_raw();
+        if st.st_uid != me {
+            return Err(SafeDirError::Io {
+                path: self.path.clone(),
+                source: io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!(
+                        "owned by uid {}, not by this user (uid {me}): another user could change what is downloaded there; remove it",
+                        st.st_uid
+                    ),
+                ),
+            });
+        }
+        if st.st_mode & 0o077 != 0 {
+            rustix::fs::fchmod(&self.fd, Mode::from_raw_mode(0o700))
+                .map_err(|e| io_err(&self.path, e))?;
+        }
+        Ok(())
+    }
+
     /// Flushes the directory's entries (after renames) to the disk.
     pub fn sync(&self) -> Result<(), SafeDirError> {
         rustix::fs::fsync(&self.fd).map_err(|e| io_err(&self.path, e))

@@ -265,3 +265,58 @@ fn descriptors_stay_bounded_by_jobs() {
         "300 files + manifest"
     );
 }
+
+#[test]
+fn partial_dir_owned_by_another_user_is_refused() {
+    let f = fixture();
+    let scratch = f.dest.join(".weightseal-partial");
+    fs::create_dir_all(&scratch).unwrap();
+    if std::os::unix::fs::chown(&scratch, Some(12345), None).is_err() {
+        // Only root can give a directory away; as another user the attack needs a second
+        // account, which a test cannot make.
+        eprintln!("SKIPPED partial_dir_owned_by_another_user_is_refused: chown needs root");
+        assert_ne!(rustix_euid(), 0, "root must be able to chown");
+        return;
+    }
+    let o = fetch(&f, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(".weightseal-partial: owned by uid 12345, not by this user"),
+        "{}",
+        text(&o)
+    );
+    assert!(!f.dest.join("big.bin").exists());
+}
+
+#[test]
+fn world_writable_partial_dir_is_made_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = fixture();
+    let scratch = f.dest.join(".weightseal-partial");
+    fs::create_dir_all(&scratch).unwrap();
+    fs::set_permissions(&scratch, fs::Permissions::from_mode(0o777)).unwrap();
+    // A failing file keeps the scratch directory, so its mode can be read afterwards.
+    f.server
+        .fault("big.bin", crate::common::server::Fault::Status(404), 1000);
+    let o = fetch(&f, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let mode = fs::metadata(&scratch).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    // Files land with ordinary permissions (not the scratch directory's).
+    let m = fs::metadata(f.dest.join("small.bin"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(m, 0o644 & !umask(), "0644 less the umask");
+}
+
+fn rustix_euid() -> u32 {
+    let o = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+}
+
+fn umask() -> u32 {
+    let o = Command::new("sh").arg("-c").arg("umask").output().unwrap();
+    u32::from_str_radix(String::from_utf8_lossy(&o.stdout).trim(), 8).unwrap()
+}
