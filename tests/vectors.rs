@@ -398,11 +398,26 @@ fn attestation_vectors() {
             .iter()
             .map(|line| {
                 let p: Vec<&str> = line.split(' ').collect();
-                let seed: [u8; 32] = unhex(p[1]).unwrap().try_into().unwrap();
-                let raw: [u8; 32] = unhex(p[2]).unwrap().try_into().unwrap();
-                let key = PublicKey::from_bytes(&raw).unwrap();
-                // The seed reproduces the public key (RFC 8032).
-                assert_eq!(PrivateKey::from_seed(&seed).public(), key, "{}", v.name);
+                let key = match p[1].split_once(':') {
+                    // ECDSA: ALG:SCALAR and ALG:SEC1-POINT.
+                    Some((alg, scalar)) => {
+                        let alg = weightseal::attest::keys::Algorithm::from_name(alg).unwrap();
+                        let point = p[2].split_once(':').unwrap().1;
+                        let key = PublicKey::from_sec1(alg, &unhex(point).unwrap()).unwrap();
+                        let private =
+                            PrivateKey::from_ecdsa_scalar(alg, &unhex(scalar).unwrap()).unwrap();
+                        assert_eq!(private.public(), key, "{}", v.name);
+                        key
+                    }
+                    None => {
+                        let seed: [u8; 32] = unhex(p[1]).unwrap().try_into().unwrap();
+                        let raw: [u8; 32] = unhex(p[2]).unwrap().try_into().unwrap();
+                        let key = PublicKey::from_bytes(&raw).unwrap();
+                        // The seed reproduces the public key (RFC 8032).
+                        assert_eq!(PrivateKey::from_seed(&seed).public(), key, "{}", v.name);
+                        key
+                    }
+                };
                 let window = |field: &str| {
                     p[4..]
                         .iter()

@@ -1720,7 +1720,29 @@ fn attestation_vectors(v: &mut Vectors) {
         ("publisher-b", [0x99; 32], "publisher", ""),
     ];
     let seed_of = |name: &str| seeds.iter().find(|s| s.0 == name).expect("known key").1;
-    let key = |name: &str| PrivateKey::from_seed(&seed_of(name));
+    // ECDSA signers: (policy name, algorithm, scalar, roles). ECDSA signatures use RFC 6979
+    // nonces, so they are as reproducible as ed25519's.
+    use weightseal::attest::keys::Algorithm;
+    let ec_keys: [(&str, Algorithm, Vec<u8>, &str); 2] = [
+        (
+            "ec-publisher",
+            Algorithm::EcdsaP256,
+            vec![0x21; 32],
+            "publisher",
+        ),
+        (
+            "ec384-publisher",
+            Algorithm::EcdsaP384,
+            vec![0x31; 48],
+            "publisher",
+        ),
+    ];
+    let key = |name: &str| match ec_keys.iter().find(|e| e.0 == name) {
+        Some((_, alg, scalar, _)) => {
+            PrivateKey::from_ecdsa_scalar(*alg, scalar).expect("a valid scalar")
+        }
+        None => PrivateKey::from_seed(&seed_of(name)),
+    };
     let key_seed = |seed: [u8; 32]| PrivateKey::from_seed(&seed);
     let pred = |role: &str, expires: Option<&str>, version: Option<u64>| Predicate {
         role: role.into(),
@@ -2164,6 +2186,70 @@ fn attestation_vectors(v: &mut Vectors) {
         vec!["valid"],
         vec![],
     ));
+    let ec_good = sign("ec-publisher", pred("publisher", None, Some(7)), digest);
+    cases.push(case(
+        "ecdsa-p256-valid",
+        "One publisher attestation by an ECDSA P-256 key: a DER signature over SHA-256 of the PAE.",
+        "success",
+        vec!["ec-publisher"],
+        p1.clone(),
+        None,
+        vec![ec_good.clone()],
+        vec!["valid"],
+        vec![],
+    ));
+    cases.push(case(
+        "ecdsa-p384-valid",
+        "One publisher attestation by an ECDSA P-384 key: a DER signature over SHA-384 of the PAE.",
+        "success",
+        vec!["ec384-publisher"],
+        p1.clone(),
+        None,
+        vec![sign(
+            "ec384-publisher",
+            pred("publisher", None, None),
+            digest,
+        )],
+        vec!["valid"],
+        vec![],
+    ));
+    cases.push(case(
+        "ecdsa-tampered-payload",
+        "An ECDSA P-256 attestation with one payload bit flipped after signing.",
+        "signature invalid",
+        vec!["ec-publisher"],
+        p1.clone(),
+        None,
+        vec![tamper(&ec_good)],
+        vec!["bad-signature"],
+        vec!["threshold-not-met"],
+    ));
+    cases.push(case(
+        "ecdsa-signature-length",
+        "An ECDSA P-256 signature of 100 bytes (a DER P-256 signature is at most 72).",
+        "signature invalid",
+        vec!["ec-publisher"],
+        p1.clone(),
+        None,
+        vec![{
+            let mut e = ec_good.clone();
+            e.signatures[0].sig = b64.encode([0x30u8; 100]);
+            e
+        }],
+        vec!["signature-length"],
+        vec!["threshold-not-met"],
+    ));
+    cases.push(case(
+        "mixed-algorithms",
+        "Two publishers required: one ed25519 key and one ECDSA P-256 key.",
+        "success",
+        vec!["publisher", "ec-publisher"],
+        vec![("publisher", 2)],
+        None,
+        vec![good_pub.clone(), ec_good.clone()],
+        vec!["valid", "valid"],
+        vec![],
+    ));
     for c in cases {
         let Case {
             name,
@@ -2182,6 +2268,14 @@ fn attestation_vectors(v: &mut Vectors) {
             "# {desc}\nexpect: {expect}\nnow: {now}\nmodel: {model}\nmanifest_digest: {digest}\n"
         );
         for k in &trusted {
+            for (n, alg, scalar, role) in ec_keys.iter().filter(|e| e.0 == *k) {
+                let a = alg.as_str();
+                s.push_str(&format!(
+                    "key: {n} {a}:{} {a}:{} {role}\n",
+                    hex(scalar),
+                    hex(&key(n).public().as_bytes())
+                ));
+            }
             for (n, seed, role, window) in seeds.iter().filter(|s| s.0 == *k) {
                 let window = if window.is_empty() {
                     String::new()
@@ -2191,7 +2285,7 @@ fn attestation_vectors(v: &mut Vectors) {
                 s.push_str(&format!(
                     "key: {n} {} {} {role}{window}\n",
                     hex(seed),
-                    hex(key_seed(*seed).public().as_bytes())
+                    hex(&key_seed(*seed).public().as_bytes())
                 ));
             }
         }

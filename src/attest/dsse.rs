@@ -16,6 +16,8 @@ use super::keys::{PrivateKey, PublicKey};
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 /// Largest envelope line accepted, in bytes.
 pub const MAX_ENVELOPE_LEN: usize = 1 << 20;
+/// Longest signature accepted, in bytes (a DER ECDSA P-384 signature is at most 104).
+pub const MAX_SIGNATURE_LEN: usize = 512;
 /// Most signatures one envelope may carry.
 pub const MAX_SIGNATURES: usize = 16;
 /// Largest payload (decoded) accepted, in bytes: a statement is a few KiB.
@@ -54,8 +56,12 @@ pub enum DsseError {
     UnknownPayloadType { found: String },
     #[error("{field} is not valid base64")]
     BadBase64 { field: String },
-    #[error("signature {index} is {found} bytes, an ed25519 signature is 64")]
-    SignatureLength { index: usize, found: usize },
+    #[error("signature {index} is {found} bytes, which is not the length of {expected}")]
+    SignatureLength {
+        index: usize,
+        found: usize,
+        expected: &'static str,
+    },
     #[error("signature {index} repeats an earlier signature or key id")]
     DuplicateSignature { index: usize },
     #[error("the envelope has no signature")]
@@ -188,20 +194,37 @@ impl Envelope {
         let mut verified = Vec::new();
         for (index, s) in self.signatures.iter().enumerate() {
             let raw = b64(&s.sig, &format!("signatures[{index}].sig"))?;
-            let sig: [u8; 64] =
-                raw.as_slice()
-                    .try_into()
-                    .map_err(|_| DsseError::SignatureLength {
-                        index,
-                        found: raw.len(),
-                    })?;
-            if !seen_sigs.insert(sig) || (!s.keyid.is_empty() && !seen_ids.insert(s.keyid.clone()))
+            if raw.len() > MAX_SIGNATURE_LEN {
+                return Err(DsseError::SignatureLength {
+                    index,
+                    found: raw.len(),
+                    expected: "any supported signature (at most 512 bytes)",
+                });
+            }
+            if !seen_sigs.insert(raw.clone())
+                || (!s.keyid.is_empty() && !seen_ids.insert(s.keyid.clone()))
             {
                 return Err(DsseError::DuplicateSignature { index });
             }
+            let sig = raw.as_slice();
             if !s.keyid.is_empty() {
                 if let Some(k) = trusted.iter().find(|k| k.id() == s.keyid) {
-                    if !k.verify_strict(&message, &sig) {
+                    if !k.signature_length_ok(sig.len()) {
+                        return Err(DsseError::SignatureLength {
+                            index,
+                            found: sig.len(),
+                            expected: match k.algorithm() {
+                                super::keys::Algorithm::Ed25519 => "an ed25519 signature (64)",
+                                super::keys::Algorithm::EcdsaP256 => {
+                                    "a DER ECDSA P-256 signature (8 to 72)"
+                                }
+                                super::keys::Algorithm::EcdsaP384 => {
+                                    "a DER ECDSA P-384 signature (8 to 104)"
+                                }
+                            },
+                        });
+                    }
+                    if !k.verify_strict(&message, sig) {
                         return Err(DsseError::BadSignature {
                             index,
                             keyid: s.keyid.clone(),
@@ -216,7 +239,7 @@ impl Envelope {
                     return Err(DsseError::TrialBudget { index });
                 }
                 *blind_budget -= 1;
-                if k.verify_strict(&message, &sig) {
+                if k.verify_strict(&message, sig) {
                     verified.push(k.id().to_string());
                     break;
                 }

@@ -178,33 +178,28 @@ impl Policy {
                 name: name.clone(),
                 detail,
             };
-            let found: Vec<PublicKey> =
-                match (k.public_key, k.public_key_pem) {
-                    (Some(p), None) => p
-                        .into_vec()
-                        .iter()
-                        .map(|p| {
-                            PublicKey::read(&base.join(p)).map_err(|source| PolicyError::KeyFile {
-                                path: path.clone(),
-                                source,
-                            })
-                        })
-                        .collect::<Result<_, _>>()?,
-                    (None, Some(pems)) => pems
-                        .into_vec()
-                        .iter()
-                        .map(|pem| {
-                            PublicKey::from_pem(pem, &path).map_err(|source| PolicyError::KeyFile {
-                                path: path.clone(),
-                                source,
-                            })
-                        })
-                        .collect::<Result<_, _>>()?,
-                    _ => return Err(key_err(
-                        "give exactly one of public_key (PEM files) or public_key_pem (inline PEM)"
-                            .into(),
-                    )),
-                };
+            // A file may hold several keys (OpenSSH lines, a GitHub keys file).
+            let key_file = |source| PolicyError::KeyFile {
+                path: path.clone(),
+                source,
+            };
+            let mut found: Vec<PublicKey> = Vec::new();
+            match (k.public_key, k.public_key_pem) {
+                (Some(files), None) => {
+                    for f in files.into_vec() {
+                        found.extend(PublicKey::read_all(&base.join(f)).map_err(key_file)?);
+                    }
+                }
+                (None, Some(pems)) => {
+                    for pem in pems.into_vec() {
+                        found.extend(PublicKey::parse_all(&pem, &path).map_err(key_file)?);
+                    }
+                }
+                _ => return Err(key_err(
+                    "give exactly one of public_key (key files) or public_key_pem (inline keys)"
+                        .into(),
+                )),
+            }
             if found.is_empty() {
                 return Err(key_err("the list of keys is empty".into()));
             }
@@ -957,7 +952,7 @@ mod tests {
             (format!("{}[roles.publisher]\nthreshold = 1\n", key("a", 1, "\"Pub Lisher\"")), "is not a role"),
             (format!("{one}[roles.publisher]\nthreshold = 1\nsurprise = true\n"), "unknown field"),
             ("[keys.a]\nroles = [\"publisher\"]\n[roles.publisher]\nthreshold = 1\n".to_string(), "exactly one of public_key"),
-            (format!("{one}[roles.publisher]\nthreshold = 1\n[keys.x]\npublic_key_pem = \"junk\"\nroles = [\"publisher\"]\n"), "no PEM block"),
+            (format!("{one}[roles.publisher]\nthreshold = 1\n[keys.x]\npublic_key_pem = \"junk\"\nroles = [\"publisher\"]\n"), "neither a PEM public key nor OpenSSH public key lines"),
             ("not toml [".to_string(), "policy p.toml"),
         ];
         for (text, want) in cases {

@@ -16,21 +16,66 @@ use weightseal::Digest;
 
 use super::{read_manifest, render, write_atomic};
 
-/// `keygen --out KEY`.
-pub fn keygen(out: &Path) -> Result<String> {
-    let key = PrivateKey::generate()?;
+/// `keygen --out KEY [--type ALG]`.
+pub fn keygen(out: &Path, alg: keys::Algorithm) -> Result<String> {
+    let key = PrivateKey::generate_with(alg)?;
     let pub_path = key.write_pair(out)?;
     Ok(format!(
-        "wrote {} (private key, PKCS#8 PEM, mode 0600) and {} (public key, SPKI PEM)\nkey id {}",
+        "wrote {} ({alg} private key, PKCS#8 PEM, mode 0600) and {} (public key, SPKI PEM)\nkey id {}",
         out.display(),
         pub_path.display(),
         key.public().id()
     ))
 }
 
-/// `key id FILE`.
+/// `key id FILE`: one line per key (a GitHub keys file holds several).
 pub fn key_id(path: &Path) -> Result<String> {
-    Ok(keys::read_any_public(path)?.id().to_string())
+    let keys = keys::read_any_public(path, &|| passphrase_for(path))?;
+    Ok(keys
+        .iter()
+        .map(|k| {
+            if keys.len() == 1 {
+                k.id().to_string()
+            } else {
+                format!("{}  {}", k.id(), k.algorithm())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// `key public FILE`: the SPKI PEM of every public key a key file holds.
+pub fn key_public(path: &Path) -> Result<String> {
+    let keys = keys::read_any_public(path, &|| passphrase_for(path))?;
+    Ok(keys.iter().map(PublicKey::to_pem).collect::<String>())
+}
+
+/// The passphrase of an encrypted key: `WEIGHTSEAL_PASSPHRASE`, or asked on the terminal
+/// without echo; `None` when neither is available.
+pub fn passphrase_for(path: &Path) -> Option<String> {
+    if let Ok(p) = std::env::var("WEIGHTSEAL_PASSPHRASE") {
+        return Some(p);
+    }
+    use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions};
+    use std::io::{BufRead, Write as _};
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()?;
+    let saved = tcgetattr(&tty).ok()?;
+    let mut quiet = saved.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    let mut out = &tty;
+    let _ = write!(out, "Passphrase for {}: ", path.display());
+    let _ = out.flush();
+    tcsetattr(&tty, OptionalActions::Flush, &quiet).ok()?;
+    let mut line = String::new();
+    let read = std::io::BufReader::new(&tty).read_line(&mut line);
+    let _ = tcsetattr(&tty, OptionalActions::Now, &saved);
+    let _ = writeln!(out);
+    read.ok()?;
+    Some(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
 /// The trust to apply: `--policy P` or `--key PUB...`; `None` when neither is given.
@@ -42,8 +87,17 @@ pub fn load_trust(keys: &[PathBuf], policy: Option<&Path>) -> Result<Option<Poli
         (false, None) => {
             let keys = keys
                 .iter()
-                .map(|k| Ok((k.display().to_string(), PublicKey::read(k)?)))
-                .collect::<Result<Vec<_>>>()?;
+                .map(|k| {
+                    let name = k.display().to_string();
+                    Ok(PublicKey::read_all(k)?
+                        .into_iter()
+                        .map(|key| (name.clone(), key))
+                        .collect::<Vec<_>>())
+                })
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .collect();
             Ok(Some(Policy::publisher_keys(keys)))
         }
     }
@@ -101,7 +155,9 @@ pub fn parse_derived(arg: &str) -> Result<DerivedFrom> {
 /// Arguments of `sign` beyond the directory and manifest.
 #[derive(clap::Args)]
 pub struct SignArgs {
-    /// The private key (PKCS#8 PEM, e.g. from `weightseal keygen` or `openssl genpkey -algorithm ed25519`).
+    /// The private key: ed25519, ECDSA P-256 or P-384, as PKCS#8 PEM (`weightseal keygen`,
+    /// `openssl genpkey`), encrypted PKCS#8 (passphrase from WEIGHTSEAL_PASSPHRASE or asked on
+    /// the terminal), SEC1 (`openssl ecparam -genkey`) or OpenSSH (`ssh-keygen`).
     #[arg(long, value_name = "KEY")]
     pub key: PathBuf,
     /// The role attested: publisher, auditor, mirror, or another lowercase word.
@@ -130,7 +186,7 @@ pub struct SignArgs {
 
 /// Signs `manifest` (read from `manifest_path`) and appends the envelope to the bundle.
 pub fn sign(manifest: &Manifest, manifest_path: &Path, a: &SignArgs) -> Result<String> {
-    let key = PrivateKey::read(&a.key)?;
+    let key = PrivateKey::read_with(&a.key, &|| passphrase_for(&a.key))?;
     let now = Timestamp::now();
     let expires_at = a
         .expires

@@ -181,6 +181,9 @@ enum Command {
         /// Where to write the private key; the public key goes to KEY.pub.
         #[arg(long, value_name = "KEY")]
         out: PathBuf,
+        /// The algorithm: ed25519 (default), ecdsa-p256 or ecdsa-p384.
+        #[arg(long = "type", value_name = "ALG", default_value = "ed25519", value_parser = parse_alg)]
+        alg: weightseal::attest::keys::Algorithm,
     },
     /// Key utilities.
     Key {
@@ -334,11 +337,23 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
 
 #[derive(Subcommand)]
 enum KeyCommand {
-    /// Print the key id of a public (or private) key file: SHA-256 of its SPKI DER, in hex.
+    /// Print the key id of a public (or private) key file: SHA-256 of its SPKI DER, in hex
+    /// (one line per key for a file of several, such as a GitHub keys file).
     Id {
-        /// A PEM key file.
+        /// A key file: PEM, OpenSSH private key or public key lines.
         file: PathBuf,
     },
+    /// Print the public key(s) of a key file as SPKI PEM (from a private key, an OpenSSH
+    /// public key line or a GitHub keys file).
+    Public {
+        /// A key file.
+        file: PathBuf,
+    },
+}
+
+fn parse_alg(s: &str) -> Result<weightseal::attest::keys::Algorithm, String> {
+    weightseal::attest::keys::Algorithm::from_name(s)
+        .ok_or_else(|| format!("{s:?}: expected ed25519, ecdsa-p256 or ecdsa-p384"))
 }
 
 fn parse_chunk_size(s: &str) -> Result<ChunkSize, String> {
@@ -643,8 +658,14 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                 Outcome::NotVerified
             })
         }
-        Command::Keygen { out } => {
-            outln!("{}", attest::keygen(&out)?);
+        Command::Keygen { out, alg } => {
+            outln!("{}", attest::keygen(&out, alg)?);
+            Ok(Outcome::Verified)
+        }
+        Command::Key {
+            command: KeyCommand::Public { file },
+        } => {
+            out!("{}", attest::key_public(&file)?);
             Ok(Outcome::Verified)
         }
         Command::Key {
