@@ -352,3 +352,45 @@ fn redirects_to_other_schemes_and_403_are_refused() {
     }
     assert!(f.dest.join("big.bin").exists());
 }
+
+#[test]
+fn fetch_uses_the_trust_store_when_no_key_is_given() {
+    let f = fixture();
+    let store = f.dest.with_file_name("trust.toml");
+    let args = |dest: &str| vec!["fetch".to_string(), f.server.base.clone(), dest.to_string()];
+    let run = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        common::ws_trust(&store, &a)
+    };
+    // Nothing trusted: refused before any weight byte.
+    let o = run(args(s(&f.dest)));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no trust store entry matches it"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(f.server.requests("big.bin"), 0);
+    // The fixture's model is named "model".
+    let o = common::ws_trust(
+        &store,
+        &[
+            "trust",
+            "add",
+            s(&f.key_pub),
+            "--model",
+            "mod*",
+            "--name",
+            "pub",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(args(s(&f.dest)));
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains("pub (publisher for mod*)"),
+        "{}",
+        stderr(&o)
+    );
+    assert_verified_copy(&f);
+}

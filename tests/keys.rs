@@ -361,3 +361,87 @@ fn securesystemslib_verifies_an_ecdsa_signed_attestation() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(stdout(&o).trim(), format!("['{id}']"));
 }
+
+#[test]
+fn trust_store_add_list_verify_remove() {
+    use common::ws_trust;
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("config/weightseal/trust.toml");
+    let m = model(d.path());
+    let k = d.path().join("acme");
+    assert_eq!(ws(&["keygen", "--out", s(&k)]).status.code(), Some(0));
+    let o = sign_env(&m, &k, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // No entry yet: integrity only, and it says so.
+    let o = ws_trust(&store, &["verify", s(&m)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("NOT checked") && text(&o).contains("no trust store entry matches"),
+        "{}",
+        text(&o)
+    );
+    // Trust acme for org/*.
+    let o = ws_trust(
+        &store,
+        &[
+            "trust",
+            "add",
+            s(&d.path().join("acme.pub")),
+            "--model",
+            "org/*",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(stdout(&o).starts_with("trusted acme ("), "{}", text(&o));
+    let o = ws_trust(&store, &["trust", "list"]);
+    assert!(
+        stdout(&o).starts_with("acme  org/*  publisher  "),
+        "{}",
+        text(&o)
+    );
+    // Adding the same again is refused.
+    let o = ws_trust(
+        &store,
+        &[
+            "trust",
+            "add",
+            s(&d.path().join("acme.pub")),
+            "--model",
+            "org/*",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // verify with no flags now checks the signature, and says which entry it used.
+    let o = ws_trust(&store, &["verify", s(&m)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("using the trust store")
+            && text(&o).contains("acme (publisher for org/*)"),
+        "{}",
+        text(&o)
+    );
+    assert!(stdout(&o).contains("attestation 1: OK"), "{}", text(&o));
+    // A matching entry whose key signed nothing: the verification fails.
+    let other = d.path().join("other");
+    assert_eq!(ws(&["keygen", "--out", s(&other)]).status.code(), Some(0));
+    let m2 = d.path().join("m2");
+    fs::create_dir_all(&m2).unwrap();
+    fs::write(m2.join("w.bin"), b"w").unwrap();
+    assert_eq!(
+        ws(&["hash", s(&m2), "--name", "org/two"]).status.code(),
+        Some(0)
+    );
+    let o = sign_env(&m2, &other, &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = ws_trust(&store, &["verify", s(&m2)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("trust policy NOT met"), "{}", text(&o));
+    // Remove it: integrity only again.
+    let o = ws_trust(&store, &["trust", "remove", "acme"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = ws_trust(&store, &["trust", "list"]);
+    assert_eq!(stdout(&o), "");
+    let o = ws_trust(&store, &["verify", s(&m2)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("NOT checked"), "{}", text(&o));
+}

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod policy;
 pub mod statement;
 pub mod time;
+pub mod trust;
 
 pub use keys::{PrivateKey, PublicKey};
 pub use policy::{Policy, PolicyReport};

@@ -16,6 +16,93 @@ use weightseal::Digest;
 
 use super::{read_manifest, render, write_atomic};
 
+/// The trust store's policy for model `name` when its entries match (saying so on stderr), or
+/// `None`.
+pub fn trust_store_policy(name: &str) -> Result<Option<Policy>> {
+    let Some(path) = weightseal::attest::trust::default_path() else {
+        return Ok(None);
+    };
+    let store = weightseal::attest::trust::TrustStore::load(&path)?;
+    let policy = store.policy_for(name, &path)?;
+    if policy.is_some() {
+        let used: Vec<String> = store
+            .matching(name)
+            .iter()
+            .map(|e| format!("{} ({} for {})", e.name, e.role, e.model))
+            .collect();
+        eprintln!(
+            "weightseal: no --key or --policy: using the trust store {}: {}",
+            path.display(),
+            used.join(", ")
+        );
+    }
+    Ok(policy)
+}
+
+/// `trust add|list|remove`.
+pub fn trust_command(cmd: super::TrustCommand) -> Result<super::Outcome> {
+    use weightseal::attest::trust::{default_path, TrustStore};
+    let path = default_path()
+        .context("cannot locate the trust store: set WEIGHTSEAL_TRUST, XDG_CONFIG_HOME or HOME")?;
+    let mut store = TrustStore::load(&path)?;
+    match cmd {
+        super::TrustCommand::Add {
+            key,
+            model,
+            role,
+            name,
+        } => {
+            let keys = PublicKey::read_all(&key)?;
+            let name = name.unwrap_or_else(|| {
+                key.file_name()
+                    .map(|n| n.to_string_lossy().trim_end_matches(".pub").to_string())
+                    .unwrap_or_else(|| "key".into())
+            });
+            let added = store.add(&keys, &model, &role, &name)?;
+            store.save(&path)?;
+            for e in &added {
+                outln!(
+                    "trusted {} ({}) as {} for {}",
+                    e.name,
+                    e.key_id,
+                    e.role,
+                    e.model
+                );
+            }
+            eprintln!("weightseal: trust store {}", path.display());
+        }
+        super::TrustCommand::List { json } => {
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&store.entries)?);
+            } else if store.entries.is_empty() {
+                eprintln!("weightseal: the trust store {} is empty", path.display());
+            } else {
+                for e in &store.entries {
+                    let alg = PublicKey::from_pem(&e.key, &path)
+                        .map(|k| k.algorithm().to_string())
+                        .unwrap_or_default();
+                    outln!(
+                        "{}  {}  {}  {}  {}",
+                        e.name,
+                        e.model,
+                        e.role,
+                        short(&e.key_id),
+                        alg
+                    );
+                }
+            }
+        }
+        super::TrustCommand::Remove { what, model } => {
+            let removed = store.remove(&what, model.as_deref())?;
+            store.save(&path)?;
+            for e in &removed {
+                outln!("removed {} ({}) for {}", e.name, e.key_id, e.model);
+            }
+        }
+    }
+    Ok(super::Outcome::Verified)
+}
+
 /// `keygen --out KEY [--type ALG]`.
 pub fn keygen(out: &Path, alg: keys::Algorithm) -> Result<String> {
     let key = PrivateKey::generate_with(alg)?;
@@ -343,6 +430,16 @@ pub fn report_lines(r: &PolicyReport) -> String {
 /// weights proves nothing about who made them (whoever changed the weights could regenerate
 /// it). Louder when the release carries attestations that went unchecked.
 pub fn unchecked_warning(bundle: &[bundle::BundleLine], digest_pinned: bool) -> String {
+    let hint = " (no trust store entry matches this model either; `weightseal trust add KEY --model PATTERN` trusts a publisher)";
+    let base = unchecked_text(bundle, digest_pinned);
+    if digest_pinned {
+        base
+    } else {
+        format!("{base}{hint}")
+    }
+}
+
+fn unchecked_text(bundle: &[bundle::BundleLine], digest_pinned: bool) -> String {
     if digest_pinned {
         return "weightseal: signatures NOT checked (no --key or --policy); the manifest digest matched the --digest pin".to_string();
     }

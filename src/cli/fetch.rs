@@ -85,11 +85,16 @@ pub fn run(
     json: bool,
 ) -> Result<Outcome> {
     let trust = attest::load_trust(keys, policy)?;
-    if trust.is_none() && !allow_unsigned && pins.digest.is_none() {
-        bail!("refusing to download a manifest nobody vouches for: give --key PUB or --policy POLICY, or --allow-unsigned for integrity checking only");
-    }
     let remote = Remote::new(url, opts.clone())?;
     let (m, manifest_bytes) = remote_manifest(&remote, manifest, limits.0)?;
+    // No --key or --policy: the trust store's entries for this model, if any.
+    let trust = match trust {
+        Some(t) => Some(t),
+        None => attest::trust_store_policy(m.name())?,
+    };
+    if trust.is_none() && !allow_unsigned && pins.digest.is_none() {
+        bail!("refusing to download {}: no --key or --policy is given and no trust store entry matches it, so nobody vouches for its manifest; give --key PUB or --policy POLICY, add the publisher with `weightseal trust add`, or pass --allow-unsigned for integrity checking only", m.name());
+    }
     let problems = weightseal::attest::policy::check_pins(
         pins.model.as_deref(),
         pins.digest,

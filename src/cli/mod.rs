@@ -190,6 +190,12 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Your trust store (like ssh's known_hosts): keys you trust for models matching a
+    /// pattern. `verify` and `fetch` use it when given no --key and no --policy.
+    Trust {
+        #[command(subcommand)]
+        command: TrustCommand,
+    },
     /// Sign a model's manifest: append a DSSE/in-toto attestation to weightseal.intoto.jsonl.
     /// Hashes the directory first when it has no manifest; refuses a manifest that does not
     /// match the directory unless --manifest-only.
@@ -348,6 +354,39 @@ enum KeyCommand {
     Public {
         /// A key file.
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TrustCommand {
+    /// Trust the key(s) of a file (PEM, OpenSSH line, GitHub keys file) for models matching
+    /// a pattern (`org/*`, `org/llama-*`; `*` matches any characters).
+    Add {
+        /// The public key file.
+        key: PathBuf,
+        /// Model names this key is trusted for.
+        #[arg(long, value_name = "PATTERN")]
+        model: String,
+        /// The role the key is trusted to attest.
+        #[arg(long, default_value = "publisher")]
+        role: String,
+        /// A name for the key's owner (default: the key file's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the trusted keys.
+    List {
+        /// Print the entries as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the entries with this name or key id (or a key id prefix of 8+ characters).
+    Remove {
+        /// A name or key id.
+        what: String,
+        /// Only the entry for this model pattern.
+        #[arg(long, value_name = "PATTERN")]
+        model: Option<String>,
     },
 }
 
@@ -525,6 +564,11 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                 }
                 (None, None) => anyhow::bail!("give a directory or --url"),
             };
+            // No --key or --policy: the trust store's entries for this model, if any.
+            let trust = match trust {
+                Some(t) => Some(t),
+                None => attest::trust_store_policy(m.name())?,
+            };
             let signatures = match &trust {
                 Some(p) => Some(
                     weightseal::attest::check_release(
@@ -662,6 +706,7 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             outln!("{}", attest::keygen(&out, alg)?);
             Ok(Outcome::Verified)
         }
+        Command::Trust { command } => attest::trust_command(command),
         Command::Key {
             command: KeyCommand::Public { file },
         } => {

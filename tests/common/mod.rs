@@ -27,10 +27,23 @@ pub fn python(test: &str) -> Option<PathBuf> {
     None
 }
 
-/// Runs the weightseal binary.
+/// Runs the weightseal binary, with no trust store (so the user's own never changes a test).
 pub fn ws(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_weightseal"))
         .args(args)
+        .env(
+            "WEIGHTSEAL_TRUST",
+            "/nonexistent/weightseal-tests/trust.toml",
+        )
+        .output()
+        .expect("run weightseal")
+}
+
+/// Runs the weightseal binary with the trust store at `store`.
+pub fn ws_trust(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_weightseal"))
+        .args(args)
+        .env("WEIGHTSEAL_TRUST", store)
         .output()
         .expect("run weightseal")
 }
