@@ -31,6 +31,7 @@ pub mod fsutil;
 pub mod index;
 pub mod manifest;
 pub mod net;
+pub mod oms;
 pub mod path;
 pub mod progress;
 pub mod safedir;

@@ -83,6 +83,19 @@ pub enum FileStatus {
         #[serde(skip_serializing_if = "Option::is_none")]
         tensors: Option<Box<TensorChanges>>,
     },
+    /// The bytes differ from a digest of another algorithm (an OMS signature's SHA-256,
+    /// BLAKE2b or BLAKE3), per file or per shard; `ranges` are the differing shards (the
+    /// whole file without shards). `expected`/`found` are the file's digests when files are
+    /// hashed whole.
+    #[serde(rename = "modified-digest")]
+    DigestMismatch {
+        algorithm: String,
+        #[serde(skip_serializing_if = "String::is_empty")]
+        expected: String,
+        #[serde(skip_serializing_if = "String::is_empty")]
+        found: String,
+        ranges: Vec<ByteRange>,
+    },
     /// Listed in the manifest, absent from the directory.
     Missing,
     /// Present in the directory, not listed. `allowed` when extras were allowed.

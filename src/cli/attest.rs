@@ -269,6 +269,207 @@ pub struct SignArgs {
     /// The attestation bundle to append to (default: beside the manifest).
     #[arg(long, value_name = "FILE")]
     pub attestations: Option<PathBuf>,
+    /// What to write: a weightseal attestation (default), an OpenSSF model signing bundle
+    /// that `model_signing verify key` accepts (`oms`, needs an ECDSA key for model_signing),
+    /// or both from one hashing pass.
+    #[arg(long, value_enum, default_value = "weightseal")]
+    pub format: SignFormat,
+    /// With --format oms or both: where to write the OMS bundle (default: model.sig, as
+    /// model_signing does).
+    #[arg(long, value_name = "FILE")]
+    pub signature: Option<PathBuf>,
+}
+
+/// Which signature formats `sign` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SignFormat {
+    Weightseal,
+    Oms,
+    Both,
+}
+
+/// Writes the OMS bundle of `dir` (hashed with per-file SHA-256 in `m`) signed with the key of
+/// `a`, leaving out what model_signing leaves out by default and the signature itself.
+pub fn sign_oms(dir: &Path, m: &Manifest, a: &SignArgs) -> Result<String> {
+    use weightseal::oms::{self, SignedFile, GIT_PATHS};
+    let key = PrivateKey::read_with(&a.key, &|| passphrase_for(&a.key))?;
+    if key.algorithm() == keys::Algorithm::Ed25519 {
+        eprintln!("weightseal: warning: model_signing's key method verifies ECDSA keys only; weightseal verifies this ed25519 signature, model_signing will not");
+    }
+    let sig_path = a
+        .signature
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("model.sig"));
+    let mut ignore: Vec<String> = GIT_PATHS.iter().map(|s| s.to_string()).collect();
+    ignore.extend(
+        [".weightseal-partial", MANIFEST_FILE, ATTESTATION_FILE]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    // The signature file itself, when it is inside the model.
+    if let (Ok(root), Some(parent)) = (
+        dir.canonicalize(),
+        sig_path.parent().map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        }),
+    ) {
+        if let Ok(pc) = parent.canonicalize() {
+            if let Ok(rel) = pc
+                .join(sig_path.file_name().unwrap_or_default())
+                .strip_prefix(&root)
+            {
+                ignore.push(rel.to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for f in m.files() {
+        let p = f.path.as_str();
+        if ignore
+            .iter()
+            .any(|i| p == i || p.starts_with(&format!("{i}/")))
+        {
+            continue;
+        }
+        let sha256 = f.sha256.with_context(|| {
+            format!("{p}: no SHA-256 recorded (internal: the manifest was hashed without it)")
+        })?;
+        files.push(SignedFile { path: p, sha256 });
+    }
+    let name = dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| m.name().to_string());
+    let text = oms::sign(&name, &files, &ignore, &key);
+    write_atomic(&sig_path, text.as_bytes())?;
+    Ok(format!(
+        "wrote OpenSSF model signing bundle {} ({} file(s), key {})",
+        sig_path.display(),
+        files.len(),
+        key.public().id()
+    ))
+}
+
+/// `verify DIR --signature model.sig --key PUB` for an OpenSSF model signing bundle.
+pub fn verify_oms(
+    dir: &Path,
+    sig_path: &Path,
+    text: &str,
+    key_files: &[PathBuf],
+    ignore_paths: &[PathBuf],
+    ignore_git: bool,
+    json: bool,
+) -> Result<super::Outcome> {
+    use weightseal::oms;
+    if key_files.is_empty() {
+        bail!("verifying an OpenSSF model signing bundle needs --key PUB (the public key of the signer; the certificate and Sigstore keyless methods are not supported yet)");
+    }
+    let mut keys = Vec::new();
+    for k in key_files {
+        keys.extend(PublicKey::read_all(k)?);
+    }
+    let (signed, keyid) = match oms::verify_with_keys(text, &keys) {
+        Ok(x) => x,
+        Err(
+            e @ (oms::OmsError::BadSignature
+            | oms::OmsError::KeyMismatch { .. }
+            | oms::OmsError::SubjectDigest { .. }),
+        ) => {
+            if json {
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "ok": false, "signatures": "checked",
+                        "signature": {"format": "oms", "ok": false, "error": e.to_string()}
+                    }))?
+                );
+            } else {
+                outln!("signature {}: FAILED ({e})", sig_path.display());
+            }
+            eprintln!("weightseal: the OpenSSF model signing signature does NOT verify");
+            return Ok(super::Outcome::NotVerified);
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", sig_path.display())),
+    };
+    // What model_signing leaves out when it verifies: git paths by default, the paths given
+    // (relative to the model directory, or to here when inside it), the signature itself.
+    let root = dir
+        .canonicalize()
+        .with_context(|| format!("reading {}", dir.display()))?;
+    let mut extra: Vec<String> = if ignore_git {
+        oms::GIT_PATHS.iter().map(|s| s.to_string()).collect()
+    } else {
+        Vec::new()
+    };
+    for p in ignore_paths
+        .iter()
+        .chain(std::iter::once(&sig_path.to_path_buf()))
+    {
+        let cands = [dir.join(p), p.clone()];
+        for c in cands {
+            let abs = c
+                .canonicalize()
+                .unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(&c));
+            if let Ok(rel) = abs.strip_prefix(&root) {
+                extra.push(rel.to_string_lossy().into_owned());
+                break;
+            }
+        }
+    }
+    let report = oms::verify_dir(dir, &signed, &extra)?;
+    let what = format!(
+        "OpenSSF model signing, key {}, {} {}, {} resource(s){}",
+        short(&keyid),
+        signed.serialization.hash_type,
+        if signed.serialization.shard_size.is_some() {
+            "shards"
+        } else {
+            "files"
+        },
+        signed.resources.len(),
+        if signed.legacy {
+            ", model_signing 0.2 format"
+        } else {
+            ""
+        }
+    );
+    if json {
+        let mut v = serde_json::to_value(&report)?;
+        v["name"] = serde_json::json!(signed.model_name);
+        v["signatures"] = serde_json::json!("checked");
+        v["signature"] = serde_json::json!({
+            "format": "oms", "ok": true, "keyid": keyid,
+            "hash_type": signed.serialization.hash_type,
+            "method": if signed.serialization.shard_size.is_some() { "shards" } else { "files" },
+        });
+        outln!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        out!("{}", render::report_lines(&report));
+        outln!("signature {}: OK ({what})", sig_path.display());
+    }
+    let failed = report.files.iter().filter(|f| !f.status.passes()).count();
+    if report.ok {
+        eprintln!(
+            "weightseal: {} verified against its OpenSSF model signing signature: {} file(s)",
+            if signed.model_name.is_empty() {
+                dir.display().to_string()
+            } else {
+                signed.model_name.clone()
+            },
+            report.files.len()
+        );
+        Ok(super::Outcome::Verified)
+    } else {
+        eprintln!(
+            "weightseal: NOT verified: the signature is valid but {failed} path(s) differ from what it signed"
+        );
+        Ok(super::Outcome::NotVerified)
+    }
 }
 
 /// Signs `manifest` (read from `manifest_path`) and appends the envelope to the bundle.

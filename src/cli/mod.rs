@@ -127,6 +127,19 @@ enum Command {
         /// The attestation bundle (default: weightseal.intoto.jsonl beside the manifest).
         #[arg(long, value_name = "FILE")]
         attestations: Option<PathBuf>,
+        /// A signature file: an OpenSSF model signing bundle (`model.sig`, recognised by its
+        /// media type; verified with --key against the directory as model_signing
+        /// serialized it) or a weightseal bundle.
+        #[arg(long, value_name = "FILE")]
+        signature: Option<PathBuf>,
+        /// With an OpenSSF signature: paths to leave out (relative to the model directory, or
+        /// to the current directory when inside the model), as model_signing takes them.
+        #[arg(long = "ignore-paths", value_name = "PATH", num_args = 1..)]
+        ignore_paths: Vec<PathBuf>,
+        /// With an OpenSSF signature: do not leave out .git, .github, .gitattributes and
+        /// .gitignore (model_signing leaves them out by default).
+        #[arg(long)]
+        no_ignore_git_paths: bool,
         /// Require the manifest to be this model (its name, as the attestations sign it).
         #[arg(long = "model", value_name = "NAME")]
         pin_model: Option<String>,
@@ -509,10 +522,32 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             keys,
             policy,
             attestations,
+            signature,
+            ignore_paths,
+            no_ignore_git_paths,
             pin_model,
             pin_digest,
             json,
         } => {
+            let mut attestations = attestations;
+            if let Some(sig) = &signature {
+                let text = weightseal::oms::read_bundle(sig)?;
+                if weightseal::oms::is_oms_bundle(&text) {
+                    let dir = dir.as_deref().context(
+                        "an OpenSSF model signing bundle is verified against a model directory",
+                    )?;
+                    return attest::verify_oms(
+                        dir,
+                        sig,
+                        &text,
+                        &keys,
+                        &ignore_paths,
+                        !no_ignore_git_paths,
+                        json,
+                    );
+                }
+                attestations = Some(sig.clone());
+            }
             let trust = attest::load_trust(&keys, policy.as_deref())?;
             let (m, report, bundle_lines) = match (&dir, &url) {
                 (Some(dir), _) => {
@@ -726,49 +761,97 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             args,
         } => {
             let path = manifest_path(&dir, manifest.as_deref());
-            let m = if path.exists() {
-                let m = read_manifest(&path)?;
+            let oms = args.format != attest::SignFormat::Weightseal;
+            let stored = path.exists().then(|| read_manifest(&path)).transpose()?;
+            // The OMS bundle needs every file's SHA-256: hash once, with it, and check the
+            // stored manifest against that same pass.
+            let fresh = if oms
+                && stored
+                    .as_ref()
+                    .is_none_or(|m| m.files().iter().any(|f| f.sha256.is_none()))
+            {
+                let opts = BuildOptions {
+                    exclude: vec![path.clone()],
+                    sha256: Sha256::Record,
+                    ..Default::default()
+                };
+                Some(build_manifest(&dir, &opts)?)
+            } else {
+                None
+            };
+            let m = if let Some(m) = stored {
                 if !manifest_only {
-                    let opts = VerifyOptions {
-                        exclude: vec![path.clone()],
-                        ..Default::default()
+                    let differ: Vec<String> = match &fresh {
+                        Some(f) => {
+                            let d = weightseal::diff::diff_manifests(&m, f);
+                            d.files_added
+                                .iter()
+                                .chain(&d.files_removed)
+                                .cloned()
+                                .chain(d.files_changed.iter().map(|c| c.path.clone()))
+                                .collect()
+                        }
+                        None => {
+                            let opts = VerifyOptions {
+                                exclude: vec![path.clone()],
+                                ..Default::default()
+                            };
+                            let bar = Bar::new("checking");
+                            let report = verify::verify_dir(&dir, &m, &opts, bar.progress())
+                                .with_context(|| format!("checking {}", dir.display()))?;
+                            bar.finish();
+                            let mut bad: Vec<String> = report
+                                .files
+                                .iter()
+                                .filter(|f| !f.status.passes())
+                                .map(|f| f.path.clone())
+                                .collect();
+                            if !report.ok && bad.is_empty() {
+                                bad.push("an index file".into());
+                            }
+                            bad
+                        }
                     };
-                    let bar = Bar::new("checking");
-                    let report = verify::verify_dir(&dir, &m, &opts, bar.progress())
-                        .with_context(|| format!("checking {}", dir.display()))?;
-                    bar.finish();
-                    if !report.ok {
-                        let bad: Vec<&str> = report
-                            .files
-                            .iter()
-                            .filter(|f| !f.status.passes())
-                            .map(|f| f.path.as_str())
-                            .collect();
+                    if !differ.is_empty() {
                         anyhow::bail!(
                             "the manifest {} does not match the directory {} ({} path(s) differ, e.g. {}): run `weightseal verify`, or sign with --manifest-only",
                             path.display(),
                             dir.display(),
-                            bad.len(),
-                            bad.first().copied().unwrap_or("an index file")
+                            differ.len(),
+                            differ[0]
                         );
                     }
                 }
                 m
             } else {
-                let opts = BuildOptions {
-                    exclude: vec![path.clone()],
-                    ..Default::default()
+                let m = match &fresh {
+                    Some(f) => f.clone(),
+                    None => {
+                        let opts = BuildOptions {
+                            exclude: vec![path.clone()],
+                            ..Default::default()
+                        };
+                        build_manifest(&dir, &opts)?
+                    }
                 };
-                let m = build_manifest(&dir, &opts)?;
-                write_atomic(&path, &m.encode())
-                    .with_context(|| format!("writing manifest {}", path.display()))?;
-                eprintln!(
-                    "weightseal: hashed {} into {}",
-                    dir.display(),
-                    path.display()
-                );
+                if args.format != attest::SignFormat::Oms {
+                    write_atomic(&path, &m.encode())
+                        .with_context(|| format!("writing manifest {}", path.display()))?;
+                    eprintln!(
+                        "weightseal: hashed {} into {}",
+                        dir.display(),
+                        path.display()
+                    );
+                }
                 m
             };
+            if oms {
+                let with_sha = fresh.as_ref().unwrap_or(&m);
+                outln!("{}", attest::sign_oms(&dir, with_sha, &args)?);
+                if args.format == attest::SignFormat::Oms {
+                    return Ok(Outcome::Verified);
+                }
+            }
             outln!("{}", attest::sign(&m, &path, &args)?);
             Ok(Outcome::Verified)
         }

@@ -244,6 +244,25 @@ pub fn failure_reason(status: &FileStatus) -> Option<String> {
             )
         }
         FileStatus::TensorFile { .. } => return None,
+        FileStatus::DigestMismatch {
+            algorithm,
+            expected,
+            found,
+            ranges,
+        } => {
+            let list: Vec<String> = ranges
+                .iter()
+                .map(|b| format!("{}..{}", b.start, b.end))
+                .collect();
+            if expected.is_empty() {
+                format!(
+                    "modified: the {algorithm} of bytes {} differs",
+                    list.join(", ")
+                )
+            } else {
+                format!("modified: {algorithm} {found}, expected {expected}")
+            }
+        }
         FileStatus::Missing => "missing".into(),
         FileStatus::Extra { .. } => "extra: not in the manifest".into(),
         FileStatus::Unreadable { reason } => format!("unreadable: {reason}"),
@@ -360,7 +379,9 @@ pub fn report_summary(m: &Manifest, r: &Report) -> String {
     let modified = count(|s| {
         matches!(
             s,
-            FileStatus::Modified { .. } | FileStatus::TensorFile { .. }
+            FileStatus::Modified { .. }
+                | FileStatus::TensorFile { .. }
+                | FileStatus::DigestMismatch { .. }
         ) && !s.passes()
     });
     let missing = count(|s| matches!(s, FileStatus::Missing));

@@ -1,0 +1,796 @@
+//! OpenSSF Model Signing (OMS) signatures, as the `model_signing` tool writes and reads them:
+//! a Sigstore bundle (`mediaType` `application/vnd.dev.sigstore.bundle.v0.3+json`) holding a
+//! DSSE envelope whose in-toto statement has predicate type
+//! `https://model_signing/signature/v1.0`, listing every file (or shard) of the model with its
+//! digest (SHA-256, BLAKE2b or BLAKE3), the serialization that produced them (method, hash type,
+//! ignored paths, symlink policy, shard size), and as subject the SHA-256 over all digests in
+//! order. Bundles of model_signing 0.2 (predicate `https://model_signing/Digests/v0.1`, files
+//! as subjects, and a PAE bug that its verifier tolerates) verify too.
+//!
+//! Key method only (a public key given by the user: ECDSA P-256 and P-384, or ed25519). The
+//! certificate and Sigstore keyless methods need X.509 chain and transparency-log verification,
+//! which this module does not do: such bundles are refused with that reason, never accepted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde::Deserialize;
+use sha2::Digest as _;
+
+use crate::attest::dsse::{pae, PAYLOAD_TYPE};
+use crate::attest::keys::{PrivateKey, PublicKey};
+use crate::verify::{ByteRange, FileReport, FileStatus, Report};
+
+/// The bundle media types model_signing releases have written.
+pub const MEDIA_TYPES: &[&str] = &[
+    "application/vnd.dev.sigstore.bundle.v0.3+json",
+    "application/vnd.dev.sigstore.bundle+json;version=0.3",
+    "application/vnd.dev.sigstore.bundle+json;version=0.2",
+    "application/vnd.dev.sigstore.bundle+json;version=0.1",
+];
+/// The v1.0 predicate.
+pub const PREDICATE_V1: &str = "https://model_signing/signature/v1.0";
+/// The predicate of model_signing 0.2.
+pub const PREDICATE_V01: &str = "https://model_signing/Digests/v0.1";
+/// The in-toto statement type.
+const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
+/// Largest signature file read.
+pub const MAX_BUNDLE_LEN: u64 = 64 << 20;
+/// Paths model_signing leaves out by default (`--ignore-git-paths`).
+pub const GIT_PATHS: &[&str] = &[".git", ".github", ".gitattributes", ".gitignore"];
+
+/// Why an OMS signature did not verify or could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum OmsError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("not an OpenSSF model signing bundle: {0}")]
+    NotABundle(String),
+    #[error("unsupported bundle media type {0:?}")]
+    MediaType(String),
+    #[error("the bundle was made with the {0} method; weightseal verifies OMS signatures made with a key (--key) only, not certificate or Sigstore keyless ones yet")]
+    UnsupportedMethod(&'static str),
+    #[error("the bundle's public key hint {hint} matches none of the given keys (model_signing records SHA-256 of the signer's public key PEM)")]
+    KeyMismatch { hint: String },
+    #[error("the signature does not verify under any of the given keys")]
+    BadSignature,
+    #[error("the signed statement is not valid: {0}")]
+    Statement(String),
+    #[error("the statement is inconsistent: its subject digest is {expected}, its resources hash to {found}")]
+    SubjectDigest { expected: String, found: String },
+    #[error("{0}")]
+    Model(String),
+}
+
+/// How model_signing turned the model into digests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Serialization {
+    /// `None`: one digest per file; `Some(n)`: one per shard of `n` bytes.
+    pub shard_size: Option<u64>,
+    /// `sha256`, `blake2b` or `blake3` (model_signing's `hash_type`; `blake2` means BLAKE2b).
+    pub hash_type: String,
+    pub allow_symlinks: bool,
+    /// Paths relative to the model root whose files (and children) are left out.
+    pub ignore_paths: Vec<String>,
+}
+
+/// A verified OMS statement: the model's name, serialization and every signed digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OmsManifest {
+    pub model_name: String,
+    pub serialization: Serialization,
+    /// `path` (files) or `path:start:end` (shards) → (algorithm, lowercase hex digest).
+    pub resources: BTreeMap<String, (String, String)>,
+    /// Written by model_signing 0.2 (no serialization recorded, files by subject).
+    pub legacy: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBundle {
+    media_type: String,
+    #[serde(default)]
+    verification_material: serde_json::Value,
+    dsse_envelope: Option<RawEnvelope>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEnvelope {
+    payload: String,
+    payload_type: String,
+    signatures: Vec<RawSignature>,
+}
+
+#[derive(Deserialize)]
+struct RawSignature {
+    sig: String,
+}
+
+/// Whether `text` looks like a Sigstore bundle (by its media type), not a weightseal bundle.
+pub fn is_oms_bundle(text: &str) -> bool {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Probe {
+        media_type: Option<String>,
+    }
+    serde_json::from_str::<Probe>(text.trim())
+        .ok()
+        .and_then(|p| p.media_type)
+        .is_some_and(|m| m.starts_with("application/vnd.dev.sigstore.bundle"))
+}
+
+/// Reads a signature file (at most [`MAX_BUNDLE_LEN`]).
+pub fn read_bundle(path: &Path) -> Result<String, OmsError> {
+    let io = |source| OmsError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(io)?;
+    let mut s = String::new();
+    f.take(MAX_BUNDLE_LEN).read_to_string(&mut s).map_err(io)?;
+    Ok(s)
+}
+
+/// The public key hint model_signing records: SHA-256 of the key's SPKI PEM text.
+pub fn key_hint(key: &PublicKey) -> String {
+    crate::digest::hex(&sha2::Sha256::digest(key.to_pem().as_bytes()))
+}
+
+/// `PAE` as model_signing 0.2 computed it: `DSSEV1 LEN TYPE LEN ` followed by Python's
+/// `repr()` of the payload bytes (`b'…'`), a bug its verifier still accepts.
+fn pae_compat(payload: &[u8]) -> Vec<u8> {
+    let quote = if payload.contains(&b'\'') && !payload.contains(&b'"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut r = String::from("b");
+    r.push(quote);
+    for &b in payload {
+        match b {
+            b'\\' => r.push_str("\\\\"),
+            b'\t' => r.push_str("\\t"),
+            b'\n' => r.push_str("\\n"),
+            b'\r' => r.push_str("\\r"),
+            b if b == quote as u8 => {
+                r.push('\\');
+                r.push(quote);
+            }
+            0x20..=0x7e => r.push(b as char),
+            b => r.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    r.push(quote);
+    format!(
+        "DSSEV1 {} {} {} {}",
+        PAYLOAD_TYPE.len(),
+        PAYLOAD_TYPE,
+        payload.len(),
+        r
+    )
+    .into_bytes()
+}
+
+/// Verifies an OMS bundle with the key method: the signature under one of `keys` (the one the
+/// bundle's hint names, when it has a hint), then the statement's consistency. Returns the
+/// signed manifest and the id of the key that verified.
+pub fn verify_with_keys(text: &str, keys: &[PublicKey]) -> Result<(OmsManifest, String), OmsError> {
+    let b: RawBundle =
+        serde_json::from_str(text.trim()).map_err(|e| OmsError::NotABundle(e.to_string()))?;
+    if !MEDIA_TYPES.contains(&b.media_type.as_str()) {
+        return Err(OmsError::MediaType(
+            b.media_type.chars().take(100).collect(),
+        ));
+    }
+    let vm = &b.verification_material;
+    if vm.get("x509CertificateChain").is_some() || vm.get("certificate").is_some() {
+        let keyless = vm
+            .get("tlogEntries")
+            .and_then(|t| t.as_array())
+            .is_some_and(|t| !t.is_empty());
+        return Err(OmsError::UnsupportedMethod(if keyless {
+            "Sigstore keyless"
+        } else {
+            "certificate"
+        }));
+    }
+    let env = b
+        .dsse_envelope
+        .ok_or_else(|| OmsError::NotABundle("no dsseEnvelope".into()))?;
+    if env.payload_type != PAYLOAD_TYPE {
+        return Err(OmsError::Statement(format!(
+            "payloadType {:?}, expected {PAYLOAD_TYPE:?}",
+            env.payload_type.chars().take(100).collect::<String>()
+        )));
+    }
+    if env.signatures.len() != 1 {
+        return Err(OmsError::NotABundle(format!(
+            "{} signatures in the envelope, expected one",
+            env.signatures.len()
+        )));
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let payload = b64
+        .decode(&env.payload)
+        .map_err(|_| OmsError::NotABundle("payload is not base64".into()))?;
+    let sig = b64
+        .decode(&env.signatures[0].sig)
+        .map_err(|_| OmsError::NotABundle("signature is not base64".into()))?;
+    let hint = vm
+        .get("publicKey")
+        .and_then(|p| p.get("hint"))
+        .and_then(|h| h.as_str())
+        .filter(|h| !h.is_empty());
+    let candidates: Vec<&PublicKey> = match hint {
+        Some(h) => {
+            let c: Vec<&PublicKey> = keys.iter().filter(|k| key_hint(k) == h).collect();
+            if c.is_empty() {
+                return Err(OmsError::KeyMismatch {
+                    hint: h.chars().take(80).collect(),
+                });
+            }
+            c
+        }
+        None => keys.iter().collect(),
+    };
+    let message = pae(PAYLOAD_TYPE, &payload);
+    let compat = pae_compat(&payload);
+    let key = candidates
+        .iter()
+        .find(|k| k.verify_strict(&message, &sig) || k.verify_strict(&compat, &sig))
+        .ok_or(OmsError::BadSignature)?;
+    Ok((parse_statement(&payload)?, key.id().to_string()))
+}
+
+/// Parses an (authenticated) statement into the signed manifest.
+pub fn parse_statement(payload: &[u8]) -> Result<OmsManifest, OmsError> {
+    let bad = |s: &str| OmsError::Statement(s.to_string());
+    let v: serde_json::Value =
+        serde_json::from_slice(payload).map_err(|e| OmsError::Statement(e.to_string()))?;
+    if v.get("_type").and_then(|t| t.as_str()) != Some(STATEMENT_V1) {
+        return Err(bad("not an in-toto v1 statement"));
+    }
+    let subjects = v
+        .get("subject")
+        .and_then(|s| s.as_array())
+        .ok_or_else(|| bad("no subject"))?;
+    let ptype = v
+        .get("predicateType")
+        .and_then(|p| p.as_str())
+        .unwrap_or("");
+    let hex_ok = |s: &str| s.len().is_multiple_of(2) && s.bytes().all(|c| c.is_ascii_hexdigit());
+    if ptype == PREDICATE_V01 {
+        // model_signing 0.2: every file is a subject with its SHA-256.
+        let mut resources = BTreeMap::new();
+        for s in subjects {
+            let name = s
+                .get("name")
+                .and_then(|n| n.as_str())
+                .ok_or_else(|| bad("subject without name"))?;
+            let d = s
+                .get("digest")
+                .and_then(|d| d.get("sha256"))
+                .and_then(|d| d.as_str())
+                .filter(|d| hex_ok(d))
+                .ok_or_else(|| bad("subject without a sha256 digest"))?;
+            resources.insert(
+                name.to_string(),
+                ("sha256".to_string(), d.to_ascii_lowercase()),
+            );
+        }
+        return Ok(OmsManifest {
+            model_name: String::new(),
+            serialization: Serialization {
+                shard_size: None,
+                hash_type: "sha256".into(),
+                allow_symlinks: false,
+                ignore_paths: Vec::new(),
+            },
+            resources,
+            legacy: true,
+        });
+    }
+    if ptype != PREDICATE_V1 {
+        return Err(OmsError::Statement(format!(
+            "predicate type {:?} is not model_signing's",
+            ptype.chars().take(100).collect::<String>()
+        )));
+    }
+    if subjects.len() != 1 {
+        return Err(bad("expected exactly one subject"));
+    }
+    let model_name = subjects[0]
+        .get("name")
+        .and_then(|n| n.as_str())
+        .unwrap_or("")
+        .to_string();
+    let expected = subjects[0]
+        .get("digest")
+        .and_then(|d| d.get("sha256"))
+        .and_then(|d| d.as_str())
+        .ok_or_else(|| bad("subject without a sha256 digest"))?
+        .to_ascii_lowercase();
+    let pred = v.get("predicate").ok_or_else(|| bad("no predicate"))?;
+    let ser = pred
+        .get("serialization")
+        .ok_or_else(|| bad("no serialization"))?;
+    let method = ser.get("method").and_then(|m| m.as_str()).unwrap_or("");
+    let shard_size = match method {
+        "files" => None,
+        "shards" => Some(
+            // Written through protobuf's JSON, the size may come as a float (65536.0).
+            ser.get("shard_size")
+                .and_then(|s| {
+                    s.as_u64().or_else(|| {
+                        s.as_f64()
+                            .filter(|f| f.fract() == 0.0 && *f > 0.0 && *f < 9.0e15)
+                            .map(|f| f as u64)
+                    })
+                })
+                .filter(|&s| s > 0)
+                .ok_or_else(|| bad("shards without a positive shard_size"))?,
+        ),
+        other => {
+            return Err(OmsError::Statement(format!(
+                "serialization method {:?} is not files or shards",
+                other.chars().take(50).collect::<String>()
+            )))
+        }
+    };
+    let hash_type = match ser.get("hash_type").and_then(|h| h.as_str()) {
+        Some("sha256") => "sha256",
+        Some("blake2" | "blake2b") => "blake2b",
+        Some("blake3") => "blake3",
+        other => {
+            return Err(OmsError::Statement(format!(
+                "hash_type {:?} is not sha256, blake2 or blake3",
+                other.unwrap_or("")
+            )))
+        }
+    }
+    .to_string();
+    let allow_symlinks = match ser.get("allow_symlinks") {
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    };
+    let ignore_paths = ser
+        .get("ignore_paths")
+        .and_then(|i| i.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut hasher = sha2::Sha256::new();
+    let mut resources = BTreeMap::new();
+    for r in pred
+        .get("resources")
+        .and_then(|r| r.as_array())
+        .ok_or_else(|| bad("no resources"))?
+    {
+        let name = r
+            .get("name")
+            .and_then(|n| n.as_str())
+            .ok_or_else(|| bad("resource without name"))?;
+        let alg = r.get("algorithm").and_then(|a| a.as_str()).unwrap_or("");
+        let d = r
+            .get("digest")
+            .and_then(|d| d.as_str())
+            .filter(|d| hex_ok(d))
+            .ok_or_else(|| bad("resource without a hex digest"))?;
+        let raw = hex_decode(d);
+        hasher.update(&raw);
+        if resources
+            .insert(name.to_string(), (alg.to_string(), d.to_ascii_lowercase()))
+            .is_some()
+        {
+            return Err(OmsError::Statement(format!(
+                "resource {name:?} listed twice"
+            )));
+        }
+    }
+    let found = crate::digest::hex(&hasher.finalize());
+    if found != expected {
+        return Err(OmsError::SubjectDigest { expected, found });
+    }
+    Ok(OmsManifest {
+        model_name,
+        serialization: Serialization {
+            shard_size,
+            hash_type,
+            allow_symlinks,
+            ignore_paths,
+        },
+        resources,
+        legacy: false,
+    })
+}
+
+fn hex_decode(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap_or(0))
+        .collect()
+}
+
+/// A digest of `bytes start..end` of `file` with model_signing's hash type.
+fn digest_range(
+    f: &std::fs::File,
+    start: u64,
+    end: u64,
+    hash_type: &str,
+) -> std::io::Result<String> {
+    use std::os::unix::fs::FileExt;
+    enum H {
+        Sha(sha2::Sha256),
+        B2(blake2::Blake2b512),
+        B3(Box<blake3::Hasher>),
+    }
+    let mut h = match hash_type {
+        "blake2b" => H::B2(blake2::Blake2b512::new()),
+        "blake3" => H::B3(Box::new(blake3::Hasher::new())),
+        _ => H::Sha(sha2::Sha256::new()),
+    };
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos = start;
+    while pos < end {
+        let want = ((end - pos) as usize).min(buf.len());
+        let n = f.read_at(&mut buf[..want], pos)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was read",
+            ));
+        }
+        match &mut h {
+            H::Sha(x) => x.update(&buf[..n]),
+            H::B2(x) => x.update(&buf[..n]),
+            H::B3(x) => {
+                x.update(&buf[..n]);
+            }
+        }
+        pos += n as u64;
+    }
+    Ok(match h {
+        H::Sha(x) => crate::digest::hex(&x.finalize()),
+        H::B2(x) => crate::digest::hex(&x.finalize()),
+        H::B3(x) => x.finalize().to_hex().to_string(),
+    })
+}
+
+/// Whether `rel` (a `/`-separated path relative to the model root) is at or under an ignored
+/// path.
+fn ignored(rel: &str, ignore: &[String]) -> bool {
+    ignore.iter().any(|p| {
+        let p = p.trim_start_matches("./").trim_end_matches('/');
+        !p.is_empty() && (rel == p || rel.starts_with(&format!("{p}/")))
+    })
+}
+
+/// The files of `dir` as model_signing serializes them: every regular file (and, when allowed,
+/// symlink to one) not under an ignored path, by its `/`-separated relative path.
+fn list_files(
+    dir: &Path,
+    allow_symlinks: bool,
+    ignore: &[String],
+) -> Result<Vec<(String, PathBuf)>, OmsError> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((d, prefix)) = stack.pop() {
+        let rd = std::fs::read_dir(&d).map_err(|source| OmsError::Io {
+            path: d.clone(),
+            source,
+        })?;
+        for e in rd {
+            let e = e.map_err(|source| OmsError::Io {
+                path: d.clone(),
+                source,
+            })?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let rel = format!("{prefix}{name}");
+            if ignored(&rel, ignore) {
+                continue;
+            }
+            let p = e.path();
+            let lm = std::fs::symlink_metadata(&p).map_err(|source| OmsError::Io {
+                path: p.clone(),
+                source,
+            })?;
+            let m = if lm.file_type().is_symlink() {
+                if !allow_symlinks {
+                    return Err(OmsError::Model(format!(
+                        "{rel} is a symbolic link, and the signature was made without allow_symlinks"
+                    )));
+                }
+                std::fs::metadata(&p).map_err(|source| OmsError::Io {
+                    path: p.clone(),
+                    source,
+                })?
+            } else {
+                lm
+            };
+            if m.is_dir() {
+                stack.push((p, format!("{rel}/")));
+            } else if m.is_file() {
+                out.push((rel, p));
+            } else {
+                return Err(OmsError::Model(format!("{rel} is not a regular file")));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Hashes `dir` as `ser` says (files or shards, the hash type, ignored paths plus `extra`) and
+/// compares with the signed manifest: one report line per file, as `verify` reports.
+pub fn verify_dir(
+    dir: &Path,
+    signed: &OmsManifest,
+    extra_ignore: &[String],
+) -> Result<Report, OmsError> {
+    let ser = &signed.serialization;
+    let mut ignore: Vec<String> = ser.ignore_paths.clone();
+    ignore.extend(extra_ignore.iter().cloned());
+    let files = list_files(dir, ser.allow_symlinks, &ignore)?;
+    // Expected digests grouped by file: (start, end) → digest; (0, u64::MAX) for whole files.
+    let mut expected: BTreeMap<String, Vec<(u64, u64, String)>> = BTreeMap::new();
+    for (name, (_, d)) in &signed.resources {
+        match ser.shard_size {
+            None => expected
+                .entry(name.clone())
+                .or_default()
+                .push((0, u64::MAX, d.clone())),
+            Some(_) => {
+                let mut parts = name.rsplitn(3, ':');
+                let (end, start, path) = (parts.next(), parts.next(), parts.next());
+                match (
+                    path,
+                    start.and_then(|s| s.parse().ok()),
+                    end.and_then(|e| e.parse().ok()),
+                ) {
+                    (Some(p), Some(s), Some(e)) => expected
+                        .entry(p.to_string())
+                        .or_default()
+                        .push((s, e, d.clone())),
+                    _ => {
+                        return Err(OmsError::Statement(format!(
+                            "shard resource {name:?} is not PATH:START:END"
+                        )))
+                    }
+                }
+            }
+        }
+    }
+    let mut reports = Vec::new();
+    let found_names: BTreeSet<&str> = files.iter().map(|f| f.0.as_str()).collect();
+    for (path, fs_path) in &files {
+        let Some(exp) = expected.get(path) else {
+            reports.push(FileReport {
+                path: path.clone(),
+                status: FileStatus::Extra {
+                    size: std::fs::metadata(fs_path).ok().map(|m| m.len()),
+                    allowed: false,
+                },
+            });
+            continue;
+        };
+        let status = match hash_and_compare(fs_path, exp, ser) {
+            Ok(s) => s,
+            Err(e) => FileStatus::Unreadable {
+                reason: e.to_string(),
+            },
+        };
+        reports.push(FileReport {
+            path: path.clone(),
+            status,
+        });
+    }
+    for path in expected
+        .keys()
+        .filter(|p| !found_names.contains(p.as_str()))
+    {
+        reports.push(FileReport {
+            path: path.clone(),
+            status: FileStatus::Missing,
+        });
+    }
+    Ok(Report::new(reports, Vec::new(), None))
+}
+
+fn hash_and_compare(
+    fs_path: &Path,
+    exp: &[(u64, u64, String)],
+    ser: &Serialization,
+) -> std::io::Result<FileStatus> {
+    let f = std::fs::File::open(fs_path)?;
+    let size = f.metadata()?.len();
+    let mut bad = Vec::new();
+    let (mut found_whole, mut expected_whole) = (String::new(), String::new());
+    match ser.shard_size {
+        None => {
+            let d = digest_range(&f, 0, size, &ser.hash_type)?;
+            if d != exp[0].2 {
+                bad.push(ByteRange {
+                    start: 0,
+                    end: size,
+                });
+                found_whole = d;
+                expected_whole = exp[0].2.clone();
+            }
+        }
+        Some(n) => {
+            // The shards the file has now, against the signed ones.
+            let mut want: BTreeMap<(u64, u64), &str> =
+                exp.iter().map(|(s, e, d)| ((*s, *e), d.as_str())).collect();
+            let mut start = 0u64;
+            loop {
+                let end = start.saturating_add(n).min(size);
+                let d = digest_range(&f, start, end, &ser.hash_type)?;
+                if want.remove(&(start, end)) != Some(d.as_str()) {
+                    bad.push(ByteRange { start, end });
+                }
+                if end >= size {
+                    break;
+                }
+                start = end;
+            }
+            for ((s, e), _) in want {
+                bad.push(ByteRange { start: s, end: e });
+            }
+            bad.sort_by_key(|r| (r.start, r.end));
+        }
+    }
+    Ok(if bad.is_empty() {
+        FileStatus::Ok
+    } else {
+        FileStatus::DigestMismatch {
+            algorithm: ser.hash_type.clone(),
+            expected: expected_whole,
+            found: found_whole,
+            ranges: bad,
+        }
+    })
+}
+
+/// One file for an OMS signature: its path relative to the model and its SHA-256.
+pub struct SignedFile<'a> {
+    pub path: &'a str,
+    pub sha256: crate::Digest,
+}
+
+/// Writes an OMS bundle (v0.3, key method, files serialization, SHA-256) over `files`, as
+/// `model_signing sign key` would for the same model with `ignore_paths` left out. The
+/// payload is signed with `key` (model_signing's key method verifies ECDSA keys).
+pub fn sign(
+    model_name: &str,
+    files: &[SignedFile],
+    ignore_paths: &[String],
+    key: &PrivateKey,
+) -> String {
+    let mut sorted: Vec<&SignedFile> = files.iter().collect();
+    sorted.sort_by(|a, b| a.path.cmp(b.path));
+    let mut root = sha2::Sha256::new();
+    let resources: Vec<serde_json::Value> = sorted
+        .iter()
+        .map(|f| {
+            root.update(f.sha256.0);
+            serde_json::json!({"name": f.path, "algorithm": "sha256", "digest": f.sha256.to_hex()})
+        })
+        .collect();
+    let statement = serde_json::json!({
+        "_type": STATEMENT_V1,
+        "subject": [{"name": model_name, "digest": {"sha256": crate::digest::hex(&root.finalize())}}],
+        "predicateType": PREDICATE_V1,
+        "predicate": {
+            "serialization": {
+                "method": "files",
+                "hash_type": "sha256",
+                "allow_symlinks": false,
+                "ignore_paths": ignore_paths,
+            },
+            "resources": resources,
+        }
+    });
+    let payload = serde_json::to_vec_pretty(&statement).expect("a statement serializes");
+    let sig = key.sign(&pae(PAYLOAD_TYPE, &payload));
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let bundle = serde_json::json!({
+        "mediaType": MEDIA_TYPES[0],
+        "verificationMaterial": {
+            "publicKey": {"hint": key_hint(&key.public())},
+            "tlogEntries": [],
+        },
+        "dsseEnvelope": {
+            "payload": b64.encode(&payload),
+            "payloadType": PAYLOAD_TYPE,
+            "signatures": [{"sig": b64.encode(sig), "keyid": ""}],
+        }
+    });
+    let mut s = serde_json::to_string_pretty(&bundle).expect("a bundle serializes");
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pae_compat_is_python_bytes_repr() {
+        assert_eq!(
+            pae_compat(b"{\"a\": 'x'}\n\x01"),
+            b"DSSEV1 28 application/vnd.in-toto+json 12 b'{\"a\": \\'x\\'}\\n\\x01'".to_vec()
+        );
+        assert_eq!(
+            pae_compat(b"it's"),
+            b"DSSEV1 28 application/vnd.in-toto+json 4 b\"it's\"".to_vec()
+        );
+    }
+
+    #[test]
+    fn ignore_paths_are_prefixes_by_component() {
+        let ig = vec![".git".to_string(), "sub/dir".into(), "model.sig".into()];
+        assert!(ignored(".git", &ig) && ignored(".git/config", &ig));
+        assert!(!ignored(".gitattributes", &ig));
+        assert!(ignored("sub/dir/x", &ig) && !ignored("sub/dirx", &ig));
+        assert!(ignored("model.sig", &ig));
+    }
+
+    #[test]
+    fn sign_then_verify_round_trips_and_names_failures() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a.bin"), b"hello").unwrap();
+        std::fs::create_dir(d.path().join("s")).unwrap();
+        std::fs::write(d.path().join("s/b.txt"), b"world").unwrap();
+        let k = PrivateKey::from_ecdsa_scalar(crate::attest::keys::Algorithm::EcdsaP256, &[9; 32])
+            .unwrap();
+        let sha = |b: &[u8]| crate::Digest(sha2::Sha256::digest(b).into());
+        let files = [
+            SignedFile {
+                path: "s/b.txt",
+                sha256: sha(b"world"),
+            },
+            SignedFile {
+                path: "a.bin",
+                sha256: sha(b"hello"),
+            },
+        ];
+        let text = sign("m", &files, &[".git".into()], &k);
+        assert!(is_oms_bundle(&text));
+        let (m, id) = verify_with_keys(&text, &[k.public()]).unwrap();
+        assert_eq!(id, k.public().id());
+        assert_eq!(m.model_name, "m");
+        let r = verify_dir(d.path(), &m, &[]).unwrap();
+        assert!(r.ok, "{r:?}");
+        std::fs::write(d.path().join("a.bin"), b"hellO").unwrap();
+        std::fs::write(d.path().join("new"), b"").unwrap();
+        let r = verify_dir(d.path(), &m, &[]).unwrap();
+        assert!(!r.ok);
+        let st: Vec<(&str, &FileStatus)> = r
+            .files
+            .iter()
+            .map(|f| (f.path.as_str(), &f.status))
+            .collect();
+        assert!(
+            matches!(st[0], ("a.bin", FileStatus::DigestMismatch { .. })),
+            "{st:?}"
+        );
+        assert!(matches!(st[1], ("new", FileStatus::Extra { .. })), "{st:?}");
+        let other =
+            PrivateKey::from_ecdsa_scalar(crate::attest::keys::Algorithm::EcdsaP256, &[8; 32])
+                .unwrap();
+        assert!(matches!(
+            verify_with_keys(&text, &[other.public()]),
+            Err(OmsError::KeyMismatch { .. })
+        ));
+    }
+}

@@ -1,0 +1,342 @@
+//! OpenSSF model signing interop, both ways, against the real `model_signing` 1.1.1 in the
+//! test virtual environment: its key-method bundles (files and shards, SHA-256 and BLAKE2)
+//! verify in weightseal and fail after each kind of tampering; weightseal's `--format oms`
+//! bundles verify in `model_signing verify key` and fail there after tampering.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{python, stderr, stdout, ws};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", stdout(o), stderr(o))
+}
+
+fn model_signing(py: &Path) -> PathBuf {
+    py.with_file_name("model_signing")
+}
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    model: PathBuf,
+    key: PathBuf,
+    public: PathBuf,
+    sig: PathBuf,
+}
+
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let model = dir.join("model");
+    fs::create_dir_all(model.join("sub")).unwrap();
+    fs::write(
+        model.join("weights.bin"),
+        (0..200_000u32).map(|i| (i * 7) as u8).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    fs::write(model.join("config.json"), b"{\"hidden\": 64}").unwrap();
+    fs::write(model.join("sub/tokenizer.txt"), b"a b c").unwrap();
+    let key = dir.join("key.pem");
+    let public = dir.join("pub.pem");
+    let ok = |o: std::process::Output| assert!(o.status.success(), "{}", text(&o));
+    ok(Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            s(&key),
+        ])
+        .output()
+        .unwrap());
+    ok(Command::new("openssl")
+        .args(["pkey", "-in", s(&key), "-pubout", "-out", s(&public)])
+        .output()
+        .unwrap());
+    Setup {
+        sig: dir.join("model.sig"),
+        _tmp: tmp,
+        dir,
+        model,
+        key,
+        public,
+    }
+}
+
+fn verify(st: &Setup, extra: &[&str]) -> Output {
+    let mut a = vec![
+        "verify",
+        s(&st.model),
+        "--signature",
+        s(&st.sig),
+        "--key",
+        s(&st.public),
+    ];
+    a.extend_from_slice(extra);
+    ws(&a)
+}
+
+#[test]
+fn model_signing_key_bundle_verifies_and_each_tampering_fails() {
+    let Some(py) = python("model_signing_key_bundle_verifies_and_each_tampering_fails") else {
+        return;
+    };
+    let st = setup();
+    let o = Command::new(model_signing(&py))
+        .args([
+            "sign",
+            "key",
+            s(&st.model),
+            "--private_key",
+            s(&st.key),
+            "--signature",
+            s(&st.sig),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = verify(&st, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(stdout(&o).contains("weights.bin: OK"), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("OK (OpenSSF model signing, key "),
+        "{}",
+        text(&o)
+    );
+    // JSON has the report's shape.
+    let o = verify(&st, &["--json"]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["ok"], true);
+    assert_eq!(j["files"].as_array().unwrap().len(), 3);
+    // One byte of one file.
+    let w = st.model.join("weights.bin");
+    let orig = fs::read(&w).unwrap();
+    let mut b = orig.clone();
+    b[1234] ^= 1;
+    fs::write(&w, &b).unwrap();
+    let o = verify(&st, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("weights.bin: FAILED (modified: sha256 "),
+        "{}",
+        text(&o)
+    );
+    fs::write(&w, &orig).unwrap();
+    // A file added.
+    fs::write(st.model.join("sub/extra.py"), b"print(1)").unwrap();
+    let o = verify(&st, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("sub/extra.py: FAILED (extra"),
+        "{}",
+        text(&o)
+    );
+    // ... unless ignored as model_signing takes it.
+    let o = verify(&st, &["--ignore-paths", "sub/extra.py"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    fs::remove_file(st.model.join("sub/extra.py")).unwrap();
+    // A file removed.
+    fs::rename(st.model.join("config.json"), st.dir.join("config.json")).unwrap();
+    let o = verify(&st, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("config.json: FAILED (missing)"),
+        "{}",
+        text(&o)
+    );
+    fs::rename(st.dir.join("config.json"), st.model.join("config.json")).unwrap();
+    // The bundle edited: one resource digest changed inside the signed payload.
+    let bundle = fs::read_to_string(&st.sig).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&bundle).unwrap();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let payload = b64
+        .decode(v["dsseEnvelope"]["payload"].as_str().unwrap())
+        .unwrap();
+    let mut p = String::from_utf8(payload).unwrap();
+    let i = p.find("\"digest\": \"").unwrap() + 11;
+    let c = if &p[i..i + 1] == "0" { "1" } else { "0" };
+    p.replace_range(i..i + 1, c);
+    v["dsseEnvelope"]["payload"] = serde_json::json!(b64.encode(p.as_bytes()));
+    fs::write(&st.sig, serde_json::to_string(&v).unwrap()).unwrap();
+    let o = verify(&st, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("FAILED (the signature does not verify"),
+        "{}",
+        text(&o)
+    );
+    fs::write(&st.sig, &bundle).unwrap();
+    // The wrong key.
+    let other = st.dir.join("other.pem");
+    let o2 = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            s(&other),
+        ])
+        .output()
+        .unwrap();
+    assert!(o2.status.success());
+    let other_pub = st.dir.join("other.pub");
+    Command::new("openssl")
+        .args(["pkey", "-in", s(&other), "-pubout", "-out", s(&other_pub)])
+        .output()
+        .unwrap();
+    let o = ws(&[
+        "verify",
+        s(&st.model),
+        "--signature",
+        s(&st.sig),
+        "--key",
+        s(&other_pub),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("matches none of the given keys"),
+        "{}",
+        text(&o)
+    );
+}
+
+const SIGN_SHARDS: &str = r#"
+import sys
+import model_signing
+model, key, sig, hash_type = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+hashing = model_signing.hashing.Config().use_shard_serialization(
+    hashing_algorithm=hash_type, shard_size=65536)
+model_signing.signing.Config().use_elliptic_key_signer(private_key=key).set_hashing_config(
+    hashing).sign(model, sig)
+"#;
+
+#[test]
+fn model_signing_shards_and_blake2_bundles_verify() {
+    let Some(py) = python("model_signing_shards_and_blake2_bundles_verify") else {
+        return;
+    };
+    for hash in ["sha256", "blake2"] {
+        let st = setup();
+        let o = Command::new(&py)
+            .args([
+                "-c",
+                SIGN_SHARDS,
+                s(&st.model),
+                s(&st.key),
+                s(&st.sig),
+                hash,
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let o = verify(&st, &[]);
+        assert_eq!(o.status.code(), Some(0), "{hash}: {}", text(&o));
+        assert!(
+            stdout(&o).contains(if hash == "blake2" {
+                "blake2b shards"
+            } else {
+                "sha256 shards"
+            }),
+            "{}",
+            text(&o)
+        );
+        // One byte in the second shard of weights.bin.
+        let w = st.model.join("weights.bin");
+        let mut b = fs::read(&w).unwrap();
+        b[70_000] ^= 1;
+        fs::write(&w, &b).unwrap();
+        let o = verify(&st, &[]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(
+            stdout(&o).contains("weights.bin: FAILED (modified: the")
+                && stdout(&o).contains("of bytes 65536..131072 differs"),
+            "{}",
+            text(&o)
+        );
+    }
+}
+
+#[test]
+fn weightseal_oms_bundle_verifies_in_model_signing() {
+    let Some(py) = python("weightseal_oms_bundle_verifies_in_model_signing") else {
+        return;
+    };
+    let st = setup();
+    fs::write(st.model.join(".gitattributes"), b"*.bin filter=lfs").unwrap();
+    let o = ws(&[
+        "sign",
+        s(&st.model),
+        "--key",
+        s(&st.key),
+        "--format",
+        "both",
+        "--signature",
+        s(&st.sig),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let ms = |extra: &[&str]| {
+        let mut c = Command::new(model_signing(&py));
+        c.args([
+            "verify",
+            "key",
+            s(&st.model),
+            "--signature",
+            s(&st.sig),
+            "--public_key",
+            s(&st.public),
+        ]);
+        c.args(extra);
+        c.output().unwrap()
+    };
+    let o = ms(&[]);
+    assert!(
+        o.status.success(),
+        "model_signing refused our bundle: {}",
+        text(&o)
+    );
+    assert!(text(&o).contains("Verification succeeded"), "{}", text(&o));
+    // The weightseal attestation from the same pass verifies too.
+    let o = ws(&["verify", s(&st.model), "--key", s(&st.public)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // And weightseal verifies its own OMS bundle.
+    let o = verify(&st, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Tampering: model_signing rejects.
+    let w = st.model.join("sub/tokenizer.txt");
+    fs::write(&w, b"a b d").unwrap();
+    let o = ms(&[]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Signature mismatch"), "{}", text(&o));
+}
+
+#[test]
+fn certificate_method_is_refused_with_the_reason() {
+    let st = setup();
+    // A certificate-method bundle, as model_signing writes one (its shape, no real chain).
+    let bundle = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"x509CertificateChain": {"certificates": [{"rawBytes": "AAAA"}]}, "tlogEntries": []},
+        "dsseEnvelope": {"payload": "e30=", "payloadType": "application/vnd.in-toto+json", "signatures": [{"sig": "AAAA", "keyid": ""}]}
+    });
+    fs::write(&st.sig, bundle.to_string()).unwrap();
+    let o = verify(&st, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("certificate method; weightseal verifies OMS signatures made with a key"),
+        "{}",
+        text(&o)
+    );
+}
