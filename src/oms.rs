@@ -7,9 +7,10 @@
 //! order. Bundles of model_signing 0.2 (predicate `https://model_signing/Digests/v0.1`, files
 //! as subjects, and a PAE bug that its verifier tolerates) verify too.
 //!
-//! Key method only (a public key given by the user: ECDSA P-256 and P-384, or ed25519). The
-//! certificate and Sigstore keyless methods need X.509 chain and transparency-log verification,
-//! which this module does not do: such bundles are refused with that reason, never accepted.
+//! Key method (a public key given by the user: ECDSA P-256 and P-384, or ed25519) and
+//! certificate method (an X.509 chain to certificates the user trusts, checked with
+//! rustls-webpki). Sigstore keyless bundles need Fulcio and Rekor verification, which this
+//! module does not do: they are refused with that reason, never accepted.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -54,12 +55,14 @@ pub enum OmsError {
     NotABundle(String),
     #[error("unsupported bundle media type {0:?}")]
     MediaType(String),
-    #[error("the bundle was made with the {0} method; weightseal verifies OMS signatures made with a key (--key) only, not certificate or Sigstore keyless ones yet")]
+    #[error("the bundle was made with the {0} method; weightseal verifies OMS signatures made with a key (--key) or a certificate (--certificate-chain), not Sigstore keyless ones yet")]
     UnsupportedMethod(&'static str),
     #[error("the bundle's public key hint {hint} matches none of the given keys (model_signing records SHA-256 of the signer's public key PEM)")]
     KeyMismatch { hint: String },
     #[error("the signature does not verify under any of the given keys")]
     BadSignature,
+    #[error("certificate chain: {0}")]
+    Chain(String),
     #[error("the signed statement is not valid: {0}")]
     Statement(String),
     #[error("the statement is inconsistent: its subject digest is {expected}, its resources hash to {found}")]
@@ -204,25 +207,7 @@ pub fn verify_with_keys(text: &str, keys: &[PublicKey]) -> Result<(OmsManifest, 
     let env = b
         .dsse_envelope
         .ok_or_else(|| OmsError::NotABundle("no dsseEnvelope".into()))?;
-    if env.payload_type != PAYLOAD_TYPE {
-        return Err(OmsError::Statement(format!(
-            "payloadType {:?}, expected {PAYLOAD_TYPE:?}",
-            env.payload_type.chars().take(100).collect::<String>()
-        )));
-    }
-    if env.signatures.len() != 1 {
-        return Err(OmsError::NotABundle(format!(
-            "{} signatures in the envelope, expected one",
-            env.signatures.len()
-        )));
-    }
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let payload = b64
-        .decode(&env.payload)
-        .map_err(|_| OmsError::NotABundle("payload is not base64".into()))?;
-    let sig = b64
-        .decode(&env.signatures[0].sig)
-        .map_err(|_| OmsError::NotABundle("signature is not base64".into()))?;
+    let (payload, sig) = envelope_parts(&env)?;
     let hint = vm
         .get("publicKey")
         .and_then(|p| p.get("hint"))
@@ -247,6 +232,175 @@ pub fn verify_with_keys(text: &str, keys: &[PublicKey]) -> Result<(OmsManifest, 
         .find(|k| k.verify_strict(&message, &sig) || k.verify_strict(&compat, &sig))
         .ok_or(OmsError::BadSignature)?;
     Ok((parse_statement(&payload)?, key.id().to_string()))
+}
+
+/// DER of the codeSigning extended key usage (1.3.6.1.5.5.7.3.3), without tag and length.
+const EKU_CODE_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
+
+/// Verifies an OMS bundle made with the certificate method, as `model_signing verify
+/// certificate` does: the bundle's certificate chain (leaf first) must lead to one of
+/// `trusted` (PEM certificates; each is trusted, as model_signing adds every given
+/// certificate to its store), validated at the leaf's notBefore (so a signature stays valid
+/// after the leaf expires); the leaf must allow signing (key usage digitalSignature, or
+/// extended key usage codeSigning; an extended key usage without codeSigning is refused);
+/// then the DSSE signature under the leaf's key. Returns the manifest and the leaf's subject.
+pub fn verify_with_chain(
+    text: &str,
+    trusted_pem: &[u8],
+) -> Result<(OmsManifest, String), OmsError> {
+    use rustls_pki_types::CertificateDer;
+    use x509_cert::der::{Decode as _, Encode as _};
+    use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage};
+    let b: RawBundle =
+        serde_json::from_str(text.trim()).map_err(|e| OmsError::NotABundle(e.to_string()))?;
+    if !MEDIA_TYPES.contains(&b.media_type.as_str()) {
+        return Err(OmsError::MediaType(
+            b.media_type.chars().take(100).collect(),
+        ));
+    }
+    let vm = &b.verification_material;
+    let keyless = vm
+        .get("tlogEntries")
+        .and_then(|t| t.as_array())
+        .is_some_and(|t| !t.is_empty());
+    if keyless {
+        return Err(OmsError::UnsupportedMethod("Sigstore keyless"));
+    }
+    let certs: Vec<Vec<u8>> = vm
+        .get("x509CertificateChain")
+        .and_then(|c| c.get("certificates"))
+        .and_then(|c| c.as_array())
+        .ok_or_else(|| OmsError::Chain("the bundle holds no certificate chain (it was not made with the certificate method)".into()))?
+        .iter()
+        .map(|c| {
+            c.get("rawBytes")
+                .and_then(|r| r.as_str())
+                .and_then(|r| base64::engine::general_purpose::STANDARD.decode(r).ok())
+                .ok_or_else(|| OmsError::Chain("a certificate is not base64 DER".into()))
+        })
+        .collect::<Result<_, _>>()?;
+    if certs.is_empty() || certs.len() > 16 {
+        return Err(OmsError::Chain(format!(
+            "{} certificates in the chain",
+            certs.len()
+        )));
+    }
+    let leaf = x509_cert::Certificate::from_der(&certs[0])
+        .map_err(|e| OmsError::Chain(format!("the signing certificate does not parse: {e}")))?;
+    let roots = x509_cert::Certificate::load_pem_chain(trusted_pem)
+        .map_err(|e| OmsError::Chain(format!("the trusted certificates do not parse: {e}")))?;
+    if roots.is_empty() {
+        return Err(OmsError::Chain("no trusted certificate given".into()));
+    }
+    // As OpenSSL's store does for model_signing: the given self-signed certificates are the
+    // roots; other given certificates may serve as intermediates, never as roots.
+    let mut root_der: Vec<CertificateDer> = Vec::new();
+    let mut given_intermediates: Vec<CertificateDer> = Vec::new();
+    for c in &roots {
+        let der = CertificateDer::from(c.to_der().map_err(|e| OmsError::Chain(e.to_string()))?);
+        if c.tbs_certificate().subject() == c.tbs_certificate().issuer() {
+            root_der.push(der);
+        } else {
+            given_intermediates.push(der);
+        }
+    }
+    if root_der.is_empty() {
+        return Err(OmsError::Chain(
+            "none of the trusted certificates is a (self-signed) root".into(),
+        ));
+    }
+    let anchors: Vec<_> = root_der
+        .iter()
+        .map(|c| webpki::anchor_from_trusted_cert(c).map(|a| a.to_owned()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| {
+            OmsError::Chain(format!(
+                "a trusted certificate cannot be a trust anchor: {e:?}"
+            ))
+        })?;
+    let intermediates: Vec<CertificateDer> = certs[1..]
+        .iter()
+        .map(|c| CertificateDer::from(c.clone()))
+        .chain(given_intermediates)
+        .collect();
+    let leaf_der = CertificateDer::from(certs[0].clone());
+    let ee = webpki::EndEntityCert::try_from(&leaf_der)
+        .map_err(|e| OmsError::Chain(format!("the signing certificate: {e:?}")))?;
+    let not_before = leaf
+        .tbs_certificate()
+        .validity()
+        .not_before
+        .to_unix_duration();
+    let at = rustls_pki_types::UnixTime::since_unix_epoch(not_before);
+    ee.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &anchors,
+        &intermediates,
+        at,
+        webpki::KeyUsage::required_if_present(EKU_CODE_SIGNING),
+        None,
+        None,
+    )
+    .map_err(|e| {
+        OmsError::Chain(format!(
+            "the certificate chain does not lead to a trusted certificate: {e:?}"
+        ))
+    })?;
+    let tbs = leaf.tbs_certificate();
+    let ku = tbs
+        .get_extension::<KeyUsage>()
+        .ok()
+        .flatten()
+        .is_some_and(|(_, k)| k.digital_signature());
+    let eku = tbs
+        .get_extension::<ExtendedKeyUsage>()
+        .ok()
+        .flatten()
+        .is_some_and(|(_, e)| e.0.iter().any(|o| o.as_bytes() == EKU_CODE_SIGNING));
+    if !ku && !eku {
+        return Err(OmsError::Chain(
+            "the signing certificate may not sign (neither key usage digitalSignature nor extended key usage codeSigning)".into(),
+        ));
+    }
+    let spki = tbs
+        .subject_public_key_info()
+        .to_der()
+        .map_err(|e| OmsError::Chain(e.to_string()))?;
+    let key = PublicKey::from_spki_der(&spki, Path::new("the signing certificate"))
+        .map_err(|e| OmsError::Chain(e.to_string()))?;
+    let env = b
+        .dsse_envelope
+        .ok_or_else(|| OmsError::NotABundle("no dsseEnvelope".into()))?;
+    let (payload, sig) = envelope_parts(&env)?;
+    let message = pae(PAYLOAD_TYPE, &payload);
+    if !(key.verify_strict(&message, &sig) || key.verify_strict(&pae_compat(&payload), &sig)) {
+        return Err(OmsError::BadSignature);
+    }
+    Ok((parse_statement(&payload)?, tbs.subject().to_string()))
+}
+
+/// The payload and the one signature of an OMS envelope.
+fn envelope_parts(env: &RawEnvelope) -> Result<(Vec<u8>, Vec<u8>), OmsError> {
+    if env.payload_type != PAYLOAD_TYPE {
+        return Err(OmsError::Statement(format!(
+            "payloadType {:?}, expected {PAYLOAD_TYPE:?}",
+            env.payload_type.chars().take(100).collect::<String>()
+        )));
+    }
+    if env.signatures.len() != 1 {
+        return Err(OmsError::NotABundle(format!(
+            "{} signatures in the envelope, expected one",
+            env.signatures.len()
+        )));
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let payload = b64
+        .decode(&env.payload)
+        .map_err(|_| OmsError::NotABundle("payload is not base64".into()))?;
+    let sig = b64
+        .decode(&env.signatures[0].sig)
+        .map_err(|_| OmsError::NotABundle("signature is not base64".into()))?;
+    Ok((payload, sig))
 }
 
 /// Parses an (authenticated) statement into the signed manifest.

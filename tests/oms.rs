@@ -322,21 +322,255 @@ fn weightseal_oms_bundle_verifies_in_model_signing() {
     assert!(text(&o).contains("Signature mismatch"), "{}", text(&o));
 }
 
+const EXT: &str = "[inter]\nbasicConstraints = critical, CA:TRUE, pathlen:0\nkeyUsage = critical, keyCertSign, cRLSign\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n[leaf]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = codeSigning\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n[tls]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, keyEncipherment\nextendedKeyUsage = serverAuth\n";
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let o = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "openssl {args:?}: {}", text(&o));
+}
+
+/// A root CA, an intermediate and a leaf (`leaf_ext`: `leaf` for code signing, `tls` for a
+/// TLS server certificate), all P-256, made with openssl in `dir`.
+fn pki(dir: &Path, root: &str, leaf_ext: &str) {
+    fs::write(dir.join("ext.cnf"), EXT).unwrap();
+    let k = |n: &str| {
+        openssl(
+            dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                &format!("{n}.key"),
+            ],
+        )
+    };
+    k(root);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            &format!("{root}.key"),
+            "-subj",
+            &format!("/CN={root}"),
+            "-days",
+            "30",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-out",
+            &format!("{root}.pem"),
+        ],
+    );
+    k("inter");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "inter.key",
+            "-subj",
+            "/CN=Intermediate",
+            "-out",
+            "inter.csr",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "inter.csr",
+            "-CA",
+            &format!("{root}.pem"),
+            "-CAkey",
+            &format!("{root}.key"),
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            "ext.cnf",
+            "-extensions",
+            "inter",
+            "-out",
+            "inter.pem",
+        ],
+    );
+    k("leaf");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "leaf.key",
+            "-subj",
+            "/CN=ACME model signer",
+            "-out",
+            "leaf.csr",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "inter.pem",
+            "-CAkey",
+            "inter.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            "ext.cnf",
+            "-extensions",
+            leaf_ext,
+            "-out",
+            "leaf.pem",
+        ],
+    );
+}
+
 #[test]
-fn certificate_method_is_refused_with_the_reason() {
+fn model_signing_certificate_bundle_verifies_against_its_root() {
+    let Some(py) = python("model_signing_certificate_bundle_verifies_against_its_root") else {
+        return;
+    };
     let st = setup();
-    // A certificate-method bundle, as model_signing writes one (its shape, no real chain).
+    pki(&st.dir, "root", "leaf");
+    let o = Command::new(model_signing(&py))
+        .current_dir(&st.dir)
+        .args([
+            "sign",
+            "certificate",
+            s(&st.model),
+            "--private_key",
+            "leaf.key",
+            "--signing_certificate",
+            "leaf.pem",
+            "--certificate_chain",
+            "inter.pem",
+            "--signature",
+            s(&st.sig),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let chain = |ca: &str| {
+        ws(&[
+            "verify",
+            s(&st.model),
+            "--signature",
+            s(&st.sig),
+            "--certificate-chain",
+            s(&st.dir.join(ca)),
+        ])
+    };
+    let o = chain("root.pem");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("OK (OpenSSF model signing, certificate CN=ACME model signer"),
+        "{}",
+        text(&o)
+    );
+    // The intermediate alone is not a root (as in model_signing's OpenSSL store).
+    let o = chain("inter.pem");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("none of the trusted certificates is a (self-signed) root"),
+        "{}",
+        text(&o)
+    );
+    // Another root.
+    let other = st.dir.join("other");
+    fs::create_dir_all(&other).unwrap();
+    pki(&other, "otherroot", "leaf");
+    let o = chain("other/otherroot.pem");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("does not lead to a trusted certificate"),
+        "{}",
+        text(&o)
+    );
+    // A changed byte.
+    let w = st.model.join("config.json");
+    fs::write(&w, b"{\"hidden\": 65}").unwrap();
+    let o = chain("root.pem");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("config.json: FAILED (modified: sha256"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn certificate_that_may_not_sign_is_refused() {
+    let Some(py) = python("certificate_that_may_not_sign_is_refused") else {
+        return;
+    };
+    let st = setup();
+    pki(&st.dir, "root", "tls");
+    let o = Command::new(model_signing(&py))
+        .current_dir(&st.dir)
+        .args([
+            "sign",
+            "certificate",
+            s(&st.model),
+            "--private_key",
+            "leaf.key",
+            "--signing_certificate",
+            "leaf.pem",
+            "--certificate_chain",
+            "inter.pem",
+            "--signature",
+            s(&st.sig),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = ws(&[
+        "verify",
+        s(&st.model),
+        "--signature",
+        s(&st.sig),
+        "--certificate-chain",
+        s(&st.dir.join("root.pem")),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("signature ") && stdout(&o).contains("FAILED (certificate chain:"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn keyless_bundle_is_refused_with_the_reason() {
+    let st = setup();
+    // A Sigstore keyless bundle's shape: a certificate and a transparency-log entry.
     let bundle = serde_json::json!({
         "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-        "verificationMaterial": {"x509CertificateChain": {"certificates": [{"rawBytes": "AAAA"}]}, "tlogEntries": []},
+        "verificationMaterial": {"certificate": {"rawBytes": "AAAA"}, "tlogEntries": [{"logIndex": "1"}]},
         "dsseEnvelope": {"payload": "e30=", "payloadType": "application/vnd.in-toto+json", "signatures": [{"sig": "AAAA", "keyid": ""}]}
     });
     fs::write(&st.sig, bundle.to_string()).unwrap();
     let o = verify(&st, &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        text(&o).contains("certificate method; weightseal verifies OMS signatures made with a key"),
-        "{}",
-        text(&o)
-    );
+    assert!(text(&o).contains("Sigstore keyless method; weightseal verifies OMS signatures made with a key (--key) or a certificate"), "{}", text(&o));
 }

@@ -356,28 +356,45 @@ pub fn sign_oms(dir: &Path, m: &Manifest, a: &SignArgs) -> Result<String> {
 }
 
 /// `verify DIR --signature model.sig --key PUB` for an OpenSSF model signing bundle.
+#[allow(clippy::too_many_arguments)]
 pub fn verify_oms(
     dir: &Path,
     sig_path: &Path,
     text: &str,
     key_files: &[PathBuf],
+    chain_files: &[PathBuf],
     ignore_paths: &[PathBuf],
     ignore_git: bool,
     json: bool,
 ) -> Result<super::Outcome> {
     use weightseal::oms;
-    if key_files.is_empty() {
-        bail!("verifying an OpenSSF model signing bundle needs --key PUB (the public key of the signer; the certificate and Sigstore keyless methods are not supported yet)");
-    }
-    let mut keys = Vec::new();
-    for k in key_files {
-        keys.extend(PublicKey::read_all(k)?);
-    }
-    let (signed, keyid) = match oms::verify_with_keys(text, &keys) {
+    let result = match (key_files.is_empty(), chain_files.is_empty()) {
+        (true, true) => bail!("verifying an OpenSSF model signing bundle needs --key PUB (the signer's public key) or --certificate-chain CA.pem (the certificates you trust); Sigstore keyless bundles are not supported yet"),
+        (false, false) => bail!("give --key or --certificate-chain, not both"),
+        (false, true) => {
+            let mut keys = Vec::new();
+            for k in key_files {
+                keys.extend(PublicKey::read_all(k)?);
+            }
+            oms::verify_with_keys(text, &keys).map(|(m, id)| (m, format!("key {}", short(&id))))
+        }
+        (true, false) => {
+            let mut pem = Vec::new();
+            for c in chain_files {
+                pem.extend(
+                    std::fs::read(c).with_context(|| format!("reading {}", c.display()))?,
+                );
+                pem.push(b'\n');
+            }
+            oms::verify_with_chain(text, &pem).map(|(m, subject)| (m, format!("certificate {subject}")))
+        }
+    };
+    let (signed, keyid) = match result {
         Ok(x) => x,
         Err(
             e @ (oms::OmsError::BadSignature
             | oms::OmsError::KeyMismatch { .. }
+            | oms::OmsError::Chain(_)
             | oms::OmsError::SubjectDigest { .. }),
         ) => {
             if json {
@@ -423,8 +440,8 @@ pub fn verify_oms(
     }
     let report = oms::verify_dir(dir, &signed, &extra)?;
     let what = format!(
-        "OpenSSF model signing, key {}, {} {}, {} resource(s){}",
-        short(&keyid),
+        "OpenSSF model signing, {}, {} {}, {} resource(s){}",
+        render::clean(&keyid),
         signed.serialization.hash_type,
         if signed.serialization.shard_size.is_some() {
             "shards"
@@ -443,7 +460,7 @@ pub fn verify_oms(
         v["name"] = serde_json::json!(signed.model_name);
         v["signatures"] = serde_json::json!("checked");
         v["signature"] = serde_json::json!({
-            "format": "oms", "ok": true, "keyid": keyid,
+            "format": "oms", "ok": true, "signer": keyid,
             "hash_type": signed.serialization.hash_type,
             "method": if signed.serialization.shard_size.is_some() { "shards" } else { "files" },
         });

@@ -136,6 +136,11 @@ enum Command {
         /// to the current directory when inside the model), as model_signing takes them.
         #[arg(long = "ignore-paths", value_name = "PATH", num_args = 1..)]
         ignore_paths: Vec<PathBuf>,
+        /// With an OpenSSF signature made with the certificate method: the trusted
+        /// certificates (PEM; roots, and intermediates if wanted), as model_signing verify
+        /// certificate --certificate_chain takes them. Repeatable.
+        #[arg(long = "certificate-chain", value_name = "PEM", num_args = 1..)]
+        certificate_chain: Vec<PathBuf>,
         /// With an OpenSSF signature: do not leave out .git, .github, .gitattributes and
         /// .gitignore (model_signing leaves them out by default).
         #[arg(long)]
@@ -524,6 +529,7 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             attestations,
             signature,
             ignore_paths,
+            certificate_chain,
             no_ignore_git_paths,
             pin_model,
             pin_digest,
@@ -541,6 +547,7 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                         sig,
                         &text,
                         &keys,
+                        &certificate_chain,
                         &ignore_paths,
                         !no_ignore_git_paths,
                         json,
