@@ -574,3 +574,40 @@ fn keyless_bundle_is_refused_with_the_reason() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("Sigstore keyless method; weightseal verifies OMS signatures made with a key (--key) or a certificate"), "{}", text(&o));
 }
+
+#[test]
+fn model_signing_0_2_bundle_verifies() {
+    let fx = common::fixtures().join("oms-v0.2");
+    let tmp = tempfile::tempdir().unwrap();
+    // A copy, so that the fixture stays as signed.
+    let model = tmp.path().join("model");
+    fs::create_dir_all(model.join("sub")).unwrap();
+    for f in ["weights.bin", "config.json", "sub/vocab.txt"] {
+        fs::copy(fx.join("model").join(f), model.join(f)).unwrap();
+    }
+    let args = |m: &Path| {
+        ws(&[
+            "verify",
+            s(m),
+            "--signature",
+            s(&fx.join("model.sig")),
+            "--key",
+            s(&fx.join("public.pem")),
+        ])
+    };
+    let o = args(&model);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("model_signing 0.2 format"),
+        "{}",
+        text(&o)
+    );
+    fs::write(model.join("sub/vocab.txt"), b"tokenz\n").unwrap();
+    let o = args(&model);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("sub/vocab.txt: FAILED (modified: sha256"),
+        "{}",
+        text(&o)
+    );
+}
