@@ -7,10 +7,11 @@
 //! order. Bundles of model_signing 0.2 (predicate `https://model_signing/Digests/v0.1`, files
 //! as subjects, and a PAE bug that its verifier tolerates) verify too.
 //!
-//! Key method (a public key given by the user: ECDSA P-256 and P-384, or ed25519) and
-//! certificate method (an X.509 chain to certificates the user trusts, checked with
-//! rustls-webpki). Sigstore keyless bundles need Fulcio and Rekor verification, which this
-//! module does not do: they are refused with that reason, never accepted.
+//! Key method (a public key given by the user: ECDSA P-256 and P-384, or ed25519), certificate
+//! method (an X.509 chain to certificates the user trusts, checked with rustls-webpki) and
+//! Sigstore keyless (Fulcio certificate, Rekor entry and identity, checked offline by the
+//! Sigstore project's sigstore-verify crate against its embedded public-good trusted root or a
+//! given one).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -55,14 +56,16 @@ pub enum OmsError {
     NotABundle(String),
     #[error("unsupported bundle media type {0:?}")]
     MediaType(String),
-    #[error("the bundle was made with the {0} method; weightseal verifies OMS signatures made with a key (--key) or a certificate (--certificate-chain), not Sigstore keyless ones yet")]
-    UnsupportedMethod(&'static str),
+    #[error("the bundle was made with the {0} method: verify it with {1}")]
+    UnsupportedMethod(&'static str, &'static str),
     #[error("the bundle's public key hint {hint} matches none of the given keys (model_signing records SHA-256 of the signer's public key PEM)")]
     KeyMismatch { hint: String },
     #[error("the signature does not verify under any of the given keys")]
     BadSignature,
     #[error("certificate chain: {0}")]
     Chain(String),
+    #[error("Sigstore keyless verification failed: {0}")]
+    Keyless(String),
     #[error("the signed statement is not valid: {0}")]
     Statement(String),
     #[error("the statement is inconsistent: its subject digest is {expected}, its resources hash to {found}")]
@@ -198,11 +201,14 @@ pub fn verify_with_keys(text: &str, keys: &[PublicKey]) -> Result<(OmsManifest, 
             .get("tlogEntries")
             .and_then(|t| t.as_array())
             .is_some_and(|t| !t.is_empty());
-        return Err(OmsError::UnsupportedMethod(if keyless {
-            "Sigstore keyless"
+        return Err(if keyless {
+            OmsError::UnsupportedMethod(
+                "Sigstore keyless",
+                "--identity ID --identity-provider URL (and --trusted-root for another Sigstore instance)",
+            )
         } else {
-            "certificate"
-        }));
+            OmsError::UnsupportedMethod("certificate", "--certificate-chain ROOT.pem")
+        });
     }
     let env = b
         .dsse_envelope
@@ -264,7 +270,10 @@ pub fn verify_with_chain(
         .and_then(|t| t.as_array())
         .is_some_and(|t| !t.is_empty());
     if keyless {
-        return Err(OmsError::UnsupportedMethod("Sigstore keyless"));
+        return Err(OmsError::UnsupportedMethod(
+            "Sigstore keyless",
+            "--identity ID --identity-provider URL (and --trusted-root for another Sigstore instance)",
+        ));
     }
     let certs: Vec<Vec<u8>> = vm
         .get("x509CertificateChain")
@@ -377,6 +386,59 @@ pub fn verify_with_chain(
         return Err(OmsError::BadSignature);
     }
     Ok((parse_statement(&payload)?, tbs.subject().to_string()))
+}
+
+/// Verifies an OMS bundle made with Sigstore keyless signing, offline: the signing certificate
+/// chains to a Fulcio CA of `trusted_root` (the Sigstore public-good root embedded in
+/// sigstore-verify when `None`, or a `trusted_root.json` of another instance), its embedded
+/// SCT and the Rekor transparency-log entry (inclusion proof with checkpoint, or signed entry
+/// timestamp) verify, the entry matches the bundle, the certificate names `identity` (its
+/// subject alternative name) and `issuer` (the OIDC provider), and the DSSE signature verifies
+/// under it. The Sigstore project's `sigstore-verify` crate does all of that; this function
+/// then checks model_signing's statement. Returns the manifest and the verified identity.
+pub fn verify_keyless(
+    text: &str,
+    identity: &str,
+    issuer: &str,
+    trusted_root: Option<&str>,
+) -> Result<(OmsManifest, String), OmsError> {
+    use sigstore_verify::trust_root::{TrustedRoot, SIGSTORE_PRODUCTION_TRUSTED_ROOT};
+    use sigstore_verify::types::{Bundle, Sha256Hash};
+    let b: RawBundle =
+        serde_json::from_str(text.trim()).map_err(|e| OmsError::NotABundle(e.to_string()))?;
+    if !MEDIA_TYPES.contains(&b.media_type.as_str()) {
+        return Err(OmsError::MediaType(
+            b.media_type.chars().take(100).collect(),
+        ));
+    }
+    let env = b
+        .dsse_envelope
+        .ok_or_else(|| OmsError::NotABundle("no dsseEnvelope".into()))?;
+    let (payload, _) = envelope_parts(&env)?;
+    // The artifact the statement binds: its subject's SHA-256 (authenticated below, with the
+    // whole payload, by the signature).
+    let v: serde_json::Value =
+        serde_json::from_slice(&payload).map_err(|e| OmsError::Statement(e.to_string()))?;
+    let subject = v
+        .get("subject")
+        .and_then(|s| s.get(0))
+        .and_then(|s| s.get("digest"))
+        .and_then(|d| d.get("sha256"))
+        .and_then(|d| d.as_str())
+        .ok_or_else(|| OmsError::Statement("no sha256 subject".into()))?;
+    let digest = Sha256Hash::from_hex(subject)
+        .map_err(|e| OmsError::Statement(format!("subject digest: {e}")))?;
+    let root = TrustedRoot::from_json(trusted_root.unwrap_or(SIGSTORE_PRODUCTION_TRUSTED_ROOT))
+        .map_err(|e| OmsError::Keyless(format!("the trusted root: {e}")))?;
+    let bundle = Bundle::from_json(text.trim()).map_err(|e| OmsError::NotABundle(e.to_string()))?;
+    let policy = sigstore_verify::VerificationPolicy::new(identity, issuer);
+    let result = sigstore_verify::verify(digest, &bundle, &policy, &root)
+        .map_err(|e| OmsError::Keyless(e.to_string()))?;
+    let who = result
+        .identity()
+        .map(|i| i.as_str().to_string())
+        .unwrap_or_else(|| identity.to_string());
+    Ok((parse_statement(&payload)?, format!("{who} via {issuer}")))
 }
 
 /// The payload and the one signature of an OMS envelope.

@@ -561,21 +561,6 @@ fn certificate_that_may_not_sign_is_refused() {
 }
 
 #[test]
-fn keyless_bundle_is_refused_with_the_reason() {
-    let st = setup();
-    // A Sigstore keyless bundle's shape: a certificate and a transparency-log entry.
-    let bundle = serde_json::json!({
-        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-        "verificationMaterial": {"certificate": {"rawBytes": "AAAA"}, "tlogEntries": [{"logIndex": "1"}]},
-        "dsseEnvelope": {"payload": "e30=", "payloadType": "application/vnd.in-toto+json", "signatures": [{"sig": "AAAA", "keyid": ""}]}
-    });
-    fs::write(&st.sig, bundle.to_string()).unwrap();
-    let o = verify(&st, &[]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("Sigstore keyless method; weightseal verifies OMS signatures made with a key (--key) or a certificate"), "{}", text(&o));
-}
-
-#[test]
 fn model_signing_0_2_bundle_verifies() {
     let fx = common::fixtures().join("oms-v0.2");
     let tmp = tempfile::tempdir().unwrap();
@@ -607,6 +592,83 @@ fn model_signing_0_2_bundle_verifies() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         stdout(&o).contains("sub/vocab.txt: FAILED (modified: sha256"),
+        "{}",
+        text(&o)
+    );
+}
+
+const CONDA_ID: &str =
+    "https://github.com/prefix-dev/sigstore-example/.github/workflows/action.yaml@refs/heads/main";
+const GITHUB: &str = "https://token.actions.githubusercontent.com";
+
+fn keyless(bundle: &Path, id: &str, issuer: &str) -> Output {
+    let d = tempfile::tempdir().unwrap();
+    fs::write(d.path().join("a"), b"x").unwrap();
+    ws(&[
+        "verify",
+        s(d.path()),
+        "--signature",
+        s(bundle),
+        "--identity",
+        id,
+        "--identity-provider",
+        issuer,
+    ])
+}
+
+#[test]
+fn keyless_public_good_bundle_verifies_its_sigstore_layer_offline() {
+    let b = common::fixtures().join("sigstore/conda-attestation.sigstore.json");
+    // Chain, SCT, Rekor entry, identity and issuer verify against the embedded public-good
+    // root; then the statement is refused: it is a conda attestation, not a model signature.
+    let o = keyless(&b, CONDA_ID, GITHUB);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("is not model_signing's"), "{}", text(&o));
+    assert!(
+        !text(&o).contains("keyless verification failed"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn keyless_wrong_identity_or_issuer_fails() {
+    let b = common::fixtures().join("sigstore/conda-attestation.sigstore.json");
+    let o = keyless(
+        &b,
+        "https://github.com/attacker/repo/.github/workflows/x.yaml@refs/heads/main",
+        GITHUB,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("FAILED (Sigstore keyless verification failed: identity mismatch"),
+        "{}",
+        text(&o)
+    );
+    let o = keyless(&b, CONDA_ID, "https://accounts.google.com");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(stdout(&o).contains("issuer mismatch"), "{}", text(&o));
+}
+
+#[test]
+fn keyless_tampered_log_entry_fails() {
+    let src = common::fixtures().join("sigstore/conda-attestation.sigstore.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&src).unwrap()).unwrap();
+    let t = v["verificationMaterial"]["tlogEntries"][0]["integratedTime"]
+        .as_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    v["verificationMaterial"]["tlogEntries"][0]["integratedTime"] =
+        serde_json::json!((t + 1).to_string());
+    let d = tempfile::tempdir().unwrap();
+    let b = d.path().join("tampered.sigstore.json");
+    fs::write(&b, v.to_string()).unwrap();
+    let o = keyless(&b, CONDA_ID, GITHUB);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("FAILED (Sigstore keyless verification failed:"),
         "{}",
         text(&o)
     );

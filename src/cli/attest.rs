@@ -363,14 +363,29 @@ pub fn verify_oms(
     text: &str,
     key_files: &[PathBuf],
     chain_files: &[PathBuf],
+    keyless: Option<(&str, &str, Option<&Path>)>,
     ignore_paths: &[PathBuf],
     ignore_git: bool,
     json: bool,
 ) -> Result<super::Outcome> {
     use weightseal::oms;
+    let methods = usize::from(!key_files.is_empty())
+        + usize::from(!chain_files.is_empty())
+        + usize::from(keyless.is_some());
+    if methods > 1 {
+        bail!("give one of --key, --certificate-chain or --identity/--identity-provider");
+    }
     let result = match (key_files.is_empty(), chain_files.is_empty()) {
-        (true, true) => bail!("verifying an OpenSSF model signing bundle needs --key PUB (the signer's public key) or --certificate-chain CA.pem (the certificates you trust); Sigstore keyless bundles are not supported yet"),
-        (false, false) => bail!("give --key or --certificate-chain, not both"),
+        _ if keyless.is_some() => {
+            let (id, provider, root) = keyless.expect("checked");
+            let root_json = root
+                .map(|r| std::fs::read_to_string(r).with_context(|| format!("reading {}", r.display())))
+                .transpose()?;
+            oms::verify_keyless(text, id, provider, root_json.as_deref())
+                .map(|(m, who)| (m, format!("Sigstore identity {who}")))
+        }
+        (true, true) => bail!("verifying an OpenSSF model signing bundle needs --key PUB (the signer's public key), --certificate-chain CA.pem (the certificates you trust), or --identity ID --identity-provider URL (Sigstore keyless)"),
+        (false, false) => unreachable!("one method, checked above"),
         (false, true) => {
             let mut keys = Vec::new();
             for k in key_files {
@@ -395,6 +410,7 @@ pub fn verify_oms(
             e @ (oms::OmsError::BadSignature
             | oms::OmsError::KeyMismatch { .. }
             | oms::OmsError::Chain(_)
+            | oms::OmsError::Keyless(_)
             | oms::OmsError::SubjectDigest { .. }),
         ) => {
             if json {

@@ -141,6 +141,18 @@ enum Command {
         /// certificate --certificate_chain takes them. Repeatable.
         #[arg(long = "certificate-chain", value_name = "PEM", num_args = 1..)]
         certificate_chain: Vec<PathBuf>,
+        /// With an OpenSSF signature made by Sigstore keyless signing: the signer's identity
+        /// (the certificate's email or URI), checked offline against the Sigstore public-good
+        /// trusted root embedded in weightseal (or --trusted-root).
+        #[arg(long, value_name = "ID", requires = "identity_provider")]
+        identity: Option<String>,
+        /// With --identity: the OIDC provider that vouched for it (e.g.
+        /// https://accounts.google.com, https://token.actions.githubusercontent.com).
+        #[arg(long, value_name = "URL", requires = "identity")]
+        identity_provider: Option<String>,
+        /// With --identity: the trusted_root.json of another Sigstore instance.
+        #[arg(long, value_name = "FILE", requires = "identity")]
+        trusted_root: Option<PathBuf>,
         /// With an OpenSSF signature: do not leave out .git, .github, .gitattributes and
         /// .gitignore (model_signing leaves them out by default).
         #[arg(long)]
@@ -530,6 +542,9 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             signature,
             ignore_paths,
             certificate_chain,
+            identity,
+            identity_provider,
+            trusted_root,
             no_ignore_git_paths,
             pin_model,
             pin_digest,
@@ -548,6 +563,10 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                         &text,
                         &keys,
                         &certificate_chain,
+                        identity
+                            .as_deref()
+                            .zip(identity_provider.as_deref())
+                            .map(|(i, p)| (i, p, trusted_root.as_deref())),
                         &ignore_paths,
                         !no_ignore_git_paths,
                         json,
