@@ -673,3 +673,47 @@ fn keyless_tampered_log_entry_fails() {
         text(&o)
     );
 }
+
+#[test]
+fn model_signing_p521_key_bundle_verifies() {
+    let Some(py) = python("model_signing_p521_key_bundle_verifies") else {
+        return;
+    };
+    let st = setup();
+    let (k, p) = (st.dir.join("p521.pem"), st.dir.join("p521.pub"));
+    openssl(
+        &st.dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-521",
+            "-out",
+            s(&k),
+        ],
+    );
+    openssl(&st.dir, &["pkey", "-in", s(&k), "-pubout", "-out", s(&p)]);
+    let o = Command::new(model_signing(&py))
+        .args([
+            "sign",
+            "key",
+            s(&st.model),
+            "--private_key",
+            s(&k),
+            "--signature",
+            s(&st.sig),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = ws(&[
+        "verify",
+        s(&st.model),
+        "--signature",
+        s(&st.sig),
+        "--key",
+        s(&p),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}

@@ -221,6 +221,9 @@ impl Envelope {
                                 super::keys::Algorithm::EcdsaP384 => {
                                     "a DER ECDSA P-384 signature (8 to 104)"
                                 }
+                                super::keys::Algorithm::EcdsaP521 => {
+                                    "a DER ECDSA P-521 signature (8 to 139)"
+                                }
                             },
                         });
                     }

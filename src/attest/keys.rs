@@ -34,6 +34,8 @@ pub enum Algorithm {
     Ed25519,
     EcdsaP256,
     EcdsaP384,
+    /// Verification only (OpenSSF model signing interop): weightseal does not sign with it.
+    EcdsaP521,
 }
 
 impl Algorithm {
@@ -43,6 +45,7 @@ impl Algorithm {
             Algorithm::Ed25519 => "ed25519",
             Algorithm::EcdsaP256 => "ecdsa-p256",
             Algorithm::EcdsaP384 => "ecdsa-p384",
+            Algorithm::EcdsaP521 => "ecdsa-p521",
         }
     }
 
@@ -144,6 +147,7 @@ enum VKey {
     Ed25519(ed25519_dalek::VerifyingKey),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
+    P521(Box<p521::ecdsa::VerifyingKey>),
 }
 
 /// A public key and its key id.
@@ -166,7 +170,6 @@ fn describe_spki(der: &[u8]) -> String {
         .map(|o| o.to_string());
     match (oid.as_str(), curve.as_deref()) {
         ("1.2.840.113549.1.1.1", _) => "an RSA public key".into(),
-        ("1.2.840.10045.2.1", Some("1.3.132.0.35")) => "an ECDSA P-521 public key".into(),
         ("1.2.840.10045.2.1", Some(c)) => format!("an ECDSA public key on curve {c}"),
         ("1.3.101.113", _) => "an ed448 public key".into(),
         (o, _) => format!("a public key of algorithm {o}"),
@@ -179,6 +182,7 @@ impl PublicKey {
             VKey::Ed25519(k) => k.to_public_key_der(),
             VKey::P256(k) => k.to_public_key_der(),
             VKey::P384(k) => k.to_public_key_der(),
+            VKey::P521(k) => k.to_public_key_der(),
         }
         .expect("a valid public key encodes as SPKI");
         let id = crate::digest::hex(&sha2::Sha256::digest(der.as_bytes()));
@@ -194,6 +198,7 @@ impl PublicKey {
             VKey::Ed25519(_) => Algorithm::Ed25519,
             VKey::P256(_) => Algorithm::EcdsaP256,
             VKey::P384(_) => Algorithm::EcdsaP384,
+            VKey::P521(_) => Algorithm::EcdsaP521,
         }
     }
 
@@ -207,6 +212,9 @@ impl PublicKey {
         }
         if let Ok(k) = p384::ecdsa::VerifyingKey::from_public_key_der(der) {
             return Ok(PublicKey::new(VKey::P384(k)));
+        }
+        if let Ok(k) = p521::ecdsa::VerifyingKey::from_public_key_der(der) {
+            return Ok(PublicKey::new(VKey::P521(Box::new(k))));
         }
         Err(KeyError::Unsupported {
             path: origin.to_path_buf(),
@@ -318,6 +326,9 @@ impl PublicKey {
             Algorithm::EcdsaP384 => p384::ecdsa::VerifyingKey::from_sec1_bytes(point)
                 .ok()
                 .map(|k| PublicKey::new(VKey::P384(k))),
+            Algorithm::EcdsaP521 => p521::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                .ok()
+                .map(|k| PublicKey::new(VKey::P521(Box::new(k)))),
         }
     }
 
@@ -342,6 +353,7 @@ impl PublicKey {
             VKey::Ed25519(k) => k.to_public_key_pem(LineEnding::LF),
             VKey::P256(k) => k.to_public_key_pem(LineEnding::LF),
             VKey::P384(k) => k.to_public_key_pem(LineEnding::LF),
+            VKey::P521(k) => k.to_public_key_pem(LineEnding::LF),
         }
         .expect("a valid public key encodes as SPKI PEM")
     }
@@ -352,11 +364,12 @@ impl PublicKey {
             VKey::Ed25519(k) => k.as_bytes().to_vec(),
             VKey::P256(k) => k.to_sec1_bytes().to_vec(),
             VKey::P384(k) => k.to_sec1_bytes().to_vec(),
+            VKey::P521(k) => k.to_sec1_bytes().to_vec(),
         }
     }
 
     /// Checks `sig` over `message`: ed25519 with `verify_strict` (no malleable or small-order
-    /// signatures), ECDSA as DER over SHA-256 / SHA-384.
+    /// signatures), ECDSA as DER over SHA-256 / SHA-384 / SHA-512 (P-521).
     pub fn verify_strict(&self, message: &[u8], sig: &[u8]) -> bool {
         use p256::ecdsa::signature::Verifier;
         match &self.key {
@@ -372,6 +385,9 @@ impl PublicKey {
             VKey::P384(k) => {
                 p384::ecdsa::Signature::from_der(sig).is_ok_and(|s| k.verify(message, &s).is_ok())
             }
+            VKey::P521(k) => {
+                p521::ecdsa::Signature::from_der(sig).is_ok_and(|s| k.verify(message, &s).is_ok())
+            }
         }
     }
 
@@ -382,6 +398,7 @@ impl PublicKey {
             VKey::Ed25519(_) => len == 64,
             VKey::P256(_) => (8..=72).contains(&len),
             VKey::P384(_) => (8..=104).contains(&len),
+            VKey::P521(_) => (8..=139).contains(&len),
         }
     }
 }
@@ -454,6 +471,12 @@ impl PrivateKey {
                 Algorithm::EcdsaP256 | Algorithm::EcdsaP384 => {
                     PrivateKey::from_ecdsa_scalar(alg, &random(alg_scalar_len(alg))?)
                 }
+                Algorithm::EcdsaP521 => {
+                    return Err(KeyError::Unsupported {
+                        path: PathBuf::from("keygen"),
+                        found: "ECDSA P-521 signing".into(),
+                    })
+                }
             };
             // A random scalar is out of range with negligible probability: draw again.
             if let Some(k) = k {
@@ -473,7 +496,7 @@ impl PrivateKey {
     /// Used for test vectors (ECDSA signing is deterministic, RFC 6979).
     pub fn from_ecdsa_scalar(alg: Algorithm, scalar: &[u8]) -> Option<PrivateKey> {
         let key = match alg {
-            Algorithm::Ed25519 => return None,
+            Algorithm::Ed25519 | Algorithm::EcdsaP521 => return None,
             Algorithm::EcdsaP256 => SKey::P256(p256::ecdsa::SigningKey::from_slice(scalar).ok()?),
             Algorithm::EcdsaP384 => SKey::P384(p384::ecdsa::SigningKey::from_slice(scalar).ok()?),
         };
@@ -731,6 +754,7 @@ fn alg_scalar_len(alg: Algorithm) -> usize {
     match alg {
         Algorithm::Ed25519 | Algorithm::EcdsaP256 => 32,
         Algorithm::EcdsaP384 => 48,
+        Algorithm::EcdsaP521 => 66,
     }
 }
 
