@@ -445,3 +445,74 @@ fn trust_store_add_list_verify_remove() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("NOT checked"), "{}", text(&o));
 }
+
+#[test]
+fn passphrase_is_asked_on_the_terminal_without_echo() {
+    // `script` runs weightseal on a pseudo-terminal and types the passphrase into it.
+    let d = tempfile::tempdir().unwrap();
+    let m = model(d.path());
+    let k = d.path().join("enc.pem");
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "ed25519",
+        "-aes-256-cbc",
+        "-pass",
+        "pass:hunter2pass",
+        "-out",
+        s(&k),
+    ]);
+    let cmd = format!(
+        "WEIGHTSEAL_TRUST=/nonexistent '{}' sign '{}' --key '{}'",
+        env!("CARGO_BIN_EXE_weightseal"),
+        s(&m),
+        s(&k)
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env_remove("WEIGHTSEAL_PASSPHRASE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs the command on a pseudo-terminal");
+    // Type only once the prompt is up (echo is off by then).
+    use std::io::{Read as _, Write as _};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let mut stdout_pipe = child.stdout.take().unwrap();
+    let sink = seen.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout_pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let t = std::time::Instant::now();
+    while !String::from_utf8_lossy(&seen.lock().unwrap()).contains("Passphrase for ") {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(60),
+            "no prompt came"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"hunter2pass\n")
+        .unwrap();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let out = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    assert!(status.success(), "{out}");
+    assert!(out.contains("Passphrase for "), "{out}");
+    assert!(
+        !out.contains("hunter2pass"),
+        "the passphrase was echoed: {out}"
+    );
+    assert!(m.join("weightseal.intoto.jsonl").exists());
+}

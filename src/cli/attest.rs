@@ -153,10 +153,11 @@ pub fn passphrase_for(path: &Path) -> Option<String> {
     let saved = tcgetattr(&tty).ok()?;
     let mut quiet = saved.clone();
     quiet.local_modes.remove(LocalModes::ECHO);
+    // Echo goes off before the prompt shows, so nothing typed after it is ever echoed.
+    tcsetattr(&tty, OptionalActions::Flush, &quiet).ok()?;
     let mut out = &tty;
     let _ = write!(out, "Passphrase for {}: ", path.display());
     let _ = out.flush();
-    tcsetattr(&tty, OptionalActions::Flush, &quiet).ok()?;
     let mut line = String::new();
     let read = std::io::BufReader::new(&tty).read_line(&mut line);
     let _ = tcsetattr(&tty, OptionalActions::Now, &saved);
