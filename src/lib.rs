@@ -28,6 +28,7 @@ pub mod digest;
 pub mod fetch;
 pub mod formats;
 pub mod fsutil;
+pub mod hf;
 pub mod index;
 pub mod manifest;
 pub mod net;

@@ -54,6 +54,8 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// One value parsed once per run: the size of the largest variant (verify's options) is fine.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Hash a model directory into a manifest (written to DIR/weightseal.manifest by default)
     /// and print the manifest digest.
@@ -91,9 +93,14 @@ enum Command {
     /// Verify a model directory against its manifest: `path: OK` or `path: FAILED (reason)`
     /// per file; exit 0 when everything verifies, 1 when something does not.
     Verify {
-        /// The model directory (or give --url to verify a mirror without downloading).
-        #[arg(required_unless_present = "url", conflicts_with = "url")]
+        /// The model directory (or give --url to verify a mirror without downloading, or --hf
+        /// for a model in the Hugging Face cache).
+        #[arg(required_unless_present_any = ["url", "hf"], conflicts_with_all = ["url", "hf"])]
         dir: Option<PathBuf>,
+        /// A model in the Hugging Face cache: ORG/NAME[@REVISION] (default revision: main).
+        /// Its snapshot's symlinks are followed only into that repository's blobs/.
+        #[arg(long, value_name = "ORG/NAME[@REV]", conflicts_with = "url")]
+        hf: Option<String>,
         /// The manifest (default: DIR/weightseal.manifest, or URL/weightseal.manifest); a
         /// path or, with --url, also a URL.
         #[arg(long, value_name = "FILE")]
@@ -219,6 +226,11 @@ enum Command {
     Key {
         #[command(subcommand)]
         command: KeyCommand,
+    },
+    /// The Hugging Face cache, offline.
+    Hf {
+        #[command(subcommand)]
+        command: HfCommand,
     },
     /// Your trust store (like ssh's known_hosts): keys you trust for models matching a
     /// pattern. `verify` and `fetch` use it when given no --key and no --policy.
@@ -388,6 +400,21 @@ enum KeyCommand {
 }
 
 #[derive(Subcommand)]
+enum HfCommand {
+    /// Check every blob of the cache (or of one repository) against its name, offline: an
+    /// LFS blob is named by the SHA-256 of its content, a small file by its git blob SHA-1.
+    /// Reports corrupt or truncated blobs with the snapshot files that use them, and dangling
+    /// or foreign symlinks. Exit 0 when everything checks, 1 when something does not.
+    Check {
+        /// One repository (ORG/NAME); default: every repository of the cache.
+        repo: Option<String>,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum TrustCommand {
     /// Trust the key(s) of a file (PEM, OpenSSH line, GitHub keys file) for models matching
     /// a pattern (`org/*`, `org/llama-*`; `*` matches any characters).
@@ -539,6 +566,7 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             keys,
             policy,
             attestations,
+            hf,
             signature,
             ignore_paths,
             certificate_chain,
@@ -550,6 +578,20 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             pin_digest,
             json,
         } => {
+            // A Hugging Face cache snapshot: its links must stay inside the repository's
+            // blobs/, and are then followed.
+            let (dir, follow_symlinks) = match &hf {
+                Some(spec) => {
+                    let (repo, rev) = weightseal::hf::parse_repo(spec)?;
+                    let cache = weightseal::hf::cache_dir()
+                        .context("no Hugging Face cache: set HF_HUB_CACHE or HF_HOME")?;
+                    let snap = weightseal::hf::snapshot(&cache, &repo, rev.as_deref())?;
+                    weightseal::hf::check_snapshot_links(&snap)?;
+                    eprintln!("weightseal: {repo}: snapshot {}", snap.display());
+                    (Some(snap), true)
+                }
+                None => (dir, follow_symlinks),
+            };
             let mut attestations = attestations;
             if let Some(sig) = &signature {
                 let text = weightseal::oms::read_bundle(sig)?;
@@ -768,6 +810,78 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             Ok(Outcome::Verified)
         }
         Command::Trust { command } => attest::trust_command(command),
+        Command::Hf {
+            command: HfCommand::Check { repo, json },
+        } => {
+            let cache = weightseal::hf::cache_dir()
+                .context("no Hugging Face cache: set HF_HUB_CACHE or HF_HOME")?;
+            let repo = repo
+                .map(|r| weightseal::hf::parse_repo(&r).map(|x| x.0))
+                .transpose()?;
+            let r = weightseal::hf::check(&cache, repo.as_deref())?;
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                for b in &r.blobs {
+                    let used = if b.used_by.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; used by {}", b.used_by.join(", "))
+                    };
+                    match &b.status {
+                        weightseal::hf::BlobStatus::Ok => {
+                            outln!("{} blobs/{}: OK", b.repo, b.blob)
+                        }
+                        weightseal::hf::BlobStatus::Unknown => {
+                            outln!("{} blobs/{}: not checked (not named by a hash)", b.repo, b.blob)
+                        }
+                        weightseal::hf::BlobStatus::Corrupt { algorithm, found } => outln!(
+                            "{} blobs/{}: FAILED (corrupt or truncated: {} {} bytes hash to {found}{used})",
+                            b.repo,
+                            b.blob,
+                            b.size,
+                            algorithm
+                        ),
+                        weightseal::hf::BlobStatus::Unreadable { reason } => outln!(
+                            "{} blobs/{}: FAILED (unreadable: {reason}{used})",
+                            b.repo,
+                            b.blob
+                        ),
+                    }
+                }
+                for l in &r.links {
+                    outln!(
+                        "{} {}: FAILED ({} symbolic link to {})",
+                        l.repo,
+                        l.path,
+                        l.problem,
+                        l.target
+                    );
+                }
+            }
+            let bad = r
+                .blobs
+                .iter()
+                .filter(|b| {
+                    !matches!(
+                        b.status,
+                        weightseal::hf::BlobStatus::Ok | weightseal::hf::BlobStatus::Unknown
+                    )
+                })
+                .count();
+            eprintln!(
+                "weightseal: Hugging Face cache {}: {} repository(ies), {} blob(s), {bad} bad, {} bad link(s)",
+                r.cache,
+                r.repos.len(),
+                r.blobs.len(),
+                r.links.len()
+            );
+            Ok(if r.ok {
+                Outcome::Verified
+            } else {
+                Outcome::NotVerified
+            })
+        }
         Command::Key {
             command: KeyCommand::Public { file },
         } => {
