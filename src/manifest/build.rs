@@ -1,0 +1,269 @@
+//! Building a manifest by hashing a directory (spec/manifest.md, "Directory walk"): the walk,
+//! each file's tree, and, for tensor files, the header, tensors and metadata from the same read.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::digest::Digest;
+use crate::formats::{self, Format, FormatError};
+use crate::progress::Progress;
+use crate::tree::{self, ChunkSize, FileTree};
+use crate::walk::{self, Entry, Refusal, Symlinks, WalkError};
+
+use super::*;
+
+/// Whether to record each file's SHA-256 (the Hugging Face LFS oid) beside its BLAKE3 tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Sha256 {
+    #[default]
+    Skip,
+    Record,
+}
+
+/// How to build a manifest from a directory.
+#[derive(Clone, Debug, Default)]
+pub struct BuildOptions {
+    pub chunk_size: ChunkSize,
+    pub sha256: Sha256,
+    pub symlinks: Symlinks,
+    /// Model name; default: the directory's name.
+    pub name: Option<String>,
+    /// Files to leave out by identity (e.g. a manifest written inside the directory).
+    pub exclude: Vec<PathBuf>,
+    /// Record the tensors of safetensors and GGUF files (default) or hash them as plain files.
+    pub tensors: Tensors,
+}
+
+/// Why building a manifest failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Walk(#[from] WalkError),
+    #[error("{name}: {reason}")]
+    Refused { name: String, reason: Refusal },
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("no model name given and none can be taken from the directory {}", .0.display())]
+    NoName(PathBuf),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+}
+
+/// Opens a file for hashing; with [`Symlinks::Refuse`] a symlink swapped in after the walk is
+/// refused by the kernel (`O_NOFOLLOW`). Returns the file and its size.
+pub(crate) fn open_for_hashing(path: &Path, symlinks: Symlinks) -> io::Result<(File, u64)> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    // O_NONBLOCK: a named pipe swapped in after the walk is refused below, not waited on.
+    let mut flags = libc::O_NONBLOCK | libc::O_NOCTTY;
+    if symlinks == Symlinks::Refuse {
+        flags |= libc::O_NOFOLLOW;
+    }
+    o.custom_flags(flags);
+    let f = o.open(path)?;
+    let m = f.metadata()?;
+    if !m.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let fl = rustix::fs::fcntl_getfl(&f)?;
+    rustix::fs::fcntl_setfl(&f, fl - rustix::fs::OFlags::NONBLOCK)?;
+    Ok((f, m.len()))
+}
+
+/// Whether to parse tensor files and record their tensors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Tensors {
+    #[default]
+    Record,
+    Skip,
+}
+
+/// A file hashed from disk.
+pub(crate) struct Hashed {
+    pub tree: FileTree,
+    pub sha256: Option<Digest>,
+    pub tensors: Option<TensorFile>,
+    /// The file claims a tensor format but its header did not parse.
+    pub format_error: Option<(Format, FormatError)>,
+}
+
+/// Hashes the file's tree, and in the same read its header and every tensor of `layout`.
+pub(crate) fn hash_with_layout(
+    f: &File,
+    size: u64,
+    cs: ChunkSize,
+    sha256: Sha256,
+    layout: Option<&formats::Layout>,
+    progress: &dyn Progress,
+) -> io::Result<(FileTree, Option<Digest>, Option<TensorFile>)> {
+    let mut regions: Vec<tree::Region> = Vec::new();
+    if let Some(l) = layout {
+        regions.push((0, l.header_len));
+        regions.extend(l.tensors.iter().map(|t| (t.start, t.end)));
+    }
+    let (tree, sha, digests) = match sha256 {
+        Sha256::Skip => {
+            let (t, d) = tree::hash_file_regions(f, size, cs, &regions, progress)?;
+            (t, None, d)
+        }
+        Sha256::Record => {
+            let (t, s, d) = tree::hash_file_with_sha256(f, size, cs, &regions, progress)?;
+            (t, Some(s), d)
+        }
+    };
+    let tensors = layout.map(|l| TensorFile {
+        format: l.format,
+        header_len: l.header_len,
+        metadata: Some(l.metadata.clone()),
+        header: digests[0],
+        tensors: l
+            .tensors
+            .iter()
+            .zip(&digests[1..])
+            .map(|(t, d)| Tensor::from_info(t, *d))
+            .collect(),
+    });
+    Ok((tree, sha, tensors))
+}
+
+/// Hashes one file on disk: its tree, its SHA-256 when asked, and when it is a tensor file
+/// (by its name) and tensors are wanted, its header and tensors, all in one read.
+pub(crate) fn hash_path(
+    path: &Path,
+    symlinks: Symlinks,
+    cs: ChunkSize,
+    sha256: Sha256,
+    tensors: Tensors,
+    progress: &dyn Progress,
+) -> io::Result<Hashed> {
+    let (f, size) = open_for_hashing(path, symlinks)?;
+    let claimed = match tensors {
+        Tensors::Record => Format::claimed_by(path),
+        Tensors::Skip => None,
+    };
+    let (layout, format_error) = match claimed.map(|fmt| (fmt, formats::parse(&f, size, fmt))) {
+        None => (None, None),
+        Some((_, Ok(l))) => (Some(l), None),
+        Some((fmt, Err(e))) => (None, Some((fmt, e))),
+    };
+    let (tree, sha256, tensors) =
+        hash_with_layout(&f, size, cs, sha256, layout.as_ref(), progress)?;
+    Ok(Hashed {
+        tree,
+        sha256,
+        tensors,
+        format_error,
+    })
+}
+
+/// Something worth telling the publisher that does not stop the manifest from being built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildWarning {
+    /// The file is named like a tensor file but is not a valid one: it is hashed as a plain
+    /// file, with no tensors.
+    #[error("{path}: named like a {} file, hashed as a plain file: {error}", format.as_str())]
+    NotParsed {
+        path: String,
+        format: Format,
+        error: FormatError,
+    },
+    /// A sharded checkpoint's index does not match its shards.
+    #[error(transparent)]
+    Index(#[from] crate::index::IndexProblem),
+}
+
+/// A manifest and what the publisher should know about it.
+#[derive(Debug)]
+pub struct Built {
+    pub manifest: Manifest,
+    pub warnings: Vec<BuildWarning>,
+}
+
+/// Hashes every file of `dir` into a manifest. Fails on the first file that cannot be part of
+/// one (a refused entry or an I/O error), naming it.
+pub fn build(
+    dir: &Path,
+    opts: &BuildOptions,
+    progress: &dyn Progress,
+) -> Result<Built, BuildError> {
+    let entries = walk::walk(dir, opts.symlinks, &opts.exclude)?;
+    let name = match &opts.name {
+        Some(n) => n.clone(),
+        None => dir
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .ok_or_else(|| BuildError::NoName(dir.to_path_buf()))?,
+    };
+    check_name(&name)?;
+    let mut files = Vec::with_capacity(entries.len());
+    for e in entries {
+        match e {
+            Entry::File {
+                path,
+                fs_path,
+                size,
+            } => files.push((path, fs_path, size)),
+            Entry::Refused { name, reason, .. } => {
+                return Err(BuildError::Refused { name, reason })
+            }
+        }
+    }
+    progress.set_total(files.iter().map(|f| f.2).sum());
+    let hashed: Vec<(FileEntry, Option<BuildWarning>)> = files
+        .into_par_iter()
+        .map(|(path, fs_path, _)| {
+            let h = hash_path(
+                &fs_path,
+                opts.symlinks,
+                opts.chunk_size,
+                opts.sha256,
+                opts.tensors,
+                progress,
+            )
+            .map_err(|source| BuildError::Io {
+                path: fs_path,
+                source,
+            })?;
+            let warning = h
+                .format_error
+                .map(|(format, error)| BuildWarning::NotParsed {
+                    path: path.to_string(),
+                    format,
+                    error,
+                });
+            Ok((
+                FileEntry {
+                    path,
+                    tree: h.tree,
+                    sha256: h.sha256,
+                    tensors: h.tensors,
+                },
+                warning,
+            ))
+        })
+        .collect::<Result<_, BuildError>>()?;
+    let (entries, warnings): (Vec<FileEntry>, Vec<Option<BuildWarning>>) =
+        hashed.into_iter().unzip();
+    let manifest = Manifest::new(name, opts.chunk_size, entries)?;
+    let mut warnings: Vec<BuildWarning> = warnings.into_iter().flatten().collect();
+    if opts.tensors == Tensors::Record {
+        warnings.extend(
+            crate::index::check_dir(dir, &manifest)
+                .into_iter()
+                .map(BuildWarning::Index),
+        );
+    }
+    Ok(Built { manifest, warnings })
+}
