@@ -617,10 +617,24 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                 attestations = Some(sig.clone());
             }
             let trust = attest::load_trust(&keys, policy.as_deref())?;
-            let (m, report, bundle_lines) = match (&dir, &url) {
+            let pins = weightseal::release::Pins {
+                model: pin_model.clone(),
+                digest: pin_digest,
+            };
+            let now = weightseal::attest::time::Timestamp::now();
+            let verdict = match (&dir, &url) {
                 (Some(dir), _) => {
                     let path = manifest_path(dir, manifest.as_deref().map(Path::new));
                     let m = read_manifest(&path)?;
+                    let lines = weightseal::attest::bundle::read(&attest::bundle_path(
+                        &path,
+                        attestations.as_deref(),
+                    ))?;
+                    // No --key or --policy: the trust store's entries for this model, if any.
+                    let trust = match trust {
+                        Some(t) => Some(t),
+                        None => attest::trust_store_policy(m.name())?,
+                    };
                     let opts = VerifyOptions {
                         mode: if tensors { Mode::Tensors } else { Mode::Files },
                         extra: if allow_extra {
@@ -632,14 +646,19 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                         exclude: vec![path.clone()],
                     };
                     let bar = Bar::new("verifying");
-                    let report = verify::verify_dir(dir, &m, &opts, bar.progress())
-                        .with_context(|| format!("verifying {}", dir.display()))?;
+                    let v = weightseal::release::verify_release(
+                        dir,
+                        &m,
+                        &lines,
+                        trust.as_ref(),
+                        &pins,
+                        &opts,
+                        now,
+                        bar.progress(),
+                    )
+                    .with_context(|| format!("verifying {}", dir.display()))?;
                     bar.finish();
-                    let lines = weightseal::attest::bundle::read(&attest::bundle_path(
-                        &path,
-                        attestations.as_deref(),
-                    ))?;
-                    (m, report, lines)
+                    (m, v, lines)
                 }
                 (None, Some(url)) => {
                     if tensors {
@@ -648,6 +667,10 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                     let remote = weightseal::fetch::Remote::new(url, net.options())?;
                     let (m, _) =
                         fetch::remote_manifest(&remote, manifest.as_deref(), net.manifest_limit())?;
+                    let trust = match trust {
+                        Some(t) => Some(t),
+                        None => attest::trust_store_policy(m.name())?,
+                    };
                     if trust.is_none()
                         && pin_digest.is_none()
                         && manifest.as_deref().is_none_or(|p| p.starts_with("http"))
@@ -663,68 +686,47 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
                     if let Some(f) = sample {
                         eprintln!("weightseal: SAMPLE: checked a random {:.1}% of each file's chunks, not every byte", f * 100.0);
                     }
-                    (m, report, lines)
+                    let v =
+                        weightseal::release::judge(&m, report, &lines, trust.as_ref(), &pins, now)?;
+                    (m, v, lines)
                 }
                 (None, None) => anyhow::bail!("give a directory or --url"),
             };
-            // No --key or --policy: the trust store's entries for this model, if any.
-            let trust = match trust {
-                Some(t) => Some(t),
-                None => attest::trust_store_policy(m.name())?,
-            };
-            let signatures = match &trust {
-                Some(p) => Some(
-                    weightseal::attest::check_release(
-                        p,
-                        &m,
-                        &bundle_lines,
-                        weightseal::attest::time::Timestamp::now(),
-                    )
-                    .map_err(anyhow::Error::msg)?,
-                ),
-                None => None,
-            };
-            let pins = weightseal::attest::policy::check_pins(
-                pin_model.as_deref(),
-                pin_digest,
-                m.name(),
-                m.digest(),
-            );
+            let (m, verdict, bundle_lines) = verdict;
+            let report = &verdict.files;
             if json {
-                let mut v = render::report_json(&m, &report);
+                let mut v = render::report_json(&m, report);
                 if let Some(f) = sample {
                     v["sample"] = serde_json::json!(f);
                 }
-                match &signatures {
+                match &verdict.signatures {
                     Some(s) => {
                         v["signatures"] = serde_json::json!("checked");
                         v["attestations"] = serde_json::to_value(s)?;
-                        v["ok"] = serde_json::json!(report.ok && s.ok);
                     }
                     None => v["signatures"] = serde_json::json!("not-checked"),
                 }
-                if !pins.is_empty() {
-                    v["pins"] = serde_json::to_value(&pins)?;
-                    v["ok"] = serde_json::json!(false);
+                if !verdict.pins.is_empty() {
+                    v["pins"] = serde_json::to_value(&verdict.pins)?;
                 }
+                v["ok"] = serde_json::json!(verdict.ok);
                 outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                out!("{}", attest::pin_lines(&pins));
-                out!("{}", render::report_lines(&report));
-                if let Some(s) = &signatures {
+                out!("{}", attest::pin_lines(&verdict.pins));
+                out!("{}", render::report_lines(report));
+                if let Some(s) = &verdict.signatures {
                     out!("{}", attest::report_lines(s));
                 }
             }
-            eprintln!("{}", render::report_summary(&m, &report));
-            match &signatures {
+            eprintln!("{}", render::report_summary(&m, report));
+            match &verdict.signatures {
                 Some(s) => eprintln!("{}", attest::summary(s)),
                 None => eprintln!(
                     "{}",
                     attest::unchecked_warning(&bundle_lines, pin_digest.is_some())
                 ),
             }
-            let ok = report.ok && pins.is_empty() && signatures.as_ref().is_none_or(|s| s.ok);
-            Ok(if ok {
+            Ok(if verdict.ok {
                 Outcome::Verified
             } else {
                 Outcome::NotVerified
