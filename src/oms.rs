@@ -106,6 +106,18 @@ struct RawBundle {
     dsse_envelope: Option<RawEnvelope>,
 }
 
+/// Parses a bundle and checks its media type (every method starts here).
+fn parse_bundle(text: &str) -> Result<RawBundle, OmsError> {
+    let b: RawBundle =
+        serde_json::from_str(text.trim()).map_err(|e| OmsError::NotABundle(e.to_string()))?;
+    if !MEDIA_TYPES.contains(&b.media_type.as_str()) {
+        return Err(OmsError::MediaType(
+            b.media_type.chars().take(100).collect(),
+        ));
+    }
+    Ok(b)
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawEnvelope {
@@ -188,13 +200,7 @@ fn pae_compat(payload: &[u8]) -> Vec<u8> {
 /// bundle's hint names, when it has a hint), then the statement's consistency. Returns the
 /// signed manifest and the id of the key that verified.
 pub fn verify_with_keys(text: &str, keys: &[PublicKey]) -> Result<(OmsManifest, String), OmsError> {
-    let b: RawBundle =
-        serde_json::from_str(text.trim()).map_err(|e| OmsError::NotABundle(e.to_string()))?;
-    if !MEDIA_TYPES.contains(&b.media_type.as_str()) {
-        return Err(OmsError::MediaType(
-            b.media_type.chars().take(100).collect(),
-        ));
-    }
+    let b = parse_bundle(text)?;
     let vm = &b.verification_material;
     if vm.get("x509CertificateChain").is_some() || vm.get("certificate").is_some() {
         let keyless = vm
@@ -257,13 +263,7 @@ pub fn verify_with_chain(
     use rustls_pki_types::CertificateDer;
     use x509_cert::der::{Decode as _, Encode as _};
     use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage};
-    let b: RawBundle =
-        serde_json::from_str(text.trim()).map_err(|e| OmsError::NotABundle(e.to_string()))?;
-    if !MEDIA_TYPES.contains(&b.media_type.as_str()) {
-        return Err(OmsError::MediaType(
-            b.media_type.chars().take(100).collect(),
-        ));
-    }
+    let b = parse_bundle(text)?;
     let vm = &b.verification_material;
     let keyless = vm
         .get("tlogEntries")
@@ -404,13 +404,7 @@ pub fn verify_keyless(
 ) -> Result<(OmsManifest, String), OmsError> {
     use sigstore_verify::trust_root::{TrustedRoot, SIGSTORE_PRODUCTION_TRUSTED_ROOT};
     use sigstore_verify::types::{Bundle, Sha256Hash};
-    let b: RawBundle =
-        serde_json::from_str(text.trim()).map_err(|e| OmsError::NotABundle(e.to_string()))?;
-    if !MEDIA_TYPES.contains(&b.media_type.as_str()) {
-        return Err(OmsError::MediaType(
-            b.media_type.chars().take(100).collect(),
-        ));
-    }
+    let b = parse_bundle(text)?;
     let env = b
         .dsse_envelope
         .ok_or_else(|| OmsError::NotABundle("no dsseEnvelope".into()))?;

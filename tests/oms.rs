@@ -446,14 +446,9 @@ fn pki(dir: &Path, root: &str, leaf_ext: &str) {
     );
 }
 
-#[test]
-fn model_signing_certificate_bundle_verifies_against_its_root() {
-    let Some(py) = python("model_signing_certificate_bundle_verifies_against_its_root") else {
-        return;
-    };
-    let st = setup();
-    pki(&st.dir, "root", "leaf");
-    let o = Command::new(model_signing(&py))
+/// `model_signing sign certificate` with the leaf of [`pki`] and its intermediate.
+fn sign_certificate(py: &Path, st: &Setup) {
+    let o = Command::new(model_signing(py))
         .current_dir(&st.dir)
         .args([
             "sign",
@@ -471,6 +466,16 @@ fn model_signing_certificate_bundle_verifies_against_its_root() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn model_signing_certificate_bundle_verifies_against_its_root() {
+    let Some(py) = python("model_signing_certificate_bundle_verifies_against_its_root") else {
+        return;
+    };
+    let st = setup();
+    pki(&st.dir, "root", "leaf");
+    sign_certificate(&py, &st);
     let chain = |ca: &str| {
         ws(&[
             "verify",
@@ -526,24 +531,7 @@ fn certificate_that_may_not_sign_is_refused() {
     };
     let st = setup();
     pki(&st.dir, "root", "tls");
-    let o = Command::new(model_signing(&py))
-        .current_dir(&st.dir)
-        .args([
-            "sign",
-            "certificate",
-            s(&st.model),
-            "--private_key",
-            "leaf.key",
-            "--signing_certificate",
-            "leaf.pem",
-            "--certificate_chain",
-            "inter.pem",
-            "--signature",
-            s(&st.sig),
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
+    sign_certificate(&py, &st);
     let o = ws(&[
         "verify",
         s(&st.model),
