@@ -35,6 +35,7 @@ pub mod net;
 pub mod oms;
 pub mod path;
 pub mod progress;
+pub mod publish;
 pub mod release;
 pub mod safedir;
 pub mod tree;

@@ -83,6 +83,47 @@ pub fn attest(
     Ok(Envelope::sign(&st.to_bytes(), key))
 }
 
+/// Parses a lineage reference: `DIGEST[:RELATION[:NAME]]`, or `PATH[:RELATION[:NAME]]` where
+/// PATH is a manifest file or a model directory holding one (its digest and name are taken).
+/// The error names the argument and what was expected.
+pub fn parse_derived(arg: &str) -> Result<DerivedFrom, String> {
+    use statement::{DigestSet, Relation};
+    let mut parts = arg.splitn(3, ':');
+    let first = parts.next().unwrap_or("");
+    let relation = match parts.next() {
+        None | Some("") => Relation::Other,
+        Some(r) => Relation::parse(r).ok_or_else(|| {
+            format!("{arg:?}: relation {r:?} is not one of finetune, quantized, merge, adapter, distilled, other")
+        })?,
+    };
+    let name = parts.next().map(str::to_string);
+    if let Some(d) = crate::Digest::from_hex(first) {
+        return Ok(DerivedFrom {
+            name: name.unwrap_or_default(),
+            digest: DigestSet { blake3: d.to_hex() },
+            relation,
+        });
+    }
+    let p = Path::new(first);
+    let mp = if p.is_dir() {
+        p.join(crate::path::MANIFEST_FILE)
+    } else {
+        p.to_path_buf()
+    };
+    if !mp.exists() {
+        return Err(format!("{arg:?}: {first:?} is neither a 64-hex-digit manifest digest nor a manifest or model directory"));
+    }
+    let m = Manifest::read_file(&mp)
+        .map_err(|e| format!("{arg:?}: invalid manifest {}: {e}", mp.display()))?;
+    Ok(DerivedFrom {
+        name: name.unwrap_or_else(|| m.name().to_string()),
+        digest: DigestSet {
+            blake3: m.digest().to_hex(),
+        },
+        relation,
+    })
+}
+
 /// Evaluates `policy` over a release's attestations at `now`. When the policy names a state
 /// file, reads it for rollback protection and, if the policy is met, records the release's
 /// version in it (atomically).

@@ -7,36 +7,26 @@ use anyhow::{bail, Context, Result};
 
 use weightseal::attest::bundle;
 use weightseal::attest::policy::{PolicyReport, Status};
-use weightseal::attest::statement::{DerivedFrom, DigestSet, Relation};
+use weightseal::attest::statement::DerivedFrom;
 use weightseal::attest::time::Timestamp;
-use weightseal::attest::{self, keys, Claims, LineageNode, Policy, PrivateKey, PublicKey, Release};
-use weightseal::manifest::Manifest;
+use weightseal::attest::{keys, Claims, LineageNode, Policy, PrivateKey, PublicKey, Release};
 use weightseal::path::{ATTESTATION_FILE, MANIFEST_FILE};
-use weightseal::Digest;
 
-use super::{read_manifest, render, write_atomic};
+use super::{read_manifest, render};
 
 /// The trust store's policy for model `name` when its entries match (saying so on stderr), or
 /// `None`.
 pub fn trust_store_policy(name: &str) -> Result<Option<Policy>> {
-    let Some(path) = weightseal::attest::trust::default_path() else {
-        return Ok(None);
-    };
-    let store = weightseal::attest::trust::TrustStore::load(&path)?;
-    let policy = store.policy_for(name, &path)?;
-    if policy.is_some() {
-        let used: Vec<String> = store
-            .matching(name)
-            .iter()
-            .map(|e| format!("{} ({} for {})", e.name, e.role, e.model))
-            .collect();
+    let trust = weightseal::release::Trust::given_or_store(None, true);
+    let resolved = trust.resolve(name)?;
+    if let (Some(path), false) = (&resolved.store_path, resolved.store_entries.is_empty()) {
         eprintln!(
             "weightseal: no --key or --policy: using the trust store {}: {}",
             path.display(),
-            used.join(", ")
+            resolved.store_entries.join(", ")
         );
     }
-    Ok(policy)
+    Ok(resolved.policy)
 }
 
 /// `trust add|list|remove`.
@@ -202,42 +192,9 @@ pub fn bundle_path(manifest_path: &Path, explicit: Option<&Path>) -> PathBuf {
     }
 }
 
-/// Parses `--derived-from`: `DIGEST[:RELATION[:NAME]]`, or `PATH[:RELATION]` where PATH is a
-/// manifest file or a model directory holding one.
+/// Parses `--derived-from` (see [`weightseal::attest::parse_derived`]).
 pub fn parse_derived(arg: &str) -> Result<DerivedFrom> {
-    let mut parts = arg.splitn(3, ':');
-    let first = parts.next().unwrap_or("");
-    let relation = match parts.next() {
-        None | Some("") => Relation::Other,
-        Some(r) => Relation::parse(r).with_context(|| {
-            format!("--derived-from {arg:?}: relation {r:?} is not one of finetune, quantized, merge, adapter, distilled, other")
-        })?,
-    };
-    let name = parts.next().map(str::to_string);
-    if let Some(d) = Digest::from_hex(first) {
-        return Ok(DerivedFrom {
-            name: name.unwrap_or_default(),
-            digest: DigestSet { blake3: d.to_hex() },
-            relation,
-        });
-    }
-    let p = Path::new(first);
-    let mp = if p.is_dir() {
-        p.join(MANIFEST_FILE)
-    } else {
-        p.to_path_buf()
-    };
-    if !mp.exists() {
-        bail!("--derived-from {arg:?}: {first:?} is neither a 64-hex-digit manifest digest nor a manifest or model directory");
-    }
-    let m = read_manifest(&mp)?;
-    Ok(DerivedFrom {
-        name: name.unwrap_or_else(|| m.name().to_string()),
-        digest: DigestSet {
-            blake3: m.digest().to_hex(),
-        },
-        relation,
-    })
+    weightseal::attest::parse_derived(arg).map_err(|e| anyhow::anyhow!("--derived-from {e}"))
 }
 
 /// Arguments of `sign` beyond the directory and manifest.
@@ -287,73 +244,6 @@ pub enum SignFormat {
     Weightseal,
     Oms,
     Both,
-}
-
-/// Writes the OMS bundle of `dir` (hashed with per-file SHA-256 in `m`) signed with the key of
-/// `a`, leaving out what model_signing leaves out by default and the signature itself.
-pub fn sign_oms(dir: &Path, m: &Manifest, a: &SignArgs) -> Result<String> {
-    use weightseal::oms::{self, SignedFile, GIT_PATHS};
-    let key = PrivateKey::read_with(&a.key, &|| passphrase_for(&a.key))?;
-    if key.algorithm() == keys::Algorithm::Ed25519 {
-        eprintln!("weightseal: warning: model_signing's key method verifies ECDSA keys only; weightseal verifies this ed25519 signature, model_signing will not");
-    }
-    let sig_path = a
-        .signature
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("model.sig"));
-    let mut ignore: Vec<String> = GIT_PATHS.iter().map(|s| s.to_string()).collect();
-    ignore.extend(
-        [".weightseal-partial", MANIFEST_FILE, ATTESTATION_FILE]
-            .iter()
-            .map(|s| s.to_string()),
-    );
-    // The signature file itself, when it is inside the model.
-    if let (Ok(root), Some(parent)) = (
-        dir.canonicalize(),
-        sig_path.parent().map(|p| {
-            if p.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                p
-            }
-        }),
-    ) {
-        if let Ok(pc) = parent.canonicalize() {
-            if let Ok(rel) = pc
-                .join(sig_path.file_name().unwrap_or_default())
-                .strip_prefix(&root)
-            {
-                ignore.push(rel.to_string_lossy().into_owned());
-            }
-        }
-    }
-    let mut files = Vec::new();
-    for f in m.files() {
-        let p = f.path.as_str();
-        if ignore
-            .iter()
-            .any(|i| p == i || p.starts_with(&format!("{i}/")))
-        {
-            continue;
-        }
-        let sha256 = f.sha256.with_context(|| {
-            format!("{p}: no SHA-256 recorded (internal: the manifest was hashed without it)")
-        })?;
-        files.push(SignedFile { path: p, sha256 });
-    }
-    let name = dir
-        .canonicalize()
-        .ok()
-        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| m.name().to_string());
-    let text = oms::sign(&name, &files, &ignore, &key);
-    write_atomic(&sig_path, text.as_bytes())?;
-    Ok(format!(
-        "wrote OpenSSF model signing bundle {} ({} file(s), key {})",
-        sig_path.display(),
-        files.len(),
-        key.public().id()
-    ))
 }
 
 /// `verify DIR --signature model.sig --key PUB` for an OpenSSF model signing bundle.
@@ -506,9 +396,8 @@ pub fn verify_oms(
     }
 }
 
-/// Signs `manifest` (read from `manifest_path`) and appends the envelope to the bundle.
-pub fn sign(manifest: &Manifest, manifest_path: &Path, a: &SignArgs) -> Result<String> {
-    let key = PrivateKey::read_with(&a.key, &|| passphrase_for(&a.key))?;
+/// The claims `sign` makes, from its options (checked before anything is hashed).
+pub fn claims(a: &SignArgs) -> Result<Claims> {
     let now = Timestamp::now();
     let expires_at = a
         .expires
@@ -536,7 +425,13 @@ pub fn sign(manifest: &Manifest, manifest_path: &Path, a: &SignArgs) -> Result<S
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "unnamed".into())
     });
-    let claims = Claims {
+    if !weightseal::attest::statement::valid_role(&a.role) {
+        bail!(
+            "--role {:?} is not a lowercase word of 1 to 32 letters, digits or '-'",
+            a.role
+        );
+    }
+    Ok(Claims {
         role: a.role.clone(),
         signer,
         issued_at: now,
@@ -544,26 +439,7 @@ pub fn sign(manifest: &Manifest, manifest_path: &Path, a: &SignArgs) -> Result<S
         version: a.version,
         derived_from,
         annotations,
-    };
-    let env = attest::attest(manifest, &key, &claims)?;
-    let path = bundle_path(manifest_path, a.attestations.as_deref());
-    let existing = match std::fs::read_to_string(&path) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
-    let count = bundle::parse(&existing).len() + 1;
-    write_atomic(&path, bundle::appended(&existing, &env).as_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(format!(
-        "signed {} (manifest {}) as {} with key {}\n{} attestation(s) in {}",
-        manifest.name(),
-        manifest.digest(),
-        claims.role,
-        key.public().id(),
-        count,
-        path.display()
-    ))
+    })
 }
 
 /// The first 16 characters of a key id (from an untrusted envelope: any characters).

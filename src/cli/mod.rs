@@ -42,7 +42,7 @@ use weightseal::manifest::{self, BuildOptions, Manifest, Sha256, Tensors};
 use weightseal::path::MANIFEST_FILE;
 use weightseal::progress::{NoProgress, Progress};
 use weightseal::tree::ChunkSize;
-use weightseal::verify::{self, ExtraFiles, Mode, VerifyOptions};
+use weightseal::verify::{ExtraFiles, Mode, VerifyOptions};
 use weightseal::walk::Symlinks;
 
 /// Prove that a set of ML model weights is exactly what its publisher released.
@@ -745,7 +745,7 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             pin_digest,
             json,
         } => {
-            let pins = fetch::Pins {
+            let pins = weightseal::release::Pins {
                 model: pin_model,
                 digest: pin_digest,
             };
@@ -903,98 +903,69 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             args,
         } => {
             let path = manifest_path(&dir, manifest.as_deref());
-            let oms = args.format != attest::SignFormat::Weightseal;
-            let stored = path.exists().then(|| read_manifest(&path)).transpose()?;
-            // The OMS bundle needs every file's SHA-256: hash once, with it, and check the
-            // stored manifest against that same pass.
-            let fresh = if oms
-                && stored
-                    .as_ref()
-                    .is_none_or(|m| m.files().iter().any(|f| f.sha256.is_none()))
-            {
-                let opts = BuildOptions {
-                    exclude: vec![path.clone()],
-                    sha256: Sha256::Record,
-                    ..Default::default()
-                };
-                Some(build_manifest(&dir, &opts)?)
-            } else {
-                None
+            // The key and every claim are checked before anything is hashed or written.
+            let key = weightseal::attest::PrivateKey::read_with(&args.key, &|| {
+                attest::passphrase_for(&args.key)
+            })?;
+            let claims = attest::claims(&args)?;
+            let opts = weightseal::publish::PublishOptions {
+                build: BuildOptions::default(),
+                attestations: attest::bundle_path(&path, args.attestations.as_deref()),
+                manifest_path: path,
+                manifest_only,
+                format: match args.format {
+                    attest::SignFormat::Weightseal => weightseal::publish::Format::Weightseal,
+                    attest::SignFormat::Oms => weightseal::publish::Format::Oms,
+                    attest::SignFormat::Both => weightseal::publish::Format::Both,
+                },
+                oms_signature: args
+                    .signature
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("model.sig")),
             };
-            let m = if let Some(m) = stored {
-                if !manifest_only {
-                    let differ: Vec<String> = match &fresh {
-                        Some(f) => {
-                            let d = weightseal::diff::diff_manifests(&m, f);
-                            d.files_added
-                                .iter()
-                                .chain(&d.files_removed)
-                                .cloned()
-                                .chain(d.files_changed.iter().map(|c| c.path.clone()))
-                                .collect()
-                        }
-                        None => {
-                            let opts = VerifyOptions {
-                                exclude: vec![path.clone()],
-                                ..Default::default()
-                            };
-                            let bar = Bar::new("checking");
-                            let report = verify::verify_dir(&dir, &m, &opts, bar.progress())
-                                .with_context(|| format!("checking {}", dir.display()))?;
-                            bar.finish();
-                            let mut bad: Vec<String> = report
-                                .files
-                                .iter()
-                                .filter(|f| !f.status.passes())
-                                .map(|f| f.path.clone())
-                                .collect();
-                            if !report.ok && bad.is_empty() {
-                                bad.push("an index file".into());
-                            }
-                            bad
-                        }
-                    };
-                    if !differ.is_empty() {
-                        anyhow::bail!(
-                            "the manifest {} does not match the directory {} ({} path(s) differ, e.g. {}): run `weightseal verify`, or sign with --manifest-only",
-                            path.display(),
-                            dir.display(),
-                            differ.len(),
-                            differ[0]
-                        );
+            let bar = Bar::new("hashing");
+            let p = weightseal::publish::publish(&dir, &key, &claims, &opts, bar.progress())
+                .map_err(|e| match e {
+                    weightseal::publish::PublishError::Mismatch { .. } => {
+                        anyhow::anyhow!(
+                            "{e}: run `weightseal verify`, or sign with --manifest-only"
+                        )
                     }
-                }
-                m
-            } else {
-                let m = match &fresh {
-                    Some(f) => f.clone(),
-                    None => {
-                        let opts = BuildOptions {
-                            exclude: vec![path.clone()],
-                            ..Default::default()
-                        };
-                        build_manifest(&dir, &opts)?
-                    }
-                };
-                if args.format != attest::SignFormat::Oms {
-                    write_atomic(&path, &m.encode())
-                        .with_context(|| format!("writing manifest {}", path.display()))?;
-                    eprintln!(
-                        "weightseal: hashed {} into {}",
-                        dir.display(),
-                        path.display()
-                    );
-                }
-                m
-            };
-            if oms {
-                let with_sha = fresh.as_ref().unwrap_or(&m);
-                outln!("{}", attest::sign_oms(&dir, with_sha, &args)?);
-                if args.format == attest::SignFormat::Oms {
-                    return Ok(Outcome::Verified);
-                }
+                    e => e.into(),
+                })?;
+            bar.finish();
+            for w in &p.warnings {
+                eprintln!("weightseal: warning: {w}");
             }
-            outln!("{}", attest::sign(&m, &path, &args)?);
+            if p.manifest_written {
+                eprintln!(
+                    "weightseal: hashed {} into {}",
+                    dir.display(),
+                    opts.manifest_path.display()
+                );
+            }
+            if let Some(n) = p.oms_files {
+                outln!(
+                    "wrote OpenSSF model signing bundle {} ({n} file(s), key {})",
+                    opts.oms_signature.display(),
+                    p.key_id
+                );
+            }
+            if let Some(n) = p.attestations {
+                outln!(
+                    "signed {} (manifest {}) as {} with key {}{}\n{n} attestation(s) in {}",
+                    p.manifest.name(),
+                    p.manifest.digest(),
+                    claims.role,
+                    p.key_id,
+                    if p.replaced {
+                        " (replacing this key's earlier attestation for this role)"
+                    } else {
+                        ""
+                    },
+                    opts.attestations.display()
+                );
+            }
             Ok(Outcome::Verified)
         }
         Command::Lineage {

@@ -22,53 +22,7 @@ pub fn bytes(n: u64) -> String {
 }
 
 pub fn manifest_json(m: &Manifest) -> Value {
-    let files: Vec<Value> = m
-        .files()
-        .iter()
-        .map(|f| {
-            let mut o = json!({
-                "path": f.path.as_str(),
-                "size": f.tree.size,
-                "blake3": f.tree.root.to_hex(),
-                "chunks": f.tree.chunks.iter().map(|c| c.to_hex()).collect::<Vec<_>>(),
-            });
-            if let Some(s) = f.sha256 {
-                o["sha256"] = json!(s.to_hex());
-            }
-            if let Some(tf) = &f.tensors {
-                o["type"] = json!(tf.format.as_str());
-                o["header"] = json!({"size": tf.header_len, "blake3": tf.header.to_hex()});
-                o["tensors"] = tf
-                    .tensors
-                    .iter()
-                    .map(|t| {
-                        json!({
-                            "name": t.name,
-                            "dtype": t.dtype,
-                            "shape": t.shape,
-                            "start": t.start,
-                            "end": t.end,
-                            "blake3": t.digest.to_hex(),
-                        })
-                    })
-                    .collect();
-            }
-            o
-        })
-        .collect();
-    let mut v = json!({
-        "name": m.name(),
-        "format": FORMAT_VERSION,
-        "chunk_size": m.chunk_size().get(),
-        "digest": m.digest().to_hex(),
-        "total_size": m.total_size(),
-        "files": files,
-    });
-    if let Some(d) = m.tensor_digest() {
-        v["tensor_digest"] = json!(d.to_hex());
-        v["tensor_count"] = json!(m.tensors().count());
-    }
-    v
+    m.to_json()
 }
 
 pub fn manifest_text(m: &Manifest) -> String {

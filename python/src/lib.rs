@@ -1,0 +1,1015 @@
+//! `weightseal._native`: the Python package's bindings to the weightseal library.
+//!
+//! Each call parses its arguments, releases the GIL for the work (hashing, downloading,
+//! reading tensors) and returns the library's typed result as JSON, which `weightseal/_types.py`
+//! turns into typed objects. Errors are raised as the classes of `weightseal.errors`.
+
+use std::collections::HashMap;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes};
+use rayon::prelude::*;
+
+use weightseal::attest::time::Timestamp;
+use weightseal::attest::{bundle, Claims, Policy, PrivateKey, PublicKey};
+use weightseal::manifest::{BuildOptions, Manifest, Sha256, Tensor, Tensors};
+use weightseal::progress::Progress;
+use weightseal::release::{Pins, Trust};
+use weightseal::verify::{ExtraFiles, Mode, VerifyOptions};
+use weightseal::walk::Symlinks;
+use weightseal::Digest;
+
+/// An exception of `weightseal.errors` (`kind` is its class name).
+fn error(py: Python<'_>, kind: &str, msg: impl std::fmt::Display) -> PyErr {
+    let msg = msg.to_string();
+    match py
+        .import("weightseal.errors")
+        .and_then(|m| m.getattr(kind))
+        .and_then(|c| c.call1((msg.clone(),)))
+    {
+        Ok(v) => PyErr::from_value(v),
+        Err(e) => e,
+    }
+}
+
+/// A progress callback `(done_bytes, total_bytes)`, called at most about 200 times per
+/// operation, with the GIL taken only for the call. The first exception it raises is kept and
+/// raised when the operation returns.
+struct PyProgress {
+    callback: Option<Py<PyAny>>,
+    total: AtomicU64,
+    done: AtomicU64,
+    reported: AtomicU64,
+    failure: Mutex<Option<PyErr>>,
+}
+
+impl PyProgress {
+    fn new(callback: Option<Py<PyAny>>) -> PyProgress {
+        PyProgress {
+            callback,
+            total: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            reported: AtomicU64::new(0),
+            failure: Mutex::new(None),
+        }
+    }
+
+    fn call(&self, done: u64, total: u64) {
+        let Some(cb) = &self.callback else { return };
+        if self.failure.lock().map(|f| f.is_some()).unwrap_or(true) {
+            return;
+        }
+        Python::attach(|py| {
+            if let Err(e) = cb.call1(py, (done, total)) {
+                if let Ok(mut f) = self.failure.lock() {
+                    f.get_or_insert(e);
+                }
+            }
+        });
+    }
+
+    /// The callback's exception, if it raised one.
+    fn finish(self) -> PyResult<()> {
+        match self.failure.into_inner() {
+            Ok(Some(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Progress for PyProgress {
+    fn set_total(&self, bytes: u64) {
+        self.total.store(bytes, Ordering::Relaxed);
+        self.call(0, bytes);
+    }
+
+    fn advance(&self, bytes: u64) {
+        if self.callback.is_none() {
+            return;
+        }
+        let total = self.total.load(Ordering::Relaxed);
+        let done = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        let step = (total / 200).max(1 << 20);
+        let last = self.reported.load(Ordering::Relaxed);
+        if (done >= total || done - last.min(done) >= step)
+            && self
+                .reported
+                .compare_exchange(last, done, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.call(done.min(total.max(done)), total);
+        }
+    }
+}
+
+fn json(py: Python<'_>, v: &impl serde::Serialize) -> PyResult<String> {
+    serde_json::to_string(v).map_err(|e| error(py, "WeightsealError", e))
+}
+
+fn parse_digest(py: Python<'_>, digest: Option<&str>) -> PyResult<Option<Digest>> {
+    digest
+        .map(|d| {
+            Digest::from_hex(d).ok_or_else(|| {
+                error(
+                    py,
+                    "WeightsealError",
+                    format!("digest {d:?}: expected 64 lowercase hex digits (a manifest digest)"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// The trust the caller gave: `keys` (public key files) or `policy` (a policy file), else the
+/// trust store when `trust_store`.
+fn trust(
+    py: Python<'_>,
+    keys: &[PathBuf],
+    policy: Option<&Path>,
+    trust_store: bool,
+) -> PyResult<Trust> {
+    let given = match (keys.is_empty(), policy) {
+        (true, None) => None,
+        (false, Some(_)) => {
+            return Err(error(py, "WeightsealError", "give key or policy, not both"))
+        }
+        (true, Some(p)) => Some(Policy::load(p).map_err(|e| error(py, "PolicyError", e))?),
+        (false, None) => {
+            let mut all = Vec::new();
+            for k in keys {
+                let name = k.display().to_string();
+                let ks = PublicKey::read_all(k).map_err(|e| error(py, "KeyLoadError", e))?;
+                all.extend(ks.into_iter().map(|key| (name.clone(), key)));
+            }
+            Some(Policy::publisher_keys(all))
+        }
+    };
+    Ok(Trust::given_or_store(given, trust_store))
+}
+
+fn read_manifest(py: Python<'_>, path: &Path) -> PyResult<Manifest> {
+    Manifest::read_file(path).map_err(|e| match e {
+        weightseal::ManifestError::Io { ref source, .. }
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            error(
+                py,
+                "ManifestError",
+                format!(
+                    "no manifest at {}: hash the model first (weightseal.hash), or pass manifest=",
+                    path.display()
+                ),
+            )
+        }
+        e => error(
+            py,
+            "ManifestError",
+            format!("invalid manifest {}: {e}", path.display()),
+        ),
+    })
+}
+
+fn read_bundle(py: Python<'_>, path: &Path) -> PyResult<Vec<bundle::BundleLine>> {
+    bundle::read(path).map_err(|e| error(py, "AttestationError", e))
+}
+
+/// The manifest beside `dir` unless given, and the attestations beside the manifest unless
+/// given.
+fn release_paths(
+    dir: &Path,
+    manifest: Option<PathBuf>,
+    attestations: Option<PathBuf>,
+) -> (PathBuf, PathBuf) {
+    let m = manifest.unwrap_or_else(|| dir.join(weightseal::path::MANIFEST_FILE));
+    let a = attestations.unwrap_or_else(|| {
+        m.parent()
+            .unwrap_or(Path::new("."))
+            .join(weightseal::path::ATTESTATION_FILE)
+    });
+    (m, a)
+}
+
+/// `hash(path, ...) -> (manifest bytes, warnings)`; writes the manifest to `output` when given.
+#[pyfunction]
+#[pyo3(signature = (path, *, output=None, name=None, chunk_size=None, tensors=true, sha256=false, follow_symlinks=false, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn hash<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    output: Option<PathBuf>,
+    name: Option<String>,
+    chunk_size: Option<u64>,
+    tensors: bool,
+    sha256: bool,
+    follow_symlinks: bool,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<(Bound<'py, PyBytes>, Vec<String>)> {
+    let mut opts = BuildOptions {
+        name,
+        sha256: if sha256 { Sha256::Record } else { Sha256::Skip },
+        symlinks: if follow_symlinks {
+            Symlinks::Follow
+        } else {
+            Symlinks::Refuse
+        },
+        tensors: if tensors {
+            Tensors::Record
+        } else {
+            Tensors::Skip
+        },
+        exclude: output.iter().cloned().collect(),
+        ..Default::default()
+    };
+    if let Some(cs) = chunk_size {
+        opts.chunk_size = weightseal::ChunkSize::new(cs)
+            .map_err(|e| error(py, "WeightsealError", format!("chunk_size {cs}: {e}")))?;
+    }
+    let pr = PyProgress::new(progress);
+    let built = py.detach(|| weightseal::manifest::build(&path, &opts, &pr));
+    pr.finish()?;
+    let built = built.map_err(|e| {
+        error(
+            py,
+            "ManifestError",
+            format!("hashing {}: {e}", path.display()),
+        )
+    })?;
+    let bytes = built.manifest.encode();
+    if let Some(out) = &output {
+        weightseal::fsutil::write_atomic(out, &bytes, 0o644).map_err(|e| {
+            error(
+                py,
+                "WeightsealError",
+                format!("writing manifest {}: {e}", out.display()),
+            )
+        })?;
+    }
+    Ok((
+        PyBytes::new(py, &bytes),
+        built.warnings.iter().map(ToString::to_string).collect(),
+    ))
+}
+
+/// The manifest `bytes` as JSON (what `weightseal show --json` prints); raises ManifestError
+/// when they are not a valid manifest.
+#[pyfunction]
+fn manifest_json(py: Python<'_>, bytes: &[u8]) -> PyResult<String> {
+    let m = Manifest::decode(bytes)
+        .map_err(|e| error(py, "ManifestError", format!("invalid manifest: {e}")))?;
+    json(py, &m.to_json())
+}
+
+/// `sign(path, key, ...) -> JSON of weightseal::publish::Published` (plus the manifest digest).
+#[pyfunction]
+#[pyo3(signature = (path, key, *, passphrase=None, role="publisher".to_string(), signer=None, version=None, expires=None, derived_from=vec![], annotations=HashMap::new(), manifest=None, attestations=None, format="weightseal".to_string(), signature=None, manifest_only=false, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn sign(
+    py: Python<'_>,
+    path: PathBuf,
+    key: PathBuf,
+    passphrase: Option<String>,
+    role: String,
+    signer: Option<String>,
+    version: Option<u64>,
+    expires: Option<String>,
+    derived_from: Vec<String>,
+    annotations: HashMap<String, String>,
+    manifest: Option<PathBuf>,
+    attestations: Option<PathBuf>,
+    format: String,
+    signature: Option<PathBuf>,
+    manifest_only: bool,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<String> {
+    use weightseal::publish::{publish, Format, PublishOptions};
+    // The key and every claim are checked before anything is hashed or written.
+    let pass = passphrase.or_else(|| std::env::var("WEIGHTSEAL_PASSPHRASE").ok());
+    let key =
+        PrivateKey::read_with(&key, &|| pass.clone()).map_err(|e| error(py, "KeyLoadError", e))?;
+    let now = Timestamp::now();
+    let expires_at = expires
+        .as_deref()
+        .map(|e| Timestamp::parse_expiry(e, now))
+        .transpose()
+        .map_err(|e| error(py, "WeightsealError", format!("expires: {e}")))?;
+    if !weightseal::attest::statement::valid_role(&role) {
+        return Err(error(
+            py,
+            "WeightsealError",
+            format!("role {role:?} is not a lowercase word of 1 to 32 letters, digits or '-'"),
+        ));
+    }
+    let derived_from = derived_from
+        .iter()
+        .map(|d| weightseal::attest::parse_derived(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| error(py, "WeightsealError", format!("derived_from {e}")))?;
+    let claims = Claims {
+        role,
+        signer: signer.unwrap_or_else(|| "unnamed".into()),
+        issued_at: now,
+        expires_at,
+        version,
+        derived_from,
+        annotations: annotations.into_iter().collect(),
+    };
+    let format = match format.as_str() {
+        "weightseal" => Format::Weightseal,
+        "oms" => Format::Oms,
+        "both" => Format::Both,
+        other => {
+            return Err(error(
+                py,
+                "WeightsealError",
+                format!("format {other:?}: expected \"weightseal\", \"oms\" or \"both\""),
+            ))
+        }
+    };
+    let (manifest_path, attestations) = release_paths(&path, manifest, attestations);
+    let opts = PublishOptions {
+        manifest_path,
+        attestations,
+        manifest_only,
+        format,
+        oms_signature: signature.unwrap_or_else(|| path.join("model.sig")),
+        ..PublishOptions::for_dir(&path)
+    };
+    let pr = PyProgress::new(progress);
+    let published = py.detach(|| publish(&path, &key, &claims, &opts, &pr));
+    pr.finish()?;
+    let p = published.map_err(|e| match e {
+        weightseal::publish::PublishError::Mismatch { .. } => error(
+            py,
+            "ManifestError",
+            format!("{e}: verify the model, or sign with manifest_only=True"),
+        ),
+        weightseal::publish::PublishError::Manifest { .. }
+        | weightseal::publish::PublishError::Build { .. } => error(py, "ManifestError", e),
+        e => error(py, "WeightsealError", e),
+    })?;
+    let mut v = serde_json::to_value(&p).map_err(|e| error(py, "WeightsealError", e))?;
+    v["name"] = p.manifest.name().into();
+    v["manifest_digest"] = p.manifest.digest().to_hex().into();
+    v["manifest_path"] = opts.manifest_path.display().to_string().into();
+    v["attestations_path"] = opts.attestations.display().to_string().into();
+    v["role"] = claims.role.into();
+    json(py, &v)
+}
+
+/// Verifies the model in `path`: JSON of weightseal::release::Verdict, with the trust store
+/// entries used.
+#[pyfunction]
+#[pyo3(signature = (path, *, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, tensors=false, allow_extra=false, follow_symlinks=false, model=None, digest=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn verify(
+    py: Python<'_>,
+    path: PathBuf,
+    manifest: Option<PathBuf>,
+    attestations: Option<PathBuf>,
+    keys: Vec<PathBuf>,
+    policy: Option<PathBuf>,
+    trust_store: bool,
+    tensors: bool,
+    allow_extra: bool,
+    follow_symlinks: bool,
+    model: Option<String>,
+    digest: Option<String>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<String> {
+    let trust = trust(py, &keys, policy.as_deref(), trust_store)?;
+    let pins = Pins {
+        model,
+        digest: parse_digest(py, digest.as_deref())?,
+    };
+    if !path.is_dir() {
+        return Err(error(
+            py,
+            "WeightsealError",
+            format!("{}: not a model directory", path.display()),
+        ));
+    }
+    let (mpath, apath) = release_paths(&path, manifest, attestations);
+    verify_dir(
+        py,
+        &path,
+        &mpath,
+        &apath,
+        &trust,
+        &pins,
+        tensors,
+        allow_extra,
+        follow_symlinks,
+        progress,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn verify_dir(
+    py: Python<'_>,
+    dir: &Path,
+    mpath: &Path,
+    apath: &Path,
+    trust: &Trust,
+    pins: &Pins,
+    tensors: bool,
+    allow_extra: bool,
+    follow_symlinks: bool,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<String> {
+    let m = read_manifest(py, mpath)?;
+    let lines = read_bundle(py, apath)?;
+    let resolved = trust
+        .resolve(m.name())
+        .map_err(|e| error(py, "PolicyError", e))?;
+    let opts = VerifyOptions {
+        mode: if tensors { Mode::Tensors } else { Mode::Files },
+        extra: if allow_extra {
+            ExtraFiles::Allow
+        } else {
+            ExtraFiles::Reject
+        },
+        symlinks: if follow_symlinks {
+            Symlinks::Follow
+        } else {
+            Symlinks::Refuse
+        },
+        exclude: vec![mpath.to_path_buf()],
+    };
+    let pr = PyProgress::new(progress);
+    let v = py.detach(|| {
+        weightseal::release::verify_release(
+            dir,
+            &m,
+            &lines,
+            resolved.policy.as_ref(),
+            pins,
+            &opts,
+            Timestamp::now(),
+            &pr,
+        )
+    });
+    pr.finish()?;
+    let v = v.map_err(|e| {
+        error(
+            py,
+            "WeightsealError",
+            format!("verifying {}: {e}", dir.display()),
+        )
+    })?;
+    let mut out = serde_json::to_value(&v).map_err(|e| error(py, "WeightsealError", e))?;
+    out["trust_store"] = resolved.store_entries.into();
+    out["path"] = dir.display().to_string().into();
+    json(py, &out)
+}
+
+/// Verifies a snapshot of the Hugging Face cache, following its links only into the
+/// repository's `blobs/`.
+#[pyfunction]
+#[pyo3(signature = (repo_id, *, revision=None, cache_dir=None, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, tensors=false, allow_extra=false, model=None, digest=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn verify_snapshot(
+    py: Python<'_>,
+    repo_id: String,
+    revision: Option<String>,
+    cache_dir: Option<PathBuf>,
+    manifest: Option<PathBuf>,
+    attestations: Option<PathBuf>,
+    keys: Vec<PathBuf>,
+    policy: Option<PathBuf>,
+    trust_store: bool,
+    tensors: bool,
+    allow_extra: bool,
+    model: Option<String>,
+    digest: Option<String>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<String> {
+    let trust = trust(py, &keys, policy.as_deref(), trust_store)?;
+    let pins = Pins {
+        model,
+        digest: parse_digest(py, digest.as_deref())?,
+    };
+    let snap = snapshot(py, repo_id, revision, cache_dir)?;
+    let (mpath, apath) = release_paths(&snap, manifest, attestations);
+    verify_dir(
+        py,
+        &snap,
+        &mpath,
+        &apath,
+        &trust,
+        &pins,
+        tensors,
+        allow_extra,
+        true,
+        progress,
+    )
+}
+
+/// The snapshot directory of `repo_id` in the Hugging Face cache, its links checked.
+#[pyfunction]
+#[pyo3(signature = (repo_id, *, revision=None, cache_dir=None))]
+fn snapshot_path(
+    py: Python<'_>,
+    repo_id: String,
+    revision: Option<String>,
+    cache_dir: Option<PathBuf>,
+) -> PyResult<String> {
+    Ok(snapshot(py, repo_id, revision, cache_dir)?
+        .display()
+        .to_string())
+}
+
+fn snapshot(
+    py: Python<'_>,
+    repo_id: String,
+    revision: Option<String>,
+    cache_dir: Option<PathBuf>,
+) -> PyResult<PathBuf> {
+    let spec = match &revision {
+        Some(r) => format!("{repo_id}@{r}"),
+        None => repo_id,
+    };
+    let (repo, rev) =
+        weightseal::hf::parse_repo(&spec).map_err(|e| error(py, "SnapshotError", e))?;
+    let cache = match cache_dir.or_else(weightseal::hf::cache_dir) {
+        Some(c) => c,
+        None => {
+            return Err(error(
+                py,
+                "SnapshotError",
+                "no Hugging Face cache: set HF_HUB_CACHE or HF_HOME, or pass cache_dir=",
+            ))
+        }
+    };
+    let snap = weightseal::hf::snapshot(&cache, &repo, rev.as_deref())
+        .map_err(|e| error(py, "SnapshotError", e))?;
+    weightseal::hf::check_snapshot_links(&snap).map_err(|e| error(py, "SnapshotError", e))?;
+    Ok(snap)
+}
+
+/// Downloads `url` into `dest`, verifying as it goes: JSON of weightseal::release::FetchVerdict.
+#[pyfunction]
+#[pyo3(signature = (url, dest, *, manifest=None, keys=vec![], policy=None, trust_store=true, allow_unsigned=false, model=None, digest=None, allow_extra=false, headers=HashMap::new(), timeout=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn fetch(
+    py: Python<'_>,
+    url: String,
+    dest: PathBuf,
+    manifest: Option<String>,
+    keys: Vec<PathBuf>,
+    policy: Option<PathBuf>,
+    trust_store: bool,
+    allow_unsigned: bool,
+    model: Option<String>,
+    digest: Option<String>,
+    allow_extra: bool,
+    headers: HashMap<String, String>,
+    timeout: Option<f64>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<String> {
+    use weightseal::release::{fetch_release, FetchReleaseError, FetchRequest};
+    let trust = trust(py, &keys, policy.as_deref(), trust_store)?;
+    let mut opts = weightseal::fetch::FetchOptions {
+        extra: if allow_extra {
+            ExtraFiles::Allow
+        } else {
+            ExtraFiles::Reject
+        },
+        headers: headers.into_iter().collect(),
+        hf_token: std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty()),
+        ..Default::default()
+    };
+    if let Some(t) = timeout {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(error(
+                py,
+                "WeightsealError",
+                format!("timeout {t}: expected a positive number of seconds"),
+            ));
+        }
+        opts.timeout = std::time::Duration::from_secs_f64(t);
+    }
+    let remote =
+        weightseal::fetch::Remote::new(&url, opts).map_err(|e| error(py, "FetchError", e))?;
+    let req = FetchRequest {
+        manifest,
+        trust,
+        allow_unsigned,
+        pins: Pins {
+            model,
+            digest: parse_digest(py, digest.as_deref())?,
+        },
+        ..Default::default()
+    };
+    let pr = PyProgress::new(progress);
+    let v = py.detach(|| fetch_release(&remote, &dest, &req, &pr));
+    pr.finish()?;
+    let v = v.map_err(|e| match e {
+        FetchReleaseError::Unvouched { .. } => error(py, "TrustError", format!("{e}: pass key= or policy=, add the publisher to the trust store, or allow_unsigned=True for integrity checking only")),
+        FetchReleaseError::Manifest { .. } | FetchReleaseError::NoManifest { .. } => error(py, "ManifestError", e),
+        FetchReleaseError::Release(_) => error(py, "PolicyError", e),
+        e => error(py, "FetchError", e),
+    })?;
+    let mut out = serde_json::to_value(&v).map_err(|e| error(py, "WeightsealError", e))?;
+    out["path"] = dest.display().to_string().into();
+    json(py, &out)
+}
+
+/// A safetensors file opened for verified reading: its header verified against the manifest
+/// (so the tensor layout is the published one), its tensors read and hashed on request.
+#[pyclass(module = "weightseal._native", frozen)]
+struct SafetensorsReader {
+    file: std::fs::File,
+    path: String,
+    /// The manifest's tensors of this file, by name.
+    tensors: HashMap<String, Tensor>,
+    /// Names in file order.
+    order: Vec<String>,
+    /// The header's `__metadata__`, from the verified header bytes.
+    metadata: Option<String>,
+    /// The signature verdict (JSON), or `null` when no trust was given.
+    signatures: String,
+    manifest_digest: String,
+    name: String,
+}
+
+/// A failure found while reading tensors with the GIL released.
+enum ReadFailure {
+    Io(String),
+    Tensors(Vec<String>),
+}
+
+/// Reads `t`'s bytes into `buf` (exactly its length) from `file` and checks their BLAKE3
+/// against the manifest: the bytes compared are the bytes returned.
+fn read_tensor(file: &std::fs::File, t: &Tensor, buf: &mut [u8]) -> Result<bool, String> {
+    const PIECE: usize = 4 << 20;
+    let mut hasher = blake3::Hasher::new();
+    let mut offset = t.start;
+    for piece in buf.chunks_mut(PIECE) {
+        file.read_exact_at(piece, offset)
+            .map_err(|e| format!("reading tensor {:?} at byte {offset}: {e}", t.name))?;
+        offset += piece.len() as u64;
+        if piece.len() >= PIECE {
+            hasher.update_rayon(piece);
+        } else {
+            hasher.update(piece);
+        }
+    }
+    Ok(Digest(*hasher.finalize().as_bytes()) == t.digest)
+}
+
+#[pymethods]
+impl SafetensorsReader {
+    /// Opens `path` (a file of the model whose manifest is `manifest`; the model root is the
+    /// manifest's directory), judges the manifest against the trust, and verifies the header.
+    #[new]
+    #[pyo3(signature = (path, *, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, allow_unsigned=false, model=None, digest=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        path: PathBuf,
+        manifest: Option<PathBuf>,
+        attestations: Option<PathBuf>,
+        keys: Vec<PathBuf>,
+        policy: Option<PathBuf>,
+        trust_store: bool,
+        allow_unsigned: bool,
+        model: Option<String>,
+        digest: Option<String>,
+    ) -> PyResult<SafetensorsReader> {
+        let trust = trust(py, &keys, policy.as_deref(), trust_store)?;
+        let digest = parse_digest(py, digest.as_deref())?;
+        // Lexical absolute paths: a Hugging Face snapshot's file is a link into blobs/, and its
+        // path in the manifest is its name in the snapshot.
+        let abs = |p: &Path| -> PathBuf {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                std::env::current_dir().unwrap_or_default().join(p)
+            }
+        };
+        let file_path = abs(&path);
+        let dir = file_path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let (mpath, apath) = release_paths(&dir, manifest.map(|m| abs(&m)), attestations);
+        let m = read_manifest(py, &mpath)?;
+        let root = mpath.parent().unwrap_or(Path::new("/"));
+        let rel = file_path
+            .strip_prefix(root)
+            .ok()
+            .and_then(|r| r.to_str())
+            .map(|r| r.replace(std::path::MAIN_SEPARATOR, "/"))
+            .ok_or_else(|| {
+                error(
+                    py,
+                    "ManifestError",
+                    format!(
+                        "{} is not inside the model directory {} of manifest {}",
+                        path.display(),
+                        root.display(),
+                        mpath.display()
+                    ),
+                )
+            })?;
+        let entry = m.file(&rel).ok_or_else(|| {
+            error(
+                py,
+                "ManifestError",
+                format!(
+                    "the manifest {} ({}) lists no file {rel:?}",
+                    mpath.display(),
+                    m.name()
+                ),
+            )
+        })?;
+        let tf = match &entry.tensors {
+            Some(tf) if tf.format == weightseal::formats::Format::Safetensors => tf,
+            Some(_) => return Err(error(py, "ManifestError", format!("{rel}: the manifest records it as a GGUF file, not safetensors"))),
+            None => return Err(error(py, "ManifestError", format!("{rel}: the manifest {} records no tensors for it (hashed with tensors=False or not a safetensors file); hash the model again with tensor digests", mpath.display()))),
+        };
+        // Trust and pins, before any tensor byte is read.
+        let resolved = trust
+            .resolve(m.name())
+            .map_err(|e| error(py, "PolicyError", e))?;
+        if resolved.policy.is_none() && !allow_unsigned && digest.is_none() {
+            return Err(error(py, "TrustError", format!("nobody vouches for the manifest of {} (no key, policy or matching trust store entry, and no digest pin): pass key= or policy=, or allow_unsigned=True to check the bytes against the manifest only", m.name())));
+        }
+        let pins =
+            weightseal::attest::policy::check_pins(model.as_deref(), digest, m.name(), m.digest());
+        if let Some(p) = pins.first() {
+            return Err(error(
+                py,
+                "VerificationError",
+                format!("{}: {}", p.code, p.detail),
+            ));
+        }
+        let signatures = match &resolved.policy {
+            Some(p) => {
+                let lines = read_bundle(py, &apath)?;
+                let report = weightseal::attest::check_release(p, &m, &lines, Timestamp::now())
+                    .map_err(|e| error(py, "PolicyError", e))?;
+                if !report.ok {
+                    let why: Vec<String> = report
+                        .attestations
+                        .iter()
+                        .map(|a| format!("line {}: {}", a.line, a.detail))
+                        .chain(
+                            report
+                                .problems
+                                .iter()
+                                .map(|p| format!("{}: {}", p.code, p.detail)),
+                        )
+                        .collect();
+                    return Err(error(
+                        py,
+                        "SignatureError",
+                        format!(
+                            "the attestations of {} do not meet the trust given: {}",
+                            m.name(),
+                            why.join("; ")
+                        ),
+                    ));
+                }
+                json(py, &report)?
+            }
+            None => "null".into(),
+        };
+        let file = std::fs::File::open(&file_path).map_err(|e| {
+            error(
+                py,
+                "WeightsealError",
+                format!("cannot open {}: {e}", path.display()),
+            )
+        })?;
+        let size = file
+            .metadata()
+            .map_err(|e| error(py, "WeightsealError", format!("{}: {e}", path.display())))?
+            .len();
+        if size != entry.tree.size {
+            return Err(error(
+                py,
+                "VerificationError",
+                format!(
+                    "{rel}: {size} bytes where the manifest records {}",
+                    entry.tree.size
+                ),
+            ));
+        }
+        let header_len = usize::try_from(tf.header_len)
+            .map_err(|_| error(py, "ManifestError", "header too large"))?;
+        let mut header = vec![0u8; header_len];
+        file.read_exact_at(&mut header, 0).map_err(|e| {
+            error(
+                py,
+                "WeightsealError",
+                format!("reading the header of {}: {e}", path.display()),
+            )
+        })?;
+        if Digest(*blake3::hash(&header).as_bytes()) != tf.header {
+            return Err(error(py, "VerificationError", format!("{rel}: the header (tensor names, dtypes, shapes, offsets, metadata) differs from the manifest's")));
+        }
+        // The verified header's metadata, for `metadata()`.
+        let metadata = header
+            .get(8..)
+            .and_then(|h| serde_json::from_slice::<serde_json::Value>(h).ok())
+            .and_then(|v| v.get("__metadata__").cloned())
+            .map(|v| v.to_string());
+        let order: Vec<String> = tf.tensors.iter().map(|t| t.name.clone()).collect();
+        Ok(SafetensorsReader {
+            file,
+            path: rel,
+            tensors: tf
+                .tensors
+                .iter()
+                .map(|t| (t.name.clone(), t.clone()))
+                .collect(),
+            order,
+            metadata,
+            signatures,
+            manifest_digest: m.digest().to_hex(),
+            name: m.name().to_string(),
+        })
+    }
+
+    /// Tensor names in file order.
+    fn keys(&self) -> Vec<String> {
+        self.order.clone()
+    }
+
+    /// `(dtype, shape)` of a tensor.
+    fn info(&self, py: Python<'_>, name: &str) -> PyResult<(String, Vec<u64>)> {
+        let t = self.tensor(py, name)?;
+        Ok((t.dtype.clone(), t.shape.clone()))
+    }
+
+    /// The header's `__metadata__` as JSON, or None.
+    fn metadata(&self) -> Option<String> {
+        self.metadata.clone()
+    }
+
+    /// The attestations' verdict as JSON (`null` when no trust was given).
+    fn signatures(&self) -> String {
+        self.signatures.clone()
+    }
+
+    #[getter]
+    fn manifest_digest(&self) -> String {
+        self.manifest_digest.clone()
+    }
+
+    #[getter]
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    #[getter]
+    fn path(&self) -> String {
+        self.path.clone()
+    }
+
+    /// One tensor's bytes, verified: `(dtype, shape, bytearray)`. Raises
+    /// TensorVerificationError naming it when they differ from the manifest's digest.
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+    ) -> PyResult<(String, Vec<u64>, Bound<'py, PyByteArray>)> {
+        let t = self.tensor(py, name)?;
+        let len = usize::try_from(t.end - t.start)
+            .map_err(|_| error(py, "WeightsealError", "tensor too large"))?;
+        let buf = PyByteArray::new_with(py, len, |buf| {
+            match py.detach(|| read_tensor(&self.file, t, buf)) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(self.tensor_error(py, std::slice::from_ref(&t.name))),
+                Err(e) => Err(error(py, "WeightsealError", format!("{}: {e}", self.path))),
+            }
+        })?;
+        Ok((t.dtype.clone(), t.shape.clone(), buf))
+    }
+
+    /// Every tensor, read and verified in parallel into one buffer: `(bytearray, [(name,
+    /// dtype, shape, offset, length)])`. Raises TensorVerificationError naming every tensor
+    /// that differs; then no buffer is returned.
+    #[allow(clippy::type_complexity)]
+    fn read_all<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(
+        Bound<'py, PyByteArray>,
+        Vec<(String, String, Vec<u64>, usize, usize)>,
+    )> {
+        let mut sorted: Vec<&Tensor> = self.tensors.values().collect();
+        sorted.sort_by_key(|t| (t.start, t.end));
+        let base = sorted.first().map(|t| t.start).unwrap_or(0);
+        let end = sorted.iter().map(|t| t.end).max().unwrap_or(base);
+        let total = usize::try_from(end - base)
+            .map_err(|_| error(py, "WeightsealError", "file too large"))?;
+        let mut layout = Vec::with_capacity(sorted.len());
+        for t in &sorted {
+            layout.push((
+                t.name.clone(),
+                t.dtype.clone(),
+                t.shape.clone(),
+                (t.start - base) as usize,
+                (t.end - t.start) as usize,
+            ));
+        }
+        let buf = PyByteArray::new_with(py, total, |buf| {
+            let outcome = py.detach(|| {
+                // Split the buffer into one slice per tensor (they are disjoint and sorted).
+                let mut slices: Vec<(&Tensor, &mut [u8])> = Vec::with_capacity(sorted.len());
+                let mut rest: &mut [u8] = buf;
+                let mut pos = base;
+                for t in &sorted {
+                    let (_, tail) = rest.split_at_mut((t.start - pos) as usize);
+                    let (mine, tail) = tail.split_at_mut((t.end - t.start) as usize);
+                    slices.push((t, mine));
+                    rest = tail;
+                    pos = t.end;
+                }
+                let results: Vec<Result<Option<String>, String>> = slices
+                    .into_par_iter()
+                    .map(|(t, slice)| {
+                        read_tensor(&self.file, t, slice).map(|ok| (!ok).then(|| t.name.clone()))
+                    })
+                    .collect();
+                let mut bad = Vec::new();
+                for r in results {
+                    match r {
+                        Ok(Some(name)) => bad.push(name),
+                        Ok(None) => {}
+                        Err(e) => return Err(ReadFailure::Io(e)),
+                    }
+                }
+                if bad.is_empty() {
+                    Ok(())
+                } else {
+                    Err(ReadFailure::Tensors(bad))
+                }
+            });
+            match outcome {
+                Ok(()) => Ok(()),
+                Err(ReadFailure::Tensors(bad)) => Err(self.tensor_error(py, &bad)),
+                Err(ReadFailure::Io(e)) => {
+                    Err(error(py, "WeightsealError", format!("{}: {e}", self.path)))
+                }
+            }
+        })?;
+        Ok((buf, layout))
+    }
+}
+
+impl SafetensorsReader {
+    fn tensor(&self, py: Python<'_>, name: &str) -> PyResult<&Tensor> {
+        self.tensors.get(name).ok_or_else(|| {
+            match py
+                .import("builtins")
+                .and_then(|b| b.getattr("KeyError"))
+                .and_then(|k| {
+                    k.call1((format!("{}: no tensor {name:?} in the manifest", self.path),))
+                }) {
+                Ok(v) => PyErr::from_value(v),
+                Err(e) => e,
+            }
+        })
+    }
+
+    /// TensorVerificationError(message, path, names).
+    fn tensor_error(&self, py: Python<'_>, names: &[String]) -> PyErr {
+        let msg = format!(
+            "{}: tensor(s) {} do not match the manifest's digests; nothing of them was returned",
+            self.path,
+            names.join(", ")
+        );
+        match py
+            .import("weightseal.errors")
+            .and_then(|m| m.getattr("TensorVerificationError"))
+            .and_then(|c| c.call1((msg, self.path.clone(), names.to_vec())))
+        {
+            Ok(v) => PyErr::from_value(v),
+            Err(e) => e,
+        }
+    }
+}
+
+/// The version of the weightseal library these bindings were built with.
+#[pyfunction]
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(hash, m)?)?;
+    m.add_function(wrap_pyfunction!(manifest_json, m)?)?;
+    m.add_function(wrap_pyfunction!(sign, m)?)?;
+    m.add_function(wrap_pyfunction!(verify, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_snapshot, m)?)?;
+    m.add_function(wrap_pyfunction!(fetch, m)?)?;
+    m.add_function(wrap_pyfunction!(snapshot_path, m)?)?;
+    m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_class::<SafetensorsReader>()?;
+    Ok(())
+}

@@ -1,0 +1,118 @@
+"""weightseal.hub on a cache written by huggingface_hub's own cache helpers."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from huggingface_hub import file_download as fd
+from huggingface_hub import scan_cache_dir
+from huggingface_hub.constants import REPO_TYPE_MODEL
+from huggingface_hub.file_download import repo_folder_name
+
+import weightseal
+import weightseal.hub
+from conftest import tensors, write_model
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def cache_model(cache: Path, repo_id: str, src: Path) -> Path:
+    """Stores every file of `src` as huggingface_hub stores a download: a blob named by its
+    SHA-256 (LFS) or git SHA-1, linked from snapshots/COMMIT/PATH by huggingface_hub's
+    _create_symlink, with refs/main written by its own helper. Returns the snapshot."""
+    storage = cache / repo_folder_name(repo_id=repo_id, repo_type=REPO_TYPE_MODEL)
+    (storage / "blobs").mkdir(parents=True, exist_ok=True)
+    for f in sorted(src.rglob("*")):
+        if not f.is_file():
+            continue
+        data = f.read_bytes()
+        if len(data) >= 1000:
+            name = hashlib.sha256(data).hexdigest()
+        else:
+            name = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        blob = storage / "blobs" / name
+        blob.write_bytes(data)
+        dst = storage / "snapshots" / COMMIT / f.relative_to(src)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        fd._create_symlink(str(blob), str(dst), new_blob=True)
+    fd._cache_commit_hash_for_specific_revision(str(storage), "main", COMMIT)
+    return storage / "snapshots" / COMMIT
+
+
+@pytest.fixture
+def cache(tmp_path, keys) -> tuple:
+    src = write_model(tmp_path / "release")
+    weightseal.hash(src, name="org/tiny")
+    weightseal.sign(src, keys["acme"][0], version=1)
+    cache = tmp_path / "hub"
+    snap = cache_model(cache, "org/tiny", src)
+    # huggingface_hub itself sees the files we cached.
+    info = scan_cache_dir(str(cache))
+    (repo,) = info.repos
+    assert repo.repo_id == "org/tiny"
+    assert {f.file_name for rev in repo.revisions for f in rev.files} >= {"model.safetensors", "weightseal.manifest"}
+    return cache, snap
+
+
+def test_verify_snapshot_finds_and_verifies_the_snapshot(cache, keys, monkeypatch):
+    cache_dir, snap = cache
+    r = weightseal.hub.verify_snapshot("org/tiny", key=keys["acme"][1], cache_dir=cache_dir)
+    assert r.ok and r.signatures.ok and r.name == "org/tiny"
+    assert Path(r.path) == snap
+    # Found through HF_HUB_CACHE as huggingface_hub finds it, by branch or by commit.
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache_dir))
+    assert weightseal.hub.verify_snapshot("org/tiny", "main", key=keys["acme"][1]).ok
+    assert weightseal.hub.verify_snapshot("org/tiny", COMMIT, key=keys["acme"][1]).ok
+    assert weightseal.hub.snapshot_path("org/tiny") == str(snap)
+
+
+def test_load_safetensors_loads_verified_weights(cache, keys):
+    cache_dir, _ = cache
+    got = weightseal.hub.load_safetensors("org/tiny", key=keys["acme"][1], cache_dir=cache_dir)
+    ref = tensors()
+    assert sorted(got) == sorted(ref)
+    assert all(np.array_equal(got[k], ref[k]) for k in ref)
+
+
+def test_a_corrupt_blob_fails_the_hook_and_the_loader(cache, keys):
+    cache_dir, snap = cache
+    blob = (snap / "model.safetensors").resolve()
+    m = weightseal.Manifest.load(snap / "weightseal.manifest")
+    t = next(t for t in m.file("model.safetensors").tensors if t.name == "layer.0.bias")
+    data = bytearray(blob.read_bytes())
+    data[t.start] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    with pytest.raises(weightseal.VerificationError) as e:
+        weightseal.hub.verify_snapshot("org/tiny", key=keys["acme"][1], cache_dir=cache_dir)
+    (bad,) = e.value.report.failed
+    assert bad.path == "model.safetensors" and bad.tensors.changed == ("layer.0.bias",)
+    with pytest.raises(weightseal.TensorVerificationError) as e2:
+        weightseal.hub.load_safetensors("org/tiny", key=keys["acme"][1], cache_dir=cache_dir)
+    assert e2.value.tensors == ["layer.0.bias"]
+
+
+def test_a_link_out_of_the_repository_is_refused(cache, keys, tmp_path):
+    cache_dir, snap = cache
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text('{"hidden_size": 32, "layers": 2}\n')
+    (snap / "config.json").unlink()
+    os.symlink(outside, snap / "config.json")
+    with pytest.raises(weightseal.SnapshotError, match="outside this repository"):
+        weightseal.hub.verify_snapshot("org/tiny", key=keys["acme"][1], cache_dir=cache_dir)
+    with pytest.raises(weightseal.SnapshotError):
+        weightseal.hub.load_safetensors("org/tiny", key=keys["acme"][1], cache_dir=cache_dir)
+
+
+def test_unknown_repositories_and_revisions(cache, keys):
+    cache_dir, _ = cache
+    with pytest.raises(weightseal.SnapshotError, match="not in the Hugging Face cache"):
+        weightseal.hub.verify_snapshot("org/absent", key=keys["acme"][1], cache_dir=cache_dir)
+    with pytest.raises(weightseal.SnapshotError, match="no snapshot for revision"):
+        weightseal.hub.verify_snapshot("org/tiny", "v9", key=keys["acme"][1], cache_dir=cache_dir)
+    with pytest.raises(weightseal.SnapshotError, match="not a repository id"):
+        weightseal.hub.verify_snapshot("../../etc", key=keys["acme"][1], cache_dir=cache_dir)

@@ -1,0 +1,109 @@
+# Type stubs of the extension module (python/src/lib.rs). Results are JSON strings that
+# weightseal._types turns into typed objects; use the public modules instead.
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+_Progress = Optional[Callable[[int, int], Any]]
+
+def version() -> str: ...
+def hash(
+    path: str,
+    *,
+    output: Optional[str] = ...,
+    name: Optional[str] = ...,
+    chunk_size: Optional[int] = ...,
+    tensors: bool = ...,
+    sha256: bool = ...,
+    follow_symlinks: bool = ...,
+    progress: _Progress = ...,
+) -> Tuple[bytes, List[str]]: ...
+def manifest_json(bytes: bytes) -> str: ...
+def sign(
+    path: str,
+    key: str,
+    *,
+    passphrase: Optional[str] = ...,
+    role: str = ...,
+    signer: Optional[str] = ...,
+    version: Optional[int] = ...,
+    expires: Optional[str] = ...,
+    derived_from: Sequence[str] = ...,
+    annotations: Dict[str, str] = ...,
+    manifest: Optional[str] = ...,
+    attestations: Optional[str] = ...,
+    format: str = ...,
+    signature: Optional[str] = ...,
+    manifest_only: bool = ...,
+    progress: _Progress = ...,
+) -> str: ...
+def verify(
+    path: str,
+    *,
+    manifest: Optional[str] = ...,
+    attestations: Optional[str] = ...,
+    keys: Sequence[str] = ...,
+    policy: Optional[str] = ...,
+    trust_store: bool = ...,
+    tensors: bool = ...,
+    allow_extra: bool = ...,
+    follow_symlinks: bool = ...,
+    model: Optional[str] = ...,
+    digest: Optional[str] = ...,
+    progress: _Progress = ...,
+) -> str: ...
+def verify_snapshot(
+    repo_id: str,
+    *,
+    revision: Optional[str] = ...,
+    cache_dir: Optional[str] = ...,
+    manifest: Optional[str] = ...,
+    attestations: Optional[str] = ...,
+    keys: Sequence[str] = ...,
+    policy: Optional[str] = ...,
+    trust_store: bool = ...,
+    tensors: bool = ...,
+    allow_extra: bool = ...,
+    model: Optional[str] = ...,
+    digest: Optional[str] = ...,
+    progress: _Progress = ...,
+) -> str: ...
+def snapshot_path(repo_id: str, *, revision: Optional[str] = ..., cache_dir: Optional[str] = ...) -> str: ...
+def fetch(
+    url: str,
+    dest: str,
+    *,
+    manifest: Optional[str] = ...,
+    keys: Sequence[str] = ...,
+    policy: Optional[str] = ...,
+    trust_store: bool = ...,
+    allow_unsigned: bool = ...,
+    model: Optional[str] = ...,
+    digest: Optional[str] = ...,
+    allow_extra: bool = ...,
+    headers: Dict[str, str] = ...,
+    timeout: Optional[float] = ...,
+    progress: _Progress = ...,
+) -> str: ...
+
+class SafetensorsReader:
+    manifest_digest: str
+    name: str
+    path: str
+    def __init__(
+        self,
+        path: str,
+        *,
+        manifest: Optional[str] = ...,
+        attestations: Optional[str] = ...,
+        keys: Sequence[str] = ...,
+        policy: Optional[str] = ...,
+        trust_store: bool = ...,
+        allow_unsigned: bool = ...,
+        model: Optional[str] = ...,
+        digest: Optional[str] = ...,
+    ) -> None: ...
+    def keys(self) -> List[str]: ...
+    def info(self, name: str) -> Tuple[str, List[int]]: ...
+    def metadata(self) -> Optional[str]: ...
+    def signatures(self) -> str: ...
+    def read(self, name: str) -> Tuple[str, List[int], bytearray]: ...
+    def read_all(self) -> Tuple[bytearray, List[Tuple[str, str, List[int], int, int]]]: ...

@@ -1,0 +1,392 @@
+//! Publishing a release: hash a model directory into its manifest (or check the stored one
+//! still describes it), sign it, and write the manifest, the attestation bundle and, when
+//! asked, an OpenSSF model signing bundle. Every front end (the CLI's `sign`, the Python
+//! package's `sign`) calls [`publish`] and renders its [`Published`].
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use weightseal::attest::{time::Timestamp, Claims, PrivateKey};
+//! use weightseal::progress::NoProgress;
+//! use weightseal::publish::{publish, PublishOptions};
+//!
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(dir.path().join("weights.bin"), vec![7u8; 100_000])?;
+//! let key = PrivateKey::from_seed(&[1; 32]);
+//! let claims = Claims {
+//!     role: "publisher".into(), signer: "ACME".into(), issued_at: Timestamp::now(),
+//!     expires_at: None, version: Some(1), derived_from: vec![], annotations: Default::default(),
+//! };
+//! let opts = PublishOptions::for_dir(dir.path());
+//! let p = publish(dir.path(), &key, &claims, &opts, &NoProgress)?;
+//! assert!(p.manifest_written);
+//! assert_eq!(p.attestations, Some(1));
+//! assert!(dir.path().join("weightseal.manifest").exists());
+//! assert!(dir.path().join("weightseal.intoto.jsonl").exists());
+//!
+//! // Signing again with the same key and role replaces that attestation.
+//! let again = publish(dir.path(), &key, &claims, &opts, &NoProgress)?;
+//! assert!(!again.manifest_written && again.replaced && again.attestations == Some(1));
+//! # Ok(())
+//! # }
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::attest::bundle;
+use crate::attest::dsse::Envelope;
+use crate::attest::statement::Statement;
+use crate::attest::{attest, Claims, PrivateKey, SignError};
+use crate::manifest::{build, BuildError, BuildOptions, Manifest, ManifestError, Sha256};
+use crate::path::{ATTESTATION_FILE, MANIFEST_FILE, PARTIAL_DIR};
+use crate::progress::Progress;
+use crate::verify::{verify_dir, VerifyError, VerifyOptions};
+
+/// Which signature formats to write.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// A weightseal attestation appended to the bundle.
+    #[default]
+    Weightseal,
+    /// An OpenSSF model signing bundle only (no manifest is written).
+    Oms,
+    Both,
+}
+
+/// Where to write and what to check.
+#[derive(Clone, Debug)]
+pub struct PublishOptions {
+    /// How to hash the directory when no manifest is stored (the manifest path is always left
+    /// out of it).
+    pub build: BuildOptions,
+    /// The manifest: read when it exists (and checked against the directory), written when not.
+    pub manifest_path: PathBuf,
+    /// The attestation bundle the signature is added to.
+    pub attestations: PathBuf,
+    /// Sign a stored manifest without checking that the directory still matches it.
+    pub manifest_only: bool,
+    pub format: Format,
+    /// Where the OpenSSF model signing bundle goes (`Format::Oms`, `Format::Both`).
+    pub oms_signature: PathBuf,
+}
+
+impl PublishOptions {
+    /// The defaults for a model directory: `DIR/weightseal.manifest`,
+    /// `DIR/weightseal.intoto.jsonl`, a weightseal attestation only.
+    pub fn for_dir(dir: &Path) -> PublishOptions {
+        PublishOptions {
+            build: BuildOptions::default(),
+            manifest_path: dir.join(MANIFEST_FILE),
+            attestations: dir.join(ATTESTATION_FILE),
+            manifest_only: false,
+            format: Format::Weightseal,
+            oms_signature: PathBuf::from("model.sig"),
+        }
+    }
+}
+
+/// What was published.
+#[derive(Clone, Debug, Serialize)]
+pub struct Published {
+    #[serde(skip)]
+    pub manifest: Manifest,
+    /// The directory was hashed and the manifest written (it did not exist).
+    pub manifest_written: bool,
+    pub key_id: String,
+    /// Envelopes in the bundle after signing (`None`: no weightseal attestation was written).
+    pub attestations: Option<usize>,
+    /// An attestation by the same key, role and manifest was in the bundle and was replaced
+    /// rather than duplicated.
+    pub replaced: bool,
+    /// Files signed in the OpenSSF model signing bundle, when one was written.
+    pub oms_files: Option<usize>,
+    /// Hashing warnings (unparsable tensor files, index problems) and signing notes.
+    pub warnings: Vec<String>,
+}
+
+/// Why publishing failed. Nothing is written unless everything before the write succeeded.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("hashing {}: {source}", dir.display())]
+    Build {
+        dir: PathBuf,
+        #[source]
+        source: BuildError,
+    },
+    #[error("invalid manifest {}: {source}", path.display())]
+    Manifest {
+        path: PathBuf,
+        #[source]
+        source: ManifestError,
+    },
+    #[error("checking {}: {source}", dir.display())]
+    Check {
+        dir: PathBuf,
+        #[source]
+        source: VerifyError,
+    },
+    /// The stored manifest does not describe the directory any more.
+    #[error("the manifest {} does not match the directory {} ({} path(s) differ, e.g. {})", manifest.display(), dir.display(), paths.len(), paths.first().map(String::as_str).unwrap_or("?"))]
+    Mismatch {
+        manifest: PathBuf,
+        dir: PathBuf,
+        paths: Vec<String>,
+    },
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    #[error(transparent)]
+    Bundle(#[from] bundle::BundleError),
+    #[error("{}: no SHA-256 recorded for {path} (the manifest was hashed without it)", manifest.display())]
+    NoSha256 { manifest: PathBuf, path: String },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Publishes the model in `dir`: the stored manifest (checked against the directory unless
+/// `manifest_only`) or a fresh one (written), signed with `key` as `claims` say.
+pub fn publish(
+    dir: &Path,
+    key: &PrivateKey,
+    claims: &Claims,
+    opts: &PublishOptions,
+    progress: &dyn Progress,
+) -> Result<Published, PublishError> {
+    let path = &opts.manifest_path;
+    let oms = opts.format != Format::Weightseal;
+    let stored = match path.exists() {
+        true => Some(
+            Manifest::read_file(path).map_err(|source| PublishError::Manifest {
+                path: path.clone(),
+                source,
+            })?,
+        ),
+        false => None,
+    };
+    let mut warnings = Vec::new();
+    let hash = |sha256: Sha256, warnings: &mut Vec<String>| {
+        let mut b = opts.build.clone();
+        b.exclude.push(path.clone());
+        if sha256 == Sha256::Record {
+            b.sha256 = Sha256::Record;
+        }
+        let built = build(dir, &b, progress).map_err(|source| PublishError::Build {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+        warnings.extend(built.warnings.iter().map(ToString::to_string));
+        Ok::<_, PublishError>(built.manifest)
+    };
+    // The OMS bundle needs every file's SHA-256: hash once, with it, and check the stored
+    // manifest against that same pass.
+    let fresh = if oms
+        && stored
+            .as_ref()
+            .is_none_or(|m| m.files().iter().any(|f| f.sha256.is_none()))
+    {
+        Some(hash(Sha256::Record, &mut warnings)?)
+    } else {
+        None
+    };
+    let mut manifest_written = false;
+    let m = match stored {
+        Some(m) => {
+            if !opts.manifest_only {
+                let paths = match &fresh {
+                    Some(f) => {
+                        let d = crate::diff::diff_manifests(&m, f);
+                        d.files_added
+                            .iter()
+                            .chain(&d.files_removed)
+                            .cloned()
+                            .chain(d.files_changed.iter().map(|c| c.path.clone()))
+                            .collect()
+                    }
+                    None => {
+                        let vo = VerifyOptions {
+                            exclude: vec![path.clone()],
+                            ..Default::default()
+                        };
+                        let report = verify_dir(dir, &m, &vo, progress).map_err(|source| {
+                            PublishError::Check {
+                                dir: dir.to_path_buf(),
+                                source,
+                            }
+                        })?;
+                        let mut bad: Vec<String> = report
+                            .files
+                            .iter()
+                            .filter(|f| !f.status.passes())
+                            .map(|f| f.path.clone())
+                            .collect();
+                        if !report.ok && bad.is_empty() {
+                            bad.push("an index file".into());
+                        }
+                        bad
+                    }
+                };
+                if !paths.is_empty() {
+                    return Err(PublishError::Mismatch {
+                        manifest: path.clone(),
+                        dir: dir.to_path_buf(),
+                        paths,
+                    });
+                }
+            }
+            m
+        }
+        None => {
+            let m = match &fresh {
+                Some(f) => f.clone(),
+                None => hash(Sha256::Skip, &mut warnings)?,
+            };
+            if opts.format != Format::Oms {
+                write(path, &m.encode())?;
+                manifest_written = true;
+            }
+            m
+        }
+    };
+    let mut published = Published {
+        key_id: key.public().id().to_string(),
+        manifest: m,
+        manifest_written,
+        attestations: None,
+        replaced: false,
+        oms_files: None,
+        warnings,
+    };
+    if oms {
+        let with_sha = fresh.as_ref().unwrap_or(&published.manifest);
+        if key.algorithm() == crate::attest::keys::Algorithm::Ed25519 {
+            published.warnings.push("model_signing's key method verifies ECDSA keys only; weightseal verifies this ed25519 signature, model_signing will not".into());
+        }
+        published.oms_files = Some(sign_oms(dir, with_sha, key, &opts.oms_signature)?);
+    }
+    if opts.format != Format::Oms {
+        let env = attest(&published.manifest, key, claims)?;
+        let existing = match std::fs::read_to_string(&opts.attestations) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => {
+                return Err(bundle::BundleError::Io {
+                    path: opts.attestations.clone(),
+                    source,
+                }
+                .into())
+            }
+        };
+        let (text, replaced) = upsert(&existing, &env, key, &published.manifest, &claims.role);
+        write(&opts.attestations, text.as_bytes())?;
+        published.attestations = Some(bundle::parse(&text).len());
+        published.replaced = replaced;
+    }
+    Ok(published)
+}
+
+/// The bundle with `env` in it: in place of the line that `key` signed over the same manifest
+/// in the same role (`true`), or appended.
+fn upsert(
+    existing: &str,
+    env: &Envelope,
+    key: &PrivateKey,
+    m: &Manifest,
+    role: &str,
+) -> (String, bool) {
+    let public = [key.public()];
+    let same = |line: &str| {
+        let Ok(e) = Envelope::parse(line.trim()) else {
+            return false;
+        };
+        let Ok((payload, _)) = e.verify(&public) else {
+            return false;
+        };
+        Statement::parse(&payload).is_ok_and(|c| {
+            c.subject_digest == m.digest()
+                && c.statement.predicate.role == role
+                && c.statement.subject.iter().any(|s| s.name == m.name())
+        })
+    };
+    let mut out = String::new();
+    let mut replaced = false;
+    for line in existing.lines() {
+        if !replaced && !line.trim().is_empty() && same(line) {
+            out.push_str(&env.to_line());
+            replaced = true;
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    if replaced {
+        (out, true)
+    } else {
+        (bundle::appended(existing, env), false)
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
+    crate::fsutil::write_atomic(path, bytes, 0o644).map_err(|source| PublishError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes the OMS bundle of `dir` (hashed with per-file SHA-256 in `m`) to `sig_path`, leaving
+/// out what model_signing leaves out by default, weightseal's own files and the signature
+/// itself. Returns the number of files signed.
+pub fn sign_oms(
+    dir: &Path,
+    m: &Manifest,
+    key: &PrivateKey,
+    sig_path: &Path,
+) -> Result<usize, PublishError> {
+    use crate::oms::{self, SignedFile, GIT_PATHS};
+    let mut ignore: Vec<String> = GIT_PATHS.iter().map(|s| s.to_string()).collect();
+    ignore.extend(
+        [PARTIAL_DIR, MANIFEST_FILE, ATTESTATION_FILE]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    // The signature file itself, when it is inside the model.
+    let parent = match sig_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if let (Ok(root), Ok(pc)) = (dir.canonicalize(), parent.canonicalize()) {
+        if let Ok(rel) = pc
+            .join(sig_path.file_name().unwrap_or_default())
+            .strip_prefix(&root)
+        {
+            ignore.push(rel.to_string_lossy().into_owned());
+        }
+    }
+    let mut files = Vec::new();
+    for f in m.files() {
+        let p = f.path.as_str();
+        if ignore
+            .iter()
+            .any(|i| p == i || p.starts_with(&format!("{i}/")))
+        {
+            continue;
+        }
+        let sha256 = f.sha256.ok_or_else(|| PublishError::NoSha256 {
+            manifest: PathBuf::from(MANIFEST_FILE),
+            path: p.to_string(),
+        })?;
+        files.push(SignedFile { path: p, sha256 });
+    }
+    let name = dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| m.name().to_string());
+    let text = oms::sign(&name, &files, &ignore, key);
+    write(sig_path, text.as_bytes())?;
+    Ok(files.len())
+}
