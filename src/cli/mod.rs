@@ -59,160 +59,15 @@ struct Cli {
 enum Command {
     /// Hash a model directory into a manifest (written to DIR/weightseal.manifest by default)
     /// and print the manifest digest.
-    Hash {
-        /// The model directory.
-        dir: PathBuf,
-        /// Where to write the manifest.
-        #[arg(short = 'o', long = "output", value_name = "FILE")]
-        output: Option<PathBuf>,
-        /// Chunk group size: a power of two from 16K to 1G (e.g. 4M, 65536).
-        #[arg(long, value_name = "SIZE", default_value = "4M", value_parser = parse_chunk_size)]
-        chunk_size: ChunkSize,
-        /// Also record each file's SHA-256 (the Hugging Face LFS oid).
-        #[arg(long)]
-        sha256: bool,
-        /// Model name recorded in the manifest (default: the directory's name).
-        #[arg(long)]
-        name: Option<String>,
-        /// Hash the target of a symlink to a file under the link's path (Hugging Face cache
-        /// snapshots). Without it, symlinks are refused.
-        #[arg(long)]
-        follow_symlinks: bool,
-        /// Do not record tensors: hash safetensors and GGUF files as plain files.
-        #[arg(long)]
-        no_tensors: bool,
-    },
+    Hash(HashArgs),
     /// Print a manifest: a summary, or with --json every field.
-    Show {
-        /// A manifest file, or a directory holding weightseal.manifest.
-        file: PathBuf,
-        /// Print the whole manifest as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Show(ShowArgs),
     /// Verify a model directory against its manifest: `path: OK` or `path: FAILED (reason)`
     /// per file; exit 0 when everything verifies, 1 when something does not.
-    Verify {
-        /// The model directory (or give --url to verify a mirror without downloading, or --hf
-        /// for a model in the Hugging Face cache).
-        #[arg(required_unless_present_any = ["url", "hf"], conflicts_with_all = ["url", "hf"])]
-        dir: Option<PathBuf>,
-        /// A model in the Hugging Face cache: ORG/NAME[@REVISION] (default revision: main).
-        /// Its snapshot's symlinks are followed only into that repository's blobs/.
-        #[arg(long, value_name = "ORG/NAME[@REV]", conflicts_with = "url")]
-        hf: Option<String>,
-        /// The manifest (default: DIR/weightseal.manifest, or URL/weightseal.manifest); a
-        /// path or, with --url, also a URL.
-        #[arg(long, value_name = "FILE")]
-        manifest: Option<String>,
-        /// Mirror validation: stream every file from this URL and check it; store nothing.
-        #[arg(long, value_name = "URL")]
-        url: Option<String>,
-        /// With --url: check only this fraction (0 < F <= 1) of each file's chunks, chosen at
-        /// random, with range requests. The report says it is a sample.
-        #[arg(long, value_name = "F", requires = "url", value_parser = parse_fraction)]
-        sample: Option<f64>,
-        #[command(flatten)]
-        net: NetArgs,
-        /// Do not fail on files the manifest does not list.
-        #[arg(long)]
-        allow_extra: bool,
-        /// Read symlinks to files as those files (see `hash --follow-symlinks`).
-        #[arg(long)]
-        follow_symlinks: bool,
-        /// Re-shard tolerant: pass if the directory holds the manifest's tensors (names,
-        /// dtypes, shapes, bytes) in any safetensors/GGUF files, and the other files match.
-        #[arg(long)]
-        tensors: bool,
-        /// Also require a valid publisher attestation by this public key (SPKI PEM);
-        /// repeatable: any one of the keys suffices.
-        #[arg(long = "key", value_name = "PUB")]
-        keys: Vec<PathBuf>,
-        /// Also require the attestations to meet this trust policy (TOML).
-        #[arg(long, value_name = "POLICY")]
-        policy: Option<PathBuf>,
-        /// The attestation bundle (default: weightseal.intoto.jsonl beside the manifest).
-        #[arg(long, value_name = "FILE")]
-        attestations: Option<PathBuf>,
-        /// A signature file: an OpenSSF model signing bundle (`model.sig`, recognised by its
-        /// media type; verified with --key against the directory as model_signing
-        /// serialized it) or a weightseal bundle.
-        #[arg(long, value_name = "FILE")]
-        signature: Option<PathBuf>,
-        /// With an OpenSSF signature: paths to leave out (relative to the model directory, or
-        /// to the current directory when inside the model), as model_signing takes them.
-        #[arg(long = "ignore-paths", value_name = "PATH", num_args = 1..)]
-        ignore_paths: Vec<PathBuf>,
-        /// With an OpenSSF signature made with the certificate method: the trusted
-        /// certificates (PEM; roots, and intermediates if wanted), as model_signing verify
-        /// certificate --certificate_chain takes them. Repeatable.
-        #[arg(long = "certificate-chain", value_name = "PEM", num_args = 1..)]
-        certificate_chain: Vec<PathBuf>,
-        /// With an OpenSSF signature made by Sigstore keyless signing: the signer's identity
-        /// (the certificate's email or URI), checked offline against the Sigstore public-good
-        /// trusted root embedded in weightseal (or --trusted-root).
-        #[arg(long, value_name = "ID", requires = "identity_provider")]
-        identity: Option<String>,
-        /// With --identity: the OIDC provider that vouched for it (e.g.
-        /// https://accounts.google.com, https://token.actions.githubusercontent.com).
-        #[arg(long, value_name = "URL", requires = "identity")]
-        identity_provider: Option<String>,
-        /// With --identity: the trusted_root.json of another Sigstore instance.
-        #[arg(long, value_name = "FILE", requires = "identity")]
-        trusted_root: Option<PathBuf>,
-        /// With an OpenSSF signature: do not leave out .git, .github, .gitattributes and
-        /// .gitignore (model_signing leaves them out by default).
-        #[arg(long)]
-        no_ignore_git_paths: bool,
-        /// Require the manifest to be this model (its name, as the attestations sign it).
-        #[arg(long = "model", value_name = "NAME")]
-        pin_model: Option<String>,
-        /// Require the manifest to be exactly this one: its BLAKE3 digest in hex, as `hash`
-        /// prints it (a digest learned out of band pins the release without any key).
-        #[arg(long = "digest", value_name = "HEX", value_parser = parse_digest)]
-        pin_digest: Option<weightseal::Digest>,
-        /// Print the report as JSON on stdout.
-        #[arg(long)]
-        json: bool,
-    },
+    Verify(VerifyArgs),
     /// Download a model with every chunk verified as it arrives: files appear in DEST only
     /// once verified; a rerun resumes. The manifest's attestations are checked first.
-    Fetch {
-        /// The URL of the model directory (its weightseal.manifest is at URL/weightseal.manifest).
-        url: String,
-        /// Where to put the model.
-        dest: PathBuf,
-        /// The manifest: a path or URL (default: URL/weightseal.manifest).
-        #[arg(long, value_name = "PATH|URL")]
-        manifest: Option<String>,
-        /// Require a valid publisher attestation by this public key before downloading.
-        #[arg(long = "key", value_name = "PUB")]
-        keys: Vec<PathBuf>,
-        /// Require the attestations to meet this trust policy before downloading.
-        #[arg(long, value_name = "POLICY")]
-        policy: Option<PathBuf>,
-        /// Download a manifest that no key or policy vouches for (integrity only).
-        #[arg(long)]
-        allow_unsigned: bool,
-        /// Require the manifest to be this model (its name, as the attestations sign it).
-        #[arg(long = "model", value_name = "NAME")]
-        pin_model: Option<String>,
-        /// Require the manifest to be exactly this one: its BLAKE3 digest in hex, as `hash`
-        /// prints it (a digest learned out of band pins the release without any key).
-        #[arg(long = "digest", value_name = "HEX", value_parser = parse_digest)]
-        pin_digest: Option<weightseal::Digest>,
-
-        #[command(flatten)]
-        net: NetArgs,
-        /// Do not fail on files in DEST that the manifest does not list (as `verify
-        /// --allow-extra`); without it, such files fail the fetch, so that a fetch that
-        /// succeeds leaves a directory that `verify` accepts.
-        #[arg(long)]
-        allow_extra: bool,
-        /// Print the report as JSON on stdout.
-        #[arg(long)]
-        json: bool,
-    },
+    Fetch(FetchArgs),
     /// Generate an ed25519 key pair: KEY (PKCS#8 PEM, mode 0600) and KEY.pub (SPKI PEM).
     Keygen {
         /// Where to write the private key; the public key goes to KEY.pub.
@@ -241,55 +96,221 @@ enum Command {
     /// Sign a model's manifest: append a DSSE/in-toto attestation to weightseal.intoto.jsonl.
     /// Hashes the directory first when it has no manifest; refuses a manifest that does not
     /// match the directory unless --manifest-only.
-    Sign {
-        /// The model directory.
-        dir: PathBuf,
-        /// The manifest (default: DIR/weightseal.manifest).
-        #[arg(long, value_name = "FILE")]
-        manifest: Option<PathBuf>,
-        /// Sign the manifest without checking it against the directory.
-        #[arg(long)]
-        manifest_only: bool,
-        #[command(flatten)]
-        args: attest::SignArgs,
-    },
+    Sign(SignCommandArgs),
     /// Show the signed provenance chain of a model: which models it derives from (finetune,
     /// quantized, ...), per whose attestation, followed into the releases given with --with.
-    Lineage {
-        /// A model directory or manifest file.
-        model: PathBuf,
-        /// Another release (directory or manifest) to follow derived_from digests into.
-        /// Repeatable.
-        #[arg(long = "with", value_name = "DIR")]
-        with: Vec<PathBuf>,
-        /// Trust these publisher keys (SPKI PEM) when judging attestations.
-        #[arg(long = "key", value_name = "PUB")]
-        keys: Vec<PathBuf>,
-        /// Judge attestations with this trust policy.
-        #[arg(long, value_name = "POLICY")]
-        policy: Option<PathBuf>,
-        /// Print the chain as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Lineage(LineageArgs),
     /// Compare two models, each a manifest file or a directory (hashed on the fly): files
     /// added, removed and changed; tensors added, removed and changed; the same tensors under
     /// different sharding. Exit 0 when every file is the same, 1 when something differs.
-    Diff {
-        /// The first model: a manifest file or a model directory.
-        a: PathBuf,
-        /// The second model: a manifest file or a model directory.
-        b: PathBuf,
-        /// Read symlinks to files as those files when hashing a directory.
-        #[arg(long)]
-        follow_symlinks: bool,
-        /// Print the comparison as JSON on stdout.
-        #[arg(long)]
-        json: bool,
-    },
+    Diff(DiffArgs),
     /// Build a small model in a temporary directory, hash it, verify it, tamper with one byte
     /// and show the detection.
     Demo,
+}
+
+#[derive(clap::Args)]
+struct HashArgs {
+    /// The model directory.
+    dir: PathBuf,
+    /// Where to write the manifest.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Chunk group size: a power of two from 16K to 1G (e.g. 4M, 65536).
+    #[arg(long, value_name = "SIZE", default_value = "4M", value_parser = parse_chunk_size)]
+    chunk_size: ChunkSize,
+    /// Also record each file's SHA-256 (the Hugging Face LFS oid).
+    #[arg(long)]
+    sha256: bool,
+    /// Model name recorded in the manifest (default: the directory's name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Hash the target of a symlink to a file under the link's path (Hugging Face cache
+    /// snapshots). Without it, symlinks are refused.
+    #[arg(long)]
+    follow_symlinks: bool,
+    /// Do not record tensors: hash safetensors and GGUF files as plain files.
+    #[arg(long)]
+    no_tensors: bool,
+}
+
+#[derive(clap::Args)]
+struct ShowArgs {
+    /// A manifest file, or a directory holding weightseal.manifest.
+    file: PathBuf,
+    /// Print the whole manifest as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// The model directory (or give --url to verify a mirror without downloading, or --hf
+    /// for a model in the Hugging Face cache).
+    #[arg(required_unless_present_any = ["url", "hf"], conflicts_with_all = ["url", "hf"])]
+    dir: Option<PathBuf>,
+    /// A model in the Hugging Face cache: ORG/NAME[@REVISION] (default revision: main).
+    /// Its snapshot's symlinks are followed only into that repository's blobs/.
+    #[arg(long, value_name = "ORG/NAME[@REV]", conflicts_with = "url")]
+    hf: Option<String>,
+    /// The manifest (default: DIR/weightseal.manifest, or URL/weightseal.manifest); a
+    /// path or, with --url, also a URL.
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<String>,
+    /// Mirror validation: stream every file from this URL and check it; store nothing.
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// With --url: check only this fraction (0 < F <= 1) of each file's chunks, chosen at
+    /// random, with range requests. The report says it is a sample.
+    #[arg(long, value_name = "F", requires = "url", value_parser = parse_fraction)]
+    sample: Option<f64>,
+    #[command(flatten)]
+    net: NetArgs,
+    /// Do not fail on files the manifest does not list.
+    #[arg(long)]
+    allow_extra: bool,
+    /// Read symlinks to files as those files (see `hash --follow-symlinks`).
+    #[arg(long)]
+    follow_symlinks: bool,
+    /// Re-shard tolerant: pass if the directory holds the manifest's tensors (names,
+    /// dtypes, shapes, bytes) in any safetensors/GGUF files, and the other files match.
+    #[arg(long)]
+    tensors: bool,
+    /// Also require a valid publisher attestation by this public key (SPKI PEM);
+    /// repeatable: any one of the keys suffices.
+    #[arg(long = "key", value_name = "PUB")]
+    keys: Vec<PathBuf>,
+    /// Also require the attestations to meet this trust policy (TOML).
+    #[arg(long, value_name = "POLICY")]
+    policy: Option<PathBuf>,
+    /// The attestation bundle (default: weightseal.intoto.jsonl beside the manifest).
+    #[arg(long, value_name = "FILE")]
+    attestations: Option<PathBuf>,
+    /// A signature file: an OpenSSF model signing bundle (`model.sig`, recognised by its
+    /// media type; verified with --key against the directory as model_signing
+    /// serialized it) or a weightseal bundle.
+    #[arg(long, value_name = "FILE")]
+    signature: Option<PathBuf>,
+    /// With an OpenSSF signature: paths to leave out (relative to the model directory, or
+    /// to the current directory when inside the model), as model_signing takes them.
+    #[arg(long = "ignore-paths", value_name = "PATH", num_args = 1..)]
+    ignore_paths: Vec<PathBuf>,
+    /// With an OpenSSF signature made with the certificate method: the trusted
+    /// certificates (PEM; roots, and intermediates if wanted), as model_signing verify
+    /// certificate --certificate_chain takes them. Repeatable.
+    #[arg(long = "certificate-chain", value_name = "PEM", num_args = 1..)]
+    certificate_chain: Vec<PathBuf>,
+    /// With an OpenSSF signature made by Sigstore keyless signing: the signer's identity
+    /// (the certificate's email or URI), checked offline against the Sigstore public-good
+    /// trusted root embedded in weightseal (or --trusted-root).
+    #[arg(long, value_name = "ID", requires = "identity_provider")]
+    identity: Option<String>,
+    /// With --identity: the OIDC provider that vouched for it (e.g.
+    /// https://accounts.google.com, https://token.actions.githubusercontent.com).
+    #[arg(long, value_name = "URL", requires = "identity")]
+    identity_provider: Option<String>,
+    /// With --identity: the trusted_root.json of another Sigstore instance.
+    #[arg(long, value_name = "FILE", requires = "identity")]
+    trusted_root: Option<PathBuf>,
+    /// With an OpenSSF signature: do not leave out .git, .github, .gitattributes and
+    /// .gitignore (model_signing leaves them out by default).
+    #[arg(long)]
+    no_ignore_git_paths: bool,
+    /// Require the manifest to be this model (its name, as the attestations sign it).
+    #[arg(long = "model", value_name = "NAME")]
+    pin_model: Option<String>,
+    /// Require the manifest to be exactly this one: its BLAKE3 digest in hex, as `hash`
+    /// prints it (a digest learned out of band pins the release without any key).
+    #[arg(long = "digest", value_name = "HEX", value_parser = parse_digest)]
+    pin_digest: Option<weightseal::Digest>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct FetchArgs {
+    /// The URL of the model directory (its weightseal.manifest is at URL/weightseal.manifest).
+    url: String,
+    /// Where to put the model.
+    dest: PathBuf,
+    /// The manifest: a path or URL (default: URL/weightseal.manifest).
+    #[arg(long, value_name = "PATH|URL")]
+    manifest: Option<String>,
+    /// Require a valid publisher attestation by this public key before downloading.
+    #[arg(long = "key", value_name = "PUB")]
+    keys: Vec<PathBuf>,
+    /// Require the attestations to meet this trust policy before downloading.
+    #[arg(long, value_name = "POLICY")]
+    policy: Option<PathBuf>,
+    /// Download a manifest that no key or policy vouches for (integrity only).
+    #[arg(long)]
+    allow_unsigned: bool,
+    /// Require the manifest to be this model (its name, as the attestations sign it).
+    #[arg(long = "model", value_name = "NAME")]
+    pin_model: Option<String>,
+    /// Require the manifest to be exactly this one: its BLAKE3 digest in hex, as `hash`
+    /// prints it (a digest learned out of band pins the release without any key).
+    #[arg(long = "digest", value_name = "HEX", value_parser = parse_digest)]
+    pin_digest: Option<weightseal::Digest>,
+
+    #[command(flatten)]
+    net: NetArgs,
+    /// Do not fail on files in DEST that the manifest does not list (as `verify
+    /// --allow-extra`); without it, such files fail the fetch, so that a fetch that
+    /// succeeds leaves a directory that `verify` accepts.
+    #[arg(long)]
+    allow_extra: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct SignCommandArgs {
+    /// The model directory.
+    dir: PathBuf,
+    /// The manifest (default: DIR/weightseal.manifest).
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+    /// Sign the manifest without checking it against the directory.
+    #[arg(long)]
+    manifest_only: bool,
+    #[command(flatten)]
+    args: attest::SignArgs,
+}
+
+#[derive(clap::Args)]
+struct LineageArgs {
+    /// A model directory or manifest file.
+    model: PathBuf,
+    /// Another release (directory or manifest) to follow derived_from digests into.
+    /// Repeatable.
+    #[arg(long = "with", value_name = "DIR")]
+    with: Vec<PathBuf>,
+    /// Trust these publisher keys (SPKI PEM) when judging attestations.
+    #[arg(long = "key", value_name = "PUB")]
+    keys: Vec<PathBuf>,
+    /// Judge attestations with this trust policy.
+    #[arg(long, value_name = "POLICY")]
+    policy: Option<PathBuf>,
+    /// Print the chain as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct DiffArgs {
+    /// The first model: a manifest file or a model directory.
+    a: PathBuf,
+    /// The second model: a manifest file or a model directory.
+    b: PathBuf,
+    /// Read symlinks to files as those files when hashing a directory.
+    #[arg(long)]
+    follow_symlinks: bool,
+    /// Print the comparison as JSON on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Network options of `fetch` and `verify --url`.
@@ -504,309 +525,11 @@ fn symlinks(follow: bool) -> Symlinks {
 
 fn dispatch(cmd: Command) -> Result<Outcome> {
     match cmd {
-        Command::Hash {
-            dir,
-            output,
-            chunk_size,
-            sha256,
-            name,
-            follow_symlinks,
-            no_tensors,
-        } => {
-            let out = output.unwrap_or_else(|| dir.join(MANIFEST_FILE));
-            let opts = BuildOptions {
-                chunk_size,
-                sha256: if sha256 { Sha256::Record } else { Sha256::Skip },
-                symlinks: symlinks(follow_symlinks),
-                name,
-                exclude: vec![out.clone()],
-                tensors: if no_tensors {
-                    Tensors::Skip
-                } else {
-                    Tensors::Record
-                },
-            };
-            let start = std::time::Instant::now();
-            let m = build_manifest(&dir, &opts)?;
-            let bytes = m.encode();
-            write_atomic(&out, &bytes)
-                .with_context(|| format!("writing manifest {}", out.display()))?;
-            outln!("{}  {}", m.digest(), out.display());
-            eprintln!(
-                "weightseal: {} file(s), {} in {:.2} s; manifest {} bytes",
-                m.files().len(),
-                render::bytes(m.total_size()),
-                start.elapsed().as_secs_f64(),
-                bytes.len()
-            );
-            Ok(Outcome::Verified)
-        }
-        Command::Show { file, json } => {
-            let path = manifest_path(&file, None);
-            let m = read_manifest(&path)?;
-            if json {
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&render::manifest_json(&m))?
-                );
-            } else {
-                out!("{}", render::manifest_text(&m));
-            }
-            Ok(Outcome::Verified)
-        }
-        Command::Verify {
-            dir,
-            manifest,
-            url,
-            sample,
-            net,
-            allow_extra,
-            follow_symlinks,
-            tensors,
-            keys,
-            policy,
-            attestations,
-            hf,
-            signature,
-            ignore_paths,
-            certificate_chain,
-            identity,
-            identity_provider,
-            trusted_root,
-            no_ignore_git_paths,
-            pin_model,
-            pin_digest,
-            json,
-        } => {
-            // A Hugging Face cache snapshot: its links must stay inside the repository's
-            // blobs/, and are then followed.
-            let (dir, follow_symlinks) = match &hf {
-                Some(spec) => {
-                    let (repo, rev) = weightseal::hf::parse_repo(spec)?;
-                    let cache = weightseal::hf::cache_dir()
-                        .context("no Hugging Face cache: set HF_HUB_CACHE or HF_HOME")?;
-                    let snap = weightseal::hf::snapshot(&cache, &repo, rev.as_deref())?;
-                    weightseal::hf::check_snapshot_links(&snap)?;
-                    eprintln!("weightseal: {repo}: snapshot {}", snap.display());
-                    (Some(snap), true)
-                }
-                None => (dir, follow_symlinks),
-            };
-            let mut attestations = attestations;
-            if let Some(sig) = &signature {
-                let text = weightseal::oms::read_bundle(sig)?;
-                if weightseal::oms::is_oms_bundle(&text) {
-                    let dir = dir.as_deref().context(
-                        "an OpenSSF model signing bundle is verified against a model directory",
-                    )?;
-                    return attest::verify_oms(
-                        dir,
-                        sig,
-                        &text,
-                        &keys,
-                        &certificate_chain,
-                        identity
-                            .as_deref()
-                            .zip(identity_provider.as_deref())
-                            .map(|(i, p)| (i, p, trusted_root.as_deref())),
-                        &ignore_paths,
-                        !no_ignore_git_paths,
-                        json,
-                    );
-                }
-                attestations = Some(sig.clone());
-            }
-            let trust = attest::load_trust(&keys, policy.as_deref())?;
-            let pins = weightseal::release::Pins {
-                model: pin_model.clone(),
-                digest: pin_digest,
-            };
-            let now = weightseal::attest::time::Timestamp::now();
-            let verdict = match (&dir, &url) {
-                (Some(dir), _) => {
-                    let path = manifest_path(dir, manifest.as_deref().map(Path::new));
-                    let m = read_manifest(&path)?;
-                    let lines = weightseal::attest::bundle::read(&attest::bundle_path(
-                        &path,
-                        attestations.as_deref(),
-                    ))?;
-                    // No --key or --policy: the trust store's entries for this model, if any.
-                    let trust = match trust {
-                        Some(t) => Some(t),
-                        None => attest::trust_store_policy(m.name())?,
-                    };
-                    let opts = VerifyOptions {
-                        mode: if tensors { Mode::Tensors } else { Mode::Files },
-                        extra: if allow_extra {
-                            ExtraFiles::Allow
-                        } else {
-                            ExtraFiles::Reject
-                        },
-                        symlinks: symlinks(follow_symlinks),
-                        exclude: vec![path.clone()],
-                    };
-                    let bar = Bar::new("verifying");
-                    let v = weightseal::release::verify_release(
-                        dir,
-                        &m,
-                        &lines,
-                        trust.as_ref(),
-                        &pins,
-                        &opts,
-                        now,
-                        bar.progress(),
-                    )
-                    .with_context(|| format!("verifying {}", dir.display()))?;
-                    bar.finish();
-                    (m, v, lines)
-                }
-                (None, Some(url)) => {
-                    if tensors {
-                        anyhow::bail!("--tensors needs a directory, not --url");
-                    }
-                    let remote = weightseal::fetch::Remote::new(url, net.options())?;
-                    let (m, _) =
-                        fetch::remote_manifest(&remote, manifest.as_deref(), net.manifest_limit())?;
-                    let trust = match trust {
-                        Some(t) => Some(t),
-                        None => attest::trust_store_policy(m.name())?,
-                    };
-                    if trust.is_none()
-                        && pin_digest.is_none()
-                        && manifest.as_deref().is_none_or(|p| p.starts_with("http"))
-                    {
-                        eprintln!("weightseal: note: the manifest comes from the server being checked and no --key or --policy vouches for it: this shows the server is self-consistent, not that it serves the publisher's release");
-                    }
-                    let (lines, _) =
-                        fetch::remote_bundle(&remote, attestations.as_deref(), net.bundle_limit())?;
-                    let bar = Bar::new("verifying");
-                    let report =
-                        weightseal::fetch::verify_remote(&remote, &m, sample, bar.progress());
-                    bar.finish();
-                    if let Some(f) = sample {
-                        eprintln!("weightseal: SAMPLE: checked a random {:.1}% of each file's chunks, not every byte", f * 100.0);
-                    }
-                    let v =
-                        weightseal::release::judge(&m, report, &lines, trust.as_ref(), &pins, now)?;
-                    (m, v, lines)
-                }
-                (None, None) => anyhow::bail!("give a directory or --url"),
-            };
-            let (m, verdict, bundle_lines) = verdict;
-            let report = &verdict.files;
-            if json {
-                let mut v = render::report_json(&m, report);
-                if let Some(f) = sample {
-                    v["sample"] = serde_json::json!(f);
-                }
-                match &verdict.signatures {
-                    Some(s) => {
-                        v["signatures"] = serde_json::json!("checked");
-                        v["attestations"] = serde_json::to_value(s)?;
-                    }
-                    None => v["signatures"] = serde_json::json!("not-checked"),
-                }
-                if !verdict.pins.is_empty() {
-                    v["pins"] = serde_json::to_value(&verdict.pins)?;
-                }
-                v["ok"] = serde_json::json!(verdict.ok);
-                outln!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                out!("{}", attest::pin_lines(&verdict.pins));
-                out!("{}", render::report_lines(report));
-                if let Some(s) = &verdict.signatures {
-                    out!("{}", attest::report_lines(s));
-                }
-            }
-            eprintln!("{}", render::report_summary(&m, report));
-            match &verdict.signatures {
-                Some(s) => eprintln!("{}", attest::summary(s)),
-                None => eprintln!(
-                    "{}",
-                    attest::unchecked_warning(&bundle_lines, pin_digest.is_some())
-                ),
-            }
-            Ok(if verdict.ok {
-                Outcome::Verified
-            } else {
-                Outcome::NotVerified
-            })
-        }
-        Command::Fetch {
-            url,
-            dest,
-            manifest,
-            keys,
-            policy,
-            allow_unsigned,
-            net,
-            allow_extra,
-            pin_model,
-            pin_digest,
-            json,
-        } => {
-            let pins = weightseal::release::Pins {
-                model: pin_model,
-                digest: pin_digest,
-            };
-            let mut opts = net.options();
-            if allow_extra {
-                opts.extra = ExtraFiles::Allow;
-            }
-            fetch::run(
-                &url,
-                &dest,
-                manifest.as_deref(),
-                &keys,
-                policy.as_deref(),
-                allow_unsigned,
-                &pins,
-                (net.manifest_limit(), net.bundle_limit()),
-                &opts,
-                json,
-            )
-        }
-        Command::Diff {
-            a,
-            b,
-            follow_symlinks,
-            json,
-        } => {
-            // A directory is hashed at the other side's chunk size, so chunk ranges compare.
-            let a_manifest = (!a.is_dir()).then(|| read_manifest(&a)).transpose()?;
-            let b_manifest = (!b.is_dir()).then(|| read_manifest(&b)).transpose()?;
-            let cs = a_manifest
-                .as_ref()
-                .or(b_manifest.as_ref())
-                .map(|m| m.chunk_size())
-                .unwrap_or_default();
-            let load = |p: &Path, m: Option<Manifest>| -> Result<Manifest> {
-                match m {
-                    Some(m) => Ok(m),
-                    None => {
-                        let opts = BuildOptions {
-                            chunk_size: cs,
-                            symlinks: symlinks(follow_symlinks),
-                            ..Default::default()
-                        };
-                        build_manifest(p, &opts)
-                    }
-                }
-            };
-            let ma = load(&a, a_manifest)?;
-            let mb = load(&b, b_manifest)?;
-            let d = weightseal::diff::diff_manifests(&ma, &mb);
-            if json {
-                outln!("{}", serde_json::to_string_pretty(&d)?);
-            } else {
-                out!("{}", render::diff_text(&d));
-            }
-            Ok(if d.same_files() {
-                Outcome::Verified
-            } else {
-                Outcome::NotVerified
-            })
-        }
+        Command::Hash(a) => hash_cmd(a),
+        Command::Show(a) => show_cmd(a),
+        Command::Verify(a) => verify_cmd(a),
+        Command::Fetch(a) => fetch_cmd(a),
+        Command::Diff(a) => diff_cmd(a),
         Command::Keygen { out, alg } => {
             outln!("{}", attest::keygen(&out, alg)?);
             Ok(Outcome::Verified)
@@ -814,76 +537,7 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
         Command::Trust { command } => attest::trust_command(command),
         Command::Hf {
             command: HfCommand::Check { repo, json },
-        } => {
-            let cache = weightseal::hf::cache_dir()
-                .context("no Hugging Face cache: set HF_HUB_CACHE or HF_HOME")?;
-            let repo = repo
-                .map(|r| weightseal::hf::parse_repo(&r).map(|x| x.0))
-                .transpose()?;
-            let r = weightseal::hf::check(&cache, repo.as_deref())?;
-            if json {
-                outln!("{}", serde_json::to_string_pretty(&r)?);
-            } else {
-                for b in &r.blobs {
-                    let used = if b.used_by.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; used by {}", b.used_by.join(", "))
-                    };
-                    match &b.status {
-                        weightseal::hf::BlobStatus::Ok => {
-                            outln!("{} blobs/{}: OK", b.repo, b.blob)
-                        }
-                        weightseal::hf::BlobStatus::Unknown => {
-                            outln!("{} blobs/{}: not checked (not named by a hash)", b.repo, b.blob)
-                        }
-                        weightseal::hf::BlobStatus::Corrupt { algorithm, found } => outln!(
-                            "{} blobs/{}: FAILED (corrupt or truncated: {} {} bytes hash to {found}{used})",
-                            b.repo,
-                            b.blob,
-                            b.size,
-                            algorithm
-                        ),
-                        weightseal::hf::BlobStatus::Unreadable { reason } => outln!(
-                            "{} blobs/{}: FAILED (unreadable: {reason}{used})",
-                            b.repo,
-                            b.blob
-                        ),
-                    }
-                }
-                for l in &r.links {
-                    outln!(
-                        "{} {}: FAILED ({} symbolic link to {})",
-                        l.repo,
-                        l.path,
-                        l.problem,
-                        l.target
-                    );
-                }
-            }
-            let bad = r
-                .blobs
-                .iter()
-                .filter(|b| {
-                    !matches!(
-                        b.status,
-                        weightseal::hf::BlobStatus::Ok | weightseal::hf::BlobStatus::Unknown
-                    )
-                })
-                .count();
-            eprintln!(
-                "weightseal: Hugging Face cache {}: {} repository(ies), {} blob(s), {bad} bad, {} bad link(s)",
-                r.cache,
-                r.repos.len(),
-                r.blobs.len(),
-                r.links.len()
-            );
-            Ok(if r.ok {
-                Outcome::Verified
-            } else {
-                Outcome::NotVerified
-            })
-        }
+        } => hf_check(repo, json),
         Command::Key {
             command: KeyCommand::Public { file },
         } => {
@@ -896,106 +550,514 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             outln!("{}", attest::key_id(&file)?);
             Ok(Outcome::Verified)
         }
-        Command::Sign {
-            dir,
-            manifest,
-            manifest_only,
-            args,
-        } => {
-            let path = manifest_path(&dir, manifest.as_deref());
-            // The key and every claim are checked before anything is hashed or written.
-            let key = weightseal::attest::PrivateKey::read_with(&args.key, &|| {
-                attest::passphrase_for(&args.key)
-            })?;
-            let claims = attest::claims(&args)?;
-            let opts = weightseal::publish::PublishOptions {
-                build: BuildOptions::default(),
-                attestations: attest::bundle_path(&path, args.attestations.as_deref()),
-                manifest_path: path,
-                manifest_only,
-                format: match args.format {
-                    attest::SignFormat::Weightseal => weightseal::publish::Format::Weightseal,
-                    attest::SignFormat::Oms => weightseal::publish::Format::Oms,
-                    attest::SignFormat::Both => weightseal::publish::Format::Both,
-                },
-                oms_signature: args
-                    .signature
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("model.sig")),
-            };
-            let bar = Bar::new("hashing");
-            let p = weightseal::publish::publish(&dir, &key, &claims, &opts, bar.progress())
-                .map_err(|e| match e {
-                    weightseal::publish::PublishError::Mismatch { .. } => {
-                        anyhow::anyhow!(
-                            "{e}: run `weightseal verify`, or sign with --manifest-only"
-                        )
-                    }
-                    e => e.into(),
-                })?;
-            bar.finish();
-            for w in &p.warnings {
-                eprintln!("weightseal: warning: {w}");
-            }
-            if p.manifest_written {
-                eprintln!(
-                    "weightseal: hashed {} into {}",
-                    dir.display(),
-                    opts.manifest_path.display()
-                );
-            }
-            if let Some(n) = p.oms_files {
-                outln!(
-                    "wrote OpenSSF model signing bundle {} ({n} file(s), key {})",
-                    opts.oms_signature.display(),
-                    p.key_id
-                );
-            }
-            if let Some(n) = p.attestations {
-                outln!(
-                    "signed {} (manifest {}) as {} with key {}{}\n{n} attestation(s) in {}",
-                    p.manifest.name(),
-                    p.manifest.digest(),
-                    claims.role,
-                    p.key_id,
-                    if p.replaced {
-                        " (replacing this key's earlier attestation for this role)"
-                    } else {
-                        ""
-                    },
-                    opts.attestations.display()
-                );
-            }
-            Ok(Outcome::Verified)
-        }
-        Command::Lineage {
-            model,
-            with,
-            keys,
-            policy,
-            json,
-        } => {
-            let trust = attest::load_trust(&keys, policy.as_deref())?;
-            let root = attest::load_release(&model, None)?;
-            let known = with
-                .iter()
-                .map(|w| attest::load_release(w, None))
-                .collect::<Result<Vec<_>>>()?;
-            let tree = weightseal::attest::lineage(
-                &root,
-                &known,
-                trust.as_ref(),
-                weightseal::attest::time::Timestamp::now(),
-            );
-            if json {
-                outln!("{}", serde_json::to_string_pretty(&tree)?);
-            } else {
-                out!("{}", attest::lineage_text(&tree, trust.is_some()));
-            }
-            Ok(Outcome::Verified)
-        }
+        Command::Sign(a) => sign_cmd(a),
+        Command::Lineage(a) => lineage_cmd(a),
         Command::Demo => demo::run(),
     }
+}
+
+fn hash_cmd(a: HashArgs) -> Result<Outcome> {
+    let HashArgs {
+        dir,
+        output,
+        chunk_size,
+        sha256,
+        name,
+        follow_symlinks,
+        no_tensors,
+    } = a;
+    let out = output.unwrap_or_else(|| dir.join(MANIFEST_FILE));
+    let opts = BuildOptions {
+        chunk_size,
+        sha256: if sha256 { Sha256::Record } else { Sha256::Skip },
+        symlinks: symlinks(follow_symlinks),
+        name,
+        exclude: vec![out.clone()],
+        tensors: if no_tensors {
+            Tensors::Skip
+        } else {
+            Tensors::Record
+        },
+    };
+    let start = std::time::Instant::now();
+    let m = build_manifest(&dir, &opts)?;
+    let bytes = m.encode();
+    write_atomic(&out, &bytes).with_context(|| format!("writing manifest {}", out.display()))?;
+    outln!("{}  {}", m.digest(), out.display());
+    eprintln!(
+        "weightseal: {} file(s), {} in {:.2} s; manifest {} bytes",
+        m.files().len(),
+        render::bytes(m.total_size()),
+        start.elapsed().as_secs_f64(),
+        bytes.len()
+    );
+    Ok(Outcome::Verified)
+}
+
+fn show_cmd(a: ShowArgs) -> Result<Outcome> {
+    let ShowArgs { file, json } = a;
+    let path = manifest_path(&file, None);
+    let m = read_manifest(&path)?;
+    if json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&render::manifest_json(&m))?
+        );
+    } else {
+        out!("{}", render::manifest_text(&m));
+    }
+    Ok(Outcome::Verified)
+}
+
+fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
+    let VerifyArgs {
+        dir,
+        manifest,
+        url,
+        sample,
+        net,
+        allow_extra,
+        follow_symlinks,
+        tensors,
+        keys,
+        policy,
+        attestations,
+        hf,
+        signature,
+        ignore_paths,
+        certificate_chain,
+        identity,
+        identity_provider,
+        trusted_root,
+        no_ignore_git_paths,
+        pin_model,
+        pin_digest,
+        json,
+    } = a;
+    // A Hugging Face cache snapshot: its links must stay inside the repository's
+    // blobs/, and are then followed.
+    let (dir, follow_symlinks) = match &hf {
+        Some(spec) => {
+            let (repo, rev) = weightseal::hf::parse_repo(spec)?;
+            let cache = weightseal::hf::cache_dir()
+                .context("no Hugging Face cache: set HF_HUB_CACHE or HF_HOME")?;
+            let snap = weightseal::hf::snapshot(&cache, &repo, rev.as_deref())?;
+            weightseal::hf::check_snapshot_links(&snap)?;
+            eprintln!("weightseal: {repo}: snapshot {}", snap.display());
+            (Some(snap), true)
+        }
+        None => (dir, follow_symlinks),
+    };
+    let mut attestations = attestations;
+    if let Some(sig) = &signature {
+        let text = weightseal::oms::read_bundle(sig)?;
+        if weightseal::oms::is_oms_bundle(&text) {
+            let dir = dir
+                .as_deref()
+                .context("an OpenSSF model signing bundle is verified against a model directory")?;
+            return attest::verify_oms(
+                dir,
+                sig,
+                &text,
+                &keys,
+                &certificate_chain,
+                identity
+                    .as_deref()
+                    .zip(identity_provider.as_deref())
+                    .map(|(i, p)| (i, p, trusted_root.as_deref())),
+                &ignore_paths,
+                !no_ignore_git_paths,
+                json,
+            );
+        }
+        attestations = Some(sig.clone());
+    }
+    let trust = attest::load_trust(&keys, policy.as_deref())?;
+    let pins = weightseal::release::Pins {
+        model: pin_model.clone(),
+        digest: pin_digest,
+    };
+    let now = weightseal::attest::time::Timestamp::now();
+    let verdict = match (&dir, &url) {
+        (Some(dir), _) => {
+            let path = manifest_path(dir, manifest.as_deref().map(Path::new));
+            let m = read_manifest(&path)?;
+            let lines = weightseal::attest::bundle::read(&attest::bundle_path(
+                &path,
+                attestations.as_deref(),
+            ))?;
+            // No --key or --policy: the trust store's entries for this model, if any.
+            let trust = match trust {
+                Some(t) => Some(t),
+                None => attest::trust_store_policy(m.name())?,
+            };
+            let opts = VerifyOptions {
+                mode: if tensors { Mode::Tensors } else { Mode::Files },
+                extra: if allow_extra {
+                    ExtraFiles::Allow
+                } else {
+                    ExtraFiles::Reject
+                },
+                symlinks: symlinks(follow_symlinks),
+                exclude: vec![path.clone()],
+            };
+            let bar = Bar::new("verifying");
+            let v = weightseal::release::verify_release(
+                dir,
+                &m,
+                &lines,
+                trust.as_ref(),
+                &pins,
+                &opts,
+                now,
+                bar.progress(),
+            )
+            .with_context(|| format!("verifying {}", dir.display()))?;
+            bar.finish();
+            (m, v, lines)
+        }
+        (None, Some(url)) => {
+            if tensors {
+                anyhow::bail!("--tensors needs a directory, not --url");
+            }
+            let remote = weightseal::fetch::Remote::new(url, net.options())?;
+            let (m, _) =
+                fetch::remote_manifest(&remote, manifest.as_deref(), net.manifest_limit())?;
+            let trust = match trust {
+                Some(t) => Some(t),
+                None => attest::trust_store_policy(m.name())?,
+            };
+            if trust.is_none()
+                && pin_digest.is_none()
+                && manifest.as_deref().is_none_or(|p| p.starts_with("http"))
+            {
+                eprintln!("weightseal: note: the manifest comes from the server being checked and no --key or --policy vouches for it: this shows the server is self-consistent, not that it serves the publisher's release");
+            }
+            let (lines, _) =
+                fetch::remote_bundle(&remote, attestations.as_deref(), net.bundle_limit())?;
+            let bar = Bar::new("verifying");
+            let report = weightseal::fetch::verify_remote(&remote, &m, sample, bar.progress());
+            bar.finish();
+            if let Some(f) = sample {
+                eprintln!("weightseal: SAMPLE: checked a random {:.1}% of each file's chunks, not every byte", f * 100.0);
+            }
+            let v = weightseal::release::judge(&m, report, &lines, trust.as_ref(), &pins, now)?;
+            (m, v, lines)
+        }
+        (None, None) => anyhow::bail!("give a directory or --url"),
+    };
+    let (m, verdict, bundle_lines) = verdict;
+    render_verdict(
+        &m,
+        &verdict,
+        &bundle_lines,
+        sample,
+        pin_digest.is_some(),
+        json,
+    )
+}
+
+/// Prints a release's verdict (text or JSON) and picks the exit code.
+fn render_verdict(
+    m: &Manifest,
+    verdict: &weightseal::release::Verdict,
+    bundle_lines: &[weightseal::attest::bundle::BundleLine],
+    sample: Option<f64>,
+    digest_pinned: bool,
+    json: bool,
+) -> Result<Outcome> {
+    let report = &verdict.files;
+    if json {
+        let mut v = render::report_json(m, report);
+        if let Some(f) = sample {
+            v["sample"] = serde_json::json!(f);
+        }
+        match &verdict.signatures {
+            Some(s) => {
+                v["signatures"] = serde_json::json!("checked");
+                v["attestations"] = serde_json::to_value(s)?;
+            }
+            None => v["signatures"] = serde_json::json!("not-checked"),
+        }
+        if !verdict.pins.is_empty() {
+            v["pins"] = serde_json::to_value(&verdict.pins)?;
+        }
+        v["ok"] = serde_json::json!(verdict.ok);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        out!("{}", attest::pin_lines(&verdict.pins));
+        out!("{}", render::report_lines(report));
+        if let Some(s) = &verdict.signatures {
+            out!("{}", attest::report_lines(s));
+        }
+    }
+    eprintln!("{}", render::report_summary(m, report));
+    match &verdict.signatures {
+        Some(s) => eprintln!("{}", attest::summary(s)),
+        None => eprintln!("{}", attest::unchecked_warning(bundle_lines, digest_pinned)),
+    }
+    Ok(if verdict.ok {
+        Outcome::Verified
+    } else {
+        Outcome::NotVerified
+    })
+}
+
+fn fetch_cmd(a: FetchArgs) -> Result<Outcome> {
+    let FetchArgs {
+        url,
+        dest,
+        manifest,
+        keys,
+        policy,
+        allow_unsigned,
+        net,
+        allow_extra,
+        pin_model,
+        pin_digest,
+        json,
+    } = a;
+    let pins = weightseal::release::Pins {
+        model: pin_model,
+        digest: pin_digest,
+    };
+    let mut opts = net.options();
+    if allow_extra {
+        opts.extra = ExtraFiles::Allow;
+    }
+    fetch::run(
+        &url,
+        &dest,
+        manifest.as_deref(),
+        &keys,
+        policy.as_deref(),
+        allow_unsigned,
+        &pins,
+        (net.manifest_limit(), net.bundle_limit()),
+        &opts,
+        json,
+    )
+}
+
+fn sign_cmd(a: SignCommandArgs) -> Result<Outcome> {
+    let SignCommandArgs {
+        dir,
+        manifest,
+        manifest_only,
+        args,
+    } = a;
+    let path = manifest_path(&dir, manifest.as_deref());
+    // The key and every claim are checked before anything is hashed or written.
+    let key = weightseal::attest::PrivateKey::read_with(&args.key, &|| {
+        attest::passphrase_for(&args.key)
+    })?;
+    let claims = attest::claims(&args)?;
+    let opts = weightseal::publish::PublishOptions {
+        build: BuildOptions::default(),
+        attestations: attest::bundle_path(&path, args.attestations.as_deref()),
+        manifest_path: path,
+        manifest_only,
+        format: match args.format {
+            attest::SignFormat::Weightseal => weightseal::publish::Format::Weightseal,
+            attest::SignFormat::Oms => weightseal::publish::Format::Oms,
+            attest::SignFormat::Both => weightseal::publish::Format::Both,
+        },
+        oms_signature: args
+            .signature
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("model.sig")),
+    };
+    let bar = Bar::new("hashing");
+    let p =
+        weightseal::publish::publish(&dir, &key, &claims, &opts, bar.progress()).map_err(|e| {
+            match e {
+                weightseal::publish::PublishError::Mismatch { .. } => {
+                    anyhow::anyhow!("{e}: run `weightseal verify`, or sign with --manifest-only")
+                }
+                e => e.into(),
+            }
+        })?;
+    bar.finish();
+    for w in &p.warnings {
+        eprintln!("weightseal: warning: {w}");
+    }
+    if p.manifest_written {
+        eprintln!(
+            "weightseal: hashed {} into {}",
+            dir.display(),
+            opts.manifest_path.display()
+        );
+    }
+    if let Some(n) = p.oms_files {
+        outln!(
+            "wrote OpenSSF model signing bundle {} ({n} file(s), key {})",
+            opts.oms_signature.display(),
+            p.key_id
+        );
+    }
+    if let Some(n) = p.attestations {
+        outln!(
+            "signed {} (manifest {}) as {} with key {}{}\n{n} attestation(s) in {}",
+            p.manifest.name(),
+            p.manifest.digest(),
+            claims.role,
+            p.key_id,
+            if p.replaced {
+                " (replacing this key's earlier attestation for this role)"
+            } else {
+                ""
+            },
+            opts.attestations.display()
+        );
+    }
+    Ok(Outcome::Verified)
+}
+
+fn lineage_cmd(a: LineageArgs) -> Result<Outcome> {
+    let LineageArgs {
+        model,
+        with,
+        keys,
+        policy,
+        json,
+    } = a;
+    let trust = attest::load_trust(&keys, policy.as_deref())?;
+    let root = attest::load_release(&model, None)?;
+    let known = with
+        .iter()
+        .map(|w| attest::load_release(w, None))
+        .collect::<Result<Vec<_>>>()?;
+    let tree = weightseal::attest::lineage(
+        &root,
+        &known,
+        trust.as_ref(),
+        weightseal::attest::time::Timestamp::now(),
+    );
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&tree)?);
+    } else {
+        out!("{}", attest::lineage_text(&tree, trust.is_some()));
+    }
+    Ok(Outcome::Verified)
+}
+
+fn diff_cmd(a: DiffArgs) -> Result<Outcome> {
+    let DiffArgs {
+        a,
+        b,
+        follow_symlinks,
+        json,
+    } = a;
+    // A directory is hashed at the other side's chunk size, so chunk ranges compare.
+    let a_manifest = (!a.is_dir()).then(|| read_manifest(&a)).transpose()?;
+    let b_manifest = (!b.is_dir()).then(|| read_manifest(&b)).transpose()?;
+    let cs = a_manifest
+        .as_ref()
+        .or(b_manifest.as_ref())
+        .map(|m| m.chunk_size())
+        .unwrap_or_default();
+    let load = |p: &Path, m: Option<Manifest>| -> Result<Manifest> {
+        match m {
+            Some(m) => Ok(m),
+            None => {
+                let opts = BuildOptions {
+                    chunk_size: cs,
+                    symlinks: symlinks(follow_symlinks),
+                    ..Default::default()
+                };
+                build_manifest(p, &opts)
+            }
+        }
+    };
+    let ma = load(&a, a_manifest)?;
+    let mb = load(&b, b_manifest)?;
+    let d = weightseal::diff::diff_manifests(&ma, &mb);
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&d)?);
+    } else {
+        out!("{}", render::diff_text(&d));
+    }
+    Ok(if d.same_files() {
+        Outcome::Verified
+    } else {
+        Outcome::NotVerified
+    })
+}
+
+/// `hf check [ORG/NAME]`.
+fn hf_check(repo: Option<String>, json: bool) -> Result<Outcome> {
+    let cache = weightseal::hf::cache_dir()
+        .context("no Hugging Face cache: set HF_HUB_CACHE or HF_HOME")?;
+    let repo = repo
+        .map(|r| weightseal::hf::parse_repo(&r).map(|x| x.0))
+        .transpose()?;
+    let r = weightseal::hf::check(&cache, repo.as_deref())?;
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        for b in &r.blobs {
+            let used = if b.used_by.is_empty() {
+                String::new()
+            } else {
+                format!("; used by {}", b.used_by.join(", "))
+            };
+            match &b.status {
+                weightseal::hf::BlobStatus::Ok => {
+                    outln!("{} blobs/{}: OK", b.repo, b.blob)
+                }
+                weightseal::hf::BlobStatus::Unknown => {
+                    outln!(
+                        "{} blobs/{}: not checked (not named by a hash)",
+                        b.repo,
+                        b.blob
+                    )
+                }
+                weightseal::hf::BlobStatus::Corrupt { algorithm, found } => outln!(
+                    "{} blobs/{}: FAILED (corrupt or truncated: {} {} bytes hash to {found}{used})",
+                    b.repo,
+                    b.blob,
+                    b.size,
+                    algorithm
+                ),
+                weightseal::hf::BlobStatus::Unreadable { reason } => outln!(
+                    "{} blobs/{}: FAILED (unreadable: {reason}{used})",
+                    b.repo,
+                    b.blob
+                ),
+            }
+        }
+        for l in &r.links {
+            outln!(
+                "{} {}: FAILED ({} symbolic link to {})",
+                l.repo,
+                l.path,
+                l.problem,
+                l.target
+            );
+        }
+    }
+    let bad = r
+        .blobs
+        .iter()
+        .filter(|b| {
+            !matches!(
+                b.status,
+                weightseal::hf::BlobStatus::Ok | weightseal::hf::BlobStatus::Unknown
+            )
+        })
+        .count();
+    eprintln!(
+        "weightseal: Hugging Face cache {}: {} repository(ies), {} blob(s), {bad} bad, {} bad link(s)",
+        r.cache,
+        r.repos.len(),
+        r.blobs.len(),
+        r.links.len()
+    );
+    Ok(if r.ok {
+        Outcome::Verified
+    } else {
+        Outcome::NotVerified
+    })
 }
 
 /// `file` itself when it is a file; `DIR/weightseal.manifest` when it is a directory.
