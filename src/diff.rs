@@ -155,6 +155,122 @@ pub struct FileChange {
     /// Metadata keys whose values differ (when both sides record the file's metadata).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata_changed: Option<Vec<String>>,
+    /// The exact differing bytes, as runs (when both files were at hand: see
+    /// [`detail_changes`]); at most [`MAX_BYTE_RUNS`] of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<Vec<ByteRange>>,
+    /// How many runs of differing bytes there are in all (more than `bytes` lists when capped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub byte_runs: Option<u64>,
+    /// A unified diff, for a small text file (config, tokenizer) whose two versions were at hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_diff: Option<String>,
+}
+
+/// Most runs of differing bytes listed per file.
+pub const MAX_BYTE_RUNS: usize = 64;
+/// Largest file (either side) shown as a unified diff.
+pub const MAX_TEXT_DIFF: u64 = 1 << 20;
+
+/// Adds what only the files themselves can tell to the changed files of `d`: the exact
+/// differing bytes (read only inside the differing chunk ranges when they are known) and, for
+/// small UTF-8 text files, a unified diff. `locate` gives the two files of a manifest path.
+pub fn detail_changes(
+    d: &mut ManifestDiff,
+    locate: &dyn Fn(&str) -> (std::path::PathBuf, std::path::PathBuf),
+) -> std::io::Result<()> {
+    for c in &mut d.files_changed {
+        let (pa, pb) = locate(&c.path);
+        let (runs, total) = differing_bytes(&pa, &pb, c.ranges.as_deref(), c.size_a, c.size_b)?;
+        c.bytes = Some(runs);
+        c.byte_runs = Some(total);
+        if c.size_a <= MAX_TEXT_DIFF && c.size_b <= MAX_TEXT_DIFF {
+            let (a, b) = (std::fs::read(&pa)?, std::fs::read(&pb)?);
+            let text = |v: &[u8]| {
+                std::str::from_utf8(v)
+                    .ok()
+                    .filter(|t| !t.contains('\0'))
+                    .map(str::to_string)
+            };
+            if let (Some(ta), Some(tb)) = (text(&a), text(&b)) {
+                let diff = similar::TextDiff::from_lines(&ta, &tb);
+                c.text_diff = Some(
+                    diff.unified_diff()
+                        .context_radius(3)
+                        .header(&format!("a/{}", c.path), &format!("b/{}", c.path))
+                        .to_string(),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The runs of bytes that differ between files `a` and `b` (sizes `size_a`, `size_b`), looking
+/// only inside `ranges` when given: the first [`MAX_BYTE_RUNS`] runs and the number of runs.
+/// Bytes past the end of the shorter file differ.
+pub fn differing_bytes(
+    a: &std::path::Path,
+    b: &std::path::Path,
+    ranges: Option<&[ByteRange]>,
+    size_a: u64,
+    size_b: u64,
+) -> std::io::Result<(Vec<ByteRange>, u64)> {
+    use std::os::unix::fs::FileExt;
+    let fa = std::fs::File::open(a)?;
+    let fb = std::fs::File::open(b)?;
+    let whole = [ByteRange {
+        start: 0,
+        end: size_a.max(size_b),
+    }];
+    let ranges = ranges.unwrap_or(&whole);
+    let common = size_a.min(size_b);
+    let mut runs: Vec<ByteRange> = Vec::new();
+    let mut total = 0u64;
+    // The end of the last run seen (listed or not), so a run split across reads stays one.
+    let mut last_end: Option<u64> = None;
+    let mut push = |start: u64, end: u64, runs: &mut Vec<ByteRange>| {
+        if last_end == Some(start) {
+            if let Some(last) = runs.last_mut().filter(|l| l.end == start) {
+                last.end = end;
+            }
+        } else {
+            total += 1;
+            if runs.len() < MAX_BYTE_RUNS {
+                runs.push(ByteRange { start, end });
+            }
+        }
+        last_end = Some(end);
+    };
+    const PIECE: u64 = 1 << 20;
+    let mut ba = vec![0u8; PIECE as usize];
+    let mut bb = vec![0u8; PIECE as usize];
+    for r in ranges {
+        let mut pos = r.start.min(common);
+        let end = r.end.min(common);
+        while pos < end {
+            let n = (end - pos).min(PIECE) as usize;
+            fa.read_exact_at(&mut ba[..n], pos)?;
+            fb.read_exact_at(&mut bb[..n], pos)?;
+            let mut i = 0;
+            while i < n {
+                if ba[i] != bb[i] {
+                    let s = i;
+                    while i < n && ba[i] != bb[i] {
+                        i += 1;
+                    }
+                    push(pos + s as u64, pos + i as u64, &mut runs);
+                } else {
+                    i += 1;
+                }
+            }
+            pos += n as u64;
+        }
+    }
+    if size_a != size_b {
+        push(common, size_a.max(size_b), &mut runs);
+    }
+    Ok((runs, total))
 }
 
 /// How manifest B differs from manifest A.
@@ -194,6 +310,22 @@ impl ManifestDiff {
     /// The model-wide metadata is the same (or not recorded on a side).
     pub fn same_metadata(&self) -> bool {
         self.metadata_changed.as_ref().is_none_or(Vec::is_empty)
+    }
+}
+
+/// Compares two single-file models (each manifest lists one file, under its own name) as one
+/// file: B's file is compared with A's whatever it is called.
+pub fn diff_single_files(a: &Manifest, b: &Manifest) -> Result<ManifestDiff, crate::ManifestError> {
+    match (a.files(), b.files()) {
+        ([fa], [fb]) if fa.path != fb.path => {
+            let mut renamed = fb.clone();
+            renamed.path = fa.path.clone();
+            let b2 = Manifest::new(b.name().to_string(), b.chunk_size(), vec![renamed])?;
+            let mut d = diff_manifests(a, &b2);
+            d.digest_b = b.digest();
+            Ok(d)
+        }
+        _ => Ok(diff_manifests(a, b)),
     }
 }
 
@@ -250,6 +382,9 @@ pub fn diff_manifests(a: &Manifest, b: &Manifest) -> ManifestDiff {
             tensors,
             header_changed,
             metadata_changed,
+            bytes: None,
+            byte_runs: None,
+            text_diff: None,
         });
     }
     if a.metadata_digest().is_some() && b.metadata_digest().is_some() {

@@ -201,6 +201,35 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
+/// What went wrong with a request, in the words a user needs: "connection refused", "cannot
+/// resolve the host name", "timed out"; otherwise the HTTP library's chain of causes.
+fn describe_request_error(e: reqwest::Error) -> String {
+    use std::io::ErrorKind;
+    let e = e.without_url();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(c) = cur {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                ErrorKind::ConnectionRefused => {
+                    return "connection refused (nothing listens there: is the server running, and the port right?)".into()
+                }
+                ErrorKind::ConnectionReset => return "connection reset by the server".into(),
+                ErrorKind::TimedOut => return "timed out connecting".into(),
+                _ => {}
+            }
+        }
+        cur = c.source();
+    }
+    let chain = error_chain(&e);
+    if chain.contains("dns error") || chain.contains("failed to lookup address") {
+        return format!("cannot resolve the host name ({chain})");
+    }
+    if e.is_timeout() {
+        return format!("timed out ({chain})");
+    }
+    chain
+}
+
 /// A URL as messages show it: credentials redacted.
 fn shown(url: &str) -> String {
     crate::net::redact_url(url)
@@ -307,7 +336,7 @@ impl Remote {
         let start = std::time::Instant::now();
         let r = rb
             .send()
-            .map_err(|e| network(url, error_chain(&e.without_url())))?;
+            .map_err(|e| network(url, describe_request_error(e)))?;
         Ok((r, start))
     }
 
@@ -1074,6 +1103,7 @@ pub fn verify_remote(
     progress.set_total(manifest.total_size());
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<FileReport>> = Mutex::new(Vec::new());
+    let sampled: Mutex<Vec<crate::verify::SampledFile>> = Mutex::new(Vec::new());
     let workers = remote.opts.jobs.clamp(1, 64);
     std::thread::scope(|s| {
         for _ in 0..workers {
@@ -1083,7 +1113,18 @@ pub fn verify_remote(
                     break;
                 };
                 let status = match sample {
-                    Some(f) => sample_file(remote, e, cs, f, progress),
+                    Some(f) => {
+                        let (status, checked) = sample_file(remote, e, cs, f, progress);
+                        sampled
+                            .lock()
+                            .expect("sampled lock")
+                            .push(crate::verify::SampledFile {
+                                path: e.path.to_string(),
+                                checked,
+                                chunks: cs.group_count(e.tree.size),
+                            });
+                        status
+                    }
                     None => stream_file(remote, e, cs, progress),
                 };
                 results.lock().expect("results lock").push(FileReport {
@@ -1094,7 +1135,12 @@ pub fn verify_remote(
         }
     });
     let files = results.into_inner().expect("results lock");
-    Report::new(files, Vec::new(), None)
+    let mut report = Report::new(files, Vec::new(), None);
+    report.sampled = sampled.into_inner().expect("sampled lock");
+    report
+        .sampled
+        .sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    report
 }
 
 fn error_status(e: FetchError) -> FileStatus {
@@ -1154,7 +1200,7 @@ fn sample_file(
     cs: ChunkSize,
     fraction: f64,
     progress: &dyn Progress,
-) -> FileStatus {
+) -> (FileStatus, u64) {
     let url = remote.url_for(e.path.as_str());
     let groups = cs.group_count(e.tree.size);
     let want = ((groups as f64 * fraction).ceil() as u64).clamp(1, groups);
@@ -1193,11 +1239,11 @@ fn sample_file(
                     bad.push(crate::verify::ByteRange { start: a, end: b });
                 }
             }
-            Ok(None) => return stream_file(remote, e, cs, progress),
-            Err(err) => return error_status(err),
+            Ok(None) => return (stream_file(remote, e, cs, progress), groups),
+            Err(err) => return (error_status(err), 0),
         }
     }
-    if bad.is_empty() {
+    let status = if bad.is_empty() {
         FileStatus::Ok
     } else {
         FileStatus::Modified {
@@ -1208,7 +1254,8 @@ fn sample_file(
             ranges: bad,
             tensors: None,
         }
-    }
+    };
+    (status, want)
 }
 
 #[cfg(test)]

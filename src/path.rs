@@ -21,6 +21,36 @@ pub const MANIFEST_FILE: &str = "weightseal.manifest";
 pub const ATTESTATION_FILE: &str = "weightseal.intoto.jsonl";
 /// Scratch directory of downloads at the model root.
 pub const PARTIAL_DIR: &str = ".weightseal-partial";
+/// A single-file model's manifest is `FILE` + this suffix, beside it.
+pub const SINGLE_FILE_MANIFEST_SUFFIX: &str = ".weightseal.manifest";
+/// A single-file model's attestations are `FILE` + this suffix, beside it.
+pub const SINGLE_FILE_ATTESTATION_SUFFIX: &str = ".weightseal.intoto.jsonl";
+
+/// The manifest of the single-file model `file`: `FILE.weightseal.manifest`.
+pub fn single_file_manifest(file: &std::path::Path) -> std::path::PathBuf {
+    let mut s = file.as_os_str().to_os_string();
+    s.push(SINGLE_FILE_MANIFEST_SUFFIX);
+    s.into()
+}
+
+/// The attestation bundle that goes with a manifest: `FILE.weightseal.intoto.jsonl` for a
+/// single-file model's `FILE.weightseal.manifest`, else `weightseal.intoto.jsonl` beside it.
+pub fn attestations_for(manifest: &std::path::Path) -> std::path::PathBuf {
+    let parent = match manifest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    match manifest
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(SINGLE_FILE_MANIFEST_SUFFIX))
+    {
+        Some(stem) if !stem.is_empty() => {
+            parent.join(format!("{stem}{SINGLE_FILE_ATTESTATION_SUFFIX}"))
+        }
+        _ => parent.join(ATTESTATION_FILE),
+    }
+}
 
 /// Why a path was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -210,6 +210,7 @@ pub fn publish(
                     None => {
                         let vo = VerifyOptions {
                             exclude: vec![path.clone()],
+                            only: opts.build.only.clone(),
                             ..Default::default()
                         };
                         let report = verify_dir(dir, &m, &vo, progress).map_err(|source| {

@@ -56,6 +56,8 @@ pub struct VerifyOptions {
     /// Files to leave out by identity (the manifest itself when it lives inside the directory
     /// under another name).
     pub exclude: Vec<PathBuf>,
+    /// A single-file model: only this file of the directory (its name) is listed and judged.
+    pub only: Option<String>,
 }
 
 /// A half-open byte range `start..end`.
@@ -206,9 +208,28 @@ pub struct Report {
     /// Re-shard-tolerant mode only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tensor_set: Option<TensorSetReport>,
+    /// A sampled check (`verify --url --sample`): how many chunks of each file were checked.
+    /// A file listed here was not checked whole, whatever its status says.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sampled: Vec<SampledFile>,
+}
+
+/// How much of one file a sampled check read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SampledFile {
+    pub path: String,
+    /// Chunk groups checked.
+    pub checked: u64,
+    /// Chunk groups in the file.
+    pub chunks: u64,
 }
 
 impl Report {
+    /// The sampled-check record of `path`, when the check of it was a sample.
+    pub fn sampled(&self, path: &str) -> Option<&SampledFile> {
+        self.sampled.iter().find(|s| s.path == path)
+    }
+
     pub(crate) fn new(
         mut files: Vec<FileReport>,
         index: Vec<IndexProblem>,
@@ -223,6 +244,7 @@ impl Report {
             files,
             index: index.into_iter().map(IndexReport::from).collect(),
             tensor_set,
+            sampled: Vec::new(),
         }
     }
 }
@@ -488,7 +510,7 @@ pub fn verify_dir(
     opts: &VerifyOptions,
     progress: &dyn Progress,
 ) -> Result<Report, VerifyError> {
-    let entries = walk::walk(dir, opts.symlinks, &opts.exclude)?;
+    let entries = walk::walk_only(dir, opts.symlinks, &opts.exclude, opts.only.as_deref())?;
     let cs = manifest.chunk_size();
     match opts.mode {
         Mode::Files => {

@@ -78,6 +78,17 @@ pub struct WalkError {
 
 /// Lists `root`. `exclude` names files (by identity, wherever they are) to leave out.
 pub fn walk(root: &Path, symlinks: Symlinks, exclude: &[PathBuf]) -> Result<Vec<Entry>, WalkError> {
+    walk_only(root, symlinks, exclude, None)
+}
+
+/// [`walk`], or with `only` the one file of that name directly in `root` (a single-file model:
+/// nothing else in the directory is listed, read or judged).
+pub fn walk_only(
+    root: &Path,
+    symlinks: Symlinks,
+    exclude: &[PathBuf],
+    only: Option<&str>,
+) -> Result<Vec<Entry>, WalkError> {
     let meta = fs::metadata(root).map_err(|source| WalkError {
         path: root.to_path_buf(),
         source,
@@ -135,6 +146,9 @@ pub fn walk(root: &Path, symlinks: Symlinks, exclude: &[PathBuf]) -> Result<Vec<
             if raw.eq_ignore_ascii_case(b".git") {
                 continue;
             }
+            if only.is_some_and(|o| o.as_bytes() != raw) {
+                continue;
+            }
             if prefix.is_empty() {
                 let n: &[u8] = raw;
                 if n == PARTIAL_DIR.as_bytes()
@@ -182,6 +196,12 @@ pub fn walk(root: &Path, symlinks: Symlinks, exclude: &[PathBuf]) -> Result<Vec<
                 continue;
             }
             let ft = meta.file_type();
+            if ft.is_dir() && only.is_some() {
+                out.push(refuse(Refusal::Unreadable(
+                    "a directory, not a file".into(),
+                )));
+                continue;
+            }
             if ft.is_dir() {
                 let mut raw_prefix = prefix.clone();
                 match std::str::from_utf8(raw) {

@@ -246,7 +246,7 @@ fn usage_errors_exit_2() {
     let o = ws(&["hash", "/nonexistent/model"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("cannot read model directory /nonexistent/model"),
+        stderr(&o).contains("/nonexistent/model: no such model directory or file"),
         "{}",
         stderr(&o)
     );

@@ -262,12 +262,18 @@ fn verify_url_full_and_sampled() {
     let o = ws(&["verify", "--url", &f.server.base, "--sample", "1"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stdout(&o).contains("big.bin: FAILED (modified: bytes 196608..212992 differ)"),
+        stdout(&o).contains(
+            "big.bin: FAILED (modified: bytes 196608..212992 differ; sampled 19 of 19 chunks)"
+        ),
         "{}",
         stdout(&o)
     );
     assert!(stderr(&o).contains("SAMPLE"), "{}", stderr(&o));
     assert_eq!(f.server.requests("big.bin"), 19);
+    // Every file line of a sampled check says how much of the file it read.
+    for line in stdout(&o).lines().filter(|l| l.contains(": OK")) {
+        assert!(line.contains("(sampled "), "{line}");
+    }
     f.server.reset_counts();
     let o = ws(&[
         "verify",
@@ -280,6 +286,21 @@ fn verify_url_full_and_sampled() {
     let j: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["sample"], 0.2);
     assert_eq!(f.server.requests("big.bin"), 4);
+    let big = j["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "big.bin")
+        .unwrap();
+    assert_eq!(
+        big["sampled"],
+        serde_json::json!({"checked": 4, "chunks": 19})
+    );
+    assert!(j["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["sampled"]["chunks"].as_u64().is_some()));
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{python, stderr, stdout, ws};
+use common::{python, stderr, stdout, tool, ws};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -17,22 +17,6 @@ fn s(p: &Path) -> &str {
 
 fn text(o: &Output) -> String {
     format!("{}{}", stdout(o), stderr(o))
-}
-
-/// Whether an external tool is there; without it a test is skipped with the reason, except
-/// under CI=true, where it fails.
-fn tool(name: &str, test: &str) -> bool {
-    let ok = Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{test}: CI=true but {name} is missing");
-        }
-        eprintln!("SKIPPED {test}: no {name} on this machine");
-    }
-    ok
 }
 
 fn run(cmd: &mut Command) {

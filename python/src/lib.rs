@@ -44,6 +44,8 @@ struct PyProgress {
     total: AtomicU64,
     done: AtomicU64,
     reported: AtomicU64,
+    /// The last value reported, under the lock that serializes the calls.
+    order: Mutex<u64>,
     failure: Mutex<Option<PyErr>>,
 }
 
@@ -54,6 +56,7 @@ impl PyProgress {
             total: AtomicU64::new(0),
             done: AtomicU64::new(0),
             reported: AtomicU64::new(0),
+            order: Mutex::new(0),
             failure: Mutex::new(None),
         }
     }
@@ -95,14 +98,19 @@ impl Progress for PyProgress {
         let done = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
         let step = (total / 200).max(1 << 20);
         let last = self.reported.load(Ordering::Relaxed);
-        if (done >= total || done - last.min(done) >= step)
-            && self
-                .reported
-                .compare_exchange(last, done, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            self.call(done.min(total.max(done)), total);
+        if done < total && done.saturating_sub(last) < step {
+            return;
         }
+        // One report at a time, in increasing order, the last one (done == total) always.
+        let Ok(mut reported) = self.order.lock() else {
+            return;
+        };
+        if done <= *reported {
+            return;
+        }
+        *reported = done;
+        self.reported.store(done, Ordering::Relaxed);
+        self.call(done, total.max(done));
     }
 }
 
@@ -185,12 +193,32 @@ fn release_paths(
     attestations: Option<PathBuf>,
 ) -> (PathBuf, PathBuf) {
     let m = manifest.unwrap_or_else(|| dir.join(weightseal::path::MANIFEST_FILE));
-    let a = attestations.unwrap_or_else(|| {
-        m.parent()
-            .unwrap_or(Path::new("."))
-            .join(weightseal::path::ATTESTATION_FILE)
-    });
+    let a = attestations.unwrap_or_else(|| weightseal::path::attestations_for(&m));
     (m, a)
+}
+
+/// A model argument: a directory, or one file (a single-file model) as (its directory, its
+/// name).
+fn model_target(py: Python<'_>, path: &Path) -> PyResult<(PathBuf, Option<String>)> {
+    if path.is_dir() {
+        return Ok((path.to_path_buf(), None));
+    }
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| {
+            error(
+                py,
+                "WeightsealError",
+                format!("{}: the file name is not UTF-8", path.display()),
+            )
+        })?
+        .to_string();
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok((dir, Some(name)))
 }
 
 /// `hash(path, ...) -> (manifest bytes, warnings)`; writes the manifest to `output` when given.
@@ -229,7 +257,9 @@ fn hash<'py>(
             .map_err(|e| error(py, "WeightsealError", format!("chunk_size {cs}: {e}")))?;
     }
     let pr = PyProgress::new(progress);
-    let built = py.detach(|| weightseal::manifest::build(&path, &opts, &pr));
+    let (dir, only) = model_target(py, &path)?;
+    opts.only = only;
+    let built = py.detach(|| weightseal::manifest::build(&dir, &opts, &pr));
     pr.finish()?;
     let built = built.map_err(|e| {
         error(
@@ -329,17 +359,23 @@ fn sign(
             ))
         }
     };
-    let (manifest_path, attestations) = release_paths(&path, manifest, attestations);
-    let opts = PublishOptions {
+    let (dir, only) = model_target(py, &path)?;
+    let manifest = match (&only, manifest) {
+        (Some(_), None) => Some(weightseal::path::single_file_manifest(&path)),
+        (_, m) => m,
+    };
+    let (manifest_path, attestations) = release_paths(&dir, manifest, attestations);
+    let mut opts = PublishOptions {
         manifest_path,
         attestations,
         manifest_only,
         format,
-        oms_signature: signature.unwrap_or_else(|| path.join("model.sig")),
-        ..PublishOptions::for_dir(&path)
+        oms_signature: signature.unwrap_or_else(|| dir.join("model.sig")),
+        ..PublishOptions::for_dir(&dir)
     };
+    opts.build.only = only;
     let pr = PyProgress::new(progress);
-    let published = py.detach(|| publish(&path, &key, &claims, &opts, &pr));
+    let published = py.detach(|| publish(&dir, &key, &claims, &opts, &pr));
     pr.finish()?;
     let p = published.map_err(|e| match e {
         weightseal::publish::PublishError::Mismatch { .. } => error(
@@ -385,17 +421,17 @@ fn verify(
         model,
         digest: parse_digest(py, digest.as_deref())?,
     };
-    if !path.is_dir() {
-        return Err(error(
-            py,
-            "WeightsealError",
-            format!("{}: not a model directory", path.display()),
-        ));
-    }
-    let (mpath, apath) = release_paths(&path, manifest, attestations);
+    // A directory, or one file (a single-file model, its manifest FILE.weightseal.manifest).
+    let (dir, only) = model_target(py, &path)?;
+    let manifest = match (&only, manifest) {
+        (Some(_), None) => Some(weightseal::path::single_file_manifest(&path)),
+        (_, m) => m,
+    };
+    let (mpath, apath) = release_paths(&dir, manifest, attestations);
     verify_dir(
         py,
-        &path,
+        &dir,
+        only,
         &mpath,
         &apath,
         &trust,
@@ -411,6 +447,7 @@ fn verify(
 fn verify_dir(
     py: Python<'_>,
     dir: &Path,
+    only: Option<String>,
     mpath: &Path,
     apath: &Path,
     trust: &Trust,
@@ -438,6 +475,7 @@ fn verify_dir(
             Symlinks::Refuse
         },
         exclude: vec![mpath.to_path_buf()],
+        only,
     };
     let pr = PyProgress::new(progress);
     let v = py.detach(|| {
@@ -497,6 +535,7 @@ fn verify_snapshot(
     verify_dir(
         py,
         &snap,
+        None,
         &mpath,
         &apath,
         &trust,
@@ -693,7 +732,12 @@ impl SafetensorsReader {
         };
         let file_path = abs(&path);
         let dir = file_path.parent().unwrap_or(Path::new("/")).to_path_buf();
-        let (mpath, apath) = release_paths(&dir, manifest.map(|m| abs(&m)), attestations);
+        // A single-file model's manifest sits beside it as FILE.weightseal.manifest.
+        let manifest = manifest.map(|m| abs(&m)).or_else(|| {
+            let single = weightseal::path::single_file_manifest(&file_path);
+            single.exists().then_some(single)
+        });
+        let (mpath, apath) = release_paths(&dir, manifest, attestations);
         let m = read_manifest(py, &mpath)?;
         let root = mpath.parent().unwrap_or(Path::new("/"));
         let rel = file_path

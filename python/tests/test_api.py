@@ -242,3 +242,17 @@ def test_the_gil_is_released_while_hashing(tmp_path):
     # the largest gap would be about the whole call.
     gaps = [b - a for a, b in zip([t0] + inside, inside + [t1])]
     assert max(gaps) < 0.5 * (t1 - t0), (max(gaps), t1 - t0)
+
+
+def test_a_single_file_model(tmp_path, keys):
+    d = tmp_path / "downloads"
+    d.mkdir()
+    save_file(tensors(), str(d / "tiny.safetensors"))
+    (d / "unrelated.txt").write_text("not part of the model")
+    m = weightseal.hash(d / "tiny.safetensors")
+    assert m.name == "tiny.safetensors" and [f.path for f in m.files] == ["tiny.safetensors"]
+    assert (d / "tiny.safetensors.weightseal.manifest").read_bytes() == m.to_bytes()
+    s = weightseal.sign(d / "tiny.safetensors", keys["acme"][0])
+    assert s.attestations_path.endswith("tiny.safetensors.weightseal.intoto.jsonl")
+    r = weightseal.verify(d / "tiny.safetensors", key=keys["acme"][1])
+    assert r.ok and [f.path for f in r.files] == ["tiny.safetensors"] and r.signatures.ok

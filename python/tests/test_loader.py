@@ -158,3 +158,12 @@ def test_torch_is_optional(signed, keys):
         assert torch.equal(got["embed.weight"], torch.from_numpy(tensors()["embed.weight"]))
     with pytest.raises(ValueError, match="framework"):
         load_file(path, key=keys["acme"][1], framework="jax")
+
+
+def test_a_single_file_model_loads_with_the_manifest_beside_it(tmp_path, keys):
+    f = tmp_path / "tiny.safetensors"
+    save_file(tensors(), str(f))
+    weightseal.hash(f)
+    weightseal.sign(f, keys["acme"][0])
+    got = load_file(f, key=keys["acme"][1])
+    assert sorted(got) == sorted(tensors())

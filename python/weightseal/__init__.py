@@ -69,6 +69,9 @@ ProgressCallback = Callable[[int, int], Any]
 
 MANIFEST_FILE = "weightseal.manifest"
 ATTESTATION_FILE = "weightseal.intoto.jsonl"
+#: A single-file model (a GGUF or a lone safetensors file) keeps its manifest in
+#: ``FILE.weightseal.manifest`` and its attestations in ``FILE.weightseal.intoto.jsonl``.
+SINGLE_FILE_MANIFEST_SUFFIX = ".weightseal.manifest"
 
 __all__ = [
     "hash",
@@ -131,7 +134,7 @@ def hash(
     follow_symlinks: bool = False,
     progress: Optional[ProgressCallback] = None,
 ) -> Manifest:
-    """Hashes the model directory ``path`` into its manifest.
+    """Hashes the model directory ``path`` (or a single model file) into its manifest.
 
     The manifest is written to ``output`` (default ``path/weightseal.manifest``) unless
     ``write`` is False. ``tensors`` records a digest per tensor of safetensors and GGUF files
@@ -143,11 +146,16 @@ def hash(
     import warnings
 
     root = os.fsdecode(path)
-    if not os.path.isdir(root):
-        raise FileNotFoundError(2, "not a model directory", root)
+    if not os.path.exists(root):
+        raise FileNotFoundError(2, "no such model directory or file", root)
     out = None
     if write:
-        out = os.fsdecode(output) if output is not None else os.path.join(root, MANIFEST_FILE)
+        if output is not None:
+            out = os.fsdecode(output)
+        elif os.path.isdir(root):
+            out = os.path.join(root, MANIFEST_FILE)
+        else:  # a single-file model: FILE.weightseal.manifest beside it
+            out = root + SINGLE_FILE_MANIFEST_SUFFIX
     data, notes = _native.hash(
         root,
         output=out,
@@ -194,8 +202,8 @@ def sign(
     ``passphrase`` or ``WEIGHTSEAL_PASSPHRASE``.
     """
     root = os.fsdecode(path)
-    if not os.path.isdir(root):
-        raise FileNotFoundError(2, "not a model directory", root)
+    if not os.path.exists(root):
+        raise FileNotFoundError(2, "no such model directory or file", root)
     text = _native.sign(
         root,
         os.fsdecode(key),
@@ -232,7 +240,8 @@ def verify(
     check: bool = True,
     progress: Optional[ProgressCallback] = None,
 ) -> Report:
-    """Verifies the model directory ``path`` against its manifest and attestations.
+    """Verifies the model directory ``path`` (or a single model file, whose manifest is
+    ``FILE.weightseal.manifest``) against its manifest and attestations.
 
     Trust comes from ``key`` (public key files: PEM, OpenSSH, GitHub ``.keys``) or ``policy``
     (a TOML trust policy), else from the trust store when ``trust_store``; with none, only the

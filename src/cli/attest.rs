@@ -10,7 +10,7 @@ use weightseal::attest::policy::{PolicyReport, Status};
 use weightseal::attest::statement::DerivedFrom;
 use weightseal::attest::time::Timestamp;
 use weightseal::attest::{keys, Claims, LineageNode, Policy, PrivateKey, PublicKey, Release};
-use weightseal::path::{ATTESTATION_FILE, MANIFEST_FILE};
+use weightseal::path::MANIFEST_FILE;
 
 use super::{read_manifest, render};
 
@@ -181,14 +181,13 @@ pub fn load_trust(keys: &[PathBuf], policy: Option<&Path>) -> Result<Option<Poli
     }
 }
 
-/// The attestation bundle of a model: `--attestations FILE`, or beside its manifest.
+/// The attestation bundle of a model: `--attestations FILE`, or the one that goes with its
+/// manifest (`weightseal.intoto.jsonl` beside it, `FILE.weightseal.intoto.jsonl` for a
+/// single-file model).
 pub fn bundle_path(manifest_path: &Path, explicit: Option<&Path>) -> PathBuf {
     match explicit {
         Some(p) => p.to_path_buf(),
-        None => manifest_path
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join(ATTESTATION_FILE),
+        None => weightseal::path::attestations_for(manifest_path),
     }
 }
 

@@ -30,13 +30,14 @@ macro_rules! eprintln {
 mod attest;
 mod demo;
 mod fetch;
+mod html;
 mod render;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use anyhow::{bail, Context, Result};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use weightseal::manifest::{self, BuildOptions, Manifest, Sha256, Tensors};
 use weightseal::path::MANIFEST_FILE;
@@ -107,6 +108,20 @@ enum Command {
     /// Build a small model in a temporary directory, hash it, verify it, tamper with one byte
     /// and show the detection.
     Demo,
+    /// Print a shell completion script, e.g. `weightseal completions bash >
+    /// ~/.local/share/bash-completion/completions/weightseal`, or for zsh a `_weightseal` file
+    /// on your fpath.
+    Completions {
+        /// The shell: bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff: `weightseal man > weightseal.1`), or with --dir write one page
+    /// per command (weightseal.1, weightseal-verify.1, ...) into DIR.
+    Man {
+        /// Write weightseal.1 and a page per subcommand into this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -145,8 +160,9 @@ struct ShowArgs {
 
 #[derive(clap::Args)]
 struct VerifyArgs {
-    /// The model directory (or give --url to verify a mirror without downloading, or --hf
-    /// for a model in the Hugging Face cache).
+    /// The model directory, or one model file (a GGUF or lone safetensors file, with its
+    /// manifest FILE.weightseal.manifest); or give --url to verify a mirror without
+    /// downloading, or --hf for a model in the Hugging Face cache.
     #[arg(required_unless_present_any = ["url", "hf"], conflicts_with_all = ["url", "hf"])]
     dir: Option<PathBuf>,
     /// A model in the Hugging Face cache: ORG/NAME[@REVISION] (default revision: main).
@@ -164,8 +180,6 @@ struct VerifyArgs {
     /// random, with range requests. The report says it is a sample.
     #[arg(long, value_name = "F", requires = "url", value_parser = parse_fraction)]
     sample: Option<f64>,
-    #[command(flatten)]
-    net: NetArgs,
     /// Do not fail on files the manifest does not list.
     #[arg(long)]
     allow_extra: bool,
@@ -189,32 +203,51 @@ struct VerifyArgs {
     /// A signature file: an OpenSSF model signing bundle (`model.sig`, recognised by its
     /// media type; verified with --key against the directory as model_signing
     /// serialized it) or a weightseal bundle.
-    #[arg(long, value_name = "FILE")]
+    #[arg(
+        help_heading = "OpenSSF model signing (--signature)",
+        long,
+        value_name = "FILE"
+    )]
     signature: Option<PathBuf>,
     /// With an OpenSSF signature: paths to leave out (relative to the model directory, or
     /// to the current directory when inside the model), as model_signing takes them.
-    #[arg(long = "ignore-paths", value_name = "PATH", num_args = 1..)]
+    #[arg(help_heading = "OpenSSF model signing (--signature)", long = "ignore-paths", value_name = "PATH", num_args = 1..)]
     ignore_paths: Vec<PathBuf>,
     /// With an OpenSSF signature made with the certificate method: the trusted
     /// certificates (PEM; roots, and intermediates if wanted), as model_signing verify
     /// certificate --certificate_chain takes them. Repeatable.
-    #[arg(long = "certificate-chain", value_name = "PEM", num_args = 1..)]
+    #[arg(help_heading = "OpenSSF model signing (--signature)", long = "certificate-chain", value_name = "PEM", num_args = 1..)]
     certificate_chain: Vec<PathBuf>,
     /// With an OpenSSF signature made by Sigstore keyless signing: the signer's identity
     /// (the certificate's email or URI), checked offline against the Sigstore public-good
     /// trusted root embedded in weightseal (or --trusted-root).
-    #[arg(long, value_name = "ID", requires = "identity_provider")]
+    #[arg(
+        help_heading = "OpenSSF model signing (--signature)",
+        long,
+        value_name = "ID",
+        requires = "identity_provider"
+    )]
     identity: Option<String>,
     /// With --identity: the OIDC provider that vouched for it (e.g.
     /// https://accounts.google.com, https://token.actions.githubusercontent.com).
-    #[arg(long, value_name = "URL", requires = "identity")]
+    #[arg(
+        help_heading = "OpenSSF model signing (--signature)",
+        long,
+        value_name = "URL",
+        requires = "identity"
+    )]
     identity_provider: Option<String>,
     /// With --identity: the trusted_root.json of another Sigstore instance.
-    #[arg(long, value_name = "FILE", requires = "identity")]
+    #[arg(
+        help_heading = "OpenSSF model signing (--signature)",
+        long,
+        value_name = "FILE",
+        requires = "identity"
+    )]
     trusted_root: Option<PathBuf>,
     /// With an OpenSSF signature: do not leave out .git, .github, .gitattributes and
     /// .gitignore (model_signing leaves them out by default).
-    #[arg(long)]
+    #[arg(help_heading = "OpenSSF model signing (--signature)", long)]
     no_ignore_git_paths: bool,
     /// Require the manifest to be this model (its name, as the attestations sign it).
     #[arg(long = "model", value_name = "NAME")]
@@ -226,6 +259,8 @@ struct VerifyArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    net: NetArgs,
 }
 
 #[derive(clap::Args)]
@@ -234,6 +269,10 @@ struct FetchArgs {
     url: String,
     /// Where to put the model.
     dest: PathBuf,
+    /// Rename files into place without waiting for them to reach the disk (faster; after a
+    /// power failure a file could hold bytes that were never written).
+    #[arg(long)]
+    no_fsync: bool,
     /// The manifest: a path or URL (default: URL/weightseal.manifest).
     #[arg(long, value_name = "PATH|URL")]
     manifest: Option<String>,
@@ -253,9 +292,6 @@ struct FetchArgs {
     /// prints it (a digest learned out of band pins the release without any key).
     #[arg(long = "digest", value_name = "HEX", value_parser = parse_digest)]
     pin_digest: Option<weightseal::Digest>,
-
-    #[command(flatten)]
-    net: NetArgs,
     /// Do not fail on files in DEST that the manifest does not list (as `verify
     /// --allow-extra`); without it, such files fail the fetch, so that a fetch that
     /// succeeds leaves a directory that `verify` accepts.
@@ -264,6 +300,8 @@ struct FetchArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    net: NetArgs,
 }
 
 #[derive(clap::Args)]
@@ -311,10 +349,35 @@ struct DiffArgs {
     /// Print the comparison as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Also write the comparison as one self-contained HTML page (no network, no script):
+    /// layers × tensors coloured by state, changed files drawn to scale, metadata changes.
+    #[arg(long, value_name = "OUT.html")]
+    html: Option<PathBuf>,
+}
+
+impl Command {
+    /// Whether the command was asked for JSON output (then errors are JSON on stdout too).
+    fn json(&self) -> bool {
+        match self {
+            Command::Show(a) => a.json,
+            Command::Verify(a) => a.json,
+            Command::Fetch(a) => a.json,
+            Command::Lineage(a) => a.json,
+            Command::Diff(a) => a.json,
+            Command::Hf {
+                command: HfCommand::Check { json, .. },
+            } => *json,
+            Command::Trust {
+                command: TrustCommand::List { json },
+            } => *json,
+            _ => false,
+        }
+    }
 }
 
 /// Network options of `fetch` and `verify --url`.
 #[derive(clap::Args, Clone)]
+#[command(next_help_heading = "Network (fetch, verify --url)")]
 struct NetArgs {
     /// Parallel connections.
     #[arg(long, default_value_t = 8)]
@@ -328,10 +391,6 @@ struct NetArgs {
     /// Retries per request (5xx, resets, timeouts, corrupt chunks), with backoff.
     #[arg(long, default_value_t = 4)]
     retries: u32,
-    /// fetch: rename files into place without waiting for them to reach the disk (faster;
-    /// after a power failure a file could hold bytes that were never written).
-    #[arg(long)]
-    no_fsync: bool,
     /// Largest manifest downloaded, in MiB (checked before it is decoded or any signature is;
     /// 64 MiB holds the manifest of a model of several TB).
     #[arg(long, value_name = "MIB", default_value_t = 64)]
@@ -377,11 +436,7 @@ impl NetArgs {
             url_template: self.url_template.clone(),
             retries: self.retries,
             timeout: std::time::Duration::from_secs(self.timeout.max(1)),
-            durability: if self.no_fsync {
-                weightseal::fetch::Durability::PageCache
-            } else {
-                weightseal::fetch::Durability::Fsync
-            },
+            durability: weightseal::fetch::Durability::Fsync,
             min_rate: self.min_rate.saturating_mul(1024),
             headers: self.headers.clone(),
             allow_redirect_hosts: self.allow_redirect_hosts.clone(),
@@ -496,6 +551,7 @@ pub fn run() -> i32 {
             return code;
         }
     };
+    let json = cli.command.json();
     match dispatch(cli.command) {
         Ok(Outcome::Verified) => 0,
         Ok(Outcome::NotVerified) => 1,
@@ -505,14 +561,112 @@ pub fn run() -> i32 {
                 .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
             if !broken_pipe {
                 // Credentials in URLs never reach a message.
-                eprintln!(
-                    "weightseal: error: {}",
-                    weightseal::net::redact(&format!("{e:#}"))
-                );
+                let message = weightseal::net::redact(&error_text(&e));
+                if json {
+                    let v = serde_json::json!({
+                        "ok": false,
+                        "error": {"kind": error_kind(&e), "message": message}
+                    });
+                    let _ = (|| -> std::io::Result<()> {
+                        outln!("{}", serde_json::to_string_pretty(&v)?);
+                        Ok(())
+                    })();
+                }
+                eprintln!("weightseal: error: {message}");
             }
             2
         }
     }
+}
+
+/// A failure the CLI itself diagnoses, with its `--json` kind.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    kind: &'static str,
+    message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(kind: &'static str, message: String) -> Failure {
+        Failure { kind, message }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// An error and its causes, `outer: inner: …`, each said once: a cause whose text the
+/// message already holds (a library error that names its I/O cause) is not repeated.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let t = cause.to_string();
+        if out.contains(&t) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&t);
+    }
+    out
+}
+
+/// What kind of failure ended a command, for `--json` (`{"ok": false, "error": {"kind",
+/// "message"}}`): `manifest`, `key`, `policy`, `attestations`, `network`, `format`, `io` or
+/// `usage`.
+fn error_kind(e: &anyhow::Error) -> &'static str {
+    use weightseal::attest::{bundle::BundleError, keys::KeyError, policy::PolicyError};
+    for cause in e.chain() {
+        if let Some(f) = cause.downcast_ref::<Failure>() {
+            return f.kind;
+        }
+        if cause.is::<manifest::ManifestError>() {
+            return "manifest";
+        }
+        if cause.is::<KeyError>() {
+            return "key";
+        }
+        if cause.is::<PolicyError>()
+            || cause.is::<weightseal::attest::trust::TrustError>()
+            || cause.is::<weightseal::release::ReleaseError>()
+        {
+            return "policy";
+        }
+        if cause.is::<BundleError>() || cause.is::<weightseal::oms::OmsError>() {
+            return "attestations";
+        }
+        if cause.is::<weightseal::fetch::FetchError>() {
+            return "network";
+        }
+        if let Some(r) = cause.downcast_ref::<weightseal::release::FetchReleaseError>() {
+            use weightseal::release::FetchReleaseError as F;
+            return match r {
+                F::Manifest { .. } | F::NoManifest { .. } => "manifest",
+                F::Unvouched { .. } | F::Release(_) => "policy",
+                F::Bundle(_) | F::BundleNotUtf8 { .. } => "attestations",
+                F::Io { .. } | F::Destination { .. } => "io",
+                F::Fetch(_) => "network",
+            };
+        }
+        if cause.is::<weightseal::formats::FormatError>() {
+            return "format";
+        }
+        if cause.is::<std::io::Error>()
+            || cause.is::<weightseal::walk::WalkError>()
+            || cause.is::<weightseal::manifest::BuildError>()
+            || cause.is::<weightseal::verify::VerifyError>()
+            || cause.is::<weightseal::safedir::SafeDirError>()
+        {
+            return "io";
+        }
+    }
+    "usage"
 }
 
 fn symlinks(follow: bool) -> Symlinks {
@@ -553,6 +707,31 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
         Command::Sign(a) => sign_cmd(a),
         Command::Lineage(a) => lineage_cmd(a),
         Command::Demo => demo::run(),
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "weightseal", &mut buf);
+            // Generated from our own definitions: written as is (tabs and all).
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &buf)?;
+            Ok(Outcome::Verified)
+        }
+        Command::Man { dir } => {
+            let cmd = Cli::command();
+            match dir {
+                Some(d) => {
+                    std::fs::create_dir_all(&d)
+                        .with_context(|| format!("creating {}", d.display()))?;
+                    clap_mangen::generate_to(cmd, &d)
+                        .with_context(|| format!("writing man pages into {}", d.display()))?;
+                    eprintln!("weightseal: wrote the man pages into {}", d.display());
+                }
+                None => {
+                    let mut buf = Vec::new();
+                    clap_mangen::Man::new(cmd).render(&mut buf)?;
+                    std::io::Write::write_all(&mut std::io::stdout().lock(), &buf)?;
+                }
+            }
+            Ok(Outcome::Verified)
+        }
     }
 }
 
@@ -566,8 +745,10 @@ fn hash_cmd(a: HashArgs) -> Result<Outcome> {
         follow_symlinks,
         no_tensors,
     } = a;
-    let out = output.unwrap_or_else(|| dir.join(MANIFEST_FILE));
+    let t = target(&dir, output.as_deref())?;
+    let (dir, out) = (t.dir, t.manifest);
     let opts = BuildOptions {
+        only: t.only,
         chunk_size,
         sha256: if sha256 { Sha256::Record } else { Sha256::Skip },
         symlinks: symlinks(follow_symlinks),
@@ -679,9 +860,14 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
     };
     let now = weightseal::attest::time::Timestamp::now();
     let verdict = match (&dir, &url) {
-        (Some(dir), _) => {
-            let path = manifest_path(dir, manifest.as_deref().map(Path::new));
-            let m = read_manifest(&path)?;
+        (Some(model), _) => {
+            let t = target(model, manifest.as_deref().map(Path::new))?;
+            let (dir, path) = (&t.dir, t.manifest.clone());
+            let m = if manifest.is_some() {
+                read_given_manifest(&path)?
+            } else {
+                read_manifest(&path)?
+            };
             let lines = weightseal::attest::bundle::read(&attest::bundle_path(
                 &path,
                 attestations.as_deref(),
@@ -700,6 +886,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
                 },
                 symlinks: symlinks(follow_symlinks),
                 exclude: vec![path.clone()],
+                only: t.only.clone(),
             };
             let bar = Bar::new("verifying");
             let v = weightseal::release::verify_release(
@@ -807,6 +994,7 @@ fn fetch_cmd(a: FetchArgs) -> Result<Outcome> {
     let FetchArgs {
         url,
         dest,
+        no_fsync,
         manifest,
         keys,
         policy,
@@ -822,6 +1010,9 @@ fn fetch_cmd(a: FetchArgs) -> Result<Outcome> {
         digest: pin_digest,
     };
     let mut opts = net.options();
+    if no_fsync {
+        opts.durability = weightseal::fetch::Durability::PageCache;
+    }
     if allow_extra {
         opts.extra = ExtraFiles::Allow;
     }
@@ -846,14 +1037,18 @@ fn sign_cmd(a: SignCommandArgs) -> Result<Outcome> {
         manifest_only,
         args,
     } = a;
-    let path = manifest_path(&dir, manifest.as_deref());
+    let t = target(&dir, manifest.as_deref())?;
+    let (dir, path) = (t.dir, t.manifest);
     // The key and every claim are checked before anything is hashed or written.
     let key = weightseal::attest::PrivateKey::read_with(&args.key, &|| {
         attest::passphrase_for(&args.key)
     })?;
     let claims = attest::claims(&args)?;
     let opts = weightseal::publish::PublishOptions {
-        build: BuildOptions::default(),
+        build: BuildOptions {
+            only: t.only,
+            ..BuildOptions::default()
+        },
         attestations: attest::bundle_path(&path, args.attestations.as_deref()),
         manifest_path: path,
         manifest_only,
@@ -947,10 +1142,13 @@ fn diff_cmd(a: DiffArgs) -> Result<Outcome> {
         b,
         follow_symlinks,
         json,
+        html,
     } = a;
     // A directory is hashed at the other side's chunk size, so chunk ranges compare.
-    let a_manifest = (!a.is_dir()).then(|| read_manifest(&a)).transpose()?;
-    let b_manifest = (!b.is_dir()).then(|| read_manifest(&b)).transpose()?;
+    // A model file (a single-file model) is hashed like a directory.
+    let is_model = |p: &Path| p.is_dir() || looks_like_weights(p);
+    let a_manifest = (!is_model(&a)).then(|| read_manifest(&a)).transpose()?;
+    let b_manifest = (!is_model(&b)).then(|| read_manifest(&b)).transpose()?;
     let cs = a_manifest
         .as_ref()
         .or(b_manifest.as_ref())
@@ -960,18 +1158,50 @@ fn diff_cmd(a: DiffArgs) -> Result<Outcome> {
         match m {
             Some(m) => Ok(m),
             None => {
+                let t = target(p, None)?;
                 let opts = BuildOptions {
                     chunk_size: cs,
                     symlinks: symlinks(follow_symlinks),
+                    only: t.only,
                     ..Default::default()
                 };
-                build_manifest(p, &opts)
+                build_manifest(&t.dir, &opts)
             }
         }
     };
-    let ma = load(&a, a_manifest)?;
-    let mb = load(&b, b_manifest)?;
-    let d = weightseal::diff::diff_manifests(&ma, &mb);
+    let ma = load(&a, a_manifest.clone())?;
+    let mb = load(&b, b_manifest.clone())?;
+    let single = |p: &Path| !p.is_dir() && looks_like_weights(p);
+    let both_single = single(&a) && single(&b);
+    let mut d = if both_single {
+        // Two model files: compared as one file, whatever their names.
+        weightseal::diff::diff_single_files(&ma, &mb)?
+    } else {
+        weightseal::diff::diff_manifests(&ma, &mb)
+    };
+    // Both models at hand (not manifests): the exact bytes, and text diffs of small files.
+    if a_manifest.is_none() && b_manifest.is_none() {
+        let (ta, tb) = (target(&a, None)?, target(&b, None)?);
+        if both_single {
+            let locate = |_: &str| (a.clone(), b.clone());
+            weightseal::diff::detail_changes(&mut d, &locate)
+        } else {
+            let locate = |p: &str| (ta.dir.join(p), tb.dir.join(p));
+            weightseal::diff::detail_changes(&mut d, &locate)
+        }
+        .context("comparing the changed files byte by byte")?;
+    }
+    if let Some(out) = &html {
+        let page = html::page(
+            &ma,
+            &mb,
+            &d,
+            &a.display().to_string(),
+            &b.display().to_string(),
+        );
+        write_atomic(out, page.as_bytes()).with_context(|| format!("writing {}", out.display()))?;
+        eprintln!("weightseal: wrote {}", out.display());
+    }
     if json {
         outln!("{}", serde_json::to_string_pretty(&d)?);
     } else {
@@ -1060,20 +1290,171 @@ fn hf_check(repo: Option<String>, json: bool) -> Result<Outcome> {
     })
 }
 
-/// `file` itself when it is a file; `DIR/weightseal.manifest` when it is a directory.
+/// What a model argument names: a directory, or one file (a single-file model: a GGUF or a
+/// lone safetensors file, whose manifest is `FILE.weightseal.manifest` beside it).
+pub(crate) struct Target {
+    /// The directory holding the model.
+    pub dir: PathBuf,
+    /// A single-file model: its file name in `dir`.
+    pub only: Option<String>,
+    /// The manifest: given, or the default for this kind of model.
+    pub manifest: PathBuf,
+}
+
+/// Resolves a model argument (`hash`, `sign`, `verify`).
+pub(crate) fn target(path: &Path, manifest: Option<&Path>) -> Result<Target> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("{}: no such model directory or file", path.display()))?;
+    if meta.is_dir() {
+        return Ok(Target {
+            dir: path.to_path_buf(),
+            only: None,
+            manifest: manifest
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| path.join(MANIFEST_FILE)),
+        });
+    }
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .with_context(|| format!("{}: the file name is not UTF-8", path.display()))?;
+    if name == MANIFEST_FILE || name.ends_with(weightseal::path::SINGLE_FILE_MANIFEST_SUFFIX) {
+        bail!(
+            "{} is a manifest, not a model: give the model directory or file (the manifest goes to --manifest)",
+            path.display()
+        );
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok(Target {
+        dir,
+        only: Some(name.to_string()),
+        manifest: manifest
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| weightseal::path::single_file_manifest(path)),
+    })
+}
+
+/// The manifest a `show`/`diff`/`lineage` argument names: a manifest file, a directory's
+/// `weightseal.manifest`, or a single-file model's `FILE.weightseal.manifest`.
 fn manifest_path(file: &Path, explicit: Option<&Path>) -> PathBuf {
     match explicit {
         Some(p) => p.to_path_buf(),
         None if file.is_dir() => file.join(MANIFEST_FILE),
+        None if looks_like_weights(file)
+            || weightseal::path::single_file_manifest(file).exists() =>
+        {
+            weightseal::path::single_file_manifest(file)
+        }
         None => file.to_path_buf(),
     }
 }
 
+/// Whether a file is a model file rather than a manifest: a safetensors or GGUF file by name,
+/// or one that starts with the GGUF magic.
+fn looks_like_weights(file: &Path) -> bool {
+    if weightseal::formats::Format::claimed_by(file).is_some() {
+        return true;
+    }
+    let mut magic = [0u8; 4];
+    std::fs::File::open(file)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok()
+        && &magic == b"GGUF"
+}
+
+/// A manifest the user named with --manifest: a missing one is just that.
+fn read_given_manifest(path: &Path) -> Result<Manifest> {
+    match Manifest::read_file(path) {
+        Err(manifest::ManifestError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Err(Failure::new(
+                "manifest",
+                format!("cannot read manifest {}: no such file", path.display()),
+            )
+            .into())
+        }
+        _ => read_manifest(path),
+    }
+}
+
 pub(crate) fn read_manifest(path: &Path) -> Result<Manifest> {
-    Manifest::read_file(path).map_err(|e| match e {
-        manifest::ManifestError::Io { .. } => anyhow::Error::new(e),
-        other => anyhow::Error::new(other).context(format!("invalid manifest {}", path.display())),
-    })
+    match Manifest::read_file(path) {
+        Ok(m) => Ok(m),
+        Err(manifest::ManifestError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound
+                && !path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.ends_with(MANIFEST_FILE)) =>
+        {
+            Err(Failure::new(
+                "io",
+                format!(
+                    "{}: no such file or directory (a model directory, a model file or a manifest was expected)",
+                    path.display()
+                ),
+            )
+            .into())
+        }
+        Err(manifest::ManifestError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            let model = path
+                .to_str()
+                .and_then(|p| p.strip_suffix(weightseal::path::SINGLE_FILE_MANIFEST_SUFFIX))
+                .map(str::to_string)
+                .or_else(|| path.parent().map(|p| p.display().to_string()))
+                .unwrap_or_else(|| ".".into());
+            Err(Failure::new(
+                "manifest",
+                format!(
+                    "no manifest at {}: hash the model first (`weightseal hash {model}`), or give the publisher's manifest with --manifest FILE",
+                    path.display()
+                ),
+            )
+            .into())
+        }
+        Err(e @ manifest::ManifestError::Io { .. }) => Err(e.into()),
+        Err(e) if looks_like_weights(path) => Err(Failure::new(
+            "manifest",
+            format!(
+                "{} is a model file, not a manifest ({e}); its manifest is {}",
+                path.display(),
+                weightseal::path::single_file_manifest(path).display()
+            ),
+        )
+        .into()),
+        Err(e) => {
+            // Not a manifest at all (a key, a config, another format): say what it is.
+            let mut head = [0u8; 16];
+            let n = std::fs::File::open(path)
+                .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+                .unwrap_or(0);
+            if n > 0 && head[0] >> 5 != 5 {
+                let text = head[..n]
+                    .iter()
+                    .all(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\n');
+                let start = if text {
+                    format!("{:?}", String::from_utf8_lossy(&head[..n]))
+                } else {
+                    head[..n.min(8)].iter().map(|b| format!("{b:02x}")).collect()
+                };
+                return Err(Failure::new(
+                    "manifest",
+                    format!(
+                        "{} is not a weightseal manifest (a manifest is a CBOR map; this file starts with {start}); a manifest is written by `weightseal hash`",
+                        path.display()
+                    ),
+                )
+                .into());
+            }
+            Err(anyhow::Error::new(e).context(format!("invalid manifest {}", path.display())))
+        }
+    }
 }
 
 /// Hashes a directory into a manifest with a progress bar, printing the build warnings
@@ -1109,6 +1490,11 @@ const BAR_TEMPLATE: &str = "{msg:24!} [{bar:30}] {bytes}/{total_bytes} {bytes_pe
 impl Progress for BarProgress {
     fn set_total(&self, bytes: u64) {
         self.total.set_length(bytes);
+        // Drawn only once there is something to show: no `0 B/0 B` frame.
+        if bytes > 0 {
+            self.multi
+                .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
     }
     fn advance(&self, bytes: u64) {
         self.total.inc(bytes);
@@ -1143,7 +1529,9 @@ impl Bar {
         if !std::io::stderr().is_terminal() {
             return Bar(None);
         }
-        let multi = indicatif::MultiProgress::new();
+        // Hidden until the total is known (set_total).
+        let multi =
+            indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
         let total = multi.add(indicatif::ProgressBar::new(0));
         total.set_style(
             indicatif::ProgressStyle::with_template(BAR_TEMPLATE)

@@ -113,6 +113,34 @@ pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// `exactly byte 1000 differs`, `exactly bytes 10..12, 4096 differ`, `... and 3 more runs`.
+fn exact_bytes_text(runs: &[weightseal::verify::ByteRange], total: u64) -> String {
+    const SHOWN: usize = 8;
+    let one = runs.len() == 1 && runs[0].end - runs[0].start == 1;
+    let list: Vec<String> = runs
+        .iter()
+        .take(SHOWN)
+        .map(|r| {
+            if r.end - r.start == 1 {
+                r.start.to_string()
+            } else {
+                format!("{}..{}", r.start, r.end)
+            }
+        })
+        .collect();
+    let more = total.saturating_sub(list.len() as u64);
+    let tail = if more > 0 {
+        format!(" and {more} more run(s)")
+    } else {
+        String::new()
+    };
+    if one {
+        format!("exactly byte {} differs", list[0])
+    } else {
+        format!("exactly bytes {}{tail} differ", list.join(", "))
+    }
+}
+
 /// `metadata changed: tokenizer.chat_template, llama.context_length`.
 fn metadata_text(keys: &[String]) -> String {
     let names: Vec<&str> = keys.iter().map(String::as_str).collect();
@@ -265,6 +293,10 @@ pub fn report_lines(r: &Report) -> String {
     let mut s = String::new();
     for f in &r.files {
         let path = clean(&f.path);
+        // A sampled check says so on every line: its OK is about the chunks it read.
+        let sampled = r
+            .sampled(&f.path)
+            .map(|x| format!("sampled {} of {} chunks", x.checked, x.chunks));
         match (&f.status, failure_reason(&f.status)) {
             (FileStatus::Extra { allowed: true, .. }, _) => {
                 s.push_str(&format!("{}: EXTRA (allowed)\n", path))
@@ -272,8 +304,14 @@ pub fn report_lines(r: &Report) -> String {
             (FileStatus::TensorFile { tensors, .. }, None) => {
                 s.push_str(&format!("{}: OK ({tensors} tensors)\n", path))
             }
-            (_, None) => s.push_str(&format!("{}: OK\n", path)),
-            (_, Some(reason)) => s.push_str(&format!("{}: FAILED ({reason})\n", path)),
+            (_, None) => match &sampled {
+                Some(x) => s.push_str(&format!("{path}: OK ({x})\n")),
+                None => s.push_str(&format!("{}: OK\n", path)),
+            },
+            (_, Some(reason)) => match &sampled {
+                Some(x) => s.push_str(&format!("{path}: FAILED ({reason}; {x})\n")),
+                None => s.push_str(&format!("{}: FAILED ({reason})\n", path)),
+            },
         }
     }
     for p in &r.index {
@@ -349,6 +387,11 @@ pub fn report_summary(m: &Manifest, r: &Report) -> String {
     if r.ok {
         let what = match &r.tensor_set {
             Some(t) => format!("{ok} file(s) and {} tensors", t.count),
+            None if !r.sampled.is_empty() => {
+                let checked: u64 = r.sampled.iter().map(|x| x.checked).sum();
+                let chunks: u64 = r.sampled.iter().map(|x| x.chunks).sum();
+                format!("{ok} file(s), a SAMPLE of {checked} of {chunks} chunks,")
+            }
             None => format!("{ok} file(s), {}", bytes(m.total_size())),
         };
         format!(
@@ -404,7 +447,15 @@ pub fn diff_text(d: &ManifestDiff) -> String {
         if let Some(t) = &c.tensors {
             parts.extend(tensor_diff_text(t));
         }
+        if let (Some(runs), Some(total)) = (&c.bytes, c.byte_runs) {
+            parts.push(exact_bytes_text(runs, total));
+        }
         s.push_str(&format!("  changed  {}: {}\n", c.path, parts.join("; ")));
+        if let Some(t) = &c.text_diff {
+            for line in t.lines() {
+                s.push_str(&format!("    {line}\n"));
+            }
+        }
     }
     for p in &d.files_added {
         s.push_str(&format!("  added    {p}\n"));
@@ -458,6 +509,15 @@ pub fn diff_text(d: &ManifestDiff) -> String {
 
 pub fn report_json(m: &Manifest, r: &Report) -> Value {
     let mut v = serde_json::to_value(r).expect("report serializes");
+    // Each file entry of a sampled check says how much of it was read.
+    if let Some(files) = v["files"].as_array_mut() {
+        for f in files {
+            let path = f["path"].as_str().unwrap_or_default().to_string();
+            if let Some(x) = r.sampled(&path) {
+                f["sampled"] = json!({"checked": x.checked, "chunks": x.chunks});
+            }
+        }
+    }
     v["manifest_digest"] = json!(m.digest().to_hex());
     v["name"] = json!(m.name());
     v

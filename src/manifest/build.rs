@@ -36,6 +36,8 @@ pub struct BuildOptions {
     pub exclude: Vec<PathBuf>,
     /// Record the tensors of safetensors and GGUF files (default) or hash them as plain files.
     pub tensors: Tensors,
+    /// A single-file model: only this file of the directory (its name), nothing else.
+    pub only: Option<String>,
 }
 
 /// Why building a manifest failed.
@@ -197,10 +199,11 @@ pub fn build(
     opts: &BuildOptions,
     progress: &dyn Progress,
 ) -> Result<Built, BuildError> {
-    let entries = walk::walk(dir, opts.symlinks, &opts.exclude)?;
-    let name = match &opts.name {
-        Some(n) => n.clone(),
-        None => dir
+    let entries = walk::walk_only(dir, opts.symlinks, &opts.exclude, opts.only.as_deref())?;
+    let name = match (&opts.name, &opts.only) {
+        (Some(n), _) => n.clone(),
+        (None, Some(file)) => file.clone(),
+        (None, None) => dir
             .canonicalize()
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))

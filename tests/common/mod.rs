@@ -59,3 +59,19 @@ pub fn stderr(o: &Output) -> String {
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
+
+/// Whether the external tool `name` is on this machine; when it is not, prints why `test` is
+/// skipped, or under `CI=true` fails (CI installs every tool the tests need).
+pub fn tool(name: &str, test: &str) -> bool {
+    let ok = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{test}: CI=true but {name} is missing");
+        }
+        eprintln!("SKIPPED {test}: no {name} on this machine");
+    }
+    ok
+}
