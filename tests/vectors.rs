@@ -102,7 +102,21 @@ fn vectors_are_fresh() {
         .filter(|e| e.file_type().unwrap().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(dirs.len() >= 4, "vector directories: {dirs:?}");
+    // Every directory has its test below: a new one must get one.
+    let mut sorted = dirs.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        [
+            "attestation",
+            "formats",
+            "manifest",
+            "policy",
+            "tensorset",
+            "tree"
+        ],
+        "a vector directory without a test in tests/vectors.rs"
+    );
     for dir in &dirs {
         for e in fs::read_dir(root().join(dir)).unwrap() {
             let p = e.unwrap().path();
@@ -399,6 +413,11 @@ fn attestation_vectors() {
             .map(|line| {
                 let p: Vec<&str> = line.split(' ').collect();
                 let key = match p[1].split_once(':') {
+                    // A key with no seed (a small-order point): taken as given.
+                    None if p[1] == "-" => {
+                        let raw: [u8; 32] = unhex(p[2]).unwrap().try_into().unwrap();
+                        PublicKey::from_bytes(&raw).unwrap()
+                    }
                     // ECDSA: ALG:SCALAR and ALG:SEC1-POINT.
                     Some((alg, scalar)) => {
                         let alg = weightseal::attest::keys::Algorithm::from_name(alg).unwrap();
@@ -454,6 +473,7 @@ fn attestation_vectors() {
             policy.separation_of_duties = s.parse().unwrap();
         }
         policy.revoked = v.all("revoked").iter().map(|s| s.to_string()).collect();
+        policy.model = v.opt("policy_model").map(str::to_string);
         let state = v.opt("state").map(|l| {
             let (m, ver) = l.split_once(' ').unwrap();
             State {
@@ -497,10 +517,78 @@ fn attestation_vectors() {
         }
         let expect = v.one("expect");
         assert_eq!(r.ok, expect == "success", "{}", v.name);
+        // The category follows from the codes (spec/attestation.md, "Test vectors"): success
+        // when no problem; else "signature invalid" when some attestation failed at steps
+        // 1-5 (the envelope, a signature or the statement); else "policy unmet".
+        const STEPS_1_TO_5: [&str; 13] = [
+            "malformed-envelope",
+            "unknown-payload-type",
+            "bad-base64",
+            "no-signatures",
+            "signature-length",
+            "duplicate-signature",
+            "bad-signature",
+            "untrusted",
+            "too-many-lines",
+            "too-many-signatures",
+            "payload-too-large",
+            "too-many-trials",
+            "bad-statement",
+        ];
+        let category = if r.problems.is_empty() {
+            "success"
+        } else if codes.iter().any(|c| STEPS_1_TO_5.contains(c)) {
+            "signature invalid"
+        } else {
+            "policy unmet"
+        };
+        assert_eq!(category, expect, "{}: the expect rule", v.name);
+        if let Some(after) = v.opt("state_after") {
+            let (m, ver) = after.split_once(' ').unwrap();
+            let before = state.clone().unwrap_or_default();
+            let next = if r.ok {
+                weightseal::attest::policy::next_state(&before, m, &r)
+            } else {
+                before
+            };
+            assert_eq!(
+                next.versions.get(m).copied(),
+                Some(ver.parse::<u64>().unwrap()),
+                "{}",
+                v.name
+            );
+        }
         expects.insert(expect.to_string());
     }
     assert_eq!(
         expects.into_iter().collect::<Vec<_>>(),
         vec!["policy unmet", "signature invalid", "success"]
     );
+}
+
+#[test]
+fn policy_vectors() {
+    use weightseal::attest::Policy;
+    let vectors = load("policy");
+    assert!(vectors.len() >= 10);
+    for v in &vectors {
+        let text: String = v.all("policy").iter().map(|l| format!("{l}\n")).collect();
+        let got = Policy::parse(&text, Path::new("policy.toml"), Path::new("/nonexistent"));
+        match v.one("expect") {
+            "valid" => {
+                let p = got.unwrap_or_else(|e| panic!("{}: {e}", v.name));
+                let summary: Vec<String> = p
+                    .thresholds
+                    .iter()
+                    .map(|(r, t)| format!("{r}={t}"))
+                    .collect();
+                assert_eq!(summary.join(" "), v.one("thresholds"), "{}", v.name);
+            }
+            "policy invalid" => {
+                let e = got.err().unwrap_or_else(|| panic!("{}: accepted", v.name));
+                assert_eq!(e.code(), v.one("error"), "{}: {e}", v.name);
+            }
+            other => panic!("{}: unknown expect {other:?}", v.name),
+        }
+    }
 }

@@ -30,6 +30,7 @@ pub fn generate() -> Vectors {
     tensor_set_vectors(&mut v);
     tensor_manifest_vectors(&mut v);
     attestation_vectors(&mut v);
+    policy_vectors(&mut v);
     v
 }
 
@@ -852,6 +853,48 @@ fn manifest_vectors(v: &mut Vectors) {
             "too-deep",
             None,
             vec![0x81; 20].into_iter().chain([0x00]).collect(),
+        ),
+        (
+            "depth-8-is-not-too-deep",
+            "Arrays nested exactly 8 deep (the top-level array is depth 1): the nesting rule of step 2 allows it, so step 3 rejects it for not being a map.",
+            "wrong-type",
+            None,
+            vec![0x81; 8].into_iter().chain([0x00]).collect(),
+        ),
+        (
+            "depth-9",
+            "Arrays nested 9 deep: one more than step 2 allows.",
+            "too-deep",
+            None,
+            vec![0x81; 9].into_iter().chain([0x00]).collect(),
+        ),
+        (
+            "map-counts-keys-and-values",
+            "A map declaring 3 entries with 4 bytes left: 3 entries are 6 items, more than the bytes that remain, so it is truncated before anything is read (a reader counting entries, not items, would go on).",
+            "truncated",
+            None,
+            vec![0xa3, 0x00, 0x00, 0x00, 0x00],
+        ),
+        (
+            "reserved-additional-information",
+            "Additional information 28 (reserved by RFC 8949) in the first head.",
+            "malformed-cbor",
+            None,
+            vec![0xbc],
+        ),
+        (
+            "break-byte",
+            "A stray break byte (0xff) where an item is expected.",
+            "unsupported-item",
+            None,
+            vec![0xff],
+        ),
+        (
+            "non-shortest-negative",
+            "A negative integer whose argument is not in shortest form: the shortest-form rule is checked before the major type (non-canonical, not unsupported-item).",
+            "non-canonical",
+            None,
+            vec![0x38, 0x01],
         ),
     ];
     for (name, desc, code, reason, bytes) in neg.drain(..) {
@@ -1791,6 +1834,13 @@ fn attestation_vectors(v: &mut Vectors) {
         settings: Vec<(&'a str, String)>,
         /// The release version the policy derives, when the vector pins it.
         version: Option<Option<u64>>,
+        /// The bundle's lines as written, when they are not all well-formed envelopes
+        /// (then `envs` is ignored).
+        lines: Option<Vec<String>>,
+        /// The version the state file records for the model after the evaluation.
+        state_after: Option<u64>,
+        /// Keys trusted without a seed (a small-order key has none): (name, raw key, roles).
+        bare_keys: Vec<(&'a str, [u8; 32], &'a str)>,
     }
     #[allow(clippy::too_many_arguments)]
     fn case<'a>(
@@ -1816,6 +1866,9 @@ fn attestation_vectors(v: &mut Vectors) {
             problems,
             settings: Vec::new(),
             version: None,
+            lines: None,
+            state_after: None,
+            bare_keys: Vec::new(),
         }
     }
     let p1 = vec![("publisher", 1)];
@@ -2250,6 +2303,249 @@ fn attestation_vectors(v: &mut Vectors) {
         vec!["valid", "valid"],
         vec![],
     ));
+
+    // Attestation failures of steps 1-8 that no vector above reaches, and the rules the spec
+    // settles by example (spec/attestation.md, "Error codes").
+    let custom = |k: &str, issued: &str, f: &dyn Fn(&mut Predicate)| {
+        let mut p = pred("publisher", None, Some(7));
+        p.issued_at = issued.into();
+        f(&mut p);
+        sign(k, p, digest)
+    };
+    cases.push(case(
+        "not-yet-valid",
+        "issued_at is 10 minutes after now: beyond the 5 minutes of clock skew allowed.",
+        "policy unmet",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![custom("publisher", "2026-06-01T00:10:00Z", &|_| {})],
+        vec!["not-yet-valid"],
+        vec!["threshold-not-met"],
+    ));
+    cases.push(case(
+        "within-clock-skew",
+        "issued_at is 4 minutes after now: within the clock skew, so valid.",
+        "success",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![custom("publisher", "2026-06-01T00:04:00Z", &|_| {})],
+        vec!["valid"],
+        vec![],
+    ));
+    let raw_signed = |k: &str, payload: &str| Envelope::sign(payload.as_bytes(), &key(k));
+    let statement_json = |predicate: &str| {
+        format!(
+            r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":"{model}","digest":{{"blake3":"{}"}}}}],"predicateType":"https://weightseal.dev/attestation/v1","predicate":{predicate}}}"#,
+            digest.to_hex()
+        )
+    };
+    cases.push(case(
+        "bad-statement",
+        "A correctly signed payload whose predicate has a member the statement does not define (\"extra\"): authenticated, but not a weightseal statement.",
+        "signature invalid",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![raw_signed(
+            "publisher",
+            &statement_json(r#"{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","derived_from":[],"annotations":{},"extra":1}"#),
+        )],
+        vec!["bad-statement"],
+        vec!["threshold-not-met"],
+    ));
+    cases.push(case(
+        "bad-statement-float-version",
+        "version written as 7.0: a version is a JSON integer, so the statement is bad.",
+        "signature invalid",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![raw_signed(
+            "publisher",
+            &statement_json(r#"{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","version":7.0,"derived_from":[],"annotations":{}}"#),
+        )],
+        vec!["bad-statement"],
+        vec!["threshold-not-met"],
+    ));
+    let mut c = case(
+        "statement-lists-may-be-absent",
+        "derived_from and annotations left out, and an empty signer: readers take absent lists as empty (writers always write them) and accept any signer text.",
+        "success",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![raw_signed(
+            "publisher",
+            &statement_json(r#"{"role":"publisher","signer":"","issued_at":"2026-05-01T00:00:00Z","version":7}"#),
+        )],
+        vec!["valid"],
+        vec![],
+    );
+    c.version = Some(Some(7));
+    cases.push(c);
+    let mut c = case(
+        "malformed-envelope",
+        "Three bad lines: not JSON; an envelope without signatures member; an envelope with its payload member twice (duplicate members are malformed).",
+        "signature invalid",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![],
+        vec!["malformed-envelope", "malformed-envelope", "malformed-envelope"],
+        vec!["threshold-not-met"],
+    );
+    let good_line = good_pub.to_line();
+    c.lines = Some(vec![
+        "this is not json".into(),
+        format!(
+            r#"{{"payload":"{}","payloadType":"application/vnd.in-toto+json"}}"#,
+            good_pub.payload
+        ),
+        good_line.replacen(
+            r#""payload":"#,
+            &format!(r#""payload":"{}","payload":"#, good_pub.payload),
+            1,
+        ),
+    ]);
+    cases.push(c);
+    let mut c = case(
+        "blank-lines-are-skipped",
+        "A bundle with blank lines between its envelopes: they are skipped and get no code.",
+        "success",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![],
+        vec!["valid", "valid"],
+        vec![],
+    );
+    c.lines = Some(vec![
+        good_line.clone(),
+        String::new(),
+        "   ".into(),
+        good_line.clone(),
+    ]);
+    cases.push(c);
+    cases.push(case(
+        "no-signatures",
+        "An envelope whose signatures list is empty.",
+        "signature invalid",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![{
+            let mut e = good_pub.clone();
+            e.signatures.clear();
+            e
+        }],
+        vec!["no-signatures"],
+        vec!["threshold-not-met"],
+    ));
+    cases.push(case(
+        "empty-keyid",
+        "The publisher's signature with an empty keyid: tried under the trusted keys, it verifies under the publisher's.",
+        "success",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![{
+            let mut e = good_pub.clone();
+            e.signatures[0].keyid.clear();
+            e
+        }],
+        vec!["valid"],
+        vec![],
+    ));
+    cases.push(case(
+        "two-empty-keyids",
+        "Two different signatures, both with an empty keyid (the publisher's and an outsider's): empty key ids are not the same key id, so this is no duplicate; the publisher's verifies.",
+        "success",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![{
+            let mut e = good_pub.clone();
+            let other = Envelope::sign(&b64.decode(&e.payload).expect("ours"), &key("outsider"));
+            e.signatures[0].keyid.clear();
+            let mut s2 = other.signatures[0].clone();
+            s2.keyid.clear();
+            e.signatures.insert(0, s2);
+            e
+        }],
+        vec!["valid"],
+        vec![],
+    ));
+    {
+        // The identity point (0x01, then zeros) is a small-order public key; R = identity and
+        // S = 0 satisfy the cofactorless equation [S]B = R + [k]A for every message, so only
+        // strict verification (small-order A and R rejected) refuses it.
+        let mut weak = [0u8; 32];
+        weak[0] = 1;
+        let weak_key = weightseal::attest::PublicKey::from_bytes(&weak).expect("a point");
+        let mut sig = [0u8; 64];
+        sig[0] = 1;
+        let mut e = good_pub.clone();
+        e.signatures = vec![weightseal::attest::dsse::Signature {
+            keyid: weak_key.id().to_string(),
+            sig: b64.encode(sig),
+        }];
+        let mut c = case(
+            "small-order-key",
+            "A trusted key that is a small-order point (the identity) and a signature (R = identity, S = 0) that passes the cofactorless check for any message: strict verification rejects it.",
+            "signature invalid",
+            vec![],
+            p1.clone(),
+            None,
+            vec![e],
+            vec!["bad-signature"],
+            vec!["threshold-not-met"],
+        );
+        c.bare_keys = vec![("weak", weak, "publisher")];
+        cases.push(c);
+    }
+    let mut c = case(
+        "wrong-model",
+        "A valid publisher attestation, but the policy names another model.",
+        "policy unmet",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![good_pub.clone()],
+        vec!["valid"],
+        vec!["wrong-model"],
+    );
+    c.settings.push(("policy_model", "org/other".into()));
+    cases.push(c);
+    let mut c = case(
+        "state-update",
+        "The state records version 5; the release states 7 and meets the policy, so the state now records 7.",
+        "success",
+        keys_pub.clone(),
+        p1.clone(),
+        Some(5),
+        vec![good_pub.clone()],
+        vec!["valid"],
+        vec![],
+    );
+    c.version = Some(Some(7));
+    c.state_after = Some(7);
+    cases.push(c);
+    let mut c = case(
+        "no-version-with-state-recorded",
+        "The state records version 5 and no counted attestation states a version: no-version (a state file in force needs one).",
+        "policy unmet",
+        keys_all.clone(),
+        vec![("auditor", 1)],
+        Some(5),
+        vec![good_aud_a.clone()],
+        vec!["valid"],
+        vec!["no-version"],
+    );
+    c.version = Some(None);
+    c.state_after = Some(5);
+    cases.push(c);
     for c in cases {
         let Case {
             name,
@@ -2263,6 +2559,9 @@ fn attestation_vectors(v: &mut Vectors) {
             problems,
             settings,
             version,
+            lines,
+            state_after,
+            bare_keys,
         } = c;
         let mut s = format!(
             "# {desc}\nexpect: {expect}\nnow: {now}\nmodel: {model}\nmanifest_digest: {digest}\n"
@@ -2289,6 +2588,9 @@ fn attestation_vectors(v: &mut Vectors) {
                 ));
             }
         }
+        for (n, raw, role) in &bare_keys {
+            s.push_str(&format!("key: {n} - {} {role}\n", hex(raw)));
+        }
         for (role, t) in &thresholds {
             s.push_str(&format!("threshold: {role} {t}\n"));
         }
@@ -2298,8 +2600,17 @@ fn attestation_vectors(v: &mut Vectors) {
         if let Some(v) = state {
             s.push_str(&format!("state: {model} {v}\n"));
         }
-        for e in &envs {
-            s.push_str(&format!("envelope: {}\n", e.to_line()));
+        match &lines {
+            Some(lines) => {
+                for l in lines {
+                    s.push_str(&format!("envelope: {l}\n"));
+                }
+            }
+            None => {
+                for e in &envs {
+                    s.push_str(&format!("envelope: {}\n", e.to_line()));
+                }
+            }
         }
         s.push_str(&format!("codes: {}\n", codes.join(" ")));
         s.push_str(&format!(
@@ -2316,6 +2627,89 @@ fn attestation_vectors(v: &mut Vectors) {
                 v.map(|v| v.to_string()).unwrap_or_else(|| "none".into())
             ));
         }
+        if let Some(after) = state_after {
+            s.push_str(&format!("state_after: {model} {after}\n"));
+        }
         v.insert(format!("attestation/{name}.txt"), s);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trust policies: what a reader accepts and rejects (spec/attestation.md, "Trust policy")
+
+fn policy_vectors(v: &mut Vectors) {
+    use weightseal::attest::PrivateKey;
+    let pem = |seed: u8| PrivateKey::from_seed(&[seed; 32]).public().to_pem();
+    let a = pem(0x11);
+    let b = pem(0x22);
+    let signer = |name: &str, key: &str, roles: &str| {
+        format!("[keys.{name}]\npublic_key_pem = \"\"\"\n{key}\"\"\"\nroles = [{roles}]\n")
+    };
+    let publisher = signer("acme", &a, "\"publisher\"");
+    let one = "[roles.publisher]\nthreshold = 1\n";
+    // (name, description, policy text, Ok(thresholds summary) or Err(code))
+    let cases: Vec<(&str, &str, String, Result<&str, &str>)> = vec![
+        ("minimal", "One signer, one role.", format!("{publisher}{one}"), Ok("publisher=1")),
+        (
+            "every-setting",
+            "Every optional member, with two signers and two roles.",
+            format!(
+                "model = \"org/model\"\ndigest = \"{}\"\nenforce_expiry = false\nmax_age = \"90d\"\nversion_roles = [\"publisher\"]\nseparation_of_duties = false\nrevoked = [\"{}\"]\n{publisher}{}\n{one}[roles.auditor]\nthreshold = 1\n",
+                "ab".repeat(32),
+                "cd".repeat(32),
+                signer("audit", &b, "\"auditor\"")
+            ),
+            Ok("auditor=1 publisher=1"),
+        ),
+        ("unknown-member", "A member the policy does not define.", format!("colour = \"red\"\n{publisher}{one}"), Err("policy-syntax")),
+        ("not-toml", "Not TOML at all.", "this is = = not toml".into(), Err("policy-syntax")),
+        ("no-roles", "Signers but no [roles.NAME] table: it would accept anything.", publisher.clone(), Err("policy-syntax")),
+        ("threshold-zero", "A threshold of 0.", format!("{publisher}[roles.publisher]\nthreshold = 0\n"), Err("policy-role")),
+        (
+            "threshold-above-keys",
+            "A threshold of 2 with one signer allowed the role.",
+            format!("{publisher}[roles.publisher]\nthreshold = 2\n"),
+            Err("policy-role"),
+        ),
+        (
+            "one-key-two-names",
+            "One key listed under two names counts once: a threshold of 2 cannot be met.",
+            format!("{publisher}{}[roles.publisher]\nthreshold = 2\n", signer("acme-again", &a, "\"publisher\"")),
+            Err("policy-role"),
+        ),
+        ("bad-role-name", "A role name with a capital letter.", format!("{}[roles.Publisher]\nthreshold = 1\n", signer("acme", &a, "\"Publisher\"")), Err("policy-key")),
+        ("no-signer-roles", "A signer with an empty roles list.", format!("{}{one}", signer("acme", &a, "")), Err("policy-key")),
+        (
+            "both-key-forms",
+            "A signer with both public_key and public_key_pem.",
+            format!("[keys.acme]\npublic_key = \"acme.pub\"\npublic_key_pem = \"\"\"\n{a}\"\"\"\nroles = [\"publisher\"]\n{one}"),
+            Err("policy-key"),
+        ),
+        (
+            "window-reversed",
+            "not_after before not_before.",
+            format!("{publisher}not_before = \"2027-01-01T00:00:00Z\"\nnot_after = \"2026-01-01T00:00:00Z\"\n{one}"),
+            Err("policy-key"),
+        ),
+        ("bad-max-age", "max_age without a unit.", format!("max_age = \"90\"\n{publisher}{one}"), Err("policy-syntax")),
+        ("bad-revoked", "A revoked entry that is not 64 hex digits.", format!("revoked = [\"abc\"]\n{publisher}{one}"), Err("policy-syntax")),
+        ("bad-digest", "A digest pin that is not 64 hex digits.", format!("digest = \"xyz\"\n{publisher}{one}"), Err("policy-syntax")),
+        (
+            "bad-inline-key",
+            "An inline key that is not a public key.",
+            format!("[keys.acme]\npublic_key_pem = \"not a key\"\nroles = [\"publisher\"]\n{one}"),
+            Err("policy-key-file"),
+        ),
+    ];
+    for (name, desc, text, want) in cases {
+        let mut s = format!("# {desc}\n");
+        match want {
+            Ok(summary) => s.push_str(&format!("expect: valid\nthresholds: {summary}\n")),
+            Err(code) => s.push_str(&format!("expect: policy invalid\nerror: {code}\n")),
+        }
+        for line in text.lines() {
+            s.push_str(&format!("policy: {line}\n"));
+        }
+        v.insert(format!("policy/{name}.txt"), s);
     }
 }

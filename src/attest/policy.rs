@@ -149,6 +149,22 @@ pub enum PolicyError {
     },
 }
 
+impl PolicyError {
+    /// A stable code for the rule broken (spec/attestation.md, "Error codes"):
+    /// `policy-io`, `policy-syntax` (TOML, unknown members, a bad setting), `policy-key` (a
+    /// signer's keys, roles or window), `policy-key-file` (a key file or inline key that does not
+    /// read) or `policy-role` (a bad role table or a threshold that cannot be met).
+    pub fn code(&self) -> &'static str {
+        match self {
+            PolicyError::Io { .. } => "policy-io",
+            PolicyError::Syntax { .. } => "policy-syntax",
+            PolicyError::Key { .. } => "policy-key",
+            PolicyError::KeyFile { .. } => "policy-key-file",
+            PolicyError::Role { .. } => "policy-role",
+        }
+    }
+}
+
 impl Policy {
     /// Reads a policy file; relative key paths and the state file are relative to it.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {

@@ -208,7 +208,9 @@ fn precheck(b: &[u8]) -> Result<(), ManifestError> {
                 };
                 match items {
                     Some(n) if n <= remaining as u64 => {
-                        if pending.len() >= MAX_DEPTH {
+                        // pending holds the top-level slot and one entry per open container:
+                        // this container is at depth pending.len(), at most MAX_DEPTH.
+                        if pending.len() > MAX_DEPTH {
                             return Err(ManifestError::TooDeep { offset: start });
                         }
                         pending.push(n);
