@@ -80,9 +80,14 @@ fn tree_vectors(v: &mut Vectors) {
         ("flip-in-one-group-file", 1025, 0, 0, 1025),
     ] {
         let t = hash_bytes(&pattern(len, 0), c);
+        let how = if t.chunks.is_empty() {
+            "the file has no chunk values (one group), so the whole file is reported"
+        } else {
+            "comparing chunk values names"
+        };
         let mut s = format!(
             "# The input with byte {flip} XORed with 0x01 no longer matches this tree;\n\
-             # comparing chunk values names bytes {start}..{end}.\n"
+             # {how}: bytes {start}..{end}.\n"
         );
         s.push_str("expect: digest mismatch\n");
         s.push_str(&tree_body(cs, len, &t));
@@ -2428,6 +2433,42 @@ fn attestation_vectors(v: &mut Vectors) {
         good_line.clone(),
     ]);
     cases.push(c);
+    cases.push(case(
+        "base64-trailing-bits",
+        "The payload's last base64 character has non-zero unused bits (a second spelling of the same bytes): bad-base64.",
+        "signature invalid",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![{
+            let mut e = good_pub.clone();
+            // "...=" ends a 2-byte group: the character before '=' carries 2 unused bits.
+            let i = e.payload.len() - 2;
+            assert!(e.payload.ends_with('='));
+            let c = e.payload.as_bytes()[i];
+            let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            let v = alphabet.iter().position(|&a| a == c).expect("base64 character");
+            e.payload.replace_range(i..i + 1, &(alphabet[v | 1] as char).to_string());
+            e
+        }],
+        vec!["bad-base64"],
+        vec!["threshold-not-met"],
+    ));
+    cases.push(case(
+        "base64-without-padding",
+        "The payload without its '=' padding: padding is required.",
+        "signature invalid",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![{
+            let mut e = good_pub.clone();
+            e.payload = e.payload.trim_end_matches('=').to_string();
+            e
+        }],
+        vec!["bad-base64"],
+        vec!["threshold-not-met"],
+    ));
     cases.push(case(
         "no-signatures",
         "An envelope whose signatures list is empty.",
