@@ -570,20 +570,15 @@ fn verify_tensors(
         .filter(|e| !index::is_index(e.name()))
         .map(|e| {
             let r = match e {
-                Entry::File { fs_path, .. } => match hash_path(
-                    fs_path,
-                    opts.symlinks,
-                    cs,
-                    Sha256::Skip,
-                    Tensors::Record,
-                    progress,
-                ) {
-                    Ok(h) => match h.format_error {
-                        Some((_, err)) => Err(err.to_string()),
-                        None => Ok(h.tensors),
-                    },
-                    Err(err) => Err(err.to_string()),
-                },
+                // One read of the header and tensor bytes, no file tree: the tensor set, the
+                // headers' metadata and the layout are all this mode judges these files by.
+                Entry::File { fs_path, .. } => {
+                    match crate::manifest::hash_tensors_only(fs_path, opts.symlinks, progress) {
+                        Ok(Ok(tf)) => Ok(tf),
+                        Ok(Err(err)) => Err(err.to_string()),
+                        Err(err) => Err(err.to_string()),
+                    }
+                }
                 Entry::Refused { reason, .. } => Err(reason.to_string()),
             };
             (e.name().to_string(), r)

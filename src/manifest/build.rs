@@ -169,6 +169,40 @@ pub(crate) fn hash_path(
     })
 }
 
+/// The tensors of one tensor file on disk (by its name) and nothing else: its header and each
+/// tensor hashed in one read of those bytes, with no file tree (tensor-level verification
+/// needs only these). `Ok(None)` for a file not named like a tensor file; `Err` with the
+/// reason when it does not parse.
+pub(crate) fn hash_tensors_only(
+    path: &Path,
+    symlinks: Symlinks,
+    progress: &dyn Progress,
+) -> io::Result<Result<Option<TensorFile>, FormatError>> {
+    let (f, size) = open_for_hashing(path, symlinks)?;
+    let Some(fmt) = Format::claimed_by(path) else {
+        return Ok(Ok(None));
+    };
+    let layout = match formats::parse(&f, size, fmt) {
+        Ok(l) => l,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut regions: Vec<tree::Region> = vec![(0, layout.header_len)];
+    regions.extend(layout.tensors.iter().map(|t| (t.start, t.end)));
+    let digests = tree::hash_regions(&f, &regions, progress)?;
+    Ok(Ok(Some(TensorFile {
+        format: layout.format,
+        header_len: layout.header_len,
+        metadata: Some(layout.metadata.clone()),
+        header: digests[0],
+        tensors: layout
+            .tensors
+            .iter()
+            .zip(&digests[1..])
+            .map(|(t, d)| Tensor::from_info(t, *d))
+            .collect(),
+    })))
+}
+
 /// Something worth telling the publisher that does not stop the manifest from being built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildWarning {

@@ -626,7 +626,7 @@ mod build;
 mod codec;
 
 pub use build::{build, BuildError, BuildOptions, BuildWarning, Built, Sha256, Tensors};
-pub(crate) use build::{hash_path, open_for_hashing};
+pub(crate) use build::{hash_path, hash_tensors_only, open_for_hashing};
 
 #[cfg(test)]
 mod tests {
