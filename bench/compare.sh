@@ -6,7 +6,8 @@
 # Makes a model of random safetensors shards (512 MiB each, under bench/data/, reused when
 # present), reads it once to warm the page cache, then times each command RUNS times and prints
 # the median wall time, throughput, the ratio to b3sum, and peak RSS. It also hashes a model of
-# 1/8 the size, to show that peak RSS does not grow with model size. b3sum is installed with
+# 1/8 the size, to show that peak RSS does not grow with model size. With taskset available it
+# also times b3sum, verify and verify --tensors pinned to one core (taskset -c 0). b3sum is installed with
 # `cargo install b3sum` when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,7 +55,7 @@ make_model "$SMALL" "$SMALL_MIB"
 rm -f "$DATA/.complete.manifest"
 
 python3 - "$WS" "$DATA" "$SMALL" "$RUNS" <<'PY'
-import os, resource, statistics, subprocess, sys, time, glob
+import os, resource, shutil, statistics, subprocess, sys, time, glob
 ws, data, small, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 man = "/tmp/weightseal-bench.manifest"
 
@@ -86,6 +87,12 @@ cmds = {
     "weightseal verify --tensors": [ws, "verify", data, "--manifest", man, "--tensors"],
     "weightseal hash --sha256": [ws, "hash", data, "--sha256", "-o", man + ".sha"],
 }
+# Pinned to one core (taskset -c 0): the single-core cost of each, against b3sum pinned too.
+if shutil.which("taskset"):
+    one = ["taskset", "-c", "0"]
+    cmds["b3sum (1 core)"] = one + ["b3sum"] + files(data)
+    cmds["weightseal verify (1 core)"] = one + [ws, "verify", data, "--manifest", man]
+    cmds["weightseal verify --tensors (1 core)"] = one + [ws, "verify", data, "--manifest", man, "--tensors"]
 res = {k: [] for k in cmds}
 for _ in range(runs):                          # interleaved, so drift hits all alike
     for k, c in cmds.items():
@@ -100,6 +107,11 @@ for k, rs in res.items():
 plain = statistics.median(w for w, _ in res["weightseal hash --no-tensors"])
 tens = statistics.median(w for w, _ in res["weightseal hash"])
 print(f"tensor digests cost: hash / hash --no-tensors = {tens / plain:.2f}x")
+if "b3sum (1 core)" in res:
+    b1 = statistics.median(w for w, _ in res["b3sum (1 core)"])
+    for k in ("weightseal verify (1 core)", "weightseal verify --tensors (1 core)"):
+        w = statistics.median(x for x, _ in res[k])
+        print(f"one core: {k} / b3sum (1 core) = {w / b1:.2f}x")
 _, small_rss = run([ws, "hash", small, "-o", man + ".small"])
 _, big_rss = run([ws, "hash", data, "-o", man])
 stotal = sum(os.path.getsize(f) for f in files(small))

@@ -19,7 +19,7 @@
 //! bad[100] ^= 1;
 //! assert!(verify_chunk(cs, &tree, 1, &bad).is_err());
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod attest;
 pub mod cbor;
@@ -31,6 +31,7 @@ pub mod fsutil;
 pub mod hf;
 pub mod index;
 pub mod manifest;
+mod mapped;
 pub mod net;
 pub mod oms;
 pub mod path;

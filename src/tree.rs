@@ -35,6 +35,8 @@ pub const DEFAULT_CHUNK_SIZE: u64 = 4 * 1024 * 1024;
 /// chunk values exactly like chunks are merged into the root, so the unit size changes nothing
 /// in the output; it lets even a file of one huge chunk be hashed on every core.
 const UNIT: u64 = 1024 * 1024;
+/// The unit of work of a file hashed from maps (one map per unit).
+const MAPPED_UNIT: u64 = 4 * 1024 * 1024;
 
 /// A validated chunk size: a power of two from 16 KiB to 1 GiB.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -505,6 +507,7 @@ enum TreeValue {
 /// in it. Reads `a..b` once, in [`PIECE`]-sized reads, plus at most 1023 bytes past `b`.
 fn unit_work(
     file: &File,
+    mapped: bool,
     (a, b): (u64, u64),
     whole_file: bool,
     regions: &[Region],
@@ -520,6 +523,26 @@ fn unit_work(
         .filter_map(|(i, r)| RegionJob::new(from + i, *r, a, b))
         .collect();
     let tail_end = jobs.iter().map(|j| j.end).max().unwrap_or(b).max(b);
+    // From a map of this unit: its bytes as they are in the page cache, no copy.
+    if let Some(m) = mapped
+        .then(|| crate::mapped::Mapping::window(file, a, tail_end))
+        .flatten()
+    {
+        let bytes = m.bytes();
+        let mut h = blake3::Hasher::new();
+        h.set_input_offset(a);
+        h.update(&bytes[..(b - a) as usize]);
+        let mut first_job = 0;
+        feed_jobs(&mut jobs, &mut first_job, a, bytes);
+        progress.advance(b - a);
+        let tree = if whole_file {
+            TreeValue::Root(h.finalize().into())
+        } else {
+            TreeValue::Cv(h.finalize_non_root())
+        };
+        let regions = jobs.into_iter().map(|j| (j.region, j.finish())).collect();
+        return Ok(UnitResult { tree, regions });
+    }
     UNIT_BUF.with(|cell| {
         let mut buf = cell.borrow_mut();
         buf.resize(PIECE, 0);
@@ -597,7 +620,10 @@ pub fn hash_file_regions(
             "regions must be sorted, disjoint and inside the file",
         ));
     }
-    let unit = UNIT.min(cs.get());
+    let mapped = crate::mapped::Mapping::wanted(size);
+    // Mapped units are larger: each map and unmap costs a TLB flush on every core, so fewer of
+    // them keep the many-core lead; read units stay small so that their buffer stays in cache.
+    let unit = if mapped { MAPPED_UNIT } else { UNIT }.min(cs.get());
     let units = size.div_ceil(unit).max(1);
     let results: Vec<UnitResult> = (0..units)
         .into_par_iter()
@@ -605,6 +631,7 @@ pub fn hash_file_regions(
             let a = i * unit;
             unit_work(
                 file,
+                mapped,
                 (a, (a + unit).min(size)),
                 units == 1,
                 regions,
@@ -670,6 +697,7 @@ pub fn hash_regions(
     regions: &[Region],
     progress: &dyn Progress,
 ) -> io::Result<Vec<Digest>> {
+    let mapped = crate::mapped::Mapping::wanted(file.metadata()?.len());
     regions
         .par_iter()
         .map(|&(start, end)| {
@@ -678,6 +706,31 @@ pub fn hash_regions(
                     io::ErrorKind::InvalidInput,
                     "region ends before it starts",
                 ));
+            }
+            if mapped {
+                // Window by window (a huge tensor is not mapped whole), each hashed on every
+                // core when it is big.
+                let mut h = blake3::Hasher::new();
+                let mut at = start;
+                let mut ok = true;
+                while at < end {
+                    let n = (BIG_PIECE as u64).min(end - at);
+                    let Some(m) = crate::mapped::Mapping::window(file, at, at + n) else {
+                        ok = false;
+                        break;
+                    };
+                    if n as usize >= BIG_PIECE {
+                        h.update_rayon(m.bytes());
+                    } else {
+                        h.update(m.bytes());
+                    }
+                    progress.advance(n);
+                    at += n;
+                }
+                if ok {
+                    return Ok(h.finalize().into());
+                }
+                // A map failed part-way: the whole region is hashed again by reading.
             }
             let mut h = blake3::Hasher::new();
             // A big region (one huge tensor) is read in larger pieces, each hashed on every
@@ -957,6 +1010,27 @@ mod tests {
         assert_eq!(t, hash_bytes(&data, c));
         assert_eq!(t.chunks.len(), 3);
         assert_eq!(t.root, Digest::from(blake3::hash(&data)));
+    }
+
+    #[test]
+    fn a_mapped_file_hashes_as_a_read_one() {
+        // Over crate::mapped::MIN_MAPPED: hashed from a map, tree and regions alike.
+        let c = cs(4 << 20);
+        let len = (crate::mapped::MIN_MAPPED + 3_000_123) as usize;
+        let data = pattern(len);
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&data).unwrap();
+        let regions: Vec<Region> = vec![(0, 100), (100, 5_000_000), (5_000_000, len as u64 - 7)];
+        let (t, d) = hash_file_regions(&f, len as u64, c, &regions, &NoProgress).unwrap();
+        assert_eq!(t, hash_bytes(&data, c));
+        for (r, got) in regions.iter().zip(&d) {
+            assert_eq!(
+                *got,
+                Digest::from(blake3::hash(&data[r.0 as usize..r.1 as usize]))
+            );
+        }
+        let only = hash_regions(&f, &regions, &NoProgress).unwrap();
+        assert_eq!(only, d);
     }
 
     #[test]
