@@ -212,6 +212,20 @@ pub struct Report {
     /// A file listed here was not checked whole, whatever its status says.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sampled: Vec<SampledFile>,
+    /// The exact differing bytes of modified files, when the original was at hand to compare
+    /// with (`verify --original`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exact: Vec<ExactBytes>,
+}
+
+/// The exact differing bytes of one modified file (see [`crate::diff::differing_bytes`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExactBytes {
+    pub path: String,
+    /// The first runs of differing bytes (at most [`crate::diff::MAX_BYTE_RUNS`]).
+    pub runs: Vec<ByteRange>,
+    /// How many runs there are in all.
+    pub total: u64,
 }
 
 /// How much of one file a sampled check read.
@@ -245,6 +259,7 @@ impl Report {
             index: index.into_iter().map(IndexReport::from).collect(),
             tensor_set,
             sampled: Vec::new(),
+            exact: Vec::new(),
         }
     }
 }

@@ -386,3 +386,49 @@ fn diff_names_the_exact_bytes_and_shows_text_changes_as_a_unified_diff() {
     let out = stdout(&o);
     assert!(out.contains(&format!("changed  m-a.safetensors: 1 byte range(s) differ: 0..{n}; 1 tensor changed: w; exactly byte {} differs", n - 1)), "{out}");
 }
+
+#[test]
+fn verify_against_the_original_names_the_exact_bytes() {
+    let d = tempfile::tempdir().unwrap();
+    let (orig, copy) = (d.path().join("orig"), d.path().join("copy"));
+    std::fs::create_dir(&orig).unwrap();
+    let w: Vec<u8> = (0..5_000_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(orig.join("w.bin"), &w).unwrap();
+    assert_eq!(code(&ws(&["hash", s(&orig)])), Some(0));
+    std::fs::create_dir(&copy).unwrap();
+    let mut w2 = w.clone();
+    w2[4_500_001] ^= 0x40;
+    std::fs::write(copy.join("w.bin"), &w2).unwrap();
+    let manifest = orig.join("weightseal.manifest");
+    let o = ws(&[
+        "verify",
+        s(&copy),
+        "--manifest",
+        s(&manifest),
+        "--original",
+        s(&orig),
+    ]);
+    assert_eq!(code(&o), Some(1));
+    assert!(
+        stdout(&o).contains(
+            "w.bin: FAILED (modified: bytes 4194304..5000000 differ; exactly byte 4500001 differs)"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    let o = ws(&[
+        "verify",
+        s(&copy),
+        "--manifest",
+        s(&manifest),
+        "--original",
+        s(&orig),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["exact"][0]["path"], "w.bin");
+    assert_eq!(
+        v["exact"][0]["runs"],
+        serde_json::json!([{"start": 4500001, "end": 4500002}])
+    );
+}

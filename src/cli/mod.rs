@@ -186,6 +186,11 @@ struct VerifyArgs {
     /// Read symlinks to files as those files (see `hash --follow-symlinks`).
     #[arg(long)]
     follow_symlinks: bool,
+    /// A copy of the original release (a directory, or the original file of a single-file
+    /// model): a modified file is compared with its original byte by byte, and the exact
+    /// differing bytes are reported.
+    #[arg(long, value_name = "DIR|FILE")]
+    original: Option<PathBuf>,
     /// Re-shard tolerant: pass if the directory holds the manifest's tensors (names,
     /// dtypes, shapes, bytes) in any safetensors/GGUF files, and the other files match.
     #[arg(long)]
@@ -814,6 +819,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
         pin_model,
         pin_digest,
         json,
+        original,
     } = a;
     // A Hugging Face cache snapshot: its links must stay inside the repository's
     // blobs/, and are then followed.
@@ -933,7 +939,44 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
         }
         (None, None) => anyhow::bail!("give a directory or --url"),
     };
-    let (m, verdict, bundle_lines) = verdict;
+    let (m, mut verdict, bundle_lines) = verdict;
+    // With the original at hand: the exact bytes of each modified file.
+    if let (Some(orig), Some(model)) = (&original, &dir) {
+        let t = target(model, None)?;
+        let o = target(orig, None)?;
+        let mut exact = Vec::new();
+        for f in &verdict.files.files {
+            if let weightseal::verify::FileStatus::Modified {
+                expected_size,
+                found_size,
+                ranges,
+                ..
+            } = &f.status
+            {
+                let here = t.dir.join(&f.path);
+                let there = match &o.only {
+                    Some(_) => orig.clone(),
+                    None => o.dir.join(&f.path),
+                };
+                let (runs, total) = weightseal::diff::differing_bytes(
+                    &there,
+                    &here,
+                    Some(ranges),
+                    *expected_size,
+                    *found_size,
+                )
+                .with_context(|| {
+                    format!("comparing {} with {}", here.display(), there.display())
+                })?;
+                exact.push(weightseal::verify::ExactBytes {
+                    path: f.path.clone(),
+                    runs,
+                    total,
+                });
+            }
+        }
+        verdict.files.exact = exact;
+    }
     render_verdict(
         &m,
         &verdict,

@@ -308,10 +308,16 @@ pub fn report_lines(r: &Report) -> String {
                 Some(x) => s.push_str(&format!("{path}: OK ({x})\n")),
                 None => s.push_str(&format!("{}: OK\n", path)),
             },
-            (_, Some(reason)) => match &sampled {
-                Some(x) => s.push_str(&format!("{path}: FAILED ({reason}; {x})\n")),
-                None => s.push_str(&format!("{}: FAILED ({reason})\n", path)),
-            },
+            (_, Some(reason)) => {
+                let reason = match r.exact.iter().find(|e| e.path == f.path) {
+                    Some(e) => format!("{reason}; {}", exact_bytes_text(&e.runs, e.total)),
+                    None => reason,
+                };
+                match &sampled {
+                    Some(x) => s.push_str(&format!("{path}: FAILED ({reason}; {x})\n")),
+                    None => s.push_str(&format!("{}: FAILED ({reason})\n", path)),
+                }
+            }
         }
     }
     for p in &r.index {
