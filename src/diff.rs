@@ -181,11 +181,18 @@ pub fn detail_changes(
 ) -> std::io::Result<()> {
     for c in &mut d.files_changed {
         let (pa, pb) = locate(&c.path);
-        let (runs, total) = differing_bytes(&pa, &pb, c.ranges.as_deref(), c.size_a, c.size_b)?;
-        c.bytes = Some(runs);
-        c.byte_runs = Some(total);
-        if c.size_a <= MAX_TEXT_DIFF && c.size_b <= MAX_TEXT_DIFF {
+        let ranges = c.ranges.as_deref();
+        if c.size_a > MAX_TEXT_DIFF || c.size_b > MAX_TEXT_DIFF {
+            let (runs, total) = differing_bytes(&pa, &pb, ranges, c.size_a, c.size_b)?;
+            c.bytes = Some(runs);
+            c.byte_runs = Some(total);
+        } else {
+            // A small file is read once, for its exact bytes and its text diff.
             let (a, b) = (std::fs::read(&pa)?, std::fs::read(&pb)?);
+            let (runs, total) =
+                differing_runs(&a[..], &b[..], ranges, a.len() as u64, b.len() as u64)?;
+            c.bytes = Some(runs);
+            c.byte_runs = Some(total);
             let text = |v: &[u8]| {
                 std::str::from_utf8(v)
                     .ok()
@@ -216,9 +223,42 @@ pub fn differing_bytes(
     size_a: u64,
     size_b: u64,
 ) -> std::io::Result<(Vec<ByteRange>, u64)> {
-    use std::os::unix::fs::FileExt;
     let fa = std::fs::File::open(a)?;
     let fb = std::fs::File::open(b)?;
+    differing_runs(&fa, &fb, ranges, size_a, size_b)
+}
+
+/// Bytes at an offset, from a file or from memory.
+trait ReadAt {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()>;
+}
+
+impl ReadAt for std::fs::File {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(self, buf, offset)
+    }
+}
+
+impl ReadAt for [u8] {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let src = start
+            .checked_add(buf.len())
+            .and_then(|end| self.get(start..end))
+            .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// [`differing_bytes`] over any two byte sources.
+fn differing_runs<A: ReadAt + ?Sized, B: ReadAt + ?Sized>(
+    fa: &A,
+    fb: &B,
+    ranges: Option<&[ByteRange]>,
+    size_a: u64,
+    size_b: u64,
+) -> std::io::Result<(Vec<ByteRange>, u64)> {
     let whole = [ByteRange {
         start: 0,
         end: size_a.max(size_b),

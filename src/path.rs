@@ -33,6 +33,79 @@ pub fn single_file_manifest(file: &std::path::Path) -> std::path::PathBuf {
     s.into()
 }
 
+/// What a model argument names: a directory, or one file (a single-file model, whose manifest
+/// is `FILE.weightseal.manifest` beside it). Every front end resolves `hash`, `sign` and
+/// `verify` arguments with [`ModelTarget::resolve`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelTarget {
+    /// The directory holding the model.
+    pub dir: std::path::PathBuf,
+    /// A single-file model: its file name in `dir`.
+    pub only: Option<String>,
+    /// The manifest: the one given, or the default for this kind of model.
+    pub manifest: std::path::PathBuf,
+}
+
+/// Why a model argument names no model.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("{}: no such model directory or file", path.display())]
+    Missing {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: the file name is not UTF-8", .0.display())]
+    NotUtf8(std::path::PathBuf),
+    #[error("{} is a manifest, not a model: give the model directory or file (the manifest goes to --manifest)", .0.display())]
+    IsManifest(std::path::PathBuf),
+}
+
+impl ModelTarget {
+    /// Resolves `path` (a directory or a model file), with `manifest` when one is given.
+    pub fn resolve(
+        path: &std::path::Path,
+        manifest: Option<&std::path::Path>,
+    ) -> Result<ModelTarget, TargetError> {
+        let meta = std::fs::metadata(path).map_err(|source| TargetError::Missing {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if meta.is_dir() {
+            return Ok(ModelTarget {
+                dir: path.to_path_buf(),
+                only: None,
+                manifest: manifest
+                    .map(std::path::Path::to_path_buf)
+                    .unwrap_or_else(|| path.join(MANIFEST_FILE)),
+            });
+        }
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| TargetError::NotUtf8(path.to_path_buf()))?;
+        if name == MANIFEST_FILE || name.ends_with(SINGLE_FILE_MANIFEST_SUFFIX) {
+            return Err(TargetError::IsManifest(path.to_path_buf()));
+        }
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        Ok(ModelTarget {
+            dir,
+            only: Some(name.to_string()),
+            manifest: manifest
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_else(|| single_file_manifest(path)),
+        })
+    }
+
+    /// The attestation bundle that goes with the manifest (see [`attestations_for`]).
+    pub fn attestations(&self) -> std::path::PathBuf {
+        attestations_for(&self.manifest)
+    }
+}
+
 /// The attestation bundle that goes with a manifest: `FILE.weightseal.intoto.jsonl` for a
 /// single-file model's `FILE.weightseal.manifest`, else `weightseal.intoto.jsonl` beside it.
 pub fn attestations_for(manifest: &std::path::Path) -> std::path::PathBuf {

@@ -1020,6 +1020,9 @@ mod tests {
         let data = pattern(len);
         let mut f = tempfile::tempfile().unwrap();
         f.write_all(&data).unwrap();
+        // The mapped path is the one taken (not a silent fallback to reads).
+        assert!(crate::mapped::Mapping::wanted(len as u64));
+        assert!(crate::mapped::Mapping::window(&f, 4096, len as u64).is_some());
         let regions: Vec<Region> = vec![(0, 100), (100, 5_000_000), (5_000_000, len as u64 - 7)];
         let (t, d) = hash_file_regions(&f, len as u64, c, &regions, &NoProgress).unwrap();
         assert_eq!(t, hash_bytes(&data, c));

@@ -218,6 +218,50 @@ pub struct Report {
     pub exact: Vec<ExactBytes>,
 }
 
+/// The exact differing bytes of every modified file of `report`, against the original copy of
+/// each (`locate` gives (original, found) for a manifest path), read only inside the differing
+/// chunk ranges.
+pub fn exact_bytes(
+    report: &Report,
+    locate: &dyn Fn(&str) -> (PathBuf, PathBuf),
+) -> std::io::Result<Vec<ExactBytes>> {
+    let mut out = Vec::new();
+    for f in &report.files {
+        if let FileStatus::Modified {
+            expected_size,
+            found_size,
+            ranges,
+            ..
+        } = &f.status
+        {
+            let (original, found) = locate(&f.path);
+            let (runs, total) = crate::diff::differing_bytes(
+                &original,
+                &found,
+                Some(ranges),
+                *expected_size,
+                *found_size,
+            )
+            .map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "comparing {} with {}: {e}",
+                        found.display(),
+                        original.display()
+                    ),
+                )
+            })?;
+            out.push(ExactBytes {
+                path: f.path.clone(),
+                runs,
+                total,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// The exact differing bytes of one modified file (see [`crate::diff::differing_bytes`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ExactBytes {

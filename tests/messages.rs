@@ -167,6 +167,11 @@ fn sign_checks_the_key_and_options_first_and_leaves_nothing_behind() {
     assert!(stderr(&o).contains("cannot read key"), "{}", stderr(&o));
     let o = ws(&["sign", s(&m), "--key", &k, "--expires", "next tuesday"]);
     assert_eq!(code(&o), Some(2));
+    assert!(
+        stderr(&o).contains("\"next tuesday\" is not a duration (90d, 12h, 2w, 1y) or a date"),
+        "{}",
+        stderr(&o)
+    );
     let o = ws(&["sign", s(&m), "--key", &k, "--role", "Bad Role"]);
     assert_eq!(code(&o), Some(2));
     assert!(stderr(&o).contains("--role \"Bad Role\""), "{}", stderr(&o));

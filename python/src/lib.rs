@@ -159,6 +159,24 @@ fn trust(
     Ok(Trust::given_or_store(given, trust_store))
 }
 
+/// The trust and the pins of a call (`keys`/`policy`/`trust_store`, `model`/`digest`).
+fn trust_and_pins(
+    py: Python<'_>,
+    keys: &[PathBuf],
+    policy: Option<&Path>,
+    trust_store: bool,
+    model: Option<String>,
+    digest: Option<String>,
+) -> PyResult<(Trust, Pins)> {
+    Ok((
+        trust(py, keys, policy, trust_store)?,
+        Pins {
+            model,
+            digest: parse_digest(py, digest.as_deref())?,
+        },
+    ))
+}
+
 fn read_manifest(py: Python<'_>, path: &Path) -> PyResult<Manifest> {
     Manifest::read_file(path).map_err(|e| match e {
         weightseal::ManifestError::Io { ref source, .. }
@@ -197,37 +215,29 @@ fn release_paths(
     (m, a)
 }
 
-/// A model argument: a directory, or one file (a single-file model) as (its directory, its
-/// name).
-fn model_target(py: Python<'_>, path: &Path) -> PyResult<(PathBuf, Option<String>)> {
-    if path.is_dir() {
-        return Ok((path.to_path_buf(), None));
-    }
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| {
-            error(
-                py,
-                "WeightsealError",
-                format!("{}: the file name is not UTF-8", path.display()),
-            )
-        })?
-        .to_string();
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    Ok((dir, Some(name)))
+/// A model argument: a directory, or one file (a single-file model).
+fn model_target(
+    py: Python<'_>,
+    path: &Path,
+    manifest: Option<&Path>,
+) -> PyResult<weightseal::path::ModelTarget> {
+    weightseal::path::ModelTarget::resolve(path, manifest).map_err(|e| match e {
+        weightseal::path::TargetError::Missing { .. } => {
+            PyErr::new::<pyo3::exceptions::PyFileNotFoundError, _>(e.to_string())
+        }
+        e => error(py, "WeightsealError", e),
+    })
 }
 
-/// `hash(path, ...) -> (manifest bytes, warnings)`; writes the manifest to `output` when given.
+/// `hash(path, ...) -> (manifest bytes, warnings)`; with `write`, writes the manifest to
+/// `output`, by default the model's own manifest path.
 #[pyfunction]
-#[pyo3(signature = (path, *, output=None, name=None, chunk_size=None, tensors=true, sha256=false, follow_symlinks=false, progress=None))]
+#[pyo3(signature = (path, *, write=true, output=None, name=None, chunk_size=None, tensors=true, sha256=false, follow_symlinks=false, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn hash<'py>(
     py: Python<'py>,
     path: PathBuf,
+    write: bool,
     output: Option<PathBuf>,
     name: Option<String>,
     chunk_size: Option<u64>,
@@ -236,7 +246,10 @@ fn hash<'py>(
     follow_symlinks: bool,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<(Bound<'py, PyBytes>, Vec<String>)> {
+    let t = model_target(py, &path, output.as_deref())?;
+    let output = write.then_some(t.manifest);
     let mut opts = BuildOptions {
+        only: t.only,
         name,
         sha256: if sha256 { Sha256::Record } else { Sha256::Skip },
         symlinks: if follow_symlinks {
@@ -257,9 +270,7 @@ fn hash<'py>(
             .map_err(|e| error(py, "WeightsealError", format!("chunk_size {cs}: {e}")))?;
     }
     let pr = PyProgress::new(progress);
-    let (dir, only) = model_target(py, &path)?;
-    opts.only = only;
-    let built = py.detach(|| weightseal::manifest::build(&dir, &opts, &pr));
+    let built = py.detach(|| weightseal::manifest::build(&t.dir, &opts, &pr));
     pr.finish()?;
     let built = built.map_err(|e| {
         error(
@@ -359,23 +370,18 @@ fn sign(
             ))
         }
     };
-    let (dir, only) = model_target(py, &path)?;
-    let manifest = match (&only, manifest) {
-        (Some(_), None) => Some(weightseal::path::single_file_manifest(&path)),
-        (_, m) => m,
-    };
-    let (manifest_path, attestations) = release_paths(&dir, manifest, attestations);
+    let t = model_target(py, &path, manifest.as_deref())?;
     let mut opts = PublishOptions {
-        manifest_path,
-        attestations,
+        attestations: attestations.unwrap_or_else(|| t.attestations()),
+        manifest_path: t.manifest.clone(),
         manifest_only,
         format,
-        oms_signature: signature.unwrap_or_else(|| dir.join("model.sig")),
-        ..PublishOptions::for_dir(&dir)
+        oms_signature: signature.unwrap_or_else(|| t.dir.join("model.sig")),
+        ..PublishOptions::for_dir(&t.dir)
     };
-    opts.build.only = only;
+    opts.build.only = t.only.clone();
     let pr = PyProgress::new(progress);
-    let published = py.detach(|| publish(&dir, &key, &claims, &opts, &pr));
+    let published = py.detach(|| publish(&t.dir, &key, &claims, &opts, &pr));
     pr.finish()?;
     let p = published.map_err(|e| match e {
         weightseal::publish::PublishError::Mismatch { .. } => error(
@@ -416,23 +422,15 @@ fn verify(
     digest: Option<String>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
-    let trust = trust(py, &keys, policy.as_deref(), trust_store)?;
-    let pins = Pins {
-        model,
-        digest: parse_digest(py, digest.as_deref())?,
-    };
+    let (trust, pins) = trust_and_pins(py, &keys, policy.as_deref(), trust_store, model, digest)?;
     // A directory, or one file (a single-file model, its manifest FILE.weightseal.manifest).
-    let (dir, only) = model_target(py, &path)?;
-    let manifest = match (&only, manifest) {
-        (Some(_), None) => Some(weightseal::path::single_file_manifest(&path)),
-        (_, m) => m,
-    };
-    let (mpath, apath) = release_paths(&dir, manifest, attestations);
+    let t = model_target(py, &path, manifest.as_deref())?;
+    let apath = attestations.unwrap_or_else(|| t.attestations());
     verify_dir(
         py,
-        &dir,
-        only,
-        &mpath,
+        &t.dir,
+        t.only,
+        &t.manifest,
         &apath,
         &trust,
         &pins,
@@ -525,11 +523,7 @@ fn verify_snapshot(
     digest: Option<String>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
-    let trust = trust(py, &keys, policy.as_deref(), trust_store)?;
-    let pins = Pins {
-        model,
-        digest: parse_digest(py, digest.as_deref())?,
-    };
+    let (trust, pins) = trust_and_pins(py, &keys, policy.as_deref(), trust_store, model, digest)?;
     let snap = snapshot(py, repo_id, revision, cache_dir)?;
     let (mpath, apath) = release_paths(&snap, manifest, attestations);
     verify_dir(
@@ -719,8 +713,8 @@ impl SafetensorsReader {
         model: Option<String>,
         digest: Option<String>,
     ) -> PyResult<SafetensorsReader> {
-        let trust = trust(py, &keys, policy.as_deref(), trust_store)?;
-        let digest = parse_digest(py, digest.as_deref())?;
+        let (trust, pins) =
+            trust_and_pins(py, &keys, policy.as_deref(), trust_store, model, digest)?;
         // Lexical absolute paths: a Hugging Face snapshot's file is a link into blobs/, and its
         // path in the manifest is its name in the snapshot.
         let abs = |p: &Path| -> PathBuf {
@@ -777,11 +771,15 @@ impl SafetensorsReader {
         let resolved = trust
             .resolve(m.name())
             .map_err(|e| error(py, "PolicyError", e))?;
-        if resolved.policy.is_none() && !allow_unsigned && digest.is_none() {
+        if resolved.policy.is_none() && !allow_unsigned && pins.digest.is_none() {
             return Err(error(py, "TrustError", format!("nobody vouches for the manifest of {} (no key, policy or matching trust store entry, and no digest pin): pass key= or policy=, or allow_unsigned=True to check the bytes against the manifest only", m.name())));
         }
-        let pins =
-            weightseal::attest::policy::check_pins(model.as_deref(), digest, m.name(), m.digest());
+        let pins = weightseal::attest::policy::check_pins(
+            pins.model.as_deref(),
+            pins.digest,
+            m.name(),
+            m.digest(),
+        );
         if let Some(p) = pins.first() {
             return Err(error(
                 py,

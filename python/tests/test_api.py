@@ -167,17 +167,17 @@ def test_errors_form_one_hierarchy_with_clear_messages(model, keys, tmp_path):
     (model / "weightseal.manifest").write_bytes(b"\xa1\x00\x00not cbor")
     with pytest.raises(weightseal.ManifestError, match="invalid manifest"):
         weightseal.verify(model)
-    with pytest.raises(weightseal.ManifestError):
+    with pytest.raises(weightseal.ManifestError, match="invalid manifest"):
         weightseal.Manifest.from_bytes(b"garbage")
     (model / "weightseal.manifest").unlink()
     weightseal.hash(model)
-    with pytest.raises(weightseal.KeyLoadError):
+    with pytest.raises(weightseal.KeyLoadError, match="config.json"):
         weightseal.verify(model, key=model / "config.json")
     bad_policy = tmp_path / "policy.toml"
     bad_policy.write_text("this is = = not toml")
-    with pytest.raises(weightseal.PolicyError):
+    with pytest.raises(weightseal.PolicyError, match="policy.toml"):
         weightseal.verify(model, policy=bad_policy)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="no such model directory or file"):
         weightseal.verify(tmp_path / "nowhere")
     with pytest.raises(weightseal.WeightsealError, match="64 lowercase hex"):
         weightseal.verify(model, digest="abc")

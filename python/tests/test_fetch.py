@@ -81,5 +81,5 @@ def test_network_and_manifest_errors(tmp_path, keys):
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    with pytest.raises(weightseal.FetchError):
+    with pytest.raises(weightseal.FetchError, match="connection refused"):
         weightseal.fetch(f"http://127.0.0.1:{port}/m", tmp_path / "d", key=keys["acme"][1], timeout=2)

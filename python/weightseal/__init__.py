@@ -69,9 +69,6 @@ ProgressCallback = Callable[[int, int], Any]
 
 MANIFEST_FILE = "weightseal.manifest"
 ATTESTATION_FILE = "weightseal.intoto.jsonl"
-#: A single-file model (a GGUF or a lone safetensors file) keeps its manifest in
-#: ``FILE.weightseal.manifest`` and its attestations in ``FILE.weightseal.intoto.jsonl``.
-SINGLE_FILE_MANIFEST_SUFFIX = ".weightseal.manifest"
 
 __all__ = [
     "hash",
@@ -146,19 +143,10 @@ def hash(
     import warnings
 
     root = os.fsdecode(path)
-    if not os.path.exists(root):
-        raise FileNotFoundError(2, "no such model directory or file", root)
-    out = None
-    if write:
-        if output is not None:
-            out = os.fsdecode(output)
-        elif os.path.isdir(root):
-            out = os.path.join(root, MANIFEST_FILE)
-        else:  # a single-file model: FILE.weightseal.manifest beside it
-            out = root + SINGLE_FILE_MANIFEST_SUFFIX
     data, notes = _native.hash(
         root,
-        output=out,
+        write=write,
+        output=_opt(output),
         name=name,
         chunk_size=chunk_size,
         tensors=tensors,
@@ -202,8 +190,6 @@ def sign(
     ``passphrase`` or ``WEIGHTSEAL_PASSPHRASE``.
     """
     root = os.fsdecode(path)
-    if not os.path.exists(root):
-        raise FileNotFoundError(2, "no such model directory or file", root)
     text = _native.sign(
         root,
         os.fsdecode(key),
@@ -251,8 +237,6 @@ def verify(
     :class:`SignatureError`) with the report when it does not verify, unless ``check=False``.
     """
     root = os.fsdecode(path)
-    if not os.path.exists(root):
-        raise FileNotFoundError(2, "no such model directory", root)
     text = _native.verify(
         root,
         manifest=_opt(manifest),

@@ -8,6 +8,7 @@ def version() -> str: ...
 def hash(
     path: str,
     *,
+    write: bool = ...,
     output: Optional[str] = ...,
     name: Optional[str] = ...,
     chunk_size: Optional[int] = ...,

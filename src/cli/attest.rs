@@ -19,14 +19,21 @@ use super::{read_manifest, render};
 pub fn trust_store_policy(name: &str) -> Result<Option<Policy>> {
     let trust = weightseal::release::Trust::given_or_store(None, true);
     let resolved = trust.resolve(name)?;
-    if let (Some(path), false) = (&resolved.store_path, resolved.store_entries.is_empty()) {
+    if let Some(path) = &resolved.store_path {
+        say_trust_store(path, &resolved.store_entries);
+    }
+    Ok(resolved.policy)
+}
+
+/// Says which trust store entries supplied the trust, when any did.
+pub fn say_trust_store(path: &Path, entries: &[String]) {
+    if !entries.is_empty() {
         eprintln!(
             "weightseal: no --key or --policy: using the trust store {}: {}",
             path.display(),
-            resolved.store_entries.join(", ")
+            entries.join(", ")
         );
     }
-    Ok(resolved.policy)
 }
 
 /// `trust add|list|remove`.

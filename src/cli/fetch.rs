@@ -63,14 +63,8 @@ pub fn run(
         Err(e) => return Err(e.into()),
     };
     bar.finish();
-    if let (false, weightseal::release::Trust::Store(path)) =
-        (verdict.trust_store.is_empty(), &trust)
-    {
-        eprintln!(
-            "weightseal: no --key or --policy: using the trust store {}: {}",
-            path.display(),
-            verdict.trust_store.join(", ")
-        );
+    if let weightseal::release::Trust::Store(path) = &trust {
+        attest::say_trust_store(path, &verdict.trust_store);
     }
     if !verdict.pins.is_empty() {
         out!("{}", attest::pin_lines(&verdict.pins));

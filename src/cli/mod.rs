@@ -36,11 +36,11 @@ mod render;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser, Subcommand};
 
 use weightseal::manifest::{self, BuildOptions, Manifest, Sha256, Tensors};
-use weightseal::path::MANIFEST_FILE;
+use weightseal::path::{ModelTarget as Target, MANIFEST_FILE};
 use weightseal::progress::{NoProgress, Progress};
 use weightseal::tree::ChunkSize;
 use weightseal::verify::{ExtraFiles, Mode, VerifyOptions};
@@ -631,6 +631,12 @@ fn error_kind(e: &anyhow::Error) -> &'static str {
         if let Some(f) = cause.downcast_ref::<Failure>() {
             return f.kind;
         }
+        if let Some(t) = cause.downcast_ref::<weightseal::path::TargetError>() {
+            return match t {
+                weightseal::path::TargetError::Missing { .. } => "io",
+                _ => "usage",
+            };
+        }
         if cause.is::<manifest::ManifestError>() {
             return "manifest";
         }
@@ -942,40 +948,15 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
     let (m, mut verdict, bundle_lines) = verdict;
     // With the original at hand: the exact bytes of each modified file.
     if let (Some(orig), Some(model)) = (&original, &dir) {
-        let t = target(model, None)?;
-        let o = target(orig, None)?;
-        let mut exact = Vec::new();
-        for f in &verdict.files.files {
-            if let weightseal::verify::FileStatus::Modified {
-                expected_size,
-                found_size,
-                ranges,
-                ..
-            } = &f.status
-            {
-                let here = t.dir.join(&f.path);
-                let there = match &o.only {
-                    Some(_) => orig.clone(),
-                    None => o.dir.join(&f.path),
-                };
-                let (runs, total) = weightseal::diff::differing_bytes(
-                    &there,
-                    &here,
-                    Some(ranges),
-                    *expected_size,
-                    *found_size,
-                )
-                .with_context(|| {
-                    format!("comparing {} with {}", here.display(), there.display())
-                })?;
-                exact.push(weightseal::verify::ExactBytes {
-                    path: f.path.clone(),
-                    runs,
-                    total,
-                });
-            }
-        }
-        verdict.files.exact = exact;
+        let (t, o) = (target(model, None)?, target(orig, None)?);
+        let locate = |p: &str| {
+            let there = match &o.only {
+                Some(_) => orig.clone(),
+                None => o.dir.join(p),
+            };
+            (there, t.dir.join(p))
+        };
+        verdict.files.exact = weightseal::verify::exact_bytes(&verdict.files, &locate)?;
     }
     render_verdict(
         &m,
@@ -1333,51 +1314,9 @@ fn hf_check(repo: Option<String>, json: bool) -> Result<Outcome> {
     })
 }
 
-/// What a model argument names: a directory, or one file (a single-file model: a GGUF or a
-/// lone safetensors file, whose manifest is `FILE.weightseal.manifest` beside it).
-pub(crate) struct Target {
-    /// The directory holding the model.
-    pub dir: PathBuf,
-    /// A single-file model: its file name in `dir`.
-    pub only: Option<String>,
-    /// The manifest: given, or the default for this kind of model.
-    pub manifest: PathBuf,
-}
-
-/// Resolves a model argument (`hash`, `sign`, `verify`).
+/// Resolves a model argument (`hash`, `sign`, `verify`, `diff`).
 pub(crate) fn target(path: &Path, manifest: Option<&Path>) -> Result<Target> {
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("{}: no such model directory or file", path.display()))?;
-    if meta.is_dir() {
-        return Ok(Target {
-            dir: path.to_path_buf(),
-            only: None,
-            manifest: manifest
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| path.join(MANIFEST_FILE)),
-        });
-    }
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .with_context(|| format!("{}: the file name is not UTF-8", path.display()))?;
-    if name == MANIFEST_FILE || name.ends_with(weightseal::path::SINGLE_FILE_MANIFEST_SUFFIX) {
-        bail!(
-            "{} is a manifest, not a model: give the model directory or file (the manifest goes to --manifest)",
-            path.display()
-        );
-    }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    Ok(Target {
-        dir,
-        only: Some(name.to_string()),
-        manifest: manifest
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| weightseal::path::single_file_manifest(path)),
-    })
+    Ok(Target::resolve(path, manifest)?)
 }
 
 /// The manifest a `show`/`diff`/`lineage` argument names: a manifest file, a directory's

@@ -320,3 +320,69 @@ fn umask() -> u32 {
     let o = Command::new("sh").arg("-c").arg("umask").output().unwrap();
     u32::from_str_radix(String::from_utf8_lossy(&o.stdout).trim(), 8).unwrap()
 }
+
+/// Single-file models: the manifest and bundle written beside a model file are published
+/// paths too. A link planted at `FILE.weightseal.manifest` is refused, not written through.
+#[test]
+fn a_link_planted_at_a_single_file_manifest_is_not_written_through() {
+    let sentinel = Sentinel::new();
+    let d = tempfile::tempdir().unwrap();
+    let model = d.path().join("model.gguf");
+    fs::write(&model, vec![3u8; 70_000]).unwrap();
+    symlink(
+        sentinel.dir.join("victim"),
+        d.path().join("model.gguf.weightseal.manifest"),
+    )
+    .unwrap();
+    let o = ws(&["hash", s(&model)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("symbolic link"), "{}", text(&o));
+    // The bundle too: signing writes the manifest, then refuses the planted bundle link.
+    fs::remove_file(d.path().join("model.gguf.weightseal.manifest")).unwrap();
+    symlink(
+        sentinel.dir.join("victim"),
+        d.path().join("model.gguf.weightseal.intoto.jsonl"),
+    )
+    .unwrap();
+    let key = d.path().join("k");
+    assert_eq!(ws(&["keygen", "--out", s(&key)]).status.code(), Some(0));
+    let o = ws(&["sign", s(&model), "--key", s(&key)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("symbolic link"), "{}", text(&o));
+    sentinel.assert_untouched();
+}
+
+/// A single-file model given as a link is refused like a link in a directory: nothing outside
+/// is hashed or verified under the model's name.
+#[test]
+fn a_single_file_model_that_is_a_link_is_refused() {
+    let sentinel = Sentinel::new();
+    let d = tempfile::tempdir().unwrap();
+    let model = d.path().join("model.safetensors");
+    symlink(sentinel.dir.join("big.bin"), &model).unwrap();
+    let o = ws(&["hash", s(&model)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("model.safetensors: is a symbolic link"),
+        "{}",
+        text(&o)
+    );
+    assert!(!d
+        .path()
+        .join("model.safetensors.weightseal.manifest")
+        .exists());
+    // Hashed as a real file, then swapped for a link: verify refuses to follow it.
+    fs::remove_file(&model).unwrap();
+    fs::write(&model, vec![1u8; 5000]).unwrap();
+    assert_eq!(ws(&["hash", s(&model)]).status.code(), Some(0));
+    fs::remove_file(&model).unwrap();
+    symlink(sentinel.dir.join("big.bin"), &model).unwrap();
+    let o = ws(&["verify", s(&model)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("model.safetensors: FAILED (unreadable"),
+        "{}",
+        text(&o)
+    );
+    sentinel.assert_untouched();
+}

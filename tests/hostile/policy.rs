@@ -338,3 +338,66 @@ fn two_models_by_one_publisher_keep_separate_rollback_state() {
         "{state}"
     );
 }
+
+/// Signing again replaces this key's own earlier attestation of the release. A co-signer's
+/// line, or a line that only claims this key's id (with a bad signature), must never be what
+/// gets replaced or dropped.
+#[test]
+fn signing_again_replaces_only_a_line_this_key_really_signed() {
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("model");
+    fs::create_dir(&m).unwrap();
+    fs::write(m.join("w.bin"), bytes(50_000, 1)).unwrap();
+    let (ours, theirs) = (d.path().join("ours"), d.path().join("theirs"));
+    for k in [&ours, &theirs] {
+        assert_eq!(ws(&["keygen", "--out", s(k)]).status.code(), Some(0));
+    }
+    assert_eq!(
+        ws(&["sign", s(&m), "--key", s(&theirs)]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        ws(&["sign", s(&m), "--key", s(&ours)]).status.code(),
+        Some(0)
+    );
+    let bundle = m.join("weightseal.intoto.jsonl");
+    let lines: Vec<String> = fs::read_to_string(&bundle)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), 2);
+    // A forged line: our envelope with its signature replaced by theirs (our key id, their bytes).
+    let mut forged: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+    let theirs_env: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    forged["signatures"][0]["sig"] = theirs_env["signatures"][0]["sig"].clone();
+    let forged = forged.to_string();
+    fs::write(&bundle, format!("{}\n{}\n{}\n", lines[0], forged, lines[1])).unwrap();
+    let o = ws(&["sign", s(&m), "--key", s(&ours)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("replacing this key's earlier attestation"),
+        "{}",
+        stdout(&o)
+    );
+    let after: Vec<String> = fs::read_to_string(&bundle)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(after.len(), 3);
+    assert_eq!(after[0], lines[0], "the co-signer's line is kept as it was");
+    assert_eq!(
+        after[1], forged,
+        "the forged line is kept, not taken for ours"
+    );
+    // Ours was replaced in place, not appended (three lines, not four), and still verifies.
+    let ours_after: serde_json::Value = serde_json::from_str(&after[2]).unwrap();
+    assert_eq!(ours_after["signatures"][0]["keyid"], keyid_of(&lines[1]));
+    let o = ws(&["verify", s(&m), "--key", &format!("{}.pub", s(&ours))]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+fn keyid_of(line: &str) -> serde_json::Value {
+    serde_json::from_str::<serde_json::Value>(line).unwrap()["signatures"][0]["keyid"].clone()
+}

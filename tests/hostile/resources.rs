@@ -221,3 +221,27 @@ fn stuffed_bundle_is_bounded_in_lines_signatures_and_trials() {
     );
     assert!(!out.contains("attestation 1026:"), "{out}");
 }
+
+/// Big files are hashed from memory maps. A file truncated after it was opened (by whoever
+/// else can write to it) must end in an error naming the change, not in SIGBUS: each window is
+/// mapped only after checking that the file still covers it.
+#[test]
+fn a_big_file_truncated_after_opening_is_an_error_not_a_crash() {
+    use std::io::Write as _;
+    use weightseal::progress::NoProgress;
+    use weightseal::tree::{hash_file, ChunkSize};
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("w.bin");
+    let mut f = fs::File::create(&p).unwrap();
+    f.write_all(&bytes(40 << 20, 3)).unwrap();
+    let reader = fs::File::open(&p).unwrap();
+    let size = reader.metadata().unwrap().len();
+    // Truncated between the open (and its size) and the hash.
+    f.set_len(5 << 20).unwrap();
+    let err = hash_file(&reader, size, ChunkSize::default(), &NoProgress).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");
+    assert!(
+        err.to_string().contains("it changed during the read"),
+        "{err}"
+    );
+}
