@@ -176,6 +176,19 @@ pub struct Remote {
     client: reqwest::blocking::Client,
     base: String,
     opts: FetchOptions,
+    /// The `--header`s, sent only to [`Remote::headers_go_to`] targets.
+    headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
+    /// The origins the user named (the base URL, the URL template): scheme, host, port.
+    origins: Vec<(String, String, u16)>,
+}
+
+/// A URL's origin: scheme, lowercase host, port (or the scheme's default).
+fn origin(u: &reqwest::Url) -> Option<(String, String, u16)> {
+    Some((
+        u.scheme().to_string(),
+        u.host_str()?.to_ascii_lowercase(),
+        u.port_or_known_default()?,
+    ))
 }
 
 /// What a range request got.
@@ -272,7 +285,7 @@ impl Remote {
                 return Err(FetchError::BadUrl { url: shown(u) });
             }
         }
-        let mut headers = reqwest::header::HeaderMap::new();
+        let mut headers = Vec::new();
         for (k, v) in &opts.headers {
             let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| FetchError::Client(format!("--header: {k:?} is not a header name")))?;
@@ -282,23 +295,23 @@ impl Remote {
                 ))
             })?;
             value.set_sensitive(true);
-            headers.insert(name, value);
+            headers.push((name, value));
         }
-        let allowed = opts.allow_redirect_hosts.clone();
+        let origins = std::iter::once(base.to_string())
+            .chain(
+                opts.url_template
+                    .as_deref()
+                    .map(|t| t.replace("{path}", "x")),
+            )
+            .filter_map(|u| reqwest::Url::parse(&u).ok())
+            .filter_map(|u| origin(&u))
+            .collect();
+        // Redirects are followed by hand (`send`), hop by hop, so that each hop is judged and
+        // headers and tokens go only where they belong.
         let client = reqwest::blocking::Client::builder()
             .timeout(opts.timeout)
             .connect_timeout(opts.timeout)
-            .default_headers(headers)
-            .redirect(reqwest::redirect::Policy::custom(move |a| {
-                if a.previous().len() >= 10 {
-                    return a.error("too many redirects");
-                }
-                let first = a.previous().first().cloned();
-                match first.map(|f| crate::net::redirect_decision(&f, a.url(), &allowed)) {
-                    Some(Err(msg)) => a.error(msg),
-                    _ => a.follow(),
-                }
-            }))
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("weightseal/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| FetchError::Client(e.to_string()))?;
@@ -306,6 +319,8 @@ impl Remote {
             client,
             base: base.trim_end_matches('/').to_string(),
             opts,
+            headers,
+            origins,
         })
     }
 
@@ -313,31 +328,69 @@ impl Remote {
         &self.opts
     }
 
-    /// A GET of `url`, with the Hugging Face token for Hugging Face hosts.
-    fn request(&self, url: &str) -> reqwest::blocking::RequestBuilder {
-        let rb = self.client.get(url);
-        match (&self.opts.hf_token, reqwest::Url::parse(url)) {
-            (Some(t), Ok(u)) if u.host_str().is_some_and(crate::net::is_hf_host) => {
-                let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}"))
-                    .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
-                v.set_sensitive(true);
-                rb.header(reqwest::header::AUTHORIZATION, v)
-            }
-            _ => rb,
-        }
+    /// Whether the `--header`s go to `u`: the origin (scheme, host and port) of the URL the
+    /// user gave or of the URL template, or a host allowed with `--allow-redirect-host` — not
+    /// another port of the same host, nor a Hugging Face CDN host the server redirects to.
+    fn headers_go_to(&self, u: &reqwest::Url) -> bool {
+        origin(u).is_some_and(|o| self.origins.contains(&o))
+            || u.host_str()
+                .is_some_and(|h| crate::net::host_allowed(h, &self.opts.allow_redirect_hosts))
     }
 
-    /// Sends a request, and wraps the body in the minimum-rate check.
+    /// A GET of `url` (with a `Range` when given), following redirects hop by hop: each one is
+    /// judged by [`crate::net::redirect_decision`]; a redirect to a non-HTTP URL is returned
+    /// as is (its status is then reported). The `--header`s go only to
+    /// [`Remote::headers_go_to`] targets; the Hugging Face token only to `https://huggingface.co`
+    /// and `https://hf.co`, never over plain HTTP.
     fn send(
         &self,
-        rb: reqwest::blocking::RequestBuilder,
         url: &str,
+        range: Option<String>,
     ) -> Result<(reqwest::blocking::Response, std::time::Instant), FetchError> {
         let start = std::time::Instant::now();
-        let r = rb
-            .send()
-            .map_err(|e| network(url, describe_request_error(e)))?;
-        Ok((r, start))
+        let first = reqwest::Url::parse(url).map_err(|_| FetchError::BadUrl { url: shown(url) })?;
+        let mut cur = first.clone();
+        for _ in 0..=10 {
+            let mut rb = self.client.get(cur.clone());
+            if let Some(r) = &range {
+                rb = rb.header(reqwest::header::RANGE, r);
+            }
+            if self.headers_go_to(&cur) {
+                for (k, v) in &self.headers {
+                    rb = rb.header(k, v);
+                }
+            }
+            if let Some(t) = &self.opts.hf_token {
+                if cur.scheme() == "https" && cur.host_str().is_some_and(crate::net::is_hf_api_host)
+                {
+                    let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}"))
+                        .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
+                    v.set_sensitive(true);
+                    rb = rb.header(reqwest::header::AUTHORIZATION, v);
+                }
+            }
+            let r = rb
+                .send()
+                .map_err(|e| network(url, describe_request_error(e)))?;
+            if !matches!(r.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+                return Ok((r, start));
+            }
+            let Some(next) = r
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| cur.join(l).ok())
+            else {
+                return Ok((r, start));
+            };
+            if !matches!(next.scheme(), "http" | "https") {
+                return Ok((r, start));
+            }
+            crate::net::redirect_decision(&first, &next, &self.opts.allow_redirect_hosts)
+                .map_err(|msg| network(url, msg))?;
+            cur = next;
+        }
+        Err(network(url, "too many redirects"))
     }
 
     fn body<R: Read>(&self, r: R, start: std::time::Instant) -> crate::net::Deadline<R> {
@@ -407,7 +460,7 @@ impl Remote {
     /// the server says it does not exist.
     pub fn get_document(&self, url: &str, limit: u64) -> Result<Option<Vec<u8>>, FetchError> {
         self.with_retries(|| {
-            let (r, start) = self.send(self.request(url), url)?;
+            let (r, start) = self.send(url, None)?;
             match self.check_status(url, &r) {
                 Err(FetchError::NotFound { .. }) => return Ok(None),
                 Err(e) => return Err(e),
@@ -426,7 +479,7 @@ impl Remote {
 
     /// GETs a file that the manifest says is empty, refusing any byte.
     fn get_empty(&self, url: &str) -> Result<Vec<u8>, FetchError> {
-        let (r, start) = self.send(self.request(url), url)?;
+        let (r, start) = self.send(url, None)?;
         self.check_status(url, &r)?;
         read_capped(url, self.body(r, start), 0, 0)
     }
@@ -440,11 +493,7 @@ impl Remote {
         end: u64,
         size: u64,
     ) -> Result<RangeBody, FetchError> {
-        let rb = self.request(url).header(
-            reqwest::header::RANGE,
-            format!("bytes={}-{}", start, end - 1),
-        );
-        let (r, t0) = self.send(rb, url)?;
+        let (r, t0) = self.send(url, Some(format!("bytes={}-{}", start, end - 1)))?;
         self.check_status(url, &r)?;
         if r.status().as_u16() == 200 {
             return Ok(RangeBody::Whole(self.body(r, t0)));
@@ -1160,7 +1209,7 @@ fn stream_file(
 ) -> FileStatus {
     let url = remote.url_for(e.path.as_str());
     let res = remote.with_retries(|| {
-        let (r, start) = remote.send(remote.request(&url), &url)?;
+        let (r, start) = remote.send(&url, None)?;
         remote.check_status(&url, &r)?;
         // Read at most one byte past the expected size to see that the file is too long.
         let mut h = TreeHasher::new(cs);

@@ -192,7 +192,8 @@ pub enum BlobStatus {
         algorithm: &'static str,
         found: String,
     },
-    /// Named like neither a SHA-256 nor a git SHA-1; not checked.
+    /// Named like neither a SHA-256 nor a git SHA-1, so its content cannot be checked: a
+    /// problem when a snapshot uses it (see [`BlobReport::passes`]).
     Unknown,
     Unreadable {
         reason: String,
@@ -209,6 +210,18 @@ pub struct BlobReport {
     pub status: BlobStatus,
     /// `snapshots/COMMIT/PATH` entries that link to it.
     pub used_by: Vec<String>,
+}
+
+impl BlobReport {
+    /// The blob is what its name says, or (not named by a hash) no snapshot uses it: a file a
+    /// snapshot links to must be checkable against its name.
+    pub fn passes(&self) -> bool {
+        match self.status {
+            BlobStatus::Ok => true,
+            BlobStatus::Unknown => self.used_by.is_empty(),
+            _ => false,
+        }
+    }
 }
 
 /// A snapshot entry whose link is broken or leaves the repository's blobs.
@@ -403,10 +416,7 @@ pub fn check(cache: &Path, repo: Option<&str>) -> Result<CheckReport, HfError> {
         blobs.extend(results);
     }
     links.sort_by(|a, b| (&a.repo, &a.path).cmp(&(&b.repo, &b.path)));
-    let ok = links.is_empty()
-        && blobs
-            .iter()
-            .all(|b| matches!(b.status, BlobStatus::Ok | BlobStatus::Unknown));
+    let ok = links.is_empty() && blobs.iter().all(BlobReport::passes);
     Ok(CheckReport {
         ok,
         cache: cache.display().to_string(),

@@ -6,37 +6,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::Url;
 
-/// Query parameters that carry credentials (signed CDN URLs, API keys), compared
-/// case-insensitively.
-const SECRET_PARAMS: &[&str] = &[
-    "token",
-    "access_token",
-    "auth",
-    "authorization",
-    "key",
-    "api_key",
-    "apikey",
-    "password",
-    "passwd",
-    "secret",
-    "sig",
-    "signature",
-    "policy",
-    "key-pair-id",
-    "credential",
-    "x-amz-signature",
-    "x-amz-credential",
-    "x-amz-security-token",
-    "x-goog-signature",
-    "x-goog-credential",
-];
-
-fn is_secret_param(name: &str) -> bool {
-    SECRET_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(name))
-}
-
-/// One URL with its user name, password and credential-bearing query values replaced by
-/// `***`. A string that does not parse as a URL is returned unchanged.
+/// One URL with its user name, password and every query value replaced by `***` (the names
+/// stay). No list of credential-bearing names can be complete (`hf_token`, `private_token`,
+/// `jwt`, `client_secret`, …), so no query value is ever shown. A string that does not parse
+/// as a URL is returned unchanged.
 pub fn redact_url(url: &str) -> String {
     let Ok(mut u) = Url::parse(url) else {
         return url.to_string();
@@ -54,11 +27,11 @@ pub fn redact_url(url: &str) -> String {
         let pairs: Vec<(String, String)> = u
             .query_pairs()
             .map(|(k, v)| {
-                let v = if is_secret_param(&k) {
+                let v = if v.is_empty() {
+                    String::new()
+                } else {
                     changed = true;
                     "***".to_string()
-                } else {
-                    v.into_owned()
                 };
                 (k.into_owned(), v)
             })
@@ -106,9 +79,16 @@ pub fn is_hf_host(host: &str) -> bool {
         .any(|d| h == *d || h.ends_with(&format!(".{d}")))
 }
 
+/// The hosts a Hugging Face token is sent to: `huggingface.co` and `hf.co` themselves (not
+/// their CDN subdomains, as `huggingface_hub` does not send it there either).
+pub fn is_hf_api_host(host: &str) -> bool {
+    let h = host.to_ascii_lowercase();
+    h == "huggingface.co" || h == "hf.co"
+}
+
 /// Whether `host` matches an allowed pattern: an exact host, or `.example.com` for any
 /// subdomain of example.com.
-fn host_allowed(host: &str, allowed: &[String]) -> bool {
+pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
     let h = host.to_ascii_lowercase();
     allowed.iter().any(|a| {
         let a = a.to_ascii_lowercase();
@@ -220,9 +200,25 @@ mod tests {
     fn credentials_are_redacted() {
         assert_eq!(
             redact_url("https://user:pw@h.example/a?x=1&token=abc&X-Amz-Signature=ff"),
-            "https://***:***@h.example/a?x=1&token=***&X-Amz-Signature=***"
+            "https://***:***@h.example/a?x=***&token=***&X-Amz-Signature=***"
         );
-        assert_eq!(redact_url("https://h/a?x=1"), "https://h/a?x=1");
+        // Every value, whatever its name: no list of secret names is complete.
+        for name in [
+            "hf_token",
+            "private_token",
+            "auth_token",
+            "api-key",
+            "client_secret",
+            "jwt",
+            "access-token",
+            "x",
+        ] {
+            assert_eq!(
+                redact_url(&format!("https://h/a?{name}=s3cr3t&flag")),
+                format!("https://h/a?{name}=***&flag="),
+            );
+        }
+        assert_eq!(redact_url("https://h/a/b"), "https://h/a/b");
         assert_eq!(
             redact("error sending request for url (http://u:p@127.0.0.1:9/x?sig=1): refused"),
             "error sending request for url (http://***:***@127.0.0.1:9/x?sig=***): refused"

@@ -95,31 +95,173 @@ pub struct OmsManifest {
     pub resources: BTreeMap<String, (String, String)>,
     /// Written by model_signing 0.2 (no serialization recorded, files by subject).
     pub legacy: bool,
+    /// The statement's subject digest (SHA-256 over every resource digest in order): what a
+    /// `--digest` pin names. `None` for model_signing 0.2, which has no single subject.
+    pub subject: Option<crate::Digest>,
 }
 
+/// A bundle's top level, read strictly: one member each, nothing unknown.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawBundle {
     media_type: String,
     #[serde(default)]
     verification_material: serde_json::Value,
-    dsse_envelope: Option<RawEnvelope>,
+    #[serde(default)]
+    dsse_envelope: Option<serde_json::Value>,
+    #[serde(default)]
+    message_signature: Option<serde_json::Value>,
 }
 
-/// Parses a bundle and checks its media type (every method starts here).
-fn parse_bundle(text: &str) -> Result<RawBundle, OmsError> {
-    let b: RawBundle =
-        serde_json::from_str(text.trim()).map_err(|e| OmsError::NotABundle(e.to_string()))?;
-    if !MEDIA_TYPES.contains(&b.media_type.as_str()) {
-        return Err(OmsError::MediaType(
-            b.media_type.chars().take(100).collect(),
-        ));
+/// An OMS bundle read once: its media type checked and its one content, a DSSE envelope.
+/// Every method verifies this value, and the statement it returns is parsed from exactly the
+/// payload whose signature it verified: a bundle never offers one content to the signature
+/// check and another to the reader.
+pub struct Bundle {
+    media_type: String,
+    vm: serde_json::Value,
+    envelope_json: serde_json::Value,
+    envelope: RawEnvelope,
+}
+
+/// Which of model_signing's methods made a bundle (from its verification material).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    Key,
+    Certificate,
+    Keyless,
+}
+
+impl Bundle {
+    /// Parses a bundle: a Sigstore bundle of a known media type whose content is exactly one
+    /// `dsseEnvelope`. A bundle with both a `dsseEnvelope` and a `messageSignature`, with
+    /// neither, with a `messageSignature` (it signs a blob, not a model's statement) or with
+    /// any other top-level member is refused, as is a member given twice.
+    pub fn parse(text: &str) -> Result<Bundle, OmsError> {
+        let b: RawBundle =
+            serde_json::from_str(text.trim()).map_err(|e| OmsError::NotABundle(e.to_string()))?;
+        if !MEDIA_TYPES.contains(&b.media_type.as_str()) {
+            return Err(OmsError::MediaType(
+                b.media_type.chars().take(100).collect(),
+            ));
+        }
+        let envelope_json = match (b.dsse_envelope, b.message_signature) {
+            (Some(_), Some(_)) => return Err(OmsError::NotABundle(
+                "the bundle holds both a dsseEnvelope and a messageSignature: which one is signed is ambiguous".into(),
+            )),
+            (None, Some(_)) => return Err(OmsError::NotABundle(
+                "the bundle holds a messageSignature (a signature over a blob), not a DSSE envelope over a model's statement".into(),
+            )),
+            (None, None) => {
+                return Err(OmsError::NotABundle(
+                    "the bundle holds no dsseEnvelope".into(),
+                ))
+            }
+            (Some(e), None) => e,
+        };
+        let envelope: RawEnvelope = serde_json::from_value(envelope_json.clone())
+            .map_err(|e| OmsError::NotABundle(format!("dsseEnvelope: {e}")))?;
+        Ok(Bundle {
+            media_type: b.media_type,
+            vm: b.verification_material,
+            envelope_json,
+            envelope,
+        })
     }
-    Ok(b)
+
+    /// The method that made the bundle: a certificate with transparency-log entries is
+    /// keyless, a certificate chain without them the certificate method, else the key method.
+    pub fn method(&self) -> Method {
+        let vm = &self.vm;
+        let tlog = vm
+            .get("tlogEntries")
+            .and_then(|t| t.as_array())
+            .is_some_and(|t| !t.is_empty());
+        let cert = vm.get("x509CertificateChain").is_some() || vm.get("certificate").is_some();
+        match (cert, tlog) {
+            (true, true) => Method::Keyless,
+            (true, false) => Method::Certificate,
+            _ => Method::Key,
+        }
+    }
+
+    /// The model name the (not yet verified) statement claims: only to look up whose keys to
+    /// try; the signature then authenticates it.
+    pub fn claimed_name(&self) -> Option<String> {
+        let (payload, _) = envelope_parts(&self.envelope).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&payload).ok()?;
+        v.get("subject")?
+            .get(0)?
+            .get("name")?
+            .as_str()
+            .map(str::to_string)
+    }
+
+    /// The bundle as the Sigstore verifier reads it: exactly the members parsed here.
+    fn sigstore_json(&self) -> String {
+        serde_json::json!({
+            "mediaType": self.media_type,
+            "verificationMaterial": self.vm,
+            "dsseEnvelope": self.envelope_json,
+        })
+        .to_string()
+    }
+}
+
+/// How an OMS bundle is checked: with the signer's public keys (key method), certificates the
+/// user trusts (certificate method) or a Sigstore identity (keyless).
+#[derive(Clone, Debug)]
+pub enum OmsCheck {
+    Keys(Vec<PublicKey>),
+    /// PEM certificates.
+    Chain(Vec<u8>),
+    Keyless {
+        identity: String,
+        issuer: String,
+        /// A `trusted_root.json` of another Sigstore instance (default: public good).
+        trusted_root: Option<String>,
+    },
+}
+
+/// A bundle whose signature verified: the statement it signs and who signed it.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    pub manifest: OmsManifest,
+    /// The key id, the certificate's subject, or the Sigstore identity and its provider.
+    pub signer: String,
+    pub method: Method,
+}
+
+/// Verifies `bundle` as `check` says.
+pub fn verify_bundle(bundle: &Bundle, check: &OmsCheck) -> Result<Verified, OmsError> {
+    let (manifest, signer, method) = match check {
+        OmsCheck::Keys(keys) => {
+            let (m, id) = verify_with_keys(bundle, keys)?;
+            (m, format!("key {id}"), Method::Key)
+        }
+        OmsCheck::Chain(pem) => {
+            let (m, s) = verify_with_chain(bundle, pem)?;
+            (m, format!("certificate {s}"), Method::Certificate)
+        }
+        OmsCheck::Keyless {
+            identity,
+            issuer,
+            trusted_root,
+        } => {
+            let (m, who) = verify_keyless(bundle, identity, issuer, trusted_root.as_deref())?;
+            (m, format!("Sigstore identity {who}"), Method::Keyless)
+        }
+    };
+    Ok(Verified {
+        manifest,
+        signer,
+        method,
+    })
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawEnvelope {
     payload: String,
     payload_type: String,
@@ -127,8 +269,12 @@ struct RawEnvelope {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawSignature {
     sig: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    keyid: Option<String>,
 }
 
 /// Whether `text` looks like a Sigstore bundle (by its media type), not a weightseal bundle.
@@ -142,6 +288,75 @@ pub fn is_oms_bundle(text: &str) -> bool {
         .ok()
         .and_then(|p| p.media_type)
         .is_some_and(|m| m.starts_with("application/vnd.dev.sigstore.bundle"))
+}
+
+/// The identity of a file: device and inode, of the file itself (never of a link's target).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+/// Reads a signature file (at most [`MAX_BUNDLE_LEN`]) with the identity of the file read, so
+/// that exactly that file, and nothing a link at its name points to, is left out of the model.
+pub fn read_signature(path: &Path) -> Result<(String, FileId), OmsError> {
+    use std::os::unix::fs::MetadataExt;
+    let io = |source| OmsError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(io)?;
+    let meta = f.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
+    let mut s = String::new();
+    f.take(MAX_BUNDLE_LEN).read_to_string(&mut s).map_err(io)?;
+    Ok((
+        s,
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        },
+    ))
+}
+
+/// The paths to leave out of a model directory, as model_signing takes them: its `.git`
+/// paths when `ignore_git`, and each of `given` relative to `dir` (a path under `dir` given
+/// from the current directory counts too). A path is resolved without following a link at its
+/// last component, so a link planted at an ignored name never hides what it points to.
+pub fn ignored_paths(dir: &Path, given: &[PathBuf], ignore_git: bool) -> Vec<String> {
+    let mut out: Vec<String> = if ignore_git {
+        GIT_PATHS.iter().map(|s| s.to_string()).collect()
+    } else {
+        Vec::new()
+    };
+    let Ok(root) = dir.canonicalize() else {
+        return out;
+    };
+    let cwd = std::env::current_dir().unwrap_or_default();
+    for p in given {
+        for c in [dir.join(p), cwd.join(p)] {
+            // The parent resolved, the last component as written.
+            let (Some(parent), Some(name)) = (c.parent(), c.file_name()) else {
+                continue;
+            };
+            let Ok(parent) = parent.canonicalize() else {
+                continue;
+            };
+            if let Ok(rel) = parent.join(name).strip_prefix(&root) {
+                let rel = rel.to_string_lossy().into_owned();
+                if !rel.is_empty() {
+                    out.push(rel);
+                    break;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Reads a signature file (at most [`MAX_BUNDLE_LEN`]).
@@ -199,27 +414,22 @@ fn pae_compat(payload: &[u8]) -> Vec<u8> {
 /// Verifies an OMS bundle with the key method: the signature under one of `keys` (the one the
 /// bundle's hint names, when it has a hint), then the statement's consistency. Returns the
 /// signed manifest and the id of the key that verified.
-pub fn verify_with_keys(text: &str, keys: &[PublicKey]) -> Result<(OmsManifest, String), OmsError> {
-    let b = parse_bundle(text)?;
-    let vm = &b.verification_material;
-    if vm.get("x509CertificateChain").is_some() || vm.get("certificate").is_some() {
-        let keyless = vm
-            .get("tlogEntries")
-            .and_then(|t| t.as_array())
-            .is_some_and(|t| !t.is_empty());
-        return Err(if keyless {
-            OmsError::UnsupportedMethod(
-                "Sigstore keyless",
-                "--identity ID --identity-provider URL (and --trusted-root for another Sigstore instance)",
-            )
-        } else {
-            OmsError::UnsupportedMethod("certificate", "--certificate-chain ROOT.pem")
-        });
+pub fn verify_with_keys(b: &Bundle, keys: &[PublicKey]) -> Result<(OmsManifest, String), OmsError> {
+    let vm = &b.vm;
+    match b.method() {
+        Method::Keyless => return Err(OmsError::UnsupportedMethod(
+            "Sigstore keyless",
+            "--identity ID --identity-provider URL (and --trusted-root for another Sigstore instance)",
+        )),
+        Method::Certificate => {
+            return Err(OmsError::UnsupportedMethod(
+                "certificate",
+                "--certificate-chain ROOT.pem",
+            ))
+        }
+        Method::Key => {}
     }
-    let env = b
-        .dsse_envelope
-        .ok_or_else(|| OmsError::NotABundle("no dsseEnvelope".into()))?;
-    let (payload, sig) = envelope_parts(&env)?;
+    let (payload, sig) = envelope_parts(&b.envelope)?;
     let hint = vm
         .get("publicKey")
         .and_then(|p| p.get("hint"))
@@ -257,19 +467,14 @@ const EKU_CODE_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03
 /// extended key usage codeSigning; an extended key usage without codeSigning is refused);
 /// then the DSSE signature under the leaf's key. Returns the manifest and the leaf's subject.
 pub fn verify_with_chain(
-    text: &str,
+    b: &Bundle,
     trusted_pem: &[u8],
 ) -> Result<(OmsManifest, String), OmsError> {
     use rustls_pki_types::CertificateDer;
     use x509_cert::der::{Decode as _, Encode as _};
     use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage};
-    let b = parse_bundle(text)?;
-    let vm = &b.verification_material;
-    let keyless = vm
-        .get("tlogEntries")
-        .and_then(|t| t.as_array())
-        .is_some_and(|t| !t.is_empty());
-    if keyless {
+    let vm = &b.vm;
+    if b.method() == Method::Keyless {
         return Err(OmsError::UnsupportedMethod(
             "Sigstore keyless",
             "--identity ID --identity-provider URL (and --trusted-root for another Sigstore instance)",
@@ -377,10 +582,7 @@ pub fn verify_with_chain(
         .map_err(|e| OmsError::Chain(e.to_string()))?;
     let key = PublicKey::from_spki_der(&spki, Path::new("the signing certificate"))
         .map_err(|e| OmsError::Chain(e.to_string()))?;
-    let env = b
-        .dsse_envelope
-        .ok_or_else(|| OmsError::NotABundle("no dsseEnvelope".into()))?;
-    let (payload, sig) = envelope_parts(&env)?;
+    let (payload, sig) = envelope_parts(&b.envelope)?;
     let message = pae(PAYLOAD_TYPE, &payload);
     if !(key.verify_strict(&message, &sig) || key.verify_strict(&pae_compat(&payload), &sig)) {
         return Err(OmsError::BadSignature);
@@ -397,18 +599,14 @@ pub fn verify_with_chain(
 /// under it. The Sigstore project's `sigstore-verify` crate does all of that; this function
 /// then checks model_signing's statement. Returns the manifest and the verified identity.
 pub fn verify_keyless(
-    text: &str,
+    b: &Bundle,
     identity: &str,
     issuer: &str,
     trusted_root: Option<&str>,
 ) -> Result<(OmsManifest, String), OmsError> {
     use sigstore_verify::trust_root::{TrustedRoot, SIGSTORE_PRODUCTION_TRUSTED_ROOT};
-    use sigstore_verify::types::{Bundle, Sha256Hash};
-    let b = parse_bundle(text)?;
-    let env = b
-        .dsse_envelope
-        .ok_or_else(|| OmsError::NotABundle("no dsseEnvelope".into()))?;
-    let (payload, _) = envelope_parts(&env)?;
+    use sigstore_verify::types::{bundle::SignatureContent, Sha256Hash};
+    let (payload, _) = envelope_parts(&b.envelope)?;
     // The artifact the statement binds: its subject's SHA-256 (authenticated below, with the
     // whole payload, by the signature).
     let v: serde_json::Value =
@@ -424,10 +622,23 @@ pub fn verify_keyless(
         .map_err(|e| OmsError::Statement(format!("subject digest: {e}")))?;
     let root = TrustedRoot::from_json(trusted_root.unwrap_or(SIGSTORE_PRODUCTION_TRUSTED_ROOT))
         .map_err(|e| OmsError::Keyless(format!("the trusted root: {e}")))?;
-    let bundle = Bundle::from_json(text.trim()).map_err(|e| OmsError::NotABundle(e.to_string()))?;
+    // The verifier reads exactly the members parsed here (one content, a DSSE envelope), and
+    // the statement used below is the payload it verified, compared byte for byte.
+    let bundle = sigstore_verify::types::Bundle::from_json(&b.sigstore_json())
+        .map_err(|e| OmsError::NotABundle(e.to_string()))?;
     let policy = sigstore_verify::VerificationPolicy::new(identity, issuer);
     let result = sigstore_verify::verify(digest, &bundle, &policy, &root)
         .map_err(|e| OmsError::Keyless(e.to_string()))?;
+    let SignatureContent::DsseEnvelope(verified) = &bundle.content else {
+        return Err(OmsError::NotABundle(
+            "the verified content is not a DSSE envelope".into(),
+        ));
+    };
+    if verified.payload.as_bytes() != payload.as_slice() || verified.payload_type != PAYLOAD_TYPE {
+        return Err(OmsError::Keyless(
+            "the verified envelope is not the one read".into(),
+        ));
+    }
     let who = result
         .identity()
         .map(|i| i.as_str().to_string())
@@ -505,6 +716,7 @@ pub fn parse_statement(payload: &[u8]) -> Result<OmsManifest, OmsError> {
             },
             resources,
             legacy: true,
+            subject: None,
         });
     }
     if ptype != PREDICATE_V1 {
@@ -608,7 +820,8 @@ pub fn parse_statement(payload: &[u8]) -> Result<OmsManifest, OmsError> {
             )));
         }
     }
-    let found = crate::digest::hex(&hasher.finalize());
+    let subject: [u8; 32] = hasher.finalize().into();
+    let found = crate::digest::hex(&subject);
     if found != expected {
         return Err(OmsError::SubjectDigest { expected, found });
     }
@@ -622,6 +835,7 @@ pub fn parse_statement(payload: &[u8]) -> Result<OmsManifest, OmsError> {
         },
         resources,
         legacy: false,
+        subject: Some(crate::Digest(subject)),
     })
 }
 
@@ -691,7 +905,9 @@ fn list_files(
     dir: &Path,
     allow_symlinks: bool,
     ignore: &[String],
+    signature: Option<&FileId>,
 ) -> Result<Vec<(String, PathBuf)>, OmsError> {
+    use std::os::unix::fs::MetadataExt;
     let mut out = Vec::new();
     let mut stack = vec![(dir.to_path_buf(), String::new())];
     while let Some((d, prefix)) = stack.pop() {
@@ -714,6 +930,11 @@ fn list_files(
                 path: p.clone(),
                 source,
             })?;
+            // The signature file itself (a regular file, by identity) is not part of the model.
+            if lm.is_file() && signature.is_some_and(|id| id.dev == lm.dev() && id.ino == lm.ino())
+            {
+                continue;
+            }
             let m = if lm.file_type().is_symlink() {
                 if !allow_symlinks {
                     return Err(OmsError::Model(format!(
@@ -741,16 +962,18 @@ fn list_files(
 }
 
 /// Hashes `dir` as `ser` says (files or shards, the hash type, ignored paths plus `extra`) and
-/// compares with the signed manifest: one report line per file, as `verify` reports.
+/// compares with the signed manifest: one report line per file, as `verify` reports. The
+/// `signature` file, when it is in `dir`, is left out by its identity.
 pub fn verify_dir(
     dir: &Path,
     signed: &OmsManifest,
     extra_ignore: &[String],
+    signature: Option<&FileId>,
 ) -> Result<Report, OmsError> {
     let ser = &signed.serialization;
     let mut ignore: Vec<String> = ser.ignore_paths.clone();
     ignore.extend(extra_ignore.iter().cloned());
-    let files = list_files(dir, ser.allow_symlinks, &ignore)?;
+    let files = list_files(dir, ser.allow_symlinks, &ignore, signature)?;
     // Expected digests grouped by file: (start, end) → digest; (0, u64::MAX) for whole files.
     let mut expected: BTreeMap<String, Vec<(u64, u64, String)>> = BTreeMap::new();
     for (name, (_, d)) in &signed.resources {
@@ -976,14 +1199,15 @@ mod tests {
         ];
         let text = sign("m", &files, &[".git".into()], &k);
         assert!(is_oms_bundle(&text));
-        let (m, id) = verify_with_keys(&text, &[k.public()]).unwrap();
+        let b = Bundle::parse(&text).unwrap();
+        let (m, id) = verify_with_keys(&b, &[k.public()]).unwrap();
         assert_eq!(id, k.public().id());
         assert_eq!(m.model_name, "m");
-        let r = verify_dir(d.path(), &m, &[]).unwrap();
+        let r = verify_dir(d.path(), &m, &[], None).unwrap();
         assert!(r.ok, "{r:?}");
         std::fs::write(d.path().join("a.bin"), b"hellO").unwrap();
         std::fs::write(d.path().join("new"), b"").unwrap();
-        let r = verify_dir(d.path(), &m, &[]).unwrap();
+        let r = verify_dir(d.path(), &m, &[], None).unwrap();
         assert!(!r.ok);
         let st: Vec<(&str, &FileStatus)> = r
             .files
@@ -999,7 +1223,7 @@ mod tests {
             PrivateKey::from_ecdsa_scalar(crate::attest::keys::Algorithm::EcdsaP256, &[8; 32])
                 .unwrap();
         assert!(matches!(
-            verify_with_keys(&text, &[other.public()]),
+            verify_with_keys(&b, &[other.public()]),
             Err(OmsError::KeyMismatch { .. })
         ));
     }

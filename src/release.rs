@@ -1,6 +1,8 @@
-//! Verifying a release as a whole: the files against the manifest, and the manifest against the
-//! trust the user gives (keys, a policy or the trust store) and the pins they asked for, in one
-//! typed verdict that every front end renders (the CLI today; the Python package builds on it).
+//! THE judge. Verifying a release as a whole — the files against what was signed, every kind of
+//! signature (weightseal attestations, OpenSSF model signing bundles with a key, a certificate
+//! chain or a Sigstore identity) against the trust the user gives (keys, a policy or the trust
+//! store), and the pins they asked for — in one typed [`Verdict`]. The CLI and the Python
+//! package render it; they never decide. [`Verdict::ok`] is the only source of a success.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -8,7 +10,7 @@
 //! use weightseal::attest::{bundle, time::Timestamp};
 //! use weightseal::manifest::{build, BuildOptions};
 //! use weightseal::progress::NoProgress;
-//! use weightseal::release::{verify_release, Pins};
+//! use weightseal::release::{verify, Ask, Pins, Release, Trust};
 //! use weightseal::verify::VerifyOptions;
 //!
 //! // Publish: hash a directory and sign its manifest.
@@ -25,17 +27,31 @@
 //!
 //! // Verify: the files, the signature by the publisher's key, the pinned model name.
 //! let trust = Policy::publisher_keys(vec![("acme".into(), key.public())]);
-//! let pins = Pins { model: Some("org/model".into()), digest: None };
-//! let v = verify_release(
-//!     dir.path(), &m, &bundle::parse(&line), Some(&trust), &pins,
-//!     &VerifyOptions::default(), Timestamp::now(), &NoProgress,
-//! )?;
-//! assert!(v.ok && v.signatures.as_ref().unwrap().ok);
+//! let ask = Ask {
+//!     trust: Trust::Policy(trust),
+//!     pins: Pins { model: Some("org/model".into()), digest: None },
+//!     ..Ask::default()
+//! };
+//! let release = Release::Local {
+//!     dir: dir.path(), manifest: &m, attestations: &bundle::parse(&line),
+//!     opts: &VerifyOptions::default(),
+//! };
+//! let v = verify(release, &ask, &NoProgress)?;
+//! assert!(v.ok() && v.signatures.as_ref().unwrap().ok);
+//!
+//! // The same release, asked for under another name: refused, and the verdict says why.
+//! let ask = Ask { pins: Pins { model: Some("org/other".into()), digest: None }, ..ask };
+//! let release = Release::Local {
+//!     dir: dir.path(), manifest: &m, attestations: &bundle::parse(&line),
+//!     opts: &VerifyOptions::default(),
+//! };
+//! let v = verify(release, &ask, &NoProgress)?;
+//! assert!(!v.ok() && v.reasons[0].starts_with("wrong-model"));
 //! # Ok(())
 //! # }
 //! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -45,6 +61,7 @@ use crate::attest::time::Timestamp;
 use crate::attest::{check_release, Policy};
 use crate::digest::Digest;
 use crate::manifest::Manifest;
+use crate::oms::{self, OmsCheck, OmsError};
 use crate::progress::Progress;
 use crate::verify::{verify_dir, Report, VerifyError, VerifyOptions};
 
@@ -55,20 +72,283 @@ pub struct Pins {
     pub digest: Option<Digest>,
 }
 
-/// The verdict on a release.
+/// What to do when nobody the user trusts vouches for a release.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Unsigned {
+    /// Refuse it (`fetch`, the verified loader): trust or a digest pin is required.
+    Refuse,
+    /// Accept it for integrity only when the user has configured no trust at all (no key, no
+    /// policy, no trust store entries): `verify` of a model whose publisher is unknown. A user
+    /// with a trust store never gets a release that no trusted key signed.
+    #[default]
+    WhenNoTrustConfigured,
+    /// Accept it for integrity only (`--integrity-only`, `allow_unsigned=True`).
+    Allow,
+}
+
+/// What the caller demands of a release, whatever its kind.
+#[derive(Clone, Debug)]
+pub struct Ask {
+    pub trust: Trust,
+    pub pins: Pins,
+    pub unsigned: Unsigned,
+    /// The time attestations are judged at.
+    pub now: Timestamp,
+}
+
+impl Default for Ask {
+    fn default() -> Ask {
+        Ask {
+            trust: Trust::Nothing,
+            pins: Pins::default(),
+            unsigned: Unsigned::default(),
+            now: Timestamp::now(),
+        }
+    }
+}
+
+/// The release to judge, with its evidence.
+// Built once per verification: the size of the variant holding a report does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum Release<'a> {
+    /// A model directory (or one file of it, `opts.only`), its weightseal manifest and the
+    /// attestations beside it.
+    Local {
+        dir: &'a Path,
+        manifest: &'a Manifest,
+        attestations: &'a [BundleLine],
+        opts: &'a VerifyOptions,
+    },
+    /// A weightseal release whose files were checked elsewhere (a mirror streamed by
+    /// `verify --url`).
+    Checked {
+        manifest: &'a Manifest,
+        attestations: &'a [BundleLine],
+        files: Report,
+    },
+    /// A weightseal manifest whose files the caller checks itself as it reads them (the
+    /// verified loader reads each tensor into memory and compares it there): only who vouches
+    /// for the manifest and the pins are judged, and the verdict has no `files`.
+    Manifest {
+        manifest: &'a Manifest,
+        attestations: &'a [BundleLine],
+    },
+    /// A model directory signed with an OpenSSF model signing bundle (`model.sig`).
+    Oms {
+        dir: &'a Path,
+        /// The bundle file. When it lies in `dir`, that one file (by identity, never through a
+        /// link) is left out of the files checked, as model_signing leaves it out.
+        signature: &'a Path,
+        /// How to check it; `None`: with the trust store's publisher keys for the model.
+        check: Option<&'a OmsCheck>,
+        /// Paths left out, as model_signing takes them (relative to `dir`, or to the
+        /// current directory when inside it).
+        ignore_paths: &'a [PathBuf],
+        /// Leave out `.git`, `.github`, `.gitattributes`, `.gitignore` (model_signing's default).
+        ignore_git: bool,
+    },
+}
+
+/// The kind of signature a release carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    Weightseal,
+    Oms,
+}
+
+/// Who vouched for the manifest the files were checked against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Vouched {
+    /// Keys, a policy or trust store entries judged the signatures (see `signatures`/`oms`).
+    Checked,
+    /// No trust is configured at all: the files were checked against the manifest beside them
+    /// only, which whoever changed them could have regenerated.
+    NotGiven,
+    /// The manifest is the one the `--digest` pin names (learned out of band).
+    DigestPinned,
+    /// The caller asked for integrity only.
+    IntegrityOnly,
+    /// Trust is configured, but no key the caller trusts is assigned to this model's name.
+    NoTrustedKey,
+}
+
+/// An OpenSSF model signing signature, as judged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OmsReport {
+    pub ok: bool,
+    pub method: Option<oms::Method>,
+    /// Who signed (key id, certificate subject, Sigstore identity), when it verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash_type: Option<String>,
+    /// `files` or `shards`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serialization: Option<&'static str>,
+    pub resources: usize,
+    /// Made by model_signing 0.2.
+    pub legacy: bool,
+    /// Why it did not verify.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The verdict on a release: the one answer every front end renders. Exit code 0, `"ok":
+/// true` and every success word come from [`Verdict::ok`], which no front end can set.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Verdict {
-    /// Every file verified, the trust (when given) is met and every pin holds.
-    pub ok: bool,
+    ok: bool,
+    pub format: Format,
+    /// The model's name, as its signed statement or manifest gives it (empty when the
+    /// signature was refused before it could be read).
     pub name: String,
-    pub manifest_digest: Digest,
-    /// The files against the manifest.
-    pub files: Report,
-    /// The attestations against the trust; `None` when no trust was given (then only the
-    /// files' consistency with the manifest beside them was shown).
+    /// The weightseal manifest digest (BLAKE3), or an OMS statement's subject digest
+    /// (SHA-256); `None` when the signature was refused before it could be read.
+    pub manifest_digest: Option<Digest>,
+    /// The bytes the manifest lists (weightseal releases).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// The files against the manifest; `None` when the release was refused before they were
+    /// checked (an OMS signature that does not verify says nothing of what the files should be).
+    pub files: Option<Report>,
+    pub vouched: Vouched,
+    /// The weightseal attestations against the trust, when judged.
     pub signatures: Option<PolicyReport>,
+    /// The OMS signature, for an OMS release.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oms: Option<OmsReport>,
     /// Pins that do not hold.
     pub pins: Vec<Problem>,
+    /// The trust store entries that supplied the trust, when they did.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trust_store: Vec<String>,
+    /// Why the release is not verified, most important first (empty when it is).
+    pub reasons: Vec<String>,
+}
+
+impl Verdict {
+    /// Every file verified, whoever must vouch for the manifest did, and every pin holds.
+    pub fn ok(&self) -> bool {
+        self.ok
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        format: Format,
+        name: String,
+        manifest_digest: Option<Digest>,
+        files: Option<Report>,
+        vouched: Vouched,
+        signatures: Option<PolicyReport>,
+        oms: Option<OmsReport>,
+        pins: Vec<Problem>,
+        trust_store: Vec<String>,
+    ) -> Verdict {
+        let mut reasons: Vec<String> = pins
+            .iter()
+            .map(|p| format!("{}: {}", p.code, p.detail))
+            .collect();
+        if vouched == Vouched::NoTrustedKey {
+            reasons.push(format!(
+                "no key you trust is assigned to the model {name:?}, so nobody you trust vouches for its manifest"
+            ));
+        }
+        if let Some(s) = signatures.as_ref().filter(|s| !s.ok) {
+            let mut codes: Vec<&str> = s
+                .attestations
+                .iter()
+                .filter(|a| a.status != crate::attest::policy::Status::Valid)
+                .map(|a| a.code.as_str())
+                .chain(s.problems.iter().map(|p| p.code))
+                .collect();
+            codes.sort_unstable();
+            codes.dedup();
+            let unmet: Vec<String> = s
+                .roles
+                .iter()
+                .filter(|r| !r.met)
+                .map(|r| format!("{} {}/{}", r.role, r.keys.len(), r.threshold))
+                .collect();
+            let mut why = String::from("the attestations do not meet the trust");
+            if !unmet.is_empty() {
+                why.push_str(&format!(" (unmet: {})", unmet.join(", ")));
+            }
+            if !codes.is_empty() {
+                why.push_str(&format!(": {}", codes.join(", ")));
+            }
+            reasons.push(why);
+        }
+        if let Some(e) = oms.as_ref().and_then(|o| o.error.as_ref()) {
+            reasons.push(format!("the signature does not verify: {e}"));
+        }
+        match &files {
+            Some(f) if !f.ok => reasons.push(files_reason(f)),
+            Some(_) => {}
+            None if reasons.is_empty() => reasons.push("the files were not checked".into()),
+            None => {}
+        }
+        let vouch_ok = match vouched {
+            Vouched::Checked => {
+                signatures.as_ref().is_some_and(|s| s.ok) || oms.as_ref().is_some_and(|o| o.ok)
+            }
+            Vouched::NotGiven | Vouched::DigestPinned | Vouched::IntegrityOnly => true,
+            Vouched::NoTrustedKey => false,
+        };
+        let ok = reasons.is_empty()
+            && vouch_ok
+            && files.as_ref().is_some_and(|f| f.ok)
+            && signatures.as_ref().is_none_or(|s| s.ok)
+            && oms.as_ref().is_none_or(|o| o.ok);
+        if !ok && reasons.is_empty() {
+            reasons.push("the signatures were not shown to vouch for it".into());
+        }
+        Verdict {
+            ok,
+            format,
+            name,
+            manifest_digest,
+            size: None,
+            files,
+            vouched,
+            signatures,
+            oms,
+            pins,
+            trust_store,
+            reasons,
+        }
+    }
+}
+
+/// "3 file(s) differ from the manifest: a, b, c ..." and the tensor set and index problems.
+fn files_reason(f: &Report) -> String {
+    let bad: Vec<&str> = f
+        .files
+        .iter()
+        .filter(|x| !x.status.passes())
+        .map(|x| x.path.as_str())
+        .collect();
+    let mut parts = Vec::new();
+    if !bad.is_empty() {
+        let shown: Vec<&str> = bad.iter().take(5).copied().collect();
+        parts.push(format!(
+            "{} file(s) differ from what was signed: {}{}",
+            bad.len(),
+            shown.join(", "),
+            if bad.len() > 5 { ", ..." } else { "" }
+        ));
+    }
+    if f.tensor_set.as_ref().is_some_and(|t| !t.ok) {
+        parts.push("the tensor set differs".into());
+    }
+    if !f.index.is_empty() {
+        parts.push(format!("{} index problem(s)", f.index.len()));
+    }
+    if parts.is_empty() {
+        parts.push("the files do not verify".into());
+    }
+    parts.join("; ")
 }
 
 /// Why a release could not be judged at all.
@@ -82,53 +362,229 @@ pub enum ReleaseError {
     /// The trust store could not be read.
     #[error("{0}")]
     Trust(String),
+    /// The signature file could not be read or the model directory listed.
+    #[error(transparent)]
+    Oms(OmsError),
+    /// Nothing to check an OMS bundle with.
+    #[error("verifying an OpenSSF model signing bundle needs the signer's public key (--key PUB), the certificates you trust (--certificate-chain CA.pem), a Sigstore identity (--identity ID --identity-provider URL), or a trust store entry for the model")]
+    NoOmsCheck,
 }
 
-/// Judges a release whose files were already checked (`files`, from a directory or a mirror):
-/// the attestations of `bundle` against `trust` (recording the version in the policy's state
-/// file when it is met) and the pins.
-pub fn judge(
-    manifest: &Manifest,
-    files: Report,
-    bundle: &[BundleLine],
-    trust: Option<&Policy>,
-    pins: &Pins,
-    now: Timestamp,
-) -> Result<Verdict, ReleaseError> {
-    let signatures = trust
-        .map(|p| check_release(p, manifest, bundle, now))
-        .transpose()
-        .map_err(ReleaseError::State)?;
-    let pins = check_pins(
-        pins.model.as_deref(),
-        pins.digest,
-        manifest.name(),
-        manifest.digest(),
-    );
-    Ok(Verdict {
-        ok: files.ok && pins.is_empty() && signatures.as_ref().is_none_or(|s| s.ok),
-        name: manifest.name().to_string(),
-        manifest_digest: manifest.digest(),
-        files,
-        signatures,
-        pins,
-    })
-}
-
-/// Verifies the release in directory `dir`: its files against `manifest`, then [`judge`].
-#[allow(clippy::too_many_arguments)]
-pub fn verify_release(
-    dir: &Path,
-    manifest: &Manifest,
-    bundle: &[BundleLine],
-    trust: Option<&Policy>,
-    pins: &Pins,
-    opts: &VerifyOptions,
-    now: Timestamp,
+/// Judges a release: its files, its signatures of any kind against the trust, and the pins,
+/// into one [`Verdict`].
+pub fn verify(
+    release: Release<'_>,
+    ask: &Ask,
     progress: &dyn Progress,
 ) -> Result<Verdict, ReleaseError> {
-    let files = verify_dir(dir, manifest, opts, progress)?;
-    judge(manifest, files, bundle, trust, pins, now)
+    match release {
+        Release::Local {
+            dir,
+            manifest,
+            attestations,
+            opts,
+        } => {
+            // Trust first: a trust store that cannot be read stops before any hashing.
+            let resolved = ask.trust.resolve(manifest.name())?;
+            let files = verify_dir(dir, manifest, opts, progress)?;
+            weightseal_verdict(manifest, Some(files), attestations, ask, resolved)
+        }
+        Release::Checked {
+            manifest,
+            attestations,
+            files,
+        } => {
+            let resolved = ask.trust.resolve(manifest.name())?;
+            weightseal_verdict(manifest, Some(files), attestations, ask, resolved)
+        }
+        Release::Manifest {
+            manifest,
+            attestations,
+        } => {
+            let resolved = ask.trust.resolve(manifest.name())?;
+            let mut v = weightseal_verdict(manifest, None, attestations, ask, resolved)?;
+            v.files = None;
+            Ok(v)
+        }
+        Release::Oms {
+            dir,
+            signature,
+            check,
+            ignore_paths,
+            ignore_git,
+        } => oms_verdict(dir, signature, check, ignore_paths, ignore_git, ask),
+    }
+}
+
+/// Who vouches when no trust applies to the model.
+fn unvouched(resolved: &Resolved, ask: &Ask) -> Vouched {
+    if ask.pins.digest.is_some() {
+        Vouched::DigestPinned
+    } else if ask.unsigned == Unsigned::Allow {
+        Vouched::IntegrityOnly
+    } else if resolved.configured || ask.unsigned == Unsigned::Refuse {
+        Vouched::NoTrustedKey
+    } else {
+        Vouched::NotGiven
+    }
+}
+
+/// The verdict on a weightseal release; `files: None` judges the manifest alone (the caller
+/// checks the bytes as it reads them).
+fn weightseal_verdict(
+    m: &Manifest,
+    files: Option<Report>,
+    lines: &[BundleLine],
+    ask: &Ask,
+    resolved: Resolved,
+) -> Result<Verdict, ReleaseError> {
+    let pins = check_pins(
+        ask.pins.model.as_deref(),
+        ask.pins.digest,
+        m.name(),
+        m.digest(),
+    );
+    let (vouched, signatures) = match &resolved.policy {
+        Some(p) => (
+            Vouched::Checked,
+            Some(check_release(p, m, lines, ask.now).map_err(ReleaseError::State)?),
+        ),
+        None => (unvouched(&resolved, ask), None),
+    };
+    let files_checked = files.is_some();
+    let mut v = Verdict::new(
+        Format::Weightseal,
+        m.name().to_string(),
+        Some(m.digest()),
+        files.or(Some(Report::new(Vec::new(), Vec::new(), None))),
+        vouched,
+        signatures,
+        None,
+        pins,
+        resolved.store_entries,
+    );
+    v.size = Some(m.total_size());
+    if !files_checked {
+        v.files = None;
+    }
+    Ok(v)
+}
+
+fn oms_verdict(
+    dir: &Path,
+    signature: &Path,
+    check: Option<&OmsCheck>,
+    ignore_paths: &[PathBuf],
+    ignore_git: bool,
+    ask: &Ask,
+) -> Result<Verdict, ReleaseError> {
+    let (text, identity) = oms::read_signature(signature).map_err(ReleaseError::Oms)?;
+    let refused = |method, e: OmsError, store: Vec<String>| {
+        Verdict::new(
+            Format::Oms,
+            String::new(),
+            None,
+            None,
+            Vouched::Checked,
+            None,
+            Some(OmsReport {
+                ok: false,
+                method,
+                signer: None,
+                hash_type: None,
+                serialization: None,
+                resources: 0,
+                legacy: false,
+                error: Some(e.to_string()),
+            }),
+            Vec::new(),
+            store,
+        )
+    };
+    let bundle = match oms::Bundle::parse(&text) {
+        Ok(b) => b,
+        Err(e) => return Ok(refused(None, e, Vec::new())),
+    };
+    let method = bundle.method();
+    // The check: the caller's, or the trust store's publisher keys for the name the statement
+    // claims (the signature then authenticates that name).
+    let (check, store_entries) = match check {
+        Some(c) => (c.clone(), Vec::new()),
+        None => {
+            let claimed = bundle.claimed_name().unwrap_or_default();
+            let resolved = ask.trust.resolve(&claimed)?;
+            match resolved.policy {
+                Some(p) => (
+                    OmsCheck::Keys(p.keys_for_role("publisher")),
+                    resolved.store_entries,
+                ),
+                None if resolved.configured => {
+                    return Ok(Verdict::new(
+                        Format::Oms,
+                        claimed,
+                        None,
+                        None,
+                        Vouched::NoTrustedKey,
+                        None,
+                        None,
+                        Vec::new(),
+                        Vec::new(),
+                    ))
+                }
+                None => return Err(ReleaseError::NoOmsCheck),
+            }
+        }
+    };
+    let verified = match oms::verify_bundle(&bundle, &check) {
+        Ok(v) => v,
+        Err(e @ OmsError::Io { .. }) => return Err(ReleaseError::Oms(e)),
+        Err(e) => return Ok(refused(Some(method), e, store_entries)),
+    };
+    let m = &verified.manifest;
+    let pins = match m.subject {
+        Some(d) => check_pins(ask.pins.model.as_deref(), ask.pins.digest, &m.model_name, d),
+        None => {
+            let mut p = check_pins(
+                ask.pins.model.as_deref(),
+                None,
+                &m.model_name,
+                Digest([0; 32]),
+            );
+            if let Some(d) = ask.pins.digest {
+                p.push(Problem {
+                    code: "wrong-digest",
+                    detail: format!("asked for {d}, but a model_signing 0.2 signature has no single digest to compare"),
+                });
+            }
+            p
+        }
+    };
+    let ignore = oms::ignored_paths(dir, ignore_paths, ignore_git);
+    let files = oms::verify_dir(dir, m, &ignore, Some(&identity)).map_err(ReleaseError::Oms)?;
+    Ok(Verdict::new(
+        Format::Oms,
+        m.model_name.clone(),
+        m.subject,
+        Some(files),
+        Vouched::Checked,
+        None,
+        Some(OmsReport {
+            ok: true,
+            method: Some(verified.method),
+            signer: Some(verified.signer.clone()),
+            hash_type: Some(m.serialization.hash_type.clone()),
+            serialization: Some(if m.serialization.shard_size.is_some() {
+                "shards"
+            } else {
+                "files"
+            }),
+            resources: m.resources.len(),
+            legacy: m.legacy,
+            error: None,
+        }),
+        pins,
+        store_entries,
+    ))
 }
 
 /// Where the trust for a release comes from.
@@ -141,7 +597,7 @@ pub enum Trust {
     Policy(Policy),
     /// The entries of the trust store at this path that match the model's name (nothing when
     /// none match).
-    Store(std::path::PathBuf),
+    Store(PathBuf),
 }
 
 /// The trust that applies to one model.
@@ -150,7 +606,10 @@ pub struct Resolved {
     pub policy: Option<Policy>,
     /// The trust store entries used, `name (role for pattern)`, when they were.
     pub store_entries: Vec<String>,
-    pub store_path: Option<std::path::PathBuf>,
+    pub store_path: Option<PathBuf>,
+    /// Whether the caller configured any trust: keys, a policy, or a trust store with entries
+    /// (whether or not they match this model).
+    pub configured: bool,
 }
 
 impl Trust {
@@ -167,12 +626,14 @@ impl Trust {
         }
     }
 
-    /// The policy for model `name`.
+    /// The policy for model `name` (matched against trust store patterns with the same case
+    /// and Unicode folding as paths).
     pub fn resolve(&self, name: &str) -> Result<Resolved, ReleaseError> {
         match self {
             Trust::Nothing => Ok(Resolved::default()),
             Trust::Policy(p) => Ok(Resolved {
                 policy: Some(p.clone()),
+                configured: true,
                 ..Default::default()
             }),
             Trust::Store(path) => {
@@ -193,6 +654,7 @@ impl Trust {
                     policy,
                     store_entries,
                     store_path: Some(path.clone()),
+                    configured: !store.entries.is_empty(),
                 })
             }
         }
@@ -218,8 +680,7 @@ pub struct FetchRequest {
 /// The outcome of [`fetch_release`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FetchVerdict {
-    /// Every file is in place and verified, the trust (when any) is met and the pins hold.
-    pub ok: bool,
+    ok: bool,
     pub name: String,
     pub manifest_digest: Digest,
     /// The attestations against the trust, judged before any weight byte was requested.
@@ -230,6 +691,64 @@ pub struct FetchVerdict {
     pub trust_store: Vec<String>,
     /// The download; `None` when the manifest was refused before it (pins, signatures).
     pub files: Option<crate::fetch::FetchReport>,
+    pub vouched: Vouched,
+    /// Why the fetch is not verified, most important first (empty when it is).
+    pub reasons: Vec<String>,
+}
+
+impl FetchVerdict {
+    /// Every file is in place and verified, whoever must vouch for the manifest did (trust
+    /// met, or a digest pin, or integrity only as asked) and the pins hold.
+    pub fn ok(&self) -> bool {
+        self.ok
+    }
+
+    /// Sets `ok` and `reasons` from the parts: the one place a fetch is judged.
+    fn judge(mut self) -> FetchVerdict {
+        let mut reasons: Vec<String> = self
+            .pins
+            .iter()
+            .map(|p| format!("{}: {}", p.code, p.detail))
+            .collect();
+        if let Some(s) = self.signatures.as_ref().filter(|s| !s.ok) {
+            let codes: Vec<&str> = s.problems.iter().map(|p| p.code).collect();
+            reasons.push(format!(
+                "the attestations do not meet the trust{}; nothing was downloaded",
+                if codes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", codes.join(", "))
+                }
+            ));
+        }
+        match &self.files {
+            None if reasons.is_empty() => reasons.push("nothing was downloaded".into()),
+            None => {}
+            Some(r) => {
+                let failed = r.files.iter().filter(|f| f.error.is_some()).count();
+                let extra = r.extra.iter().filter(|x| !x.allowed).count();
+                if failed > 0 {
+                    reasons.push(format!("{failed} file(s) failed"));
+                }
+                if extra > 0 {
+                    reasons.push(format!(
+                        "the destination holds {extra} file(s) the manifest does not list"
+                    ));
+                }
+                if !r.ok && failed == 0 && extra == 0 {
+                    reasons.push("the download did not verify".into());
+                }
+            }
+        }
+        let vouch_ok = match self.vouched {
+            Vouched::Checked => self.signatures.as_ref().is_some_and(|s| s.ok),
+            Vouched::DigestPinned | Vouched::IntegrityOnly | Vouched::NotGiven => true,
+            Vouched::NoTrustedKey => false,
+        };
+        self.ok = reasons.is_empty() && vouch_ok && self.files.as_ref().is_some_and(|f| f.ok);
+        self.reasons = reasons;
+        self
+    }
 }
 
 /// Why a fetch could not be carried out or judged.
@@ -350,7 +869,7 @@ pub fn remote_bundle(
 ///     ..FetchRequest::default()
 /// };
 /// let v = fetch_release(&remote, std::path::Path::new("model"), &req, &NoProgress)?;
-/// assert!(v.ok, "not verified: {v:?}");
+/// assert!(v.ok(), "not verified: {:?}", v.reasons);
 /// # Ok(())
 /// # }
 /// ```
@@ -367,13 +886,29 @@ pub fn fetch_release(
         limit(req.manifest_limit, crate::manifest::MAX_MANIFEST_LEN),
     )?;
     let resolved = req.trust.resolve(m.name())?;
-    if resolved.policy.is_none() && !req.allow_unsigned && req.pins.digest.is_none() {
+    let ask = Ask {
+        trust: req.trust.clone(),
+        pins: req.pins.clone(),
+        unsigned: if req.allow_unsigned {
+            Unsigned::Allow
+        } else {
+            Unsigned::Refuse
+        },
+        now: Timestamp::now(),
+    };
+    let vouched = match resolved.policy {
+        Some(_) => Vouched::Checked,
+        None => unvouched(&resolved, &ask),
+    };
+    if vouched == Vouched::NoTrustedKey {
         return Err(FetchReleaseError::Unvouched {
             name: m.name().to_string(),
         });
     }
     let mut verdict = FetchVerdict {
         ok: false,
+        vouched,
+        reasons: Vec::new(),
         name: m.name().to_string(),
         manifest_digest: m.digest(),
         signatures: None,
@@ -387,7 +922,7 @@ pub fn fetch_release(
         files: None,
     };
     if !verdict.pins.is_empty() {
-        return Ok(verdict);
+        return Ok(verdict.judge());
     }
     let (lines, bundle_text) = remote_bundle(
         remote,
@@ -395,11 +930,11 @@ pub fn fetch_release(
         limit(req.bundle_limit, crate::attest::bundle::MAX_BUNDLE_LEN),
     )?;
     if let Some(p) = &resolved.policy {
-        let report = check_release(p, &m, &lines, Timestamp::now()).map_err(ReleaseError::State)?;
+        let report = check_release(p, &m, &lines, ask.now).map_err(ReleaseError::State)?;
         let met = report.ok;
         verdict.signatures = Some(report);
         if !met {
-            return Ok(verdict);
+            return Ok(verdict.judge());
         }
     }
     let report = crate::fetch::fetch(remote, &m, dest, progress)?;
@@ -418,7 +953,6 @@ pub fn fetch_release(
                 .map_err(dest_err)?;
         }
     }
-    verdict.ok = report.ok;
     verdict.files = Some(report);
-    Ok(verdict)
+    Ok(verdict.judge())
 }

@@ -534,6 +534,9 @@ fn unit_work(
         h.update(&bytes[..(b - a) as usize]);
         let mut first_job = 0;
         feed_jobs(&mut jobs, &mut first_job, a, bytes);
+        if m.truncated() {
+            return Err(crate::mapped::truncated_error());
+        }
         progress.advance(b - a);
         let tree = if whole_file {
             TreeValue::Root(h.finalize().into())
@@ -723,6 +726,9 @@ pub fn hash_regions(
                         h.update_rayon(m.bytes());
                     } else {
                         h.update(m.bytes());
+                    }
+                    if m.truncated() {
+                        return Err(crate::mapped::truncated_error());
                     }
                     progress.advance(n);
                     at += n;

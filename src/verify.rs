@@ -614,13 +614,14 @@ fn verify_tensors(
         .tensor_digest()
         .ok_or(VerifyError::NoTensorsInManifest)?;
     let cs = manifest.chunk_size();
-    let m_other: Vec<&FileEntry> = manifest
-        .files()
+    // A file the manifest records without tensors (named like a tensor file, but hashed as a
+    // plain file) is checked byte for byte like any other plain file, in every mode.
+    let in_layout = |f: &FileEntry| f.tensors.is_some() || index::is_index(f.path.as_str());
+    let m_other: Vec<&FileEntry> = manifest.files().iter().filter(|f| !in_layout(f)).collect();
+    let plain: std::collections::HashSet<&str> = m_other.iter().map(|f| f.path.as_str()).collect();
+    let (d_layout, d_other): (Vec<&Entry>, Vec<&Entry>) = entries
         .iter()
-        .filter(|f| !is_layout_file(f.path.as_str()))
-        .collect();
-    let (d_layout, d_other): (Vec<&Entry>, Vec<&Entry>) =
-        entries.iter().partition(|e| is_layout_file(e.name()));
+        .partition(|e| is_layout_file(e.name()) && !plain.contains(e.name()));
     progress.set_total(entries.iter().map(file_size).sum());
     let mut files = compare_files(&m_other, &d_other, cs, opts, progress);
     // Hash every tensor file of the directory with its tensors.
@@ -652,7 +653,18 @@ fn verify_tensors(
                 found.extend(&tf.tensors);
                 found_files.push((path.clone(), tf));
             }
-            Ok(None) => {}
+            // Named like a tensor file, holds no tensors, and the manifest does not list it:
+            // an extra file, never passed over.
+            Ok(None) => files.push(FileReport {
+                path: path.clone(),
+                status: FileStatus::Extra {
+                    size: d_layout
+                        .iter()
+                        .find(|e| e.name() == path)
+                        .map(|e| file_size(e)),
+                    allowed: opts.extra == ExtraFiles::Allow,
+                },
+            }),
             Err(reason) => files.push(FileReport {
                 path: path.clone(),
                 status: FileStatus::Unreadable {

@@ -1,9 +1,11 @@
 //! Listing the files of a model directory (spec/manifest.md, "Directory walk").
 //!
 //! Every regular file under the root, recursively, sorted by the UTF-8 bytes of its path.
-//! Left out: `.git` at any depth (any case), `.weightseal-partial/`, and `weightseal.manifest` and
-//! `weightseal.intoto.jsonl` at the root, plus any file the caller excludes (a manifest
-//! written under another name inside the directory). Symlinks are refused unless the caller
+//! Left out: `.git` (exactly) at the root, `weightseal.manifest` and `weightseal.intoto.jsonl`
+//! at the root, `.weightseal-partial/` while a download is using it ([`Scratch::LeaveOut`]),
+//! plus any file the caller excludes (a manifest written under another name inside the
+//! directory). Any other `.git` (at depth, or `.GIT`) and a leftover `.weightseal-partial/` are
+//! refused, so that they are reported, never passed over. Symlinks are refused unless the caller
 //! follows them (then a link to a file is hashed as that file's bytes under the link's path);
 //! special files and names that are not valid model paths are refused. Refusals are entries,
 //! not errors, so `verify` can report them beside everything else and `hash` can name them.
@@ -76,9 +78,20 @@ pub struct WalkError {
     pub source: io::Error,
 }
 
-/// Lists `root`. `exclude` names files (by identity, wherever they are) to leave out.
+/// What to do with the root's `.weightseal-partial/` (a download's scratch space).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Scratch {
+    /// Refuse it: outside a download it is an interrupted download's leftovers, not the model.
+    #[default]
+    Refuse,
+    /// Leave it out: the download in progress owns it.
+    LeaveOut,
+}
+
+/// Lists a download's destination `root` (its scratch space left out). `exclude` names files
+/// (by identity, wherever they are) to leave out.
 pub fn walk(root: &Path, symlinks: Symlinks, exclude: &[PathBuf]) -> Result<Vec<Entry>, WalkError> {
-    walk_only(root, symlinks, exclude, None)
+    walk_with(root, symlinks, exclude, None, Scratch::LeaveOut)
 }
 
 /// [`walk`], or with `only` the one file of that name directly in `root` (a single-file model:
@@ -88,6 +101,16 @@ pub fn walk_only(
     symlinks: Symlinks,
     exclude: &[PathBuf],
     only: Option<&str>,
+) -> Result<Vec<Entry>, WalkError> {
+    walk_with(root, symlinks, exclude, only, Scratch::Refuse)
+}
+
+fn walk_with(
+    root: &Path,
+    symlinks: Symlinks,
+    exclude: &[PathBuf],
+    only: Option<&str>,
+    scratch: Scratch,
 ) -> Result<Vec<Entry>, WalkError> {
     let meta = fs::metadata(root).map_err(|source| WalkError {
         path: root.to_path_buf(),
@@ -141,20 +164,41 @@ pub fn walk_only(
             let raw = item.file_name();
             let raw = raw.as_encoded_bytes();
             let name = format!("{prefix}{}", String::from_utf8_lossy(raw));
-            // `.git` at any depth is never part of a model (case-insensitively: it is the same
-            // directory on case-insensitive file systems).
-            if raw.eq_ignore_ascii_case(b".git") {
+            if only.is_some_and(|o| o.as_bytes() != raw) {
                 continue;
             }
-            if only.is_some_and(|o| o.as_bytes() != raw) {
+            // The repository the model was cloned with: `.git` exactly, at the root.
+            if prefix.is_empty() && raw == b".git" {
+                continue;
+            }
+            // Any other `.git` (nested, or `.GIT`, the same directory on case-insensitive file
+            // systems) is refused, not passed over: git run there reads its config, whose
+            // `core.fsmonitor` runs commands.
+            if raw.eq_ignore_ascii_case(b".git") {
+                out.push(Entry::Refused {
+                    name: name.clone(),
+                    fs_path: fs_path.clone(),
+                    reason: Refusal::BadName(crate::path::PathError::Reserved(
+                        String::from_utf8_lossy(raw).into_owned(),
+                    )),
+                });
                 continue;
             }
             if prefix.is_empty() {
                 let n: &[u8] = raw;
-                if n == PARTIAL_DIR.as_bytes()
-                    || n == MANIFEST_FILE.as_bytes()
-                    || n == ATTESTATION_FILE.as_bytes()
-                {
+                if n == MANIFEST_FILE.as_bytes() || n == ATTESTATION_FILE.as_bytes() {
+                    continue;
+                }
+                if n.eq_ignore_ascii_case(PARTIAL_DIR.as_bytes()) {
+                    if scratch == Scratch::Refuse || n != PARTIAL_DIR.as_bytes() {
+                        out.push(Entry::Refused {
+                            name: name.clone(),
+                            fs_path: fs_path.clone(),
+                            reason: Refusal::BadName(crate::path::PathError::Reserved(
+                                String::from_utf8_lossy(raw).into_owned(),
+                            )),
+                        });
+                    }
                     continue;
                 }
             }
@@ -286,6 +330,38 @@ mod tests {
             .map(|e| e.name().to_string())
             .collect();
         assert_eq!(names, vec!["a-b", "b/a", "b/c/d", "b/weightseal.manifest"]);
+    }
+
+    #[test]
+    fn nested_git_and_leftover_scratch_are_refused_not_skipped() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        for dir in [".git", "sub/.git", "x/.GIT", PARTIAL_DIR] {
+            fs::create_dir_all(r.join(dir)).unwrap();
+            fs::write(r.join(dir).join("config"), "[core]\nfsmonitor = evil\n").unwrap();
+        }
+        fs::write(r.join("w.bin"), "w").unwrap();
+        let refused = |entries: Vec<Entry>| -> Vec<String> {
+            entries
+                .into_iter()
+                .filter_map(|e| match e {
+                    Entry::Refused {
+                        name,
+                        reason: Refusal::BadName(crate::path::PathError::Reserved(_)),
+                        ..
+                    } => Some(name),
+                    _ => None,
+                })
+                .collect()
+        };
+        let all = walk_only(r, Symlinks::Refuse, &[], None).unwrap();
+        assert_eq!(
+            refused(all),
+            vec![PARTIAL_DIR.to_string(), "sub/.git".into(), "x/.GIT".into()]
+        );
+        // A download leaves its own scratch space out; nested `.git` is still refused.
+        let dest = walk(r, Symlinks::Refuse, &[]).unwrap();
+        assert_eq!(refused(dest), vec!["sub/.git".to_string(), "x/.GIT".into()]);
     }
 
     #[test]

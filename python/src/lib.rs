@@ -18,7 +18,7 @@ use weightseal::attest::time::Timestamp;
 use weightseal::attest::{bundle, Claims, Policy, PrivateKey, PublicKey};
 use weightseal::manifest::{BuildOptions, Manifest, Sha256, Tensor, Tensors};
 use weightseal::progress::Progress;
-use weightseal::release::{Pins, Trust};
+use weightseal::release::{Ask, Pins, Release, Trust, Unsigned};
 use weightseal::verify::{ExtraFiles, Mode, VerifyOptions};
 use weightseal::walk::Symlinks;
 use weightseal::Digest;
@@ -402,10 +402,12 @@ fn sign(
     json(py, &v)
 }
 
-/// Verifies the model in `path`: JSON of weightseal::release::Verdict, with the trust store
-/// entries used.
+/// Verifies the model in `path`: JSON of weightseal::release::Verdict, judged by the library's
+/// one judge. With `signature` (an OpenSSF model signing bundle), the bundle is checked with
+/// `keys`, `certificate_chain` or `identity`/`identity_provider` instead of weightseal
+/// attestations.
 #[pyfunction]
-#[pyo3(signature = (path, *, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, tensors=false, allow_extra=false, follow_symlinks=false, model=None, digest=None, progress=None))]
+#[pyo3(signature = (path, *, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, tensors=false, allow_extra=false, follow_symlinks=false, model=None, digest=None, allow_unsigned=false, signature=None, certificate_chain=vec![], identity=None, identity_provider=None, trusted_root=None, ignore_paths=vec![], ignore_git_paths=true, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn verify(
     py: Python<'_>,
@@ -420,11 +422,213 @@ fn verify(
     follow_symlinks: bool,
     model: Option<String>,
     digest: Option<String>,
+    allow_unsigned: bool,
+    signature: Option<PathBuf>,
+    certificate_chain: Vec<PathBuf>,
+    identity: Option<String>,
+    identity_provider: Option<String>,
+    trusted_root: Option<PathBuf>,
+    ignore_paths: Vec<PathBuf>,
+    ignore_git_paths: bool,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
-    let (trust, pins) = trust_and_pins(py, &keys, policy.as_deref(), trust_store, model, digest)?;
+    let pins = Pins {
+        model,
+        digest: parse_digest(py, digest.as_deref())?,
+    };
+    let unsigned = unsigned_mode(allow_unsigned);
+    if let Some(sig) = signature {
+        let text =
+            weightseal::oms::read_bundle(&sig).map_err(|e| error(py, "AttestationError", e))?;
+        if weightseal::oms::is_oms_bundle(&text) {
+            if policy.is_some() {
+                return Err(error(py, "WeightsealError", "policy= judges weightseal attestations; an OpenSSF model signing bundle is checked with key=, certificate_chain= or identity="));
+            }
+            let check = oms_check(
+                py,
+                &keys,
+                &certificate_chain,
+                identity,
+                identity_provider,
+                trusted_root.as_deref(),
+            )?;
+            let ask = Ask {
+                trust: Trust::given_or_store(None, check.is_none() && trust_store),
+                pins,
+                unsigned,
+                now: Timestamp::now(),
+            };
+            let release = Release::Oms {
+                dir: &path,
+                signature: &sig,
+                check: check.as_ref(),
+                ignore_paths: &ignore_paths,
+                ignore_git: ignore_git_paths,
+            };
+            let v = py.detach(|| {
+                weightseal::release::verify(release, &ask, &weightseal::progress::NoProgress)
+            });
+            return verdict_json(py, v, &path);
+        }
+        if attestations.is_some() {
+            return Err(error(
+                py,
+                "WeightsealError",
+                "give signature= or attestations=, not both",
+            ));
+        }
+        return verify_target(
+            py,
+            &path,
+            manifest,
+            Some(sig),
+            trust(py, &keys, policy.as_deref(), trust_store)?,
+            pins,
+            unsigned,
+            tensors,
+            allow_extra,
+            follow_symlinks,
+            progress,
+        );
+    }
+    if !certificate_chain.is_empty() || identity.is_some() {
+        return Err(error(py, "WeightsealError", "certificate_chain= and identity= check an OpenSSF model signing bundle: pass signature="));
+    }
+    let trust = trust(py, &keys, policy.as_deref(), trust_store)?;
+    verify_target(
+        py,
+        &path,
+        manifest,
+        attestations,
+        trust,
+        pins,
+        unsigned,
+        tensors,
+        allow_extra,
+        follow_symlinks,
+        progress,
+    )
+}
+
+/// `allow_unsigned` as the library's [`Unsigned`].
+fn unsigned_mode(allow_unsigned: bool) -> Unsigned {
+    if allow_unsigned {
+        Unsigned::Allow
+    } else {
+        Unsigned::WhenNoTrustConfigured
+    }
+}
+
+/// How to check an OMS bundle: one of the key, certificate and keyless methods, or `None`.
+fn oms_check(
+    py: Python<'_>,
+    keys: &[PathBuf],
+    chain: &[PathBuf],
+    identity: Option<String>,
+    provider: Option<String>,
+    trusted_root: Option<&Path>,
+) -> PyResult<Option<weightseal::oms::OmsCheck>> {
+    use weightseal::oms::OmsCheck;
+    let methods = usize::from(!keys.is_empty())
+        + usize::from(!chain.is_empty())
+        + usize::from(identity.is_some() || provider.is_some());
+    if methods > 1 {
+        return Err(error(
+            py,
+            "WeightsealError",
+            "give one of key=, certificate_chain= or identity= with identity_provider=",
+        ));
+    }
+    match (identity, provider) {
+        (Some(identity), Some(issuer)) => {
+            let trusted_root = trusted_root
+                .map(|r| {
+                    std::fs::read_to_string(r).map_err(|e| {
+                        error(
+                            py,
+                            "WeightsealError",
+                            format!("reading {}: {e}", r.display()),
+                        )
+                    })
+                })
+                .transpose()?;
+            return Ok(Some(OmsCheck::Keyless {
+                identity,
+                issuer,
+                trusted_root,
+            }));
+        }
+        (None, None) => {}
+        _ => {
+            return Err(error(
+                py,
+                "WeightsealError",
+                "identity= and identity_provider= go together",
+            ))
+        }
+    }
+    if !keys.is_empty() {
+        let mut all = Vec::new();
+        for k in keys {
+            all.extend(PublicKey::read_all(k).map_err(|e| error(py, "KeyLoadError", e))?);
+        }
+        return Ok(Some(OmsCheck::Keys(all)));
+    }
+    if !chain.is_empty() {
+        let mut pem = Vec::new();
+        for c in chain {
+            pem.extend(std::fs::read(c).map_err(|e| {
+                error(
+                    py,
+                    "WeightsealError",
+                    format!("reading {}: {e}", c.display()),
+                )
+            })?);
+            pem.push(b'\n');
+        }
+        return Ok(Some(OmsCheck::Chain(pem)));
+    }
+    Ok(None)
+}
+
+/// A verdict (or why none could be made) as JSON, with the path verified.
+fn verdict_json(
+    py: Python<'_>,
+    v: Result<weightseal::release::Verdict, weightseal::release::ReleaseError>,
+    path: &Path,
+) -> PyResult<String> {
+    let v = v.map_err(|e| {
+        let kind = match &e {
+            weightseal::release::ReleaseError::Trust(_)
+            | weightseal::release::ReleaseError::State(_) => "PolicyError",
+            weightseal::release::ReleaseError::NoOmsCheck => "TrustError",
+            _ => "WeightsealError",
+        };
+        error(py, kind, format!("verifying {}: {e}", path.display()))
+    })?;
+    let mut out = serde_json::to_value(&v).map_err(|e| error(py, "WeightsealError", e))?;
+    out["ok"] = v.ok().into();
+    out["path"] = path.display().to_string().into();
+    json(py, &out)
+}
+
+/// A directory or single-file model with its weightseal manifest and attestations.
+#[allow(clippy::too_many_arguments)]
+fn verify_target(
+    py: Python<'_>,
+    path: &Path,
+    manifest: Option<PathBuf>,
+    attestations: Option<PathBuf>,
+    trust: Trust,
+    pins: Pins,
+    unsigned: Unsigned,
+    tensors: bool,
+    allow_extra: bool,
+    follow_symlinks: bool,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<String> {
     // A directory, or one file (a single-file model, its manifest FILE.weightseal.manifest).
-    let t = model_target(py, &path, manifest.as_deref())?;
+    let t = model_target(py, path, manifest.as_deref())?;
     let apath = attestations.unwrap_or_else(|| t.attestations());
     verify_dir(
         py,
@@ -432,8 +636,12 @@ fn verify(
         t.only,
         &t.manifest,
         &apath,
-        &trust,
-        &pins,
+        Ask {
+            trust,
+            pins,
+            unsigned,
+            now: Timestamp::now(),
+        },
         tensors,
         allow_extra,
         follow_symlinks,
@@ -448,8 +656,7 @@ fn verify_dir(
     only: Option<String>,
     mpath: &Path,
     apath: &Path,
-    trust: &Trust,
-    pins: &Pins,
+    ask: Ask,
     tensors: bool,
     allow_extra: bool,
     follow_symlinks: bool,
@@ -457,9 +664,6 @@ fn verify_dir(
 ) -> PyResult<String> {
     let m = read_manifest(py, mpath)?;
     let lines = read_bundle(py, apath)?;
-    let resolved = trust
-        .resolve(m.name())
-        .map_err(|e| error(py, "PolicyError", e))?;
     let opts = VerifyOptions {
         mode: if tensors { Mode::Tensors } else { Mode::Files },
         extra: if allow_extra {
@@ -477,35 +681,22 @@ fn verify_dir(
     };
     let pr = PyProgress::new(progress);
     let v = py.detach(|| {
-        weightseal::release::verify_release(
+        let release = Release::Local {
             dir,
-            &m,
-            &lines,
-            resolved.policy.as_ref(),
-            pins,
-            &opts,
-            Timestamp::now(),
-            &pr,
-        )
+            manifest: &m,
+            attestations: &lines,
+            opts: &opts,
+        };
+        weightseal::release::verify(release, &ask, &pr)
     });
     pr.finish()?;
-    let v = v.map_err(|e| {
-        error(
-            py,
-            "WeightsealError",
-            format!("verifying {}: {e}", dir.display()),
-        )
-    })?;
-    let mut out = serde_json::to_value(&v).map_err(|e| error(py, "WeightsealError", e))?;
-    out["trust_store"] = resolved.store_entries.into();
-    out["path"] = dir.display().to_string().into();
-    json(py, &out)
+    verdict_json(py, v, dir)
 }
 
 /// Verifies a snapshot of the Hugging Face cache, following its links only into the
 /// repository's `blobs/`.
 #[pyfunction]
-#[pyo3(signature = (repo_id, *, revision=None, cache_dir=None, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, tensors=false, allow_extra=false, model=None, digest=None, progress=None))]
+#[pyo3(signature = (repo_id, *, revision=None, cache_dir=None, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, tensors=false, allow_extra=false, model=None, digest=None, allow_unsigned=false, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn verify_snapshot(
     py: Python<'_>,
@@ -521,6 +712,7 @@ fn verify_snapshot(
     allow_extra: bool,
     model: Option<String>,
     digest: Option<String>,
+    allow_unsigned: bool,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
     let (trust, pins) = trust_and_pins(py, &keys, policy.as_deref(), trust_store, model, digest)?;
@@ -532,8 +724,12 @@ fn verify_snapshot(
         None,
         &mpath,
         &apath,
-        &trust,
-        &pins,
+        Ask {
+            trust,
+            pins,
+            unsigned: unsigned_mode(allow_unsigned),
+            now: Timestamp::now(),
+        },
         tensors,
         allow_extra,
         true,
@@ -767,55 +963,44 @@ impl SafetensorsReader {
             Some(_) => return Err(error(py, "ManifestError", format!("{rel}: the manifest records it as a GGUF file, not safetensors"))),
             None => return Err(error(py, "ManifestError", format!("{rel}: the manifest {} records no tensors for it (hashed with tensors=False or not a safetensors file); hash the model again with tensor digests", mpath.display()))),
         };
-        // Trust and pins, before any tensor byte is read.
-        let resolved = trust
-            .resolve(m.name())
-            .map_err(|e| error(py, "PolicyError", e))?;
-        if resolved.policy.is_none() && !allow_unsigned && pins.digest.is_none() {
-            return Err(error(py, "TrustError", format!("nobody vouches for the manifest of {} (no key, policy or matching trust store entry, and no digest pin): pass key= or policy=, or allow_unsigned=True to check the bytes against the manifest only", m.name())));
-        }
-        let pins = weightseal::attest::policy::check_pins(
-            pins.model.as_deref(),
-            pins.digest,
-            m.name(),
-            m.digest(),
-        );
-        if let Some(p) = pins.first() {
+        // Trust and pins, before any tensor byte is read: the library's judge, on the manifest
+        // alone (each tensor is then checked against it as it is read).
+        let lines = read_bundle(py, &apath)?;
+        let ask = Ask {
+            trust,
+            pins,
+            unsigned: if allow_unsigned {
+                Unsigned::Allow
+            } else {
+                Unsigned::Refuse
+            },
+            now: Timestamp::now(),
+        };
+        let verdict = weightseal::release::verify(
+            Release::Manifest {
+                manifest: &m,
+                attestations: &lines,
+            },
+            &ask,
+            &weightseal::progress::NoProgress,
+        )
+        .map_err(|e| error(py, "PolicyError", e))?;
+        if !verdict.ok() {
+            let kind = if !verdict.pins.is_empty() {
+                "VerificationError"
+            } else if verdict.vouched == weightseal::release::Vouched::NoTrustedKey {
+                "TrustError"
+            } else {
+                "SignatureError"
+            };
             return Err(error(
                 py,
-                "VerificationError",
-                format!("{}: {}", p.code, p.detail),
+                kind,
+                format!("{}: NOT verified: {}", m.name(), verdict.reasons.join("; ")),
             ));
         }
-        let signatures = match &resolved.policy {
-            Some(p) => {
-                let lines = read_bundle(py, &apath)?;
-                let report = weightseal::attest::check_release(p, &m, &lines, Timestamp::now())
-                    .map_err(|e| error(py, "PolicyError", e))?;
-                if !report.ok {
-                    let why: Vec<String> = report
-                        .attestations
-                        .iter()
-                        .map(|a| format!("line {}: {}", a.line, a.detail))
-                        .chain(
-                            report
-                                .problems
-                                .iter()
-                                .map(|p| format!("{}: {}", p.code, p.detail)),
-                        )
-                        .collect();
-                    return Err(error(
-                        py,
-                        "SignatureError",
-                        format!(
-                            "the attestations of {} do not meet the trust given: {}",
-                            m.name(),
-                            why.join("; ")
-                        ),
-                    ));
-                }
-                json(py, &report)?
-            }
+        let signatures = match &verdict.signatures {
+            Some(r) => json(py, r)?,
             None => "null".into(),
         };
         let file = std::fs::File::open(&file_path).map_err(|e| {

@@ -37,6 +37,7 @@ from ._types import (
     FileResult,
     Manifest,
     ManifestFile,
+    OmsSignature,
     Problem,
     Report,
     Retyped,
@@ -87,6 +88,7 @@ __all__ = [
     "Retyped",
     "TensorSetResult",
     "SignatureReport",
+    "OmsSignature",
     "AttestationResult",
     "RoleResult",
     "Problem",
@@ -114,7 +116,11 @@ def _raise_unless_ok(result: Union[Report, FetchResult]) -> None:
     files_ok = all(f.ok for f in result.files) and not result.pins
     if isinstance(result, FetchResult):
         files_ok = files_ok and all(x.ok for x in result.extra)
-    if files_ok and result.signatures is not None and not result.signatures.ok:
+    signature_failed = result.signatures is not None and not result.signatures.ok
+    if isinstance(result, Report):
+        signature_failed = signature_failed or (result.oms is not None and not result.oms.ok)
+        signature_failed = signature_failed or result.vouched == "no-trusted-key"
+    if files_ok and signature_failed:
         raise SignatureError(result.summary(), result)
     raise VerificationError(result.summary(), result)
 
@@ -223,6 +229,14 @@ def verify(
     follow_symlinks: bool = False,
     model: Optional[str] = None,
     digest: Optional[str] = None,
+    allow_unsigned: bool = False,
+    signature: Optional[PathLike] = None,
+    certificate_chain: Union[None, PathLike, Iterable[PathLike]] = None,
+    identity: Optional[str] = None,
+    identity_provider: Optional[str] = None,
+    trusted_root: Optional[PathLike] = None,
+    ignore_paths: Union[None, PathLike, Iterable[PathLike]] = None,
+    ignore_git_paths: bool = True,
     check: bool = True,
     progress: Optional[ProgressCallback] = None,
 ) -> Report:
@@ -230,11 +244,20 @@ def verify(
     ``FILE.weightseal.manifest``) against its manifest and attestations.
 
     Trust comes from ``key`` (public key files: PEM, OpenSSH, GitHub ``.keys``) or ``policy``
-    (a TOML trust policy), else from the trust store when ``trust_store``; with none, only the
-    files' integrity against the manifest is checked and ``report.signatures`` is None.
+    (a TOML trust policy), else from the trust store when ``trust_store``. With no trust
+    configured at all, only the files' integrity against the manifest is checked and
+    ``report.signatures`` is None; once a trust store has entries, a model that none of them
+    covers is refused unless ``allow_unsigned=True`` (integrity only).
     ``model`` and ``digest`` pin the release asked for. ``tensors=True`` judges tensor files by
-    their tensors (a re-sharded copy passes). Raises :class:`VerificationError` (or its
-    :class:`SignatureError`) with the report when it does not verify, unless ``check=False``.
+    their tensors (a re-sharded copy passes).
+
+    ``signature`` (an OpenSSF model signing bundle, ``model.sig``) is checked with ``key``
+    (key method), ``certificate_chain`` (certificate method) or ``identity`` and
+    ``identity_provider`` (Sigstore keyless, offline; ``trusted_root`` for another instance),
+    against the directory as model_signing serialized it; the pins apply to it too.
+
+    Raises :class:`VerificationError` (or its :class:`SignatureError`) with the report when it
+    does not verify, unless ``check=False``.
     """
     root = os.fsdecode(path)
     text = _native.verify(
@@ -249,6 +272,14 @@ def verify(
         follow_symlinks=follow_symlinks,
         model=model,
         digest=digest,
+        allow_unsigned=allow_unsigned,
+        signature=_opt(signature),
+        certificate_chain=_paths(certificate_chain),
+        identity=identity,
+        identity_provider=identity_provider,
+        trusted_root=_opt(trusted_root),
+        ignore_paths=_paths(ignore_paths),
+        ignore_git_paths=ignore_git_paths,
         progress=progress,
     )
     report = Report._from_json(text)

@@ -49,6 +49,14 @@ def verify(
     follow_symlinks: bool = ...,
     model: Optional[str] = ...,
     digest: Optional[str] = ...,
+    allow_unsigned: bool = ...,
+    signature: Optional[str] = ...,
+    certificate_chain: Sequence[str] = ...,
+    identity: Optional[str] = ...,
+    identity_provider: Optional[str] = ...,
+    trusted_root: Optional[str] = ...,
+    ignore_paths: Sequence[str] = ...,
+    ignore_git_paths: bool = ...,
     progress: _Progress = ...,
 ) -> str: ...
 def verify_snapshot(
@@ -65,6 +73,7 @@ def verify_snapshot(
     allow_extra: bool = ...,
     model: Optional[str] = ...,
     digest: Optional[str] = ...,
+    allow_unsigned: bool = ...,
     progress: _Progress = ...,
 ) -> str: ...
 def snapshot_path(repo_id: str, *, revision: Optional[str] = ..., cache_dir: Optional[str] = ...) -> str: ...

@@ -244,9 +244,12 @@ class TensorSetResult:
         )
 
 
-def _describe(ok: bool, what: str, files: Tuple[Any, ...], signatures: Optional[SignatureReport], pins: Tuple[Problem, ...]) -> str:
+def _describe(ok: bool, what: str, files: Tuple[Any, ...], signatures: Optional[SignatureReport], pins: Tuple[Problem, ...], reasons: Tuple[str, ...] = ()) -> str:
     if ok:
         return f"{what}: verified"
+    if reasons:
+        # The library's judge says why; this only renders it.
+        return f"{what}: NOT verified: " + "; ".join(reasons)
     parts = []
     bad = [f.path for f in files if not getattr(f, "ok", True)]
     if bad:
@@ -260,13 +263,41 @@ def _describe(ok: bool, what: str, files: Tuple[Any, ...], signatures: Optional[
 
 
 @dataclass(frozen=True)
+class OmsSignature:
+    """An OpenSSF model signing signature (``model.sig``), as judged."""
+
+    ok: bool
+    #: ``key``, ``certificate`` or ``keyless``.
+    method: Optional[str]
+    signer: Optional[str]
+    hash_type: Optional[str]
+    resources: int
+    error: Optional[str]
+
+    @classmethod
+    def _from(cls, d: Any) -> Optional["OmsSignature"]:
+        if not isinstance(d, dict):
+            return None
+        return cls(
+            ok=bool(d["ok"]),
+            method=d.get("method"),
+            signer=d.get("signer"),
+            hash_type=d.get("hash_type"),
+            resources=int(d.get("resources", 0)),
+            error=d.get("error"),
+        )
+
+
+@dataclass(frozen=True)
 class Report:
-    """The verdict on a release: the files against the manifest, the attestations against the
-    trust, and the pins. ``ok`` is the one answer."""
+    """The verdict on a release: the files against what was signed, the signatures against the
+    trust, and the pins. ``ok`` is the one answer, made by the library's judge; ``reasons``
+    says why it is not verified."""
 
     ok: bool
     name: str
-    manifest_digest: str
+    #: ``None`` when the signature was refused before its statement could be read.
+    manifest_digest: Optional[str]
     path: str
     files: Tuple[FileResult, ...]
     #: ``None`` when no trust was given (then only integrity against the manifest was shown).
@@ -277,22 +308,38 @@ class Report:
     index: Tuple[Problem, ...] = ()
     #: The trust store entries that supplied the trust, when they did.
     trust_store: Tuple[str, ...] = ()
+    #: ``weightseal`` or ``oms``.
+    format: str = "weightseal"
+    #: Who vouched for what the files were checked against: ``checked``, ``not-given``,
+    #: ``digest-pinned``, ``integrity-only`` or ``no-trusted-key``.
+    vouched: str = "checked"
+    #: The OpenSSF model signing signature, for an ``oms`` release.
+    oms: Optional[OmsSignature] = None
+    #: Why it is not verified, most important first (empty when it is).
+    reasons: Tuple[str, ...] = ()
+    #: Whether the files were checked (an OMS signature that does not verify stops before).
+    files_checked: bool = True
 
     @classmethod
     def _from_json(cls, text: str) -> "Report":
         d = json.loads(text)
-        files = d["files"]
+        files = d.get("files") or {}
         return cls(
             ok=bool(d["ok"]),
             name=d["name"],
-            manifest_digest=d["manifest_digest"],
+            manifest_digest=d.get("manifest_digest"),
             path=d.get("path", ""),
-            files=_tuple(files["files"], FileResult._from),
+            files=_tuple(files.get("files"), FileResult._from),
             signatures=SignatureReport._from(d.get("signatures")),
             pins=_tuple(d.get("pins"), Problem._from),
             tensor_set=TensorSetResult._from(files.get("tensor_set")),
             index=_tuple(files.get("index"), lambda i: Problem(i["code"], f'{i["index"]}: {i["problem"]}')),
             trust_store=tuple(d.get("trust_store", ())),
+            format=d.get("format", "weightseal"),
+            vouched=d.get("vouched", "checked"),
+            oms=OmsSignature._from(d.get("oms")),
+            reasons=tuple(d.get("reasons", ())),
+            files_checked=d.get("files") is not None,
         )
 
     @property
@@ -307,8 +354,8 @@ class Report:
 
     def summary(self) -> str:
         """One line: verified, or what failed."""
-        s = _describe(self.ok, self.name, self.files, self.signatures, self.pins)
-        if self.ok and self.signatures is None:
+        s = _describe(self.ok, self.name or self.path, self.files, self.signatures, self.pins, self.reasons)
+        if self.ok and self.vouched != "checked":
             s += " (integrity only: no key, policy or trust store entry checked the signatures)"
         return s
 

@@ -43,6 +43,7 @@ def verify_snapshot(
     allow_extra: bool = False,
     model: Optional[str] = None,
     digest: Optional[str] = None,
+    allow_unsigned: bool = False,
     check: bool = True,
     progress: Optional[Any] = None,
 ) -> Report:
@@ -65,6 +66,7 @@ def verify_snapshot(
         allow_extra=allow_extra,
         model=model,
         digest=digest,
+        allow_unsigned=allow_unsigned,
         progress=progress,
     )
     report = Report._from_json(text)

@@ -352,6 +352,15 @@ impl Policy {
 
     /// The policy of `--key PUB...`: at least one valid publisher attestation by one of these
     /// keys (each given with the name to show for it).
+    /// The keys the policy assigns `role` (not revoked).
+    pub fn keys_for_role(&self, role: &str) -> Vec<PublicKey> {
+        self.keys
+            .iter()
+            .filter(|k| k.roles.contains(role) && !self.revoked.contains(k.key.id()))
+            .map(|k| k.key.clone())
+            .collect()
+    }
+
     pub fn publisher_keys(keys: Vec<(String, PublicKey)>) -> Policy {
         Policy {
             model: None,

@@ -61,6 +61,9 @@ pub enum TrustError {
         #[source]
         source: std::io::Error,
     },
+    /// The store, or its directory, could be changed by someone other than its owner.
+    #[error("refusing the trust store {}: {detail} (as ssh refuses such an authorized_keys); fix it with `chmod go-w` or `chown`", path.display())]
+    Unsafe { path: PathBuf, detail: String },
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("{0}")]
@@ -84,6 +87,57 @@ pub fn default_path() -> Option<PathBuf> {
         .filter(|p| p.is_absolute())
         .or_else(|| home.map(|h| h.join(".config")))?;
     Some(config.join("weightseal/trust.toml"))
+}
+
+/// Refuses a trust store that another user could change: the file or its directory owned by
+/// someone other than the current user or root, the file writable by its group or by others,
+/// or the directory writable by its group or by others (unless sticky, as /tmp is: then
+/// nobody else can replace the file). A store that does not exist is checked as empty.
+fn check_ownership(path: &Path) -> Result<(), TrustError> {
+    use std::os::unix::fs::MetadataExt;
+    let euid = rustix::process::geteuid().as_raw();
+    let check = |p: &Path, what: &str, dir: bool| -> Result<(), TrustError> {
+        let m = match std::fs::metadata(p) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(TrustError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let refuse = |detail: String| TrustError::Unsafe {
+            path: path.to_path_buf(),
+            detail,
+        };
+        if m.uid() != euid && m.uid() != 0 {
+            return Err(refuse(format!(
+                "{what} {} is owned by user id {}, not by you or root",
+                p.display(),
+                m.uid()
+            )));
+        }
+        let sticky = dir && m.mode() & 0o1000 != 0;
+        if m.mode() & 0o022 != 0 && !sticky {
+            return Err(refuse(format!(
+                "{what} {} is writable by {} (mode {:o})",
+                p.display(),
+                if m.mode() & 0o002 != 0 {
+                    "every user"
+                } else {
+                    "its group"
+                },
+                m.mode() & 0o7777
+            )));
+        }
+        Ok(())
+    };
+    check(path, "the file", false)?;
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => check(d, "its directory", true),
+        None => check(Path::new("."), "its directory", true),
+    }
 }
 
 /// Whether `name` matches `pattern` (`*`: any run of characters, `?`: one character).
@@ -120,6 +174,7 @@ pub struct TrustStore {
 impl TrustStore {
     /// Reads the store at `path`; a missing file is an empty store.
     pub fn load(path: &Path) -> Result<TrustStore, TrustError> {
+        check_ownership(path)?;
         let text = match std::fs::File::open(path) {
             Ok(f) => {
                 let mut s = String::new();
@@ -254,9 +309,12 @@ impl TrustStore {
 
     /// The entries whose pattern matches model `name`.
     pub fn matching(&self, name: &str) -> Vec<&Entry> {
+        // Folded as paths are (NFC, then lowercase): `Org/tiny` and `org/tiny` are one name to
+        // a reader and to the trust store, so a renamed copy cannot step around its entry.
+        let name = crate::path::fold(name);
         self.entries
             .iter()
-            .filter(|e| pattern_matches(&e.model, name))
+            .filter(|e| pattern_matches(&crate::path::fold(&e.model), &name))
             .collect()
     }
 
@@ -268,7 +326,9 @@ impl TrustStore {
             return Ok(None);
         }
         let mut p = Policy::publisher_keys(Vec::new());
-        let mut roles: BTreeMap<String, u32> = BTreeMap::new();
+        // A publisher always: an auditor or a mirror countersigns a release, it does not make
+        // one, so entries of other roles alone never vouch for a model.
+        let mut roles: BTreeMap<String, u32> = [("publisher".to_string(), 1)].into();
         let mut seen: BTreeSet<(String, String, String)> = BTreeSet::new();
         for e in matching {
             if !seen.insert((e.name.clone(), e.key_id.clone(), e.role.clone())) {

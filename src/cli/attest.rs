@@ -14,17 +14,6 @@ use weightseal::path::MANIFEST_FILE;
 
 use super::{read_manifest, render};
 
-/// The trust store's policy for model `name` when its entries match (saying so on stderr), or
-/// `None`.
-pub fn trust_store_policy(name: &str) -> Result<Option<Policy>> {
-    let trust = weightseal::release::Trust::given_or_store(None, true);
-    let resolved = trust.resolve(name)?;
-    if let Some(path) = &resolved.store_path {
-        say_trust_store(path, &resolved.store_entries);
-    }
-    Ok(resolved.policy)
-}
-
 /// Says which trust store entries supplied the trust, when any did.
 pub fn say_trust_store(path: &Path, entries: &[String]) {
     if !entries.is_empty() {
@@ -252,154 +241,49 @@ pub enum SignFormat {
     Both,
 }
 
-/// `verify DIR --signature model.sig --key PUB` for an OpenSSF model signing bundle.
-#[allow(clippy::too_many_arguments)]
-pub fn verify_oms(
-    dir: &Path,
-    sig_path: &Path,
-    text: &str,
+/// How to check an OpenSSF model signing bundle: `--key`, `--certificate-chain` or
+/// `--identity`/`--identity-provider` (one of them), read into the library's [`OmsCheck`];
+/// `None` when none is given (the trust store's keys for the model are tried).
+///
+/// [`OmsCheck`]: weightseal::oms::OmsCheck
+pub fn oms_check(
     key_files: &[PathBuf],
     chain_files: &[PathBuf],
     keyless: Option<(&str, &str, Option<&Path>)>,
-    ignore_paths: &[PathBuf],
-    ignore_git: bool,
-    json: bool,
-) -> Result<super::Outcome> {
-    use weightseal::oms;
+) -> Result<Option<weightseal::oms::OmsCheck>> {
+    use weightseal::oms::OmsCheck;
     let methods = usize::from(!key_files.is_empty())
         + usize::from(!chain_files.is_empty())
         + usize::from(keyless.is_some());
     if methods > 1 {
         bail!("give one of --key, --certificate-chain or --identity/--identity-provider");
     }
-    let result = match (key_files.is_empty(), chain_files.is_empty()) {
-        _ if keyless.is_some() => {
-            let (id, provider, root) = keyless.expect("checked");
-            let root_json = root
-                .map(|r| std::fs::read_to_string(r).with_context(|| format!("reading {}", r.display())))
-                .transpose()?;
-            oms::verify_keyless(text, id, provider, root_json.as_deref())
-                .map(|(m, who)| (m, format!("Sigstore identity {who}")))
-        }
-        (true, true) => bail!("verifying an OpenSSF model signing bundle needs --key PUB (the signer's public key), --certificate-chain CA.pem (the certificates you trust), or --identity ID --identity-provider URL (Sigstore keyless)"),
-        (false, false) => unreachable!("one method, checked above"),
-        (false, true) => {
-            let mut keys = Vec::new();
-            for k in key_files {
-                keys.extend(PublicKey::read_all(k)?);
-            }
-            oms::verify_with_keys(text, &keys).map(|(m, id)| (m, format!("key {}", short(&id))))
-        }
-        (true, false) => {
-            let mut pem = Vec::new();
-            for c in chain_files {
-                pem.extend(
-                    std::fs::read(c).with_context(|| format!("reading {}", c.display()))?,
-                );
-                pem.push(b'\n');
-            }
-            oms::verify_with_chain(text, &pem).map(|(m, subject)| (m, format!("certificate {subject}")))
-        }
-    };
-    let (signed, keyid) = match result {
-        Ok(x) => x,
-        Err(
-            e @ (oms::OmsError::BadSignature
-            | oms::OmsError::KeyMismatch { .. }
-            | oms::OmsError::Chain(_)
-            | oms::OmsError::Keyless(_)
-            | oms::OmsError::SubjectDigest { .. }),
-        ) => {
-            if json {
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({
-                        "ok": false, "signatures": "checked",
-                        "signature": {"format": "oms", "ok": false, "error": e.to_string()}
-                    }))?
-                );
-            } else {
-                outln!("signature {}: FAILED ({e})", sig_path.display());
-            }
-            eprintln!("weightseal: the OpenSSF model signing signature does NOT verify");
-            return Ok(super::Outcome::NotVerified);
-        }
-        Err(e) => return Err(e).with_context(|| format!("reading {}", sig_path.display())),
-    };
-    // What model_signing leaves out when it verifies: git paths by default, the paths given
-    // (relative to the model directory, or to here when inside it), the signature itself.
-    let root = dir
-        .canonicalize()
-        .with_context(|| format!("reading {}", dir.display()))?;
-    let mut extra: Vec<String> = if ignore_git {
-        oms::GIT_PATHS.iter().map(|s| s.to_string()).collect()
-    } else {
-        Vec::new()
-    };
-    for p in ignore_paths
-        .iter()
-        .chain(std::iter::once(&sig_path.to_path_buf()))
-    {
-        let cands = [dir.join(p), p.clone()];
-        for c in cands {
-            let abs = c
-                .canonicalize()
-                .unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(&c));
-            if let Ok(rel) = abs.strip_prefix(&root) {
-                extra.push(rel.to_string_lossy().into_owned());
-                break;
-            }
-        }
+    if let Some((identity, issuer, root)) = keyless {
+        let trusted_root = root
+            .map(|r| std::fs::read_to_string(r).with_context(|| format!("reading {}", r.display())))
+            .transpose()?;
+        return Ok(Some(OmsCheck::Keyless {
+            identity: identity.to_string(),
+            issuer: issuer.to_string(),
+            trusted_root,
+        }));
     }
-    let report = oms::verify_dir(dir, &signed, &extra)?;
-    let what = format!(
-        "OpenSSF model signing, {}, {} {}, {} resource(s){}",
-        render::clean(&keyid),
-        signed.serialization.hash_type,
-        if signed.serialization.shard_size.is_some() {
-            "shards"
-        } else {
-            "files"
-        },
-        signed.resources.len(),
-        if signed.legacy {
-            ", model_signing 0.2 format"
-        } else {
-            ""
+    if !key_files.is_empty() {
+        let mut keys = Vec::new();
+        for k in key_files {
+            keys.extend(PublicKey::read_all(k)?);
         }
-    );
-    if json {
-        let mut v = serde_json::to_value(&report)?;
-        v["name"] = serde_json::json!(signed.model_name);
-        v["signatures"] = serde_json::json!("checked");
-        v["signature"] = serde_json::json!({
-            "format": "oms", "ok": true, "signer": keyid,
-            "hash_type": signed.serialization.hash_type,
-            "method": if signed.serialization.shard_size.is_some() { "shards" } else { "files" },
-        });
-        outln!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        out!("{}", render::report_lines(&report));
-        outln!("signature {}: OK ({what})", sig_path.display());
+        return Ok(Some(OmsCheck::Keys(keys)));
     }
-    let failed = report.files.iter().filter(|f| !f.status.passes()).count();
-    if report.ok {
-        eprintln!(
-            "weightseal: {} verified against its OpenSSF model signing signature: {} file(s)",
-            if signed.model_name.is_empty() {
-                dir.display().to_string()
-            } else {
-                signed.model_name.clone()
-            },
-            report.files.len()
-        );
-        Ok(super::Outcome::Verified)
-    } else {
-        eprintln!(
-            "weightseal: NOT verified: the signature is valid but {failed} path(s) differ from what it signed"
-        );
-        Ok(super::Outcome::NotVerified)
+    if !chain_files.is_empty() {
+        let mut pem = Vec::new();
+        for c in chain_files {
+            pem.extend(std::fs::read(c).with_context(|| format!("reading {}", c.display()))?);
+            pem.push(b'\n');
+        }
+        return Ok(Some(OmsCheck::Chain(pem)));
     }
+    Ok(None)
 }
 
 /// The claims `sign` makes, from its options (checked before anything is hashed).
@@ -541,48 +425,6 @@ pub fn report_lines(r: &PolicyReport) -> String {
         }
     }
     s
-}
-
-/// What `verify` says when no key, policy or trust store was given: the manifest beside the
-/// weights proves nothing about who made them (whoever changed the weights could regenerate
-/// it). Louder when the release carries attestations that went unchecked.
-pub fn unchecked_warning(bundle: &[bundle::BundleLine], digest_pinned: bool) -> String {
-    let hint = " (no trust store entry matches this model either; `weightseal trust add KEY --model PATTERN` trusts a publisher)";
-    let base = unchecked_text(bundle, digest_pinned);
-    if digest_pinned {
-        base
-    } else {
-        format!("{base}{hint}")
-    }
-}
-
-fn unchecked_text(bundle: &[bundle::BundleLine], digest_pinned: bool) -> String {
-    if digest_pinned {
-        return "weightseal: signatures NOT checked (no --key or --policy); the manifest digest matched the --digest pin".to_string();
-    }
-    if bundle.is_empty() {
-        "weightseal: WARNING: signatures NOT checked: no --key or --policy given, so this only shows that the files match the manifest beside them, which whoever changed the files could have regenerated".to_string()
-    } else {
-        format!("weightseal: WARNING: {} attestation(s) present and NOT checked: no --key or --policy given, so this only shows that the files match the manifest beside them, which whoever changed the files could have regenerated; pass --key PUB or --policy POLICY to check who signed it", bundle.len())
-    }
-}
-
-pub fn summary(r: &PolicyReport) -> String {
-    let roles: Vec<String> = r
-        .roles
-        .iter()
-        .map(|x| format!("{} {}/{}", x.role, x.keys.len(), x.threshold))
-        .collect();
-    if r.ok {
-        format!("weightseal: trust policy met ({})", roles.join(", "))
-    } else {
-        let why: Vec<&str> = r.problems.iter().map(|p| p.code).collect();
-        format!(
-            "weightseal: trust policy NOT met ({}; {})",
-            roles.join(", "),
-            why.join(", ")
-        )
-    }
 }
 
 /// Loads a release from a manifest file or a model directory.

@@ -17,7 +17,8 @@ use weightseal::attest::{Claims, Policy, PrivateKey};
 use weightseal::manifest::{self, BuildOptions, Manifest};
 use weightseal::path::{ATTESTATION_FILE, MANIFEST_FILE};
 use weightseal::progress::NoProgress;
-use weightseal::verify::{self, FileStatus, Mode, VerifyOptions};
+use weightseal::release::{Ask, Release, Trust, Verdict};
+use weightseal::verify::{FileStatus, Mode, VerifyOptions};
 
 use super::{render, write_atomic, Outcome};
 
@@ -142,12 +143,11 @@ pub fn run() -> Result<Outcome> {
         big.tree.chunks.len()
     );
 
-    outln!("\n== 3. weightseal verify: the untouched download");
+    outln!("\n== 3. weightseal verify: the untouched download (no key yet: integrity only)");
     let m = Manifest::read_file(&dir.join(MANIFEST_FILE))?;
-    let report = verify::verify_dir(&dir, &m, &VerifyOptions::default(), &NoProgress)?;
-    out!("{}", indent(&render::report_lines(&report)));
-    outln!("   {}", render::report_summary(&m, &report));
-    if !report.ok {
+    let verdict = judge(&dir, &m, &[], Trust::Nothing, &VerifyOptions::default())?;
+    show(&verdict);
+    if !verdict.ok() {
         bail!("the untouched demo model did not verify");
     }
 
@@ -185,22 +185,18 @@ pub fn run() -> Result<Outcome> {
     outln!("   policy.toml:\n{}", indent(&indent(policy_text)));
     let policy = Policy::load(&keys.join("policy.toml"))?;
     let signed = bundle::read(&dir.join(ATTESTATION_FILE))?;
-    let verdict =
-        weightseal::attest::check_release(&policy, &m, &signed, now).map_err(anyhow::Error::msg)?;
-    out!("{}", indent(&super::attest::report_lines(&verdict)));
-    outln!("   {}", super::attest::summary(&verdict));
-    if !verdict.ok {
+    let trust = || Trust::Policy(policy.clone());
+    outln!("   weightseal verify --policy policy.toml:");
+    let verdict = judge(&dir, &m, &signed, trust(), &VerifyOptions::default())?;
+    show(&verdict);
+    if !verdict.ok() {
         bail!("the two-role policy was not met");
     }
     // Without the auditor's attestation the same policy fails.
-    let only_publisher = &signed[..1];
-    let verdict = weightseal::attest::check_release(&policy, &m, only_publisher, now)
-        .map_err(anyhow::Error::msg)?;
-    outln!(
-        "   with the publisher's attestation alone: {}",
-        super::attest::summary(&verdict)
-    );
-    if verdict.ok {
+    outln!("   with the publisher's attestation alone:");
+    let verdict = judge(&dir, &m, &signed[..1], trust(), &VerifyOptions::default())?;
+    show(&verdict);
+    if verdict.ok() {
         bail!("the policy was met without an auditor");
     }
 
@@ -215,14 +211,16 @@ pub fn run() -> Result<Outcome> {
     *byte ^= 0x01;
     fs::write(&p, &data)?;
 
-    outln!("\n== 6. weightseal verify again");
-    let report = verify::verify_dir(&dir, &m, &VerifyOptions::default(), &NoProgress)?;
-    out!("{}", indent(&render::report_lines(&report)));
-    outln!("   {}", render::report_summary(&m, &report));
-    let found = report.files.iter().find(|f| f.path == victim);
+    outln!("\n== 6. weightseal verify --policy policy.toml again");
+    let verdict = judge(&dir, &m, &signed, trust(), &VerifyOptions::default())?;
+    show(&verdict);
+    let found = verdict
+        .files
+        .as_ref()
+        .and_then(|r| r.files.iter().find(|f| f.path == victim));
     match found.map(|f| &f.status) {
         Some(FileStatus::Modified { ranges, .. })
-            if !report.ok
+            if !verdict.ok()
                 && ranges.len() == 1
                 && ranges[0].start <= offset
                 && offset < ranges[0].end =>
@@ -247,16 +245,15 @@ pub fn run() -> Result<Outcome> {
         mode: Mode::Tensors,
         ..VerifyOptions::default()
     };
-    let report = verify::verify_dir(&mirror, &m, &opts, &NoProgress)?;
-    out!("{}", indent(&render::report_lines(&report)));
-    outln!("   {}", render::report_summary(&m, &report));
-    if !report.ok {
+    let verdict = judge(&mirror, &m, &signed, trust(), &opts)?;
+    show(&verdict);
+    if !verdict.ok() {
         bail!("the re-sharded copy did not verify tensor by tensor");
     }
-    let plain = verify::verify_dir(&mirror, &m, &VerifyOptions::default(), &NoProgress)?;
+    let plain = judge(&mirror, &m, &signed, trust(), &VerifyOptions::default())?;
     outln!(
         "   (byte-for-byte `verify` of the mirror says {}: its files differ, its tensors do not)",
-        if plain.ok { "OK" } else { "NOT verified" }
+        if plain.ok() { "OK" } else { "NOT verified" }
     );
 
     outln!("\n== 8. weightseal diff: the release against the mirror");
@@ -306,6 +303,43 @@ fn reshard(src: &Path, dst: &Path, shards: usize) -> Result<()> {
         serde_json::to_vec_pretty(&index)?,
     )?;
     Ok(())
+}
+
+/// The one judge, as `verify` calls it.
+fn judge(
+    dir: &Path,
+    m: &Manifest,
+    lines: &[bundle::BundleLine],
+    trust: Trust,
+    opts: &VerifyOptions,
+) -> Result<Verdict> {
+    let ask = Ask {
+        trust,
+        ..Ask::default()
+    };
+    let release = Release::Local {
+        dir,
+        manifest: m,
+        attestations: lines,
+        opts,
+    };
+    Ok(weightseal::release::verify(release, &ask, &NoProgress)?)
+}
+
+/// The verdict as `verify` prints it, indented.
+fn show(v: &Verdict) {
+    let mut s = String::new();
+    if let Some(f) = &v.files {
+        s.push_str(&render::report_lines(f));
+    }
+    if let Some(a) = &v.signatures {
+        s.push_str(&super::attest::report_lines(a));
+    }
+    for l in render::verdict_lines(v, &render::Shown::default()) {
+        s.push_str(&l);
+        s.push('\n');
+    }
+    print!("{}", indent(&s));
 }
 
 fn indent(s: &str) -> String {

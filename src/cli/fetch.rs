@@ -63,67 +63,68 @@ pub fn run(
         Err(e) => return Err(e.into()),
     };
     bar.finish();
-    if let weightseal::release::Trust::Store(path) = &trust {
-        attest::say_trust_store(path, &verdict.trust_store);
-    }
-    if !verdict.pins.is_empty() {
-        out!("{}", attest::pin_lines(&verdict.pins));
-        eprintln!(
-            "weightseal: the server's manifest is not the release asked for; nothing downloaded"
-        );
-        return Ok(Outcome::NotVerified);
-    }
-    if let Some(s) = &verdict.signatures {
-        if !s.ok {
-            out!("{}", attest::report_lines(s));
-        }
-        eprintln!("{}", attest::summary(s));
-    }
-    let Some(report) = &verdict.files else {
-        eprintln!("weightseal: nothing downloaded");
-        return Ok(Outcome::NotVerified);
-    };
-    let failed = report.files.iter().filter(|f| f.error.is_some()).count();
     if json {
-        // The download's report, with what `verify --json` says of the release.
-        let mut v = serde_json::to_value(report)?;
-        v["ok"] = serde_json::json!(verdict.ok);
+        // The download's report (when there was one), with what `verify --json` says of the
+        // release; a refusal before the download is JSON too.
+        let mut v = match &verdict.files {
+            Some(report) => serde_json::to_value(report)?,
+            None => serde_json::json!({"files": [], "downloaded": 0}),
+        };
         v["name"] = serde_json::json!(verdict.name);
         v["manifest_digest"] = serde_json::json!(verdict.manifest_digest.to_hex());
+        v["vouched"] = serde_json::json!(verdict.vouched);
         v["signatures"] = match &verdict.signatures {
             Some(s) => serde_json::to_value(s)?,
             None => serde_json::json!("not-checked"),
         };
+        if !verdict.pins.is_empty() {
+            v["pins"] = serde_json::to_value(&verdict.pins)?;
+        }
+        if !verdict.trust_store.is_empty() {
+            v["trust_store"] = serde_json::json!(verdict.trust_store);
+        }
+        v["reasons"] = serde_json::json!(verdict.reasons);
+        v["ok"] = serde_json::json!(verdict.ok());
         outln!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        for f in &report.files {
-            match (f.status, &f.error) {
-                ("present", _) => outln!("{}: OK (already present)", f.path),
-                (_, None) if f.resumed > 0 => outln!(
-                    "{}: OK ({} resumed, {} downloaded)",
-                    f.path,
-                    render::bytes(f.resumed),
-                    render::bytes(f.downloaded)
-                ),
-                (_, None) => outln!("{}: OK", f.path),
-                (_, Some(e)) => outln!("{}: FAILED ({e})", f.path),
-            }
+        out!("{}", attest::pin_lines(&verdict.pins));
+        if let Some(s) = verdict.signatures.as_ref().filter(|s| !s.ok) {
+            out!("{}", attest::report_lines(s));
         }
-        for x in &report.extra {
-            let why = x
-                .reason
-                .as_deref()
-                .map(|r| format!(", {r}"))
-                .unwrap_or_default();
-            if x.allowed {
-                outln!("{}: extra (not in the manifest, allowed{why})", x.path);
-            } else {
-                outln!("{}: FAILED (extra: not in the manifest{why})", x.path);
+        if let Some(report) = &verdict.files {
+            for f in &report.files {
+                match (f.status, &f.error) {
+                    ("present", _) => outln!("{}: OK (already present)", f.path),
+                    (_, None) if f.resumed > 0 => outln!(
+                        "{}: OK ({} resumed, {} downloaded)",
+                        f.path,
+                        render::bytes(f.resumed),
+                        render::bytes(f.downloaded)
+                    ),
+                    (_, None) => outln!("{}: OK", f.path),
+                    (_, Some(e)) => outln!("{}: FAILED ({e})", f.path),
+                }
+            }
+            for x in &report.extra {
+                let why = x
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(", {r}"))
+                    .unwrap_or_default();
+                if x.allowed {
+                    outln!("{}: extra (not in the manifest, allowed{why})", x.path);
+                } else {
+                    outln!("{}: FAILED (extra: not in the manifest{why})", x.path);
+                }
             }
         }
     }
-    let extra = report.extra.iter().filter(|x| !x.allowed).count();
-    if report.ok {
+    // The headline first: verified, or NOT and why.
+    if verdict.ok() {
+        let report = verdict
+            .files
+            .as_ref()
+            .expect("a verified fetch downloaded its files");
         eprintln!(
             "weightseal: fetched {} verified: {} file(s), {} downloaded in {} request(s), into {}",
             verdict.name,
@@ -132,19 +133,41 @@ pub fn run(
             report.requests,
             dest.display()
         );
-        Ok(Outcome::Verified)
-    } else if failed == 0 {
-        eprintln!(
-            "weightseal: fetch of {}: every file verified, but DEST holds {extra} file(s) the manifest does not list; `verify` would fail it: remove them or pass --allow-extra",
-            verdict.name,
-        );
-        Ok(Outcome::NotVerified)
     } else {
         eprintln!(
-            "weightseal: fetch of {} NOT complete: {failed} file(s) failed; verified chunks are kept in {} for a rerun",
+            "weightseal: fetch of {} NOT verified: {}",
             verdict.name,
-            dest.join(weightseal::path::PARTIAL_DIR).display()
+            verdict.reasons.join("; ")
         );
-        Ok(Outcome::NotVerified)
+        match &verdict.files {
+            None => eprintln!("weightseal: nothing downloaded"),
+            Some(r) if r.files.iter().any(|f| f.error.is_some()) => eprintln!(
+                "weightseal: verified chunks are kept in {} for a rerun",
+                dest.join(weightseal::path::PARTIAL_DIR).display()
+            ),
+            Some(_) => eprintln!(
+                "weightseal: `verify` would fail this directory: remove the extra files or pass --allow-extra"
+            ),
+        }
     }
+    if let Some(s) = &verdict.signatures {
+        let roles: Vec<String> = s
+            .roles
+            .iter()
+            .map(|x| format!("{} {}/{}", x.role, x.keys.len(), x.threshold))
+            .collect();
+        if s.ok && verdict.ok() {
+            eprintln!("weightseal: trust policy met ({})", roles.join(", "));
+        } else if !s.ok {
+            eprintln!("weightseal: trust policy NOT met ({})", roles.join(", "));
+        }
+    }
+    if let weightseal::release::Trust::Store(path) = &trust {
+        attest::say_trust_store(path, &verdict.trust_store);
+    }
+    Ok(if verdict.ok() {
+        Outcome::Verified
+    } else {
+        Outcome::NotVerified
+    })
 }

@@ -40,7 +40,10 @@ impl State {
     }
 }
 
-/// HTML text: `&`, `<`, `>`, `"` and `'` escaped (names come from untrusted headers).
+/// HTML text: `&`, `<`, `>`, `"` and `'` escaped (names come from untrusted headers), and
+/// every control and Unicode format character (bidirectional overrides and isolates,
+/// zero-width characters) shown as the visible text `\uXXXX`, as the terminal output shows it:
+/// a character reference (`&#x202E;`) would still reverse the text around it on the page.
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -50,7 +53,12 @@ fn esc(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            c if c.is_control() => out.push_str(&format!("&#x{:X};", c as u32)),
+            c if c.is_control() || weightseal::path::is_format_char(c) => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{:04X}", u));
+                }
+            }
             c => out.push(c),
         }
     }

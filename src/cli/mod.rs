@@ -261,6 +261,11 @@ struct VerifyArgs {
     /// prints it (a digest learned out of band pins the release without any key).
     #[arg(long = "digest", value_name = "HEX", value_parser = parse_digest)]
     pin_digest: Option<weightseal::Digest>,
+    /// Accept a release that no key you trust signed, checking only that the files match the
+    /// manifest (without it, a release whose name no trust store entry covers is refused once
+    /// you have a trust store).
+    #[arg(long)]
+    integrity_only: bool,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -407,9 +412,11 @@ struct NetArgs {
     /// server that trickles is cut off and the request retried (0: no minimum).
     #[arg(long, value_name = "KIB", default_value_t = 32)]
     min_rate: u64,
-    /// An extra request header, `NAME: VALUE` (e.g. `Authorization: Bearer TOKEN`), sent to
-    /// the server (and hosts allowed with --allow-redirect-host); never shown in messages.
-    /// Repeatable. HF_TOKEN in the environment is sent to huggingface.co and hf.co only.
+    /// An extra request header, `NAME: VALUE` (e.g. `Authorization: Bearer TOKEN`), sent only
+    /// to the URL's own scheme, host and port (and the --url-template's, and hosts allowed with
+    /// --allow-redirect-host), never to another port or a host a redirect leads to; never
+    /// shown in messages. Repeatable. HF_TOKEN in the environment is sent only to
+    /// https://huggingface.co and https://hf.co, never over plain http.
     #[arg(long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
     headers: Vec<(String, String)>,
     /// Follow redirects to this host too (`cdn.example.com`, or `.example.com` for all its
@@ -552,6 +559,26 @@ pub fn run() -> i32 {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
+            // Asked for JSON: a usage error (unknown flag, bad value, missing argument) is the
+            // JSON error object on stdout too, as every other exit-2 error is.
+            if code == 2 && std::env::args_os().skip(1).any(|a| a == "--json") {
+                let message = e.kind().as_str().map(str::to_string).unwrap_or_default();
+                let detail = e.render().to_string();
+                let first = detail
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("")
+                    .trim_start_matches("error: ")
+                    .to_string();
+                let v = serde_json::json!({
+                    "ok": false,
+                    "error": {"kind": "usage", "message": if first.is_empty() { message } else { first }}
+                });
+                let _ = (|| -> std::io::Result<()> {
+                    outln!("{}", serde_json::to_string_pretty(&v)?);
+                    Ok(())
+                })();
+            }
             let _ = e.print();
             return code;
         }
@@ -826,6 +853,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
         pin_digest,
         json,
         original,
+        integrity_only,
     } = a;
     // A Hugging Face cache snapshot: its links must stay inside the repository's
     // blobs/, and are then followed.
@@ -841,6 +869,16 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
         }
         None => (dir, follow_symlinks),
     };
+    let pins = weightseal::release::Pins {
+        model: pin_model.clone(),
+        digest: pin_digest,
+    };
+    let unsigned = if integrity_only {
+        weightseal::release::Unsigned::Allow
+    } else {
+        weightseal::release::Unsigned::WhenNoTrustConfigured
+    };
+    let given = attest::load_trust(&keys, policy.as_deref())?;
     let mut attestations = attestations;
     if let Some(sig) = &signature {
         let text = weightseal::oms::read_bundle(sig)?;
@@ -848,30 +886,50 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
             let dir = dir
                 .as_deref()
                 .context("an OpenSSF model signing bundle is verified against a model directory")?;
-            return attest::verify_oms(
-                dir,
-                sig,
-                &text,
+            if policy.is_some() {
+                anyhow::bail!("--policy judges weightseal attestations; an OpenSSF model signing bundle is checked with --key, --certificate-chain or --identity");
+            }
+            let check = attest::oms_check(
                 &keys,
                 &certificate_chain,
                 identity
                     .as_deref()
                     .zip(identity_provider.as_deref())
                     .map(|(i, p)| (i, p, trusted_root.as_deref())),
-                &ignore_paths,
-                !no_ignore_git_paths,
+            )?;
+            let ask = weightseal::release::Ask {
+                trust: weightseal::release::Trust::given_or_store(None, check.is_none()),
+                pins,
+                unsigned,
+                now: weightseal::attest::time::Timestamp::now(),
+            };
+            let release = weightseal::release::Release::Oms {
+                dir,
+                signature: sig,
+                check: check.as_ref(),
+                ignore_paths: &ignore_paths,
+                ignore_git: !no_ignore_git_paths,
+            };
+            let verdict = weightseal::release::verify(release, &ask, &NoProgress)
+                .with_context(|| format!("verifying {}", dir.display()))?;
+            return render::render_verdict(
+                &verdict,
+                &render::Shown {
+                    signature: Some(sig),
+                    ..Default::default()
+                },
                 json,
             );
         }
         attestations = Some(sig.clone());
     }
-    let trust = attest::load_trust(&keys, policy.as_deref())?;
-    let pins = weightseal::release::Pins {
-        model: pin_model.clone(),
-        digest: pin_digest,
+    let ask = weightseal::release::Ask {
+        trust: weightseal::release::Trust::given_or_store(given, true),
+        pins,
+        unsigned,
+        now: weightseal::attest::time::Timestamp::now(),
     };
-    let now = weightseal::attest::time::Timestamp::now();
-    let verdict = match (&dir, &url) {
+    let (mut verdict, bundle_lines) = match (&dir, &url) {
         (Some(model), _) => {
             let t = target(model, manifest.as_deref().map(Path::new))?;
             let (dir, path) = (&t.dir, t.manifest.clone());
@@ -884,11 +942,6 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
                 &path,
                 attestations.as_deref(),
             ))?;
-            // No --key or --policy: the trust store's entries for this model, if any.
-            let trust = match trust {
-                Some(t) => Some(t),
-                None => attest::trust_store_policy(m.name())?,
-            };
             let opts = VerifyOptions {
                 mode: if tensors { Mode::Tensors } else { Mode::Files },
                 extra: if allow_extra {
@@ -901,19 +954,16 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
                 only: t.only.clone(),
             };
             let bar = Bar::new("verifying");
-            let v = weightseal::release::verify_release(
+            let release = weightseal::release::Release::Local {
                 dir,
-                &m,
-                &lines,
-                trust.as_ref(),
-                &pins,
-                &opts,
-                now,
-                bar.progress(),
-            )
-            .with_context(|| format!("verifying {}", dir.display()))?;
+                manifest: &m,
+                attestations: &lines,
+                opts: &opts,
+            };
+            let v = weightseal::release::verify(release, &ask, bar.progress())
+                .with_context(|| format!("verifying {}", dir.display()))?;
             bar.finish();
-            (m, v, lines)
+            (v, lines)
         }
         (None, Some(url)) => {
             if tensors {
@@ -922,32 +972,23 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
             let remote = weightseal::fetch::Remote::new(url, net.options())?;
             let (m, _) =
                 fetch::remote_manifest(&remote, manifest.as_deref(), net.manifest_limit())?;
-            let trust = match trust {
-                Some(t) => Some(t),
-                None => attest::trust_store_policy(m.name())?,
-            };
-            if trust.is_none()
-                && pin_digest.is_none()
-                && manifest.as_deref().is_none_or(|p| p.starts_with("http"))
-            {
-                eprintln!("weightseal: note: the manifest comes from the server being checked and no --key or --policy vouches for it: this shows the server is self-consistent, not that it serves the publisher's release");
-            }
             let (lines, _) =
                 fetch::remote_bundle(&remote, attestations.as_deref(), net.bundle_limit())?;
             let bar = Bar::new("verifying");
             let report = weightseal::fetch::verify_remote(&remote, &m, sample, bar.progress());
             bar.finish();
-            if let Some(f) = sample {
-                eprintln!("weightseal: SAMPLE: checked a random {:.1}% of each file's chunks, not every byte", f * 100.0);
-            }
-            let v = weightseal::release::judge(&m, report, &lines, trust.as_ref(), &pins, now)?;
-            (m, v, lines)
+            let release = weightseal::release::Release::Checked {
+                manifest: &m,
+                attestations: &lines,
+                files: report,
+            };
+            let v = weightseal::release::verify(release, &ask, &NoProgress)?;
+            (v, lines)
         }
         (None, None) => anyhow::bail!("give a directory or --url"),
     };
-    let (m, mut verdict, bundle_lines) = verdict;
     // With the original at hand: the exact bytes of each modified file.
-    if let (Some(orig), Some(model)) = (&original, &dir) {
+    if let (Some(orig), Some(model), Some(files)) = (&original, &dir, verdict.files.as_mut()) {
         let (t, o) = (target(model, None)?, target(orig, None)?);
         let locate = |p: &str| {
             let there = match &o.only {
@@ -956,62 +997,18 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
             };
             (there, t.dir.join(p))
         };
-        verdict.files.exact = weightseal::verify::exact_bytes(&verdict.files, &locate)?;
+        files.exact = weightseal::verify::exact_bytes(files, &locate)?;
     }
-    render_verdict(
-        &m,
+    render::render_verdict(
         &verdict,
-        &bundle_lines,
-        sample,
-        pin_digest.is_some(),
+        &render::Shown {
+            sample,
+            attestations: bundle_lines.len(),
+            self_served: url.is_some() && manifest.as_deref().is_none_or(|p| p.starts_with("http")),
+            ..Default::default()
+        },
         json,
     )
-}
-
-/// Prints a release's verdict (text or JSON) and picks the exit code.
-fn render_verdict(
-    m: &Manifest,
-    verdict: &weightseal::release::Verdict,
-    bundle_lines: &[weightseal::attest::bundle::BundleLine],
-    sample: Option<f64>,
-    digest_pinned: bool,
-    json: bool,
-) -> Result<Outcome> {
-    let report = &verdict.files;
-    if json {
-        let mut v = render::report_json(m, report);
-        if let Some(f) = sample {
-            v["sample"] = serde_json::json!(f);
-        }
-        match &verdict.signatures {
-            Some(s) => {
-                v["signatures"] = serde_json::json!("checked");
-                v["attestations"] = serde_json::to_value(s)?;
-            }
-            None => v["signatures"] = serde_json::json!("not-checked"),
-        }
-        if !verdict.pins.is_empty() {
-            v["pins"] = serde_json::to_value(&verdict.pins)?;
-        }
-        v["ok"] = serde_json::json!(verdict.ok);
-        outln!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        out!("{}", attest::pin_lines(&verdict.pins));
-        out!("{}", render::report_lines(report));
-        if let Some(s) = &verdict.signatures {
-            out!("{}", attest::report_lines(s));
-        }
-    }
-    eprintln!("{}", render::report_summary(m, report));
-    match &verdict.signatures {
-        Some(s) => eprintln!("{}", attest::summary(s)),
-        None => eprintln!("{}", attest::unchecked_warning(bundle_lines, digest_pinned)),
-    }
-    Ok(if verdict.ok {
-        Outcome::Verified
-    } else {
-        Outcome::NotVerified
-    })
 }
 
 fn fetch_cmd(a: FetchArgs) -> Result<Outcome> {
@@ -1259,13 +1256,18 @@ fn hf_check(repo: Option<String>, json: bool) -> Result<Outcome> {
                 weightseal::hf::BlobStatus::Ok => {
                     outln!("{} blobs/{}: OK", b.repo, b.blob)
                 }
-                weightseal::hf::BlobStatus::Unknown => {
+                weightseal::hf::BlobStatus::Unknown if b.passes() => {
                     outln!(
-                        "{} blobs/{}: not checked (not named by a hash)",
+                        "{} blobs/{}: not checked (not named by a hash; no snapshot uses it)",
                         b.repo,
                         b.blob
                     )
                 }
+                weightseal::hf::BlobStatus::Unknown => outln!(
+                    "{} blobs/{}: FAILED (not named by a hash, so its content cannot be checked{used})",
+                    b.repo,
+                    b.blob
+                ),
                 weightseal::hf::BlobStatus::Corrupt { algorithm, found } => outln!(
                     "{} blobs/{}: FAILED (corrupt or truncated: {} {} bytes hash to {found}{used})",
                     b.repo,
@@ -1290,16 +1292,7 @@ fn hf_check(repo: Option<String>, json: bool) -> Result<Outcome> {
             );
         }
     }
-    let bad = r
-        .blobs
-        .iter()
-        .filter(|b| {
-            !matches!(
-                b.status,
-                weightseal::hf::BlobStatus::Ok | weightseal::hf::BlobStatus::Unknown
-            )
-        })
-        .count();
+    let bad = r.blobs.iter().filter(|b| !b.passes()).count();
     eprintln!(
         "weightseal: Hugging Face cache {}: {} repository(ies), {} blob(s), {bad} bad, {} bad link(s)",
         r.cache,

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use weightseal::diff::{ManifestDiff, TensorDiff};
 use weightseal::manifest::{Manifest, FORMAT_VERSION};
+use weightseal::release::{Format, Verdict, Vouched};
 use weightseal::verify::{FileStatus, Report};
 
 /// Human-readable byte count: `1.50 GiB`, `12.0 MiB`, `512 B`.
@@ -371,7 +372,21 @@ pub fn report_lines(r: &Report) -> String {
     s
 }
 
-pub fn report_summary(m: &Manifest, r: &Report) -> String {
+/// What the command line adds to a verdict when it renders it.
+#[derive(Default)]
+pub struct Shown<'a> {
+    /// `verify --url --sample F`.
+    pub sample: Option<f64>,
+    /// Attestations present (to say they went unchecked).
+    pub attestations: usize,
+    /// The manifest came from the server being checked.
+    pub self_served: bool,
+    /// The OMS bundle file.
+    pub signature: Option<&'a std::path::Path>,
+}
+
+/// File counts of a report: ok, modified, missing, extra, unreadable.
+fn counts(r: &Report) -> String {
     let count = |p: fn(&FileStatus) -> bool| r.files.iter().filter(|f| p(&f.status)).count();
     let ok = count(|s| s.passes());
     let modified = count(|s| {
@@ -385,40 +400,235 @@ pub fn report_summary(m: &Manifest, r: &Report) -> String {
     let missing = count(|s| matches!(s, FileStatus::Missing));
     let extra = count(|s| matches!(s, FileStatus::Extra { allowed: false, .. }));
     let unreadable = count(|s| matches!(s, FileStatus::Unreadable { .. }));
-    let mode = if r.tensor_set.is_some() {
-        " (tensor set, any sharding)"
+    let mut s = format!(
+        "{ok} ok, {modified} modified, {missing} missing, {extra} extra, {unreadable} unreadable"
+    );
+    if !r.index.is_empty() {
+        s.push_str(&format!(", {} index problem(s)", r.index.len()));
+    }
+    if r.tensor_set.as_ref().is_some_and(|t| !t.ok) {
+        s.push_str(", tensor set differs");
+    }
+    s
+}
+
+/// The stderr lines of a verdict. The first says what the user must know: verified, or NOT
+/// verified and why. Success words come only from [`Verdict::ok`]; the lines after a refusal
+/// give details without them.
+pub fn verdict_lines(v: &Verdict, shown: &Shown) -> Vec<String> {
+    let name = if v.name.is_empty() {
+        "the release".to_string()
     } else {
-        ""
+        v.name.clone()
     };
-    if r.ok {
-        let what = match &r.tensor_set {
+    let mode = match v.files.as_ref().and_then(|f| f.tensor_set.as_ref()) {
+        Some(_) => " (tensor set, any sharding)",
+        None => "",
+    };
+    let mut out = Vec::new();
+    if v.ok() {
+        let files = v
+            .files
+            .as_ref()
+            .expect("a verified release had its files checked");
+        let ok = files.files.iter().filter(|f| f.status.passes()).count();
+        let what = match &files.tensor_set {
             Some(t) => format!("{ok} file(s) and {} tensors", t.count),
-            None if !r.sampled.is_empty() => {
-                let checked: u64 = r.sampled.iter().map(|x| x.checked).sum();
-                let chunks: u64 = r.sampled.iter().map(|x| x.chunks).sum();
+            None if !files.sampled.is_empty() => {
+                let checked: u64 = files.sampled.iter().map(|x| x.checked).sum();
+                let chunks: u64 = files.sampled.iter().map(|x| x.chunks).sum();
                 format!("{ok} file(s), a SAMPLE of {checked} of {chunks} chunks,")
             }
-            None => format!("{ok} file(s), {}", bytes(m.total_size())),
+            None => match v.size {
+                Some(size) => format!("{ok} file(s), {}", bytes(size)),
+                None => format!("{ok} file(s)"),
+            },
         };
-        format!(
-            "weightseal: {} verified{mode}: {what} match manifest {}",
-            m.name(),
-            m.digest()
-        )
+        let against = match (&v.format, &v.oms) {
+            (Format::Oms, Some(o)) => format!(
+                "its OpenSSF model signing signature ({})",
+                o.signer.as_deref().unwrap_or("")
+            ),
+            _ => format!(
+                "manifest {}",
+                v.manifest_digest.map(|d| d.to_hex()).unwrap_or_default()
+            ),
+        };
+        out.push(format!(
+            "weightseal: {name} verified{mode}: {what} match {against}"
+        ));
+        match v.vouched {
+            Vouched::Checked => {
+                if let Some(s) = &v.signatures {
+                    out.push(format!("weightseal: trust policy met ({})", roles(s)));
+                }
+            }
+            Vouched::NotGiven => out.push(if shown.attestations == 0 {
+                "weightseal: WARNING: signatures NOT checked: no --key or --policy given and no trust store, so this only shows that the files match the manifest beside them, which whoever changed the files could have regenerated (`weightseal trust add KEY --model PATTERN` trusts a publisher)".to_string()
+            } else {
+                format!("weightseal: WARNING: {} attestation(s) present and NOT checked: no --key or --policy given and no trust store, so this only shows that the files match the manifest beside them, which whoever changed the files could have regenerated; pass --key PUB or --policy POLICY to check who signed it", shown.attestations)
+            }),
+            Vouched::DigestPinned => out.push("weightseal: signatures NOT checked (no key or trust store entry for this model); the manifest is the one the --digest pin names".to_string()),
+            Vouched::IntegrityOnly => out.push("weightseal: integrity only (as asked): signatures NOT checked, so this only shows that the files match the manifest beside them".to_string()),
+            Vouched::NoTrustedKey => {}
+        }
+        if v.vouched != Vouched::Checked && shown.self_served {
+            out.push("weightseal: note: the manifest comes from the server being checked and no key vouches for it: this shows the server is self-consistent, not that it serves the publisher's release".to_string());
+        }
     } else {
-        let mut s = format!(
-            "weightseal: {} NOT verified{mode} against manifest {}: {ok} ok, {modified} modified, {missing} missing, {extra} extra, {unreadable} unreadable",
-            m.name(),
-            m.digest()
-        );
-        if !r.index.is_empty() {
-            s.push_str(&format!(", {} index problem(s)", r.index.len()));
+        out.push(format!(
+            "weightseal: {name} NOT verified{mode}: {}",
+            v.reasons.join("; ")
+        ));
+        if let Some(f) = &v.files {
+            out.push(format!(
+                "weightseal: files: {}{}",
+                counts(f),
+                v.manifest_digest
+                    .filter(|_| v.format == Format::Weightseal)
+                    .map(|d| format!(" (manifest {d})"))
+                    .unwrap_or_default()
+            ));
         }
-        if r.tensor_set.as_ref().is_some_and(|t| !t.ok) {
-            s.push_str(", tensor set differs");
+        if let Some(s) = &v.signatures {
+            if s.ok {
+                out.push(format!(
+                    "weightseal: attestations: {} (in order by themselves)",
+                    roles(s)
+                ));
+            } else {
+                let why: Vec<&str> = s.problems.iter().map(|p| p.code).collect();
+                out.push(format!(
+                    "weightseal: trust policy NOT met ({}{}{})",
+                    roles(s),
+                    if why.is_empty() { "" } else { "; " },
+                    why.join(", ")
+                ));
+            }
         }
-        s
+        if v.vouched == Vouched::NoTrustedKey {
+            out.push(format!("weightseal: to trust a publisher for this name: `weightseal trust add KEY.pub --model {:?}`, or pass --key PUB; --integrity-only checks the files against the manifest alone", v.name));
+        }
     }
+    if !v.trust_store.is_empty() {
+        out.push(format!(
+            "weightseal: no --key or --policy: using the trust store: {}",
+            v.trust_store.join(", ")
+        ));
+    }
+    if let Some(f) = shown.sample {
+        out.push(format!(
+            "weightseal: SAMPLE: checked a random {:.1}% of each file's chunks, not every byte",
+            f * 100.0
+        ));
+    }
+    out
+}
+
+/// `publisher 1/1, auditor 0/1`.
+fn roles(r: &weightseal::attest::policy::PolicyReport) -> String {
+    r.roles
+        .iter()
+        .map(|x| format!("{} {}/{}", x.role, x.keys.len(), x.threshold))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A verdict as JSON: the files report's fields at the top level (as before), with the name,
+/// the digest, who vouched, the signatures, the pins, the reasons and `ok` from the verdict.
+pub fn verdict_json(v: &Verdict, shown: &Shown) -> Value {
+    let mut j = match &v.files {
+        Some(r) => {
+            let mut j = serde_json::to_value(r).expect("report serializes");
+            // Each file entry of a sampled check says how much of it was read.
+            if let Some(files) = j["files"].as_array_mut() {
+                for f in files {
+                    let path = f["path"].as_str().unwrap_or_default().to_string();
+                    if let Some(x) = r.sampled(&path) {
+                        f["sampled"] = json!({"checked": x.checked, "chunks": x.chunks});
+                    }
+                }
+            }
+            j
+        }
+        None => json!({"files": [], "checked": false}),
+    };
+    j["name"] = json!(v.name);
+    j["manifest_digest"] = json!(v.manifest_digest.map(|d| d.to_hex()));
+    j["format"] = json!(v.format);
+    j["vouched"] = json!(v.vouched);
+    j["signatures"] = json!(if v.vouched == Vouched::Checked {
+        "checked"
+    } else {
+        "not-checked"
+    });
+    if let Some(s) = &v.signatures {
+        j["attestations"] = serde_json::to_value(s).expect("report serializes");
+    }
+    if let Some(o) = &v.oms {
+        let mut s = serde_json::to_value(o).expect("report serializes");
+        s["format"] = json!("oms");
+        if let Some(p) = shown.signature {
+            s["path"] = json!(p.display().to_string());
+        }
+        j["signature"] = s;
+    }
+    if !v.pins.is_empty() {
+        j["pins"] = serde_json::to_value(&v.pins).expect("problems serialize");
+    }
+    if !v.trust_store.is_empty() {
+        j["trust_store"] = json!(v.trust_store);
+    }
+    if let Some(f) = shown.sample {
+        j["sample"] = json!(f);
+    }
+    j["reasons"] = json!(v.reasons);
+    j["ok"] = json!(v.ok());
+    j
+}
+
+/// Prints a release's verdict (text or JSON) and picks the exit code from [`Verdict::ok`].
+pub fn render_verdict(v: &Verdict, shown: &Shown, json: bool) -> anyhow::Result<super::Outcome> {
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&verdict_json(v, shown))?);
+    } else {
+        out!("{}", super::attest::pin_lines(&v.pins));
+        if let Some(f) = &v.files {
+            out!("{}", report_lines(f));
+        }
+        if let Some(s) = &v.signatures {
+            out!("{}", super::attest::report_lines(s));
+        }
+        if let Some(o) = &v.oms {
+            let sig = shown
+                .signature
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "signature".into());
+            match &o.error {
+                None => outln!(
+                    "signature {sig}: OK (OpenSSF model signing, {}, {} {}, {} resource(s){})",
+                    clean(o.signer.as_deref().unwrap_or("")),
+                    o.hash_type.as_deref().unwrap_or(""),
+                    o.serialization.unwrap_or(""),
+                    o.resources,
+                    if o.legacy {
+                        ", model_signing 0.2 format"
+                    } else {
+                        ""
+                    }
+                ),
+                Some(e) => outln!("signature {sig}: FAILED ({})", clean(e)),
+            }
+        }
+    }
+    for line in verdict_lines(v, shown) {
+        eprintln!("{line}");
+    }
+    Ok(if v.ok() {
+        super::Outcome::Verified
+    } else {
+        super::Outcome::NotVerified
+    })
 }
 
 /// `weightseal diff` as text.
@@ -511,22 +721,6 @@ pub fn diff_text(d: &ManifestDiff) -> String {
     };
     s.push_str(&format!("verdict: {verdict}\n"));
     s
-}
-
-pub fn report_json(m: &Manifest, r: &Report) -> Value {
-    let mut v = serde_json::to_value(r).expect("report serializes");
-    // Each file entry of a sampled check says how much of it was read.
-    if let Some(files) = v["files"].as_array_mut() {
-        for f in files {
-            let path = f["path"].as_str().unwrap_or_default().to_string();
-            if let Some(x) = r.sampled(&path) {
-                f["sampled"] = json!({"checked": x.checked, "chunks": x.chunks});
-            }
-        }
-    }
-    v["manifest_digest"] = json!(m.digest().to_hex());
-    v["name"] = json!(m.name());
-    v
 }
 
 #[cfg(test)]

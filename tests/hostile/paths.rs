@@ -142,6 +142,15 @@ fn nested_git_directories_are_never_hashed_or_fetched() {
     )
     .unwrap();
     fs::write(m.join("sub/w.bin"), b"w").unwrap();
+    // Refused and named, never hashed and never silently passed over.
+    let o = ws(&["hash", s(&m)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("sub/.git"), "{}", text(&o));
+    assert!(!m.join("weightseal.manifest").exists());
+    // The repository's own `.git`, at the root, is left out.
+    fs::remove_dir_all(m.join("sub/.git")).unwrap();
+    fs::create_dir_all(m.join(".git")).unwrap();
+    fs::write(m.join(".git/config"), b"[core]\n").unwrap();
     let o = ws(&["hash", s(&m)]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = ws(&["show", s(&m), "--json"]);
