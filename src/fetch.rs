@@ -176,19 +176,10 @@ pub struct Remote {
     client: reqwest::blocking::Client,
     base: String,
     opts: FetchOptions,
-    /// The `--header`s, sent only to [`Remote::headers_go_to`] targets.
+    /// The `--header`s, sent only where [`crate::net::headers_go_to`] says.
     headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
-    /// The origins the user named (the base URL, the URL template): scheme, host, port.
-    origins: Vec<(String, String, u16)>,
-}
-
-/// A URL's origin: scheme, lowercase host, port (or the scheme's default).
-fn origin(u: &reqwest::Url) -> Option<(String, String, u16)> {
-    Some((
-        u.scheme().to_string(),
-        u.host_str()?.to_ascii_lowercase(),
-        u.port_or_known_default()?,
-    ))
+    /// The URLs the user gave (the base URL, the URL template): headers go to their origins.
+    given: Vec<reqwest::Url>,
 }
 
 /// What a range request got.
@@ -297,14 +288,13 @@ impl Remote {
             value.set_sensitive(true);
             headers.push((name, value));
         }
-        let origins = std::iter::once(base.to_string())
+        let given = std::iter::once(base.to_string())
             .chain(
                 opts.url_template
                     .as_deref()
                     .map(|t| t.replace("{path}", "x")),
             )
             .filter_map(|u| reqwest::Url::parse(&u).ok())
-            .filter_map(|u| origin(&u))
             .collect();
         // Redirects are followed by hand (`send`), hop by hop, so that each hop is judged and
         // headers and tokens go only where they belong.
@@ -320,7 +310,7 @@ impl Remote {
             base: base.trim_end_matches('/').to_string(),
             opts,
             headers,
-            origins,
+            given,
         })
     }
 
@@ -328,20 +318,11 @@ impl Remote {
         &self.opts
     }
 
-    /// Whether the `--header`s go to `u`: the origin (scheme, host and port) of the URL the
-    /// user gave or of the URL template, or a host allowed with `--allow-redirect-host` — not
-    /// another port of the same host, nor a Hugging Face CDN host the server redirects to.
-    fn headers_go_to(&self, u: &reqwest::Url) -> bool {
-        origin(u).is_some_and(|o| self.origins.contains(&o))
-            || u.host_str()
-                .is_some_and(|h| crate::net::host_allowed(h, &self.opts.allow_redirect_hosts))
-    }
-
     /// A GET of `url` (with a `Range` when given), following redirects hop by hop: each one is
     /// judged by [`crate::net::redirect_decision`]; a redirect to a non-HTTP URL is returned
-    /// as is (its status is then reported). The `--header`s go only to
-    /// [`Remote::headers_go_to`] targets; the Hugging Face token only to `https://huggingface.co`
-    /// and `https://hf.co`, never over plain HTTP.
+    /// as is (its status is then reported). The `--header`s go only where
+    /// [`crate::net::headers_go_to`] says; the Hugging Face token only where
+    /// [`crate::net::hf_token_goes_to`] says (never over plain HTTP).
     fn send(
         &self,
         url: &str,
@@ -355,14 +336,13 @@ impl Remote {
             if let Some(r) = &range {
                 rb = rb.header(reqwest::header::RANGE, r);
             }
-            if self.headers_go_to(&cur) {
+            if crate::net::headers_go_to(&cur, &self.given, &self.opts.allow_redirect_hosts) {
                 for (k, v) in &self.headers {
                     rb = rb.header(k, v);
                 }
             }
             if let Some(t) = &self.opts.hf_token {
-                if cur.scheme() == "https" && cur.host_str().is_some_and(crate::net::is_hf_api_host)
-                {
+                if crate::net::hf_token_goes_to(&cur) {
                     let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}"))
                         .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
                     v.set_sensitive(true);

@@ -79,11 +79,36 @@ pub fn is_hf_host(host: &str) -> bool {
         .any(|d| h == *d || h.ends_with(&format!(".{d}")))
 }
 
-/// The hosts a Hugging Face token is sent to: `huggingface.co` and `hf.co` themselves (not
-/// their CDN subdomains, as `huggingface_hub` does not send it there either).
-pub fn is_hf_api_host(host: &str) -> bool {
-    let h = host.to_ascii_lowercase();
-    h == "huggingface.co" || h == "hf.co"
+/// Whether a Hugging Face token goes with a request to `target`: only over `https`, and only
+/// to `huggingface.co` and `hf.co` themselves (not their CDN subdomains, where
+/// `huggingface_hub` does not send it either).
+pub fn hf_token_goes_to(target: &Url) -> bool {
+    target.scheme() == "https"
+        && target.host_str().is_some_and(|h| {
+            let h = h.to_ascii_lowercase();
+            h == "huggingface.co" || h == "hf.co"
+        })
+}
+
+/// A URL's origin: scheme, lowercase host, port (or the scheme's default).
+pub fn origin(u: &Url) -> Option<(String, String, u16)> {
+    Some((
+        u.scheme().to_string(),
+        u.host_str()?.to_ascii_lowercase(),
+        u.port_or_known_default()?,
+    ))
+}
+
+/// Whether the user's `--header`s go with a request to `target`: only to the origin (scheme,
+/// host and port) of a URL the user gave (`given`: the model's URL, the URL template), or to a
+/// host allowed with `--allow-redirect-host` — never to another port of the same host, nor to
+/// a host a redirect leads to (a Hugging Face CDN host included).
+pub fn headers_go_to(target: &Url, given: &[Url], allowed_hosts: &[String]) -> bool {
+    let o = origin(target);
+    (o.is_some() && given.iter().any(|g| origin(g) == o))
+        || target
+            .host_str()
+            .is_some_and(|h| host_allowed(h, allowed_hosts))
 }
 
 /// Whether `host` matches an allowed pattern: an exact host, or `.example.com` for any
@@ -227,6 +252,38 @@ mod tests {
             redact("no url here, http is a word"),
             "no url here, http is a word"
         );
+    }
+
+    #[test]
+    fn tokens_and_headers_go_only_where_told() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(hf_token_goes_to(&u(
+            "https://huggingface.co/o/m/resolve/main/x"
+        )));
+        assert!(hf_token_goes_to(&u("https://HF.co/x")));
+        assert!(!hf_token_goes_to(&u("http://huggingface.co/x")));
+        assert!(!hf_token_goes_to(&u("https://cas-bridge.xethub.hf.co/x")));
+        assert!(!hf_token_goes_to(&u(
+            "https://huggingface.co.evil.example/x"
+        )));
+        let given = [u("https://huggingface.co/o/m")];
+        assert!(headers_go_to(
+            &u("https://huggingface.co/o/m/x"),
+            &given,
+            &[]
+        ));
+        assert!(!headers_go_to(&u("https://cdn-lfs.hf.co/x"), &given, &[]));
+        assert!(!headers_go_to(
+            &u("https://huggingface.co:8443/x"),
+            &given,
+            &[]
+        ));
+        assert!(!headers_go_to(&u("http://huggingface.co/x"), &given, &[]));
+        assert!(headers_go_to(
+            &u("https://cdn.example/x"),
+            &given,
+            &[".example".into()]
+        ));
     }
 
     #[test]

@@ -290,11 +290,16 @@ pub fn is_oms_bundle(text: &str) -> bool {
         .is_some_and(|m| m.starts_with("application/vnd.dev.sigstore.bundle"))
 }
 
-/// The identity of a file: device and inode, of the file itself (never of a link's target).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The identity of a signature file: its device and inode (of the file itself, never of a
+/// link's target), its name, and the identity of the directory holding it. Only the entry of
+/// that name in that directory, being that file, is the signature: a hard link to it under
+/// another name, or a link planted at its name, is part of the model like anything else.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileId {
     pub dev: u64,
     pub ino: u64,
+    pub name: std::ffi::OsString,
+    pub dir: (u64, u64),
 }
 
 /// Reads a signature file (at most [`MAX_BUNDLE_LEN`]) with the identity of the file read, so
@@ -313,6 +318,11 @@ pub fn read_signature(path: &Path) -> Result<(String, FileId), OmsError> {
             "not a regular file",
         )));
     }
+    let parent = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(p) => p,
+        None => Path::new("."),
+    };
+    let dir = std::fs::metadata(parent).map_err(io)?;
     let mut s = String::new();
     f.take(MAX_BUNDLE_LEN).read_to_string(&mut s).map_err(io)?;
     Ok((
@@ -320,6 +330,8 @@ pub fn read_signature(path: &Path) -> Result<(String, FileId), OmsError> {
         FileId {
             dev: meta.dev(),
             ino: meta.ino(),
+            name: path.file_name().unwrap_or_default().to_os_string(),
+            dir: (dir.dev(), dir.ino()),
         },
     ))
 }
@@ -900,13 +912,16 @@ fn ignored(rel: &str, ignore: &[String]) -> bool {
 }
 
 /// The files of `dir` as model_signing serializes them: every regular file (and, when allowed,
-/// symlink to one) not under an ignored path, by its `/`-separated relative path.
+/// symlink to one) not under an ignored path, by its `/`-separated relative path; an entry that
+/// cannot be part of the model (a link when links are not allowed, a special file) comes with
+/// the reason, to be reported as a failure.
+#[allow(clippy::type_complexity)]
 fn list_files(
     dir: &Path,
     allow_symlinks: bool,
     ignore: &[String],
     signature: Option<&FileId>,
-) -> Result<Vec<(String, PathBuf)>, OmsError> {
+) -> Result<Vec<(String, Result<PathBuf, String>)>, OmsError> {
     use std::os::unix::fs::MetadataExt;
     let mut out = Vec::new();
     let mut stack = vec![(dir.to_path_buf(), String::new())];
@@ -915,6 +930,9 @@ fn list_files(
             path: d.clone(),
             source,
         })?;
+        // Whether the signature file's directory is this one.
+        let sig_here = signature
+            .filter(|id| std::fs::metadata(&d).is_ok_and(|m| (m.dev(), m.ino()) == id.dir));
         for e in rd {
             let e = e.map_err(|source| OmsError::Io {
                 path: d.clone(),
@@ -931,29 +949,39 @@ fn list_files(
                 source,
             })?;
             // The signature file itself (a regular file, by identity) is not part of the model.
-            if lm.is_file() && signature.is_some_and(|id| id.dev == lm.dev() && id.ino == lm.ino())
+            if lm.is_file()
+                && sig_here.is_some_and(|id| {
+                    id.dev == lm.dev() && id.ino == lm.ino() && id.name == e.file_name()
+                })
             {
                 continue;
             }
-            let m = if lm.file_type().is_symlink() {
-                if !allow_symlinks {
-                    return Err(OmsError::Model(format!(
-                        "{rel} is a symbolic link, and the signature was made without allow_symlinks"
-                    )));
-                }
-                std::fs::metadata(&p).map_err(|source| OmsError::Io {
-                    path: p.clone(),
-                    source,
-                })?
-            } else {
-                lm
-            };
+            let m =
+                if lm.file_type().is_symlink() {
+                    if !allow_symlinks {
+                        out.push((
+                        rel,
+                        Err("a symbolic link, and the signature was made without allow_symlinks"
+                            .into()),
+                    ));
+                        continue;
+                    }
+                    match std::fs::metadata(&p) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            out.push((rel, Err(format!("a broken symbolic link: {e}"))));
+                            continue;
+                        }
+                    }
+                } else {
+                    lm
+                };
             if m.is_dir() {
                 stack.push((p, format!("{rel}/")));
             } else if m.is_file() {
-                out.push((rel, p));
+                out.push((rel, Ok(p)));
             } else {
-                return Err(OmsError::Model(format!("{rel} is not a regular file")));
+                out.push((rel, Err("not a regular file".into())));
             }
         }
     }
@@ -1006,6 +1034,18 @@ pub fn verify_dir(
     let mut reports = Vec::new();
     let found_names: BTreeSet<&str> = files.iter().map(|f| f.0.as_str()).collect();
     for (path, fs_path) in &files {
+        let fs_path = match fs_path {
+            Ok(p) => p,
+            Err(reason) => {
+                reports.push(FileReport {
+                    path: path.clone(),
+                    status: FileStatus::Unreadable {
+                        reason: reason.clone(),
+                    },
+                });
+                continue;
+            }
+        };
         let Some(exp) = expected.get(path) else {
             reports.push(FileReport {
                 path: path.clone(),

@@ -252,7 +252,7 @@ impl Verdict {
             .collect();
         if vouched == Vouched::NoTrustedKey {
             reasons.push(format!(
-                "no key you trust is assigned to the model {name:?}, so nobody you trust vouches for its manifest"
+                "nobody vouches for its manifest: no key you trust is assigned to the model {name:?}"
             ));
         }
         if let Some(s) = signatures.as_ref().filter(|s| !s.ok) {
@@ -368,6 +368,25 @@ pub enum ReleaseError {
     /// Nothing to check an OMS bundle with.
     #[error("verifying an OpenSSF model signing bundle needs the signer's public key (--key PUB), the certificates you trust (--certificate-chain CA.pem), a Sigstore identity (--identity ID --identity-provider URL), or a trust store entry for the model")]
     NoOmsCheck,
+}
+
+/// What a signature file given with `--signature` holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureKind {
+    /// An OpenSSF model signing bundle (a Sigstore bundle, by its media type).
+    Oms,
+    /// weightseal attestations (DSSE envelopes, one per line).
+    Attestations,
+}
+
+/// Tells what the signature file at `path` holds, from its media type.
+pub fn signature_kind(path: &Path) -> Result<SignatureKind, ReleaseError> {
+    let text = oms::read_bundle(path).map_err(ReleaseError::Oms)?;
+    Ok(if oms::is_oms_bundle(&text) {
+        SignatureKind::Oms
+    } else {
+        SignatureKind::Attestations
+    })
 }
 
 /// Judges a release: its files, its signatures of any kind against the trust, and the pins,

@@ -256,3 +256,42 @@ def test_a_single_file_model(tmp_path, keys):
     assert s.attestations_path.endswith("tiny.safetensors.weightseal.intoto.jsonl")
     r = weightseal.verify(d / "tiny.safetensors", key=keys["acme"][1])
     assert r.ok and [f.path for f in r.files] == ["tiny.safetensors"] and r.signatures.ok
+
+
+def test_an_oms_bundle_verifies_through_the_same_judge(signed, keys, tmp_path, cli):
+    sig = tmp_path / "model.sig"
+    run(str(cli), "sign", str(signed), "--key", str(keys["p256"][0]), "--format", "oms", "--signature", str(sig))
+    r = weightseal.verify(signed, signature=sig, key=keys["p256"][1])
+    assert r.ok and r.format == "oms" and r.oms is not None and r.oms.method == "key"
+    assert r.vouched == "checked" and r.manifest_digest
+    # Pins apply to OMS signatures too.
+    with pytest.raises(weightseal.VerificationError, match="wrong-model"):
+        weightseal.verify(signed, signature=sig, key=keys["p256"][1], model="org/wanted")
+    with pytest.raises(weightseal.VerificationError, match="wrong-digest"):
+        weightseal.verify(signed, signature=sig, key=keys["p256"][1], digest="0" * 64)
+    # Another key: the signature does not verify, and nothing says it does.
+    with pytest.raises(weightseal.SignatureError) as e:
+        weightseal.verify(signed, signature=sig, key=keys["other"][1])
+    assert not e.value.report.ok and e.value.report.oms.error
+    assert "NOT verified" in e.value.report.summary()
+    # A changed file after a valid signature.
+    flip_byte(signed / "config.json", 2)
+    with pytest.raises(weightseal.VerificationError) as e:
+        weightseal.verify(signed, signature=sig, key=keys["p256"][1])
+    assert [f.path for f in e.value.report.failed] == ["config.json"]
+
+
+def test_a_renamed_model_does_not_escape_the_trust_store(signed, keys, cli):
+    run(str(cli), "trust", "add", str(keys["acme"][1]), "--model", "org/*")
+    assert weightseal.verify(signed).ok
+    flip_byte(signed / "config.json", 2)
+    for name in ["Org/model", "evil/model"]:
+        weightseal.hash(signed, name=name)
+        with pytest.raises(weightseal.VerificationError) as e:
+            weightseal.verify(signed)
+        assert not e.value.report.ok and e.value.report.reasons
+    # Asked for integrity only, a name no entry covers passes; one an entry covers does not.
+    assert weightseal.verify(signed, allow_unsigned=True).vouched == "integrity-only"
+    weightseal.hash(signed, name="Org/model")
+    with pytest.raises(weightseal.VerificationError):
+        weightseal.verify(signed, allow_unsigned=True)

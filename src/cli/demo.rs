@@ -146,7 +146,7 @@ pub fn run() -> Result<Outcome> {
     outln!("\n== 3. weightseal verify: the untouched download (no key yet: integrity only)");
     let m = Manifest::read_file(&dir.join(MANIFEST_FILE))?;
     let verdict = judge(&dir, &m, &[], Trust::Nothing, &VerifyOptions::default())?;
-    show(&verdict);
+    show(&verdict)?;
     if !verdict.ok() {
         bail!("the untouched demo model did not verify");
     }
@@ -188,14 +188,14 @@ pub fn run() -> Result<Outcome> {
     let trust = || Trust::Policy(policy.clone());
     outln!("   weightseal verify --policy policy.toml:");
     let verdict = judge(&dir, &m, &signed, trust(), &VerifyOptions::default())?;
-    show(&verdict);
+    show(&verdict)?;
     if !verdict.ok() {
         bail!("the two-role policy was not met");
     }
     // Without the auditor's attestation the same policy fails.
     outln!("   with the publisher's attestation alone:");
     let verdict = judge(&dir, &m, &signed[..1], trust(), &VerifyOptions::default())?;
-    show(&verdict);
+    show(&verdict)?;
     if verdict.ok() {
         bail!("the policy was met without an auditor");
     }
@@ -213,7 +213,7 @@ pub fn run() -> Result<Outcome> {
 
     outln!("\n== 6. weightseal verify --policy policy.toml again");
     let verdict = judge(&dir, &m, &signed, trust(), &VerifyOptions::default())?;
-    show(&verdict);
+    show(&verdict)?;
     let found = verdict
         .files
         .as_ref()
@@ -246,7 +246,7 @@ pub fn run() -> Result<Outcome> {
         ..VerifyOptions::default()
     };
     let verdict = judge(&mirror, &m, &signed, trust(), &opts)?;
-    show(&verdict);
+    show(&verdict)?;
     if !verdict.ok() {
         bail!("the re-sharded copy did not verify tensor by tensor");
     }
@@ -327,7 +327,7 @@ fn judge(
 }
 
 /// The verdict as `verify` prints it, indented.
-fn show(v: &Verdict) {
+fn show(v: &Verdict) -> Result<()> {
     let mut s = String::new();
     if let Some(f) = &v.files {
         s.push_str(&render::report_lines(f));
@@ -339,7 +339,8 @@ fn show(v: &Verdict) {
         s.push_str(&l);
         s.push('\n');
     }
-    print!("{}", indent(&s));
+    out!("{}", indent(&s));
+    Ok(())
 }
 
 fn indent(s: &str) -> String {

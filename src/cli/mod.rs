@@ -261,9 +261,9 @@ struct VerifyArgs {
     /// prints it (a digest learned out of band pins the release without any key).
     #[arg(long = "digest", value_name = "HEX", value_parser = parse_digest)]
     pin_digest: Option<weightseal::Digest>,
-    /// Accept a release that no key you trust signed, checking only that the files match the
-    /// manifest (without it, a release whose name no trust store entry covers is refused once
-    /// you have a trust store).
+    /// Accept a release that no key you trust is assigned to, checking only that the files
+    /// match the manifest beside them. Without it, once you have a trust store, a release whose
+    /// name none of its entries covers is refused; a name an entry covers is always judged.
     #[arg(long)]
     integrity_only: bool,
     /// Print the report as JSON on stdout.
@@ -881,8 +881,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
     let given = attest::load_trust(&keys, policy.as_deref())?;
     let mut attestations = attestations;
     if let Some(sig) = &signature {
-        let text = weightseal::oms::read_bundle(sig)?;
-        if weightseal::oms::is_oms_bundle(&text) {
+        if weightseal::release::signature_kind(sig)? == weightseal::release::SignatureKind::Oms {
             let dir = dir
                 .as_deref()
                 .context("an OpenSSF model signing bundle is verified against a model directory")?;

@@ -27,9 +27,17 @@ pub fn python(test: &str) -> Option<PathBuf> {
     None
 }
 
+/// The weightseal binary under test: this build's, or `WEIGHTSEAL_TEST_BIN` (to run the
+/// attacks against another build, e.g. the last release, and see them succeed there).
+pub fn bin() -> PathBuf {
+    std::env::var_os("WEIGHTSEAL_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_weightseal")))
+}
+
 /// Runs the weightseal binary, with no trust store (so the user's own never changes a test).
 pub fn ws(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weightseal"))
+    Command::new(bin())
         .args(args)
         .env(
             "WEIGHTSEAL_TRUST",
@@ -41,7 +49,7 @@ pub fn ws(args: &[&str]) -> Output {
 
 /// Runs the weightseal binary with the trust store at `store`.
 pub fn ws_trust(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weightseal"))
+    Command::new(bin())
         .args(args)
         .env("WEIGHTSEAL_TRUST", store)
         .output()

@@ -41,6 +41,8 @@ struct State {
     range_budget: Option<u64>,
     /// The Authorization header of each request, in order.
     authorization: Vec<Option<String>>,
+    /// Every header of each request (names lowercase), in order.
+    headers: Vec<Vec<(String, String)>>,
 }
 
 pub struct Server {
@@ -101,6 +103,21 @@ impl Server {
     /// Honour `Range` for the next `n` range requests, then answer 200 with the whole file.
     pub fn ranges_then_whole(&self, n: u64) {
         self.state.lock().unwrap().range_budget = Some(n);
+    }
+
+    /// The value of header `name` in every request so far (None where absent).
+    pub fn header(&self, name: &str) -> Vec<Option<String>> {
+        self.state
+            .lock()
+            .unwrap()
+            .headers
+            .iter()
+            .map(|h| {
+                h.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.clone())
+            })
+            .collect()
     }
 
     /// The Authorization header of every request so far (None where absent).
@@ -172,6 +189,7 @@ fn handle(
         let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
         let mut range: Option<(u64, Option<u64>)> = None;
         let mut auth: Option<String> = None;
+        let mut all: Vec<(String, String)> = Vec::new();
         loop {
             let mut h = String::new();
             reader.read_line(&mut h)?;
@@ -180,6 +198,7 @@ fn handle(
                 break;
             }
             if let Some((k, v)) = h.split_once(':') {
+                all.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
                 if k.eq_ignore_ascii_case("authorization") {
                     auth = Some(v.trim().to_string());
                 }
@@ -193,6 +212,7 @@ fn handle(
         }
         let path = percent_decode(target.trim_start_matches('/'));
         state.lock().unwrap().authorization.push(auth);
+        state.lock().unwrap().headers.push(all);
         state
             .lock()
             .unwrap()

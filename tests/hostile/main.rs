@@ -7,6 +7,7 @@ mod common;
 
 mod dest;
 mod fuzz_regressions;
+mod judge;
 mod metadata;
 mod mutations;
 mod network;

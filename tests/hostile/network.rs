@@ -175,3 +175,75 @@ fn header_token_is_sent_but_never_shown_and_hf_token_stays_off_other_hosts() {
         .iter()
         .all(Option::is_none));
 }
+
+/// Finding 9: credentials in query strings under names no list had (`hf_token`, `jwt`, …)
+/// were printed. Every query value is redacted.
+#[test]
+fn every_query_value_is_redacted_whatever_its_name() {
+    let f = fixture();
+    let hostport = f.server.base.trim_start_matches("http://");
+    let template = format!(
+        "http://{hostport}/gone/{{path}}?hf_token=SECRET-1&private_token=SECRET-2&jwt=SECRET-3&client_secret=SECRET-4&api-key=SECRET-5&access-token=SECRET-6&auth_token=SECRET-7"
+    );
+    for json in [false, true] {
+        let mut args = vec!["--url-template", template.as_str(), "--retries", "0"];
+        if json {
+            args.push("--json");
+        }
+        let o = fetch_with(&f, &args);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(!text(&o).contains("SECRET"), "{}", text(&o));
+        assert!(
+            text(&o).contains("hf_token=***") && text(&o).contains("jwt=***"),
+            "{}",
+            text(&o)
+        );
+    }
+}
+
+/// Finding 10: `--header` values went along a redirect to another port of the same host (and
+/// to Hugging Face CDN hosts), and HF_TOKEN over plain http.
+#[test]
+fn headers_stay_with_the_origin_the_user_named() {
+    let f = fixture();
+    // The same files on another port of the same host, where small.bin redirects.
+    let other = crate::common::server::Server::start(f.model.clone());
+    f.server.fault(
+        "small.bin",
+        Fault::Redirect(format!("{}/small.bin", other.base)),
+        100,
+    );
+    let o = fetch_with(&f, &["--header", "X-Api-Key: SECRET-KEY", "--retries", "0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains("SECRET"), "{}", text(&o));
+    let here = f.server.header("x-api-key");
+    assert!(
+        !here.is_empty() && here.iter().all(|h| h.as_deref() == Some("SECRET-KEY")),
+        "{here:?}"
+    );
+    let there = other.header("x-api-key");
+    assert!(
+        !there.is_empty() && there.iter().all(Option::is_none),
+        "the header went to another port: {there:?}"
+    );
+    // The same rules for hosts no test can reach: a Hugging Face CDN host a redirect leads
+    // to gets no header, and the token never travels over plain http.
+    let u = |s: &str| reqwest::Url::parse(s).unwrap();
+    let given = [u("https://huggingface.co/org/model/resolve/main")];
+    assert!(weightseal::net::headers_go_to(
+        &u("https://huggingface.co/org/model/resolve/main/x"),
+        &given,
+        &[]
+    ));
+    assert!(!weightseal::net::headers_go_to(
+        &u("https://cas-bridge.xethub.hf.co/x"),
+        &given,
+        &[]
+    ));
+    assert!(!weightseal::net::hf_token_goes_to(&u(
+        "http://huggingface.co/org/model/resolve/main/x"
+    )));
+    assert!(weightseal::net::hf_token_goes_to(&u(
+        "https://huggingface.co/org/model/resolve/main/x"
+    )));
+}

@@ -245,3 +245,40 @@ fn a_big_file_truncated_after_opening_is_an_error_not_a_crash() {
         "{err}"
     );
 }
+
+/// Finding 7: truncating a big file while its windows are hashed from maps killed the process
+/// with SIGBUS (and, from Python, the interpreter). Another thread truncates it the moment the
+/// first window is done, while the others are being hashed: every run ends in an error naming
+/// the truncation, and the process lives on.
+#[test]
+fn truncating_a_file_while_it_is_hashed_from_maps_is_an_error_not_sigbus() {
+    use std::io::Write as _;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use weightseal::tree::{hash_file, ChunkSize};
+    struct TruncateOnce<'a> {
+        file: &'a fs::File,
+        done: AtomicBool,
+    }
+    impl weightseal::progress::Progress for TruncateOnce<'_> {
+        fn advance(&self, _bytes: u64) {
+            if !self.done.swap(true, Ordering::SeqCst) {
+                self.file.set_len(4096).unwrap();
+            }
+        }
+    }
+    let d = tempfile::tempdir().unwrap();
+    let data = bytes(96 << 20, 7);
+    for round in 0..4 {
+        let p = d.path().join(format!("w{round}.bin"));
+        let mut f = fs::File::create(&p).unwrap();
+        f.write_all(&data).unwrap();
+        let reader = fs::File::open(&p).unwrap();
+        let progress = TruncateOnce {
+            file: &f,
+            done: AtomicBool::new(false),
+        };
+        let err = hash_file(&reader, data.len() as u64, ChunkSize::default(), &progress)
+            .expect_err("a truncated file never hashes");
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");
+    }
+}
