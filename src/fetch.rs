@@ -841,7 +841,8 @@ fn extra_files(dest: &Path, manifest: &Manifest, extra: ExtraFiles) -> Vec<Extra
         .filter(|e| !listed.contains(e.name()))
         .map(|e| ExtraFile {
             path: e.name().to_string(),
-            allowed,
+            // A nested `.git` is never an extra file one may allow.
+            allowed: allowed && !matches!(e, Entry::Refused { reason, .. } if reason.is_reserved()),
             reason: match e {
                 Entry::File { .. } => None,
                 Entry::Refused { reason, .. } => Some(reason.to_string()),

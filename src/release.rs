@@ -321,7 +321,7 @@ impl Verdict {
     }
 }
 
-/// "3 file(s) differ from the manifest: a, b, c ..." and the tensor set and index problems.
+/// "3 file(s) do not verify: a, b, c ..." and the tensor set and index problems.
 fn files_reason(f: &Report) -> String {
     let bad: Vec<&str> = f
         .files
@@ -333,7 +333,7 @@ fn files_reason(f: &Report) -> String {
     if !bad.is_empty() {
         let shown: Vec<&str> = bad.iter().take(5).copied().collect();
         parts.push(format!(
-            "{} file(s) differ from what was signed: {}{}",
+            "{} file(s) do not verify: {}{}",
             bad.len(),
             shown.join(", "),
             if bad.len() > 5 { ", ..." } else { "" }
@@ -421,9 +421,7 @@ pub fn verify(
             attestations,
         } => {
             let resolved = ask.trust.resolve(manifest.name())?;
-            let mut v = weightseal_verdict(manifest, None, attestations, ask, resolved)?;
-            v.files = None;
-            Ok(v)
+            weightseal_verdict(manifest, None, attestations, ask, resolved)
         }
         Release::Oms {
             dir,

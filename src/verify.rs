@@ -497,16 +497,26 @@ fn compare_files(
                 i += 1;
             }
             Ordering::Greater => {
-                let size = match entries[j] {
-                    Entry::File { size, .. } => Some(*size),
-                    Entry::Refused { .. } => None,
+                let status = match entries[j] {
+                    Entry::File { size, .. } => FileStatus::Extra {
+                        size: Some(*size),
+                        allowed: opts.extra == ExtraFiles::Allow,
+                    },
+                    // A nested `.git` or a leftover scratch directory is never an extra file
+                    // one may allow: it is named, and it fails.
+                    Entry::Refused { reason, .. } if reason.is_reserved() => {
+                        FileStatus::Unreadable {
+                            reason: format!("refused: {reason}"),
+                        }
+                    }
+                    Entry::Refused { .. } => FileStatus::Extra {
+                        size: None,
+                        allowed: opts.extra == ExtraFiles::Allow,
+                    },
                 };
                 jobs.push(Job::Done(FileReport {
                     path: entries[j].name().to_string(),
-                    status: FileStatus::Extra {
-                        size,
-                        allowed: opts.extra == ExtraFiles::Allow,
-                    },
+                    status,
                 }));
                 j += 1;
             }

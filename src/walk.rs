@@ -42,6 +42,14 @@ pub enum Refusal {
     Unreadable(String),
 }
 
+impl Refusal {
+    /// A name reserved by the path rule (a nested `.git`, a leftover `.weightseal-partial`):
+    /// never part of a model, and never an extra file that may be allowed.
+    pub fn is_reserved(&self) -> bool {
+        matches!(self, Refusal::BadName(crate::path::PathError::Reserved(_)))
+    }
+}
+
 /// One thing found under the root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {

@@ -370,13 +370,18 @@ fn verify_reports_a_planted_git_directory_and_leftover_scratch() {
             b"[core]\n\tfsmonitor = touch /tmp/pwned\n",
         )
         .unwrap();
-        let o = ws(&["verify", s(&m.dir)]);
-        assert_honest_refusal(&o);
-        assert!(
-            stdout(&o).contains(&format!("{planted}: FAILED")),
-            "{planted}: {}",
-            text(&o)
-        );
+        // Not even with --allow-extra: it is no extra file one may allow.
+        for extra in [None, Some("--allow-extra")] {
+            let mut args = vec!["verify", s(&m.dir)];
+            args.extend(extra);
+            let o = ws(&args);
+            assert_honest_refusal(&o);
+            assert!(
+                stdout(&o).contains(&format!("{planted}: FAILED")),
+                "{planted}: {}",
+                text(&o)
+            );
+        }
     }
 }
 
