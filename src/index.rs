@@ -157,8 +157,10 @@ fn weight_map(json: &[u8]) -> Result<BTreeMap<String, String>, IndexIssue> {
 }
 
 /// Reads an index file under `dir` (refusing symlinks and files over [`MAX_INDEX_LEN`]).
-pub fn read_index(dir: &Path, path: &ModelPath) -> Result<Vec<u8>, IndexIssue> {
-    let (f, size) = open_for_hashing(&path.under(dir), Symlinks::Refuse)
+pub fn read_index(dir: &Path, path: &ModelPath, symlinks: Symlinks) -> Result<Vec<u8>, IndexIssue> {
+    // With links followed (a Hugging Face snapshot, whose files are links into blobs/), the
+    // index is read through its link like every other file of the model.
+    let (f, size) = open_for_hashing(&path.under(dir), symlinks)
         .map_err(|e| IndexIssue::Unreadable(e.to_string()))?;
     if size > MAX_INDEX_LEN {
         return Err(IndexIssue::Unreadable(format!(
@@ -172,8 +174,9 @@ pub fn read_index(dir: &Path, path: &ModelPath) -> Result<Vec<u8>, IndexIssue> {
     Ok(buf)
 }
 
-/// Checks every index file `files` lists, reading them from `dir`.
-pub fn check_files(dir: &Path, files: &FileTensors) -> Vec<IndexProblem> {
+/// Checks every index file `files` lists, reading them from `dir` (following links as the
+/// files were followed).
+pub fn check_files(dir: &Path, files: &FileTensors, symlinks: Symlinks) -> Vec<IndexProblem> {
     let mut indexes: Vec<&&str> = files.keys().filter(|p| is_index(p)).collect();
     indexes.sort();
     let mut out = Vec::new();
@@ -181,7 +184,7 @@ pub fn check_files(dir: &Path, files: &FileTensors) -> Vec<IndexProblem> {
         let Ok(path) = ModelPath::new(index) else {
             continue;
         };
-        match read_index(dir, &path) {
+        match read_index(dir, &path, symlinks) {
             Ok(json) => out.extend(check(index, &json, files)),
             Err(issue) => out.push(IndexProblem {
                 index: index.to_string(),
@@ -194,8 +197,8 @@ pub fn check_files(dir: &Path, files: &FileTensors) -> Vec<IndexProblem> {
 
 /// Checks the index files of `manifest` against the tensors it records, reading the index
 /// files from `dir`.
-pub fn check_dir(dir: &Path, manifest: &Manifest) -> Vec<IndexProblem> {
-    check_files(dir, &manifest_files(manifest))
+pub fn check_dir(dir: &Path, manifest: &Manifest, symlinks: Symlinks) -> Vec<IndexProblem> {
+    check_files(dir, &manifest_files(manifest), symlinks)
 }
 
 /// The [`FileTensors`] view of a manifest.

@@ -596,7 +596,7 @@ pub fn verify_dir(
             let entries: Vec<&Entry> = entries.iter().collect();
             let files = compare_files(&expected, &entries, cs, opts, progress);
             let index = if manifest.tensor_digest().is_some() {
-                index::check_dir(dir, manifest)
+                index::check_dir(dir, manifest, opts.symlinks)
             } else {
                 Vec::new()
             };
@@ -773,7 +773,7 @@ fn verify_tensors(
             Some(tf.tensors.iter().map(|t| t.name.as_str()).collect()),
         );
     }
-    let index_problems = index::check_files(dir, &view);
+    let index_problems = index::check_files(dir, &view, opts.symlinks);
     Ok(Report::new(files, index_problems, Some(tensor_set)))
 }
 

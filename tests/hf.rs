@@ -270,3 +270,124 @@ fn verify_hf_checks_a_snapshot_against_its_manifest_and_refuses_foreign_links() 
         text(&o)
     );
 }
+
+/// A sharded model as transformers saves one (three shards written by the safetensors crate,
+/// their index, tokenizer files), hashed and signed by its publisher, then cached by
+/// huggingface_hub's own helpers with the manifest and attestations beside the weights.
+#[test]
+fn a_sharded_snapshot_verifies_through_its_links_index_included() {
+    let Some(py) = python("a_sharded_snapshot_verifies_through_its_links_index_included") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let release = tmp.path().join("release");
+    fs::create_dir_all(&release).unwrap();
+    let mut weight_map = serde_json::Map::new();
+    for shard in 1..=3u8 {
+        let file = format!("model-{shard:05}-of-00003.safetensors");
+        let data: Vec<Vec<u8>> = (0..2).map(|t| vec![shard * 10 + t; 4096]).collect();
+        let views: Vec<(String, safetensors::tensor::TensorView)> = data
+            .iter()
+            .enumerate()
+            .map(|(t, d)| {
+                let name = format!("model.layers.{}.weight", 2 * (shard as usize - 1) + t);
+                weight_map.insert(name.clone(), serde_json::json!(file));
+                let v =
+                    safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![32, 32], d)
+                        .unwrap();
+                (name, v)
+            })
+            .collect();
+        fs::write(
+            release.join(&file),
+            safetensors::serialize(views, None).unwrap(),
+        )
+        .unwrap();
+    }
+    let index = serde_json::json!({"metadata": {"total_size": 6 * 4096}, "weight_map": weight_map});
+    fs::write(
+        release.join("model.safetensors.index.json"),
+        serde_json::to_vec_pretty(&index).unwrap(),
+    )
+    .unwrap();
+    fs::write(release.join("tokenizer.json"), b"{\"model\": {}}\n").unwrap();
+    fs::write(release.join("tokenizer_config.json"), b"{}\n").unwrap();
+    let key = tmp.path().join("acme");
+    let ws = |args: &[&str]| ws_hf(&tmp.path().join("unused"), args);
+    assert_eq!(ws(&["keygen", "--out", s(&key)]).status.code(), Some(0));
+    let o = ws(&["hash", s(&release), "--name", "org/sharded"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = ws(&["sign", s(&release), "--key", s(&key)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let mut spec = serde_json::Map::new();
+    for e in fs::read_dir(&release).unwrap() {
+        let e = e.unwrap();
+        spec.insert(
+            e.file_name().to_string_lossy().into_owned(),
+            serde_json::json!(hex(&fs::read(e.path()).unwrap())),
+        );
+    }
+    let cache = tmp.path().join("hub");
+    let o = Command::new(&py)
+        .args([
+            "-c",
+            MAKE_CACHE,
+            s(&cache),
+            "org/sharded",
+            COMMIT,
+            &serde_json::Value::Object(spec).to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let pubkey = tmp.path().join("acme.pub");
+    // By name, by snapshot path, and with the publisher's manifest given separately.
+    let o = ws_hf(
+        &cache,
+        &["verify", "--hf", "org/sharded", "--key", s(&pubkey)],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("model.safetensors.index.json: OK"),
+        "{}",
+        text(&o)
+    );
+    let snap = cache.join("models--org--sharded/snapshots").join(COMMIT);
+    let o = ws_hf(
+        &cache,
+        &["verify", s(&snap), "--follow-symlinks", "--key", s(&pubkey)],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = ws_hf(
+        &cache,
+        &[
+            "verify",
+            "--hf",
+            "org/sharded",
+            "--manifest",
+            s(&release.join("weightseal.manifest")),
+            "--attestations",
+            s(&release.join("weightseal.intoto.jsonl")),
+            "--key",
+            s(&pubkey),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A corrupted shard blob is named, with its tensor.
+    let blob = fs::canonicalize(snap.join("model-00002-of-00003.safetensors")).unwrap();
+    let mut b = fs::read(&blob).unwrap();
+    let n = b.len();
+    b[n - 10] ^= 1;
+    fs::write(&blob, b).unwrap();
+    let o = ws_hf(
+        &cache,
+        &["verify", "--hf", "org/sharded", "--key", s(&pubkey)],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("model-00002-of-00003.safetensors: FAILED")
+            && stdout(&o).contains("model.layers.3.weight"),
+        "{}",
+        text(&o)
+    );
+}

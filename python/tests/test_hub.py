@@ -116,3 +116,78 @@ def test_unknown_repositories_and_revisions(cache, keys):
         weightseal.hub.verify_snapshot("org/tiny", "v9", key=keys["acme"][1], cache_dir=cache_dir)
     with pytest.raises(weightseal.SnapshotError, match="not a repository id"):
         weightseal.hub.verify_snapshot("../../etc", key=keys["acme"][1], cache_dir=cache_dir)
+
+
+def write_sharded(d: Path, seed: int = 3) -> dict:
+    """A sharded model as transformers saves one: three shards, their index, tokenizer files."""
+    import json
+
+    from safetensors.numpy import save_file
+
+    d.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    all_tensors = {f"model.layers.{i}.weight": rng.standard_normal((16, 16)).astype(np.float32) for i in range(6)}
+    names = sorted(all_tensors)
+    weight_map = {}
+    for s in range(3):
+        shard = f"model-{s + 1:05d}-of-00003.safetensors"
+        part = {n: all_tensors[n] for n in names[2 * s : 2 * s + 2]}
+        save_file(part, str(d / shard), metadata={"format": "pt"})
+        weight_map.update({n: shard for n in part})
+    index = {"metadata": {"total_size": sum(t.nbytes for t in all_tensors.values())}, "weight_map": weight_map}
+    (d / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+    (d / "tokenizer.json").write_text('{"model": {"vocab": {"a": 0, "b": 1}}}\n')
+    (d / "tokenizer_config.json").write_text('{"model_max_length": 2048}\n')
+    (d / "config.json").write_text('{"num_hidden_layers": 6}\n')
+    return all_tensors
+
+
+@pytest.fixture
+def sharded(tmp_path, keys) -> tuple:
+    src = tmp_path / "release"
+    ref = write_sharded(src)
+    weightseal.hash(src, name="org/sharded")
+    weightseal.sign(src, keys["acme"][0], version=1)
+    cache = tmp_path / "hub"
+    snap = cache_model(cache, "org/sharded", src)
+    info = scan_cache_dir(str(cache))
+    (repo,) = info.repos
+    assert {f.file_name for rev in repo.revisions for f in rev.files} >= {
+        "model-00001-of-00003.safetensors",
+        "model.safetensors.index.json",
+        "tokenizer.json",
+    }
+    return cache, snap, ref
+
+
+def test_a_sharded_snapshot_verifies_and_loads_every_shard(sharded, keys):
+    cache_dir, snap, ref = sharded
+    r = weightseal.hub.verify_snapshot("org/sharded", key=keys["acme"][1], cache_dir=cache_dir)
+    assert r.ok and not r.index and r.name == "org/sharded"
+    assert weightseal.verify(snap, key=keys["acme"][1], follow_symlinks=True).ok
+    got = weightseal.hub.load_safetensors("org/sharded", key=keys["acme"][1], cache_dir=cache_dir)
+    assert sorted(got) == sorted(ref)
+    assert all(np.array_equal(got[k], ref[k]) for k in ref)
+    one = weightseal.hub.load_safetensors(
+        "org/sharded", "model-00002-of-00003.safetensors", key=keys["acme"][1], cache_dir=cache_dir
+    )
+    assert sorted(one) == ["model.layers.2.weight", "model.layers.3.weight"]
+
+
+def test_a_broken_index_is_named_in_the_report(sharded, keys):
+    import json
+
+    cache_dir, snap, _ = sharded
+    # The index (a link into blobs/) now drops a shard: replace its blob's bytes.
+    blob = (snap / "model.safetensors.index.json").resolve()
+    index = json.loads(blob.read_text())
+    index["weight_map"] = {k: v for k, v in index["weight_map"].items() if "00003" not in v}
+    blob.write_text(json.dumps(index))
+    r = weightseal.hub.verify_snapshot("org/sharded", key=keys["acme"][1], cache_dir=cache_dir, check=False)
+    assert not r.ok
+    failed = {f.path: f for f in r.failed}
+    assert "model.safetensors.index.json" in failed, r.failed
+    assert "NOT verified" in r.summary() and "model.safetensors.index.json" in r.summary()
+    # Loading refuses an index that names other shards than the manifest records.
+    with pytest.raises(weightseal.VerificationError, match="names the shards"):
+        weightseal.hub.load_safetensors("org/sharded", key=keys["acme"][1], cache_dir=cache_dir)

@@ -349,8 +349,17 @@ class Report:
 
     @property
     def failed(self) -> Tuple[FileResult, ...]:
-        """The files that do not pass."""
-        return tuple(f for f in self.files if not f.ok)
+        """The files that do not pass: each failing file, and each index file with a problem
+        (status ``index``, ``reason`` says what). Never empty when the files are why the
+        release is not verified."""
+        out = [f for f in self.files if not f.ok]
+        seen = {f.path for f in out}
+        for p in self.index:
+            index, _, problem = p.detail.partition(": ")
+            if index not in seen:
+                out.append(FileResult(path=index, status="index", ok=False, reason=f"{p.code}: {problem}"))
+                seen.add(index)
+        return tuple(out)
 
     def summary(self) -> str:
         """One line: verified, or what failed."""

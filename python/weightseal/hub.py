@@ -21,6 +21,7 @@ which verifies each tensor's bytes as it reads them.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Dict, Iterable, Optional, Union
 
@@ -77,7 +78,7 @@ def verify_snapshot(
 
 def load_safetensors(
     repo_id: str,
-    filename: str = "model.safetensors",
+    filename: Optional[str] = None,
     revision: Optional[str] = None,
     *,
     key: Union[None, PathLike, Iterable[PathLike]] = None,
@@ -89,22 +90,63 @@ def load_safetensors(
     framework: str = "np",
     device: str = "cpu",
 ) -> Dict[str, Any]:
-    """Loads ``filename`` of the cached snapshot of ``repo_id`` with every tensor verified as it
-    is read (:func:`weightseal.safetensors.load_file`); refuses weights that fail. The snapshot's
-    links must stay inside the repository's ``blobs/``."""
+    """Loads the safetensors weights of the cached snapshot of ``repo_id`` as one
+    ``{name: array}``, every tensor verified as it is read
+    (:func:`weightseal.safetensors.load_file`); refuses weights that fail.
+
+    A sharded model (``model.safetensors.index.json``) is loaded from every shard its index
+    names, and those must be exactly the safetensors files the (signed) manifest records, so
+    that an edited index can neither drop nor add a shard; otherwise the one
+    ``model.safetensors``. ``filename=`` loads that one file only. The snapshot's links must
+    stay inside the repository's ``blobs/``."""
+    from .errors import ManifestError, VerificationError
     from .safetensors import load_file
 
     snap = snapshot_path(repo_id, revision, cache_dir=cache_dir)
-    return load_file(
-        os.path.join(snap, *filename.split("/")),
-        manifest,
-        key=key,
-        policy=policy,
-        trust_store=trust_store,
-        allow_unsigned=allow_unsigned,
-        framework=framework,
-        device=device,
-    )
+
+    def load(name: str) -> Dict[str, Any]:
+        return load_file(
+            os.path.join(snap, *name.split("/")),
+            manifest,
+            key=key,
+            policy=policy,
+            trust_store=trust_store,
+            allow_unsigned=allow_unsigned,
+            framework=framework,
+            device=device,
+        )
+
+    if filename is not None:
+        return load(filename)
+    index = os.path.join(snap, "model.safetensors.index.json")
+    if not os.path.exists(index):
+        return load("model.safetensors")
+    from ._types import Manifest
+
+    mpath = os.fsdecode(manifest) if manifest is not None else os.path.join(snap, "weightseal.manifest")
+    try:
+        with open(mpath, "rb") as f:
+            m = Manifest.from_bytes(f.read())
+    except OSError as e:
+        raise ManifestError(f"no manifest at {mpath}: {e}") from None
+    recorded = sorted(f.path for f in m.files if f.format == "safetensors" and f.tensors is not None)
+    try:
+        with open(index, "rb") as f:
+            weight_map = json.loads(f.read(64 << 20)).get("weight_map") or {}
+        named = sorted({str(v) for v in weight_map.values()})
+    except (OSError, ValueError, AttributeError) as e:
+        raise VerificationError(f"{index}: not a readable index ({e})") from None
+    if named != recorded:
+        raise VerificationError(
+            f"model.safetensors.index.json names the shards {named}, but the manifest {mpath} records {recorded}"
+        )
+    out: Dict[str, Any] = {}
+    for shard in named:
+        for name, value in load(shard).items():
+            if name in out:
+                raise VerificationError(f"tensor {name!r} is in more than one shard ({shard})")
+            out[name] = value
+    return out
 
 
 def snapshot_path(repo_id: str, revision: Optional[str] = None, *, cache_dir: Optional[PathLike] = None) -> str:

@@ -297,7 +297,7 @@ pub fn build(
     let mut warnings: Vec<BuildWarning> = warnings.into_iter().flatten().collect();
     if opts.tensors == Tensors::Record {
         warnings.extend(
-            crate::index::check_dir(dir, &manifest)
+            crate::index::check_dir(dir, &manifest, opts.symlinks)
                 .into_iter()
                 .map(BuildWarning::Index),
         );
