@@ -337,8 +337,8 @@ pub fn read_signature(path: &Path) -> Result<(String, FileId), OmsError> {
 }
 
 /// The paths to leave out of a model directory, as model_signing takes them: its `.git`
-/// paths when `ignore_git`, and each of `given` relative to `dir` (a path under `dir` given
-/// from the current directory counts too). A path is resolved without following a link at its
+/// paths when `ignore_git`, and each of `given` relative to the current directory (as
+/// model_signing resolves them), or else relative to `dir`. A path is resolved without following a link at its
 /// last component, so a link planted at an ignored name never hides what it points to.
 pub fn ignored_paths(dir: &Path, given: &[PathBuf], ignore_git: bool) -> Vec<String> {
     let mut out: Vec<String> = if ignore_git {
@@ -351,7 +351,9 @@ pub fn ignored_paths(dir: &Path, given: &[PathBuf], ignore_git: bool) -> Vec<Str
     };
     let cwd = std::env::current_dir().unwrap_or_default();
     for p in given {
-        for c in [dir.join(p), cwd.join(p)] {
+        // As model_signing takes them: relative to the current directory; a path that does
+        // not lead into the model that way is tried relative to the model directory.
+        for c in [cwd.join(p), dir.join(p)] {
             // The parent resolved, the last component as written.
             let (Some(parent), Some(name)) = (c.parent(), c.file_name()) else {
                 continue;
@@ -1001,7 +1003,33 @@ pub fn verify_dir(
     let ser = &signed.serialization;
     let mut ignore: Vec<String> = ser.ignore_paths.clone();
     ignore.extend(extra_ignore.iter().cloned());
-    let files = list_files(dir, ser.allow_symlinks, &ignore, signature)?;
+    // A single file, as model_signing signs `model_signing sign key path/to/model.gguf`: its one
+    // resource is named `.` (the file relative to itself), shown under the file's name.
+    let lm = std::fs::symlink_metadata(dir).map_err(|source| OmsError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let single = if lm.file_type().is_symlink() {
+        std::fs::metadata(dir).is_ok_and(|m| m.is_file())
+    } else {
+        lm.is_file()
+    };
+    let files = if single {
+        let entry = if lm.file_type().is_symlink() && !ser.allow_symlinks {
+            Err("a symbolic link, and the signature was made without allow_symlinks".to_string())
+        } else {
+            Ok(dir.to_path_buf())
+        };
+        vec![(".".to_string(), entry)]
+    } else {
+        list_files(dir, ser.allow_symlinks, &ignore, signature)?
+    };
+    let shown = |p: &str| -> String {
+        match (single, dir.file_name()) {
+            (true, Some(n)) if p == "." => n.to_string_lossy().into_owned(),
+            _ => p.to_string(),
+        }
+    };
     // Expected digests grouped by file: (start, end) → digest; (0, u64::MAX) for whole files.
     let mut expected: BTreeMap<String, Vec<(u64, u64, String)>> = BTreeMap::new();
     for (name, (_, d)) in &signed.resources {
@@ -1038,7 +1066,7 @@ pub fn verify_dir(
             Ok(p) => p,
             Err(reason) => {
                 reports.push(FileReport {
-                    path: path.clone(),
+                    path: shown(path),
                     status: FileStatus::Unreadable {
                         reason: reason.clone(),
                     },
@@ -1048,7 +1076,7 @@ pub fn verify_dir(
         };
         let Some(exp) = expected.get(path) else {
             reports.push(FileReport {
-                path: path.clone(),
+                path: shown(path),
                 status: FileStatus::Extra {
                     size: std::fs::metadata(fs_path).ok().map(|m| m.len()),
                     allowed: false,
@@ -1063,7 +1091,7 @@ pub fn verify_dir(
             },
         };
         reports.push(FileReport {
-            path: path.clone(),
+            path: shown(path),
             status,
         });
     }
@@ -1072,7 +1100,7 @@ pub fn verify_dir(
         .filter(|p| !found_names.contains(p.as_str()))
     {
         reports.push(FileReport {
-            path: path.clone(),
+            path: shown(path),
             status: FileStatus::Missing,
         });
     }

@@ -267,7 +267,13 @@ pub fn publish(
         if key.algorithm() == crate::attest::keys::Algorithm::Ed25519 {
             published.warnings.push("model_signing's key method verifies ECDSA keys only; weightseal verifies this ed25519 signature, model_signing will not".into());
         }
-        published.oms_files = Some(sign_oms(dir, with_sha, key, &opts.oms_signature)?);
+        published.oms_files = Some(sign_oms(
+            dir,
+            with_sha,
+            key,
+            &opts.oms_signature,
+            opts.build.only.as_deref(),
+        )?);
     }
     if opts.format != Format::Oms {
         let env = attest(&published.manifest, key, claims)?;
@@ -340,12 +346,15 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
 
 /// Writes the OMS bundle of `dir` (hashed with per-file SHA-256 in `m`) to `sig_path`, leaving
 /// out what model_signing leaves out by default, weightseal's own files and the signature
-/// itself. Returns the number of files signed.
+/// itself. A single-file model (`only`: its file name in `dir`) is signed as
+/// `model_signing sign key FILE` signs it: one resource named `.`, the model named after the
+/// file. Returns the number of files signed.
 pub fn sign_oms(
     dir: &Path,
     m: &Manifest,
     key: &PrivateKey,
     sig_path: &Path,
+    only: Option<&str>,
 ) -> Result<usize, PublishError> {
     use crate::oms::{self, SignedFile, GIT_PATHS};
     let mut ignore: Vec<String> = GIT_PATHS.iter().map(|s| s.to_string()).collect();
@@ -381,6 +390,28 @@ pub fn sign_oms(
             path: p.to_string(),
         })?;
         files.push(SignedFile { path: p, sha256 });
+    }
+    if let Some(file) = only {
+        let f = m
+            .files()
+            .iter()
+            .find(|f| f.path.as_str() == file)
+            .ok_or_else(|| PublishError::NoSha256 {
+                manifest: PathBuf::from(MANIFEST_FILE),
+                path: file.to_string(),
+            })?;
+        let sha256 = f.sha256.ok_or_else(|| PublishError::NoSha256 {
+            manifest: PathBuf::from(MANIFEST_FILE),
+            path: file.to_string(),
+        })?;
+        let text = oms::sign(
+            file,
+            &[SignedFile { path: ".", sha256 }],
+            &GIT_PATHS.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            key,
+        );
+        write(sig_path, text.as_bytes())?;
+        return Ok(1);
     }
     let name = dir
         .canonicalize()

@@ -705,3 +705,171 @@ fn model_signing_p521_key_bundle_verifies() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+/// `model_signing sign key path/to/model.gguf` signs one file (its one resource is named `.`);
+/// weightseal verifies such a bundle, and `weightseal sign FILE --format oms` writes one that
+/// `model_signing verify key FILE` accepts. Both fail after tampering.
+#[test]
+fn single_file_bundles_both_ways() {
+    let Some(py) = python("single_file_bundles_both_ways") else {
+        return;
+    };
+    let st = setup();
+    let file = st.dir.join("model.Q4_K_M.gguf");
+    fs::write(
+        &file,
+        (0..300_000u32).map(|i| (i * 13) as u8).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let o = Command::new(model_signing(&py))
+        .args([
+            "sign",
+            "key",
+            s(&file),
+            "--signature",
+            s(&st.sig),
+            "--private_key",
+            s(&st.key),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let ours = |sig: &Path| {
+        ws(&[
+            "verify",
+            s(&file),
+            "--signature",
+            s(sig),
+            "--key",
+            s(&st.public),
+        ])
+    };
+    let o = ours(&st.sig);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(stdout(&o).contains("model.Q4_K_M.gguf: OK"), "{}", text(&o));
+    // weightseal's own bundle of the same file, checked by model_signing.
+    let ours_sig = st.dir.join("ours.sig");
+    let o = ws(&[
+        "sign",
+        s(&file),
+        "--key",
+        s(&st.key),
+        "--format",
+        "oms",
+        "--signature",
+        s(&ours_sig),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let theirs = |sig: &Path| {
+        Command::new(model_signing(&py))
+            .args([
+                "verify",
+                "key",
+                s(&file),
+                "--signature",
+                s(sig),
+                "--public_key",
+                s(&st.public),
+            ])
+            .output()
+            .unwrap()
+    };
+    let o = theirs(&ours_sig);
+    assert!(
+        o.status.success(),
+        "model_signing refused our single-file bundle: {}",
+        text(&o)
+    );
+    let o = ours(&ours_sig);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // One changed byte: both refuse.
+    let mut b = fs::read(&file).unwrap();
+    b[1234] ^= 1;
+    fs::write(&file, b).unwrap();
+    assert!(!theirs(&ours_sig).status.success());
+    let o = ours(&st.sig);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("model.Q4_K_M.gguf: FAILED"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// As a Hugging Face repository keeps it: `model.sig` inside the model directory, signed by
+/// model_signing from the parent directory with a relative `--ignore-paths ./tiny-chat/...`;
+/// verified from there with the same relative paths, by model_signing and by weightseal.
+#[test]
+fn signature_inside_the_model_and_relative_ignore_paths_mean_what_they_mean_to_model_signing() {
+    let Some(py) = python("signature_inside_the_model") else {
+        return;
+    };
+    let st = setup();
+    let model = st.dir.join("tiny-chat");
+    fs::rename(&st.model, &model).unwrap();
+    fs::create_dir_all(model.join("ignore-me")).unwrap();
+    fs::write(model.join("ignore-me/notes.txt"), b"scratch").unwrap();
+    let run = |args: &[&str]| {
+        Command::new(model_signing(&py))
+            .args(args)
+            .current_dir(&st.dir)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[
+        "sign",
+        "key",
+        "tiny-chat",
+        "--signature",
+        "tiny-chat/model.sig",
+        "--private_key",
+        s(&st.key),
+        "--ignore-paths",
+        "./tiny-chat/ignore-me",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Files added later under another directory, ignored when verifying.
+    fs::create_dir_all(model.join("later")).unwrap();
+    fs::write(model.join("later/cache.bin"), b"added after signing").unwrap();
+    let verify_args = [
+        "verify",
+        "tiny-chat",
+        "--signature",
+        "tiny-chat/model.sig",
+        "--ignore-paths",
+        "./tiny-chat/later",
+    ];
+    let mut theirs: Vec<&str> = vec!["verify", "key"];
+    theirs.extend(&verify_args[1..]);
+    theirs.extend(["--public_key", s(&st.public)]);
+    let o = run(&theirs);
+    assert!(o.status.success(), "model_signing: {}", text(&o));
+    let mut ours: Vec<&str> = verify_args.to_vec();
+    ours.extend(["--key", s(&st.public)]);
+    let o = Command::new(common::bin())
+        .args(&ours)
+        .current_dir(&st.dir)
+        .env("WEIGHTSEAL_TRUST", "/nonexistent/trust.toml")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        !stdout(&o).lines().any(|l| l.starts_with("model.sig")),
+        "the signature is not a file of the model: {}",
+        text(&o)
+    );
+    // Without the ignore path the later file is reported, by both.
+    let o = Command::new(common::bin())
+        .args(&ours[..4])
+        .args(["--key", s(&st.public)])
+        .current_dir(&st.dir)
+        .env("WEIGHTSEAL_TRUST", "/nonexistent/trust.toml")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("later/cache.bin: FAILED (extra"),
+        "{}",
+        text(&o)
+    );
+}
