@@ -560,7 +560,7 @@ pub fn verify_with_chain(
         .not_before
         .to_unix_duration();
     let at = rustls_pki_types::UnixTime::since_unix_epoch(not_before);
-    ee.verify_for_usage(
+    match ee.verify_for_usage(
         webpki::ALL_VERIFICATION_ALGS,
         &anchors,
         &intermediates,
@@ -568,12 +568,25 @@ pub fn verify_with_chain(
         webpki::KeyUsage::required_if_present(EKU_CODE_SIGNING),
         None,
         None,
-    )
-    .map_err(|e| {
-        OmsError::Chain(format!(
-            "the certificate chain does not lead to a trusted certificate: {e:?}"
-        ))
-    })?;
+    ) {
+        Ok(_) => {}
+        // A signing certificate that is also a CA (model_signing's own test PKI makes them so):
+        // the web PKI refuses it as an end entity; model_signing (OpenSSL's store, no purpose)
+        // accepts it. Its path is checked as OpenSSL checks it.
+        Err(webpki::Error::CaUsedAsEndEntity) => {
+            let chain: Vec<x509_cert::Certificate> = certs[1..]
+                .iter()
+                .map(|c| x509_cert::Certificate::from_der(c))
+                .collect::<Result<_, _>>()
+                .map_err(|e| OmsError::Chain(format!("a chain certificate does not parse: {e}")))?;
+            ca_leaf::verify(&leaf, &chain, &roots, not_before)?;
+        }
+        Err(e) => {
+            return Err(OmsError::Chain(format!(
+                "the certificate chain does not lead to a trusted certificate: {e:?}"
+            )))
+        }
+    }
     let tbs = leaf.tbs_certificate();
     let ku = tbs
         .get_extension::<KeyUsage>()
@@ -602,6 +615,179 @@ pub fn verify_with_chain(
         return Err(OmsError::BadSignature);
     }
     Ok((parse_statement(&payload)?, tbs.subject().to_string()))
+}
+
+/// The path of a signing certificate that is itself a CA (`CA:TRUE` with `digitalSignature`
+/// and code signing), checked as `model_signing verify certificate` checks it through OpenSSL's
+/// store with no purpose set, where the web PKI (rustls-webpki) refuses a CA as an end entity:
+/// - each certificate is valid at the leaf's `notBefore` (the time model_signing checks at);
+/// - each issuer is found among the bundle's chain and the given certificates by subject and
+///   by a signature that verifies under its key (ECDSA P-256/SHA-256, P-384/SHA-384,
+///   P-521/SHA-512, Ed25519; anything else is refused);
+/// - each issuer is a CA (`basicConstraints` `cA`), may sign certificates (`keyCertSign`, when
+///   it has a key usage) and its `pathLenConstraint` allows the CAs below it (the leaf not
+///   counted);
+/// - no certificate carries a critical extension this check does not know;
+/// - the path ends at a given self-signed certificate, within 16 certificates.
+///
+/// The leaf's own use (digitalSignature or code signing; an extended key usage without code
+/// signing is refused) is checked by the caller, as for every chain.
+mod ca_leaf {
+    use super::OmsError;
+    use x509_cert::der::Encode as _;
+    use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage};
+    use x509_cert::Certificate;
+
+    const KNOWN: &[&str] = &[
+        "2.5.29.14", // subjectKeyIdentifier
+        "2.5.29.15", // keyUsage
+        "2.5.29.17", // subjectAltName
+        "2.5.29.19", // basicConstraints
+        "2.5.29.35", // authorityKeyIdentifier
+        "2.5.29.37", // extKeyUsage
+    ];
+
+    fn bad(s: String) -> OmsError {
+        OmsError::Chain(s)
+    }
+
+    fn subject(c: &Certificate) -> String {
+        c.tbs_certificate().subject().to_string()
+    }
+
+    /// Whether `issuer`'s key made `cert`'s signature, with the algorithm its key implies.
+    fn signed_by(cert: &Certificate, issuer: &Certificate) -> bool {
+        use crate::attest::keys::Algorithm;
+        let Ok(spki) = issuer.tbs_certificate().subject_public_key_info().to_der() else {
+            return false;
+        };
+        let Ok(key) = crate::attest::PublicKey::from_spki_der(
+            &spki,
+            std::path::Path::new("an issuing certificate"),
+        ) else {
+            return false;
+        };
+        let expected = match key.algorithm() {
+            Algorithm::Ed25519 => "1.3.101.112",
+            Algorithm::EcdsaP256 => "1.2.840.10045.4.3.2",
+            Algorithm::EcdsaP384 => "1.2.840.10045.4.3.3",
+            Algorithm::EcdsaP521 => "1.2.840.10045.4.3.4",
+        };
+        if cert.signature_algorithm().oid.to_string() != expected {
+            return false;
+        }
+        let (Ok(tbs), Some(sig)) = (cert.tbs_certificate().to_der(), cert.signature().as_bytes())
+        else {
+            return false;
+        };
+        key.verify_strict(&tbs, sig)
+    }
+
+    fn check_one(c: &Certificate, at: std::time::Duration) -> Result<(), OmsError> {
+        let v = c.tbs_certificate().validity();
+        if at < v.not_before.to_unix_duration() || at > v.not_after.to_unix_duration() {
+            return Err(bad(format!(
+                "{} is not valid at the signing certificate's notBefore",
+                subject(c)
+            )));
+        }
+        for e in c.tbs_certificate().extensions().into_iter().flatten() {
+            let oid = e.extn_id.to_string();
+            if e.critical && !KNOWN.contains(&oid.as_str()) {
+                return Err(bad(format!(
+                    "{} has a critical extension {oid} this check does not support",
+                    subject(c)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// An issuer `below` CAs above the leaf.
+    fn check_issuer(c: &Certificate, below: usize) -> Result<(), OmsError> {
+        let tbs = c.tbs_certificate();
+        let bc = tbs
+            .get_extension::<BasicConstraints>()
+            .map_err(|e| bad(format!("{}: basicConstraints: {e}", subject(c))))?
+            .map(|(_, b)| b);
+        let Some(bc) = bc.filter(|b| b.ca) else {
+            return Err(bad(format!(
+                "{} issued a certificate of the chain but is not a CA",
+                subject(c)
+            )));
+        };
+        if let Some(n) = bc.path_len_constraint {
+            if below > usize::from(n) {
+                return Err(bad(format!(
+                    "{} allows {n} CA(s) below it, the chain has {below}",
+                    subject(c)
+                )));
+            }
+        }
+        let ku = tbs
+            .get_extension::<KeyUsage>()
+            .map_err(|e| bad(format!("{}: keyUsage: {e}", subject(c))))?;
+        if ku.is_some_and(|(_, k)| !k.key_cert_sign()) {
+            return Err(bad(format!(
+                "{} may not sign certificates (no keyCertSign)",
+                subject(c)
+            )));
+        }
+        Ok(())
+    }
+
+    pub(super) fn verify(
+        leaf: &Certificate,
+        chain: &[Certificate],
+        given: &[Certificate],
+        at: std::time::Duration,
+    ) -> Result<(), OmsError> {
+        let self_signed = |c: &&Certificate| {
+            c.tbs_certificate().subject() == c.tbs_certificate().issuer() && signed_by(c, c)
+        };
+        let roots: Vec<&Certificate> = given.iter().filter(self_signed).collect();
+        let pool: Vec<&Certificate> = roots
+            .iter()
+            .copied()
+            .chain(chain.iter())
+            .chain(given.iter())
+            .collect();
+        let eku = leaf
+            .tbs_certificate()
+            .get_extension::<ExtendedKeyUsage>()
+            .ok()
+            .flatten();
+        if eku.is_some_and(|(_, e)| !e.0.iter().any(|o| o.as_bytes() == super::EKU_CODE_SIGNING)) {
+            return Err(bad(
+                "the signing certificate's extended key usage does not allow code signing".into(),
+            ));
+        }
+        let mut cur = leaf;
+        for depth in 0..16 {
+            check_one(cur, at)?;
+            if depth > 0 {
+                check_issuer(cur, depth - 1)?;
+            }
+            if roots.iter().any(|r| *r == cur) {
+                return Ok(());
+            }
+            let issuer = pool.iter().copied().find(|c| {
+                c.tbs_certificate().subject() == cur.tbs_certificate().issuer()
+                    && !std::ptr::eq(*c, cur)
+                    && signed_by(cur, c)
+            });
+            match issuer {
+                Some(i) => cur = i,
+                None => {
+                    return Err(bad(format!(
+                        "the certificate chain does not lead to a trusted certificate: no given certificate issued {}",
+                        subject(cur)
+                    )))
+                }
+            }
+        }
+        Err(bad("the certificate chain is longer than 16".into()))
+    }
 }
 
 /// Verifies an OMS bundle made with Sigstore keyless signing, offline: the signing certificate

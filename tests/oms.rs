@@ -873,3 +873,179 @@ fn signature_inside_the_model_and_relative_ignore_paths_mean_what_they_mean_to_m
         text(&o)
     );
 }
+
+/// Runs GnuTLS `certtool` in `dir`, with a template when given.
+fn certtool(dir: &Path, args: &[&str], template: Option<&str>) {
+    let mut c = Command::new("certtool");
+    c.current_dir(dir).args(args);
+    if let Some(t) = template {
+        let p = dir.join(format!("t{}.tmpl", args.len() + t.len()));
+        fs::write(&p, t).unwrap();
+        c.arg("--template").arg(&p);
+    }
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "certtool {args:?}: {}", text(&o));
+}
+
+/// A CA → intermediate → signer chain made with `certtool` from templates in the style of
+/// model_signing's own test PKI: the signer carries `CA:TRUE` together with digitalSignature
+/// and code signing. `issuer_template` is the intermediate's.
+fn certtool_pki(dir: &Path, issuer_template: &str) {
+    // The keys from openssl: certtool may write an EC scalar with a leading zero byte dropped,
+    // which the cryptography package (model_signing) refuses to read.
+    for k in ["ca", "int", "leaf", "other"] {
+        openssl(
+            dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                &format!("{k}.key"),
+            ],
+        );
+    }
+    let ca = "cn = \"test root\"\nca\ncert_signing_key\nexpiration_days = 3650\n";
+    certtool(
+        dir,
+        &[
+            "--generate-self-signed",
+            "--load-privkey",
+            "ca.key",
+            "--outfile",
+            "ca.pem",
+        ],
+        Some(ca),
+    );
+    certtool(
+        dir,
+        &[
+            "--generate-self-signed",
+            "--load-privkey",
+            "other.key",
+            "--outfile",
+            "other.pem",
+        ],
+        Some("cn = \"another root\"\nca\ncert_signing_key\nexpiration_days = 3650\n"),
+    );
+    certtool(
+        dir,
+        &[
+            "--generate-certificate",
+            "--load-privkey",
+            "int.key",
+            "--load-ca-certificate",
+            "ca.pem",
+            "--load-ca-privkey",
+            "ca.key",
+            "--outfile",
+            "int.pem",
+        ],
+        Some(issuer_template),
+    );
+    certtool(
+        dir,
+        &[
+            "--generate-certificate",
+            "--load-privkey",
+            "leaf.key",
+            "--load-ca-certificate",
+            "int.pem",
+            "--load-ca-privkey",
+            "int.key",
+            "--outfile",
+            "leaf.pem",
+        ],
+        Some("cn = \"model signer\"\nca\nsigning_key\ncode_signing_key\nexpiration_days = 3650\n"),
+    );
+}
+
+/// A signing certificate that is also a CA, as model_signing's project makes them with
+/// `certtool`: accepted as `model_signing verify certificate` accepts it, and what that refuses
+/// (an untrusted root, an issuer that may not sign certificates) is refused too.
+#[test]
+fn certtool_chain_with_a_ca_signer_is_judged_as_model_signing_judges_it() {
+    let Some(py) = python("certtool_chain_with_a_ca_signer") else {
+        return;
+    };
+    if !common::tool("certtool", "certtool_chain_with_a_ca_signer") {
+        return;
+    }
+    for (issuer, accepted) in [
+        (
+            "cn = \"intermediate\"\nca\ncert_signing_key\nexpiration_days = 3650\n",
+            true,
+        ),
+        // An issuer that may not sign certificates (keyUsage without keyCertSign).
+        (
+            "cn = \"intermediate\"\nca\nsigning_key\nexpiration_days = 3650\n",
+            false,
+        ),
+    ] {
+        let st = setup();
+        certtool_pki(&st.dir, issuer);
+        let o = Command::new(model_signing(&py))
+            .current_dir(&st.dir)
+            .args([
+                "sign",
+                "certificate",
+                s(&st.model),
+                "--signature",
+                s(&st.sig),
+                "--private_key",
+                "leaf.key",
+                "--signing_certificate",
+                "leaf.pem",
+                "--certificate_chain",
+                "int.pem",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        for (root, root_ok) in [("ca.pem", true), ("other.pem", false)] {
+            let theirs = Command::new(model_signing(&py))
+                .current_dir(&st.dir)
+                .args([
+                    "verify",
+                    "certificate",
+                    s(&st.model),
+                    "--signature",
+                    s(&st.sig),
+                    "--certificate_chain",
+                    root,
+                ])
+                .output()
+                .unwrap();
+            let ours = ws(&[
+                "verify",
+                s(&st.model),
+                "--signature",
+                s(&st.sig),
+                "--certificate-chain",
+                s(&st.dir.join(root)),
+            ]);
+            let expect = accepted && root_ok;
+            assert_eq!(
+                theirs.status.success(),
+                expect,
+                "model_signing with {root}: {}",
+                text(&theirs)
+            );
+            assert_eq!(
+                ours.status.code(),
+                Some(if expect { 0 } else { 1 }),
+                "weightseal with {root}: {}",
+                text(&ours)
+            );
+            if expect {
+                assert!(
+                    stdout(&ours).contains("certificate CN=model signer"),
+                    "{}",
+                    text(&ours)
+                );
+            }
+        }
+    }
+}
