@@ -768,7 +768,7 @@ mod ca_leaf {
             if depth > 0 {
                 check_issuer(cur, depth - 1)?;
             }
-            if roots.iter().any(|r| *r == cur) {
+            if roots.contains(&cur) {
                 return Ok(());
             }
             let issuer = pool.iter().copied().find(|c| {
