@@ -19,6 +19,9 @@ pub const MAX_PATH_LEN: usize = 4096;
 pub const MANIFEST_FILE: &str = "weightseal.manifest";
 /// Default file name of the attestation bundle at the model root.
 pub const ATTESTATION_FILE: &str = "weightseal.intoto.jsonl";
+/// The OpenSSF model signing bundle kept at a model's root (as Hugging Face repositories keep
+/// it): a signature of the release, delivered and checked with it, never a file of it.
+pub const OMS_SIGNATURE_FILE: &str = "model.sig";
 /// Scratch directory of downloads at the model root.
 pub const PARTIAL_DIR: &str = ".weightseal-partial";
 /// A single-file model's manifest is `FILE` + this suffix, beside it.
@@ -213,7 +216,8 @@ impl ModelPath {
         let reserved = first.eq_ignore_ascii_case(PARTIAL_DIR)
             || (first == s
                 && (first.eq_ignore_ascii_case(MANIFEST_FILE)
-                    || first.eq_ignore_ascii_case(ATTESTATION_FILE)));
+                    || first.eq_ignore_ascii_case(ATTESTATION_FILE)
+                    || first.eq_ignore_ascii_case(OMS_SIGNATURE_FILE)));
         if reserved {
             return Err(PathError::Reserved(first.to_string()));
         }

@@ -683,8 +683,9 @@ impl Trust {
 pub struct FetchRequest {
     /// A local manifest file, another URL, or (`None`) `URL/weightseal.manifest`.
     pub manifest: Option<String>,
-    /// A local attestation bundle, or (`None`) `URL/weightseal.intoto.jsonl` (absent: none).
-    pub attestations: Option<std::path::PathBuf>,
+    /// A local attestation bundle or a URL, or (`None`) beside a local manifest, else
+    /// `URL/weightseal.intoto.jsonl` (absent: none).
+    pub attestations: Option<String>,
     pub trust: Trust,
     /// Download even when nobody vouches for the manifest (integrity checking only).
     pub allow_unsigned: bool,
@@ -837,22 +838,50 @@ pub fn remote_manifest(
     Ok((m, bytes))
 }
 
-/// The attestations of a remote model (`explicit`: a local bundle, or `None` for
-/// `URL/weightseal.intoto.jsonl`, absent meaning none), with the text to keep beside the files.
+/// Where the attestations of a remote release are: `explicit` (a local file or a URL), or
+/// beside a local manifest (`manifest`, as `verify DIR` finds them: a mirror checked against
+/// the publisher's manifest is judged by the publisher's attestations, not the mirror's), or
+/// `URL/weightseal.intoto.jsonl`.
+pub fn attestations_source(explicit: Option<&str>, manifest: Option<&str>) -> Option<String> {
+    let is_url = |s: &str| s.starts_with("http://") || s.starts_with("https://");
+    match (explicit, manifest) {
+        (Some(e), _) => Some(e.to_string()),
+        (None, Some(m)) if !is_url(m) => Some(
+            crate::path::attestations_for(Path::new(m))
+                .display()
+                .to_string(),
+        ),
+        _ => None,
+    }
+}
+
+/// The attestations of a remote model (`explicit`: a local bundle or a URL, or `None` for
+/// `URL/weightseal.intoto.jsonl`; absent meaning none), with the text to keep beside the
+/// files.
 pub fn remote_bundle(
     remote: &crate::fetch::Remote,
-    explicit: Option<&Path>,
+    explicit: Option<&str>,
     limit: u64,
 ) -> Result<(Vec<BundleLine>, Option<String>), FetchReleaseError> {
     use crate::attest::bundle;
-    if let Some(p) = explicit {
-        let text = std::fs::read_to_string(p).map_err(|source| FetchReleaseError::Io {
-            path: p.to_path_buf(),
-            source,
-        })?;
+    let is_url = |s: &str| s.starts_with("http://") || s.starts_with("https://");
+    if let Some(p) = explicit.filter(|p| !is_url(p)) {
+        let text = match std::fs::read_to_string(p) {
+            Ok(t) => t,
+            // Beside a local manifest, none is none.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), None)),
+            Err(source) => {
+                return Err(FetchReleaseError::Io {
+                    path: p.into(),
+                    source,
+                })
+            }
+        };
         return Ok((bundle::parse(&text), Some(text)));
     }
-    let url = remote.url_for(crate::path::ATTESTATION_FILE);
+    let url = explicit
+        .map(str::to_string)
+        .unwrap_or_else(|| remote.url_for(crate::path::ATTESTATION_FILE));
     match remote.get_document(&url, limit.min(bundle::MAX_BUNDLE_LEN))? {
         None => Ok((Vec::new(), None)),
         Some(b) => {
@@ -941,9 +970,10 @@ pub fn fetch_release(
     if !verdict.pins.is_empty() {
         return Ok(verdict.judge());
     }
+    let source = attestations_source(req.attestations.as_deref(), req.manifest.as_deref());
     let (lines, bundle_text) = remote_bundle(
         remote,
-        req.attestations.as_deref(),
+        source.as_deref(),
         limit(req.bundle_limit, crate::attest::bundle::MAX_BUNDLE_LEN),
     )?;
     if let Some(p) = &resolved.policy {

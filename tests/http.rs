@@ -415,3 +415,65 @@ fn fetch_uses_the_trust_store_when_no_key_is_given() {
     );
     assert_verified_copy(&f);
 }
+
+/// A mirror checked against the publisher's own manifest: the attestations are read beside
+/// that local manifest (or from --attestations), not from the mirror, and signatures and pins
+/// are judged before any weight byte is requested. `fetch --attestations` too.
+#[test]
+fn mirror_checked_against_a_local_manifest_and_its_attestations() {
+    let f = fixture();
+    // The publisher's release, kept locally; the mirror serves the weights without them.
+    let local = f.dest.with_file_name("publisher");
+    fs::create_dir_all(&local).unwrap();
+    for name in ["weightseal.manifest", "weightseal.intoto.jsonl"] {
+        fs::rename(f.model.join(name), local.join(name)).unwrap();
+    }
+    let manifest = local.join("weightseal.manifest");
+    let o = ws(&[
+        "verify",
+        "--url",
+        &f.server.base,
+        "--manifest",
+        s(&manifest),
+        "--key",
+        s(&f.key_pub),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("attestation 1: OK"), "{}", stdout(&o));
+    // A pin that does not hold, or a key that did not sign: refused before streaming.
+    for extra in [["--model", "org/other"], ["--key", s(&f.other_pub)]] {
+        f.server.reset_counts();
+        let mut args = vec![
+            "verify",
+            "--url",
+            &f.server.base,
+            "--manifest",
+            s(&manifest),
+        ];
+        if extra[0] == "--model" {
+            args.extend(["--key", s(&f.key_pub)]);
+        }
+        args.extend(extra);
+        let o = ws(&args);
+        assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+        assert!(stderr(&o).contains("NOT verified"), "{}", stderr(&o));
+        assert_eq!(f.server.total_sent(), 0, "weight bytes were requested");
+    }
+    // --attestations names them explicitly, for verify --url and for fetch.
+    let moved = f.dest.with_file_name("elsewhere.jsonl");
+    fs::copy(local.join("weightseal.intoto.jsonl"), &moved).unwrap();
+    let o = ws(&[
+        "fetch",
+        &f.server.base,
+        s(&f.dest),
+        "--manifest",
+        s(&manifest),
+        "--attestations",
+        s(&moved),
+        "--key",
+        s(&f.key_pub),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let o = ws(&["verify", s(&f.dest), "--key", s(&f.key_pub)]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+}

@@ -635,6 +635,20 @@ fn manifest_vectors(v: &mut Vectors) {
             bytes_of(&path0(t("weightseal.manifest"))),
         ),
         (
+            "path-model-sig",
+            "model.sig at the root: the OpenSSF model signing bundle kept beside the weights is a signature of the release, not a file of it.",
+            "bad-path",
+            Some("reserved"),
+            bytes_of(&path0(t("model.sig"))),
+        ),
+        (
+            "path-model-sig-uppercase",
+            "MODEL.SIG at the root, the same name on case-insensitive file systems.",
+            "bad-path",
+            Some("reserved"),
+            bytes_of(&path0(t("MODEL.SIG"))),
+        ),
+        (
             "path-partial-dir",
             "A path inside the download scratch directory.",
             "bad-path",

@@ -4,39 +4,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
-use weightseal::attest::bundle::BundleLine;
 use weightseal::fetch::{FetchOptions, Remote};
-use weightseal::manifest::Manifest;
 use weightseal::release::{FetchReleaseError, FetchRequest};
 
 use super::{attest, render, Bar, Outcome};
-
-/// The manifest of a remote model: `--manifest PATH|URL`, or `URL/weightseal.manifest`.
-pub fn remote_manifest(
-    remote: &Remote,
-    explicit: Option<&str>,
-    limit: u64,
-) -> Result<(Manifest, Vec<u8>)> {
-    Ok(weightseal::release::remote_manifest(
-        remote, explicit, limit,
-    )?)
-}
-
-/// The attestations of a remote model: `--attestations PATH`, or `URL/weightseal.intoto.jsonl`
-/// (absent is empty).
-pub fn remote_bundle(
-    remote: &Remote,
-    explicit: Option<&Path>,
-    limit: u64,
-) -> Result<(Vec<BundleLine>, Option<String>)> {
-    Ok(weightseal::release::remote_bundle(remote, explicit, limit)?)
-}
 
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     url: &str,
     dest: &Path,
     manifest: Option<&str>,
+    attestations: Option<&str>,
     keys: &[PathBuf],
     policy: Option<&Path>,
     allow_unsigned: bool,
@@ -49,7 +27,7 @@ pub fn run(
     let remote = Remote::new(url, opts.clone())?;
     let req = FetchRequest {
         manifest: manifest.map(str::to_string),
-        attestations: None,
+        attestations: attestations.map(str::to_string),
         trust: trust.clone(),
         allow_unsigned,
         pins: pins.clone(),

@@ -286,6 +286,10 @@ struct FetchArgs {
     /// The manifest: a path or URL (default: URL/weightseal.manifest).
     #[arg(long, value_name = "PATH|URL")]
     manifest: Option<String>,
+    /// The attestations: a path or URL (default: beside a local --manifest, else
+    /// URL/weightseal.intoto.jsonl).
+    #[arg(long, value_name = "PATH|URL")]
+    attestations: Option<String>,
     /// Require a valid publisher attestation by this public key before downloading.
     #[arg(long = "key", value_name = "PUB")]
     keys: Vec<PathBuf>,
@@ -969,10 +973,41 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
                 anyhow::bail!("--tensors needs a directory, not --url");
             }
             let remote = weightseal::fetch::Remote::new(url, net.options())?;
-            let (m, _) =
-                fetch::remote_manifest(&remote, manifest.as_deref(), net.manifest_limit())?;
+            let (m, _) = weightseal::release::remote_manifest(
+                &remote,
+                manifest.as_deref(),
+                net.manifest_limit(),
+            )?;
+            // The publisher's attestations: --attestations, or beside a local --manifest, or
+            // the mirror's own.
+            let source = weightseal::release::attestations_source(
+                attestations
+                    .as_ref()
+                    .map(|p| p.to_string_lossy())
+                    .as_deref(),
+                manifest.as_deref(),
+            );
             let (lines, _) =
-                fetch::remote_bundle(&remote, attestations.as_deref(), net.bundle_limit())?;
+                weightseal::release::remote_bundle(&remote, source.as_deref(), net.bundle_limit())?;
+            // Signatures and pins are judged before any weight byte is requested.
+            let before = weightseal::release::verify(
+                weightseal::release::Release::Manifest {
+                    manifest: &m,
+                    attestations: &lines,
+                },
+                &ask,
+                &NoProgress,
+            )?;
+            if !before.ok() {
+                return render::render_verdict(
+                    &before,
+                    &render::Shown {
+                        attestations: lines.len(),
+                        ..Default::default()
+                    },
+                    json,
+                );
+            }
             let bar = Bar::new("verifying");
             let report = weightseal::fetch::verify_remote(&remote, &m, sample, bar.progress());
             bar.finish();
@@ -1016,6 +1051,7 @@ fn fetch_cmd(a: FetchArgs) -> Result<Outcome> {
         dest,
         no_fsync,
         manifest,
+        attestations,
         keys,
         policy,
         allow_unsigned,
@@ -1040,6 +1076,7 @@ fn fetch_cmd(a: FetchArgs) -> Result<Outcome> {
         &url,
         &dest,
         manifest.as_deref(),
+        attestations.as_deref(),
         &keys,
         policy.as_deref(),
         allow_unsigned,
