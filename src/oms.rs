@@ -198,6 +198,13 @@ impl Bundle {
             .map(str::to_string)
     }
 
+    /// The statement, parsed without checking any signature: only to compare the files it
+    /// lists with files at hand, never to decide who signed them.
+    pub fn unverified_statement(&self) -> Result<OmsManifest, OmsError> {
+        let (payload, _) = envelope_parts(&self.envelope)?;
+        parse_statement(&payload)
+    }
+
     /// The bundle as the Sigstore verifier reads it: exactly the members parsed here.
     fn sigstore_json(&self) -> String {
         serde_json::json!({

@@ -120,11 +120,14 @@ pub enum Release<'a> {
         opts: &'a VerifyOptions,
     },
     /// A weightseal release whose files were checked elsewhere (a mirror streamed by
-    /// `verify --url`).
+    /// `verify --url`), with the OpenSSF model signing bundle served beside it, if any: its
+    /// signature is checked with the publisher keys of the trust, and the files it signs must
+    /// be the manifest's, with the SHA-256 the manifest records.
     Checked {
         manifest: &'a Manifest,
         attestations: &'a [BundleLine],
         files: Report,
+        signature: Option<&'a str>,
     },
     /// A weightseal manifest whose files the caller checks itself as it reads them (the
     /// verified loader reads each tensor into memory and compares it there): only who vouches
@@ -412,9 +415,31 @@ pub fn verify(
             manifest,
             attestations,
             files,
+            signature,
         } => {
             let resolved = ask.trust.resolve(manifest.name())?;
-            weightseal_verdict(manifest, Some(files), attestations, ask, resolved)
+            let check = resolved
+                .policy
+                .as_ref()
+                .map(|p| OmsCheck::Keys(p.keys_for_role("publisher")));
+            let mut v = weightseal_verdict(manifest, Some(files), attestations, ask, resolved)?;
+            if let Some(text) = signature {
+                let o = signature_against_manifest(text, check.as_ref(), manifest);
+                let mut again = Verdict::new(
+                    v.format,
+                    v.name.clone(),
+                    v.manifest_digest,
+                    v.files.take(),
+                    v.vouched,
+                    v.signatures.take(),
+                    Some(o),
+                    std::mem::take(&mut v.pins),
+                    std::mem::take(&mut v.trust_store),
+                );
+                again.size = v.size;
+                v = again;
+            }
+            Ok(v)
         }
         Release::Manifest {
             manifest,
@@ -604,6 +629,98 @@ fn oms_verdict(
     ))
 }
 
+/// The OpenSSF model signing bundle of a remote release: `explicit` (a local file or a URL,
+/// which must exist), or `URL/model.sig` when the server has one.
+pub fn remote_signature(
+    remote: &crate::fetch::Remote,
+    explicit: Option<&str>,
+    limit: u64,
+) -> Result<Option<String>, FetchReleaseError> {
+    let req = FetchRequest {
+        signature: explicit.map(str::to_string),
+        bundle_limit: limit,
+        ..FetchRequest::default()
+    };
+    let max = |l: u64, default: u64| if l == 0 { default } else { l.min(default) };
+    Ok(release_signature(remote, &req, max)?.map(|(t, _)| t))
+}
+
+/// Checks an OMS bundle served with a weightseal release against its manifest: the signature
+/// under `check` (when given), then the files it signs, which must be exactly the manifest's
+/// files with the SHA-256 the manifest records (`hash --sha256`, as `sign --format both`
+/// hashes). The manifest's files themselves are checked against their bytes elsewhere.
+pub fn signature_against_manifest(text: &str, check: Option<&OmsCheck>, m: &Manifest) -> OmsReport {
+    let mut r = OmsReport {
+        ok: false,
+        method: None,
+        signer: None,
+        hash_type: None,
+        serialization: None,
+        resources: 0,
+        legacy: false,
+        error: None,
+    };
+    let outcome = (|| -> Result<(), String> {
+        let bundle = oms::Bundle::parse(text).map_err(|e| e.to_string())?;
+        r.method = Some(bundle.method());
+        let signed = match check {
+            Some(c) => {
+                let v = oms::verify_bundle(&bundle, c).map_err(|e| e.to_string())?;
+                r.signer = Some(v.signer);
+                v.manifest
+            }
+            None => bundle.unverified_statement().map_err(|e| e.to_string())?,
+        };
+        r.hash_type = Some(signed.serialization.hash_type.clone());
+        r.resources = signed.resources.len();
+        r.legacy = signed.legacy;
+        r.serialization = Some(if signed.serialization.shard_size.is_some() {
+            "shards"
+        } else {
+            "files"
+        });
+        if signed.serialization.shard_size.is_some() || signed.serialization.hash_type != "sha256" {
+            return Err(format!(
+                "it signs {} {} digests, which a manifest does not record; check it against the files with `verify DIR --signature`",
+                signed.serialization.hash_type,
+                if signed.serialization.shard_size.is_some() { "shard" } else { "file" }
+            ));
+        }
+        let mut bad = Vec::new();
+        for f in m.files() {
+            let p = f.path.as_str();
+            match (signed.resources.get(p), f.sha256) {
+                (Some((_, d)), Some(s)) if *d == s.to_hex() => {}
+                (Some(_), None) => {
+                    return Err(format!(
+                        "the manifest records no SHA-256 for {p}; hash with --sha256 to compare"
+                    ))
+                }
+                _ => bad.push(p.to_string()),
+            }
+        }
+        for p in signed.resources.keys() {
+            if m.file(p).is_none() {
+                bad.push(p.clone());
+            }
+        }
+        if !bad.is_empty() {
+            bad.sort();
+            bad.dedup();
+            return Err(format!(
+                "it signs other files than the manifest lists: {}",
+                bad.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        Ok(())
+    })();
+    match outcome {
+        Ok(()) => r.ok = true,
+        Err(e) => r.error = Some(e),
+    }
+    r
+}
+
 /// Where the trust for a release comes from.
 #[derive(Clone, Debug, Default)]
 pub enum Trust {
@@ -693,6 +810,13 @@ pub struct FetchRequest {
     /// Largest manifest and bundle downloaded.
     pub manifest_limit: u64,
     pub bundle_limit: u64,
+    /// The OpenSSF model signing bundle of the release: a local file or a URL (it must then
+    /// verify), or (`None`) `URL/model.sig` when the server has one. It is delivered as
+    /// `DEST/model.sig` once the files it lists are the files delivered.
+    pub signature: Option<String>,
+    /// How to check that bundle's signature (the publisher's keys, usually); `None`: its
+    /// files are checked, its signature is not.
+    pub oms_check: Option<OmsCheck>,
 }
 
 /// The outcome of [`fetch_release`].
@@ -710,6 +834,9 @@ pub struct FetchVerdict {
     /// The download; `None` when the manifest was refused before it (pins, signatures).
     pub files: Option<crate::fetch::FetchReport>,
     pub vouched: Vouched,
+    /// The OpenSSF model signing bundle delivered with the release, as checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oms: Option<OmsReport>,
     /// Why the fetch is not verified, most important first (empty when it is).
     pub reasons: Vec<String>,
 }
@@ -738,6 +865,9 @@ impl FetchVerdict {
                     format!(" ({})", codes.join(", "))
                 }
             ));
+        }
+        if let Some(e) = self.oms.as_ref().and_then(|o| o.error.as_ref()) {
+            reasons.push(format!("{}: {e}", crate::path::OMS_SIGNATURE_FILE));
         }
         match &self.files {
             None if reasons.is_empty() => reasons.push("nothing was downloaded".into()),
@@ -954,6 +1084,7 @@ pub fn fetch_release(
     let mut verdict = FetchVerdict {
         ok: false,
         vouched,
+        oms: None,
         reasons: Vec::new(),
         name: m.name().to_string(),
         manifest_digest: m.digest(),
@@ -999,7 +1130,130 @@ pub fn fetch_release(
             root.write_atomic(crate::path::ATTESTATION_FILE, text.as_bytes(), 0o644)
                 .map_err(dest_err)?;
         }
+        // The OpenSSF model signing bundle, delivered only once the files it lists are the
+        // files just delivered (and its signature verified, when it can be checked).
+        if let Some((text, explicit)) = release_signature(remote, req, limit)? {
+            let checked = check_delivered_signature(dest, &text, req.oms_check.as_ref(), explicit);
+            if checked.error.is_none() {
+                root.write_atomic(crate::path::OMS_SIGNATURE_FILE, text.as_bytes(), 0o644)
+                    .map_err(dest_err)?;
+            }
+            verdict.oms = Some(checked);
+        }
     }
     verdict.files = Some(report);
     Ok(verdict.judge())
+}
+
+/// The OpenSSF model signing bundle of a release being fetched, and whether the caller named
+/// it (then it must verify): `req.signature` (a file or URL), else `URL/model.sig` if the
+/// server has one.
+fn release_signature(
+    remote: &crate::fetch::Remote,
+    req: &FetchRequest,
+    limit: impl Fn(u64, u64) -> u64,
+) -> Result<Option<(String, bool)>, FetchReleaseError> {
+    let is_url = |s: &str| s.starts_with("http://") || s.starts_with("https://");
+    let max = limit(req.bundle_limit, oms::MAX_BUNDLE_LEN);
+    let bytes = match req.signature.as_deref() {
+        Some(p) if !is_url(p) => {
+            let (text, _) = oms::read_signature(Path::new(p)).map_err(|e| match e {
+                OmsError::Io { path, source } => FetchReleaseError::Io { path, source },
+                e => FetchReleaseError::Io {
+                    path: p.into(),
+                    source: std::io::Error::other(e.to_string()),
+                },
+            })?;
+            return Ok(Some((text, true)));
+        }
+        Some(url) => remote.get_document(url, max)?,
+        None => remote.get_document(&remote.url_for(crate::path::OMS_SIGNATURE_FILE), max)?,
+    };
+    let explicit = req.signature.is_some();
+    match bytes {
+        None if explicit => Err(FetchReleaseError::NoManifest {
+            origin: crate::net::redact_url(req.signature.as_deref().unwrap_or_default()),
+        }),
+        None => Ok(None),
+        Some(b) => Ok(Some((String::from_utf8_lossy(&b).into_owned(), explicit))),
+    }
+}
+
+/// Checks an OMS bundle against the files delivered into `dest`: its statement's files must
+/// be exactly those files; its signature is verified with `check` when given. A bundle the
+/// caller did not name whose key hint matches none of the given keys is checked for its files
+/// only, and says so; one whose signature fails under a key it names is refused.
+fn check_delivered_signature(
+    dest: &Path,
+    text: &str,
+    check: Option<&OmsCheck>,
+    explicit: bool,
+) -> OmsReport {
+    let mut r = OmsReport {
+        ok: false,
+        method: None,
+        signer: None,
+        hash_type: None,
+        serialization: None,
+        resources: 0,
+        legacy: false,
+        error: None,
+    };
+    let bundle = match oms::Bundle::parse(text) {
+        Ok(b) => b,
+        Err(e) => {
+            r.error = Some(e.to_string());
+            return r;
+        }
+    };
+    r.method = Some(bundle.method());
+    let signed = match check.map(|c| oms::verify_bundle(&bundle, c)) {
+        Some(Ok(v)) => {
+            r.signer = Some(v.signer);
+            Ok(v.manifest)
+        }
+        Some(Err(OmsError::KeyMismatch { .. } | OmsError::UnsupportedMethod(..))) | None
+            if !explicit =>
+        {
+            bundle.unverified_statement()
+        }
+        Some(Err(e)) => Err(e),
+        None => Err(OmsError::Statement(
+            "no key, certificate or identity to check it with".into(),
+        )),
+    };
+    let m = match signed {
+        Ok(m) => m,
+        Err(e) => {
+            r.error = Some(e.to_string());
+            return r;
+        }
+    };
+    r.hash_type = Some(m.serialization.hash_type.clone());
+    r.serialization = Some(if m.serialization.shard_size.is_some() {
+        "shards"
+    } else {
+        "files"
+    });
+    r.resources = m.resources.len();
+    r.legacy = m.legacy;
+    let ignore = vec![crate::path::PARTIAL_DIR.to_string()];
+    match oms::verify_dir(dest, &m, &ignore, None) {
+        Ok(files) if files.ok => r.ok = true,
+        Ok(files) => {
+            let bad: Vec<String> = files
+                .files
+                .iter()
+                .filter(|f| !f.status.passes())
+                .map(|f| f.path.clone())
+                .take(5)
+                .collect();
+            r.error = Some(format!(
+                "it signs other files than those delivered: {}",
+                bad.join(", ")
+            ));
+        }
+        Err(e) => r.error = Some(e.to_string()),
+    }
+    r
 }

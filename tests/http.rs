@@ -477,3 +477,103 @@ fn mirror_checked_against_a_local_manifest_and_its_attestations() {
     let o = ws(&["verify", s(&f.dest), "--key", s(&f.key_pub)]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
 }
+
+/// `model.sig` kept beside the weights (as Hugging Face repositories keep it) is a file of the
+/// release: `sign --format both` writes it into the model, `verify` and `sign` leave it out of
+/// the manifest, `fetch` delivers it once the files it signs are the files delivered (and its
+/// signature verifies under the publisher's key), and a mismatched one is refused.
+#[test]
+fn model_sig_is_delivered_and_checked_with_the_release() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("tiny-chat");
+    fs::create_dir_all(&model).unwrap();
+    fs::write(model.join("w.bin"), common::fixture::bytes(70_000, 4)).unwrap();
+    fs::write(model.join("config.json"), b"{}\n").unwrap();
+    let key = tmp.path().join("ec");
+    assert_eq!(
+        ws(&["keygen", "--out", s(&key), "--type", "ecdsa-p256"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let pubkey = tmp.path().join("ec.pub");
+    let sig = model.join("model.sig");
+    let o = ws(&[
+        "sign",
+        s(&model),
+        "--key",
+        s(&key),
+        "--format",
+        "both",
+        "--signature",
+        s(&sig),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    // Both verifications of the model directory pass, and signing again is not refused.
+    for extra in [vec![], vec!["--signature", s(&sig)]] {
+        let mut args = vec!["verify", s(&model), "--key", s(&pubkey)];
+        args.extend(extra);
+        let o = ws(&args);
+        assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    }
+    let o = ws(&["sign", s(&model), "--key", s(&key), "--role", "auditor"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let server = common::server::Server::start(model.clone());
+    let dest = tmp.path().join("dest");
+    let o = ws(&["fetch", &server.base, s(&dest), "--key", s(&pubkey)]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("model.sig: OK (OpenSSF model signing, key "),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        fs::read(dest.join("model.sig")).unwrap(),
+        fs::read(&sig).unwrap()
+    );
+    let o = ws(&[
+        "verify",
+        s(&dest),
+        "--signature",
+        s(&dest.join("model.sig")),
+        "--key",
+        s(&pubkey),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    // A mirror check reads it too: its signature, and its files against the manifest's.
+    let o = ws(&["verify", "--url", &server.base, "--key", s(&pubkey)]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("model.sig: OK (OpenSSF model signing, key "),
+        "{}",
+        stdout(&o)
+    );
+    // A server pairing the weights with another release's model.sig: refused, not delivered.
+    let other = tmp.path().join("other");
+    fs::create_dir_all(&other).unwrap();
+    fs::write(other.join("w.bin"), b"other weights").unwrap();
+    let o = ws(&[
+        "sign",
+        s(&other),
+        "--key",
+        s(&key),
+        "--format",
+        "oms",
+        "--signature",
+        s(&sig),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let dest2 = tmp.path().join("dest2");
+    let o = ws(&["fetch", &server.base, s(&dest2), "--key", s(&pubkey)]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("model.sig: FAILED"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("NOT verified"), "{}", stderr(&o));
+    assert!(!dest2.join("model.sig").exists());
+    let o = ws(&["verify", "--url", &server.base, "--key", s(&pubkey)]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("model.sig: FAILED (it signs other files than the manifest lists"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -293,7 +293,8 @@ fn each_command_help_lists_its_own_options() {
     assert!(!verify.contains("--no-fsync"), "{verify}");
     assert!(!verify.contains("--allow-unsigned"), "{verify}");
     assert!(fetch.contains("--no-fsync"), "{fetch}");
-    assert!(!fetch.contains("--signature"), "{fetch}");
+    assert!(!fetch.contains("--certificate-chain"), "{fetch}");
+    assert!(fetch.contains("--signature"), "{fetch}");
     // Grouped: the OpenSSF and network options under their own headings, after verify's own.
     let own = verify.find("--tensors").unwrap();
     let oms = verify.find("OpenSSF model signing (--signature):").unwrap();

@@ -825,6 +825,8 @@ fn fetch(
         weightseal::fetch::Remote::new(&url, opts).map_err(|e| error(py, "FetchError", e))?;
     let req = FetchRequest {
         manifest,
+        signature: None,
+        oms_check: None,
         trust,
         allow_unsigned,
         pins: Pins {

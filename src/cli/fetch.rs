@@ -15,6 +15,7 @@ pub fn run(
     dest: &Path,
     manifest: Option<&str>,
     attestations: Option<&str>,
+    signature: Option<&str>,
     keys: &[PathBuf],
     policy: Option<&Path>,
     allow_unsigned: bool,
@@ -23,7 +24,12 @@ pub fn run(
     opts: &FetchOptions,
     json: bool,
 ) -> Result<Outcome> {
-    let trust = weightseal::release::Trust::given_or_store(attest::load_trust(keys, policy)?, true);
+    let given = attest::load_trust(keys, policy)?;
+    // The publisher's keys also check the release's OpenSSF model signing bundle (model.sig).
+    let oms_check = given
+        .as_ref()
+        .map(|p| weightseal::oms::OmsCheck::Keys(p.keys_for_role("publisher")));
+    let trust = weightseal::release::Trust::given_or_store(given, true);
     let remote = Remote::new(url, opts.clone())?;
     let req = FetchRequest {
         manifest: manifest.map(str::to_string),
@@ -33,6 +39,8 @@ pub fn run(
         pins: pins.clone(),
         manifest_limit: limits.0,
         bundle_limit: limits.1,
+        signature: signature.map(str::to_string),
+        oms_check,
     };
     let bar = Bar::new("fetching");
     let verdict = match weightseal::release::fetch_release(&remote, dest, &req, bar.progress()) {
@@ -61,6 +69,9 @@ pub fn run(
         if !verdict.trust_store.is_empty() {
             v["trust_store"] = serde_json::json!(verdict.trust_store);
         }
+        if let Some(o) = &verdict.oms {
+            v["signature"] = serde_json::to_value(o)?;
+        }
         v["reasons"] = serde_json::json!(verdict.reasons);
         v["ok"] = serde_json::json!(verdict.ok());
         outln!("{}", serde_json::to_string_pretty(&v)?);
@@ -81,6 +92,19 @@ pub fn run(
                     ),
                     (_, None) => outln!("{}: OK", f.path),
                     (_, Some(e)) => outln!("{}: FAILED ({e})", f.path),
+                }
+            }
+            if let Some(o) = &verdict.oms {
+                match (&o.error, &o.signer) {
+                    (Some(e), _) => outln!("model.sig: FAILED ({e})"),
+                    (None, Some(who)) => outln!(
+                        "model.sig: OK (OpenSSF model signing, {who}; its {} resource(s) are the files delivered)",
+                        o.resources
+                    ),
+                    (None, None) => outln!(
+                        "model.sig: OK (its {} resource(s) are the files delivered; signature not checked: no key it names was given)",
+                        o.resources
+                    ),
                 }
             }
             for x in &report.extra {

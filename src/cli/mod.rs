@@ -290,6 +290,11 @@ struct FetchArgs {
     /// URL/weightseal.intoto.jsonl).
     #[arg(long, value_name = "PATH|URL")]
     attestations: Option<String>,
+    /// The OpenSSF model signing bundle: a path or URL, which must verify under --key
+    /// (default: URL/model.sig when the server has one). It is delivered as DEST/model.sig
+    /// once the files it signs are the files delivered.
+    #[arg(long, value_name = "PATH|URL")]
+    signature: Option<String>,
     /// Require a valid publisher attestation by this public key before downloading.
     #[arg(long = "key", value_name = "PUB")]
     keys: Vec<PathBuf>,
@@ -884,7 +889,20 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
     };
     let given = attest::load_trust(&keys, policy.as_deref())?;
     let mut attestations = attestations;
-    if let Some(sig) = &signature {
+    // With --url, an OpenSSF model signing bundle (a file or a URL; by default URL/model.sig
+    // when the mirror has one) is checked against the manifest after the files.
+    let mut url_signature: Option<String> = None;
+    if let (Some(sig), Some(_)) = (&signature, &url) {
+        let s = sig.to_string_lossy().into_owned();
+        if s.starts_with("http://")
+            || s.starts_with("https://")
+            || weightseal::release::signature_kind(sig)? == weightseal::release::SignatureKind::Oms
+        {
+            url_signature = Some(s);
+        } else {
+            attestations = Some(sig.clone());
+        }
+    } else if let Some(sig) = &signature {
         if weightseal::release::signature_kind(sig)? == weightseal::release::SignatureKind::Oms {
             let dir = dir
                 .as_deref()
@@ -1011,10 +1029,16 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
             let bar = Bar::new("verifying");
             let report = weightseal::fetch::verify_remote(&remote, &m, sample, bar.progress());
             bar.finish();
+            let oms_text = weightseal::release::remote_signature(
+                &remote,
+                url_signature.as_deref(),
+                net.bundle_limit(),
+            )?;
             let release = weightseal::release::Release::Checked {
                 manifest: &m,
                 attestations: &lines,
                 files: report,
+                signature: oms_text.as_deref(),
             };
             let v = weightseal::release::verify(release, &ask, &NoProgress)?;
             (v, lines)
@@ -1052,6 +1076,7 @@ fn fetch_cmd(a: FetchArgs) -> Result<Outcome> {
         no_fsync,
         manifest,
         attestations,
+        signature,
         keys,
         policy,
         allow_unsigned,
@@ -1077,6 +1102,7 @@ fn fetch_cmd(a: FetchArgs) -> Result<Outcome> {
         &dest,
         manifest.as_deref(),
         attestations.as_deref(),
+        signature.as_deref(),
         &keys,
         policy.as_deref(),
         allow_unsigned,

@@ -602,12 +602,16 @@ pub fn render_verdict(v: &Verdict, shown: &Shown, json: bool) -> anyhow::Result<
         if let Some(o) = &v.oms {
             let sig = shown
                 .signature
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "signature".into());
+                .map(|p| format!("signature {}", p.display()))
+                .unwrap_or_else(|| "model.sig".into());
             match &o.error {
                 None => outln!(
-                    "signature {sig}: OK (OpenSSF model signing, {}, {} {}, {} resource(s){})",
-                    clean(o.signer.as_deref().unwrap_or("")),
+                    "{sig}: OK (OpenSSF model signing, {}, {} {}, {} resource(s){})",
+                    clean(
+                        o.signer
+                            .as_deref()
+                            .unwrap_or("signature not checked: no key of yours")
+                    ),
                     o.hash_type.as_deref().unwrap_or(""),
                     o.serialization.unwrap_or(""),
                     o.resources,
@@ -617,7 +621,7 @@ pub fn render_verdict(v: &Verdict, shown: &Shown, json: bool) -> anyhow::Result<
                         ""
                     }
                 ),
-                Some(e) => outln!("signature {sig}: FAILED ({})", clean(e)),
+                Some(e) => outln!("{sig}: FAILED ({})", clean(e)),
             }
         }
     }
