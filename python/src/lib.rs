@@ -23,6 +23,19 @@ use weightseal::verify::{ExtraFiles, Mode, VerifyOptions};
 use weightseal::walk::Symlinks;
 use weightseal::Digest;
 
+/// The `weightseal` command line, the same source as the binary's (`src/cli`), so that
+/// `pip install weightseal` installs the same command as `cargo install`.
+#[allow(dead_code)]
+#[path = "../../src/cli/mod.rs"]
+mod cli;
+
+/// Runs the `weightseal` command with `argv` (the first is the program name) and returns its
+/// exit status. The GIL is released while it runs.
+#[pyfunction]
+fn main(py: Python<'_>, argv: Vec<String>) -> i32 {
+    py.detach(|| cli::run_from(argv))
+}
+
 /// An exception of `weightseal.errors` (`kind` is its class name).
 fn error(py: Python<'_>, kind: &str, msg: impl std::fmt::Display) -> PyErr {
     let msg = msg.to_string();
@@ -1231,6 +1244,7 @@ fn version() -> &'static str {
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(main, m)?)?;
     m.add_function(wrap_pyfunction!(hash, m)?)?;
     m.add_function(wrap_pyfunction!(manifest_json, m)?)?;
     m.add_function(wrap_pyfunction!(sign, m)?)?;

@@ -562,15 +562,26 @@ pub enum Outcome {
     NotVerified,
 }
 
-/// Runs the CLI and returns the process exit code.
+/// Runs the CLI on this process's arguments and returns the exit code.
 pub fn run() -> i32 {
-    let cli = match Cli::try_parse() {
+    run_from(std::env::args_os())
+}
+
+/// Runs the CLI on `args` (the first is the program name) and returns the exit code: the
+/// `weightseal` binary, and the same command installed by the Python package.
+pub fn run_from<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
             // Asked for JSON: a usage error (unknown flag, bad value, missing argument) is the
             // JSON error object on stdout too, as every other exit-2 error is.
-            if code == 2 && std::env::args_os().skip(1).any(|a| a == "--json") {
+            if code == 2 && args.iter().skip(1).any(|a| a == "--json") {
                 let message = e.kind().as_str().map(str::to_string).unwrap_or_default();
                 let detail = e.render().to_string();
                 let first = detail
