@@ -30,6 +30,7 @@ pub mod formats;
 pub mod fsutil;
 pub mod hf;
 pub mod index;
+pub mod log;
 pub mod manifest;
 mod mapped;
 pub mod net;

@@ -1,0 +1,201 @@
+//! The log entry of a release (spec/log.md, "Entry"): what a monitor needs to see who claims
+//! which manifest for which model and version, and to check the signatures itself.
+//!
+//! ```text
+//! weightseal.dev/log-entry/v1
+//! model "org/model"
+//! manifest 9f2c…(64 hex digits: the manifest's BLAKE3 digest)
+//! version 3                      (or `none`)
+//! attestation eyJwYXlsb2FkIj…    (zero or more: each DSSE envelope line, base64)
+//! ```
+//!
+//! Every line ends in a newline. The model name is a JSON string (RFC 8259, as
+//! `serde_json` writes it: `"` and `\` and control characters escaped, nothing else). A
+//! reader re-encodes what it read and refuses the entry unless the bytes are identical, so an
+//! entry has one encoding and one leaf hash.
+
+use base64::Engine as _;
+
+use super::LogError;
+use crate::attest::bundle::BundleLine;
+use crate::attest::statement::Statement;
+use crate::digest::Digest;
+use crate::manifest::Manifest;
+
+/// The first line of every entry.
+pub const HEADER: &str = "weightseal.dev/log-entry/v1";
+/// Largest entry: an entry bundle's length prefix is 16 bits.
+pub const MAX_ENTRY_LEN: usize = 65_535;
+
+/// A release as logged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEntry {
+    pub model: String,
+    pub manifest: Digest,
+    /// The lowest version stated by the release's publisher attestations.
+    pub version: Option<u64>,
+    /// The release's attestations about this manifest, each a DSSE envelope line.
+    pub attestations: Vec<String>,
+}
+
+impl LogEntry {
+    /// The entry of a release: its manifest, and those of `bundle`'s attestations whose
+    /// statement is about this manifest (others are not part of this release).
+    pub fn of_release(manifest: &Manifest, bundle: &[BundleLine]) -> Result<LogEntry, LogError> {
+        let mut attestations = Vec::new();
+        let mut version: Option<u64> = None;
+        for line in bundle {
+            let Ok(env) = &line.envelope else { continue };
+            let Ok(payload) = base64::engine::general_purpose::STANDARD.decode(&env.payload) else {
+                continue;
+            };
+            let Ok(st) = Statement::parse(&payload) else {
+                continue;
+            };
+            let about = st.subject_digest == manifest.digest()
+                && st.statement.subject.first().map(|s| s.name.as_str()) == Some(manifest.name());
+            if !about {
+                continue;
+            }
+            if st.statement.predicate.role == "publisher" {
+                if let Some(v) = st.statement.predicate.version {
+                    version = Some(version.map_or(v, |x| x.min(v)));
+                }
+            }
+            attestations.push(env.to_line());
+        }
+        let e = LogEntry {
+            model: manifest.name().to_string(),
+            manifest: manifest.digest(),
+            version,
+            attestations,
+        };
+        let len = e.encode().len();
+        if len > MAX_ENTRY_LEN {
+            return Err(LogError::Entry(format!(
+                "{len} bytes, more than the {MAX_ENTRY_LEN} an entry may hold"
+            )));
+        }
+        Ok(e)
+    }
+
+    /// The entry's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut s = String::new();
+        s.push_str(HEADER);
+        s.push('\n');
+        s.push_str("model ");
+        s.push_str(&serde_json::to_string(&self.model).expect("a string serializes"));
+        s.push('\n');
+        s.push_str(&format!("manifest {}\n", self.manifest.to_hex()));
+        match self.version {
+            Some(v) => s.push_str(&format!("version {v}\n")),
+            None => s.push_str("version none\n"),
+        }
+        let b64 = base64::engine::general_purpose::STANDARD;
+        for a in &self.attestations {
+            s.push_str("attestation ");
+            s.push_str(&b64.encode(a.as_bytes()));
+            s.push('\n');
+        }
+        s.into_bytes()
+    }
+
+    /// Reads an entry, strictly: exactly the lines above, in that order, and the bytes must be
+    /// the ones [`LogEntry::encode`] writes for what was read.
+    pub fn decode(bytes: &[u8]) -> Result<LogEntry, LogError> {
+        let bad = |s: &str| LogError::Entry(s.to_string());
+        if bytes.len() > MAX_ENTRY_LEN {
+            return Err(bad("longer than 65535 bytes"));
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8"))?;
+        let body = text
+            .strip_suffix('\n')
+            .ok_or_else(|| bad("does not end in a newline"))?;
+        let mut lines = body.split('\n');
+        if lines.next() != Some(HEADER) {
+            return Err(bad("the first line is not weightseal.dev/log-entry/v1"));
+        }
+        let model_json = lines
+            .next()
+            .and_then(|l| l.strip_prefix("model "))
+            .ok_or_else(|| bad("no model line"))?;
+        let model: String =
+            serde_json::from_str(model_json).map_err(|_| bad("the model is not a JSON string"))?;
+        let manifest = lines
+            .next()
+            .and_then(|l| l.strip_prefix("manifest "))
+            .ok_or_else(|| bad("no manifest line"))?;
+        let manifest = Digest::from_hex(manifest)
+            .ok_or_else(|| bad("the manifest digest is not 64 lowercase hex digits"))?;
+        let version = match lines.next().and_then(|l| l.strip_prefix("version ")) {
+            Some("none") => None,
+            Some(v) => Some(
+                v.parse::<u64>()
+                    .map_err(|_| bad("the version is not a decimal or none"))?,
+            ),
+            None => return Err(bad("no version line")),
+        };
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut attestations = Vec::new();
+        for l in lines {
+            let a = l
+                .strip_prefix("attestation ")
+                .ok_or_else(|| bad("a line after the version is not an attestation"))?;
+            let raw = b64
+                .decode(a)
+                .map_err(|_| bad("an attestation is not base64"))?;
+            attestations.push(
+                String::from_utf8(raw).map_err(|_| bad("an attestation is not UTF-8"))?,
+            );
+        }
+        let e = LogEntry {
+            model,
+            manifest,
+            version,
+            attestations,
+        };
+        if e.encode() != bytes {
+            return Err(bad("not in its one encoding"));
+        }
+        Ok(e)
+    }
+
+    /// The attestations as bundle lines (for checking their signatures).
+    pub fn bundle(&self) -> Vec<BundleLine> {
+        crate::attest::bundle::parse(&self.attestations.join("\n"))
+    }
+
+    /// The RFC 6962 leaf hash: SHA-256(0x00 || entry).
+    pub fn leaf_hash(&self) -> tlog_tiles::Hash {
+        tlog_tiles::record_hash(&self.encode())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refuses_other_encodings() {
+        let e = LogEntry {
+            model: "org/m\u{e9}\"x".into(),
+            manifest: Digest([7; 32]),
+            version: Some(3),
+            attestations: vec!["{\"a\":1}".into()],
+        };
+        let b = e.encode();
+        assert_eq!(LogEntry::decode(&b).unwrap(), e);
+        let text = String::from_utf8(b.clone()).unwrap();
+        assert!(text.starts_with("weightseal.dev/log-entry/v1\nmodel \"org/m\u{e9}\\\"x\"\n"));
+        // Another escaping of the same name, a trailing byte, a missing newline: refused.
+        for other in [
+            text.replace("m\u{e9}", "m\\u00e9"),
+            format!("{text} "),
+            text.trim_end().to_string(),
+            text.replace("version 3", "version 03"),
+        ] {
+            assert!(LogEntry::decode(other.as_bytes()).is_err(), "{other:?}");
+        }
+    }
+}

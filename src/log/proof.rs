@@ -1,0 +1,219 @@
+//! The offline proof that a release is in the log (C2SP tlog-proof@v1), kept beside the
+//! release as `weightseal.tlog-proof`:
+//!
+//! ```text
+//! c2sp.org/tlog-proof@v1
+//! extra <base64 of the release's log entry>
+//! index <decimal>
+//! <base64 hash>            (the RFC 6962 inclusion proof, leaf's sibling first)
+//!
+//! <the checkpoint, verbatim, with the log's signature and the witnesses' cosignatures>
+//! ```
+//!
+//! The entry rides in `extra` (unauthenticated until its hash is proved included), so that a
+//! release whose attestations changed since it was logged (an auditor countersigned later)
+//! still proves that its manifest was logged under its name.
+
+use base64::Engine as _;
+use serde::Serialize;
+use tlog_tiles::Hash;
+
+use super::entry::LogEntry;
+use super::keys::VerifierKey;
+use super::store::open_checkpoint;
+use super::LogError;
+use crate::digest::Digest;
+
+/// The first line of a proof.
+pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
+/// Largest proof read (a checkpoint of 1 MiB, 64 hashes, an entry).
+pub const MAX_PROOF_LEN: usize = (1 << 20) + (1 << 17);
+/// The proof file beside a release.
+pub const PROOF_FILE: &str = "weightseal.tlog-proof";
+
+/// A parsed proof.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TlogProof {
+    /// The logged entry (the `extra` line).
+    pub extra: Option<Vec<u8>>,
+    pub index: u64,
+    pub hashes: Vec<Hash>,
+    /// The checkpoint note, verbatim.
+    pub checkpoint: Vec<u8>,
+}
+
+/// What a verifier demands of a proof: the log's key, and cosignatures by at least `quorum`
+/// of `witnesses`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogPolicy {
+    pub log: VerifierKey,
+    pub witnesses: Vec<VerifierKey>,
+    pub quorum: usize,
+}
+
+/// A proof that verified.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProofReport {
+    pub origin: String,
+    pub size: u64,
+    pub index: u64,
+    /// The witnesses whose cosignatures verified.
+    pub witnesses: Vec<String>,
+    #[serde(skip)]
+    pub entry: Option<LogEntry>,
+}
+
+impl TlogProof {
+    pub fn encode(&self) -> Vec<u8> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut s = format!("{HEADER}\n");
+        if let Some(e) = &self.extra {
+            s.push_str(&format!("extra {}\n", b64.encode(e)));
+        }
+        s.push_str(&format!("index {}\n", self.index));
+        for h in &self.hashes {
+            s.push_str(&b64.encode(h.0));
+            s.push('\n');
+        }
+        s.push('\n');
+        let mut out = s.into_bytes();
+        out.extend_from_slice(&self.checkpoint);
+        out
+    }
+
+    /// Parses a proof, strictly (bounded; base64 and decimals in their one form).
+    pub fn parse(bytes: &[u8]) -> Result<TlogProof, LogError> {
+        let bad = |s: &str| LogError::Proof(s.to_string());
+        if bytes.len() > MAX_PROOF_LEN {
+            return Err(bad("longer than the 1.1 MiB a proof may be"));
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8"))?;
+        let (head, checkpoint) = text
+            .split_once("\n\n")
+            .ok_or_else(|| bad("no empty line before the checkpoint"))?;
+        let mut lines = head.split('\n');
+        if lines.next() != Some(HEADER) {
+            return Err(bad("the first line is not c2sp.org/tlog-proof@v1"));
+        }
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut next = lines.next();
+        let mut extra = None;
+        if let Some(e) = next.and_then(|l| l.strip_prefix("extra ")) {
+            extra = Some(b64.decode(e).map_err(|_| bad("extra is not base64"))?);
+            next = lines.next();
+        }
+        let index = next
+            .and_then(|l| l.strip_prefix("index "))
+            .ok_or_else(|| bad("no index line"))?;
+        if index.is_empty()
+            || !index.bytes().all(|c| c.is_ascii_digit())
+            || (index.len() > 1 && index.starts_with('0'))
+        {
+            return Err(bad("the index is not a decimal without leading zeroes"));
+        }
+        let index: u64 = index.parse().map_err(|_| bad("the index is too large"))?;
+        let mut hashes = Vec::new();
+        for l in lines {
+            if hashes.len() == 64 {
+                return Err(bad("more than 64 proof hashes"));
+            }
+            let h = b64.decode(l).map_err(|_| bad("a proof hash is not base64"))?;
+            let h: [u8; 32] = h
+                .try_into()
+                .map_err(|_| bad("a proof hash is not 32 bytes"))?;
+            hashes.push(Hash(h));
+        }
+        let p = TlogProof {
+            extra,
+            index,
+            hashes,
+            checkpoint: checkpoint.as_bytes().to_vec(),
+        };
+        if p.encode() != bytes {
+            return Err(bad("not in its one encoding"));
+        }
+        Ok(p)
+    }
+
+    /// Verifies the proof offline, for the release `(name, digest)`: the checkpoint is signed
+    /// by the policy's log key; at least `quorum` of its witnesses cosigned it; the entry in
+    /// `extra` is this release's; and its leaf hash is included at `index` in the checkpoint's
+    /// tree.
+    pub fn verify(
+        &self,
+        policy: &LogPolicy,
+        name: &str,
+        digest: Digest,
+    ) -> Result<ProofReport, LogError> {
+        let bad = |s: String| LogError::Proof(s);
+        let (note, cp) = open_checkpoint(&self.checkpoint, &policy.log)?;
+        let mut witnesses: Vec<String> = Vec::new();
+        if !policy.witnesses.is_empty() {
+            let known = signed_note::VerifierList::new(
+                policy
+                    .witnesses
+                    .iter()
+                    .map(|w| Box::new(w.clone()) as Box<dyn signed_note::Verifier>)
+                    .collect(),
+            );
+            match note.verify(&known) {
+                Ok((verified, _)) => {
+                    for s in verified {
+                        let n = format!("{}+{:08x}", s.name(), s.id());
+                        if !witnesses.contains(&n) {
+                            witnesses.push(n);
+                        }
+                    }
+                }
+                Err(signed_note::NoteError::UnverifiedNote) => {}
+                Err(e) => return Err(bad(format!("a witness cosignature does not verify: {e}"))),
+            }
+        }
+        if witnesses.len() < policy.quorum {
+            return Err(bad(format!(
+                "{} of the {} required witness cosignature(s) verify",
+                witnesses.len(),
+                policy.quorum
+            )));
+        }
+        let entry_bytes = self
+            .extra
+            .as_deref()
+            .ok_or_else(|| bad("it carries no log entry (no extra line)".into()))?;
+        let entry = LogEntry::decode(entry_bytes)?;
+        if entry.model != name || entry.manifest != digest {
+            return Err(bad(format!(
+                "it proves the entry of {:?} (manifest {}), not of this release {:?} (manifest {})",
+                entry.model, entry.manifest, name, digest
+            )));
+        }
+        if self.index >= cp.size() {
+            return Err(bad(format!(
+                "index {} is not below the checkpoint's size {}",
+                self.index,
+                cp.size()
+            )));
+        }
+        let leaf = tlog_tiles::record_hash(entry_bytes);
+        let (hashes, size, root, index) = (self.hashes.clone(), cp.size(), *cp.hash(), self.index);
+        let checked = std::panic::catch_unwind(move || {
+            tlog_tiles::check_record(&hashes, size, root, index, leaf)
+        });
+        match checked {
+            Ok(Ok(())) => {}
+            _ => {
+                return Err(bad(format!(
+                    "the inclusion proof does not lead from entry {} to the checkpoint's root",
+                    self.index
+                )))
+            }
+        }
+        Ok(ProofReport {
+            origin: cp.origin().to_string(),
+            size: cp.size(),
+            index: self.index,
+            witnesses,
+            entry: Some(entry),
+        })
+    }
+}
