@@ -19,6 +19,8 @@ pub const MAX_PATH_LEN: usize = 4096;
 pub const MANIFEST_FILE: &str = "weightseal.manifest";
 /// Default file name of the attestation bundle at the model root.
 pub const ATTESTATION_FILE: &str = "weightseal.intoto.jsonl";
+/// The proof that a release is in a transparency log (C2SP tlog-proof@v1), kept at its root.
+pub const LOG_PROOF_FILE: &str = "weightseal.tlog-proof";
 /// The OpenSSF model signing bundle kept at a model's root (as Hugging Face repositories keep
 /// it): a signature of the release, delivered and checked with it, never a file of it.
 pub const OMS_SIGNATURE_FILE: &str = "model.sig";
@@ -106,6 +108,23 @@ impl ModelTarget {
     /// The attestation bundle that goes with the manifest (see [`attestations_for`]).
     pub fn attestations(&self) -> std::path::PathBuf {
         attestations_for(&self.manifest)
+    }
+}
+
+/// The transparency log proof that goes with a manifest: `FILE.weightseal.tlog-proof` for a
+/// single-file model's `FILE.weightseal.manifest`, else `weightseal.tlog-proof` beside it.
+pub fn log_proof_for(manifest: &std::path::Path) -> std::path::PathBuf {
+    let parent = match manifest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    match manifest
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(SINGLE_FILE_MANIFEST_SUFFIX))
+    {
+        Some(stem) if !stem.is_empty() => parent.join(format!("{stem}.{LOG_PROOF_FILE}")),
+        _ => parent.join(LOG_PROOF_FILE),
     }
 }
 
@@ -217,6 +236,7 @@ impl ModelPath {
             || (first == s
                 && (first.eq_ignore_ascii_case(MANIFEST_FILE)
                     || first.eq_ignore_ascii_case(ATTESTATION_FILE)
+                    || first.eq_ignore_ascii_case(LOG_PROOF_FILE)
                     || first.eq_ignore_ascii_case(OMS_SIGNATURE_FILE)));
         if reserved {
             return Err(PathError::Reserved(first.to_string()));

@@ -94,6 +94,9 @@ pub struct Ask {
     pub unsigned: Unsigned,
     /// The time attestations are judged at.
     pub now: Timestamp,
+    /// Require a proof that the release is in this transparency log, cosigned by enough of its
+    /// witnesses (`--log-key`, `--witness`, `--quorum`, or a policy's `[log]`).
+    pub log: Option<crate::log::LogPolicy>,
 }
 
 impl Default for Ask {
@@ -103,7 +106,42 @@ impl Default for Ask {
             pins: Pins::default(),
             unsigned: Unsigned::default(),
             now: Timestamp::now(),
+            log: None,
         }
+    }
+}
+
+/// The transparency log proof of a release, as checked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LogCheck {
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<crate::log::proof::ProofReport>,
+    /// Why it does not hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Checks `proof` (the bytes of `weightseal.tlog-proof`, if any) for the release `m` against
+/// `policy`.
+fn check_log(policy: &crate::log::LogPolicy, proof: Option<&[u8]>, m: &Manifest) -> LogCheck {
+    let r = match proof {
+        None => Err("no proof that the release is in the log (weightseal.tlog-proof)".to_string()),
+        Some(b) => crate::log::TlogProof::parse(b)
+            .and_then(|p| p.verify(policy, m.name(), m.digest()))
+            .map_err(|e| e.to_string()),
+    };
+    match r {
+        Ok(p) => LogCheck {
+            ok: true,
+            proof: Some(p),
+            error: None,
+        },
+        Err(e) => LogCheck {
+            ok: false,
+            proof: None,
+            error: Some(e),
+        },
     }
 }
 
@@ -118,6 +156,8 @@ pub enum Release<'a> {
         manifest: &'a Manifest,
         attestations: &'a [BundleLine],
         opts: &'a VerifyOptions,
+        /// The release's `weightseal.tlog-proof`, when it has one.
+        log_proof: Option<&'a [u8]>,
     },
     /// A weightseal release whose files were checked elsewhere (a mirror streamed by
     /// `verify --url`), with the OpenSSF model signing bundle served beside it, if any: its
@@ -128,6 +168,7 @@ pub enum Release<'a> {
         attestations: &'a [BundleLine],
         files: Report,
         signature: Option<&'a str>,
+        log_proof: Option<&'a [u8]>,
     },
     /// A weightseal manifest whose files the caller checks itself as it reads them (the
     /// verified loader reads each tensor into memory and compares it there): only who vouches
@@ -135,6 +176,7 @@ pub enum Release<'a> {
     Manifest {
         manifest: &'a Manifest,
         attestations: &'a [BundleLine],
+        log_proof: Option<&'a [u8]>,
     },
     /// A model directory signed with an OpenSSF model signing bundle (`model.sig`).
     Oms {
@@ -227,6 +269,9 @@ pub struct Verdict {
     /// The trust store entries that supplied the trust, when they did.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trust_store: Vec<String>,
+    /// The transparency log proof, when one was required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogCheck>,
     /// Why the release is not verified, most important first (empty when it is).
     pub reasons: Vec<String>,
 }
@@ -319,6 +364,7 @@ impl Verdict {
             oms,
             pins,
             trust_store,
+            log: None,
             reasons,
         }
     }
@@ -405,17 +451,20 @@ pub fn verify(
             manifest,
             attestations,
             opts,
+            log_proof,
         } => {
             // Trust first: a trust store that cannot be read stops before any hashing.
             let resolved = ask.trust.resolve(manifest.name())?;
             let files = verify_dir(dir, manifest, opts, progress)?;
-            weightseal_verdict(manifest, Some(files), attestations, ask, resolved)
+            let v = weightseal_verdict(manifest, Some(files), attestations, ask, resolved)?;
+            Ok(with_log(v, ask, log_proof, manifest))
         }
         Release::Checked {
             manifest,
             attestations,
             files,
             signature,
+            log_proof,
         } => {
             let resolved = ask.trust.resolve(manifest.name())?;
             let check = resolved
@@ -439,14 +488,16 @@ pub fn verify(
                 again.size = v.size;
                 v = again;
             }
-            Ok(v)
+            Ok(with_log(v, ask, log_proof, manifest))
         }
         Release::Manifest {
             manifest,
             attestations,
+            log_proof,
         } => {
             let resolved = ask.trust.resolve(manifest.name())?;
-            weightseal_verdict(manifest, None, attestations, ask, resolved)
+            let v = weightseal_verdict(manifest, None, attestations, ask, resolved)?;
+            Ok(with_log(v, ask, log_proof, manifest))
         }
         Release::Oms {
             dir,
@@ -456,6 +507,19 @@ pub fn verify(
             ignore_git,
         } => oms_verdict(dir, signature, check, ignore_paths, ignore_git, ask),
     }
+}
+
+/// The verdict with the log proof checked, when the caller requires one.
+fn with_log(mut v: Verdict, ask: &Ask, proof: Option<&[u8]>, m: &Manifest) -> Verdict {
+    if let Some(policy) = &ask.log {
+        let c = check_log(policy, proof, m);
+        if let Some(e) = &c.error {
+            v.ok = false;
+            v.reasons.push(format!("transparency log: {e}"));
+        }
+        v.log = Some(c);
+    }
+    v
 }
 
 /// Who vouches when no trust applies to the model.
@@ -817,6 +881,9 @@ pub struct FetchRequest {
     /// How to check that bundle's signature (the publisher's keys, usually); `None`: its
     /// files are checked, its signature is not.
     pub oms_check: Option<OmsCheck>,
+    /// Require `URL/weightseal.tlog-proof` to prove the release is in this log (checked
+    /// before any weight byte is requested, and delivered with the release).
+    pub log: Option<crate::log::LogPolicy>,
 }
 
 /// The outcome of [`fetch_release`].
@@ -837,6 +904,9 @@ pub struct FetchVerdict {
     /// The OpenSSF model signing bundle delivered with the release, as checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oms: Option<OmsReport>,
+    /// The transparency log proof, when one was required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogCheck>,
     /// Why the fetch is not verified, most important first (empty when it is).
     pub reasons: Vec<String>,
 }
@@ -865,6 +935,9 @@ impl FetchVerdict {
                     format!(" ({})", codes.join(", "))
                 }
             ));
+        }
+        if let Some(e) = self.log.as_ref().and_then(|l| l.error.as_ref()) {
+            reasons.push(format!("transparency log: {e}; nothing was downloaded"));
         }
         if let Some(e) = self.oms.as_ref().and_then(|o| o.error.as_ref()) {
             reasons.push(format!("{}: {e}", crate::path::OMS_SIGNATURE_FILE));
@@ -1071,6 +1144,7 @@ pub fn fetch_release(
             Unsigned::Refuse
         },
         now: Timestamp::now(),
+        log: req.log.clone(),
     };
     let vouched = match resolved.policy {
         Some(_) => Vouched::Checked,
@@ -1085,6 +1159,7 @@ pub fn fetch_release(
         ok: false,
         vouched,
         oms: None,
+        log: None,
         reasons: Vec::new(),
         name: m.name().to_string(),
         manifest_digest: m.digest(),
@@ -1100,6 +1175,18 @@ pub fn fetch_release(
     };
     if !verdict.pins.is_empty() {
         return Ok(verdict.judge());
+    }
+    // The log proof, before any weight byte.
+    let mut proof_bytes = None;
+    if let Some(policy) = &req.log {
+        let url = remote.url_for(crate::path::LOG_PROOF_FILE);
+        proof_bytes = remote.get_document(&url, crate::log::proof::MAX_PROOF_LEN as u64)?;
+        let c = check_log(policy, proof_bytes.as_deref(), &m);
+        let ok = c.ok;
+        verdict.log = Some(c);
+        if !ok {
+            return Ok(verdict.judge());
+        }
     }
     let source = attestations_source(req.attestations.as_deref(), req.manifest.as_deref());
     let (lines, bundle_text) = remote_bundle(
@@ -1128,6 +1215,10 @@ pub fn fetch_release(
             .map_err(dest_err)?;
         if let Some(text) = &bundle_text {
             root.write_atomic(crate::path::ATTESTATION_FILE, text.as_bytes(), 0o644)
+                .map_err(dest_err)?;
+        }
+        if let Some(p) = &proof_bytes {
+            root.write_atomic(crate::path::LOG_PROOF_FILE, p, 0o644)
                 .map_err(dest_err)?;
         }
         // The OpenSSF model signing bundle, delivered only once the files it lists are the

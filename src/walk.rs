@@ -1,8 +1,8 @@
 //! Listing the files of a model directory (spec/manifest.md, "Directory walk").
 //!
 //! Every regular file under the root, recursively, sorted by the UTF-8 bytes of its path.
-//! Left out: `.git` (exactly) at the root, `weightseal.manifest`, `weightseal.intoto.jsonl`
-//! and `model.sig` at the root, `.weightseal-partial/` while a download is using it ([`Scratch::LeaveOut`]),
+//! Left out: `.git` (exactly) at the root, `weightseal.manifest`, `weightseal.intoto.jsonl`,
+//! `weightseal.tlog-proof` and `model.sig` at the root, `.weightseal-partial/` while a download is using it ([`Scratch::LeaveOut`]),
 //! plus any file the caller excludes (a manifest written under another name inside the
 //! directory). Any other `.git` (at depth, or `.GIT`) and a leftover `.weightseal-partial/` are
 //! refused, so that they are reported, never passed over. Symlinks are refused unless the caller
@@ -15,7 +15,9 @@ use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use crate::path::{ModelPath, ATTESTATION_FILE, MANIFEST_FILE, OMS_SIGNATURE_FILE, PARTIAL_DIR};
+use crate::path::{
+    ModelPath, ATTESTATION_FILE, LOG_PROOF_FILE, MANIFEST_FILE, OMS_SIGNATURE_FILE, PARTIAL_DIR,
+};
 
 /// What to do with symbolic links.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -196,6 +198,7 @@ fn walk_with(
                 let n: &[u8] = raw;
                 if n == MANIFEST_FILE.as_bytes()
                     || n == ATTESTATION_FILE.as_bytes()
+                    || n == LOG_PROOF_FILE.as_bytes()
                     || n == OMS_SIGNATURE_FILE.as_bytes()
                 {
                     continue;

@@ -642,6 +642,13 @@ fn manifest_vectors(v: &mut Vectors) {
             bytes_of(&path0(t("model.sig"))),
         ),
         (
+            "path-tlog-proof",
+            "weightseal.tlog-proof at the root: the release's transparency log proof, not a file of it.",
+            "bad-path",
+            Some("reserved"),
+            bytes_of(&path0(t("weightseal.tlog-proof"))),
+        ),
+        (
             "path-model-sig-uppercase",
             "MODEL.SIG at the root, the same name on case-insensitive file systems.",
             "bad-path",

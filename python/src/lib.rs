@@ -420,7 +420,7 @@ fn sign(
 /// `keys`, `certificate_chain` or `identity`/`identity_provider` instead of weightseal
 /// attestations.
 #[pyfunction]
-#[pyo3(signature = (path, *, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, tensors=false, allow_extra=false, follow_symlinks=false, model=None, digest=None, allow_unsigned=false, signature=None, certificate_chain=vec![], identity=None, identity_provider=None, trusted_root=None, ignore_paths=vec![], ignore_git_paths=true, progress=None))]
+#[pyo3(signature = (path, *, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, tensors=false, allow_extra=false, follow_symlinks=false, model=None, digest=None, allow_unsigned=false, signature=None, certificate_chain=vec![], identity=None, identity_provider=None, trusted_root=None, ignore_paths=vec![], ignore_git_paths=true, log_key=None, witnesses=vec![], quorum=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn verify(
     py: Python<'_>,
@@ -443,8 +443,12 @@ fn verify(
     trusted_root: Option<PathBuf>,
     ignore_paths: Vec<PathBuf>,
     ignore_git_paths: bool,
+    log_key: Option<String>,
+    witnesses: Vec<String>,
+    quorum: Option<usize>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
+    let log = log_policy(py, log_key, witnesses, quorum)?;
     let pins = Pins {
         model,
         digest: parse_digest(py, digest.as_deref())?,
@@ -465,11 +469,15 @@ fn verify(
                 identity_provider,
                 trusted_root.as_deref(),
             )?;
+            if log.is_some() {
+                return Err(error(py, "WeightsealError", "log_key= checks the transparency log proof of a weightseal release; an OpenSSF model signing bundle is not logged"));
+            }
             let ask = Ask {
                 trust: Trust::given_or_store(None, check.is_none() && trust_store),
                 pins,
                 unsigned,
                 now: Timestamp::now(),
+                log: None,
             };
             let release = Release::Oms {
                 dir: &path,
@@ -498,6 +506,7 @@ fn verify(
             trust(py, &keys, policy.as_deref(), trust_store)?,
             pins,
             unsigned,
+            log,
             tensors,
             allow_extra,
             follow_symlinks,
@@ -508,6 +517,10 @@ fn verify(
         return Err(error(py, "WeightsealError", "certificate_chain= and identity= check an OpenSSF model signing bundle: pass signature="));
     }
     let trust = trust(py, &keys, policy.as_deref(), trust_store)?;
+    let log = match (&log, &trust) {
+        (None, Trust::Policy(p)) => p.log.clone(),
+        _ => log,
+    };
     verify_target(
         py,
         &path,
@@ -516,11 +529,47 @@ fn verify(
         trust,
         pins,
         unsigned,
+        log,
         tensors,
         allow_extra,
         follow_symlinks,
         progress,
     )
+}
+
+/// `log_key=`, `witnesses=`, `quorum=` as the library's log requirement.
+fn log_policy(
+    py: Python<'_>,
+    log_key: Option<String>,
+    witnesses: Vec<String>,
+    quorum: Option<usize>,
+) -> PyResult<Option<weightseal::log::LogPolicy>> {
+    let Some(key) = log_key else {
+        if !witnesses.is_empty() || quorum.is_some() {
+            return Err(error(py, "WeightsealError", "witnesses= and quorum= need log_key="));
+        }
+        return Ok(None);
+    };
+    let bad = |e: weightseal::log::LogError| error(py, "WeightsealError", e);
+    let log = weightseal::log::VerifierKey::parse(&key).map_err(bad)?;
+    let witnesses = witnesses
+        .iter()
+        .map(|w| weightseal::log::VerifierKey::parse(w))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    let quorum = quorum.unwrap_or(witnesses.len());
+    if quorum > witnesses.len() {
+        return Err(error(
+            py,
+            "WeightsealError",
+            format!("quorum={quorum}: only {} witness key(s) given", witnesses.len()),
+        ));
+    }
+    Ok(Some(weightseal::log::LogPolicy {
+        log,
+        witnesses,
+        quorum,
+    }))
 }
 
 /// `allow_unsigned` as the library's [`Unsigned`].
@@ -635,6 +684,7 @@ fn verify_target(
     trust: Trust,
     pins: Pins,
     unsigned: Unsigned,
+    log: Option<weightseal::log::LogPolicy>,
     tensors: bool,
     allow_extra: bool,
     follow_symlinks: bool,
@@ -654,6 +704,7 @@ fn verify_target(
             pins,
             unsigned,
             now: Timestamp::now(),
+            log,
         },
         tensors,
         allow_extra,
@@ -692,6 +743,10 @@ fn verify_dir(
         exclude: vec![mpath.to_path_buf()],
         only,
     };
+    let proof = match &ask.log {
+        Some(_) => std::fs::read(weightseal::path::log_proof_for(mpath)).ok(),
+        None => None,
+    };
     let pr = PyProgress::new(progress);
     let v = py.detach(|| {
         let release = Release::Local {
@@ -699,6 +754,7 @@ fn verify_dir(
             manifest: &m,
             attestations: &lines,
             opts: &opts,
+            log_proof: proof.as_deref(),
         };
         weightseal::release::verify(release, &ask, &pr)
     });
@@ -742,6 +798,7 @@ fn verify_snapshot(
             pins,
             unsigned: unsigned_mode(allow_unsigned),
             now: Timestamp::now(),
+            log: None,
         },
         tensors,
         allow_extra,
@@ -990,11 +1047,13 @@ impl SafetensorsReader {
                 Unsigned::Refuse
             },
             now: Timestamp::now(),
+            log: None,
         };
         let verdict = weightseal::release::verify(
             Release::Manifest {
                 manifest: &m,
                 attestations: &lines,
+                log_proof: None,
             },
             &ask,
             &weightseal::progress::NoProgress,

@@ -237,6 +237,9 @@ def verify(
     trusted_root: Optional[PathLike] = None,
     ignore_paths: Union[None, PathLike, Iterable[PathLike]] = None,
     ignore_git_paths: bool = True,
+    log_key: Optional[str] = None,
+    witnesses: Optional[Iterable[str]] = None,
+    quorum: Optional[int] = None,
     check: bool = True,
     progress: Optional[ProgressCallback] = None,
 ) -> Report:
@@ -255,6 +258,10 @@ def verify(
     (key method), ``certificate_chain`` (certificate method) or ``identity`` and
     ``identity_provider`` (Sigstore keyless, offline; ``trusted_root`` for another instance),
     against the directory as model_signing serialized it; the pins apply to it too.
+
+    ``log_key`` (a transparency log's verifier key, as ``weightseal log init`` prints it)
+    requires the release's ``weightseal.tlog-proof`` to prove, offline, that it is in that log,
+    cosigned by at least ``quorum`` (default: all) of ``witnesses`` (their verifier keys).
 
     Raises :class:`VerificationError` (or its :class:`SignatureError`) with the report when it
     does not verify, unless ``check=False``.
@@ -280,6 +287,9 @@ def verify(
         trusted_root=_opt(trusted_root),
         ignore_paths=_paths(ignore_paths),
         ignore_git_paths=ignore_git_paths,
+        log_key=log_key,
+        witnesses=list(witnesses or ()),
+        quorum=quorum,
         progress=progress,
     )
     report = Report._from_json(text)

@@ -57,6 +57,9 @@ def verify(
     trusted_root: Optional[str] = ...,
     ignore_paths: Sequence[str] = ...,
     ignore_git_paths: bool = ...,
+    log_key: Optional[str] = ...,
+    witnesses: Sequence[str] = ...,
+    quorum: Optional[int] = ...,
     progress: _Progress = ...,
 ) -> str: ...
 def verify_snapshot(

@@ -42,6 +42,19 @@ struct PolicyFile {
     keys: BTreeMap<String, KeyEntry>,
     #[serde(default)]
     roles: BTreeMap<String, RoleEntry>,
+    log: Option<LogEntryToml>,
+}
+
+/// `[log]`: require a transparency log proof (spec/log.md, "Requiring proofs").
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogEntryToml {
+    /// The log's verifier key.
+    key: String,
+    #[serde(default)]
+    witnesses: Vec<String>,
+    /// Default: every witness listed.
+    quorum: Option<usize>,
 }
 
 /// One value or a list of them (`public_key = "a.pub"` or `public_key = ["a.pub", "b.pub"]`).
@@ -116,6 +129,8 @@ pub struct Policy {
     pub keys: Vec<TrustedKey>,
     /// Required roles and how many distinct trusted signers each needs.
     pub thresholds: BTreeMap<String, u32>,
+    /// A transparency log the release must be proved in (`[log]`).
+    pub log: Option<crate::log::LogPolicy>,
 }
 
 /// Why a policy could not be loaded.
@@ -347,6 +362,33 @@ impl Policy {
             revoked,
             keys,
             thresholds,
+            log: match file.log {
+                None => None,
+                Some(l) => {
+                    let bad = |detail: String| PolicyError::Syntax {
+                        path: path.clone(),
+                        detail: format!("[log]: {detail}"),
+                    };
+                    let log = crate::log::VerifierKey::parse(&l.key).map_err(|e| bad(e.to_string()))?;
+                    let witnesses = l
+                        .witnesses
+                        .iter()
+                        .map(|w| crate::log::VerifierKey::parse(w).map_err(|e| bad(e.to_string())))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let quorum = l.quorum.unwrap_or(witnesses.len());
+                    if quorum > witnesses.len() {
+                        return Err(bad(format!(
+                            "quorum {quorum} is more than the {} witness(es) listed",
+                            witnesses.len()
+                        )));
+                    }
+                    Some(crate::log::LogPolicy {
+                        log,
+                        witnesses,
+                        quorum,
+                    })
+                }
+            },
         })
     }
 
@@ -382,6 +424,7 @@ impl Policy {
                 })
                 .collect(),
             thresholds: [("publisher".to_string(), 1)].into(),
+            log: None,
         }
     }
 }

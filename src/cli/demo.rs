@@ -322,6 +322,7 @@ fn judge(
         manifest: m,
         attestations: lines,
         opts,
+        log_proof: None,
     };
     Ok(weightseal::release::verify(release, &ask, &NoProgress)?)
 }

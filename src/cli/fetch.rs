@@ -16,6 +16,7 @@ pub fn run(
     manifest: Option<&str>,
     attestations: Option<&str>,
     signature: Option<&str>,
+    log: Option<weightseal::log::LogPolicy>,
     keys: &[PathBuf],
     policy: Option<&Path>,
     allow_unsigned: bool,
@@ -41,6 +42,7 @@ pub fn run(
         bundle_limit: limits.1,
         signature: signature.map(str::to_string),
         oms_check,
+        log,
     };
     let bar = Bar::new("fetching");
     let verdict = match weightseal::release::fetch_release(&remote, dest, &req, bar.progress()) {
@@ -72,11 +74,17 @@ pub fn run(
         if let Some(o) = &verdict.oms {
             v["signature"] = serde_json::to_value(o)?;
         }
+        if let Some(l) = &verdict.log {
+            v["log"] = serde_json::to_value(l)?;
+        }
         v["reasons"] = serde_json::json!(verdict.reasons);
         v["ok"] = serde_json::json!(verdict.ok());
         outln!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         out!("{}", attest::pin_lines(&verdict.pins));
+        if let Some(l) = &verdict.log {
+            out!("{}", render::log_line(l));
+        }
         if let Some(s) = verdict.signatures.as_ref().filter(|s| !s.ok) {
             out!("{}", attest::report_lines(s));
         }

@@ -31,6 +31,7 @@ mod attest;
 mod demo;
 mod fetch;
 mod html;
+mod log;
 mod render;
 
 use std::io::IsTerminal;
@@ -87,6 +88,18 @@ enum Command {
     Hf {
         #[command(subcommand)]
         command: HfCommand,
+    },
+    /// The transparency log of model releases (C2SP tlog-tiles): run one, add releases, serve
+    /// it, submit to one, monitor one.
+    Log {
+        #[command(subcommand)]
+        command: log::LogCommand,
+    },
+    /// A transparency log witness (C2SP tlog-witness): cosigns checkpoints consistent with the
+    /// last it cosigned.
+    Witness {
+        #[command(subcommand)]
+        command: log::WitnessCommand,
     },
     /// Your trust store (like ssh's known_hosts): keys you trust for models matching a
     /// pattern. `verify` and `fetch` use it when given no --key and no --policy.
@@ -270,6 +283,8 @@ struct VerifyArgs {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
+    log: LogArgs,
+    #[command(flatten)]
     net: NetArgs,
 }
 
@@ -319,6 +334,8 @@ struct FetchArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    log: LogArgs,
     #[command(flatten)]
     net: NetArgs,
 }
@@ -389,8 +406,77 @@ impl Command {
             Command::Trust {
                 command: TrustCommand::List { json },
             } => *json,
+            Command::Log {
+                command: log::LogCommand::Monitor { json, .. },
+            } => *json,
             _ => false,
         }
+    }
+}
+
+/// Transparency log options of `verify` and `fetch`.
+#[derive(clap::Args, Clone, Default)]
+#[command(next_help_heading = "Transparency log")]
+struct LogArgs {
+    /// Require a proof (weightseal.tlog-proof beside the release) that the release is in the
+    /// log with this verifier key (NAME+ID+KEY, as `log init` prints it), checked offline.
+    #[arg(long, value_name = "VKEY")]
+    log_key: Option<String>,
+    /// A witness whose cosignature of the log's checkpoint counts (its cosignature/v1
+    /// verifier key, as `witness serve` prints it). Repeatable.
+    #[arg(long = "witness", value_name = "VKEY", requires = "log_key")]
+    witnesses: Vec<String>,
+    /// How many of the witnesses must have cosigned (default: every one given).
+    #[arg(long, value_name = "N", requires = "log_key")]
+    quorum: Option<usize>,
+}
+
+impl LogArgs {
+    /// The log requirement: these options, else the policy's `[log]`.
+    fn policy(
+        &self,
+        from_policy: Option<&weightseal::attest::Policy>,
+    ) -> Result<Option<weightseal::log::LogPolicy>> {
+        let Some(key) = &self.log_key else {
+            return Ok(from_policy.and_then(|p| p.log.clone()));
+        };
+        let log = weightseal::log::VerifierKey::parse(key)?;
+        if log.is_cosigner() {
+            anyhow::bail!("--log-key takes the log's key (type 0x01), not a witness's");
+        }
+        let witnesses = self
+            .witnesses
+            .iter()
+            .map(|w| weightseal::log::VerifierKey::parse(w))
+            .collect::<Result<Vec<_>, _>>()?;
+        let quorum = self.quorum.unwrap_or(witnesses.len());
+        if quorum > witnesses.len() {
+            anyhow::bail!(
+                "--quorum {quorum}: only {} --witness key(s) given",
+                witnesses.len()
+            );
+        }
+        Ok(Some(weightseal::log::LogPolicy {
+            log,
+            witnesses,
+            quorum,
+        }))
+    }
+}
+
+/// Reads a release's log proof, when it has one (at most the largest proof).
+fn read_log_proof(path: &Path) -> Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    match std::fs::File::open(path) {
+        Ok(f) => {
+            let mut b = Vec::new();
+            f.take(weightseal::log::proof::MAX_PROOF_LEN as u64 + 1)
+                .read_to_end(&mut b)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Ok(Some(b))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
 }
 
@@ -747,6 +833,8 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             Ok(Outcome::Verified)
         }
         Command::Trust { command } => attest::trust_command(command),
+        Command::Log { command } => log::run(command),
+        Command::Witness { command } => log::witness(command),
         Command::Hf {
             command: HfCommand::Check { repo, json },
         } => hf_check(repo, json),
@@ -874,6 +962,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
         json,
         original,
         integrity_only,
+        log,
     } = a;
     // A Hugging Face cache snapshot: its links must stay inside the repository's
     // blobs/, and are then followed.
@@ -899,6 +988,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
         weightseal::release::Unsigned::WhenNoTrustConfigured
     };
     let given = attest::load_trust(&keys, policy.as_deref())?;
+    let log_policy = log.policy(given.as_ref())?;
     let mut attestations = attestations;
     // With --url, an OpenSSF model signing bundle (a file or a URL; by default URL/model.sig
     // when the mirror has one) is checked against the manifest after the files.
@@ -929,11 +1019,15 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
                     .zip(identity_provider.as_deref())
                     .map(|(i, p)| (i, p, trusted_root.as_deref())),
             )?;
+            if log_policy.is_some() {
+                anyhow::bail!("--log-key checks the transparency log proof of a weightseal release; an OpenSSF model signing bundle is not logged");
+            }
             let ask = weightseal::release::Ask {
                 trust: weightseal::release::Trust::given_or_store(None, check.is_none()),
                 pins,
                 unsigned,
                 now: weightseal::attest::time::Timestamp::now(),
+                log: None,
             };
             let release = weightseal::release::Release::Oms {
                 dir,
@@ -960,6 +1054,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
         pins,
         unsigned,
         now: weightseal::attest::time::Timestamp::now(),
+        log: log_policy,
     };
     let (mut verdict, bundle_lines) = match (&dir, &url) {
         (Some(model), _) => {
@@ -985,12 +1080,17 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
                 exclude: vec![path.clone()],
                 only: t.only.clone(),
             };
+            let proof = match ask.log {
+                Some(_) => read_log_proof(&weightseal::path::log_proof_for(&path))?,
+                None => None,
+            };
             let bar = Bar::new("verifying");
             let release = weightseal::release::Release::Local {
                 dir,
                 manifest: &m,
                 attestations: &lines,
                 opts: &opts,
+                log_proof: proof.as_deref(),
             };
             let v = weightseal::release::verify(release, &ask, bar.progress())
                 .with_context(|| format!("verifying {}", dir.display()))?;
@@ -1018,11 +1118,20 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
             );
             let (lines, _) =
                 weightseal::release::remote_bundle(&remote, source.as_deref(), net.bundle_limit())?;
-            // Signatures and pins are judged before any weight byte is requested.
+            let proof = match ask.log {
+                Some(_) => remote.get_document(
+                    &remote.url_for(weightseal::path::LOG_PROOF_FILE),
+                    weightseal::log::proof::MAX_PROOF_LEN as u64,
+                )?,
+                None => None,
+            };
+            // Signatures, pins and the log proof are judged before any weight byte is
+            // requested.
             let before = weightseal::release::verify(
                 weightseal::release::Release::Manifest {
                     manifest: &m,
                     attestations: &lines,
+                    log_proof: proof.as_deref(),
                 },
                 &ask,
                 &NoProgress,
@@ -1050,6 +1159,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
                 attestations: &lines,
                 files: report,
                 signature: oms_text.as_deref(),
+                log_proof: proof.as_deref(),
             };
             let v = weightseal::release::verify(release, &ask, &NoProgress)?;
             (v, lines)
@@ -1096,11 +1206,13 @@ fn fetch_cmd(a: FetchArgs) -> Result<Outcome> {
         pin_model,
         pin_digest,
         json,
+        log,
     } = a;
     let pins = weightseal::release::Pins {
         model: pin_model,
         digest: pin_digest,
     };
+    let log_policy = log.policy(None)?;
     let mut opts = net.options();
     if no_fsync {
         opts.durability = weightseal::fetch::Durability::PageCache;
@@ -1114,6 +1226,7 @@ fn fetch_cmd(a: FetchArgs) -> Result<Outcome> {
         manifest.as_deref(),
         attestations.as_deref(),
         signature.as_deref(),
+        log_policy,
         &keys,
         policy.as_deref(),
         allow_unsigned,

@@ -525,6 +525,25 @@ pub fn verdict_lines(v: &Verdict, shown: &Shown) -> Vec<String> {
     out
 }
 
+/// `transparency log: OK (…)` or `FAILED (…)`.
+pub fn log_line(l: &weightseal::release::LogCheck) -> String {
+    match (&l.proof, &l.error) {
+        (Some(p), None) => format!(
+            "transparency log: OK ({}, entry {} of {}, cosigned by {})\n",
+            clean(&p.origin),
+            p.index,
+            p.size,
+            if p.witnesses.is_empty() {
+                "no witness".to_string()
+            } else {
+                clean(&p.witnesses.join(", ")).into_owned()
+            }
+        ),
+        (_, Some(e)) => format!("transparency log: FAILED ({})\n", clean(e)),
+        _ => String::new(),
+    }
+}
+
 /// `publisher 1/1, auditor 0/1`.
 fn roles(r: &weightseal::attest::policy::PolicyReport) -> String {
     r.roles
@@ -579,6 +598,9 @@ pub fn verdict_json(v: &Verdict, shown: &Shown) -> Value {
     if !v.trust_store.is_empty() {
         j["trust_store"] = json!(v.trust_store);
     }
+    if let Some(l) = &v.log {
+        j["log"] = serde_json::to_value(l).expect("a log check serializes");
+    }
     if let Some(f) = shown.sample {
         j["sample"] = json!(f);
     }
@@ -623,6 +645,9 @@ pub fn render_verdict(v: &Verdict, shown: &Shown, json: bool) -> anyhow::Result<
                 ),
                 Some(e) => outln!("{sig}: FAILED ({})", clean(e)),
             }
+        }
+        if let Some(l) = &v.log {
+            out!("{}", log_line(l));
         }
     }
     for line in verdict_lines(v, shown) {

@@ -48,9 +48,12 @@ impl VerifierKey {
     pub fn parse(s: &str) -> Result<VerifierKey, LogError> {
         let bad = |w: &str| LogError::Key(format!("verifier key {:?}: {w}", s.chars().take(120).collect::<String>()));
         let s = s.trim();
-        let mut parts = s.rsplitn(3, '+');
-        let (b64, id, name) = (parts.next(), parts.next(), parts.next());
-        let (Some(b64), Some(id), Some(name)) = (b64, id, name) else {
+        // As signed-note splits it: the name up to the first '+', then the id up to the
+        // next, then the key (whose base64 may hold '+').
+        let Some((name, rest)) = s.split_once('+') else {
+            return Err(bad("expected NAME+KEYID+BASE64"));
+        };
+        let Some((id, b64)) = rest.split_once('+') else {
             return Err(bad("expected NAME+KEYID+BASE64"));
         };
         if !signed_note::is_key_name_valid(name) {

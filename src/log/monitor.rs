@@ -77,7 +77,7 @@ pub struct MonitorState {
     pub origin: String,
     pub size: u64,
     pub frontier: Frontier,
-    /// Per watched model, per version: the manifest digest logged first.
+    /// Per watched model (its folded name), per version: the manifest digest logged first.
     pub seen: BTreeMap<String, BTreeMap<String, String>>,
 }
 
@@ -197,7 +197,8 @@ pub fn monitor(
             .version
             .map(|v| v.to_string())
             .unwrap_or_else(|| "none".into());
-        let seen = state.seen.entry(e.model.clone()).or_default();
+        // One name to a reader is one name here: folded, as the trust store folds names.
+        let seen = state.seen.entry(crate::path::fold(&e.model)).or_default();
         match seen.get(&version) {
             Some(d) if *d != e.manifest.to_hex() => report.problems.push(format!(
                 "entry {index}: {:?} version {version} is logged with manifest {}, and before with manifest {d}",

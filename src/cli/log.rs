@@ -1,0 +1,371 @@
+//! `weightseal log init|add|serve|submit|monitor` and `weightseal witness serve`: the CLI of
+//! the transparency log (the library's `weightseal::log` does the work).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+
+use weightseal::attest::PrivateKey;
+use weightseal::log::serve::{Batching, WitnessClient};
+use weightseal::log::store::LogDir;
+use weightseal::log::{LogEntry, VerifierKey};
+use weightseal::release::{Ask, Release, Trust};
+use weightseal::verify::VerifyOptions;
+
+use super::{Outcome, Bar};
+
+#[derive(clap::Subcommand)]
+pub enum LogCommand {
+    /// Create an empty log in LOGDIR (static files: checkpoint, tile/...) and print its
+    /// verifier key (signed-note form) as the first line of stdout.
+    Init {
+        logdir: PathBuf,
+        /// The log's origin: its unique name in checkpoints (e.g. example.com/models).
+        #[arg(long)]
+        origin: String,
+        /// The log's ed25519 private key (`weightseal keygen`).
+        #[arg(long, value_name = "LOG.key")]
+        key: PathBuf,
+    },
+    /// Append releases (each model directory or single model file, with its manifest and
+    /// attestations, which must verify), write the tiles and a new signed checkpoint, and write
+    /// each release's weightseal.tlog-proof.
+    Add {
+        logdir: PathBuf,
+        #[arg(long, value_name = "LOG.key")]
+        key: PathBuf,
+        /// The releases.
+        #[arg(required = true)]
+        models: Vec<PathBuf>,
+        /// Also require each release's attestations to verify under this publisher key.
+        /// Repeatable.
+        #[arg(long = "publisher-key", value_name = "PUB")]
+        publisher_keys: Vec<PathBuf>,
+        /// A witness to ask for a cosignature: URL=VKEY (its add-checkpoint prefix and its
+        /// cosignature/v1 verifier key). Repeatable.
+        #[arg(long = "witness", value_name = "URL=VKEY")]
+        witnesses: Vec<String>,
+    },
+    /// Serve LOGDIR over HTTP: its checkpoint and tiles, and submissions (POST /add) answered
+    /// with their proof once a checkpoint includes them, cosigned by the witnesses given.
+    Serve {
+        logdir: PathBuf,
+        #[arg(long, value_name = "LOG.key")]
+        key: PathBuf,
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long, value_name = "ADDR")]
+        listen: String,
+        /// A witness to ask for cosignatures: URL=VKEY. Repeatable.
+        #[arg(long = "witness", value_name = "URL=VKEY")]
+        witnesses: Vec<String>,
+        /// A new checkpoint at least this often (milliseconds) while submissions wait.
+        #[arg(long, default_value_t = 500)]
+        batch_ms: u64,
+        /// Or as soon as this many submissions wait.
+        #[arg(long, default_value_t = 256)]
+        batch_max: usize,
+    },
+    /// Submit a release to the log at URL and write its weightseal.tlog-proof.
+    Submit {
+        url: String,
+        /// The model directory or single model file.
+        model: PathBuf,
+    },
+    /// Follow the log at URL: check that its new checkpoint extends the one read before, and
+    /// list the new entries for models matching PATTERN; exit 1 when one is not signed by a
+    /// given key, or when two entries give one model and version different manifests.
+    Monitor {
+        url: String,
+        /// The log's verifier key.
+        #[arg(long, value_name = "VKEY")]
+        log_key: String,
+        /// The model names to watch (`org/*`).
+        #[arg(long, value_name = "PATTERN")]
+        model: String,
+        /// A publisher key every watched entry must be signed by. Repeatable.
+        #[arg(long = "key", value_name = "PUB")]
+        keys: Vec<PathBuf>,
+        /// Where the monitor keeps what it has read.
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum WitnessCommand {
+    /// Run a witness (C2SP tlog-witness): print its verifier key (cosignature/v1) as the first
+    /// line of stdout, then cosign checkpoints of the given logs that are consistent with the
+    /// last one it cosigned (POST /add-checkpoint).
+    Serve {
+        /// The witness's ed25519 private key.
+        #[arg(long, value_name = "W.key")]
+        key: PathBuf,
+        /// The witness's name in its cosignatures.
+        #[arg(long, default_value = "witness.weightseal.local")]
+        name: String,
+        /// The verifier key of a log it witnesses. Repeatable.
+        #[arg(long = "log", value_name = "VKEY", required = true)]
+        logs: Vec<String>,
+        #[arg(long, value_name = "ADDR")]
+        listen: String,
+        /// Its state: the last checkpoint cosigned per log (kept durably).
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+    },
+}
+
+fn ed25519_key(path: &Path) -> Result<Arc<PrivateKey>> {
+    let k = PrivateKey::read_with(path, &|| super::attest::passphrase_for(path))?;
+    if k.algorithm() != weightseal::attest::keys::Algorithm::Ed25519 {
+        bail!(
+            "{}: a log or witness key must be ed25519 (signed notes), not {}",
+            path.display(),
+            k.algorithm()
+        );
+    }
+    Ok(Arc::new(k))
+}
+
+/// The release at `model` (directory or single file): manifest, attestations, proof path.
+fn release(model: &Path) -> Result<(weightseal::Manifest, Vec<weightseal::attest::bundle::BundleLine>, PathBuf, weightseal::path::ModelTarget)> {
+    let t = super::target(model, None)?;
+    let m = super::read_manifest(&t.manifest)?;
+    let lines = weightseal::attest::bundle::read(&t.attestations())?;
+    let proof = weightseal::path::log_proof_for(&t.manifest);
+    Ok((m, lines, proof, t))
+}
+
+pub fn run(cmd: LogCommand) -> Result<Outcome> {
+    match cmd {
+        LogCommand::Init {
+            logdir,
+            origin,
+            key,
+        } => {
+            let vkey = LogDir::new(&logdir).init(&origin, ed25519_key(&key)?)?;
+            outln!("{vkey}");
+            eprintln!(
+                "weightseal: created the log {origin} in {}; its verifier key is the line above",
+                logdir.display()
+            );
+            Ok(Outcome::Verified)
+        }
+        LogCommand::Add {
+            logdir,
+            key,
+            models,
+            publisher_keys,
+            witnesses,
+        } => {
+            let key = ed25519_key(&key)?;
+            let witnesses = witnesses
+                .iter()
+                .map(|w| WitnessClient::parse(w))
+                .collect::<Result<Vec<_>, _>>()?;
+            let trust = super::attest::load_trust(&publisher_keys, None)?;
+            let mut entries = Vec::new();
+            let mut proofs = Vec::new();
+            for model in &models {
+                let (m, lines, proof, t) = release(model)?;
+                // The release must verify: its files against its manifest, and its attestations
+                // against the publisher keys when given.
+                let ask = Ask {
+                    trust: trust.clone().map(Trust::Policy).unwrap_or_default(),
+                    unsigned: weightseal::release::Unsigned::Allow,
+                    ..Ask::default()
+                };
+                let opts = VerifyOptions {
+                    exclude: vec![t.manifest.clone()],
+                    only: t.only.clone(),
+                    ..Default::default()
+                };
+                let bar = Bar::new("verifying");
+                let v = weightseal::release::verify(
+                    Release::Local {
+                        dir: &t.dir,
+                        manifest: &m,
+                        attestations: &lines,
+                        opts: &opts,
+                        log_proof: None,
+                    },
+                    &ask,
+                    bar.progress(),
+                )?;
+                bar.finish();
+                if !v.ok() {
+                    bail!(
+                        "{}: not logged: {} NOT verified: {}",
+                        model.display(),
+                        v.name,
+                        v.reasons.join("; ")
+                    );
+                }
+                let e = LogEntry::of_release(&m, &lines)?;
+                entries.push(e.encode());
+                proofs.push((model.clone(), m.name().to_string(), proof));
+            }
+            let log = LogDir::new(&logdir);
+            let added = log.add(key, &entries, &witnesses)?;
+            for f in &added.witness_failures {
+                eprintln!("weightseal: warning: witness {f}");
+            }
+            for (i, (model, name, proof_path)) in proofs.iter().enumerate() {
+                let index = added.first + i as u64;
+                let p = log.proof(index, &entries[i])?;
+                weightseal::fsutil::write_atomic(proof_path, &p.encode(), 0o644)
+                    .with_context(|| format!("writing {}", proof_path.display()))?;
+                outln!(
+                    "{}: logged {name:?} at index {index}; proof {}",
+                    model.display(),
+                    proof_path.display()
+                );
+            }
+            eprintln!(
+                "weightseal: log {} now holds {} entries; checkpoint cosigned by {} of {} witness(es)",
+                logdir.display(),
+                added.size,
+                witnesses.len() - added.witness_failures.len(),
+                witnesses.len()
+            );
+            Ok(Outcome::Verified)
+        }
+        LogCommand::Serve {
+            logdir,
+            key,
+            listen,
+            witnesses,
+            batch_ms,
+            batch_max,
+        } => {
+            let key = ed25519_key(&key)?;
+            let witnesses = witnesses
+                .iter()
+                .map(|w| WitnessClient::parse(w))
+                .collect::<Result<Vec<_>, _>>()?;
+            let server = weightseal::log::serve::bind(&listen)?;
+            eprintln!(
+                "weightseal: serving the log in {} on http://{}",
+                logdir.display(),
+                server.server_addr()
+            );
+            weightseal::log::serve::serve_log(
+                server,
+                &logdir,
+                key,
+                witnesses,
+                Batching {
+                    every: std::time::Duration::from_millis(batch_ms),
+                    max: batch_max,
+                },
+            )?;
+            Ok(Outcome::Verified)
+        }
+        LogCommand::Submit { url, model } => {
+            let (m, lines, proof_path, _) = release(&model)?;
+            let e = LogEntry::of_release(&m, &lines)?;
+            let p = weightseal::log::serve::submit(&url, &e)?;
+            weightseal::fsutil::write_atomic(&proof_path, &p.encode(), 0o644)
+                .with_context(|| format!("writing {}", proof_path.display()))?;
+            outln!(
+                "{}: logged {:?} at index {}; proof {}",
+                model.display(),
+                m.name(),
+                p.index,
+                proof_path.display()
+            );
+            Ok(Outcome::Verified)
+        }
+        LogCommand::Monitor {
+            url,
+            log_key,
+            model,
+            keys,
+            state,
+            json,
+        } => {
+            let vkey = VerifierKey::parse(&log_key)?;
+            let mut pubs = Vec::new();
+            for k in &keys {
+                pubs.extend(weightseal::attest::PublicKey::read_all(k)?);
+            }
+            let r = weightseal::log::monitor::monitor(&url, &vkey, &model, &pubs, &state)?;
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                for e in &r.entries {
+                    let signed = match e.signed_by_given_key {
+                        Some(true) => ", signed by a given key",
+                        Some(false) => ", NOT signed by any given key",
+                        None => "",
+                    };
+                    outln!(
+                        "entry {}: {:?} version {} manifest {}{signed}",
+                        e.index,
+                        e.model,
+                        e.version.map(|v| v.to_string()).unwrap_or_else(|| "none".into()),
+                        e.manifest
+                    );
+                }
+                for p in &r.problems {
+                    outln!("problem: {p}");
+                }
+            }
+            if r.ok {
+                eprintln!(
+                    "weightseal: log {}: {} new entries ({} to {}), {} for {model}; the new checkpoint extends the one read before",
+                    r.origin,
+                    r.size - r.old_size,
+                    r.old_size,
+                    r.size,
+                    r.entries.len()
+                );
+                Ok(Outcome::Verified)
+            } else {
+                eprintln!(
+                    "weightseal: log {}: {} problem(s): {}",
+                    r.origin,
+                    r.problems.len(),
+                    r.problems.join("; ")
+                );
+                Ok(Outcome::NotVerified)
+            }
+        }
+    }
+}
+
+pub fn witness(cmd: WitnessCommand) -> Result<Outcome> {
+    match cmd {
+        WitnessCommand::Serve {
+            key,
+            name,
+            logs,
+            listen,
+            state,
+        } => {
+            let logs = logs
+                .iter()
+                .map(|l| VerifierKey::parse(l))
+                .collect::<Result<Vec<_>, _>>()?;
+            if logs.iter().any(|l| l.is_cosigner()) {
+                bail!("--log takes a log's verifier key (type 0x01), not a witness's");
+            }
+            let w = weightseal::log::witness::Witness::open(&name, ed25519_key(&key)?, logs, &state)?;
+            let server = weightseal::log::serve::bind(&listen)?;
+            outln!("{}", w.verifier());
+            {
+                use std::io::Write as _;
+                std::io::stdout().flush()?;
+            }
+            eprintln!(
+                "weightseal: witness {name} on http://{}/add-checkpoint",
+                server.server_addr()
+            );
+            weightseal::log::serve::serve_witness(server, &w)?;
+            Ok(Outcome::Verified)
+        }
+    }
+}

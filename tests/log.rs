@@ -1,0 +1,301 @@
+//! The transparency log end to end on loopback: `log init`, two `witness serve`s, `log serve`,
+//! `log submit`, `verify --log-key --witness --quorum`, `log monitor`; a forked log refused by
+//! a witness and then by `verify --quorum 1`; `log add` and its proofs offline.
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use common::{stderr, stdout, ws};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", stdout(o), stderr(o))
+}
+
+/// A server process, killed when dropped.
+struct Server {
+    child: Child,
+    /// The first line it printed on stdout (a verifier key), if it prints one.
+    first_line: Option<String>,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `weightseal ARGS` (a server listening on 127.0.0.1:0) and reads the address it says
+/// it serves on, from stderr (`... on http://ADDR...`).
+fn start(args: &[&str], prints_key: bool) -> Server {
+    let mut child = Command::new(common::bin())
+        .args(args)
+        .env("WEIGHTSEAL_TRUST", "/nonexistent/trust.toml")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first_line = prints_key.then(|| {
+        let mut l = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut l)
+            .unwrap();
+        l.trim().to_string()
+    });
+    let mut line = String::new();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    err.read_line(&mut line).unwrap();
+    let at = line.find("http://").unwrap_or_else(|| panic!("no address in {line:?}"));
+    let url: String = line[at..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_end_matches("/add-checkpoint")
+        .to_string();
+    Server {
+        child,
+        first_line,
+        url,
+    }
+}
+
+struct Setup {
+    tmp: tempfile::TempDir,
+    log_key: PathBuf,
+    vkey: String,
+}
+
+fn key(dir: &Path, name: &str) -> PathBuf {
+    let k = dir.join(name);
+    let o = ws(&["keygen", "--out", s(&k)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    k
+}
+
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let log_key = key(tmp.path(), "log.key");
+    let o = ws(&[
+        "log",
+        "init",
+        s(&tmp.path().join("log")),
+        "--origin",
+        "example.test/models",
+        "--key",
+        s(&log_key),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let vkey = stdout(&o).lines().next().unwrap().to_string();
+    assert!(vkey.starts_with("example.test/models+"), "{vkey}");
+    Setup { tmp, log_key, vkey }
+}
+
+/// A model `name` hashed and signed by `signer`, version `version`, in `dir`.
+fn release(dir: &Path, name: &str, content: &[u8], signer: &Path, version: u64) {
+    fs::create_dir_all(dir).unwrap();
+    fs::write(dir.join("w.bin"), content).unwrap();
+    let o = ws(&["hash", s(dir), "--name", name]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v = version.to_string();
+    let o = ws(&["sign", s(dir), "--key", s(signer), "--version", &v]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
+fn submit_verify_monitor_and_a_fork_refused_on_loopback() {
+    let st = setup();
+    let t = st.tmp.path();
+    let (w1k, w2k) = (key(t, "w1.key"), key(t, "w2.key"));
+    let witness = |k: &Path, name: &str, state: &str| {
+        start(
+            &[
+                "witness",
+                "serve",
+                "--key",
+                s(k),
+                "--name",
+                name,
+                "--log",
+                &st.vkey,
+                "--listen",
+                "127.0.0.1:0",
+                "--state",
+                s(&t.join(state)),
+            ],
+            true,
+        )
+    };
+    let w1 = witness(&w1k, "w1.test", "w1.json");
+    let w2 = witness(&w2k, "w2.test", "w2.json");
+    let (vk1, vk2) = (w1.first_line.clone().unwrap(), w2.first_line.clone().unwrap());
+    let log = start(
+        &[
+            "log",
+            "serve",
+            s(&t.join("log")),
+            "--key",
+            s(&st.log_key),
+            "--listen",
+            "127.0.0.1:0",
+            "--witness",
+            &format!("{}={vk1}", w1.url),
+            "--witness",
+            &format!("{}={vk2}", w2.url),
+            "--batch-ms",
+            "50",
+        ],
+        false,
+    );
+    let acme = key(t, "acme");
+    let model = t.join("tiny");
+    release(&model, "org/tiny", b"weights v1", &acme, 1);
+    let o = ws(&["log", "submit", &log.url, s(&model)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(model.join("weightseal.tlog-proof").exists());
+    let acme_pub = t.join("acme.pub");
+    let verify = |extra: &[&str]| {
+        let mut a = vec!["verify", s(&model), "--key", s(&acme_pub), "--log-key", &st.vkey];
+        a.extend_from_slice(extra);
+        ws(&a)
+    };
+    let o = verify(&["--witness", &vk1, "--witness", &vk2, "--quorum", "2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("transparency log: OK (example.test/models, entry 0 of 1, cosigned by w1.test"),
+        "{}",
+        text(&o)
+    );
+    // The release changed after it was logged: its manifest is not the logged one.
+    let other = t.join("other");
+    release(&other, "org/tiny", b"weights v1 changed", &acme, 1);
+    fs::copy(model.join("weightseal.tlog-proof"), other.join("weightseal.tlog-proof")).unwrap();
+    let o = ws(&["verify", s(&other), "--key", s(&acme_pub), "--log-key", &st.vkey]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(stderr(&o).contains("NOT verified") && stdout(&o).contains("transparency log: FAILED (proof: it proves the entry of"), "{}", text(&o));
+    // No proof; another log's key.
+    fs::remove_file(other.join("weightseal.tlog-proof")).unwrap();
+    let o = ws(&["verify", s(&other), "--key", s(&acme_pub), "--log-key", &st.vkey]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(stdout(&o).contains("no proof that the release is in the log"), "{}", text(&o));
+    let o = verify(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = ws(&["verify", s(&model), "--key", s(&acme_pub), "--log-key", &vk1]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // The monitor sees the release, signed by acme.
+    let state = t.join("monitor.json");
+    let monitor = |extra: &[&str]| {
+        let mut a = vec![
+            "log",
+            "monitor",
+            &log.url,
+            "--log-key",
+            &st.vkey,
+            "--model",
+            "org/*",
+            "--key",
+            s(&acme_pub),
+            "--state",
+            s(&state),
+        ];
+        a.extend_from_slice(extra);
+        ws(&a)
+    };
+    let o = monitor(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(stdout(&o).contains("entry 0: \"org/tiny\" version 1"), "{}", text(&o));
+    // A stolen key? Another key signs another org/tiny version 1, and it is logged.
+    let evil = key(t, "evil");
+    let split = t.join("split");
+    release(&split, "Org/Tiny", b"other weights", &evil, 1);
+    let o = ws(&["log", "submit", &log.url, s(&split)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = monitor(&["--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["size"], 2);
+    let problems = j["problems"].to_string();
+    assert!(problems.contains("not signed as publisher by any key given"), "{problems}");
+    assert!(problems.contains("version 1 is logged with manifest"), "{problems}");
+    // A forked log: the same origin and key, another history. The witnesses refuse it.
+    let forked = t.join("forked");
+    let o = ws(&[
+        "log", "init", s(&forked), "--origin", "example.test/models", "--key", s(&st.log_key),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let fork_model = t.join("fork-model");
+    release(&fork_model, "org/tiny", b"targeted weights", &acme, 1);
+    let o = ws(&[
+        "log",
+        "add",
+        s(&forked),
+        "--key",
+        s(&st.log_key),
+        s(&fork_model),
+        "--witness",
+        &format!("{}={vk1}", w1.url),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(stderr(&o).contains("warning: witness"), "{}", text(&o));
+    let fv = |q: &str| {
+        ws(&[
+            "verify", s(&fork_model), "--key", s(&acme_pub), "--log-key", &st.vkey, "--witness",
+            &vk1, "--quorum", q,
+        ])
+    };
+    assert_eq!(fv("0").status.code(), Some(0));
+    let o = fv("1");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(stdout(&o).contains("0 of the 1 required witness cosignature(s) verify"), "{}", text(&o));
+    drop(log);
+}
+
+#[test]
+fn log_add_proves_offline_and_serialises_concurrent_adds() {
+    let st = setup();
+    let t = st.tmp.path();
+    let acme = key(t, "acme");
+    let dirs: Vec<PathBuf> = (0..4).map(|i| t.join(format!("m{i}"))).collect();
+    for (i, d) in dirs.iter().enumerate() {
+        release(d, &format!("org/m{i}"), format!("weights {i}").as_bytes(), &acme, 1);
+    }
+    // Four adds at once: each gets its own index, and every proof verifies.
+    let handles: Vec<_> = dirs
+        .iter()
+        .map(|d| {
+            let (logdir, key, d) = (t.join("log"), st.log_key.clone(), d.clone());
+            std::thread::spawn(move || {
+                ws(&["log", "add", s(&logdir), "--key", s(&key), s(&d)])
+            })
+        })
+        .collect();
+    for h in handles {
+        let o = h.join().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    let mut indexes = Vec::new();
+    for d in &dirs {
+        let p = fs::read_to_string(d.join("weightseal.tlog-proof")).unwrap();
+        let idx = p.lines().find_map(|l| l.strip_prefix("index ")).unwrap().to_string();
+        indexes.push(idx);
+        let o = ws(&["verify", s(d), "--key", s(&t.join("acme.pub")), "--log-key", &st.vkey]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    indexes.sort();
+    assert_eq!(indexes, vec!["0", "1", "2", "3"]);
+    let cp = fs::read_to_string(t.join("log/checkpoint")).unwrap();
+    assert!(cp.starts_with("example.test/models\n4\n"), "{cp}");
+    // A release whose files do not verify is not logged.
+    fs::write(dirs[0].join("w.bin"), b"changed").unwrap();
+    let o = ws(&["log", "add", s(&t.join("log")), "--key", s(&st.log_key), s(&dirs[0])]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("not logged"), "{}", text(&o));
+}
