@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 RUNS="${1:-10000000}"
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(manifest safetensors gguf envelope policy response)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(manifest safetensors gguf envelope policy response tlog)
 cargo +nightly fuzz build -O
 for t in "${TARGETS[@]}"; do
   mkdir -p "work/$t"

@@ -34,7 +34,7 @@
 //! };
 //! let release = Release::Local {
 //!     dir: dir.path(), manifest: &m, attestations: &bundle::parse(&line),
-//!     opts: &VerifyOptions::default(),
+//!     opts: &VerifyOptions::default(), log_proof: None,
 //! };
 //! let v = verify(release, &ask, &NoProgress)?;
 //! assert!(v.ok() && v.signatures.as_ref().unwrap().ok);
@@ -43,7 +43,7 @@
 //! let ask = Ask { pins: Pins { model: Some("org/other".into()), digest: None }, ..ask };
 //! let release = Release::Local {
 //!     dir: dir.path(), manifest: &m, attestations: &bundle::parse(&line),
-//!     opts: &VerifyOptions::default(),
+//!     opts: &VerifyOptions::default(), log_proof: None,
 //! };
 //! let v = verify(release, &ask, &NoProgress)?;
 //! assert!(!v.ok() && v.reasons[0].starts_with("wrong-model"));
@@ -786,6 +786,8 @@ pub fn signature_against_manifest(text: &str, check: Option<&OmsCheck>, m: &Mani
 }
 
 /// Where the trust for a release comes from.
+// One value per call: the policy variant's size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Default)]
 pub enum Trust {
     /// Nobody vouches for the manifest: files are checked against it for integrity only.

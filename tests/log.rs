@@ -54,7 +54,9 @@ fn start(args: &[&str], prints_key: bool) -> Server {
     let mut line = String::new();
     let mut err = BufReader::new(child.stderr.take().unwrap());
     err.read_line(&mut line).unwrap();
-    let at = line.find("http://").unwrap_or_else(|| panic!("no address in {line:?}"));
+    let at = line
+        .find("http://")
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
     let url: String = line[at..]
         .split_whitespace()
         .next()
@@ -136,7 +138,10 @@ fn submit_verify_monitor_and_a_fork_refused_on_loopback() {
     };
     let w1 = witness(&w1k, "w1.test", "w1.json");
     let w2 = witness(&w2k, "w2.test", "w2.json");
-    let (vk1, vk2) = (w1.first_line.clone().unwrap(), w2.first_line.clone().unwrap());
+    let (vk1, vk2) = (
+        w1.first_line.clone().unwrap(),
+        w2.first_line.clone().unwrap(),
+    );
     let log = start(
         &[
             "log",
@@ -163,32 +168,75 @@ fn submit_verify_monitor_and_a_fork_refused_on_loopback() {
     assert!(model.join("weightseal.tlog-proof").exists());
     let acme_pub = t.join("acme.pub");
     let verify = |extra: &[&str]| {
-        let mut a = vec!["verify", s(&model), "--key", s(&acme_pub), "--log-key", &st.vkey];
+        let mut a = vec![
+            "verify",
+            s(&model),
+            "--key",
+            s(&acme_pub),
+            "--log-key",
+            &st.vkey,
+        ];
         a.extend_from_slice(extra);
         ws(&a)
     };
     let o = verify(&["--witness", &vk1, "--witness", &vk2, "--quorum", "2"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
-        stdout(&o).contains("transparency log: OK (example.test/models, entry 0 of 1, cosigned by w1.test"),
+        stdout(&o).contains(
+            "transparency log: OK (example.test/models, entry 0 of 1, cosigned by w1.test"
+        ),
         "{}",
         text(&o)
     );
     // The release changed after it was logged: its manifest is not the logged one.
     let other = t.join("other");
     release(&other, "org/tiny", b"weights v1 changed", &acme, 1);
-    fs::copy(model.join("weightseal.tlog-proof"), other.join("weightseal.tlog-proof")).unwrap();
-    let o = ws(&["verify", s(&other), "--key", s(&acme_pub), "--log-key", &st.vkey]);
+    fs::copy(
+        model.join("weightseal.tlog-proof"),
+        other.join("weightseal.tlog-proof"),
+    )
+    .unwrap();
+    let o = ws(&[
+        "verify",
+        s(&other),
+        "--key",
+        s(&acme_pub),
+        "--log-key",
+        &st.vkey,
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(stderr(&o).contains("NOT verified") && stdout(&o).contains("transparency log: FAILED (proof: it proves the entry of"), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("NOT verified")
+            && stdout(&o).contains("transparency log: FAILED (proof: it proves the entry of"),
+        "{}",
+        text(&o)
+    );
     // No proof; another log's key.
     fs::remove_file(other.join("weightseal.tlog-proof")).unwrap();
-    let o = ws(&["verify", s(&other), "--key", s(&acme_pub), "--log-key", &st.vkey]);
+    let o = ws(&[
+        "verify",
+        s(&other),
+        "--key",
+        s(&acme_pub),
+        "--log-key",
+        &st.vkey,
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(stdout(&o).contains("no proof that the release is in the log"), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("no proof that the release is in the log"),
+        "{}",
+        text(&o)
+    );
     let o = verify(&[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = ws(&["verify", s(&model), "--key", s(&acme_pub), "--log-key", &vk1]);
+    let o = ws(&[
+        "verify",
+        s(&model),
+        "--key",
+        s(&acme_pub),
+        "--log-key",
+        &vk1,
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     // The monitor sees the release, signed by acme.
     let state = t.join("monitor.json");
@@ -211,7 +259,11 @@ fn submit_verify_monitor_and_a_fork_refused_on_loopback() {
     };
     let o = monitor(&[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(stdout(&o).contains("entry 0: \"org/tiny\" version 1"), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("entry 0: \"org/tiny\" version 1"),
+        "{}",
+        text(&o)
+    );
     // A stolen key? Another key signs another org/tiny version 1, and it is logged.
     let evil = key(t, "evil");
     let split = t.join("split");
@@ -223,12 +275,24 @@ fn submit_verify_monitor_and_a_fork_refused_on_loopback() {
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["size"], 2);
     let problems = j["problems"].to_string();
-    assert!(problems.contains("not signed as publisher by any key given"), "{problems}");
-    assert!(problems.contains("version 1 is logged with manifest"), "{problems}");
+    assert!(
+        problems.contains("not signed as publisher by any key given"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("version 1 is logged with manifest"),
+        "{problems}"
+    );
     // A forked log: the same origin and key, another history. The witnesses refuse it.
     let forked = t.join("forked");
     let o = ws(&[
-        "log", "init", s(&forked), "--origin", "example.test/models", "--key", s(&st.log_key),
+        "log",
+        "init",
+        s(&forked),
+        "--origin",
+        "example.test/models",
+        "--key",
+        s(&st.log_key),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let fork_model = t.join("fork-model");
@@ -247,14 +311,26 @@ fn submit_verify_monitor_and_a_fork_refused_on_loopback() {
     assert!(stderr(&o).contains("warning: witness"), "{}", text(&o));
     let fv = |q: &str| {
         ws(&[
-            "verify", s(&fork_model), "--key", s(&acme_pub), "--log-key", &st.vkey, "--witness",
-            &vk1, "--quorum", q,
+            "verify",
+            s(&fork_model),
+            "--key",
+            s(&acme_pub),
+            "--log-key",
+            &st.vkey,
+            "--witness",
+            &vk1,
+            "--quorum",
+            q,
         ])
     };
     assert_eq!(fv("0").status.code(), Some(0));
     let o = fv("1");
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(stdout(&o).contains("0 of the 1 required witness cosignature(s) verify"), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("0 of the 1 required witness cosignature(s) verify"),
+        "{}",
+        text(&o)
+    );
     drop(log);
 }
 
@@ -265,16 +341,20 @@ fn log_add_proves_offline_and_serialises_concurrent_adds() {
     let acme = key(t, "acme");
     let dirs: Vec<PathBuf> = (0..4).map(|i| t.join(format!("m{i}"))).collect();
     for (i, d) in dirs.iter().enumerate() {
-        release(d, &format!("org/m{i}"), format!("weights {i}").as_bytes(), &acme, 1);
+        release(
+            d,
+            &format!("org/m{i}"),
+            format!("weights {i}").as_bytes(),
+            &acme,
+            1,
+        );
     }
     // Four adds at once: each gets its own index, and every proof verifies.
     let handles: Vec<_> = dirs
         .iter()
         .map(|d| {
             let (logdir, key, d) = (t.join("log"), st.log_key.clone(), d.clone());
-            std::thread::spawn(move || {
-                ws(&["log", "add", s(&logdir), "--key", s(&key), s(&d)])
-            })
+            std::thread::spawn(move || ws(&["log", "add", s(&logdir), "--key", s(&key), s(&d)]))
         })
         .collect();
     for h in handles {
@@ -284,9 +364,20 @@ fn log_add_proves_offline_and_serialises_concurrent_adds() {
     let mut indexes = Vec::new();
     for d in &dirs {
         let p = fs::read_to_string(d.join("weightseal.tlog-proof")).unwrap();
-        let idx = p.lines().find_map(|l| l.strip_prefix("index ")).unwrap().to_string();
+        let idx = p
+            .lines()
+            .find_map(|l| l.strip_prefix("index "))
+            .unwrap()
+            .to_string();
         indexes.push(idx);
-        let o = ws(&["verify", s(d), "--key", s(&t.join("acme.pub")), "--log-key", &st.vkey]);
+        let o = ws(&[
+            "verify",
+            s(d),
+            "--key",
+            s(&t.join("acme.pub")),
+            "--log-key",
+            &st.vkey,
+        ]);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     }
     indexes.sort();
@@ -295,7 +386,124 @@ fn log_add_proves_offline_and_serialises_concurrent_adds() {
     assert!(cp.starts_with("example.test/models\n4\n"), "{cp}");
     // A release whose files do not verify is not logged.
     fs::write(dirs[0].join("w.bin"), b"changed").unwrap();
-    let o = ws(&["log", "add", s(&t.join("log")), "--key", s(&st.log_key), s(&dirs[0])]);
+    let o = ws(&[
+        "log",
+        "add",
+        s(&t.join("log")),
+        "--key",
+        s(&st.log_key),
+        s(&dirs[0]),
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("not logged"), "{}", text(&o));
+}
+
+/// Proofs and checkpoints written by weightseal, checked by an independent implementation:
+/// Go's `golang.org/x/mod/sumdb/note` and `sumdb/tlog` (Debian's golang-go and
+/// golang-golang-x-mod-dev), with the witness's cosignature/v1 line checked by hand in Go.
+#[test]
+fn go_sumdb_tlog_and_note_verify_our_proofs() {
+    if !common::tool("go", "go_sumdb_tlog_and_note_verify_our_proofs") {
+        return;
+    }
+    let gopath = Path::new("/usr/share/gocode");
+    if !gopath.join("src/golang.org/x/mod/sumdb/tlog").exists() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("CI=true but golang-golang-x-mod-dev is missing");
+        }
+        eprintln!("SKIPPED go_sumdb_tlog_and_note_verify_our_proofs: no golang-golang-x-mod-dev");
+        return;
+    }
+    let st = setup();
+    let t = st.tmp.path();
+    let wk = key(t, "w.key");
+    let w = start(
+        &[
+            "witness",
+            "serve",
+            "--key",
+            s(&wk),
+            "--name",
+            "w.test",
+            "--log",
+            &st.vkey,
+            "--listen",
+            "127.0.0.1:0",
+            "--state",
+            s(&t.join("w.json")),
+        ],
+        true,
+    );
+    let vkw = w.first_line.clone().unwrap();
+    let acme = key(t, "acme");
+    let mut models = Vec::new();
+    for i in 0..5 {
+        let d = t.join(format!("m{i}"));
+        release(
+            &d,
+            &format!("org/m{i}"),
+            format!("w{i}").as_bytes(),
+            &acme,
+            1,
+        );
+        models.push(d);
+    }
+    let logdir = t.join("log");
+    let mut args = vec![
+        "log",
+        "add",
+        s(&logdir),
+        "--key",
+        s(&st.log_key),
+        "--witness",
+    ];
+    let wit = format!("{}={vkw}", w.url);
+    args.push(&wit);
+    args.extend(models.iter().map(|m| s(m)));
+    let o = ws(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let bin = t.join("verify_proof");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go/verify_proof.go");
+    let o = Command::new("go")
+        .args(["build", "-o", s(&bin), s(&src)])
+        .env("GO111MODULE", "off")
+        .env("GOPATH", gopath)
+        .env("GOCACHE", t.join("gocache"))
+        .env("GOFLAGS", "")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "go build: {}", text(&o));
+    for (i, m) in models.iter().enumerate() {
+        let proof = m.join("weightseal.tlog-proof");
+        let o = Command::new(&bin)
+            .args([&st.vkey, &vkw, s(&proof)])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(stdout(&o).trim(), format!("ok example.test/models 5 {i}"));
+    }
+    // A flipped bit in a proof hash: Go refuses it too.
+    let proof = models[2].join("weightseal.tlog-proof");
+    let text_ = fs::read_to_string(&proof).unwrap();
+    let line = text_.lines().nth(3).unwrap().to_string();
+    let flipped = if line.starts_with('A') {
+        line.replacen('A', "B", 1)
+    } else {
+        format!("A{}", &line[1..])
+    };
+    fs::write(&proof, text_.replacen(&line, &flipped, 1)).unwrap();
+    let o = Command::new(&bin)
+        .args([&st.vkey, &vkw, s(&proof)])
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    let o = ws(&[
+        "verify",
+        s(&models[2]),
+        "--key",
+        s(&t.join("acme.pub")),
+        "--log-key",
+        &st.vkey,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }

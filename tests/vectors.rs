@@ -110,6 +110,7 @@ fn vectors_are_fresh() {
         [
             "attestation",
             "formats",
+            "log",
             "manifest",
             "policy",
             "tensorset",
@@ -590,5 +591,105 @@ fn policy_vectors() {
             }
             other => panic!("{}: unknown expect {other:?}", v.name),
         }
+    }
+}
+
+#[test]
+fn log_vectors() {
+    use base64::Engine as _;
+    use weightseal::log::{LogEntry, LogPolicy, TlogProof, VerifierKey};
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let unhex = |s: &str| -> Vec<u8> {
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    };
+    let vectors = load("log");
+    let mut seen = std::collections::BTreeSet::new();
+    for v in &vectors {
+        let kind = v.one("kind");
+        let ok = match v.one("expect") {
+            "success" => true,
+            "entry invalid" | "proof invalid" => false,
+            other => panic!("{}: expect {other:?}", v.name),
+        };
+        seen.insert(format!("{kind}/{ok}"));
+        match kind {
+            "entry" => {
+                let bytes = unhex(v.one("entry"));
+                let r = LogEntry::decode(&bytes);
+                if !ok {
+                    assert!(r.is_err(), "{}: accepted", v.name);
+                    continue;
+                }
+                let e = r.unwrap_or_else(|err| panic!("{}: {err}", v.name));
+                assert_eq!(e.encode(), bytes, "{}", v.name);
+                let model: String = serde_json::from_str(v.one("model")).unwrap();
+                assert_eq!(e.model, model, "{}", v.name);
+                assert_eq!(e.manifest, v.digest("manifest"), "{}", v.name);
+                assert_eq!(
+                    e.version.map(|x| x.to_string()).unwrap_or("none".into()),
+                    v.one("version")
+                );
+                assert_eq!(e.attestations, v.all("attestation"), "{}", v.name);
+                assert_eq!(
+                    weightseal::digest::hex(&e.leaf_hash().0),
+                    v.one("leaf-hash"),
+                    "{}",
+                    v.name
+                );
+            }
+            "tree" => {
+                // The library's log, built from the same entries, has the vector's root.
+                let n = v.num("size");
+                let d = tempfile::tempdir().unwrap();
+                let log = weightseal::log::store::LogDir::new(d.path());
+                let key = std::sync::Arc::new(weightseal::attest::PrivateKey::from_seed(&[1; 32]));
+                let vk = log.init("example.test/vectors", key.clone()).unwrap();
+                let entries: Vec<Vec<u8>> =
+                    (0..n).map(|i| generate::log_entry(i).encode()).collect();
+                if n > 0 {
+                    log.add(key, &entries, &[]).unwrap();
+                }
+                let (_, cp) = log.checkpoint(&vk).unwrap();
+                assert_eq!(
+                    weightseal::digest::hex(&cp.hash().0),
+                    v.one("root"),
+                    "{}",
+                    v.name
+                );
+            }
+            "proof" => {
+                let policy = LogPolicy {
+                    log: VerifierKey::parse(v.one("log-vkey")).unwrap(),
+                    witnesses: vec![VerifierKey::parse(v.one("witness-vkey")).unwrap()],
+                    quorum: v.num("quorum") as usize,
+                };
+                let model: String = serde_json::from_str(v.one("model")).unwrap();
+                let bytes = b64.decode(v.one("proof")).unwrap();
+                let r = TlogProof::parse(&bytes)
+                    .and_then(|p| p.verify(&policy, &model, v.digest("manifest")));
+                assert_eq!(r.is_ok(), ok, "{}: {r:?}", v.name);
+            }
+            "checkpoint" => {
+                let log = VerifierKey::parse(v.one("log-vkey")).unwrap();
+                let w = VerifierKey::parse(v.one("witness-vkey")).unwrap();
+                let note = b64.decode(v.one("note")).unwrap();
+                let (n, _) = weightseal::log::store::open_checkpoint(&note, &log).unwrap();
+                let known = signed_note::VerifierList::new(vec![Box::new(w)]);
+                assert!(n.verify(&known).is_ok(), "{}", v.name);
+            }
+            other => panic!("{}: kind {other:?}", v.name),
+        }
+    }
+    for need in [
+        "entry/true",
+        "entry/false",
+        "tree/true",
+        "proof/true",
+        "proof/false",
+        "checkpoint/true",
+    ] {
+        assert!(seen.contains(need), "no {need} vector");
     }
 }

@@ -31,6 +31,7 @@ pub fn generate() -> Vectors {
     tensor_manifest_vectors(&mut v);
     attestation_vectors(&mut v);
     policy_vectors(&mut v);
+    log_vectors(&mut v);
     v
 }
 
@@ -2774,4 +2775,379 @@ fn policy_vectors(v: &mut Vectors) {
         }
         v.insert(format!("policy/{name}.txt"), s);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transparency log vectors (spec/log.md)
+
+/// RFC 6962 Merkle tree hash, recursively and independently of the library's stored hashes.
+fn rfc6962_root(leaves: &[[u8; 32]]) -> [u8; 32] {
+    use sha2::Digest as _;
+    match leaves.len() {
+        0 => sha2::Sha256::digest(b"").into(),
+        1 => leaves[0],
+        n => {
+            let k = n.next_power_of_two() / 2;
+            let (l, r) = (rfc6962_root(&leaves[..k]), rfc6962_root(&leaves[k..]));
+            let mut h = sha2::Sha256::new();
+            h.update([1u8]);
+            h.update(l);
+            h.update(r);
+            h.finalize().into()
+        }
+    }
+}
+
+/// RFC 6962 inclusion proof (audit path) of leaf `m` in `leaves`, leaf's sibling first.
+fn rfc6962_path(m: usize, leaves: &[[u8; 32]]) -> Vec<[u8; 32]> {
+    let n = leaves.len();
+    if n <= 1 {
+        return Vec::new();
+    }
+    let k = n.next_power_of_two() / 2;
+    if m < k {
+        let mut p = rfc6962_path(m, &leaves[..k]);
+        p.push(rfc6962_root(&leaves[k..]));
+        p
+    } else {
+        let mut p = rfc6962_path(m - k, &leaves[k..]);
+        p.push(rfc6962_root(&leaves[..k]));
+        p
+    }
+}
+
+fn leaf_of(entry: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update([0u8]);
+    h.update(entry);
+    h.finalize().into()
+}
+
+/// Entry `i` of the log vectors' sequence.
+pub fn log_entry(i: u64) -> weightseal::log::LogEntry {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    weightseal::log::LogEntry {
+        model: format!("org/model-{i}"),
+        manifest: weightseal::Digest(*blake3::hash(&pattern(100 + i, i)).as_bytes()),
+        version: if i.is_multiple_of(3) { None } else { Some(i) },
+        attestations: if i.is_multiple_of(2) {
+            vec![]
+        } else {
+            vec![format!("{{\"payload\":\"e30=\",\"payloadType\":\"application/vnd.in-toto+json\",\"signatures\":[{{\"keyid\":\"\",\"sig\":\"{}\"}}]}}", b64.encode([i as u8; 64]))]
+        },
+    }
+}
+
+fn log_vectors(v: &mut Vectors) {
+    use base64::Engine as _;
+    use weightseal::attest::PrivateKey;
+    use weightseal::log::keys::{LogSigner, ALG_COSIGNATURE_V1};
+    use weightseal::log::{LogEntry, TlogProof};
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let entry = log_entry;
+    // Entries: their bytes and leaf hashes.
+    let mut cases: Vec<(String, String, LogEntry)> = vec![
+        ("entry-plain".into(), "No attestation, version none.".into(), entry(0)),
+        ("entry-attested".into(), "One attestation, version 1.".into(), entry(1)),
+        (
+            "entry-non-ascii-name".into(),
+            "A model name with non-ASCII letters, a quote and a backslash: JSON-escaped only where RFC 8259 requires.".into(),
+            LogEntry { model: "org/mod\u{e8}le-\u{65e5}\"q\\".into(), ..entry(2) },
+        ),
+    ];
+    for (name, what, e) in cases.drain(..) {
+        let bytes = e.encode();
+        let mut s = format!(
+            "# {what}\nkind: entry\nexpect: success\nmodel: {}\nmanifest: {}\nversion: {}\n",
+            serde_json::to_string(&e.model).unwrap(),
+            e.manifest,
+            e.version.map(|x| x.to_string()).unwrap_or("none".into())
+        );
+        for a in &e.attestations {
+            s.push_str(&format!("attestation: {a}\n"));
+        }
+        s.push_str(&format!(
+            "entry: {}\nleaf-hash: {}\n",
+            hex(&bytes),
+            hex(&leaf_of(&bytes))
+        ));
+        v.insert(format!("log/{name}.txt"), s);
+    }
+    let good = String::from_utf8(entry(1).encode()).unwrap();
+    for (name, what, text) in [
+        (
+            "bad-entry-escaping",
+            "The model name escaped otherwise (\\u002f for /): one encoding only.",
+            good.replace("org/model-1", "org\\u002fmodel-1"),
+        ),
+        (
+            "bad-entry-version-zeros",
+            "A version with a leading zero.",
+            good.replace("version 1\n", "version 01\n"),
+        ),
+        (
+            "bad-entry-uppercase-digest",
+            "The manifest digest in uppercase hex.",
+            good.replacen(
+                &entry(1).manifest.to_hex(),
+                &entry(1).manifest.to_hex().to_uppercase(),
+                1,
+            ),
+        ),
+        (
+            "bad-entry-no-newline",
+            "The last line without its newline.",
+            good.trim_end().to_string(),
+        ),
+        (
+            "bad-entry-header",
+            "Another first line.",
+            good.replace("log-entry/v1", "log-entry/v2"),
+        ),
+        (
+            "bad-entry-order",
+            "The version line before the manifest line.",
+            {
+                let l: Vec<&str> = good.lines().collect();
+                format!("{}\n{}\n{}\n{}\n{}\n", l[0], l[1], l[3], l[2], l[4])
+            },
+        ),
+    ] {
+        v.insert(
+            format!("log/{name}.txt"),
+            format!(
+                "# {what}\nkind: entry\nexpect: entry invalid\nentry: {}\n",
+                hex(text.as_bytes())
+            ),
+        );
+    }
+    // Trees: roots of 1..=9 and 256, 257 entries (tile boundaries).
+    let entries: Vec<Vec<u8>> = (0..257).map(|i| entry(i).encode()).collect();
+    let leaves: Vec<[u8; 32]> = entries.iter().map(|e| leaf_of(e)).collect();
+    for n in [0usize, 1, 2, 3, 7, 8, 9, 256, 257] {
+        v.insert(
+            format!("log/tree-{n}.txt"),
+            format!("# The RFC 6962 root of the first {n} entries of the entry(i) sequence (see the generator).\nkind: tree\nexpect: success\nsize: {n}\nroot: {}\n", hex(&rfc6962_root(&leaves[..n]))),
+        );
+    }
+    // Checkpoints, cosignatures and proofs, with fixed keys and a fixed timestamp.
+    let log_key = std::sync::Arc::new(PrivateKey::from_seed(&[0x10; 32]));
+    let signer = LogSigner::log("example.test/log", log_key.clone()).unwrap();
+    let w_key = std::sync::Arc::new(PrivateKey::from_seed(&[0x20; 32]));
+    let witness = LogSigner::cosigner("w.example.test", w_key, 1_700_000_000).unwrap();
+    let other = LogSigner::log(
+        "example.test/log",
+        std::sync::Arc::new(PrivateKey::from_seed(&[0x30; 32])),
+    )
+    .unwrap();
+    let size = 9usize;
+    let root = rfc6962_root(&leaves[..size]);
+    let cp_text = format!("example.test/log\n{size}\n{}\n", b64.encode(root));
+    let sign = |signers: &[&dyn signed_note::Signer], text: &str| {
+        let mut n = signed_note::Note::new(text.as_bytes(), &[]).unwrap();
+        n.add_sigs(signers).unwrap();
+        n.to_bytes()
+    };
+    let cosigned = sign(&[&signer, &witness], &cp_text);
+    assert_eq!(witness.verifier().alg, ALG_COSIGNATURE_V1);
+    let proof = |index: usize, cp: &[u8], extra: Option<Vec<u8>>| {
+        TlogProof {
+            extra,
+            index: index as u64,
+            hashes: rfc6962_path(index, &leaves[..size])
+                .into_iter()
+                .map(tlog_tiles::Hash)
+                .collect(),
+            checkpoint: cp.to_vec(),
+        }
+        .encode()
+    };
+    let head = |what: &str, expect: &str| {
+        format!(
+            "# {what}\nkind: proof\nexpect: {expect}\nlog-vkey: {}\nwitness-vkey: {}\n",
+            signer.verifier(),
+            witness.verifier()
+        )
+    };
+    let e3 = entry(3);
+    let proof_case = |name: &str,
+                      what: &str,
+                      expect: &str,
+                      quorum: usize,
+                      model: &str,
+                      digest: weightseal::Digest,
+                      bytes: Vec<u8>| {
+        (
+            format!("log/{name}.txt"),
+            format!(
+                "{}quorum: {quorum}\nmodel: {}\nmanifest: {digest}\nproof: {}\n",
+                head(what, expect),
+                serde_json::to_string(model).unwrap(),
+                b64.encode(bytes)
+            ),
+        )
+    };
+    let good_proof = proof(3, &cosigned, Some(entries[3].clone()));
+    let mut flipped = rfc6962_path(3, &leaves[..size]);
+    flipped[1][0] ^= 1;
+    let flipped_proof = TlogProof {
+        extra: Some(entries[3].clone()),
+        index: 3,
+        hashes: flipped.into_iter().map(tlog_tiles::Hash).collect(),
+        checkpoint: cosigned.clone(),
+    }
+    .encode();
+    for (k, s) in [
+        proof_case(
+            "proof-ok",
+            "Entry 3 of a tree of 9, its checkpoint signed by the log and cosigned by the witness.",
+            "success",
+            1,
+            &e3.model,
+            e3.manifest,
+            good_proof.clone(),
+        ),
+        proof_case(
+            "proof-no-witness-required",
+            "The same proof with a quorum of 0.",
+            "success",
+            0,
+            &e3.model,
+            e3.manifest,
+            good_proof.clone(),
+        ),
+        proof_case(
+            "proof-first-and-last",
+            "Entry 8, the last of the tree (a proof of one hash).",
+            "success",
+            1,
+            &entry(8).model,
+            entry(8).manifest,
+            proof(8, &cosigned, Some(entries[8].clone())),
+        ),
+        proof_case(
+            "proof-other-release",
+            "A valid proof of entry 3 offered for another release.",
+            "proof invalid",
+            1,
+            &entry(4).model,
+            entry(4).manifest,
+            good_proof.clone(),
+        ),
+        proof_case(
+            "proof-flipped-hash",
+            "One bit flipped in the second proof hash.",
+            "proof invalid",
+            1,
+            &e3.model,
+            e3.manifest,
+            flipped_proof,
+        ),
+        proof_case(
+            "proof-wrong-index",
+            "The proof of entry 3 claiming index 2.",
+            "proof invalid",
+            1,
+            &e3.model,
+            e3.manifest,
+            String::from_utf8(good_proof.clone())
+                .unwrap()
+                .replace("index 3\n", "index 2\n")
+                .into_bytes(),
+        ),
+        proof_case(
+            "proof-no-cosignature",
+            "A checkpoint signed by the log only, with a quorum of 1.",
+            "proof invalid",
+            1,
+            &e3.model,
+            e3.manifest,
+            proof(3, &sign(&[&signer], &cp_text), Some(entries[3].clone())),
+        ),
+        proof_case(
+            "proof-other-log-key",
+            "A checkpoint signed by another key under the log's name.",
+            "proof invalid",
+            0,
+            &e3.model,
+            e3.manifest,
+            proof(3, &sign(&[&other], &cp_text), Some(entries[3].clone())),
+        ),
+        proof_case(
+            "proof-no-entry",
+            "A proof without its extra (entry) line.",
+            "proof invalid",
+            0,
+            &e3.model,
+            e3.manifest,
+            proof(3, &cosigned, None),
+        ),
+        proof_case(
+            "proof-index-past-size",
+            "Index 9 in a tree of 9.",
+            "proof invalid",
+            0,
+            &e3.model,
+            e3.manifest,
+            String::from_utf8(good_proof.clone())
+                .unwrap()
+                .replace("index 3\n", "index 9\n")
+                .into_bytes(),
+        ),
+        proof_case(
+            "proof-index-leading-zero",
+            "An index written 03.",
+            "proof invalid",
+            0,
+            &e3.model,
+            e3.manifest,
+            String::from_utf8(good_proof.clone())
+                .unwrap()
+                .replace("index 3\n", "index 03\n")
+                .into_bytes(),
+        ),
+        proof_case(
+            "proof-bad-header",
+            "Another first line.",
+            "proof invalid",
+            0,
+            &e3.model,
+            e3.manifest,
+            String::from_utf8(good_proof.clone())
+                .unwrap()
+                .replace("tlog-proof@v1", "tlog-proof@v2")
+                .into_bytes(),
+        ),
+        proof_case(
+            "proof-tampered-cosignature",
+            "The witness's cosignature timestamp changed (its signature no longer verifies).",
+            "proof invalid",
+            1,
+            &e3.model,
+            e3.manifest,
+            {
+                let t = String::from_utf8(good_proof.clone()).unwrap();
+                let line = t.lines().last().unwrap().to_string();
+                let (name, sig) = line.rsplit_once(' ').unwrap();
+                let mut raw = b64.decode(sig).unwrap();
+                raw[11] ^= 1;
+                t.replace(&line, &format!("{name} {}", b64.encode(raw)))
+                    .into_bytes()
+            },
+        ),
+    ] {
+        v.insert(k, s);
+    }
+    // The cosigned checkpoint itself, for a second implementation's note code.
+    v.insert(
+        "log/checkpoint-cosigned.txt".into(),
+        format!(
+            "# The checkpoint of the proof vectors: signed-note text, the log's Ed25519 signature, the witness's cosignature/v1 at time 1700000000.\nkind: checkpoint\nexpect: success\nlog-vkey: {}\nwitness-vkey: {}\nnote: {}\n",
+            signer.verifier(),
+            witness.verifier(),
+            b64.encode(&cosigned)
+        ),
+    );
 }

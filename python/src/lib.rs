@@ -546,7 +546,11 @@ fn log_policy(
 ) -> PyResult<Option<weightseal::log::LogPolicy>> {
     let Some(key) = log_key else {
         if !witnesses.is_empty() || quorum.is_some() {
-            return Err(error(py, "WeightsealError", "witnesses= and quorum= need log_key="));
+            return Err(error(
+                py,
+                "WeightsealError",
+                "witnesses= and quorum= need log_key=",
+            ));
         }
         return Ok(None);
     };
@@ -562,7 +566,10 @@ fn log_policy(
         return Err(error(
             py,
             "WeightsealError",
-            format!("quorum={quorum}: only {} witness key(s) given", witnesses.len()),
+            format!(
+                "quorum={quorum}: only {} witness key(s) given",
+                witnesses.len()
+            ),
         ));
     }
     Ok(Some(weightseal::log::LogPolicy {

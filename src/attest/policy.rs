@@ -369,7 +369,8 @@ impl Policy {
                         path: path.clone(),
                         detail: format!("[log]: {detail}"),
                     };
-                    let log = crate::log::VerifierKey::parse(&l.key).map_err(|e| bad(e.to_string()))?;
+                    let log =
+                        crate::log::VerifierKey::parse(&l.key).map_err(|e| bad(e.to_string()))?;
                     let witnesses = l
                         .witnesses
                         .iter()

@@ -13,7 +13,7 @@ use weightseal::log::{LogEntry, VerifierKey};
 use weightseal::release::{Ask, Release, Trust};
 use weightseal::verify::VerifyOptions;
 
-use super::{Outcome, Bar};
+use super::{Bar, Outcome};
 
 #[derive(clap::Subcommand)]
 pub enum LogCommand {
@@ -36,8 +36,13 @@ pub enum LogCommand {
         #[arg(long, value_name = "LOG.key")]
         key: PathBuf,
         /// The releases.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "entries")]
         models: Vec<PathBuf>,
+        /// Append the entries of this file instead (one base64 log entry per line, as a
+        /// submission would send them): each must be a valid entry, and with --publisher-key
+        /// each must be signed by one of those keys.
+        #[arg(long, value_name = "FILE", conflicts_with = "models")]
+        entries: Option<PathBuf>,
         /// Also require each release's attestations to verify under this publisher key.
         /// Repeatable.
         #[arg(long = "publisher-key", value_name = "PUB")]
@@ -131,7 +136,14 @@ fn ed25519_key(path: &Path) -> Result<Arc<PrivateKey>> {
 }
 
 /// The release at `model` (directory or single file): manifest, attestations, proof path.
-fn release(model: &Path) -> Result<(weightseal::Manifest, Vec<weightseal::attest::bundle::BundleLine>, PathBuf, weightseal::path::ModelTarget)> {
+fn release(
+    model: &Path,
+) -> Result<(
+    weightseal::Manifest,
+    Vec<weightseal::attest::bundle::BundleLine>,
+    PathBuf,
+    weightseal::path::ModelTarget,
+)> {
     let t = super::target(model, None)?;
     let m = super::read_manifest(&t.manifest)?;
     let lines = weightseal::attest::bundle::read(&t.attestations())?;
@@ -158,6 +170,15 @@ pub fn run(cmd: LogCommand) -> Result<Outcome> {
             logdir,
             key,
             models,
+            entries: Some(file),
+            publisher_keys,
+            witnesses,
+        } if models.is_empty() => add_entries(&logdir, &key, &file, &publisher_keys, &witnesses),
+        LogCommand::Add {
+            logdir,
+            key,
+            models,
+            entries: _,
             publisher_keys,
             witnesses,
         } => {
@@ -306,7 +327,9 @@ pub fn run(cmd: LogCommand) -> Result<Outcome> {
                         "entry {}: {:?} version {} manifest {}{signed}",
                         e.index,
                         e.model,
-                        e.version.map(|v| v.to_string()).unwrap_or_else(|| "none".into()),
+                        e.version
+                            .map(|v| v.to_string())
+                            .unwrap_or_else(|| "none".into()),
                         e.manifest
                     );
                 }
@@ -337,6 +360,71 @@ pub fn run(cmd: LogCommand) -> Result<Outcome> {
     }
 }
 
+/// `log add --entries FILE`: entries already made (one base64 entry per line), each checked
+/// (its encoding, and with publisher keys its attestations, in parallel) before any is added.
+fn add_entries(
+    logdir: &Path,
+    key: &Path,
+    file: &Path,
+    publisher_keys: &[PathBuf],
+    witnesses: &[String],
+) -> Result<Outcome> {
+    use base64::Engine as _;
+    use rayon::prelude::*;
+    let key = ed25519_key(key)?;
+    let witnesses = witnesses
+        .iter()
+        .map(|w| WitnessClient::parse(w))
+        .collect::<Result<Vec<_>, _>>()?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let policy = super::attest::load_trust(publisher_keys, None)?;
+    let now = weightseal::attest::time::Timestamp::now();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    let entries: Vec<Vec<u8>> = lines
+        .par_iter()
+        .enumerate()
+        .map(|(i, l)| -> Result<Vec<u8>> {
+            let bytes = b64
+                .decode(l)
+                .with_context(|| format!("{} line {}: not base64", file.display(), i + 1))?;
+            let e = LogEntry::decode(&bytes)
+                .with_context(|| format!("{} line {}", file.display(), i + 1))?;
+            if let Some(p) = &policy {
+                let r = weightseal::attest::policy::evaluate(
+                    p,
+                    &e.model,
+                    e.manifest,
+                    &e.bundle(),
+                    now,
+                    None,
+                );
+                if !r.ok {
+                    bail!(
+                        "{} line {}: {:?} is not signed by a publisher key given; nothing added",
+                        file.display(),
+                        i + 1,
+                        e.model
+                    );
+                }
+            }
+            Ok(bytes)
+        })
+        .collect::<Result<_>>()?;
+    let added = LogDir::new(logdir).add(key, &entries, &witnesses)?;
+    for f in &added.witness_failures {
+        eprintln!("weightseal: warning: witness {f}");
+    }
+    outln!(
+        "added {} entries at {}..{}",
+        entries.len(),
+        added.first,
+        added.size
+    );
+    Ok(Outcome::Verified)
+}
+
 pub fn witness(cmd: WitnessCommand) -> Result<Outcome> {
     match cmd {
         WitnessCommand::Serve {
@@ -353,7 +441,8 @@ pub fn witness(cmd: WitnessCommand) -> Result<Outcome> {
             if logs.iter().any(|l| l.is_cosigner()) {
                 bail!("--log takes a log's verifier key (type 0x01), not a witness's");
             }
-            let w = weightseal::log::witness::Witness::open(&name, ed25519_key(&key)?, logs, &state)?;
+            let w =
+                weightseal::log::witness::Witness::open(&name, ed25519_key(&key)?, logs, &state)?;
             let server = weightseal::log::serve::bind(&listen)?;
             outln!("{}", w.verifier());
             {

@@ -145,9 +145,8 @@ impl LogEntry {
             let raw = b64
                 .decode(a)
                 .map_err(|_| bad("an attestation is not base64"))?;
-            attestations.push(
-                String::from_utf8(raw).map_err(|_| bad("an attestation is not UTF-8"))?,
-            );
+            attestations
+                .push(String::from_utf8(raw).map_err(|_| bad("an attestation is not UTF-8"))?);
         }
         let e = LogEntry {
             model,

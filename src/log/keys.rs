@@ -46,7 +46,12 @@ pub struct VerifierKey {
 impl VerifierKey {
     /// Parses `<name>+<hex id>+<base64>`, checking the id against the key.
     pub fn parse(s: &str) -> Result<VerifierKey, LogError> {
-        let bad = |w: &str| LogError::Key(format!("verifier key {:?}: {w}", s.chars().take(120).collect::<String>()));
+        let bad = |w: &str| {
+            LogError::Key(format!(
+                "verifier key {:?}: {w}",
+                s.chars().take(120).collect::<String>()
+            ))
+        };
         let s = s.trim();
         // As signed-note splits it: the name up to the first '+', then the id up to the
         // next, then the key (whose base64 may hold '+').
@@ -59,18 +64,26 @@ impl VerifierKey {
         if !signed_note::is_key_name_valid(name) {
             return Err(bad("the name is empty or holds a space or a plus"));
         }
-        if id.len() != 8 || !id.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+        if id.len() != 8
+            || !id
+                .bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        {
             return Err(bad("the key id is not 8 lowercase hex digits"));
         }
         let raw = base64::engine::general_purpose::STANDARD
             .decode(b64)
             .map_err(|_| bad("the key is not base64"))?;
         if raw.len() != 33 {
-            return Err(bad("the key is not a type byte and 32 bytes of Ed25519 key"));
+            return Err(bad(
+                "the key is not a type byte and 32 bytes of Ed25519 key",
+            ));
         }
         let alg = raw[0];
         if alg != ALG_ED25519 && alg != ALG_COSIGNATURE_V1 {
-            return Err(bad("the type is neither 0x01 (Ed25519) nor 0x04 (cosignature/v1)"));
+            return Err(bad(
+                "the type is neither 0x01 (Ed25519) nor 0x04 (cosignature/v1)",
+            ));
         }
         let key: [u8; 32] = raw[1..].try_into().expect("32 bytes");
         if PublicKey::from_bytes(&key).is_none() {
@@ -78,7 +91,9 @@ impl VerifierKey {
         }
         let want = key_id(name, alg, &key);
         if format!("{want:08x}") != id {
-            return Err(bad(&format!("the key id does not match the key ({want:08x})")));
+            return Err(bad(&format!(
+                "the key id does not match the key ({want:08x})"
+            )));
         }
         Ok(VerifierKey {
             name: name.to_string(),
@@ -228,7 +243,11 @@ mod tests {
         let s = v.to_string();
         assert_eq!(VerifierKey::parse(&s).unwrap(), v);
         let (head, tail) = s.split_at(s.find('+').unwrap() + 1);
-        let wrong = format!("{head}{}{}", if tail.starts_with('0') { "1" } else { "0" }, &tail[1..]);
+        let wrong = format!(
+            "{head}{}{}",
+            if tail.starts_with('0') { "1" } else { "0" },
+            &tail[1..]
+        );
         assert!(VerifierKey::parse(&wrong).is_err());
         assert!(VerifierKey::parse("no-plus-signs").is_err());
     }

@@ -93,7 +93,10 @@ mod tests {
     #[test]
     fn tile_paths_are_c2sp() {
         assert_eq!(super::tile_path(Some(0), 0, 256), "tile/0/000");
-        assert_eq!(super::tile_path(Some(1), 1234067, 8), "tile/1/x001/x234/067.p/8");
+        assert_eq!(
+            super::tile_path(Some(1), 1234067, 8),
+            "tile/1/x001/x234/067.p/8"
+        );
         assert_eq!(super::tile_path(None, 5, 256), "tile/entries/005");
         assert_eq!(super::tile_path(None, 1000, 3), "tile/entries/x001/000.p/3");
     }

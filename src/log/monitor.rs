@@ -168,7 +168,11 @@ pub fn monitor(
         return Ok(report);
     }
     let policy = (!keys.is_empty()).then(|| {
-        Policy::publisher_keys(keys.iter().map(|k| (k.id().to_string(), k.clone())).collect())
+        Policy::publisher_keys(
+            keys.iter()
+                .map(|k| (k.id().to_string(), k.clone()))
+                .collect(),
+        )
     });
     let now = Timestamp::now();
     let folded = crate::path::fold(pattern);
@@ -248,7 +252,11 @@ mod tests {
             let new = tlog_tiles::stored_hashes(n, &data, &stored).unwrap();
             stored.0.extend(new);
             push(&mut f, tlog_tiles::record_hash(&data));
-            assert_eq!(root(&f), tlog_tiles::tree_hash(n + 1, &stored).unwrap(), "{n}");
+            assert_eq!(
+                root(&f),
+                tlog_tiles::tree_hash(n + 1, &stored).unwrap(),
+                "{n}"
+            );
         }
     }
 }

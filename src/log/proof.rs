@@ -117,7 +117,9 @@ impl TlogProof {
             if hashes.len() == 64 {
                 return Err(bad("more than 64 proof hashes"));
             }
-            let h = b64.decode(l).map_err(|_| bad("a proof hash is not base64"))?;
+            let h = b64
+                .decode(l)
+                .map_err(|_| bad("a proof hash is not base64"))?;
             let h: [u8; 32] = h
                 .try_into()
                 .map_err(|_| bad("a proof hash is not 32 bytes"))?;

@@ -30,7 +30,10 @@ fn client(timeout: Duration) -> Result<reqwest::blocking::Client, LogError> {
         .map_err(|e| LogError::Http(e.to_string()))
 }
 
-fn read_body(r: reqwest::blocking::Response, url: &str) -> Result<(u16, String, Vec<u8>), LogError> {
+fn read_body(
+    r: reqwest::blocking::Response,
+    url: &str,
+) -> Result<(u16, String, Vec<u8>), LogError> {
     let status = r.status().as_u16();
     let ct = r
         .headers()
@@ -122,7 +125,8 @@ impl WitnessClient {
                         }
                         let n = Note::new(note.text(), std::slice::from_ref(&sig))
                             .map_err(|e| e.to_string())?;
-                        let known = signed_note::VerifierList::new(vec![Box::new(self.vkey.clone())]);
+                        let known =
+                            signed_note::VerifierList::new(vec![Box::new(self.vkey.clone())]);
                         n.verify(&known)
                             .map_err(|e| format!("its cosignature does not verify: {e}"))?;
                         return Ok(sig);
@@ -144,7 +148,11 @@ impl WitnessClient {
                 s => {
                     return Err(format!(
                         "HTTP {s}: {}",
-                        String::from_utf8_lossy(&body).trim().chars().take(200).collect::<String>()
+                        String::from_utf8_lossy(&body)
+                            .trim()
+                            .chars()
+                            .take(200)
+                            .collect::<String>()
                     ))
                 }
             }
@@ -173,8 +181,8 @@ fn servable(path: &str) -> bool {
 }
 
 fn respond(req: tiny_http::Request, status: u16, ct: &str, body: Vec<u8>) {
-    let header = tiny_http::Header::from_bytes(&b"Content-Type"[..], ct.as_bytes())
-        .expect("a valid header");
+    let header =
+        tiny_http::Header::from_bytes(&b"Content-Type"[..], ct.as_bytes()).expect("a valid header");
     let _ = req.respond(
         tiny_http::Response::from_data(body)
             .with_status_code(status)
@@ -253,7 +261,13 @@ pub fn serve_log(
         }
     });
     for mut req in server.incoming_requests() {
-        let path = req.url().split('?').next().unwrap_or("").trim_start_matches('/').to_string();
+        let path = req
+            .url()
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .trim_start_matches('/')
+            .to_string();
         match (req.method(), path.as_str()) {
             (tiny_http::Method::Post, "add") => {
                 let body = match read_request(&mut req) {
@@ -269,7 +283,12 @@ pub fn serve_log(
                 }
                 let (rtx, rrx) = mpsc::channel();
                 if tx.send((body, rtx)).is_err() {
-                    respond(req, 503, "text/plain", b"the log is not accepting entries\n".to_vec());
+                    respond(
+                        req,
+                        503,
+                        "text/plain",
+                        b"the log is not accepting entries\n".to_vec(),
+                    );
                     continue;
                 }
                 std::thread::spawn(move || match rrx.recv() {
@@ -322,7 +341,8 @@ pub fn serve_witness(server: tiny_http::Server, witness: &Witness) -> Result<(),
 
 /// Binds an HTTP server to `addr`.
 pub fn bind(addr: &str) -> Result<tiny_http::Server, LogError> {
-    tiny_http::Server::http(addr).map_err(|e| LogError::Http(format!("cannot listen on {addr}: {e}")))
+    tiny_http::Server::http(addr)
+        .map_err(|e| LogError::Http(format!("cannot listen on {addr}: {e}")))
 }
 
 /// Submits a release's log entry to the log at `url` (`POST URL/add`) and returns its proof.
@@ -339,7 +359,11 @@ pub fn submit(url: &str, entry: &LogEntry) -> Result<super::TlogProof, LogError>
         return Err(LogError::Http(format!(
             "{}: HTTP {status}: {}",
             crate::net::redact_url(&u),
-            String::from_utf8_lossy(&body).trim().chars().take(200).collect::<String>()
+            String::from_utf8_lossy(&body)
+                .trim()
+                .chars()
+                .take(200)
+                .collect::<String>()
         )));
     }
     super::TlogProof::parse(&body)

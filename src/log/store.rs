@@ -85,7 +85,8 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LogError> {
 pub fn sign_checkpoint(signer: &LogSigner, size: u64, hash: Hash) -> Result<Note, LogError> {
     let cp = Checkpoint::new(signed_note::Signer::name(signer), size, hash, "")
         .map_err(|e| LogError::Checkpoint(e.to_string()))?;
-    let mut note = Note::new(&cp.to_bytes(), &[]).map_err(|e| LogError::Checkpoint(e.to_string()))?;
+    let mut note =
+        Note::new(&cp.to_bytes(), &[]).map_err(|e| LogError::Checkpoint(e.to_string()))?;
     note.add_sigs(&[signer])
         .map_err(|e| LogError::Checkpoint(e.to_string()))?;
     Ok(note)
@@ -100,13 +101,13 @@ pub fn open_checkpoint(bytes: &[u8], log: &VerifierKey) -> Result<(Note, Checkpo
     let note = Note::from_bytes(bytes).map_err(|e| LogError::Checkpoint(e.to_string()))?;
     let known = signed_note::VerifierList::new(vec![Box::new(log.clone())]);
     note.verify(&known).map_err(|e| match e {
-        signed_note::NoteError::UnverifiedNote => LogError::Checkpoint(format!(
-            "not signed by the log key {}",
-            log
-        )),
+        signed_note::NoteError::UnverifiedNote => {
+            LogError::Checkpoint(format!("not signed by the log key {}", log))
+        }
         e => LogError::Checkpoint(e.to_string()),
     })?;
-    let cp = Checkpoint::from_bytes(note.text()).map_err(|e| LogError::Checkpoint(e.to_string()))?;
+    let cp =
+        Checkpoint::from_bytes(note.text()).map_err(|e| LogError::Checkpoint(e.to_string()))?;
     if cp.origin() != log.name {
         return Err(LogError::Checkpoint(format!(
             "its origin is {:?}, the log key is {:?}'s",
@@ -345,7 +346,10 @@ impl LogDir {
                 for h in hs {
                     data.extend_from_slice(&h.0);
                 }
-                write_atomic(&self.root.join(tile_path(Some(level), n, end - start)), &data)?;
+                write_atomic(
+                    &self.root.join(tile_path(Some(level), n, end - start)),
+                    &data,
+                )?;
                 n += 1;
             }
             level += 1;
@@ -359,8 +363,10 @@ impl LogDir {
     /// The proof that entry `index` is in the tree of the current checkpoint.
     pub fn proof(&self, index: u64, entry: &[u8]) -> Result<super::TlogProof, LogError> {
         let checkpoint = self.checkpoint_bytes()?;
-        let note = Note::from_bytes(&checkpoint).map_err(|e| LogError::Checkpoint(e.to_string()))?;
-        let cp = Checkpoint::from_bytes(note.text()).map_err(|e| LogError::Checkpoint(e.to_string()))?;
+        let note =
+            Note::from_bytes(&checkpoint).map_err(|e| LogError::Checkpoint(e.to_string()))?;
+        let cp =
+            Checkpoint::from_bytes(note.text()).map_err(|e| LogError::Checkpoint(e.to_string()))?;
         let hp = self.private("hashes");
         let f = File::open(&hp).map_err(io(&hp))?;
         let r = Hashes {
@@ -426,16 +432,22 @@ pub fn split_bundle(b: &[u8]) -> Result<Vec<Vec<u8>>, LogError> {
     let mut at = 0usize;
     while at < b.len() {
         let Some(len) = b.get(at..at + 2) else {
-            return Err(LogError::Entry("an entry bundle ends inside a length".into()));
+            return Err(LogError::Entry(
+                "an entry bundle ends inside a length".into(),
+            ));
         };
         let len = u16::from_be_bytes([len[0], len[1]]) as usize;
         let Some(e) = b.get(at + 2..at + 2 + len) else {
-            return Err(LogError::Entry("an entry bundle ends inside an entry".into()));
+            return Err(LogError::Entry(
+                "an entry bundle ends inside an entry".into(),
+            ));
         };
         out.push(e.to_vec());
         at += 2 + len;
         if out.len() > TILE_WIDTH as usize {
-            return Err(LogError::Entry("an entry bundle holds more than 256 entries".into()));
+            return Err(LogError::Entry(
+                "an entry bundle holds more than 256 entries".into(),
+            ));
         }
     }
     Ok(out)
@@ -498,8 +510,10 @@ mod tests {
         log.add(key.clone(), &es, &[]).unwrap();
         all.extend(es);
         let p = log.proof(557, &all[557]).unwrap();
-        p.verify(&policy, &entry(557).model, entry(557).manifest).unwrap();
+        p.verify(&policy, &entry(557).model, entry(557).manifest)
+            .unwrap();
         let p = log.proof(3, &all[3]).unwrap();
-        p.verify(&policy, &entry(3).model, entry(3).manifest).unwrap();
+        p.verify(&policy, &entry(3).model, entry(3).manifest)
+            .unwrap();
     }
 }

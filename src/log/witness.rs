@@ -68,9 +68,8 @@ impl Witness {
     ) -> Result<Witness, LogError> {
         LogSigner::cosigner(name, key.clone(), 0)?;
         let state = match std::fs::read(state_path) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
-                LogError::Witness(format!("state {}: {e}", state_path.display()))
-            })?,
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| LogError::Witness(format!("state {}: {e}", state_path.display())))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(io(state_path)(e)),
         };
@@ -104,9 +103,10 @@ impl Witness {
         };
         let mut lines = head.split('\n');
         let old = match lines.next().and_then(|l| l.strip_prefix("old ")) {
-            Some(o) if !o.is_empty()
-                && o.bytes().all(|c| c.is_ascii_digit())
-                && (o == "0" || !o.starts_with('0')) =>
+            Some(o)
+                if !o.is_empty()
+                    && o.bytes().all(|c| c.is_ascii_digit())
+                    && (o == "0" || !o.starts_with('0')) =>
             {
                 match o.parse::<u64>() {
                     Ok(o) => o,
@@ -121,7 +121,11 @@ impl Witness {
             if proof.len() == 63 {
                 return Answer::text(400, "more than 63 consistency proof lines");
             }
-            match b64.decode(l).ok().and_then(|h| <[u8; 32]>::try_from(h).ok()) {
+            match b64
+                .decode(l)
+                .ok()
+                .and_then(|h| <[u8; 32]>::try_from(h).ok())
+            {
                 Some(h) => proof.push(Hash(h)),
                 None => return Answer::text(400, "a consistency proof line is not a base64 hash"),
             }

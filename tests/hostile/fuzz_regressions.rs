@@ -54,3 +54,8 @@ fn policy_inputs() {
 fn response_inputs() {
     assert!(replay("response", checks::response) >= 3);
 }
+
+#[test]
+fn tlog_inputs() {
+    assert!(replay("tlog", checks::tlog) >= 30);
+}

@@ -8,6 +8,7 @@ mod common;
 mod dest;
 mod fuzz_regressions;
 mod judge;
+mod log;
 mod metadata;
 mod mutations;
 mod network;
