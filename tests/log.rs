@@ -507,3 +507,80 @@ fn go_sumdb_tlog_and_note_verify_our_proofs() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }
+
+/// `log add` killed in the middle of writing, at several moments: the log still opens at its
+/// last checkpoint, appends again, and every proof verifies.
+#[test]
+fn a_killed_add_leaves_the_last_good_log() {
+    use base64::Engine as _;
+    let st = setup();
+    let t = st.tmp.path();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let lines: String = (0..40_000u32)
+        .map(|i| {
+            let e = weightseal::log::LogEntry {
+                model: format!("org/bulk-{i}"),
+                manifest: weightseal::Digest(*blake3::hash(&i.to_le_bytes()).as_bytes()),
+                version: Some(u64::from(i)),
+                attestations: vec![],
+            };
+            format!("{}\n", b64.encode(e.encode()))
+        })
+        .collect();
+    let file = t.join("entries.txt");
+    fs::write(&file, lines).unwrap();
+    let logdir = t.join("log");
+    let vkey = weightseal::log::VerifierKey::parse(&st.vkey).unwrap();
+    let acme = key(t, "acme");
+    for (round, delay_ms) in [30u64, 120, 400].into_iter().enumerate() {
+        let mut child = Command::new(common::bin())
+            .args([
+                "log",
+                "add",
+                s(&logdir),
+                "--key",
+                s(&st.log_key),
+                "--entries",
+                s(&file),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        // The checkpoint is the last good one, whatever the moment of the kill.
+        let log = weightseal::log::store::LogDir::new(&logdir);
+        let (_, cp) = log.checkpoint(&vkey).unwrap();
+        let extra = round as u64; // the releases appended in earlier rounds
+        assert_eq!(
+            (cp.size() - extra) % 40_000,
+            0,
+            "round {round}: size {}",
+            cp.size()
+        );
+        // And the log goes on: a release appended now proves its inclusion.
+        let m = t.join(format!("after-{round}"));
+        release(
+            &m,
+            &format!("org/after-{round}"),
+            format!("w{round}").as_bytes(),
+            &acme,
+            1,
+        );
+        let o = ws(&["log", "add", s(&logdir), "--key", s(&st.log_key), s(&m)]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let o = ws(&[
+            "verify",
+            s(&m),
+            "--key",
+            s(&t.join("acme.pub")),
+            "--log-key",
+            &st.vkey,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "round {round}: {}", text(&o));
+        let (_, cp2) = log.checkpoint(&vkey).unwrap();
+        assert_eq!(cp2.size(), cp.size() + 1);
+    }
+}

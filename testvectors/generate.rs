@@ -2714,6 +2714,25 @@ fn policy_vectors(v: &mut Vectors) {
     let cases: Vec<(&str, &str, String, Result<&str, &str>)> = vec![
         ("minimal", "One signer, one role.", format!("{publisher}{one}"), Ok("publisher=1")),
         (
+            "log-table",
+            "A [log] table: a release must carry a proof of inclusion in this transparency log, cosigned by 1 of the 1 witness (spec/log.md).",
+            format!(
+                "{publisher}{one}[log]\nkey = \"{}\"\nwitnesses = [\"{}\"]\nquorum = 1\n",
+                weightseal::log::keys::LogSigner::log("example.test/log", std::sync::Arc::new(PrivateKey::from_seed(&[0x10; 32]))).unwrap().verifier(),
+                weightseal::log::keys::LogSigner::cosigner("w.example.test", std::sync::Arc::new(PrivateKey::from_seed(&[0x20; 32])), 0).unwrap().verifier()
+            ),
+            Ok("publisher=1"),
+        ),
+        (
+            "log-quorum-too-high",
+            "A [log] quorum larger than the witnesses listed.",
+            format!(
+                "{publisher}{one}[log]\nkey = \"{}\"\nquorum = 1\n",
+                weightseal::log::keys::LogSigner::log("example.test/log", std::sync::Arc::new(PrivateKey::from_seed(&[0x10; 32]))).unwrap().verifier()
+            ),
+            Err("policy-syntax"),
+        ),
+        (
             "every-setting",
             "Every optional member, with two signers and two roles.",
             format!(

@@ -377,17 +377,10 @@ impl Policy {
                         .map(|w| crate::log::VerifierKey::parse(w).map_err(|e| bad(e.to_string())))
                         .collect::<Result<Vec<_>, _>>()?;
                     let quorum = l.quorum.unwrap_or(witnesses.len());
-                    if quorum > witnesses.len() {
-                        return Err(bad(format!(
-                            "quorum {quorum} is more than the {} witness(es) listed",
-                            witnesses.len()
-                        )));
-                    }
-                    Some(crate::log::LogPolicy {
-                        log,
-                        witnesses,
-                        quorum,
-                    })
+                    Some(
+                        crate::log::LogPolicy::new(log, witnesses, quorum)
+                            .map_err(|e| bad(e.to_string()))?,
+                    )
                 }
             },
         })

@@ -441,26 +441,15 @@ impl LogArgs {
             return Ok(from_policy.and_then(|p| p.log.clone()));
         };
         let log = weightseal::log::VerifierKey::parse(key)?;
-        if log.is_cosigner() {
-            anyhow::bail!("--log-key takes the log's key (type 0x01), not a witness's");
-        }
         let witnesses = self
             .witnesses
             .iter()
             .map(|w| weightseal::log::VerifierKey::parse(w))
             .collect::<Result<Vec<_>, _>>()?;
         let quorum = self.quorum.unwrap_or(witnesses.len());
-        if quorum > witnesses.len() {
-            anyhow::bail!(
-                "--quorum {quorum}: only {} --witness key(s) given",
-                witnesses.len()
-            );
-        }
-        Ok(Some(weightseal::log::LogPolicy {
-            log,
-            witnesses,
-            quorum,
-        }))
+        Ok(Some(weightseal::log::LogPolicy::new(
+            log, witnesses, quorum,
+        )?))
     }
 }
 

@@ -51,6 +51,38 @@ pub struct LogPolicy {
     pub quorum: usize,
 }
 
+impl LogPolicy {
+    /// A requirement: the log's key (type 0x01), witnesses' keys (type 0x04), and a quorum of
+    /// at most the witnesses given.
+    pub fn new(
+        log: VerifierKey,
+        witnesses: Vec<VerifierKey>,
+        quorum: usize,
+    ) -> Result<LogPolicy, LogError> {
+        if log.is_cosigner() {
+            return Err(LogError::Key(format!(
+                "{log} is a witness's key (type 0x04), not a log's (type 0x01)"
+            )));
+        }
+        if let Some(w) = witnesses.iter().find(|w| !w.is_cosigner()) {
+            return Err(LogError::Key(format!(
+                "{w} is not a witness's cosignature/v1 key (type 0x04)"
+            )));
+        }
+        if quorum > witnesses.len() {
+            return Err(LogError::Key(format!(
+                "a quorum of {quorum} with {} witness(es)",
+                witnesses.len()
+            )));
+        }
+        Ok(LogPolicy {
+            log,
+            witnesses,
+            quorum,
+        })
+    }
+}
+
 /// A proof that verified.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ProofReport {
