@@ -1535,6 +1535,38 @@ fn tensor_manifest_vectors(v: &mut Vectors) {
     ));
     v.insert("manifest/ok-tensor-files.txt".into(), s);
 
+    // H1 (spec/manifest.md, Fields): `metadata: []` is metadata. A model whose only tensor
+    // file records no metadata keys still carries the metadata-set digest of the empty set.
+    let st_only_rows: Vec<TensorRow> = st_rows.clone();
+    let empty_meta = Some(metadata_set(&[]));
+    let only_empty = |meta: Option<[u8; 32]>| {
+        bytes_of(&top3(
+            vec![
+                C::M(file_map(&plain, cs, false)),
+                C::M(with_meta(&st_map, &[])),
+            ],
+            Some(tensor_set(&st_only_rows)),
+            meta,
+        ))
+    };
+    let good_empty = only_empty(empty_meta);
+    let mut s = String::from("# A model whose only tensor file (safetensors, no __metadata__) records `metadata: []`: an empty\n# list is metadata, so `metadata_digest` is present, the metadata-set digest of the empty set.\nexpect: success\nname: tensors\nchunk_size: 16384\nsha256: no\n");
+    s.push_str(&format!("file: {} {} {}\n", plain.len, plain.seed, plain.path));
+    s.push_str(&format!("file-hex: model.safetensors {}\n", hex(&st)));
+    s.push_str(&format!(
+        "manifest: {}\ndigest: {}\n",
+        hex(&good_empty),
+        hex(blake3::hash(&good_empty).as_bytes())
+    ));
+    v.insert("manifest/ok-empty-metadata.txt".into(), s);
+    v.insert(
+        "manifest/bad-empty-metadata-without-digest.txt".into(),
+        format!(
+            "# The same manifest without `metadata_digest`: an empty `metadata` list still requires it.\nexpect: manifest invalid\nerror: missing-field\nmanifest: {}\n",
+            hex(&only_empty(None))
+        ),
+    );
+
     let with_st_meta = |m: Vec<(C, C)>, digest: Option<[u8; 32]>, meta: Option<[u8; 32]>| {
         bytes_of(&top3(
             vec![
