@@ -516,6 +516,15 @@ fn attestation_vectors() {
             let got = r.version.map(|x| x.to_string());
             assert_eq!(got.as_deref().unwrap_or("none"), want, "{}", v.name);
         }
+        if let Some(want) = v.opt("unmet") {
+            let got: Vec<&str> = r
+                .roles
+                .iter()
+                .filter(|x| !x.met)
+                .map(|x| x.role.as_str())
+                .collect();
+            assert_eq!(got.join(" "), want, "{}", v.name);
+        }
         let expect = v.one("expect");
         assert_eq!(r.ok, expect == "success", "{}", v.name);
         // The category follows from the codes (spec/attestation.md, "Test vectors"): success

@@ -1900,6 +1900,8 @@ fn attestation_vectors(v: &mut Vectors) {
         state_after: Option<u64>,
         /// Keys trusted without a seed (a small-order key has none): (name, raw key, roles).
         bare_keys: Vec<(&'a str, [u8; 32], &'a str)>,
+        /// The roles reported unmet, when the vector pins them.
+        unmet: Option<Vec<&'a str>>,
     }
     #[allow(clippy::too_many_arguments)]
     fn case<'a>(
@@ -1928,6 +1930,7 @@ fn attestation_vectors(v: &mut Vectors) {
             lines: None,
             state_after: None,
             bare_keys: Vec::new(),
+            unmet: None,
         }
     }
     let p1 = vec![("publisher", 1)];
@@ -2641,6 +2644,67 @@ fn attestation_vectors(v: &mut Vectors) {
     c.version = Some(None);
     c.state_after = Some(5);
     cases.push(c);
+    // H2: surplus votes stating different versions. The release version is the lowest stated
+    // by any vote of a version role, whatever the flow counts; with a state at 8, that is a
+    // rollback even though the vote of version 9 alone would meet the threshold.
+    let surplus = || {
+        vec![
+            sign("publisher-b", with_version("publisher", Some(9)), digest),
+            good_pub.clone(),
+        ]
+    };
+    let mut c = case(
+        "surplus-votes-lowest-version",
+        "Two publisher keys, threshold 1; the first envelope states version 9, the second 7; the state records 8. The release version is 7 (the lowest of every vote), so this is a rollback, whichever vote a flow would count.",
+        "policy unmet",
+        vec!["publisher", "publisher-b"],
+        vec![("publisher", 1)],
+        Some(8),
+        surplus(),
+        vec!["valid", "valid"],
+        vec!["rollback"],
+    );
+    c.version = Some(Some(7));
+    cases.push(c);
+    let mut c = case(
+        "surplus-votes-no-state",
+        "The same surplus votes without a state file: verified, release version 7.",
+        "success",
+        vec!["publisher", "publisher-b"],
+        vec![("publisher", 1)],
+        None,
+        surplus(),
+        vec!["valid", "valid"],
+        vec![],
+    );
+    c.version = Some(Some(7));
+    cases.push(c);
+    let mut c = case(
+        "unmet-role-is-the-later-name",
+        "One key may attest auditor and publisher (separation of duties on), thresholds 1 and 1: roles are filled in the byte order of their names, so auditor is met and publisher is the role reported unmet.",
+        "policy unmet",
+        vec!["publisher", "acme-audit"],
+        vec![("publisher", 1), ("auditor", 1)],
+        None,
+        vec![sign("acme-audit", pred("auditor", None, None), digest), good_pub.clone()],
+        vec!["valid", "valid"],
+        vec!["threshold-not-met"],
+    );
+    c.unmet = Some(vec!["publisher"]);
+    cases.push(c);
+    let mut c = case(
+        "no-version-beside-unmet-threshold",
+        "A state file in force, thresholds unmet, and no vote states a version: both no-version and threshold-not-met (no-version does not depend on the thresholds).",
+        "policy unmet",
+        vec!["publisher", "publisher-b"],
+        vec![("publisher", 2)],
+        Some(3),
+        vec![sign("publisher", pred("publisher", None, None), digest)],
+        vec!["valid"],
+        vec!["no-version", "threshold-not-met"],
+    );
+    c.version = Some(None);
+    cases.push(c);
     for c in cases {
         let Case {
             name,
@@ -2657,6 +2721,7 @@ fn attestation_vectors(v: &mut Vectors) {
             lines,
             state_after,
             bare_keys,
+            unmet,
         } = c;
         let mut s = format!(
             "# {desc}\nexpect: {expect}\nnow: {now}\nmodel: {model}\nmanifest_digest: {digest}\n"
@@ -2724,6 +2789,9 @@ fn attestation_vectors(v: &mut Vectors) {
         }
         if let Some(after) = state_after {
             s.push_str(&format!("state_after: {model} {after}\n"));
+        }
+        if let Some(u) = unmet {
+            s.push_str(&format!("unmet: {}\n", u.join(" ")));
         }
         v.insert(format!("attestation/{name}.txt"), s);
     }

@@ -636,30 +636,43 @@ impl Assignment {
             to.push(a);
             cap.push(0);
         }
-        // Augment along shortest paths (Edmonds-Karp) until none is left.
-        loop {
-            let mut prev: Vec<Option<usize>> = vec![None; n];
-            let mut seen = vec![false; n];
-            seen[0] = true;
-            let mut queue = std::collections::VecDeque::from([0usize]);
-            while let Some(u) = queue.pop_front() {
-                for &e in &adj[u] {
-                    let v = to[e];
-                    if cap[e] > 0 && !seen[v] {
-                        seen[v] = true;
-                        prev[v] = Some(e);
-                        queue.push_back(v);
+        // The lexicographically maximal flow: roles in the byte order of their names (the
+        // order of `roles`), each augmented as far as it goes before the next, along shortest
+        // paths. An augmenting path leaves the source by one role's edge and never re-enters
+        // it, so later roles never take flow from earlier ones: which roles are met is a
+        // function of the inputs, whatever paths are found (spec/attestation.md, step 9).
+        for role_edge in 0..roles.len() {
+            loop {
+                let first = 2 * role_edge; // the source → role edge, in insertion order
+                if cap[first] == 0 {
+                    break;
+                }
+                let start = to[first];
+                let mut prev: Vec<Option<usize>> = vec![None; n];
+                let mut seen = vec![false; n];
+                seen[0] = true;
+                seen[start] = true;
+                prev[start] = Some(first);
+                let mut queue = std::collections::VecDeque::from([start]);
+                while let Some(u) = queue.pop_front() {
+                    for &e in &adj[u] {
+                        let v = to[e];
+                        if cap[e] > 0 && !seen[v] {
+                            seen[v] = true;
+                            prev[v] = Some(e);
+                            queue.push_back(v);
+                        }
                     }
                 }
-            }
-            if !seen[1] {
-                break;
-            }
-            let mut v = 1;
-            while let Some(e) = prev[v] {
-                cap[e] -= 1;
-                cap[e ^ 1] += 1;
-                v = to[e ^ 1];
+                if !seen[1] {
+                    break;
+                }
+                let mut v = 1;
+                while let Some(e) = prev[v] {
+                    cap[e] -= 1;
+                    cap[e ^ 1] += 1;
+                    v = to[e ^ 1];
+                }
             }
         }
         let chosen = triple_edges
@@ -895,21 +908,20 @@ pub fn evaluate(
         })
         .collect();
     let met = |role: &str| roles.iter().any(|r| r.role == role && r.met);
-    // Attestations that count: a vote on an edge of the assignment.
+    // Attestations that count (step 9): valid, with a vote for a role that is met. A function
+    // of the inputs, not of the flow's paths; identical votes from two envelopes are one edge
+    // of the network and both envelopes count.
     for v in &votes {
-        if assignment
-            .chosen
-            .iter()
-            .any(|(r, n, k)| *r == v.role && *n == v.name && *k == v.keyid)
-        {
+        if met(&v.role) {
             reports[v.report].counted = true;
         }
     }
+    // The release version (step 11): the lowest version stated by any vote of a version role —
+    // a valid, in-window, non-revoked attestation of that role by a key the policy assigns it —
+    // whatever the flow and whether or not the role is met. No single key can raise it.
     let version = votes
         .iter()
-        .filter(|v| {
-            reports[v.report].counted && met(&v.role) && policy.version_roles.contains(&v.role)
-        })
+        .filter(|v| policy.version_roles.contains(&v.role))
         .filter_map(|v| reports[v.report].version)
         .min();
     let mut problems = check_pins(policy.model.as_deref(), policy.digest, name, digest);
