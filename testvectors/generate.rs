@@ -704,6 +704,82 @@ fn manifest_vectors(v: &mut Vectors) {
                 with_files(fs)
             }),
         ),
+        // Error precedence (spec/manifest.md, "Reading a manifest", "Which error"): inputs that
+        // break two rules, and the one code a reader reports.
+        (
+            "two-rules-name-after-files",
+            "An empty name and files[0].path '.git/config': the files are read before the name rule is applied, so bad-path.",
+            "bad-path",
+            Some("reserved"),
+            bytes_of(&{
+                let mut m = file(0);
+                m[0].1 = t(".git/config");
+                let mut fs = files(&top);
+                fs[0] = C::M(m);
+                let mut t2 = top.clone();
+                t2[1].1 = C::A(fs);
+                t2[0].1 = t("");
+                C::M(t2)
+            }),
+        ),
+        (
+            "two-rules-keys-before-values",
+            "An unknown top-level key after chunk_size, and format 2: every key is checked before any value, so unknown-field.",
+            "unknown-field",
+            None,
+            bytes_of(&{
+                let mut t2 = top.clone();
+                t2[2].1 = C::U(2);
+                t2.push((t("zzz"), C::U(1)));
+                C::M(t2)
+            }),
+        ),
+        (
+            "two-rules-format-before-name",
+            "format 2 and an empty name: format is read first, so unsupported-version.",
+            "unsupported-version",
+            None,
+            bytes_of(&{
+                let mut t2 = top.clone();
+                t2[2].1 = C::U(2);
+                t2[0].1 = t("");
+                C::M(t2)
+            }),
+        ),
+        (
+            "two-rules-chunks-of-the-first-file",
+            "The files in the wrong order, and the first of them (b.bin, 40000 bytes) without its chunks: each file is checked whole (order with its predecessor, then its chunks) before the next, so chunk-count.",
+            "chunk-count",
+            None,
+            bytes_of(&{
+                let mut fs = files(&top);
+                fs.swap(0, 1);
+                if let C::M(m) = &mut fs[0] {
+                    m.retain(|(k, _)| !matches!(k, C::T(x) if x == "chunks"));
+                }
+                with_files(fs)
+            }),
+        ),
+        (
+            "two-rules-earlier-file-first",
+            "files[0].path '../x' and files[1].blake3 of 31 bytes: files[0] is read whole first, so bad-path.",
+            "bad-path",
+            Some("dotdot-component"),
+            bytes_of(&{
+                let mut fs = files(&top);
+                if let C::M(m) = &mut fs[0] {
+                    m[0].1 = t("../x");
+                }
+                if let C::M(m) = &mut fs[1] {
+                    for (k, v) in m.iter_mut() {
+                        if matches!(k, C::T(x) if x == "blake3") {
+                            *v = C::B(vec![7; 31]);
+                        }
+                    }
+                }
+                with_files(fs)
+            }),
+        ),
         (
             "path-git-nested",
             "A path inside a nested .git directory (git would read sub/.git/config).",

@@ -4,11 +4,12 @@
 //! A policy (TOML) names trusted signers, each with one or more keys, the roles each may
 //! attest and an optional validity window per key, and a threshold per required role: k
 //! distinct signers. By default a key counts toward one role per release (separation of
-//! duties), which is decided as a maximum flow so that a bundle passes exactly when some
-//! assignment of distinct keys to role slots meets every threshold. Expired, too old
-//! (`max_age`), revoked or out-of-window attestations do not count. Only attestations that
-//! count toward a met role listed in `version_roles` (default: `publisher`) state the release
-//! version; with a state file a release must state one, and a version lower than the highest
+//! duties), which is decided as a lexicographically maximal flow (roles in the byte order of
+//! their names) so that a bundle passes exactly when some assignment of distinct keys to role
+//! slots meets every threshold, and the roles reported unmet are a function of the inputs.
+//! Expired, too old (`max_age`), revoked or out-of-window attestations do not count. The
+//! release version is the lowest stated by any valid vote of a role listed in `version_roles`
+//! (default: `publisher`), independent of the flow; with a state file a release must state one, and a version lower than the highest
 //! one accepted before for the same model fails (rollback protection). Evaluation is pure: the
 //! caller gives the time and the state, and writes the new state only after success.
 
@@ -516,8 +517,8 @@ pub struct PolicyReport {
     pub ok: bool,
     pub attestations: Vec<AttestationReport>,
     pub roles: Vec<RoleReport>,
-    /// The release version: the lowest version stated by the attestations counted toward a
-    /// met role of `version_roles` (so no single key can raise it), if any states one.
+    /// The release version: the lowest version stated by any valid vote of a role of
+    /// `version_roles` (so no single key can raise it), if any states one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
     /// Failures that are not about one attestation (rollback, model name, state file).
