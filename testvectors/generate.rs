@@ -1323,6 +1323,23 @@ fn format_vectors(v: &mut Vectors) {
         ("st-data-length", "The tensors end before the end of the file.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}"#), 3)),
         ("st-unknown-dtype", "dtype Q4 is not a safetensors dtype.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"Q4","shape":[2],"data_offsets":[0,1]}"#), 1)),
         ("st-overflow", "The element count overflows 64 bits.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,1]}"#), 1)),
+        // Which error (spec/manifest.md, safetensors, "Which error"): JSON over the whole
+        // header first, then the tensor count, then rules 3 to 7 entry by entry, then rule 8.
+        ("st-two-rules-entry-by-entry", "Tensor a has dtype Q4 and a later key b is listed twice: rules 3 to 7 are checked entry by entry in header order, so unknown-dtype (a rule-by-rule reading would say duplicate-tensor).", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"Q4","shape":[2],"data_offsets":[0,1]},"b":{"dtype":"U8","shape":[1],"data_offsets":[1,2]},"b":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}"#), 2)),
+        ("st-two-rules-json-first", "A tensor with an unknown dtype, then a syntax error later in the header: the whole header is parsed as JSON first, so json.", Format::Safetensors, st_raw(r#"{"a":{"dtype":"Q4","shape":[2],"data_offsets":[0,1]},"b":1,}"#, 1)),
+        ("st-two-rules-tiling-last", "A wrong-length tensor that also leaves a hole: rule 7 is checked before rule 8, so wrong-length.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"F32","shape":[2],"data_offsets":[4,8]}"#), 8)),
+        ("st-rule7-order", "Both partial-byte (3 F4 elements) and reversed data_offsets: rule 7's checks go overflow, partial-byte, reversed, wrong-length.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"F4","shape":[3],"data_offsets":[2,0]}"#), 2)),
+        ("st-data-offsets-twice", "data_offsets given twice in one tensor object: the last value counts, so its 8 bytes are the wrong length for one F32.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"data_offsets":[0,8]}"#), 8)),
+        ("st-data-offsets-three", "data_offsets with three integers breaks rule 5 (bad-tensor), not JSON.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"F32","shape":[1],"data_offsets":[0,4,4]}"#), 4)),
+        ("st-shape-over-u64", "A shape dimension of 2^64 is not an integer from 0 to 2^64-1: rule 5 (bad-tensor).", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"U8","shape":[18446744073709551616],"data_offsets":[0,1]}"#), 1)),
+        ("st-negative-zero", "data_offsets [0, -0]: -0 is not a non-negative integer as written, so bad-tensor.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"U8","shape":[0],"data_offsets":[0,-0]}"#), 0)),
+        ("st-lone-surrogate", "A __metadata__ value holding the escape \\ud800 with no low surrogate: not JSON (json).", Format::Safetensors, st_raw(&tens(r#""__metadata__":{"k":"\ud800"},"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}"#), 1)),
+        ("st-metadata-escapes", "__metadata__ strings with JSON escapes (\\u00e9, \\n, \\\", \\/ and a surrogate pair): the typed value holds the UTF-8 of the unescaped string.", Format::Safetensors, st_raw(&tens(r#""__metadata__":{"k\u00e9":"a\nb\"c\/d\ud83d\ude00\u00e9"},"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}"#), 1)),
+        ("st-too-deep", "An ignored member nested 65 deep (the top-level object is depth 1): more than 64 is json.", Format::Safetensors, st_raw(&format!(r#"{{"a":{{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":{}{}}}}}"#, "[".repeat(63), "]".repeat(63)), 1)),
+        ("st-deep-enough", "An ignored member nested exactly 64 deep is accepted.", Format::Safetensors, st_raw(&format!(r#"{{"a":{{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":{}{}}}}}"#, "[".repeat(62), "]".repeat(62)), 1)),
+        ("st-empty-header", "N = 0: an empty header is not a JSON object (json).", Format::Safetensors, st_raw("", 0)),
+        ("st-first-not-at-zero", "The only tensor begins at data offset 1: a hole before it.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}"#), 2)),
+        ("st-no-tensors-data-left", "No tensors, and two data bytes: data-length.", Format::Safetensors, st_raw("{}", 2)),
         ("gguf-v3", "GGUF v3 with general.alignment 64: F32, Q4_0 (32-element blocks of 18 bytes), Q4_K (256-element blocks of 144 bytes) and a zero-size tensor.", Format::Gguf, gguf_good()),
         ("gguf-v2-default-alignment", "GGUF v2 (same layout as v3) with the default alignment 32.", Format::Gguf, gguf_raw(2, None, &[("w", &[4], 0, 0), ("x", &[32], 8, 32)], 66)),
         ("gguf-bad-magic", "Not GGUF.", Format::Gguf, b"GGML\x03\x00\x00\x00".to_vec()),
@@ -1627,7 +1644,10 @@ fn tensor_manifest_vectors(v: &mut Vectors) {
     };
     let good_empty = only_empty(empty_meta);
     let mut s = String::from("# A model whose only tensor file (safetensors, no __metadata__) records `metadata: []`: an empty\n# list is metadata, so `metadata_digest` is present, the metadata-set digest of the empty set.\nexpect: success\nname: tensors\nchunk_size: 16384\nsha256: no\n");
-    s.push_str(&format!("file: {} {} {}\n", plain.len, plain.seed, plain.path));
+    s.push_str(&format!(
+        "file: {} {} {}\n",
+        plain.len, plain.seed, plain.path
+    ));
     s.push_str(&format!("file-hex: model.safetensors {}\n", hex(&st)));
     s.push_str(&format!(
         "manifest: {}\ndigest: {}\n",

@@ -37,7 +37,7 @@ pub enum SafetensorsError {
     Json(String),
     #[error("tensor {name:?} is listed twice")]
     DuplicateTensor { name: String },
-    #[error("the header lists more than {n} tensors, the most weightseal reads from one file")]
+    #[error("the header lists {n} tensors, more than the {max} weightseal reads from one file", max = super::MAX_TENSORS)]
     TooManyTensors { n: usize },
     #[error("tensor {name:?}: {detail}")]
     BadTensor { name: String, detail: String },
@@ -153,9 +153,9 @@ impl<'de> Deserialize<'de> for MetadataCheck {
                 let mut entries: Vec<(String, String)> = Vec::new();
                 let mut why: Option<String> = None;
                 while let Some(k) = m.next_key::<String>()? {
-                    match m.next_value::<StringOrOther>()?.0 {
-                        Some(v) => entries.push((k, v)),
-                        None => {
+                    match m.next_value::<Loose>()? {
+                        Loose::Str(v) => entries.push((k, v)),
+                        _ => {
                             why.get_or_insert_with(|| {
                                 format!(
                                     "must be an object of string values ({k:?} is not a string)"
@@ -220,48 +220,59 @@ impl<'de> Deserialize<'de> for MetadataCheck {
     }
 }
 
-/// A string value, or `None` for anything else (skipped without being kept).
-struct StringOrOther(Option<String>);
+/// Any JSON value, kept only as far as the header's rules need it: a string, a non-negative
+/// integer (2^64-1 at most, no fraction or exponent), an array of those integers, or something
+/// else (skipped without being kept). Every value is read whole, so a value of the wrong type
+/// is a rule-5 error about that value, never a JSON error about what follows it.
+enum Loose {
+    Str(String),
+    Uint(u64),
+    Uints(Vec<u64>),
+    Other,
+}
 
-impl<'de> Deserialize<'de> for StringOrOther {
+impl<'de> Deserialize<'de> for Loose {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = StringOrOther;
+            type Value = Loose;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_str<E>(self, v: &str) -> Result<StringOrOther, E> {
-                Ok(StringOrOther(Some(v.to_string())))
+            fn visit_str<E>(self, v: &str) -> Result<Loose, E> {
+                Ok(Loose::Str(v.to_string()))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<StringOrOther, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Loose, A::Error> {
                 while m
                     .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
                     .is_some()
                 {}
-                Ok(StringOrOther(None))
+                Ok(Loose::Other)
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut s: A,
-            ) -> Result<StringOrOther, A::Error> {
-                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(StringOrOther(None))
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<Loose, A::Error> {
+                let mut all = Some(Vec::new());
+                while let Some(e) = s.next_element::<Loose>()? {
+                    match (e, all.as_mut()) {
+                        (Loose::Uint(n), Some(v)) => v.push(n),
+                        _ => all = None,
+                    }
+                }
+                Ok(all.map_or(Loose::Other, Loose::Uints))
             }
-            fn visit_u64<E>(self, _: u64) -> Result<StringOrOther, E> {
-                Ok(StringOrOther(None))
+            fn visit_u64<E>(self, v: u64) -> Result<Loose, E> {
+                Ok(Loose::Uint(v))
             }
-            fn visit_i64<E>(self, _: i64) -> Result<StringOrOther, E> {
-                Ok(StringOrOther(None))
+            fn visit_i64<E>(self, _: i64) -> Result<Loose, E> {
+                Ok(Loose::Other)
             }
-            fn visit_f64<E>(self, _: f64) -> Result<StringOrOther, E> {
-                Ok(StringOrOther(None))
+            fn visit_f64<E>(self, _: f64) -> Result<Loose, E> {
+                Ok(Loose::Other)
             }
-            fn visit_bool<E>(self, _: bool) -> Result<StringOrOther, E> {
-                Ok(StringOrOther(None))
+            fn visit_bool<E>(self, _: bool) -> Result<Loose, E> {
+                Ok(Loose::Other)
             }
-            fn visit_unit<E>(self) -> Result<StringOrOther, E> {
-                Ok(StringOrOther(None))
+            fn visit_unit<E>(self) -> Result<Loose, E> {
+                Ok(Loose::Other)
             }
         }
         d.deserialize_any(V)
@@ -282,23 +293,25 @@ impl<'de> Deserialize<'de> for TensorOrWhy {
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<TensorOrWhy, A::Error> {
                 let (mut dtype, mut shape, mut offs) = (None, None, None);
                 let mut why: Option<String> = None;
+                // Each member's value must be valid wherever it appears; when one is given
+                // twice, the last counts.
                 while let Some(k) = m.next_key::<String>()? {
                     match k.as_str() {
-                        "dtype" => match m.next_value::<Option<String>>() {
-                            Ok(Some(v)) => dtype = Some(v),
+                        "dtype" => match m.next_value::<Loose>()? {
+                            Loose::Str(v) => dtype = Some(v),
                             _ => why = why.or(Some("dtype must be a string".into())),
                         },
-                        "shape" => match m.next_value::<Vec<u64>>() {
-                            Ok(v) => shape = Some(v),
-                            Err(_) => {
+                        "shape" => match m.next_value::<Loose>()? {
+                            Loose::Uints(v) => shape = Some(v),
+                            _ => {
                                 why = why.or(Some(
                                     "shape must be an array of non-negative integers".into(),
                                 ))
                             }
                         },
-                        "data_offsets" => match m.next_value::<(u64, u64)>() {
-                            Ok(v) => offs = Some(v),
-                            Err(_) => {
+                        "data_offsets" => match m.next_value::<Loose>()? {
+                            Loose::Uints(v) if v.len() == 2 => offs = Some((v[0], v[1])),
+                            _ => {
                                 why = why.or(Some(
                                     "data_offsets must be two non-negative integers".into(),
                                 ))
@@ -354,7 +367,7 @@ impl<'de> Deserialize<'de> for TensorOrWhy {
 }
 
 /// The header's top-level entries in file order, keeping duplicates so they can be refused;
-/// at most [`super::MAX_TENSORS`] of them.
+/// at most [`super::MAX_TENSORS`] tensors, else how many the header lists.
 struct Entries(Result<Vec<(String, Entry)>, usize>);
 
 impl<'de> Deserialize<'de> for Entries {
@@ -366,10 +379,16 @@ impl<'de> Deserialize<'de> for Entries {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Entries, A::Error> {
-                let mut out = Vec::new();
+                // The whole object is read (so that a JSON error anywhere in the header
+                // comes first), but no more than MAX_TENSORS tensors are kept.
+                let (mut out, mut tensors) = (Vec::new(), 0usize);
                 while let Some(k) = m.next_key::<String>()? {
-                    if out.len() > super::MAX_TENSORS {
-                        return Ok(Entries(Err(out.len())));
+                    if k != "__metadata__" {
+                        tensors = tensors.saturating_add(1);
+                    }
+                    if tensors > super::MAX_TENSORS {
+                        m.next_value::<serde::de::IgnoredAny>()?;
+                        continue;
                     }
                     let e = if k == "__metadata__" {
                         Entry::Metadata(m.next_value::<MetadataCheck>()?.0)
@@ -377,6 +396,9 @@ impl<'de> Deserialize<'de> for Entries {
                         Entry::Tensor(m.next_value::<TensorOrWhy>()?.0)
                     };
                     out.push((k, e));
+                }
+                if tensors > super::MAX_TENSORS {
+                    return Ok(Entries(Err(tensors)));
                 }
                 Ok(Entries(Ok(out)))
             }
@@ -435,6 +457,38 @@ pub fn parse_slice(bytes: &[u8]) -> Result<Layout, SafetensorsError> {
     parse_header(&bytes[8..8 + n as usize], size)
 }
 
+/// How deep the header's arrays and objects may nest (the top-level object is depth 1).
+pub const MAX_DEPTH: usize = 64;
+
+/// Where the header's arrays and objects first nest deeper than [`MAX_DEPTH`], outside strings.
+/// (Invalid JSON may pass; the parser refuses it next.)
+fn too_deep(header: &[u8]) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (at, &b) in header.iter().enumerate() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(at);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Parses header bytes (the `N` bytes after the length) of a file of `size` bytes.
 pub fn parse_header(header: &[u8], size: u64) -> Result<Layout, SafetensorsError> {
     let n = header.len() as u64;
@@ -445,6 +499,11 @@ pub fn parse_header(header: &[u8], size: u64) -> Result<Layout, SafetensorsError
         Some(b'{') => {}
         Some(&found) => return Err(SafetensorsError::BadStart { found }),
         None => return Err(SafetensorsError::Json("empty header".into())),
+    }
+    if let Some(at) = too_deep(header) {
+        return Err(SafetensorsError::Json(format!(
+            "arrays and objects nest deeper than {MAX_DEPTH} at header byte {at}"
+        )));
     }
     let entries = serde_json::from_str::<Entries>(text)
         .map_err(|e| SafetensorsError::Json(e.to_string()))?
@@ -703,6 +762,24 @@ mod tests {
         assert_eq!(
             parse_bytes(&bad).unwrap_err(),
             SafetensorsError::NotUtf8 { at: 0 }
+        );
+    }
+
+    #[test]
+    fn more_tensors_than_the_limit_is_too_many_tensors_not_json() {
+        let entry =
+            |i: usize| format!(r#""t{i}":{{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}"#);
+        let header = |n: usize| {
+            let body: Vec<String> = (0..n).map(entry).collect();
+            format!(r#"{{"__metadata__":{{"k":"v"}},{}}}"#, body.join(","))
+        };
+        let l = parse_bytes(&file(&header(super::super::MAX_TENSORS), 0)).unwrap();
+        assert_eq!(l.tensors.len(), super::super::MAX_TENSORS);
+        assert_eq!(
+            parse_bytes(&file(&header(super::super::MAX_TENSORS + 1), 0)).unwrap_err(),
+            SafetensorsError::TooManyTensors {
+                n: super::super::MAX_TENSORS + 1
+            }
         );
     }
 }
