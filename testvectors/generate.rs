@@ -1235,6 +1235,17 @@ pub fn gguf_kvs(kvs: &[(&str, Vec<u8>)]) -> Vec<u8> {
     v
 }
 
+/// A typed GGUF array value nested `depth` deep (depth 1: an array of u32), the innermost empty.
+fn gguf_nested(depth: usize) -> Vec<u8> {
+    let mut v = 9u32.to_le_bytes().to_vec();
+    for level in 1..=depth {
+        let et = if level == depth { 4u32 } else { 9 };
+        v.extend(et.to_le_bytes());
+        v.extend((if level == depth { 0u64 } else { 1 }).to_le_bytes());
+    }
+    v
+}
+
 /// One value of each GGUF metadata type, typed.
 fn gguf_all_types() -> Vec<(&'static str, Vec<u8>)> {
     let typed = |t: u32, b: &[u8]| [t.to_le_bytes().as_slice(), b].concat();
@@ -1351,6 +1362,32 @@ fn format_vectors(v: &mut Vectors) {
         ("gguf-overlap", "Two tensors share bytes.", Format::Gguf, gguf_raw(3, None, &[("a", &[16], 0, 0), ("b", &[16], 0, 32)], 96)),
         ("gguf-duplicate-tensor", "The same tensor name twice.", Format::Gguf, gguf_raw(3, None, &[("a", &[4], 0, 0), ("a", &[4], 0, 32)], 64)),
         ("gguf-bad-alignment", "general.alignment 24 is not a power of two.", Format::Gguf, gguf_raw(3, Some(24), &[], 0)),
+        // Which error (spec/manifest.md, GGUF, "Which error"): the header in file order, then
+        // each tensor's type, size, alignment and bounds in info order, then overlap.
+        ("gguf-two-rules-duplicate-before-type", "Tensor a has ggml type 4 (removed) and a second tensor is also named a: names are checked as the infos are read, types only after every info, so duplicate-tensor.", Format::Gguf, gguf_raw(3, None, &[("a", &[32], 4, 0), ("a", &[4], 0, 32)], 64)),
+        ("gguf-two-rules-misaligned-first", "Tensor a is misaligned (offset 4) and the later tensor b has an unknown type: after the infos each tensor is checked whole, in info order, so misaligned.", Format::Gguf, gguf_raw(3, None, &[("a", &[1], 0, 4), ("b", &[32], 4, 32)], 64)),
+        ("gguf-two-rules-alignment-before-duplicate", "general.alignment given twice, the second time 24: the value is checked before the key's repetition, so bad-alignment.", Format::Gguf, gguf_kvs(&[("general.alignment", [4u32.to_le_bytes(), 32u32.to_le_bytes()].concat()), ("general.alignment", [4u32.to_le_bytes(), 24u32.to_le_bytes()].concat())])),
+        ("gguf-two-rules-count-before-name-length", "A key length of 70000 with 3 bytes left: the length is checked against the bytes left before the 65536-byte name limit, so impossible-count.", Format::Gguf, {
+            let mut b = b"GGUF".to_vec();
+            b.extend(3u32.to_le_bytes());
+            b.extend(0u64.to_le_bytes());
+            b.extend(1u64.to_le_bytes());
+            b.extend(70000u64.to_le_bytes());
+            b.extend(b"abc");
+            b
+        }),
+        ("gguf-short-file", "Two bytes: the magic cannot be read, so truncated (not bad-magic).", Format::Gguf, b"GG".to_vec()),
+        ("gguf-too-deep", "An array nested 9 deep (the top-level array value is depth 1): too-deep when the ninth array starts.", Format::Gguf, gguf_kvs(&[("a", gguf_nested(9))])),
+        ("gguf-deep-enough", "An array nested 8 deep is accepted.", Format::Gguf, gguf_kvs(&[("a", gguf_nested(8))])),
+        ("gguf-too-many-dims", "A tensor with 5 dimensions.", Format::Gguf, gguf_raw(3, None, &[("w", &[1, 1, 1, 1, 1], 0, 0)], 4)),
+        ("gguf-scalar-block-type", "A tensor with no dimensions (a scalar, ne[0] taken as 1) of block type Q4_0: block-mismatch.", Format::Gguf, gguf_raw(3, None, &[("w", &[], 2, 0)], 32)),
+        ("gguf-padding-past-end-no-tensors", "24 bytes, no tensors, no metadata: the padding to 32 would pass the end, so the header length is clamped to 24.", Format::Gguf, [b"GGUF".as_slice(), &3u32.to_le_bytes(), &0u64.to_le_bytes(), &0u64.to_le_bytes()].concat()),
+        ("gguf-padding-past-end-empty-tensor", "One empty tensor, and the file ends before the padding: the data section starts past the end (unclamped), so even an empty tensor is out-of-bounds.", Format::Gguf, {
+            // 144 bytes of counts and metadata, 33 of tensor info, 15 of padding.
+            let b = gguf_raw(3, None, &[("e", &[0], 0, 0)], 0);
+            assert_eq!(b.len(), 192);
+            b[..177].to_vec()
+        }),
         ("gguf-impossible-count", "2^60 tensors declared in a few hundred bytes.", Format::Gguf, {
             let mut b = gguf_raw(3, None, &[], 0);
             b[8..16].copy_from_slice(&(1u64 << 60).to_le_bytes());
