@@ -390,6 +390,19 @@ mod tests {
     }
 
     #[test]
+    fn the_folded_form_uses_the_unicode_version_of_the_spec() {
+        // spec/manifest.md pins the folded form to Unicode 17.0: the case mappings come from
+        // the toolchain's tables, so a toolchain on another Unicode version changes which
+        // paths collide. Change the spec (and the vectors) with it, never silently.
+        assert_eq!(char::UNICODE_VERSION, (17, 0, 0));
+        assert_eq!(
+            fold("\u{39f}\u{394}\u{39f}\u{3a3}"),
+            "\u{3bf}\u{3b4}\u{3bf}\u{3c2}"
+        );
+        assert_eq!(fold("\u{a7cb}"), "\u{264}");
+    }
+
+    #[test]
     fn fold_joins_case_and_normalisation_variants() {
         assert_eq!(fold("Model.SafeTensors"), fold("model.safetensors"));
         assert_eq!(fold("caf\u{e9}"), fold("cafe\u{301}"));

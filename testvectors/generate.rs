@@ -837,6 +837,36 @@ fn manifest_vectors(v: &mut Vectors) {
             }),
         ),
         (
+            "path-collision-final-sigma",
+            "'\u{39f}\u{394}\u{39f}\u{3a3}' (ODOS in Greek capitals) and '\u{3bf}\u{3b4}\u{3bf}\u{3c2}' (odos, final sigma): the lowercase mapping applies the Final_Sigma condition, so both fold to the final-sigma form.",
+            "path-collision",
+            None,
+            bytes_of(&{
+                let mut fs = files(&top);
+                for p in ["\u{39f}\u{394}\u{39f}\u{3a3}", "\u{3bf}\u{3b4}\u{3bf}\u{3c2}"] {
+                    let mut m = file(0);
+                    m[0].1 = t(p);
+                    fs.push(C::M(m));
+                }
+                with_files(fs)
+            }),
+        ),
+        (
+            "path-collision-unicode-16",
+            "U+0264 and U+A7CB LATIN CAPITAL LETTER RAMS HORN (assigned in Unicode 16.0, lowercase U+0264): the folded form uses Unicode 17.0 data, so they collide (under Unicode 15 or older they would not).",
+            "path-collision",
+            None,
+            bytes_of(&{
+                let mut fs = files(&top);
+                for p in ["\u{264}", "\u{a7cb}"] {
+                    let mut m = file(0);
+                    m[0].1 = t(p);
+                    fs.push(C::M(m));
+                }
+                with_files(fs)
+            }),
+        ),
+        (
             "path-collision-parent",
             "'A.JSON/x' needs a directory that folds to the file 'a.json'.",
             "path-collision",
