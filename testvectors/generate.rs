@@ -2594,6 +2594,100 @@ fn attestation_vectors(v: &mut Vectors) {
         vec!["bad-statement"],
         vec!["threshold-not-met"],
     ));
+    // The statement's rules one by one (spec/attestation.md, Statement): each payload is
+    // correctly signed; only the statement breaks a rule.
+    let bad_statements: Vec<(&str, &str, String)> = vec![
+        (
+            "bad-statement-duplicate-annotation",
+            "annotations lists key \"license\" twice: a member given twice makes the statement bad, in annotations as anywhere.",
+            statement_json(r#"{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","derived_from":[],"annotations":{"license":"mit","license":"apache-2.0"}}"#),
+        ),
+        (
+            "bad-statement-statement-type",
+            "_type is the in-toto v0.1 URI: only https://in-toto.io/Statement/v1 is a weightseal statement.",
+            statement_json(r#"{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","derived_from":[],"annotations":{}}"#).replace("Statement/v1", "Statement/v0.1"),
+        ),
+        (
+            "bad-statement-predicate-type",
+            "predicateType differs from https://weightseal.dev/attestation/v1 (here v2).",
+            statement_json(r#"{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","derived_from":[],"annotations":{}}"#).replace("attestation/v1", "attestation/v2"),
+        ),
+        (
+            "bad-statement-missing-issued-at",
+            "The predicate has no issued_at: role, signer and issued_at are REQUIRED.",
+            statement_json(r#"{"role":"publisher","signer":"p","derived_from":[],"annotations":{}}"#),
+        ),
+        (
+            "bad-statement-missing-signer",
+            "The predicate has no signer (the empty string is allowed; absence is not).",
+            statement_json(r#"{"role":"publisher","issued_at":"2026-05-01T00:00:00Z","derived_from":[],"annotations":{}}"#),
+        ),
+        (
+            "bad-statement-expires-at-issued",
+            "expires_at equals issued_at: it MUST be later.",
+            statement_json(r#"{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","expires_at":"2026-05-01T00:00:00Z","derived_from":[],"annotations":{}}"#),
+        ),
+        (
+            "bad-statement-derived-uppercase",
+            "A derived_from digest in uppercase hex: digests are 64 lowercase hex digits.",
+            statement_json(&format!(r#"{{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","derived_from":[{{"name":"org/base","digest":{{"blake3":"{}"}},"relation":"finetune"}}],"annotations":{{}}}}"#, "AB".repeat(32))),
+        ),
+        (
+            "bad-statement-offset-24",
+            "issued_at with the offset +24:00: an offset is at most 23:59.",
+            statement_json(r#"{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00+24:00","derived_from":[],"annotations":{}}"#),
+        ),
+        (
+            "bad-statement-space-for-t",
+            "issued_at with a space between date and time: RFC 3339 section 5.6 needs T (or t).",
+            statement_json(r#"{"role":"publisher","signer":"p","issued_at":"2026-05-01 00:00:00Z","derived_from":[],"annotations":{}}"#),
+        ),
+    ];
+    for (name, comment, payload) in bad_statements {
+        cases.push(case(
+            name,
+            comment,
+            "signature invalid",
+            keys_pub.clone(),
+            p1.clone(),
+            None,
+            vec![raw_signed("publisher", &payload)],
+            vec!["bad-statement"],
+            vec!["threshold-not-met"],
+        ));
+    }
+    let mut c = case(
+        "time-lowercase-and-leap-second",
+        "issued_at 2026-05-31t23:59:60z: lowercase t and z are RFC 3339, and second 60 is accepted in any minute and read as second 59.",
+        "success",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![raw_signed(
+            "publisher",
+            &statement_json(r#"{"role":"publisher","signer":"p","issued_at":"2026-05-31t23:59:60z","version":7,"derived_from":[],"annotations":{}}"#),
+        )],
+        vec!["valid"],
+        vec![],
+    );
+    c.version = Some(Some(7));
+    cases.push(c);
+    let mut c = case(
+        "writer-escapes",
+        "The writer's form of strings (spec/attestation.md, Statement): non-ASCII as raw UTF-8, / unescaped, only \" and \\ and control characters escaped (\\n, \\t and \\u001f as written). Re-serialising the payload must give the same bytes.",
+        "success",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![custom("publisher", "2026-05-01T00:00:00Z", &|p| {
+            p.signer = "Ünïcode \"Labs\" / \\ 😀\n\t\u{1f}\u{7f}".into();
+            p.annotations.insert("é/κ".into(), "<b>&amp;</b> \u{2028}".into());
+        })],
+        vec!["valid"],
+        vec![],
+    );
+    c.version = Some(Some(7));
+    cases.push(c);
     let mut c = case(
         "statement-lists-may-be-absent",
         "derived_from and annotations left out, and an empty signer: readers take absent lists as empty (writers always write them) and accept any signer text.",

@@ -90,8 +90,38 @@ pub struct Predicate {
     pub version: Option<u64>,
     #[serde(default)]
     pub derived_from: Vec<DerivedFrom>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_strings")]
     pub annotations: BTreeMap<String, String>,
+}
+
+/// A JSON object of string values whose keys are distinct: a key given twice makes the
+/// statement bad, as a member given twice does anywhere else in it.
+fn unique_strings<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = BTreeMap<String, String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object of string values")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut m: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((k, v)) = m.next_entry::<String, String>()? {
+                if out.contains_key(&k) {
+                    return Err(serde::de::Error::custom(format_args!(
+                        "annotation {k:?} is given twice"
+                    )));
+                }
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(V)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
