@@ -593,6 +593,26 @@ fn policy_vectors() {
                     .map(|(r, t)| format!("{r}={t}"))
                     .collect();
                 assert_eq!(summary.join(" "), v.one("thresholds"), "{}", v.name);
+                let want_keys = v.all("keys");
+                if !want_keys.is_empty() {
+                    let window = |t: Option<weightseal::attest::time::Timestamp>| {
+                        t.map_or("-".to_string(), |t| t.to_string())
+                    };
+                    let got: Vec<String> = p
+                        .keys
+                        .iter()
+                        .map(|k| {
+                            format!(
+                                "{} {} {} {}",
+                                k.name,
+                                k.key.id(),
+                                window(k.not_before),
+                                window(k.not_after)
+                            )
+                        })
+                        .collect();
+                    assert_eq!(got, want_keys, "{}", v.name);
+                }
             }
             "policy invalid" => {
                 let e = got.err().unwrap_or_else(|| panic!("{}: accepted", v.name));

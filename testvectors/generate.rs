@@ -2783,6 +2783,31 @@ fn attestation_vectors(v: &mut Vectors) {
         vec!["bad-base64"],
         vec!["threshold-not-met"],
     ));
+    let mut c = case(
+        "url-safe-base64",
+        "The valid envelope with payload and sig in the URL-safe alphabet (- and _ for + and /): readers MUST accept it.",
+        "success",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![{
+            use base64::Engine as _;
+            let std = base64::engine::general_purpose::STANDARD;
+            let url = base64::engine::general_purpose::URL_SAFE;
+            let mut e = good_pub.clone();
+            e.payload = url.encode(std.decode(&e.payload).expect("base64"));
+            e.signatures[0].sig = url.encode(std.decode(&e.signatures[0].sig).expect("base64"));
+            assert!(
+                e.payload.contains(['-', '_']) || e.signatures[0].sig.contains(['-', '_']),
+                "the vector must use the URL-safe characters"
+            );
+            e
+        }],
+        vec!["valid"],
+        vec![],
+    );
+    c.version = Some(Some(7));
+    cases.push(c);
     cases.push(case(
         "no-signatures",
         "An envelope whose signatures list is empty.",
@@ -3139,6 +3164,41 @@ fn policy_vectors(v: &mut Vectors) {
             format!("[keys.acme]\npublic_key_pem = \"not a key\"\nroles = [\"publisher\"]\n{one}"),
             Err("policy-key-file"),
         ),
+        // Which error (spec/attestation.md, Trust policy, "Which error"): TOML and its types
+        // over the whole file, then each signer in name order, then the top-level settings,
+        // then [roles].
+        (
+            "two-rules-syntax-first",
+            "[roles.publisher] has an unknown member, and signer acme names a missing key file: the whole file is read as TOML, with its types and members, first, so policy-syntax.",
+            "[keys.acme]\npublic_key = \"missing.pub\"\nroles = [\"publisher\"]\n[roles.publisher]\nthreshold = 1\nweight = 2\n".to_string(),
+            Err("policy-syntax"),
+        ),
+        (
+            "two-rules-keys-before-roles",
+            "A missing key file for signer acme and a role name with an uppercase letter under [roles]: signers are read before [roles], so policy-key-file.",
+            "[keys.acme]\npublic_key = \"missing.pub\"\nroles = [\"publisher\"]\n[roles.Publisher]\nthreshold = 1\n".to_string(),
+            Err("policy-key-file"),
+        ),
+        (
+            "two-rules-signers-in-name-order",
+            "Signer zed names a missing key file, signer abc gives both key forms: signers are read in the byte order of their names, so abc first, policy-key.",
+            format!("[keys.zed]\npublic_key = \"missing.pub\"\nroles = [\"publisher\"]\n[keys.abc]\npublic_key = \"a.pub\"\npublic_key_pem = \"x\"\nroles = [\"publisher\"]\n{one}"),
+            Err("policy-key"),
+        ),
+        ("missing-threshold", "[roles.publisher] without threshold: a TOML member of the wrong shape, policy-syntax.", format!("{publisher}[roles.publisher]\n"), Err("policy-syntax")),
+        ("string-threshold", "threshold = \"1\": not an integer, policy-syntax.", format!("{publisher}[roles.publisher]\nthreshold = \"1\"\n"), Err("policy-syntax")),
+        ("unknown-key-member", "An unknown member inside [keys.acme]: policy-syntax.", format!("{publisher}comment = \"x\"\n{one}"), Err("policy-syntax")),
+        ("max-age-leading-zeros", "max_age = \"007d\": digits then a lowercase unit; leading zeros are allowed.", format!("max_age = \"007d\"\n{publisher}{one}"), Ok("publisher=1")),
+        ("bad-max-age-unit-case", "max_age = \"90D\": units are lowercase.", format!("max_age = \"90D\"\n{publisher}{one}"), Err("policy-syntax")),
+        ("bad-max-age-zero", "max_age = \"0d\": the number must be greater than 0.", format!("max_age = \"0d\"\n{publisher}{one}"), Err("policy-syntax")),
+        ("revoked-uppercase", "A revoked key id in uppercase hex: accepted and compared in lowercase.", format!("revoked = [\"{}\"]\n{publisher}{one}", "CD".repeat(32)), Ok("publisher=1")),
+        ("version-role-without-table", "version_roles names auditor, which has no [roles.auditor]: allowed (it may state versions; it has no threshold).", format!("version_roles = [\"publisher\", \"auditor\"]\n{publisher}{one}"), Ok("publisher=1")),
+        (
+            "key-tables-and-signer-window",
+            "[[keys.acme.key]] tables and a not_before on [keys.acme] itself: with key tables each window is given in its table, so policy-key.",
+            format!("[keys.acme]\nroles = [\"publisher\"]\nnot_before = \"2026-01-01T00:00:00Z\"\n[[keys.acme.key]]\npublic_key_pem = \"\"\"\n{a}\"\"\"\n{one}"),
+            Err("policy-key"),
+        ),
     ];
     for (name, desc, text, want) in cases {
         let mut s = format!("# {desc}\n");
@@ -3151,6 +3211,26 @@ fn policy_vectors(v: &mut Vectors) {
         }
         v.insert(format!("policy/{name}.txt"), s);
     }
+    // One signer with two keys and a window each (a rotation), as the attestation vectors
+    // rotated-key and key-not-in-window model it: the keys: lines give every (signer, key id,
+    // not_before, not_after) the policy holds, in the order written.
+    let id = |seed: u8| PrivateKey::from_seed(&[seed; 32]).public().id().to_string();
+    let text = format!(
+        "[keys.rotated]\nroles = [\"publisher\"]\n[[keys.rotated.key]]\npublic_key_pem = \"\"\"\n{a}\"\"\"\nnot_after = \"2026-03-01T00:00:00Z\"\n[[keys.rotated.key]]\npublic_key_pem = \"\"\"\n{b}\"\"\"\nnot_before = \"2026-03-01T00:00:00Z\"\n{one}"
+    );
+    let mut s = "# One signer, two keys, each with its own validity window ([[keys.NAME.key]] tables).\nexpect: valid\nthresholds: publisher=1\n".to_string();
+    s.push_str(&format!(
+        "keys: rotated {} - 2026-03-01T00:00:00Z\n",
+        id(0x11)
+    ));
+    s.push_str(&format!(
+        "keys: rotated {} 2026-03-01T00:00:00Z -\n",
+        id(0x22)
+    ));
+    for line in text.lines() {
+        s.push_str(&format!("policy: {line}\n"));
+    }
+    v.insert("policy/per-key-windows.txt".to_string(), s);
 }
 
 // ---------------------------------------------------------------------------------------------

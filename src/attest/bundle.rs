@@ -39,8 +39,11 @@ pub enum BundleError {
 /// line reports the rest as refused.
 pub fn parse(text: &str) -> Vec<BundleLine> {
     let mut out = Vec::new();
+    // Lines end at "\n" or "\r\n"; a blank line holds only spaces and tabs
+    // (spec/attestation.md, "Lines"). Any other line is judged as it is: JSON allows spaces,
+    // tabs and CRs around the object, nothing else.
     for (i, l) in text.lines().enumerate() {
-        if l.trim().is_empty() {
+        if l.bytes().all(|b| b == b' ' || b == b'\t') {
             continue;
         }
         if out.len() == MAX_BUNDLE_LINES {
@@ -54,7 +57,7 @@ pub fn parse(text: &str) -> Vec<BundleLine> {
         }
         out.push(BundleLine {
             line: i + 1,
-            envelope: Envelope::parse(l.trim()),
+            envelope: Envelope::parse(l),
         });
     }
     out
@@ -95,4 +98,36 @@ pub fn appended(existing: &str, envelope: &Envelope) -> String {
     s.push_str(&envelope.to_line());
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_lines_are_spaces_and_tabs_only_and_crlf_is_a_line_ending() {
+        let key = crate::attest::PrivateKey::from_seed(&[0x11; 32]);
+        let line = Envelope::sign(b"{}", &key).to_line();
+        let text = format!(" \t\r\n{line}\r\n\r\n\u{a0}\n\r\r\n {line} \n");
+        let got: Vec<(usize, Result<(), &'static str>)> = parse(&text)
+            .iter()
+            .map(|l| {
+                (
+                    l.line,
+                    l.envelope.as_ref().map(|_| ()).map_err(|e| e.code()),
+                )
+            })
+            .collect();
+        // Line 1 (spaces and a tab) and line 3 (CRLF alone) are blank; a no-break space and a
+        // lone CR are not blank and not JSON; spaces around an envelope are JSON whitespace.
+        assert_eq!(
+            got,
+            vec![
+                (2, Ok(())),
+                (4, Err("malformed-envelope")),
+                (5, Err("malformed-envelope")),
+                (6, Ok(()))
+            ]
+        );
+    }
 }

@@ -114,6 +114,18 @@ pub fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
     v
 }
 
+/// The number of bytes a padded base64 text decodes to, from its length alone:
+/// `3 * floor(len / 4)` less the `=` at its end (at most 2). Exact for valid base64.
+pub fn decoded_len(text: &str) -> usize {
+    let pad = text
+        .bytes()
+        .rev()
+        .take(2)
+        .take_while(|&b| b == b'=')
+        .count();
+    (text.len() / 4 * 3).saturating_sub(pad)
+}
+
 fn b64(s: &str, field: &str) -> Result<Vec<u8>, DsseError> {
     base64::engine::general_purpose::STANDARD
         .decode(s)
@@ -174,10 +186,9 @@ impl Envelope {
                 found: self.payload_type.chars().take(100).collect(),
             });
         }
-        if self.payload.len() / 4 * 3 > MAX_PAYLOAD_LEN + 3 {
-            return Err(DsseError::PayloadTooLarge {
-                found: self.payload.len() / 4 * 3,
-            });
+        let decoded_len = decoded_len(&self.payload);
+        if decoded_len > MAX_PAYLOAD_LEN {
+            return Err(DsseError::PayloadTooLarge { found: decoded_len });
         }
         if self.signatures.len() > MAX_SIGNATURES {
             return Err(DsseError::TooManySignatures {
@@ -321,6 +332,23 @@ mod tests {
         let mut e = env.clone();
         e.payload = base64::engine::general_purpose::STANDARD.encode(vec![b' '; 300 << 10]);
         assert_eq!(code(&e, &[k.public()]), "payload-too-large");
+        // The bound is exact: 262144 bytes pass (the payload is then signed but no statement),
+        // 262145 do not, whatever the padding; and it is judged before the base64 is decoded.
+        for (len, want) in [
+            (MAX_PAYLOAD_LEN, "bad-signature"),
+            (MAX_PAYLOAD_LEN + 1, "payload-too-large"),
+            (MAX_PAYLOAD_LEN + 2, "payload-too-large"),
+        ] {
+            let mut e = env.clone();
+            e.payload = base64::engine::general_purpose::STANDARD.encode(vec![b' '; len]);
+            assert_eq!(decoded_len(&e.payload), len);
+            assert_eq!(code(&e, &[k.public()]), want, "{len}");
+        }
+        let mut e = env.clone();
+        e.payload = "*".repeat((MAX_PAYLOAD_LEN + 1) / 3 * 4 + 4);
+        assert_eq!(code(&e, &[k.public()]), "payload-too-large");
+        e.payload = "*".repeat(8);
+        assert_eq!(code(&e, &[k.public()]), "bad-base64");
         // Signatures without a key id draw on one budget.
         let mut e = env.clone();
         e.signatures[0].keyid.clear();

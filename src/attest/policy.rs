@@ -80,7 +80,22 @@ impl OneOrMany {
 struct KeyEntry {
     public_key: Option<OneOrMany>,
     public_key_pem: Option<OneOrMany>,
+    /// `[[keys.NAME.key]]`: the signer's keys, each with a window of its own (a rotation).
+    key: Option<Vec<KeyItem>>,
     roles: Vec<String>,
+    not_before: Option<String>,
+    not_after: Option<String>,
+}
+
+/// A validity window: not before, not after (inclusive; `None` is open).
+type Window = (Option<Timestamp>, Option<Timestamp>);
+
+/// One `[[keys.NAME.key]]` table: keys (one of the two forms) and their window.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyItem {
+    public_key: Option<OneOrMany>,
+    public_key_pem: Option<OneOrMany>,
     not_before: Option<String>,
     not_after: Option<String>,
 }
@@ -215,25 +230,81 @@ impl Policy {
                 path: path.clone(),
                 source,
             };
-            let mut found: Vec<PublicKey> = Vec::new();
-            match (k.public_key, k.public_key_pem) {
-                (Some(files), None) => {
-                    for f in files.into_vec() {
-                        found.extend(PublicKey::read_all(&base.join(f)).map_err(key_file)?);
+            let read = |files: Option<OneOrMany>,
+                        pems: Option<OneOrMany>,
+                        form_error: &str|
+             -> Result<Vec<PublicKey>, PolicyError> {
+                let mut found: Vec<PublicKey> = Vec::new();
+                match (files, pems) {
+                    (Some(files), None) => {
+                        for f in files.into_vec() {
+                            found.extend(PublicKey::read_all(&base.join(f)).map_err(key_file)?);
+                        }
                     }
-                }
-                (None, Some(pems)) => {
-                    for pem in pems.into_vec() {
-                        found.extend(PublicKey::parse_all(&pem, &path).map_err(key_file)?);
+                    (None, Some(pems)) => {
+                        for pem in pems.into_vec() {
+                            found.extend(PublicKey::parse_all(&pem, &path).map_err(key_file)?);
+                        }
                     }
+                    _ => return Err(key_err(form_error.into())),
                 }
-                _ => return Err(key_err(
-                    "give exactly one of public_key (key files) or public_key_pem (inline keys)"
-                        .into(),
+                if found.is_empty() {
+                    return Err(key_err("the list of keys is empty".into()));
+                }
+                Ok(found)
+            };
+            let time = |field: &str, v: Option<String>| -> Result<Option<Timestamp>, PolicyError> {
+                v.map(|t| Timestamp::parse(&t).map_err(|e| key_err(format!("{field}: {e}"))))
+                    .transpose()
+            };
+            let window =
+                |before: Option<String>,
+                 after: Option<String>|
+                 -> Result<(Option<Timestamp>, Option<Timestamp>), PolicyError> {
+                    let (b, a) = (time("not_before", before)?, time("not_after", after)?);
+                    if let (Some(b), Some(a)) = (b, a) {
+                        if a < b {
+                            return Err(key_err(format!("not_after {a} is before not_before {b}")));
+                        }
+                    }
+                    Ok((b, a))
+                };
+            // (keys, window) groups, in the order written.
+            let mut groups: Vec<(Vec<PublicKey>, Window)> = Vec::new();
+            match k.key {
+                None => groups.push((
+                    read(
+                        k.public_key,
+                        k.public_key_pem,
+                        "give exactly one of public_key (key files), public_key_pem (inline keys) or [[keys.NAME.key]] tables",
+                    )?,
+                    (None, None),
                 )),
-            }
-            if found.is_empty() {
-                return Err(key_err("the list of keys is empty".into()));
+                Some(items) => {
+                    if k.public_key.is_some() || k.public_key_pem.is_some() {
+                        return Err(key_err(
+                            "give exactly one of public_key (key files), public_key_pem (inline keys) or [[keys.NAME.key]] tables".into(),
+                        ));
+                    }
+                    if k.not_before.is_some() || k.not_after.is_some() {
+                        return Err(key_err(
+                            "with [[keys.NAME.key]] tables, give not_before and not_after in each table".into(),
+                        ));
+                    }
+                    if items.is_empty() {
+                        return Err(key_err("the list of keys is empty".into()));
+                    }
+                    for item in items {
+                        let found = read(
+                            item.public_key,
+                            item.public_key_pem,
+                            "each [[keys.NAME.key]] table gives exactly one of public_key or public_key_pem",
+                        )?;
+                        groups.push((found, (None, None)));
+                        let last = groups.len() - 1;
+                        groups[last].1 = window(item.not_before, item.not_after)?;
+                    }
+                }
             }
             if k.roles.is_empty() {
                 return Err(key_err("roles must list at least one role".into()));
@@ -243,26 +314,23 @@ impl Policy {
                     "{r:?} is not a role (a lowercase word of letters, digits or '-')"
                 )));
             }
-            let time = |field: &str, v: Option<String>| -> Result<Option<Timestamp>, PolicyError> {
-                v.map(|t| Timestamp::parse(&t).map_err(|e| key_err(format!("{field}: {e}"))))
-                    .transpose()
-            };
-            let not_before = time("not_before", k.not_before)?;
-            let not_after = time("not_after", k.not_after)?;
-            if let (Some(b), Some(a)) = (not_before, not_after) {
-                if a < b {
-                    return Err(key_err(format!("not_after {a} is before not_before {b}")));
-                }
-            }
+            let signer_window = window(k.not_before, k.not_after)?;
             let roles: BTreeSet<String> = k.roles.into_iter().collect();
-            for key in found {
-                keys.push(TrustedKey {
-                    name: name.clone(),
-                    key,
-                    roles: roles.clone(),
-                    not_before,
-                    not_after,
-                });
+            for (found, own) in groups {
+                let (not_before, not_after) = if own == (None, None) {
+                    signer_window
+                } else {
+                    own
+                };
+                for key in found {
+                    keys.push(TrustedKey {
+                        name: name.clone(),
+                        key,
+                        roles: roles.clone(),
+                        not_before,
+                        not_after,
+                    });
+                }
             }
         }
         let mut revoked = BTreeSet::new();
