@@ -475,11 +475,15 @@ fn attestation_vectors() {
         }
         policy.revoked = v.all("revoked").iter().map(|s| s.to_string()).collect();
         policy.model = v.opt("policy_model").map(str::to_string);
-        let state = v.opt("state").map(|l| {
-            let (m, ver) = l.split_once(' ').unwrap();
-            State {
+        // `state: -` is a state file in force that records nothing yet.
+        let state = v.opt("state").map(|l| match l.split_once(' ') {
+            None if l == "-" => State {
+                versions: Default::default(),
+            },
+            None => panic!("{}: state: {l:?}", v.name),
+            Some((m, ver)) => State {
                 versions: [(m.to_string(), ver.parse().unwrap())].into(),
-            }
+            },
         });
         let text: String = v.all("envelope").iter().map(|e| format!("{e}\n")).collect();
         let lines = bundle::parse(&text);

@@ -2363,6 +2363,35 @@ fn attestation_vectors(v: &mut Vectors) {
     );
     c.version = Some(None);
     cases.push(c);
+    let mut c = case(
+        "no-version-with-empty-state",
+        "A state file in force that records nothing yet (state: -) and an attestation without a version: no-version, as with a state that records this model; the state stays empty.",
+        "policy unmet",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![sign("publisher", pred("publisher", None, None), digest)],
+        vec!["valid"],
+        vec!["no-version"],
+    );
+    c.settings.push(("state", "-".to_string()));
+    c.version = Some(None);
+    cases.push(c);
+    let mut c = case(
+        "first-version-with-empty-state",
+        "A state file in force that records nothing yet (state: -) and version 7: met, and the state records 7.",
+        "success",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![good_pub.clone()],
+        vec!["valid"],
+        vec![],
+    );
+    c.settings.push(("state", "-".to_string()));
+    c.version = Some(Some(7));
+    c.state_after = Some(7);
+    cases.push(c);
     cases.push(case(
         "separation-of-duties",
         "One key listed as publisher (\"publisher\") and as auditor (\"acme-audit\") signs both roles: a key counts toward one role, so one threshold stays unmet.",
@@ -2389,7 +2418,7 @@ fn attestation_vectors(v: &mut Vectors) {
     cases.push(c);
     cases.push(case(
         "separation-finds-an-assignment",
-        "auditor-a may attest publisher and auditor; the publisher key signs both roles too. Counting the publisher key as publisher and auditor-a as auditor meets both (the assignment is searched, not greedy).",
+        "The publisher key is also listed as auditor (signer acme-audit), and auditor-a may attest auditor: the publisher key signs as publisher and as auditor, auditor-a as auditor. Counting the publisher key as publisher and auditor-a as auditor meets both (the assignment is searched, not greedy).",
         "success",
         vec!["publisher", "acme-audit", "auditor-a"],
         vec![("publisher", 1), ("auditor", 1)],
@@ -2873,7 +2902,7 @@ fn attestation_vectors(v: &mut Vectors) {
         }];
         let mut c = case(
             "small-order-key",
-            "A trusted key that is a small-order point (the identity) and a signature (R = identity, S = 0) that passes the cofactorless check for any message: strict verification rejects it.",
+            "A trusted key that is a small-order point (the identity) and a signature (R = identity, S = 0) that passes both the cofactorless and the cofactored equation for any message: only the small-order rule of strict verification rejects it.",
             "signature invalid",
             vec![],
             p1.clone(),
