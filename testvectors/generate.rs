@@ -747,6 +747,83 @@ fn manifest_vectors(v: &mut Vectors) {
             }),
         ),
         (
+            "two-rules-name-type-before-chunk-size",
+            "name is the integer 5 and chunk_size is 3: name is read before chunk_size, and a value of the wrong CBOR type is wrong-type.",
+            "wrong-type",
+            None,
+            bytes_of(&{
+                let mut t2 = top.clone();
+                t2[0].1 = C::U(5);
+                t2[3].1 = C::U(3);
+                C::M(t2)
+            }),
+        ),
+        (
+            "two-rules-non-text-key",
+            "A top-level map key that is the integer 1 (placed first), and format 2: every key is checked before any value, and a key that is not a text string is wrong-type.",
+            "wrong-type",
+            None,
+            bytes_of(&{
+                let mut t2 = top.clone();
+                t2[2].1 = C::U(2);
+                t2.insert(0, (C::U(1), C::U(1)));
+                C::M(t2)
+            }),
+        ),
+        (
+            "two-rules-file-keys-before-values",
+            "files[0] has size as text and an unknown key zzz after its other keys: a file map's keys are checked before its values, so unknown-field.",
+            "unknown-field",
+            None,
+            bytes_of(&{
+                let mut fs = files(&top);
+                if let C::M(m) = &mut fs[0] {
+                    for (k, v) in m.iter_mut() {
+                        if matches!(k, C::T(x) if x == "size") {
+                            *v = t("20");
+                        }
+                    }
+                    m.push((t("zzz"), C::U(1)));
+                }
+                with_files(fs)
+            }),
+        ),
+        (
+            "two-rules-path-rule-before-order",
+            "The first two files in the wrong order, and a third file at 'z/../x': the path rule is checked as each file is read, order only after every file, so bad-path.",
+            "bad-path",
+            Some("dotdot-component"),
+            bytes_of(&{
+                let mut fs = files(&top);
+                fs.swap(0, 1);
+                let mut m = file(0);
+                m[0].1 = t("z/../x");
+                fs.push(C::M(m));
+                with_files(fs)
+            }),
+        ),
+        (
+            "chunk-value-31-bytes",
+            "b.bin (40000 bytes, three chunks) with a chunk value of 31 bytes: every digest of a file map, chunk values included, is digest-length when not 32 bytes.",
+            "digest-length",
+            None,
+            bytes_of(&{
+                let mut fs = files(&top);
+                for f in fs.iter_mut() {
+                    if let C::M(m) = f {
+                        for (k, v) in m.iter_mut() {
+                            if let (C::T(x), C::A(cs)) = (&*k, &mut *v) {
+                                if x == "chunks" {
+                                    cs[1] = C::B(vec![0; 31]);
+                                }
+                            }
+                        }
+                    }
+                }
+                with_files(fs)
+            }),
+        ),
+        (
             "two-rules-chunks-of-the-first-file",
             "The files in the wrong order, and the first of them (b.bin, 40000 bytes) without its chunks: each file is checked whole (order with its predecessor, then its chunks) before the next, so chunk-count.",
             "chunk-count",
@@ -1407,7 +1484,12 @@ fn format_vectors(v: &mut Vectors) {
             b
         }),
         ("gguf-short-file", "Two bytes: the magic cannot be read, so truncated (not bad-magic).", Format::Gguf, b"GG".to_vec()),
-        ("gguf-too-deep", "An array nested 9 deep (the top-level array value is depth 1): too-deep when the ninth array starts.", Format::Gguf, gguf_kvs(&[("a", gguf_nested(9))])),
+        ("gguf-too-deep", "An array nested 9 deep (the top-level array value is depth 1) whose innermost element type is 13 (not a value type): too-deep is checked when the ninth array starts, before its element type is read.", Format::Gguf, gguf_kvs(&[("a", {
+            let mut v = gguf_nested(9);
+            let at = v.len() - 12;
+            v[at..at + 4].copy_from_slice(&13u32.to_le_bytes());
+            v
+        })])),
         ("gguf-deep-enough", "An array nested 8 deep is accepted.", Format::Gguf, gguf_kvs(&[("a", gguf_nested(8))])),
         ("gguf-too-many-dims", "A tensor with 5 dimensions.", Format::Gguf, gguf_raw(3, None, &[("w", &[1, 1, 1, 1, 1], 0, 0)], 4)),
         ("gguf-scalar-block-type", "A tensor with no dimensions (a scalar, ne[0] taken as 1) of block type Q4_0: block-mismatch.", Format::Gguf, gguf_raw(3, None, &[("w", &[], 2, 0)], 32)),
@@ -1920,6 +2002,70 @@ fn tensor_manifest_vectors(v: &mut Vectors) {
                 ts[0] = with_field(&ts[0], 4, end1);
                 with_st(set_tensors(&st_map, ts), d_all)
             },
+        ),
+        (
+            "header-digest-31-bytes",
+            "The safetensors file's header digest is 31 bytes: every digest of a file map is digest-length when it is not 32 bytes.",
+            "digest-length",
+            None,
+            with_st(
+                st_map
+                    .iter()
+                    .map(|(k, x)| match (k, x) {
+                        (C::T(s), C::A(h)) if s == "header" => {
+                            (k.clone(), C::A(vec![h[0].clone(), C::B(vec![0; 31])]))
+                        }
+                        _ => (k.clone(), x.clone()),
+                    })
+                    .collect(),
+                d_all,
+            ),
+        ),
+        (
+            "tensor-blake3-31-bytes",
+            "A tensor entry's digest is 31 bytes.",
+            "digest-length",
+            None,
+            {
+                let mut ts = sts.clone();
+                ts[0] = with_field(&ts[0], 5, C::B(vec![0; 31]));
+                with_st(set_tensors(&st_map, ts), d_all)
+            },
+        ),
+        (
+            "two-rules-file-type-as-read",
+            "The GGUF file (files[1]) has type \"pytorch\" and the safetensors file after it a 31-byte header digest: type is checked as its file map is read, before the next file, so file-type.",
+            "file-type",
+            None,
+            bytes_of(&top3(
+                vec![
+                    C::M(file_map(&plain, cs, false)),
+                    C::M(with_meta(
+                        &gg_map
+                            .iter()
+                            .map(|(k, x)| match k {
+                                C::T(s) if s == "type" => (k.clone(), t("pytorch")),
+                                _ => (k.clone(), x.clone()),
+                            })
+                            .collect(),
+                        &gg_meta,
+                    )),
+                    C::M(with_meta(
+                        &st_map
+                            .iter()
+                            .map(|(k, x)| match (k, x) {
+                                (C::T(s), C::A(h)) if s == "header" => {
+                                    (k.clone(), C::A(vec![h[0].clone(), C::B(vec![0; 31])]))
+                                }
+                                _ => (k.clone(), x.clone()),
+                            })
+                            .collect(),
+                        &st_meta,
+                    )),
+                ],
+                d_all,
+                meta_all,
+            )),
         ),
         (
             "tensor-wrong-arity",
@@ -2685,6 +2831,40 @@ fn attestation_vectors(v: &mut Vectors) {
             vec!["threshold-not-met"],
         ));
     }
+    // Two rules at once: the steps run in order, so the earlier step's code wins.
+    cases.push(case(
+        "two-rules-statement-before-subject",
+        "A signed statement with an unknown predicate member and another model's digest: step 5 (the statement) comes before step 6 (the subject), so bad-statement.",
+        "signature invalid",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![raw_signed(
+            "publisher",
+            &statement_json(r#"{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","derived_from":[],"annotations":{},"extra":1}"#)
+                .replace(&digest.to_hex(), &"0".repeat(64)),
+        )],
+        vec!["bad-statement"],
+        vec!["threshold-not-met"],
+    ));
+    cases.push(case(
+        "two-rules-signature-before-statement",
+        "A statement that breaks a rule, with a signature that does not verify: signatures are checked (step 4) before the payload is parsed, so bad-signature.",
+        "signature invalid",
+        keys_pub.clone(),
+        p1.clone(),
+        None,
+        vec![{
+            let mut e = raw_signed(
+                "publisher",
+                &statement_json(r#"{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","derived_from":[],"annotations":{},"extra":1}"#),
+            );
+            e.signatures[0].sig = good_pub.signatures[0].sig.clone();
+            e
+        }],
+        vec!["bad-signature"],
+        vec!["threshold-not-met"],
+    ));
     let mut c = case(
         "time-lowercase-and-leap-second",
         "issued_at 2026-05-31t23:59:60z: lowercase t and z are RFC 3339, and second 60 is accepted in any minute and read as second 59.",
