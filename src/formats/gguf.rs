@@ -586,6 +586,33 @@ mod tests {
     }
 
     #[test]
+    fn a_tensor_count_over_the_limit_that_the_file_could_hold_is_too_many_tensors() {
+        // 262145 tensor infos of 24 bytes fit in the bytes left, so impossible-count passes
+        // and too-many-tensors is reported; at 262144 the count is read on.
+        let count = |n: u64| {
+            let mut v = b"GGUF".to_vec();
+            v.extend(3u32.to_le_bytes());
+            v.extend(n.to_le_bytes());
+            v.extend(0u64.to_le_bytes());
+            v.extend(std::iter::repeat_n(
+                0u8,
+                24 * (super::super::MAX_TENSORS + 1),
+            ));
+            parse_slice(&v)
+        };
+        assert_eq!(
+            count(super::super::MAX_TENSORS as u64 + 1).unwrap_err(),
+            GgufError::TooManyTensors {
+                n: super::super::MAX_TENSORS as u64 + 1
+            }
+        );
+        assert_ne!(
+            count(super::super::MAX_TENSORS as u64).unwrap_err().code(),
+            "too-many-tensors"
+        );
+    }
+
+    #[test]
     fn each_violation_has_its_error() {
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (b"GGML\x03\0\0\0".to_vec(), "bad-magic"),
