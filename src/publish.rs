@@ -265,7 +265,7 @@ pub fn publish(
     if oms {
         let with_sha = fresh.as_ref().unwrap_or(&published.manifest);
         if key.algorithm() == crate::attest::keys::Algorithm::Ed25519 {
-            published.warnings.push("model_signing's key method verifies ECDSA keys only; weightseal verifies this ed25519 signature, model_signing will not".into());
+            published.warnings.push("model_signing verifies ECDSA keys only, so it will not verify this ed25519 signature (weightseal will); for model_signing users sign with a P-256 key: `weightseal keygen --type ecdsa-p256 --out KEY`".into());
         }
         published.oms_files = Some(sign_oms(
             dir,

@@ -166,8 +166,9 @@ fn hf_check_names_corrupt_and_truncated_blobs_and_bad_links() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         stdout(&o).contains(&format!(
-            "org/tiny blobs/{big}: FAILED (corrupt or truncated: 1000 sha256 bytes hash to"
-        )) && stdout(&o).contains(&format!("used by snapshots/{COMMIT}/model.bin")),
+            "org/tiny blobs/{big}: FAILED (corrupt or truncated: its 1000 bytes have SHA-256 "
+        )) && stdout(&o).contains(", not the hash it is named by")
+            && stdout(&o).contains(&format!("used by snapshots/{COMMIT}/model.bin")),
         "{}",
         text(&o)
     );

@@ -91,6 +91,17 @@ fn persistent_corruption_fails_naming_file_and_range_and_leaves_no_final_file() 
     );
     assert!(f.dest.join("small.bin").exists());
     assert!(!f.dest.join("weightseal.manifest").exists());
+    // The text line names the file once, then the reason.
+    let o = fetch(&f, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.lines().any(|l| {
+            l
+            == "big.bin: FAILED (bytes 98304..114688 do not match the manifest (after 4 attempts))"
+        }),
+        "{out}"
+    );
 }
 
 #[test]

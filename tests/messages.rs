@@ -438,3 +438,99 @@ fn verify_against_the_original_names_the_exact_bytes() {
         serde_json::json!([{"start": 4500001, "end": 4500002}])
     );
 }
+
+#[test]
+fn a_binary_key_file_says_what_it_is_and_how_to_convert_it() {
+    let d = tempfile::tempdir().unwrap();
+    let model = d.path().join("m");
+    std::fs::create_dir(&model).unwrap();
+    std::fs::write(model.join("a.txt"), b"hi\n").unwrap();
+    assert_eq!(code(&ws(&["hash", s(&model)])), Some(0));
+    // A DER key as `openssl genpkey -outform DER` writes it, and random bytes.
+    let der = d.path().join("key.der");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "ed25519",
+            "-outform",
+            "DER",
+            "-out",
+        ])
+        .arg(&der)
+        .status()
+        .expect("openssl runs");
+    assert!(made.success());
+    let junk = d.path().join("junk.key");
+    std::fs::write(&junk, [0xffu8, 0xfe, 0x00, 0x81, 0x92]).unwrap();
+    for (key, what) in [
+        (
+            &der,
+            "a binary file of 48 bytes, which looks like a DER-encoded key",
+        ),
+        (&junk, "a binary file of 5 bytes, not a key file"),
+    ] {
+        for cmd in ["verify", "sign"] {
+            let o = ws(&[cmd, s(&model), "--key", s(key)]);
+            assert_eq!(code(&o), Some(2), "{cmd}");
+            let e = stderr(&o);
+            assert!(e.contains(&format!("{}: this is {what}", s(key))), "{e}");
+            assert!(
+                e.contains("openssl pkey -inform DER -in KEY -out KEY.pem"),
+                "{e}"
+            );
+            assert!(!e.contains("UTF-8"), "{e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
+    }
+}
+
+#[test]
+fn an_oms_bundle_signed_with_ed25519_says_how_to_make_a_p256_key() {
+    let d = tempfile::tempdir().unwrap();
+    let model = d.path().join("m");
+    std::fs::create_dir(&model).unwrap();
+    std::fs::write(model.join("a.txt"), b"hi\n").unwrap();
+    let (key, _) = keygen(d.path());
+    let sig = d.path().join("model.sig");
+    let o = ws(&[
+        "sign",
+        s(&model),
+        "--key",
+        &key,
+        "--format",
+        "oms",
+        "--signature",
+        s(&sig),
+    ]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let e = stderr(&o);
+    let line = e
+        .lines()
+        .find(|l| l.contains("model_signing"))
+        .unwrap_or_else(|| panic!("{e}"));
+    assert!(
+        line.contains("will not verify this ed25519 signature"),
+        "{line}"
+    );
+    assert!(
+        line.contains("`weightseal keygen --type ecdsa-p256 --out KEY`"),
+        "{line}"
+    );
+}
+
+#[test]
+fn sample_on_a_local_directory_is_refused_not_ignored() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("a.txt"), b"hi\n").unwrap();
+    assert_eq!(code(&ws(&["hash", s(d.path())])), Some(0));
+    let o = ws(&["verify", s(d.path()), "--sample", "0.5"]);
+    assert_eq!(code(&o), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("--sample checks a random fraction of a mirror's chunks and needs --url"),
+        "{e}"
+    );
+    assert!(!e.contains("SAMPLE"), "{e}");
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+}

@@ -136,9 +136,23 @@ fn read_text(path: &Path) -> Result<String, KeyError> {
         source,
     };
     let f = fs::File::open(path).map_err(io)?;
-    let mut s = String::new();
-    std::io::Read::read_to_string(&mut std::io::Read::take(f, MAX_KEY_FILE), &mut s).map_err(io)?;
-    Ok(s)
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_KEY_FILE), &mut bytes)
+        .map_err(io)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        // DER starts with a SEQUENCE (0x30) whose length fits the file.
+        let der = bytes.first() == Some(&0x30) && bytes.len() > 2;
+        KeyError::WrongKind {
+            path: path.to_path_buf(),
+            found: if der {
+                format!("a binary file of {} bytes, which looks like a DER-encoded key", bytes.len())
+            } else {
+                format!("a binary file of {} bytes, not a key file", bytes.len())
+            },
+            hint: "give a PEM key (-----BEGIN ...-----), an OpenSSH key or a .pub line; convert a DER key with `openssl pkey -inform DER -in KEY -out KEY.pem` (add -pubin for a public key)",
+        }
+    })
 }
 
 /// The verifying half of a key.

@@ -99,7 +99,12 @@ pub fn run(
                         render::bytes(f.downloaded)
                     ),
                     (_, None) => outln!("{}: OK", f.path),
-                    (_, Some(e)) => outln!("{}: FAILED ({e})", f.path),
+                    // The reason without the path the line already starts with.
+                    (_, Some(e)) => outln!(
+                        "{}: FAILED ({})",
+                        f.path,
+                        e.strip_prefix(&format!("{}: ", f.path)).unwrap_or(e)
+                    ),
                 }
             }
             if let Some(o) = &verdict.oms {

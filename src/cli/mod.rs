@@ -953,6 +953,9 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
         integrity_only,
         log,
     } = a;
+    if sample.is_some() && url.is_none() {
+        anyhow::bail!("--sample checks a random fraction of a mirror's chunks and needs --url; a local directory is always read whole");
+    }
     // A Hugging Face cache snapshot: its links must stay inside the repository's
     // blobs/, and are then followed.
     let (dir, follow_symlinks) = match &hf {
@@ -1444,11 +1447,14 @@ fn hf_check(repo: Option<String>, json: bool) -> Result<Outcome> {
                     b.blob
                 ),
                 weightseal::hf::BlobStatus::Corrupt { algorithm, found } => outln!(
-                    "{} blobs/{}: FAILED (corrupt or truncated: {} {} bytes hash to {found}{used})",
+                    "{} blobs/{}: FAILED (corrupt or truncated: its {} bytes have {} {found}, not the hash it is named by{used})",
                     b.repo,
                     b.blob,
                     b.size,
-                    algorithm
+                    match *algorithm {
+                        "sha256" => "SHA-256",
+                        _ => "the git blob SHA-1",
+                    }
                 ),
                 weightseal::hf::BlobStatus::Unreadable { reason } => outln!(
                     "{} blobs/{}: FAILED (unreadable: {reason}{used})",
