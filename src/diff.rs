@@ -327,7 +327,7 @@ pub struct ManifestDiff {
     pub tensors: Option<TensorDiff>,
     /// Both record tensors and their tensor-set digests are equal.
     pub same_tensor_set: bool,
-    /// Both record tensors and every tensor sits in the same file at the same offsets.
+    /// Both record tensors and every tensor sits in the same file (at any offset).
     pub same_layout: bool,
     /// Model-wide metadata keys whose values differ, when both manifests record metadata.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -443,10 +443,12 @@ pub fn diff_manifests(a: &Manifest, b: &Manifest) -> ManifestDiff {
             b.tensors().map(|t| t.1),
         ));
         d.same_tensor_set = ta == tb;
+        // Sharding is which file holds which tensor. Offsets are not part of it: a longer
+        // header (a new chat template) moves every tensor of a file without resharding it.
         let layout = |m: &Manifest| {
-            let mut v: Vec<(String, String, u64, u64)> = m
+            let mut v: Vec<(String, String)> = m
                 .tensors()
-                .map(|(p, t)| (p.to_string(), t.name.clone(), t.start, t.end))
+                .map(|(p, t)| (p.to_string(), t.name.clone()))
                 .collect();
             v.sort();
             v

@@ -693,7 +693,7 @@ fn gguf_fixtures_are_what_the_official_writer_writes() {
         );
         n += 1;
     }
-    assert_eq!(n, 4);
+    assert_eq!(n, 6);
 }
 
 #[test]
@@ -710,4 +710,41 @@ fn ggml_type_table_matches_gguf_py() {
         .map(|(id, name, b, s)| (name.to_string(), (*id, *b, *s)))
         .collect();
     assert_eq!(ours, theirs);
+}
+
+#[test]
+fn a_gguf_with_a_new_chat_template_is_the_same_tensors_with_other_metadata_not_a_resharding() {
+    // model-chat.gguf is model-q.gguf written again by gguf-py with a chat template: a longer
+    // header, so every tensor sits at another offset, in the same file.
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    for (dir, fixture) in [(&a, "model-q.gguf"), (&b, "model-chat.gguf")] {
+        fs::create_dir(dir).unwrap();
+        fs::copy(
+            fixtures().join("gguf").join(fixture),
+            dir.join("model.gguf"),
+        )
+        .unwrap();
+        let o = ws(&["hash", dir.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let o = ws(&["diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(
+            "verdict: the same tensors (names, dtypes, shapes, bytes) in the same files; the metadata differs"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("sharding"), "{out}");
+    assert!(out.contains("tokenizer.chat_template"), "{out}");
+    let o = ws(&["diff", a.to_str().unwrap(), b.to_str().unwrap(), "--json"]);
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["same_tensor_set"], true);
+    assert_eq!(j["same_layout"], true);
+    assert_eq!(
+        j["metadata_changed"],
+        serde_json::json!(["tokenizer.chat_template"])
+    );
 }

@@ -743,8 +743,11 @@ pub fn diff_text(d: &ManifestDiff) -> String {
             .to_string()
     } else if d.resharded() {
         "same tensor set under different sharding, but the metadata differs".to_string()
+    } else if d.same_tensor_set && !d.same_metadata() {
+        "the same tensors (names, dtypes, shapes, bytes) in the same files; the metadata differs"
+            .to_string()
     } else if d.same_tensor_set {
-        "same tensors in the same layout; other files differ".to_string()
+        "same tensors in the same files; other files differ".to_string()
     } else {
         "different".to_string()
     };
