@@ -748,3 +748,48 @@ fn a_gguf_with_a_new_chat_template_is_the_same_tensors_with_other_metadata_not_a
         serde_json::json!(["tokenizer.chat_template"])
     );
 }
+
+#[test]
+fn show_is_a_summary_with_the_sha256_recorded_and_lists_tensors_on_request() {
+    let d = tempfile::tempdir().unwrap();
+    fs::copy(
+        fixtures().join("gguf/model-q.gguf"),
+        d.path().join("model.gguf"),
+    )
+    .unwrap();
+    fs::write(d.path().join("config.json"), b"{}\n").unwrap();
+    let o = ws(&["hash", d.path().to_str().unwrap(), "--sha256"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    use sha2::Digest as _;
+    let sha = |p: &str| {
+        weightseal::digest::hex(&sha2::Sha256::digest(fs::read(d.path().join(p)).unwrap()))
+    };
+    let o = ws(&["show", d.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(
+        out.contains("sha256:      recorded for 2 of 2 file(s)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("      sha256 {}\n", sha("model.gguf"))),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("      sha256 {}\n", sha("config.json"))),
+        "{out}"
+    );
+    assert!(out.contains("model.gguf  (gguf, 8 tensor(s))\n"), "{out}");
+    assert!(out.contains("tensors:     8 in 1 tensor file(s)"), "{out}");
+    assert!(out.contains("--tensors lists them"), "{out}");
+    assert!(!out.contains("token_embd.weight"), "{out}");
+    let o = ws(&["show", d.path().to_str().unwrap(), "--tensors"]);
+    let out = stdout(&o);
+    for name in ["token_embd.weight", "blk.0.attn_q.weight", "blk.0.empty"] {
+        assert!(out.contains(&format!("  {name}\n")), "{name}: {out}");
+    }
+    assert!(
+        out.contains(&format!("      sha256 {}\n", sha("model.gguf"))),
+        "{out}"
+    );
+}

@@ -166,6 +166,9 @@ struct HashArgs {
 struct ShowArgs {
     /// A manifest file, or a directory holding weightseal.manifest.
     file: PathBuf,
+    /// Also list every tensor of every tensor file (name, dtype, shape, byte range, digest).
+    #[arg(long)]
+    tensors: bool,
     /// Print the whole manifest as JSON.
     #[arg(long)]
     json: bool,
@@ -911,7 +914,11 @@ fn hash_cmd(a: HashArgs) -> Result<Outcome> {
 }
 
 fn show_cmd(a: ShowArgs) -> Result<Outcome> {
-    let ShowArgs { file, json } = a;
+    let ShowArgs {
+        file,
+        tensors,
+        json,
+    } = a;
     let path = manifest_path(&file, None);
     let m = read_manifest(&path)?;
     if json {
@@ -920,7 +927,7 @@ fn show_cmd(a: ShowArgs) -> Result<Outcome> {
             serde_json::to_string_pretty(&render::manifest_json(&m))?
         );
     } else {
-        out!("{}", render::manifest_text(&m));
+        out!("{}", render::manifest_text(&m, tensors));
     }
     Ok(Outcome::Verified)
 }

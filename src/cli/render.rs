@@ -26,7 +26,7 @@ pub fn manifest_json(m: &Manifest) -> Value {
     m.to_json()
 }
 
-pub fn manifest_text(m: &Manifest) -> String {
+pub fn manifest_text(m: &Manifest, with_tensors: bool) -> String {
     let mut s = String::new();
     s.push_str(&format!("name:        {}\n", m.name()));
     s.push_str(&format!("format:      {FORMAT_VERSION}\n"));
@@ -41,10 +41,23 @@ pub fn manifest_text(m: &Manifest) -> String {
         m.files().len(),
         bytes(m.total_size())
     ));
-    if let Some(d) = m.tensor_digest() {
+    let with_sha256 = m.files().iter().filter(|f| f.sha256.is_some()).count();
+    if with_sha256 > 0 {
         s.push_str(&format!(
-            "tensors:     {} (tensor-set digest {d})\n",
-            m.tensors().count()
+            "sha256:      recorded for {with_sha256} of {} file(s)\n",
+            m.files().len()
+        ));
+    }
+    if let Some(d) = m.tensor_digest() {
+        let files = m.files().iter().filter(|f| f.tensors.is_some()).count();
+        s.push_str(&format!(
+            "tensors:     {} in {files} tensor file(s) (tensor-set digest {d}){}\n",
+            m.tensors().count(),
+            if with_tensors {
+                ""
+            } else {
+                "; --tensors lists them"
+            }
         ));
     }
     for f in m.files() {
@@ -53,11 +66,21 @@ pub fn manifest_text(m: &Manifest) -> String {
         } else {
             f.tree.chunks.len()
         };
+        let kind = match &f.tensors {
+            Some(tf) => format!("  ({}, {} tensor(s))", tf.format.as_str(), tf.tensors.len()),
+            None => String::new(),
+        };
         s.push_str(&format!(
-            "  {}  {:>12}  {:>6} chunk(s)  {}\n",
-            f.tree.root, f.tree.size, chunks, f.path
+            "  {}  {:>12}  {:>6} chunk(s)  {}{kind}\n",
+            f.tree.root,
+            f.tree.size,
+            chunks,
+            clean(f.path.as_str())
         ));
-        if let Some(tf) = &f.tensors {
+        if let Some(h) = &f.sha256 {
+            s.push_str(&format!("      sha256 {h}\n"));
+        }
+        if let (Some(tf), true) = (&f.tensors, with_tensors) {
             s.push_str(&format!(
                 "      {}: header {} bytes ({}), {} tensor(s)\n",
                 tf.format.as_str(),
