@@ -1015,6 +1015,9 @@ fn fetch_chunk(ctx: &Ctx, job: &Job, index: u64) -> Result<bool, FetchError> {
                     let res = stream_groups(&url, r, e.tree.size, cs, |i, g| {
                         if !job.done[i as usize].load(Ordering::SeqCst) {
                             finished |= write_group(ctx, job, i, g)?;
+                        } else {
+                            // Received all the same: the report counts bytes received.
+                            job.downloaded.fetch_add(g.len() as u64, Ordering::Relaxed);
                         }
                         Ok(())
                     });

@@ -131,6 +131,31 @@ fn server_ignoring_range_is_streamed() {
 }
 
 #[test]
+fn a_repair_from_a_server_ignoring_range_reports_the_bytes_received() {
+    let f = fixture();
+    // One chunk of big.bin stays corrupt for the first run's four attempts.
+    f.server.fault("big.bin", Fault::FlipByte(100_000), 4);
+    let o = fetch(&f, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    // The rerun needs 16 KiB, but the server ignores Range and sends the whole file.
+    f.server.ignore_range(true);
+    f.server.reset_counts();
+    let o = fetch(&f, &["--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let big = j["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["path"] == "big.bin")
+        .unwrap();
+    assert_eq!(big["resumed"].as_u64().unwrap(), 300_000 - 16384);
+    assert_eq!(f.server.sent("big.bin"), 300_000);
+    assert_eq!(big["downloaded"].as_u64().unwrap(), 300_000);
+    assert_verified_copy(&f);
+}
+
+#[test]
 fn endless_data_is_refused() {
     let f = fixture();
     f.server.ignore_range(true);

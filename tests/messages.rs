@@ -328,6 +328,15 @@ fn progress_never_draws_an_empty_frame() {
     let all = String::from_utf8_lossy(&o.stdout);
     assert!(all.contains("w.bin: OK"), "{all}");
     assert!(!all.contains("0 B/0 B"), "{all}");
+    // A job of well under a second never shows a guess of the time left: no ETA until the
+    // rate is known.
+    assert!(
+        !all.match_indices("eta ").any(|(i, _)| all[i + 4..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())),
+        "{all}"
+    );
 }
 
 #[test]

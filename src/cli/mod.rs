@@ -1648,7 +1648,26 @@ struct BarProgress {
     files: std::sync::Mutex<std::collections::HashMap<usize, indicatif::ProgressBar>>,
 }
 
-const BAR_TEMPLATE: &str = "{msg:24!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}";
+const BAR_TEMPLATE: &str = "{msg:24!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {known_eta}";
+
+/// The bar style: no ETA until the rate is known (a second of work and some bytes done), so
+/// that the first bursts of a download never show "eta 3h" for a one-second job.
+fn bar_style() -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template(BAR_TEMPLATE)
+        .expect("valid template")
+        .with_key(
+            "known_eta",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let known = state.elapsed() >= std::time::Duration::from_secs(1)
+                    && state.pos() > 0
+                    && state.len().is_some_and(|l| l > state.pos());
+                if known {
+                    let _ = write!(w, "eta {}", indicatif::HumanDuration(state.eta()));
+                }
+            },
+        )
+        .progress_chars("=> ")
+}
 
 impl Progress for BarProgress {
     fn set_total(&self, bytes: u64) {
@@ -1666,11 +1685,7 @@ impl Progress for BarProgress {
         let pb = self
             .multi
             .insert_before(&self.total, indicatif::ProgressBar::new(size));
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(BAR_TEMPLATE)
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
+        pb.set_style(bar_style());
         pb.set_message(render::terminal_safe(path).into_owned());
         self.files.lock().expect("bars lock").insert(id, pb);
     }
@@ -1696,11 +1711,7 @@ impl Bar {
         let multi =
             indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
         let total = multi.add(indicatif::ProgressBar::new(0));
-        total.set_style(
-            indicatif::ProgressStyle::with_template(BAR_TEMPLATE)
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
+        total.set_style(bar_style());
         total.set_message(what.to_string());
         Bar(Some(BarProgress {
             multi,
