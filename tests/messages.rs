@@ -543,3 +543,68 @@ fn sample_on_a_local_directory_is_refused_not_ignored() {
     assert!(!e.contains("SAMPLE"), "{e}");
     assert!(stdout(&o).is_empty(), "{}", stdout(&o));
 }
+
+#[test]
+fn help_and_the_man_page_name_the_trust_store_environment_exit_status_and_examples() {
+    let help = stdout(&ws(&["--help"]));
+    let d = tempfile::tempdir().unwrap();
+    assert_eq!(code(&ws(&["man", "--dir", s(d.path())])), Some(0));
+    let main = std::fs::read_to_string(d.path().join("weightseal.1")).unwrap();
+    assert_eq!(main, stdout(&ws(&["man"])));
+    for (section, man_section) in [
+        ("FILES:", ".SH FILES"),
+        ("ENVIRONMENT:", ".SH ENVIRONMENT"),
+        ("EXIT STATUS:", ".SH EXIT STATUS"),
+        ("EXAMPLES:", ".SH EXAMPLES"),
+    ] {
+        assert!(help.contains(section), "{section}: {help}");
+        assert!(main.contains(man_section), "{man_section}: {main}");
+    }
+    for var in [
+        "WEIGHTSEAL_TRUST",
+        "WEIGHTSEAL_PASSPHRASE",
+        "WEIGHTSEAL_NO_MMAP",
+        "HF_HUB_CACHE",
+        "HF_TOKEN",
+    ] {
+        assert!(help.contains(var), "{var}");
+        assert!(main.contains(&var.replace('-', "\\-")), "{var}");
+    }
+    assert!(help.contains("weightseal/trust.toml"), "{help}");
+    assert!(main.contains("weightseal/trust.toml"), "{main}");
+    assert!(!main.contains(".SH EXTRA"), "{main}");
+    // Every page a page names exists, and every page written is named by another.
+    let pages: std::collections::BTreeSet<String> = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut named = std::collections::BTreeSet::new();
+    for p in &pages {
+        let text = std::fs::read_to_string(d.path().join(p)).unwrap();
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find("weightseal\\-") {
+            let tail = &rest[i..];
+            let end = tail.find("(1)").filter(|&e| {
+                tail[..e]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '\\' || c == '-')
+            });
+            if let Some(e) = end {
+                let page = format!("{}.1", tail[..e].replace("\\-", "-"));
+                assert!(
+                    pages.contains(&page),
+                    "{p} names {page}, which is not written"
+                );
+                named.insert(page);
+            }
+            rest = &tail[1..];
+        }
+    }
+    for p in &pages {
+        assert!(
+            p == "weightseal.1" || named.contains(p),
+            "{p} is written but no page names it"
+        );
+    }
+    assert!(!pages.contains("weightseal-help.1"));
+}

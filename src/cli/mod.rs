@@ -47,9 +47,114 @@ use weightseal::tree::ChunkSize;
 use weightseal::verify::{ExtraFiles, Mode, VerifyOptions};
 use weightseal::walk::Symlinks;
 
+/// The sections that follow the options in `--help` and in weightseal(1): where the trust
+/// store is, the environment, the exit status and examples. (title, [(term, text)]).
+const MORE_HELP: &[(&str, &[(&str, &str)])] = &[
+    (
+        "FILES",
+        &[(
+            "trust store",
+            "$WEIGHTSEAL_TRUST, else $XDG_CONFIG_HOME/weightseal/trust.toml (~/.config/weightseal/trust.toml; on macOS ~/Library/Application Support/weightseal/trust.toml). It must be owned by you (or root) and writable by nobody else.",
+        )],
+    ),
+    (
+        "ENVIRONMENT",
+        &[
+            ("WEIGHTSEAL_TRUST", "the trust store file (see FILES)"),
+            (
+                "WEIGHTSEAL_PASSPHRASE",
+                "the passphrase of an encrypted private key; without it, it is asked on the terminal",
+            ),
+            (
+                "WEIGHTSEAL_NO_MMAP",
+                "1: read files instead of mapping them into memory",
+            ),
+            (
+                "HF_HUB_CACHE, HF_HOME",
+                "where the Hugging Face cache is (--hf, hf check)",
+            ),
+            (
+                "HF_TOKEN",
+                "a Hugging Face token, sent only to https://huggingface.co and https://hf.co",
+            ),
+        ],
+    ),
+    (
+        "EXIT STATUS",
+        &[
+            ("0", "verified: every file, signature, policy and proof checked out (or the command did its job)"),
+            ("1", "not verified: something was checked and failed"),
+            ("2", "usage or I/O error: nothing could be decided"),
+        ],
+    ),
+    (
+        "EXAMPLES",
+        &[
+            ("weightseal keygen --out acme.key", "make a signing key (acme.key.pub is the public half)"),
+            ("weightseal hash ./model && weightseal sign ./model --key acme.key", "publish: hash and sign a release"),
+            ("weightseal verify ./model --key acme.key.pub", "check a download against the publisher's key"),
+            ("weightseal fetch https://mirror.example/org/model ./model --key acme.key.pub", "download with every chunk verified"),
+            ("weightseal verify --hf org/model --key acme.key.pub", "check a model in the Hugging Face cache"),
+            ("weightseal diff ./base ./finetune", "what changed, file by file and tensor by tensor"),
+        ],
+    ),
+];
+
+/// [`MORE_HELP`] as plain text, for `--help`.
+fn more_help_text() -> String {
+    let mut s = String::new();
+    for (title, items) in MORE_HELP {
+        s.push_str(&format!("{title}:\n"));
+        for (term, text) in *items {
+            s.push_str(&format!("  {term}\n      {text}\n"));
+        }
+        s.push('\n');
+    }
+    s.trim_end().to_string()
+}
+
+/// roff text, escaped: backslashes and hyphens (so that they print as ASCII minus signs).
+fn roff(text: &str) -> String {
+    let t = text.replace('\\', "\\e").replace('-', "\\-");
+    // A line starting with '.' or '\'' would be a roff request.
+    if t.starts_with('.') || t.starts_with('\'') {
+        format!("\\&{t}")
+    } else {
+        t
+    }
+}
+
+/// The command as the man pages describe it: without the `help` subcommand (its page is not
+/// written) and without the `--help` epilogue (the main page has it as sections).
+fn man_command() -> clap::Command {
+    Cli::command()
+        .disable_help_subcommand(true)
+        .after_long_help(None::<&str>)
+}
+
+/// weightseal(1): clap's page, then [`MORE_HELP`] as man sections.
+fn main_man_page() -> std::io::Result<Vec<u8>> {
+    let man = clap_mangen::Man::new(man_command());
+    let mut buf = Vec::new();
+    man.render_title(&mut buf)?;
+    man.render_name_section(&mut buf)?;
+    man.render_synopsis_section(&mut buf)?;
+    man.render_description_section(&mut buf)?;
+    man.render_options_section(&mut buf)?;
+    man.render_subcommands_section(&mut buf)?;
+    for (title, items) in MORE_HELP {
+        buf.extend(format!(".SH {title}\n").bytes());
+        for (term, text) in *items {
+            buf.extend(format!(".TP\n\\fB{}\\fR\n{}\n", roff(term), roff(text)).bytes());
+        }
+    }
+    man.render_version_section(&mut buf)?;
+    Ok(buf)
+}
+
 /// Prove that a set of ML model weights is exactly what its publisher released.
 #[derive(Parser)]
-#[command(name = "weightseal", version, about, long_about = None)]
+#[command(name = "weightseal", version, about, long_about = None, after_long_help = more_help_text())]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -853,19 +958,18 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
             Ok(Outcome::Verified)
         }
         Command::Man { dir } => {
-            let cmd = Cli::command();
             match dir {
                 Some(d) => {
                     std::fs::create_dir_all(&d)
                         .with_context(|| format!("creating {}", d.display()))?;
-                    clap_mangen::generate_to(cmd, &d)
+                    clap_mangen::generate_to(man_command(), &d)
                         .with_context(|| format!("writing man pages into {}", d.display()))?;
+                    std::fs::write(d.join("weightseal.1"), main_man_page()?)
+                        .with_context(|| format!("writing {}", d.join("weightseal.1").display()))?;
                     eprintln!("weightseal: wrote the man pages into {}", d.display());
                 }
                 None => {
-                    let mut buf = Vec::new();
-                    clap_mangen::Man::new(cmd).render(&mut buf)?;
-                    std::io::Write::write_all(&mut std::io::stdout().lock(), &buf)?;
+                    std::io::Write::write_all(&mut std::io::stdout().lock(), &main_man_page()?)?;
                 }
             }
             Ok(Outcome::Verified)
