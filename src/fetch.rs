@@ -24,7 +24,7 @@ use crate::manifest::{FileEntry, Manifest};
 use crate::path::PARTIAL_DIR;
 use crate::progress::Progress;
 use crate::safedir::{Access, Dir, Kind, SafeDirError};
-use crate::tree::{self, ChunkSize, FileTree, TreeHasher};
+use crate::tree::{self, ChunkSize, TreeHasher};
 use crate::verify::{differing_ranges, ExtraFiles, FileReport, FileStatus, Report};
 use crate::walk::{Entry, Symlinks};
 
@@ -1211,19 +1211,11 @@ fn stream_file(
     });
     match res {
         Ok(found) if found.size == e.tree.size && found.root == e.tree.root => FileStatus::Ok,
-        Ok(found) => modified(cs, &e.tree, found),
+        Ok(found) => {
+            let ranges = differing_ranges(cs, &e.tree, &found);
+            crate::verify::modified_status(cs, e, found.size, found.root, ranges, None)
+        }
         Err(err) => error_status(err),
-    }
-}
-
-fn modified(cs: ChunkSize, expected: &FileTree, found: FileTree) -> FileStatus {
-    FileStatus::Modified {
-        expected_size: expected.size,
-        found_size: found.size,
-        expected_blake3: expected.root,
-        found_blake3: found.root,
-        ranges: differing_ranges(cs, expected, &found),
-        tensors: None,
     }
 }
 
@@ -1279,14 +1271,14 @@ fn sample_file(
     let status = if bad.is_empty() {
         FileStatus::Ok
     } else {
-        FileStatus::Modified {
-            expected_size: e.tree.size,
-            found_size: e.tree.size,
-            expected_blake3: e.tree.root,
-            found_blake3: crate::digest::Digest::default(),
-            ranges: bad,
-            tensors: None,
-        }
+        crate::verify::modified_status(
+            cs,
+            e,
+            e.tree.size,
+            crate::digest::Digest::default(),
+            bad,
+            None,
+        )
     };
     (status, want)
 }

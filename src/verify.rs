@@ -82,6 +82,13 @@ pub enum FileStatus {
         expected_blake3: Digest,
         found_blake3: Digest,
         ranges: Vec<ByteRange>,
+        /// The manifest's chunk size: `ranges` are whole chunks (the last one of a file may be
+        /// shorter), so a one-byte change shows as the chunk around it.
+        chunk_size: u64,
+        /// The tensors (from the manifest) whose bytes overlap `ranges`, in file order; known
+        /// even where the tensors were not re-hashed (`verify --url`).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        overlapping: Vec<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         tensors: Option<Box<TensorChanges>>,
     },
@@ -449,12 +456,40 @@ fn compare(
             fs_path, symlinks, expected, tf, &ranges, progress,
         ))
     });
+    modified_status(cs, expected, found.size, found.root, ranges, tensors)
+}
+
+/// The [`FileStatus::Modified`] of a file whose tree differs from the manifest's `expected`
+/// entry in `ranges`.
+pub fn modified_status(
+    cs: ChunkSize,
+    expected: &FileEntry,
+    found_size: u64,
+    found_blake3: Digest,
+    ranges: Vec<ByteRange>,
+    tensors: Option<Box<TensorChanges>>,
+) -> FileStatus {
+    let overlapping = expected
+        .tensors
+        .as_ref()
+        .map(|tf| {
+            tf.tensors
+                .iter()
+                .filter(|t| {
+                    t.end > t.start && ranges.iter().any(|r| t.start < r.end && r.start < t.end)
+                })
+                .map(|t| t.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
     FileStatus::Modified {
         expected_size: expected.tree.size,
-        found_size: found.size,
+        found_size,
         expected_blake3: expected.tree.root,
-        found_blake3: found.root,
+        found_blake3,
         ranges,
+        chunk_size: cs.get(),
+        overlapping,
         tensors,
     }
 }

@@ -289,7 +289,9 @@ fn verify_url_full_and_sampled() {
     let o = ws(&["verify", "--url", &f.server.base]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stdout(&o).contains("big.bin: FAILED (modified: bytes 196608..212992 differ)"),
+        stdout(&o).contains(
+            "big.bin: FAILED (modified: somewhere in bytes 196608..212992, one 16.00 KiB chunk)"
+        ),
         "{}",
         stdout(&o)
     );
@@ -299,7 +301,7 @@ fn verify_url_full_and_sampled() {
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stdout(&o).contains(
-            "big.bin: FAILED (modified: bytes 196608..212992 differ; sampled 19 of 19 chunks)"
+            "big.bin: FAILED (modified: somewhere in bytes 196608..212992, one 16.00 KiB chunk; sampled 19 of 19 chunks)"
         ),
         "{}",
         stdout(&o)
@@ -612,4 +614,66 @@ fn model_sig_is_delivered_and_checked_with_the_release() {
         "{}",
         stdout(&o)
     );
+}
+
+#[test]
+fn verify_url_names_the_chunk_and_the_tensors_in_it() {
+    // A safetensors file written by the official writer: 4 tensors of 64 KiB, 16 KiB chunks.
+    use safetensors::tensor::{serialize_to_file, Dtype, TensorView};
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    fs::create_dir(&model).unwrap();
+    let data: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 64 * 1024]).collect();
+    let views: Vec<(String, TensorView)> = data
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            (
+                format!("layer.{i}.weight"),
+                TensorView::new(Dtype::F32, vec![128, 128], d).unwrap(),
+            )
+        })
+        .collect();
+    serialize_to_file(views, None, &model.join("model.safetensors")).unwrap();
+    assert_eq!(
+        ws(&["hash", s(&model), "--chunk-size", "16K"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let server = common::server::Server::start(model.clone());
+    // One byte inside layer.1.weight (the data starts after the header).
+    let header = 8 + u64::from_le_bytes(
+        fs::read(model.join("model.safetensors")).unwrap()[..8]
+            .try_into()
+            .unwrap(),
+    );
+    let at = header + 64 * 1024 + 100;
+    server.fault("model.safetensors", Fault::FlipByte(at), 100);
+    let o = ws(&["verify", "--url", &server.base]);
+    assert_eq!(o.status.code(), Some(1));
+    let (start, end) = (at / 16384 * 16384, at / 16384 * 16384 + 16384);
+    let want = format!(
+        "model.safetensors: FAILED (modified: somewhere in bytes {start}..{end}, one 16.00 KiB chunk; "
+    );
+    let out = stdout(&o);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("model.safetensors:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.starts_with(&want), "{line}");
+    // The chunk holds the end of layer.0 or the start of layer.1, never layers 2 and 3.
+    assert!(line.contains("layer.1.weight"), "{line}");
+    assert!(
+        !line.contains("layer.2.weight") && !line.contains("layer.3.weight"),
+        "{line}"
+    );
+    let o = ws(&["verify", "--url", &server.base, "--json"]);
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f = &j["files"][0];
+    assert_eq!(f["chunk_size"], 16384);
+    assert!(f["overlapping"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("layer.1.weight")));
 }

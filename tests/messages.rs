@@ -426,7 +426,7 @@ fn verify_against_the_original_names_the_exact_bytes() {
     assert_eq!(code(&o), Some(1));
     assert!(
         stdout(&o).contains(
-            "w.bin: FAILED (modified: bytes 4194304..5000000 differ; exactly byte 4500001 differs)"
+            "w.bin: FAILED (modified: somewhere in bytes 4194304..5000000, one 786.81 KiB chunk; exactly byte 4500001 differs)"
         ),
         "{}",
         stdout(&o)

@@ -276,6 +276,8 @@ pub fn failure_reason(status: &FileStatus) -> Option<String> {
             expected_size,
             found_size,
             ranges,
+            chunk_size,
+            overlapping,
             tensors,
             ..
         } => {
@@ -283,18 +285,17 @@ pub fn failure_reason(status: &FileStatus) -> Option<String> {
             if expected_size != found_size {
                 parts.push(format!("size {found_size}, expected {expected_size}"));
             }
-            let list: Vec<String> = ranges
-                .iter()
-                .map(|b| format!("{}..{}", b.start, b.end))
-                .collect();
-            let list: Vec<&str> = list.iter().map(String::as_str).collect();
-            let mut bytes = named("", &list);
-            // "N : a, b" -> "bytes a, b differ"
-            bytes = format!(
-                "bytes {} differ",
-                bytes.split_once(": ").map(|x| x.1).unwrap_or("")
-            );
-            parts.push(bytes);
+            parts.push(chunk_ranges_text(ranges, *chunk_size));
+            if tensors.is_none() && !overlapping.is_empty() {
+                let names: Vec<&str> = overlapping.iter().map(String::as_str).collect();
+                // The manifest's tensors in those bytes (the tensors were not re-hashed).
+                let word = if names.len() == 1 {
+                    "tensor"
+                } else {
+                    "tensors"
+                };
+                parts.push(named(&format!("{word} there"), &names));
+            }
             if let Some(t) = tensors {
                 if t.header_changed {
                     parts.push("header changed".into());
@@ -310,6 +311,28 @@ pub fn failure_reason(status: &FileStatus) -> Option<String> {
             format!("modified: {}", parts.join("; "))
         }
     })
+}
+
+/// Where a modified file differs, as far as chunk values tell: `somewhere in bytes a..b, one
+/// 4.00 MiB chunk` or `somewhere in bytes a..b, c..d (5 chunks)` (the first 4 ranges shown).
+/// The exact bytes are only known with the original at hand (`exactly …`).
+pub fn chunk_ranges_text(ranges: &[weightseal::verify::ByteRange], chunk_size: u64) -> String {
+    let cs = chunk_size.max(1);
+    let chunks: u64 = ranges.iter().map(|r| (r.end - r.start).div_ceil(cs)).sum();
+    let list: Vec<String> = ranges
+        .iter()
+        .map(|b| format!("{}..{}", b.start, b.end))
+        .collect();
+    let list: Vec<&str> = list.iter().map(String::as_str).collect();
+    let shown = named("", &list);
+    let shown = shown.split_once(": ").map(|x| x.1).unwrap_or("");
+    match (ranges, chunks) {
+        ([r], 1) => format!(
+            "somewhere in bytes {shown}, one {} chunk",
+            bytes(r.end - r.start)
+        ),
+        _ => format!("somewhere in bytes {shown} ({chunks} chunks)"),
+    }
 }
 
 /// b3sum `--check` style lines, one per path, then index problems and the tensor set.
@@ -792,9 +815,31 @@ mod tests {
             expected_blake3: Digest([0; 32]),
             found_blake3: Digest([1; 32]),
             ranges: vec![ByteRange { start: 0, end: 10 }],
+            chunk_size: 4 << 20,
+            overlapping: Vec::new(),
             tensors: None,
         };
-        assert_eq!(failure_reason(&st).unwrap(), "modified: bytes 0..10 differ");
+        assert_eq!(
+            failure_reason(&st).unwrap(),
+            "modified: somewhere in bytes 0..10, one 10 B chunk"
+        );
+        let st = FileStatus::Modified {
+            expected_size: 16 << 20,
+            found_size: 16 << 20,
+            expected_blake3: Digest([0; 32]),
+            found_blake3: Digest([1; 32]),
+            ranges: vec![ByteRange {
+                start: 8 << 20,
+                end: 12 << 20,
+            }],
+            chunk_size: 4 << 20,
+            overlapping: vec!["a.weight".into(), "b.weight".into()],
+            tensors: None,
+        };
+        assert_eq!(
+            failure_reason(&st).unwrap(),
+            "modified: somewhere in bytes 8388608..12582912, one 4.00 MiB chunk; 2 tensors there: a.weight, b.weight"
+        );
         let st = FileStatus::Modified {
             expected_size: 10,
             found_size: 12,
@@ -806,11 +851,13 @@ mod tests {
                     end: i * 2 + 1,
                 })
                 .collect(),
+            chunk_size: 1,
+            overlapping: Vec::new(),
             tensors: None,
         };
         assert_eq!(
             failure_reason(&st).unwrap(),
-            "modified: size 12, expected 10; bytes 0..1, 2..3, 4..5, 6..7 and 2 more differ"
+            "modified: size 12, expected 10; somewhere in bytes 0..1, 2..3, 4..5, 6..7 and 2 more (6 chunks)"
         );
         assert_eq!(bytes(1536), "1.50 KiB");
         assert_eq!(clean("plain.name"), "plain.name");
