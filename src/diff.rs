@@ -162,6 +162,9 @@ pub struct FileChange {
     /// How many runs of differing bytes there are in all (more than `bytes` lists when capped).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub byte_runs: Option<u64>,
+    /// How many bytes differ in all (the sum of every run's length, listed or not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_differing: Option<u64>,
     /// A unified diff, for a small text file (config, tokenizer) whose two versions were at hand.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text_diff: Option<String>,
@@ -183,46 +186,50 @@ pub fn detail_changes(
         let (pa, pb) = locate(&c.path);
         let ranges = c.ranges.as_deref();
         if c.size_a > MAX_TEXT_DIFF || c.size_b > MAX_TEXT_DIFF {
-            let (runs, total) = differing_bytes(&pa, &pb, ranges, c.size_a, c.size_b)?;
+            let (runs, total, n) = differing_bytes(&pa, &pb, ranges, c.size_a, c.size_b)?;
             c.bytes = Some(runs);
             c.byte_runs = Some(total);
+            c.bytes_differing = Some(n);
         } else {
             // A small file is read once, for its exact bytes and its text diff.
             let (a, b) = (std::fs::read(&pa)?, std::fs::read(&pb)?);
-            let (runs, total) =
+            let (runs, total, n) =
                 differing_runs(&a[..], &b[..], ranges, a.len() as u64, b.len() as u64)?;
             c.bytes = Some(runs);
             c.byte_runs = Some(total);
-            let text = |v: &[u8]| {
-                std::str::from_utf8(v)
-                    .ok()
-                    .filter(|t| !t.contains('\0'))
-                    .map(str::to_string)
-            };
-            if let (Some(ta), Some(tb)) = (text(&a), text(&b)) {
-                let diff = similar::TextDiff::from_lines(&ta, &tb);
-                c.text_diff = Some(
-                    diff.unified_diff()
-                        .context_radius(3)
-                        .header(&format!("a/{}", c.path), &format!("b/{}", c.path))
-                        .to_string(),
-                );
-            }
+            c.bytes_differing = Some(n);
+            c.text_diff = text_diff(&c.path, &a, &b);
         }
     }
     Ok(())
 }
 
+/// A unified diff (3 lines of context, headers `a/PATH` and `b/PATH`) of two versions of a
+/// file, when both are UTF-8 text without NUL bytes.
+pub fn text_diff(path: &str, a: &[u8], b: &[u8]) -> Option<String> {
+    fn text(v: &[u8]) -> Option<&str> {
+        std::str::from_utf8(v).ok().filter(|t| !t.contains('\0'))
+    }
+    let (ta, tb) = (text(a)?, text(b)?);
+    Some(
+        similar::TextDiff::from_lines(ta, tb)
+            .unified_diff()
+            .context_radius(3)
+            .header(&format!("a/{path}"), &format!("b/{path}"))
+            .to_string(),
+    )
+}
+
 /// The runs of bytes that differ between files `a` and `b` (sizes `size_a`, `size_b`), looking
-/// only inside `ranges` when given: the first [`MAX_BYTE_RUNS`] runs and the number of runs.
-/// Bytes past the end of the shorter file differ.
+/// only inside `ranges` when given: the first [`MAX_BYTE_RUNS`] runs, the number of runs and
+/// the number of differing bytes. Bytes past the end of the shorter file differ.
 pub fn differing_bytes(
     a: &std::path::Path,
     b: &std::path::Path,
     ranges: Option<&[ByteRange]>,
     size_a: u64,
     size_b: u64,
-) -> std::io::Result<(Vec<ByteRange>, u64)> {
+) -> std::io::Result<(Vec<ByteRange>, u64, u64)> {
     let fa = std::fs::File::open(a)?;
     let fb = std::fs::File::open(b)?;
     differing_runs(&fa, &fb, ranges, size_a, size_b)
@@ -258,7 +265,7 @@ fn differing_runs<A: ReadAt + ?Sized, B: ReadAt + ?Sized>(
     ranges: Option<&[ByteRange]>,
     size_a: u64,
     size_b: u64,
-) -> std::io::Result<(Vec<ByteRange>, u64)> {
+) -> std::io::Result<(Vec<ByteRange>, u64, u64)> {
     let whole = [ByteRange {
         start: 0,
         end: size_a.max(size_b),
@@ -267,9 +274,11 @@ fn differing_runs<A: ReadAt + ?Sized, B: ReadAt + ?Sized>(
     let common = size_a.min(size_b);
     let mut runs: Vec<ByteRange> = Vec::new();
     let mut total = 0u64;
+    let mut differing = 0u64;
     // The end of the last run seen (listed or not), so a run split across reads stays one.
     let mut last_end: Option<u64> = None;
     let mut push = |start: u64, end: u64, runs: &mut Vec<ByteRange>| {
+        differing += end - start;
         if last_end == Some(start) {
             if let Some(last) = runs.last_mut().filter(|l| l.end == start) {
                 last.end = end;
@@ -310,7 +319,7 @@ fn differing_runs<A: ReadAt + ?Sized, B: ReadAt + ?Sized>(
     if size_a != size_b {
         push(common, size_a.max(size_b), &mut runs);
     }
-    Ok((runs, total))
+    Ok((runs, total, differing))
 }
 
 /// How manifest B differs from manifest A.
@@ -424,6 +433,7 @@ pub fn diff_manifests(a: &Manifest, b: &Manifest) -> ManifestDiff {
             metadata_changed,
             bytes: None,
             byte_runs: None,
+            bytes_differing: None,
             text_diff: None,
         });
     }

@@ -242,7 +242,7 @@ pub fn exact_bytes(
         } = &f.status
         {
             let (original, found) = locate(&f.path);
-            let (runs, total) = crate::diff::differing_bytes(
+            let (runs, total, bytes) = crate::diff::differing_bytes(
                 &original,
                 &found,
                 Some(ranges),
@@ -259,10 +259,24 @@ pub fn exact_bytes(
                     ),
                 )
             })?;
+            // A small text file (a config, a tokenizer) also gets a unified diff, as `diff`
+            // gives it.
+            let small = *expected_size <= crate::diff::MAX_TEXT_DIFF
+                && *found_size <= crate::diff::MAX_TEXT_DIFF;
+            let text_diff = if small {
+                match (std::fs::read(&original), std::fs::read(&found)) {
+                    (Ok(a), Ok(b)) => crate::diff::text_diff(&f.path, &a, &b),
+                    _ => None,
+                }
+            } else {
+                None
+            };
             out.push(ExactBytes {
                 path: f.path.clone(),
                 runs,
                 total,
+                bytes,
+                text_diff,
             });
         }
     }
@@ -277,6 +291,11 @@ pub struct ExactBytes {
     pub runs: Vec<ByteRange>,
     /// How many runs there are in all.
     pub total: u64,
+    /// How many bytes differ in all.
+    pub bytes: u64,
+    /// A unified diff, for a small text file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_diff: Option<String>,
 }
 
 /// How much of one file a sampled check read.

@@ -608,3 +608,85 @@ fn help_and_the_man_page_name_the_trust_store_environment_exit_status_and_exampl
     }
     assert!(!pages.contains("weightseal-help.1"));
 }
+
+#[test]
+fn many_differing_runs_are_counted_with_their_bytes_and_the_first_few_shown() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    std::fs::create_dir(&a).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    let w: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
+    let mut w2 = w.clone();
+    // 10000 one-byte runs, and one run of 3 bytes that spans two of the 1 MiB reads.
+    for i in (0..1_000_000).step_by(100) {
+        w2[i] ^= 1;
+    }
+    for x in &mut w2[1_048_575..1_048_578] {
+        *x ^= 1;
+    }
+    std::fs::write(a.join("w.bin"), &w).unwrap();
+    std::fs::write(b.join("w.bin"), &w2).unwrap();
+    for dir in [&a, &b] {
+        assert_eq!(code(&ws(&["hash", s(dir)])), Some(0));
+    }
+    let o = ws(&["diff", s(&a), s(&b)]);
+    assert_eq!(code(&o), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "exactly 10003 bytes (9.77 KiB) differ in 10001 runs, the first 0, 100, 200, 300"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("more run(s)"), "{out}");
+    let o = ws(&["diff", s(&a), s(&b), "--json"]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &j["files_changed"][0];
+    assert_eq!(c["byte_runs"], 10001);
+    assert_eq!(c["bytes_differing"], 10003);
+    // The run across the read boundary is one run.
+    assert!(c["bytes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["start"] != 1_048_576));
+}
+
+#[test]
+fn verify_against_the_original_shows_a_small_text_file_as_a_unified_diff() {
+    let d = tempfile::tempdir().unwrap();
+    let (orig, copy) = (d.path().join("orig"), d.path().join("copy"));
+    std::fs::create_dir(&orig).unwrap();
+    std::fs::create_dir(&copy).unwrap();
+    std::fs::write(orig.join("config.json"), "{\n \"a\": 1,\n \"b\": 2\n}\n").unwrap();
+    std::fs::write(copy.join("config.json"), "{\n \"a\": 1,\n \"b\": 3\n}\n").unwrap();
+    assert_eq!(code(&ws(&["hash", s(&orig)])), Some(0));
+    let manifest = orig.join("weightseal.manifest");
+    let o = ws(&[
+        "verify",
+        s(&copy),
+        "--manifest",
+        s(&manifest),
+        "--original",
+        s(&orig),
+    ]);
+    assert_eq!(code(&o), Some(1));
+    assert_eq!(
+        stdout(&o),
+        "config.json: FAILED (modified: somewhere in bytes 0..21, one 21 B chunk; exactly byte 17 differs)\n    --- a/config.json\n    +++ b/config.json\n    @@ -1,4 +1,4 @@\n     {\n      \"a\": 1,\n    - \"b\": 2\n    + \"b\": 3\n     }\n"
+    );
+    let o = ws(&[
+        "verify",
+        s(&copy),
+        "--manifest",
+        s(&manifest),
+        "--original",
+        s(&orig),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["exact"][0]["text_diff"]
+        .as_str()
+        .unwrap()
+        .contains("+ \"b\": 3"));
+}

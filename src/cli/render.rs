@@ -137,10 +137,11 @@ pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// `exactly byte 1000 differs`, `exactly bytes 10..12, 4096 differ`, `... and 3 more runs`.
-fn exact_bytes_text(runs: &[weightseal::verify::ByteRange], total: u64) -> String {
-    const SHOWN: usize = 8;
-    let one = runs.len() == 1 && runs[0].end - runs[0].start == 1;
+/// The exact differing bytes: `exactly byte 1000 differs`, `exactly bytes 10..12, 4096 differ`,
+/// or, past a few runs, a count first: `exactly 6 bytes differ in 5 runs, the first 10..12,
+/// 4096, 4100, 4200`.
+fn exact_bytes_text(runs: &[weightseal::verify::ByteRange], total: u64, differing: u64) -> String {
+    const SHOWN: usize = 4;
     let list: Vec<String> = runs
         .iter()
         .take(SHOWN)
@@ -152,16 +153,18 @@ fn exact_bytes_text(runs: &[weightseal::verify::ByteRange], total: u64) -> Strin
             }
         })
         .collect();
-    let more = total.saturating_sub(list.len() as u64);
-    let tail = if more > 0 {
-        format!(" and {more} more run(s)")
+    let amount = if differing >= 1024 {
+        format!("{differing} bytes ({})", bytes(differing))
     } else {
-        String::new()
+        format!("{differing} bytes")
     };
-    if one {
-        format!("exactly byte {} differs", list[0])
-    } else {
-        format!("exactly bytes {}{tail} differ", list.join(", "))
+    match (total, differing) {
+        (1, 1) => format!("exactly byte {} differs", list[0]),
+        (t, _) if t as usize <= SHOWN => format!("exactly bytes {} differ", list.join(", ")),
+        (t, _) => format!(
+            "exactly {amount} differ in {t} runs, the first {}",
+            list.join(", ")
+        ),
     }
 }
 
@@ -356,13 +359,19 @@ pub fn report_lines(r: &Report) -> String {
                 None => s.push_str(&format!("{}: OK\n", path)),
             },
             (_, Some(reason)) => {
-                let reason = match r.exact.iter().find(|e| e.path == f.path) {
-                    Some(e) => format!("{reason}; {}", exact_bytes_text(&e.runs, e.total)),
+                let exact = r.exact.iter().find(|e| e.path == f.path);
+                let reason = match exact {
+                    Some(e) => format!("{reason}; {}", exact_bytes_text(&e.runs, e.total, e.bytes)),
                     None => reason,
                 };
                 match &sampled {
                     Some(x) => s.push_str(&format!("{path}: FAILED ({reason}; {x})\n")),
                     None => s.push_str(&format!("{}: FAILED ({reason})\n", path)),
+                }
+                if let Some(t) = exact.and_then(|e| e.text_diff.as_deref()) {
+                    for line in t.lines() {
+                        s.push_str(&format!("    {}\n", terminal_safe(line)));
+                    }
                 }
             }
         }
@@ -738,8 +747,8 @@ pub fn diff_text(d: &ManifestDiff) -> String {
         if let Some(t) = &c.tensors {
             parts.extend(tensor_diff_text(t));
         }
-        if let (Some(runs), Some(total)) = (&c.bytes, c.byte_runs) {
-            parts.push(exact_bytes_text(runs, total));
+        if let (Some(runs), Some(total), Some(n)) = (&c.bytes, c.byte_runs, c.bytes_differing) {
+            parts.push(exact_bytes_text(runs, total, n));
         }
         s.push_str(&format!("  changed  {}: {}\n", c.path, parts.join("; ")));
         if let Some(t) = &c.text_diff {
