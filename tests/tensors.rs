@@ -254,7 +254,7 @@ fn flipped_byte_names_the_tensor() {
     assert_eq!(
         line,
         format!(
-            "model-00002-of-00003.safetensors: FAILED (modified: bytes {chunk}..{} differ; 1 tensor changed: model.layers.6.mlp.weight)",
+            "model-00002-of-00003.safetensors: FAILED (modified: somewhere in bytes {chunk}..{}, one 16.00 KiB chunk; 1 tensor changed: model.layers.6.mlp.weight)",
             chunk + 16384
         )
     );
