@@ -165,13 +165,38 @@ pub struct FileChange {
     /// How many bytes differ in all (the sum of every run's length, listed or not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes_differing: Option<u64>,
+    /// Every run, listed or not, at the resolution of a picture: runs closer than
+    /// 1/[`COVERAGE_BINS`] of the file merged (never dropped). For drawing to scale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Vec<ByteRange>>,
     /// A unified diff, for a small text file (config, tokenizer) whose two versions were at hand.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text_diff: Option<String>,
 }
 
+impl FileChange {
+    fn set_differing(&mut self, x: Differing) {
+        self.bytes = Some(x.runs);
+        self.byte_runs = Some(x.total);
+        self.bytes_differing = Some(x.bytes);
+        self.coverage = Some(x.coverage);
+    }
+}
+
 /// Most runs of differing bytes listed per file.
 pub const MAX_BYTE_RUNS: usize = 64;
+/// The resolution of [`FileChange::coverage`]: a file's span in this many equal bins.
+pub const COVERAGE_BINS: u64 = 1000;
+
+/// The differing bytes of two files: the first [`MAX_BYTE_RUNS`] runs, how many runs and bytes
+/// in all, and every run at picture resolution.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Differing {
+    pub runs: Vec<ByteRange>,
+    pub total: u64,
+    pub bytes: u64,
+    pub coverage: Vec<ByteRange>,
+}
 /// Largest file (either side) shown as a unified diff.
 pub const MAX_TEXT_DIFF: u64 = 1 << 20;
 
@@ -186,18 +211,13 @@ pub fn detail_changes(
         let (pa, pb) = locate(&c.path);
         let ranges = c.ranges.as_deref();
         if c.size_a > MAX_TEXT_DIFF || c.size_b > MAX_TEXT_DIFF {
-            let (runs, total, n) = differing_bytes(&pa, &pb, ranges, c.size_a, c.size_b)?;
-            c.bytes = Some(runs);
-            c.byte_runs = Some(total);
-            c.bytes_differing = Some(n);
+            let x = differing_bytes(&pa, &pb, ranges, c.size_a, c.size_b)?;
+            c.set_differing(x);
         } else {
             // A small file is read once, for its exact bytes and its text diff.
             let (a, b) = (std::fs::read(&pa)?, std::fs::read(&pb)?);
-            let (runs, total, n) =
-                differing_runs(&a[..], &b[..], ranges, a.len() as u64, b.len() as u64)?;
-            c.bytes = Some(runs);
-            c.byte_runs = Some(total);
-            c.bytes_differing = Some(n);
+            let x = differing_runs(&a[..], &b[..], ranges, a.len() as u64, b.len() as u64)?;
+            c.set_differing(x);
             c.text_diff = text_diff(&c.path, &a, &b);
         }
     }
@@ -229,7 +249,7 @@ pub fn differing_bytes(
     ranges: Option<&[ByteRange]>,
     size_a: u64,
     size_b: u64,
-) -> std::io::Result<(Vec<ByteRange>, u64, u64)> {
+) -> std::io::Result<Differing> {
     let fa = std::fs::File::open(a)?;
     let fb = std::fs::File::open(b)?;
     differing_runs(&fa, &fb, ranges, size_a, size_b)
@@ -265,7 +285,7 @@ fn differing_runs<A: ReadAt + ?Sized, B: ReadAt + ?Sized>(
     ranges: Option<&[ByteRange]>,
     size_a: u64,
     size_b: u64,
-) -> std::io::Result<(Vec<ByteRange>, u64, u64)> {
+) -> std::io::Result<Differing> {
     let whole = [ByteRange {
         start: 0,
         end: size_a.max(size_b),
@@ -275,10 +295,16 @@ fn differing_runs<A: ReadAt + ?Sized, B: ReadAt + ?Sized>(
     let mut runs: Vec<ByteRange> = Vec::new();
     let mut total = 0u64;
     let mut differing = 0u64;
+    let span = size_a.max(size_b).max(1);
+    let bin_of = |x: u64| (u128::from(x) * u128::from(COVERAGE_BINS) / u128::from(span)) as u64;
+    let mut bins = vec![false; COVERAGE_BINS as usize + 1];
     // The end of the last run seen (listed or not), so a run split across reads stays one.
     let mut last_end: Option<u64> = None;
     let mut push = |start: u64, end: u64, runs: &mut Vec<ByteRange>| {
         differing += end - start;
+        for b in bin_of(start)..=bin_of(end - 1) {
+            bins[b as usize] = true;
+        }
         if last_end == Some(start) {
             if let Some(last) = runs.last_mut().filter(|l| l.end == start) {
                 last.end = end;
@@ -319,7 +345,23 @@ fn differing_runs<A: ReadAt + ?Sized, B: ReadAt + ?Sized>(
     if size_a != size_b {
         push(common, size_a.max(size_b), &mut runs);
     }
-    Ok((runs, total, differing))
+    // Marked bins, merged into byte ranges (each bin's bytes, the last ending at the span).
+    let start_of =
+        |b: u64| (u128::from(b) * u128::from(span)).div_ceil(u128::from(COVERAGE_BINS)) as u64;
+    let mut coverage: Vec<ByteRange> = Vec::new();
+    for (b, _) in bins.iter().enumerate().filter(|(_, on)| **on) {
+        let (start, end) = (start_of(b as u64), start_of(b as u64 + 1).min(span));
+        match coverage.last_mut() {
+            Some(last) if last.end >= start => last.end = last.end.max(end),
+            _ => coverage.push(ByteRange { start, end }),
+        }
+    }
+    Ok(Differing {
+        runs,
+        total,
+        bytes: differing,
+        coverage,
+    })
 }
 
 /// How manifest B differs from manifest A.
@@ -434,6 +476,7 @@ pub fn diff_manifests(a: &Manifest, b: &Manifest) -> ManifestDiff {
             bytes: None,
             byte_runs: None,
             bytes_differing: None,
+            coverage: None,
             text_diff: None,
         });
     }

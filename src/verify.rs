@@ -242,7 +242,9 @@ pub fn exact_bytes(
         } = &f.status
         {
             let (original, found) = locate(&f.path);
-            let (runs, total, bytes) = crate::diff::differing_bytes(
+            let crate::diff::Differing {
+                runs, total, bytes, ..
+            } = crate::diff::differing_bytes(
                 &original,
                 &found,
                 Some(ranges),

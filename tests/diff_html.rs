@@ -206,3 +206,87 @@ fn a_resharded_copy_and_a_model_of_a_thousand_tensors() {
         .iter()
         .all(|c| c[1] == "same"));
 }
+
+/// (start, end) of every mark drawn in the bar of `file`, and the bar's data-marks count.
+const MARKS: &str = r#"
+import json, sys
+from html.parser import HTMLParser
+class P(HTMLParser):
+    def __init__(self):
+        super().__init__(); self.file = None; self.marks = {}; self.counts = {}; self.text = {}
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "div" and a.get("class") == "file": self.file = a.get("data-file")
+        if tag == "div" and a.get("class") == "bar": self.counts[self.file] = int(a["data-marks"])
+        if tag == "i" and "data-start" in a:
+            self.marks.setdefault(self.file, []).append([int(a["data-start"]), int(a["data-end"])])
+    def handle_data(self, d):
+        if self.file: self.text[self.file] = self.text.get(self.file, "") + d
+p = P(); p.feed(open(sys.argv[1], encoding="utf-8").read()); p.close()
+print(json.dumps({"marks": p.marks, "counts": p.counts, "text": p.text}))
+"#;
+
+#[test]
+fn every_differing_byte_is_drawn_to_scale_however_many_runs() {
+    let Some(py) = python("every_differing_byte_is_drawn_to_scale_however_many_runs") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    std::fs::create_dir(&a).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    // 4 MiB with every 4096th byte flipped (1024 runs, far more than the 64 listed), and a
+    // 512 KiB file changed throughout.
+    let w: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+    let mut w2 = w.clone();
+    let flipped: Vec<usize> = (0..w.len()).step_by(4096).collect();
+    for &i in &flipped {
+        w2[i] ^= 1;
+    }
+    std::fs::write(a.join("w.bin"), &w).unwrap();
+    std::fs::write(b.join("w.bin"), &w2).unwrap();
+    let t: Vec<u8> = (0..512u32 << 10).map(|i| (i % 7) as u8).collect();
+    std::fs::write(a.join("t.bin"), &t).unwrap();
+    std::fs::write(
+        b.join("t.bin"),
+        t.iter().map(|x| x ^ 0xff).collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    for dir in [&a, &b] {
+        assert_eq!(ws(&["hash", s(dir)]).status.code(), Some(0));
+    }
+    let page = d.path().join("diff.html");
+    let o = ws(&["diff", s(&a), s(&b), "--html", s(&page)]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = Command::new(&py)
+        .args(["-c", MARKS, s(&page)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let marks: Vec<(u64, u64)> = j["marks"]["w.bin"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m[0].as_u64().unwrap(), m[1].as_u64().unwrap()))
+        .collect();
+    assert_eq!(j["counts"]["w.bin"].as_u64().unwrap() as usize, marks.len());
+    assert!(marks.len() <= 1000, "{} marks", marks.len());
+    for &i in &flipped {
+        assert!(
+            marks.iter().any(|&(s, e)| s <= i as u64 && (i as u64) < e),
+            "byte {i} is not drawn"
+        );
+    }
+    let text = j["text"]["w.bin"].as_str().unwrap();
+    assert!(
+        text.contains("1024 run(s) of differing bytes, 1024 byte(s) in all"),
+        "{text}"
+    );
+    // The fully changed file is one mark across its whole width.
+    assert_eq!(j["marks"]["t.bin"], serde_json::json!([[0, 524288]]));
+}

@@ -295,32 +295,49 @@ fn files_section(h: &mut String, d: &ManifestDiff) {
             c.size_a,
             c.size_b
         );
-        if let (Some(runs), Some(total)) = (&c.bytes, c.byte_runs) {
-            let _ = write!(h, "; {total} run(s) of differing bytes");
-            if let Some(r) = runs.first() {
-                let _ = write!(h, ", first at byte {}", r.start);
+        // Drawn to scale: every run of differing bytes when the files were at hand, else
+        // every differing chunk range; runs closer than a thousandth of the file are merged
+        // into one mark (at least a thousandth wide), never dropped.
+        let (marks, what) = match (&c.coverage, c.byte_runs, c.bytes_differing) {
+            (Some(cov), Some(total), Some(n)) => {
+                let first = c
+                    .bytes
+                    .as_ref()
+                    .and_then(|r| r.first())
+                    .map(|r| format!(", the first at byte {}", r.start))
+                    .unwrap_or_default();
+                (
+                    cov.clone(),
+                    format!("{total} run(s) of differing bytes, {n} byte(s) in all{first}"),
+                )
             }
-        }
-        h.push_str("<div class=\"bar\">");
-        // Drawn to scale: the exact bytes when known, else the differing chunk ranges.
-        let ranges = c
-            .bytes
-            .as_ref()
-            .or(c.ranges.as_ref())
-            .cloned()
-            .unwrap_or_else(|| {
-                vec![weightseal::verify::ByteRange {
-                    start: 0,
-                    end: size,
-                }]
-            });
-        for r in ranges {
+            _ => {
+                let ranges = c.ranges.clone().unwrap_or_else(|| {
+                    vec![weightseal::verify::ByteRange {
+                        start: 0,
+                        end: size,
+                    }]
+                });
+                let n = ranges.len();
+                (
+                    merged_to_scale(&ranges, size),
+                    format!("{n} differing chunk range(s)"),
+                )
+            }
+        };
+        let _ = write!(
+            h,
+            "; {what}; drawn to scale as {} mark(s)<div class=\"bar\" data-marks=\"{}\">",
+            marks.len(),
+            marks.len()
+        );
+        for r in &marks {
             let left = r.start as f64 * 100.0 / size as f64;
-            let width = (r.end - r.start) as f64 * 100.0 / size as f64;
+            let width = ((r.end - r.start) as f64 * 100.0 / size as f64).max(0.1);
             let _ = write!(
                 h,
-                "<i style=\"left:{left:.4}%;width:{width:.4}%\" title=\"bytes {}..{}\"></i>",
-                r.start, r.end
+                "<i data-start=\"{}\" data-end=\"{}\" style=\"left:{left:.4}%;width:{width:.4}%\" title=\"bytes {}..{}\"></i>",
+                r.start, r.end, r.start, r.end
             );
         }
         h.push_str("</div>");
@@ -339,6 +356,23 @@ fn files_section(h: &mut String, d: &ManifestDiff) {
     for p in &d.files_removed {
         let _ = writeln!(h, "<div class=\"file\" data-file=\"{0}\" data-state=\"removed\"><i class=\"sw s-removed\"></i>removed in B: <span class=\"mono\">{0}</span></div>", esc(p));
     }
+}
+
+/// `ranges` (sorted) merged where they come closer than a thousandth of `size`: one mark per
+/// visible stretch, none dropped.
+fn merged_to_scale(
+    ranges: &[weightseal::verify::ByteRange],
+    size: u64,
+) -> Vec<weightseal::verify::ByteRange> {
+    let gap = size / weightseal::diff::COVERAGE_BINS;
+    let mut out: Vec<weightseal::verify::ByteRange> = Vec::new();
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end.saturating_add(gap) => last.end = last.end.max(r.end),
+            _ => out.push(*r),
+        }
+    }
+    out
 }
 
 fn metadata_section(h: &mut String, d: &ManifestDiff) {
