@@ -2,17 +2,19 @@
 # Benchmark: `weightseal fetch` against `curl` downloading the same files from the same local
 # static server (nginx on 127.0.0.1, with Range support), in the same run.
 #
-#   bench/fetch.sh [SIZE_MIB] [RUNS]        (defaults: 2048 MiB, 3 runs)
+#   bench/fetch.sh [SIZE_MIB] [RUNS]        (defaults: 2048 MiB, 5 runs)
 #
-# weightseal fsyncs each file before renaming it into place; curl does not sync. Each timed
-# command starts after a `sync`, so neither pays for the other's writeback.
-# Uses the model of bench/compare.sh (bench/data/model-SIZEm, made if missing). Installs nginx
-# with apt-get when missing. Prints median wall times, the ratio to curl, and weightseal's
-# peak RSS (bounded by jobs x chunk size, not by model size).
+# weightseal fsyncs each file before renaming it into place, so the fair comparison is
+# `curl && sync` (curl's files on disk too); plain curl (not on disk when it exits) is shown
+# for reference. The runs are interleaved (each round runs every command once, in turn) and
+# each timed command starts after a `sync`, so disk noise and writeback fall on all of them
+# alike. Uses the model of bench/compare.sh (bench/data/model-SIZEm, made if missing).
+# Installs nginx with apt-get when missing. Prints median wall times, the ratio to
+# `curl && sync` and to curl, and weightseal's peak RSS (bounded by jobs x chunk size).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MIB=${1:-2048}
-RUNS=${2:-3}
+RUNS=${2:-5}
 DATA=$PWD/bench/data/model-${SIZE_MIB}m
 [ -f "$DATA/.complete" ] || bench/compare.sh "$SIZE_MIB" 1 >/dev/null
 command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; }
@@ -55,24 +57,35 @@ def timed(cmd):
         sys.exit(f"failed: {' '.join(cmd)}\n{p.stderr}")
     return float(out[0]), int(out[1])
 
-res = {"curl (no verification)": [], "weightseal fetch": [], "weightseal fetch --no-fsync": []}
-for _ in range(runs):
-    for d in ("curl", "ws"):
-        shutil.rmtree(os.path.join(work, d), ignore_errors=True)
-        os.makedirs(os.path.join(work, d))
-    curl = ["curl", "-sf", "--parallel", "--parallel-max", "8"]
+CURL_SYNC = "curl && sync"
+res = {"curl (not synced)": [], CURL_SYNC: [], "weightseal fetch": [], "weightseal fetch --no-fsync": []}
+
+def fresh(d):
+    shutil.rmtree(os.path.join(work, d), ignore_errors=True)
+    os.makedirs(os.path.join(work, d))
+
+def curl_cmd(d):
+    cmd = ["curl", "-sf", "--parallel", "--parallel-max", "8"]
     for n in names:
-        curl += ["-o", os.path.join(work, "curl", n), f"{base}/{n}"]
-    res["curl (no verification)"].append(timed(curl))
+        cmd += ["-o", os.path.join(work, d, n), f"{base}/{n}"]
+    return cmd
+
+for _ in range(max(runs, 5)):
+    fresh("curl")
+    res["curl (not synced)"].append(timed(curl_cmd("curl")))
+    fresh("curl")
+    # curl, then sync: the files are on disk when it returns, as weightseal's are.
+    res[CURL_SYNC].append(timed(["sh", "-c", '"$@" && sync', "sh"] + curl_cmd("curl")))
+    fresh("ws")
     res["weightseal fetch"].append(timed([ws, "fetch", base, os.path.join(work, "ws"), "--allow-unsigned"]))
-    shutil.rmtree(os.path.join(work, "ws"))
-    os.makedirs(os.path.join(work, "ws"))
-    shutil.rmtree(os.path.join(work, "ws"))
-    os.makedirs(os.path.join(work, "ws"))
+    fresh("ws")
     res["weightseal fetch --no-fsync"].append(timed([ws, "fetch", base, os.path.join(work, "ws"), "--allow-unsigned", "--no-fsync"]))
-base_t = statistics.median(w for w, _ in res["curl (no verification)"])
-print(f"model: {total / 2**30:.2f} GiB in {len(names)} files from nginx on 127.0.0.1; {runs} runs")
+n_runs = len(res[CURL_SYNC])
+sync_t = statistics.median(w for w, _ in res[CURL_SYNC])
+plain_t = statistics.median(w for w, _ in res["curl (not synced)"])
+print(f"model: {total / 2**30:.2f} GiB in {len(names)} files from nginx on 127.0.0.1; medians of {n_runs} interleaved runs")
 for k, v in res.items():
     w = statistics.median(x for x, _ in v)
-    print(f"{k:26} {w:7.3f} s  {total / w / 1e9:6.2f} GB/s  {w / base_t:5.2f}x curl  peak RSS {max(r for _, r in v) / 1024:7.1f} MiB")
+    spread = f"{min(x for x, _ in v):.2f}-{max(x for x, _ in v):.2f} s"
+    print(f"{k:28} {w:7.3f} s ({spread})  {total / w / 1e9:5.2f} GB/s  {w / sync_t:5.2f}x curl && sync  {w / plain_t:5.2f}x curl  peak RSS {max(r for _, r in v) / 1024:6.1f} MiB")
 PY
