@@ -107,6 +107,9 @@ def test_a_flipped_byte_names_the_tensor_and_the_range(signed, keys):
     assert bad.tensors.changed == ("layer.1.weight",)
     assert not bad.tensors.header_changed
     assert len(bad.ranges) == 1 and bad.ranges[0].start <= start + 10 < bad.ranges[0].end
+    # The chunk is named with its size and the manifest's tensors in it.
+    assert bad.chunk_size is not None and bad.ranges[0].end - bad.ranges[0].start <= bad.chunk_size
+    assert "layer.1.weight" in bad.overlapping
     assert "model.safetensors" in str(e.value)
 
 

@@ -94,8 +94,13 @@ class FileResult:
     found_size: Optional[int] = None
     expected_blake3: Optional[str] = None
     found_blake3: Optional[str] = None
-    #: The differing chunk ranges (adjacent ones merged).
+    #: The differing chunk ranges (adjacent ones merged): the change is somewhere inside.
     ranges: Tuple[ByteRange, ...] = ()
+    #: The manifest's chunk size, the granularity of ``ranges``.
+    chunk_size: Optional[int] = None
+    #: The manifest's tensors whose bytes lie in ``ranges`` (also when they were not
+    #: re-hashed, as for a mirror checked over HTTP).
+    overlapping: Tuple[str, ...] = ()
     #: For a modified tensor file whose tensors the manifest records: what changed inside.
     tensors: Optional[TensorChanges] = None
     #: Why an unreadable file could not be read.
@@ -118,6 +123,8 @@ class FileResult:
             expected_blake3=d.get("expected_blake3") or d.get("expected"),
             found_blake3=d.get("found_blake3") or d.get("found"),
             ranges=_tuple(d.get("ranges"), ByteRange._from),
+            chunk_size=d.get("chunk_size"),
+            overlapping=tuple(d.get("overlapping", ())),
             tensors=TensorChanges._from(d.get("tensors") if isinstance(d.get("tensors"), dict) else None),
             reason=d.get("reason"),
             differing=tuple(d.get("differing", ())),
