@@ -209,19 +209,30 @@ pub fn detail_changes(
 ) -> std::io::Result<()> {
     for c in &mut d.files_changed {
         let (pa, pb) = locate(&c.path);
-        let ranges = c.ranges.as_deref();
-        if c.size_a > MAX_TEXT_DIFF || c.size_b > MAX_TEXT_DIFF {
-            let x = differing_bytes(&pa, &pb, ranges, c.size_a, c.size_b)?;
-            c.set_differing(x);
-        } else {
-            // A small file is read once, for its exact bytes and its text diff.
-            let (a, b) = (std::fs::read(&pa)?, std::fs::read(&pb)?);
-            let x = differing_runs(&a[..], &b[..], ranges, a.len() as u64, b.len() as u64)?;
-            c.set_differing(x);
-            c.text_diff = text_diff(&c.path, &a, &b);
-        }
+        let (x, text) = compare_files(&c.path, &pa, &pb, c.ranges.as_deref(), c.size_a, c.size_b)?;
+        c.set_differing(x);
+        c.text_diff = text;
     }
     Ok(())
+}
+
+/// The exact differing bytes of two versions `a` and `b` of the file at manifest path `path`
+/// (read only inside `ranges` when given) and, when both are at most [`MAX_TEXT_DIFF`] bytes,
+/// a unified diff of them as text. A small file is read once, for both.
+pub fn compare_files(
+    path: &str,
+    a: &std::path::Path,
+    b: &std::path::Path,
+    ranges: Option<&[ByteRange]>,
+    size_a: u64,
+    size_b: u64,
+) -> std::io::Result<(Differing, Option<String>)> {
+    if size_a > MAX_TEXT_DIFF || size_b > MAX_TEXT_DIFF {
+        return Ok((differing_bytes(a, b, ranges, size_a, size_b)?, None));
+    }
+    let (a, b) = (std::fs::read(a)?, std::fs::read(b)?);
+    let x = differing_runs(&a[..], &b[..], ranges, a.len() as u64, b.len() as u64)?;
+    Ok((x, text_diff(path, &a, &b)))
 }
 
 /// A unified diff (3 lines of context, headers `a/PATH` and `b/PATH`) of two versions of a

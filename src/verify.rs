@@ -242,9 +242,15 @@ pub fn exact_bytes(
         } = &f.status
         {
             let (original, found) = locate(&f.path);
-            let crate::diff::Differing {
-                runs, total, bytes, ..
-            } = crate::diff::differing_bytes(
+            // A small text file (a config, a tokenizer) also gets a unified diff, as `diff`
+            // gives it.
+            let (
+                crate::diff::Differing {
+                    runs, total, bytes, ..
+                },
+                text_diff,
+            ) = crate::diff::compare_files(
+                &f.path,
                 &original,
                 &found,
                 Some(ranges),
@@ -261,18 +267,6 @@ pub fn exact_bytes(
                     ),
                 )
             })?;
-            // A small text file (a config, a tokenizer) also gets a unified diff, as `diff`
-            // gives it.
-            let small = *expected_size <= crate::diff::MAX_TEXT_DIFF
-                && *found_size <= crate::diff::MAX_TEXT_DIFF;
-            let text_diff = if small {
-                match (std::fs::read(&original), std::fs::read(&found)) {
-                    (Ok(a), Ok(b)) => crate::diff::text_diff(&f.path, &a, &b),
-                    _ => None,
-                }
-            } else {
-                None
-            };
             out.push(ExactBytes {
                 path: f.path.clone(),
                 runs,
