@@ -401,3 +401,52 @@ fn signing_again_replaces_only_a_line_this_key_really_signed() {
 fn keyid_of(line: &str) -> serde_json::Value {
     serde_json::from_str::<serde_json::Value>(line).unwrap()["signatures"][0]["keyid"].clone()
 }
+
+#[test]
+fn a_retired_key_of_a_rotation_cannot_sign_a_new_release() {
+    // The signer rotated keys on 2020-01-01 ([[keys.NAME.key]] tables, a window each). Whoever
+    // still holds the old key signs a release today: it does not count, the new key's does.
+    let r = Release::new("org/m");
+    r.key("old");
+    r.key("new");
+    let p = r.policy(
+        "[keys.acme]\nroles = [\"publisher\"]\n[[keys.acme.key]]\npublic_key = \"old.pub\"\nnot_after = \"2020-01-01T00:00:00Z\"\n[[keys.acme.key]]\npublic_key = \"new.pub\"\nnot_before = \"2020-01-01T00:00:00Z\"\n[roles.publisher]\nthreshold = 1\n",
+    );
+    r.sign("old", &[]);
+    let o = r.verify(&p);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("FAILED (key-not-in-window"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("org/m NOT verified"), "{}", text(&o));
+    r.sign("new", &[]);
+    let o = r.verify(&p);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
+fn a_statement_with_a_repeated_annotation_is_refused_not_read_two_ways() {
+    // A trusted key signs a statement whose "license" annotation is given twice: readers that
+    // keep the first value and readers that keep the last would show different licenses.
+    use weightseal::attest::dsse::Envelope;
+    use weightseal::attest::PrivateKey;
+    let r = Release::new("org/m");
+    let key = PrivateKey::read(&r.key("pub")).unwrap();
+    let m = weightseal::Manifest::read_file(&r.model.join("weightseal.manifest")).unwrap();
+    let payload = format!(
+        r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":"org/m","digest":{{"blake3":"{}"}}}}],"predicateType":"https://weightseal.dev/attestation/v1","predicate":{{"role":"publisher","signer":"pub","issued_at":"2026-01-01T00:00:00Z","derived_from":[],"annotations":{{"license":"apache-2.0","license":"proprietary"}}}}}}"#,
+        m.digest()
+    );
+    let line = Envelope::sign(payload.as_bytes(), &key).to_line();
+    fs::write(r.model.join("weightseal.intoto.jsonl"), format!("{line}\n")).unwrap();
+    let o = ws(&["verify", s(&r.model), "--key", s(&r.dir.join("pub.pub"))]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(stdout(&o).contains("FAILED (bad-statement"), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("annotation \"license\" is given twice"),
+        "{}",
+        text(&o)
+    );
+}
