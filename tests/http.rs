@@ -14,6 +14,16 @@ use common::server::Fault;
 use common::{stderr, stdout, ws};
 use serde_json::Value;
 
+/// The entry for `path` in the `files` of a fetch's JSON report.
+fn file_of<'a>(j: &'a Value, path: &str) -> &'a Value {
+    j["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["path"] == path)
+        .unwrap_or_else(|| panic!("{path} not in {j}"))
+}
+
 /// Every final file in DEST equals the original; no stray partial file remains at a final path.
 fn assert_verified_copy(f: &Fixture) {
     for p in [
@@ -74,12 +84,7 @@ fn persistent_corruption_fails_naming_file_and_range_and_leaves_no_final_file() 
     let o = fetch(&f, &["--json"]);
     assert_eq!(o.status.code(), Some(1));
     let j: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let big = j["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["path"] == "big.bin")
-        .unwrap();
+    let big = file_of(&j, "big.bin");
     assert_eq!(big["status"], "failed");
     assert_eq!(
         big["error"],
@@ -143,12 +148,7 @@ fn a_repair_from_a_server_ignoring_range_reports_the_bytes_received() {
     let o = fetch(&f, &["--json"]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let j: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let big = j["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["path"] == "big.bin")
-        .unwrap();
+    let big = file_of(&j, "big.bin");
     assert_eq!(big["resumed"].as_u64().unwrap(), 300_000 - 16384);
     assert_eq!(f.server.sent("big.bin"), 300_000);
     assert_eq!(big["downloaded"].as_u64().unwrap(), 300_000);
@@ -163,12 +163,7 @@ fn endless_data_is_refused() {
     let o = fetch(&f, &["--json"]);
     assert_eq!(o.status.code(), Some(1));
     let j: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let small = j["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["path"] == "small.bin")
-        .unwrap();
+    let small = file_of(&j, "small.bin");
     let err = small["error"].as_str().unwrap();
     assert!(
         err.ends_with("small.bin: the server sent more than the 50000 bytes expected"),
@@ -263,12 +258,7 @@ fn resume_after_kill_requests_only_missing_bytes() {
     let o = fetch(&f, &["--json"]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let j: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let big = j["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["path"] == "big.bin")
-        .unwrap();
+    let big = file_of(&j, "big.bin");
     let resumed = big["resumed"].as_u64().unwrap();
     assert!(resumed >= 5 * 16384, "resumed only {resumed}");
     // Only the missing bytes were requested.
