@@ -635,6 +635,10 @@ pub fn verify_with_chain(
 ///   it has a key usage) and its `pathLenConstraint` allows the CAs below it (the leaf not
 ///   counted);
 /// - no certificate carries a critical extension this check does not know;
+/// - no certificate carries a constraint on the path below it that this check does not
+///   enforce (nameConstraints, policyConstraints, inhibitAnyPolicy, policyMappings), critical
+///   or not: the web PKI path enforces or refuses them, so this path refuses them rather than
+///   accept what a constrained CA was not allowed to issue;
 /// - the path ends at a given self-signed certificate, within 16 certificates.
 ///
 /// The leaf's own use (digitalSignature or code signing; an extended key usage without code
@@ -652,6 +656,15 @@ mod ca_leaf {
         "2.5.29.19", // basicConstraints
         "2.5.29.35", // authorityKeyIdentifier
         "2.5.29.37", // extKeyUsage
+    ];
+
+    /// Extensions that constrain the certificates below the one that carries them, which
+    /// this check does not enforce: refused whether critical or not.
+    const UNENFORCED: &[(&str, &str)] = &[
+        ("2.5.29.30", "nameConstraints"),
+        ("2.5.29.33", "policyMappings"),
+        ("2.5.29.36", "policyConstraints"),
+        ("2.5.29.54", "inhibitAnyPolicy"),
     ];
 
     fn bad(s: String) -> OmsError {
@@ -700,6 +713,12 @@ mod ca_leaf {
         }
         for e in c.tbs_certificate().extensions().into_iter().flatten() {
             let oid = e.extn_id.to_string();
+            if let Some((_, name)) = UNENFORCED.iter().find(|(o, _)| *o == oid) {
+                return Err(bad(format!(
+                    "{} carries {name}, which this check for a CA signing certificate does not enforce; refused",
+                    subject(c)
+                )));
+            }
             if e.critical && !KNOWN.contains(&oid.as_str()) {
                 return Err(bad(format!(
                     "{} has a critical extension {oid} this check does not support",

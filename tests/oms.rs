@@ -1049,3 +1049,209 @@ fn certtool_chain_with_a_ca_signer_is_judged_as_model_signing_judges_it() {
         }
     }
 }
+
+/// A chain made with openssl whose signing certificate is itself a CA (`CA:TRUE` with
+/// digitalSignature and code signing, as model_signing's own test PKI makes them): a root, an
+/// intermediate with `inter_ext` added and the signer with `leaf_ext` added. weightseal signs
+/// the model with the signer's key (`--format oms`), and the bundle's verification material
+/// becomes the certificate method's chain (signer, then intermediate), as model_signing writes
+/// it. Returns `weightseal verify` against the root.
+fn verify_ca_leaf_chain(st: &Setup, inter_ext: &str, leaf_ext: &str) -> Output {
+    use base64::Engine as _;
+    let dir = &st.dir;
+    fs::write(
+        dir.join("ca-leaf.cnf"),
+        format!(
+            "[inter]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\n{inter_ext}\n[leaf]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = codeSigning\n{leaf_ext}\n"
+        ),
+    )
+    .unwrap();
+    for k in ["root", "inter", "leaf"] {
+        openssl(
+            dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                &format!("{k}.key"),
+            ],
+        );
+    }
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "root.key",
+            "-subj",
+            "/CN=root",
+            "-days",
+            "30",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-out",
+            "root.pem",
+        ],
+    );
+    for (name, cn, ca) in [
+        ("inter", "/CN=Intermediate", "root"),
+        ("leaf", "/CN=model signer", "inter"),
+    ] {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-new",
+                "-key",
+                &format!("{name}.key"),
+                "-subj",
+                cn,
+                "-out",
+                &format!("{name}.csr"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                &format!("{ca}.pem"),
+                "-CAkey",
+                &format!("{ca}.key"),
+                "-CAcreateserial",
+                "-days",
+                "30",
+                "-extfile",
+                "ca-leaf.cnf",
+                "-extensions",
+                name,
+                "-out",
+                &format!("{name}.pem"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-in",
+                &format!("{name}.pem"),
+                "-outform",
+                "DER",
+                "-out",
+                &format!("{name}.der"),
+            ],
+        );
+    }
+    let o = ws(&[
+        "sign",
+        s(&st.model),
+        "--key",
+        s(&dir.join("leaf.key")),
+        "--format",
+        "oms",
+        "--signature",
+        s(&st.sig),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let mut bundle: serde_json::Value =
+        serde_json::from_slice(&fs::read(&st.sig).unwrap()).unwrap();
+    let raw = |n: &str| {
+        serde_json::json!({"rawBytes": base64::engine::general_purpose::STANDARD
+            .encode(fs::read(dir.join(format!("{n}.der"))).unwrap())})
+    };
+    bundle["verificationMaterial"] = serde_json::json!({
+        "x509CertificateChain": {"certificates": [raw("leaf"), raw("inter")]},
+        "tlogEntries": [],
+    });
+    fs::write(&st.sig, serde_json::to_vec(&bundle).unwrap()).unwrap();
+    ws(&[
+        "verify",
+        s(&st.model),
+        "--signature",
+        s(&st.sig),
+        "--certificate-chain",
+        s(&dir.join("root.pem")),
+    ])
+}
+
+/// On the path of a signing certificate that is itself a CA, a constraint on the certificates
+/// below one of the chain (nameConstraints, policyConstraints, inhibitAnyPolicy,
+/// policyMappings) is not enforced, so a chain carrying one is refused, critical or not, and
+/// the error names the certificate and the extension; the web PKI path refuses or enforces
+/// them for an ordinary signing certificate. The same chain without them verifies.
+#[test]
+fn ca_signing_certificate_chain_with_unenforced_constraints_is_refused() {
+    let st = setup();
+    let o = verify_ca_leaf_chain(&st, "", "");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("OK (OpenSSF model signing, certificate CN=model signer"),
+        "{}",
+        text(&o)
+    );
+    for (inter_ext, leaf_ext, who, what) in [
+        (
+            "nameConstraints = permitted;email:.example.com",
+            "",
+            "CN=Intermediate",
+            "nameConstraints",
+        ),
+        (
+            "nameConstraints = critical, permitted;DNS:example.com",
+            "",
+            "CN=Intermediate",
+            "nameConstraints",
+        ),
+        (
+            "policyConstraints = requireExplicitPolicy:0",
+            "",
+            "CN=Intermediate",
+            "policyConstraints",
+        ),
+        (
+            "inhibitAnyPolicy = 0",
+            "",
+            "CN=Intermediate",
+            "inhibitAnyPolicy",
+        ),
+        (
+            "policyMappings = 1.2.3.4:1.2.3.5",
+            "",
+            "CN=Intermediate",
+            "policyMappings",
+        ),
+        (
+            "",
+            "nameConstraints = permitted;DNS:example.com",
+            "CN=model signer",
+            "nameConstraints",
+        ),
+    ] {
+        let st = setup();
+        let o = verify_ca_leaf_chain(&st, inter_ext, leaf_ext);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{inter_ext}{leaf_ext}: {}",
+            text(&o)
+        );
+        let want = format!(
+            "FAILED (certificate chain: {who} carries {what}, which this check for a CA signing certificate does not enforce; refused"
+        );
+        assert!(
+            stdout(&o).contains(&want),
+            "{inter_ext}{leaf_ext}: want {want:?} in {}",
+            text(&o)
+        );
+    }
+}
