@@ -584,3 +584,54 @@ fn a_killed_add_leaves_the_last_good_log() {
         assert_eq!(cp2.size(), cp.size() + 1);
     }
 }
+
+/// A witness URL with a user name and password (`http://user:pass@host/...`): when that
+/// witness fails, `log add` warns naming its host, never its password.
+#[test]
+fn a_failing_witness_is_named_without_its_password() {
+    let st = setup();
+    let t = st.tmp.path();
+    let acme = key(t, "acme");
+    let model = t.join("model");
+    release(&model, "org/tiny", b"weights", &acme, 1);
+    let vkey = weightseal::log::LogSigner::cosigner(
+        "w.test",
+        std::sync::Arc::new(weightseal::attest::PrivateKey::from_seed(&[5; 32])),
+        0,
+    )
+    .unwrap()
+    .verifier()
+    .to_string();
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let o = ws(&[
+        "log",
+        "add",
+        s(&t.join("log")),
+        "--key",
+        s(&st.log_key),
+        s(&model),
+        "--witness",
+        &format!("http://user:s3cretpass@127.0.0.1:{port}={vkey}"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let warning = stderr(&o)
+        .lines()
+        .find(|l| l.starts_with("weightseal: warning: witness "))
+        .unwrap_or_else(|| panic!("no witness warning in {}", text(&o)))
+        .to_string();
+    assert!(
+        warning.contains(&format!("witness http://***:***@127.0.0.1:{port}/: ")),
+        "{warning}"
+    );
+    assert!(!text(&o).contains("s3cretpass"), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("checkpoint cosigned by 0 of 1 witness(es)"),
+        "{}",
+        text(&o)
+    );
+}

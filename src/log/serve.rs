@@ -64,13 +64,17 @@ pub struct WitnessClient {
 impl WitnessClient {
     /// Parses `URL=VKEY`.
     pub fn parse(s: &str) -> Result<WitnessClient, LogError> {
-        let (url, vkey) = s
-            .split_once('=')
-            .ok_or_else(|| LogError::Usage(format!("--witness {s:?}: expected URL=VKEY")))?;
+        let (url, vkey) = s.split_once('=').ok_or_else(|| {
+            LogError::Usage(format!(
+                "--witness {:?}: expected URL=VKEY",
+                crate::net::redact(s)
+            ))
+        })?;
         let vkey = VerifierKey::parse(vkey)?;
         if !vkey.is_cosigner() {
             return Err(LogError::Usage(format!(
-                "--witness {url}: the key is not a cosignature/v1 (type 0x04) key"
+                "--witness {}: the key is not a cosignature/v1 (type 0x04) key",
+                crate::net::redact_url(url)
             )));
         }
         Ok(WitnessClient {

@@ -41,7 +41,8 @@ pub struct Added {
     /// The new checkpoint (a signed note, with the cosignatures obtained).
     pub checkpoint: Vec<u8>,
     pub size: u64,
-    /// Witnesses that did not cosign, and why.
+    /// Witnesses that did not cosign, and why: each its URL (credentials redacted) and the
+    /// reason.
     pub witness_failures: Vec<String>,
 }
 
@@ -263,7 +264,13 @@ impl LogDir {
                             .map_err(|e| LogError::Checkpoint(e.to_string()))?;
                         state.insert(key, size);
                     }
-                    Err(e) => witness_failures.push(format!("{}: {e}", w.url)),
+                    // The URL may carry a user name and password (`--witness
+                    // http://user:pass@host/...`): never in a message.
+                    Err(e) => witness_failures.push(format!(
+                        "{}: {}",
+                        crate::net::redact_url(&w.url),
+                        crate::net::redact(&e)
+                    )),
                 }
             }
             write_atomic(
