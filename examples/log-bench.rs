@@ -60,11 +60,7 @@ fn main() {
         }
         Some("verify") => {
             let proof = TlogProof::parse(&std::fs::read(&args[2]).unwrap()).unwrap();
-            let policy = LogPolicy {
-                log: VerifierKey::parse(&args[3]).unwrap(),
-                witnesses: vec![],
-                quorum: 0,
-            };
+            let policy = LogPolicy::new(VerifierKey::parse(&args[3]).unwrap(), vec![], 0).unwrap();
             let rounds: usize = args[4].parse().unwrap();
             let entry = LogEntry::decode(proof.extra.as_deref().unwrap()).unwrap();
             let mut times = Vec::with_capacity(rounds);

@@ -137,18 +137,14 @@ pub fn tlog(data: &[u8]) {
     }
     let key = std::sync::Arc::new(PrivateKey::from_seed(&[0x10; 32]));
     let signer = weightseal::log::keys::LogSigner::log("example.test/log", key).expect("a signer");
-    let policy = LogPolicy {
-        log: signer.verifier().clone(),
-        witnesses: vec![],
-        quorum: 0,
-    };
+    let policy = LogPolicy::new(signer.verifier().clone(), vec![], 0).unwrap();
     if let Ok(p) = TlogProof::parse(data) {
         assert_eq!(p.encode(), data, "an accepted proof is its one encoding");
         if let Ok(r) = p.verify(&policy, "org/model-3", Digest([0; 32])) {
             panic!("a proof verified for a release it does not hold: {r:?}");
         }
     }
-    let _ = weightseal::log::store::open_checkpoint(data, &policy.log);
+    let _ = weightseal::log::store::open_checkpoint(data, policy.log());
     let _ = weightseal::log::store::split_bundle(data);
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = VerifierKey::parse(s);

@@ -1,6 +1,65 @@
-//! Writing files so that a reader sees either the old content or the complete new one.
+//! Writing files so that a reader sees either the old content or the complete new one, and
+//! reading small evidence files (manifests, attestation bundles, log proofs, signatures) that
+//! may sit in a hostile directory: a named pipe or device is refused without blocking, and no
+//! more than a bound is ever read.
 
+use std::io::Read as _;
 use std::path::Path;
+
+/// Opens `path` for reading only if it is a regular file: opened with `O_NONBLOCK | O_NOCTTY`
+/// (so a named pipe planted at an evidence name is refused, not waited on), checked with
+/// `fstat`, then switched back to blocking reads. Links are followed (a Hugging Face snapshot's
+/// files are links into its blobs). Returns the file and its size.
+pub fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, u64)> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let m = f.metadata()?;
+    if !m.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "not a regular file (a {})",
+                if m.is_dir() {
+                    "directory"
+                } else {
+                    "named pipe, socket or device"
+                }
+            ),
+        ));
+    }
+    let fl = rustix::fs::fcntl_getfl(&f)?;
+    rustix::fs::fcntl_setfl(&f, fl - rustix::fs::OFlags::NONBLOCK)?;
+    Ok((f, m.len()))
+}
+
+/// A small file read whole through [`open_regular`]: `Ok(None)` when there is none, an error
+/// of kind `FileTooLarge` when it holds more than `max` bytes (checked on its size and again on
+/// what is read, so a file that grows is cut off at `max + 1` bytes).
+pub fn read_regular(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let (f, len) = match open_regular(path) {
+        Ok(x) => x,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let too_large = |len: u64| {
+        std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("{len} bytes, more than the {max} allowed"),
+        )
+    };
+    if len > max {
+        return Err(too_large(len));
+    }
+    let mut b = Vec::with_capacity(len as usize);
+    f.take(max + 1).read_to_end(&mut b)?;
+    if b.len() as u64 > max {
+        return Err(too_large(b.len() as u64));
+    }
+    Ok(Some(b))
+}
 
 /// Writes `bytes` to `path` through a temporary file in the same directory, an fsync and a
 /// rename: `path` never holds a partial write, and a symlink or special file at `path` is
@@ -28,6 +87,31 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn evidence_reads_refuse_pipes_and_bound_sizes() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("weightseal.manifest");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let e = read_regular(&fifo, 100).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("named pipe"), "{e}");
+        let big = d.path().join("big");
+        std::fs::write(&big, vec![0u8; 101]).unwrap();
+        assert_eq!(
+            read_regular(&big, 100).unwrap_err().kind(),
+            std::io::ErrorKind::FileTooLarge
+        );
+        assert_eq!(read_regular(&big, 101).unwrap().unwrap().len(), 101);
+        assert!(read_regular(&d.path().join("none"), 100).unwrap().is_none());
+    }
 
     #[test]
     fn replaces_whole_file_with_mode() {

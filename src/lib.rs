@@ -21,10 +21,12 @@
 //! ```
 #![deny(unsafe_code)]
 
+pub mod ask;
 pub mod attest;
 pub mod cbor;
 pub mod diff;
 pub mod digest;
+pub mod evidence;
 pub mod fetch;
 pub mod formats;
 pub mod fsutil;

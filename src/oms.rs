@@ -317,14 +317,9 @@ pub fn read_signature(path: &Path) -> Result<(String, FileId), OmsError> {
         path: path.to_path_buf(),
         source,
     };
-    let f = std::fs::File::open(path).map_err(io)?;
+    // A regular file only: a named pipe is refused, never waited on.
+    let (f, _) = crate::fsutil::open_regular(path).map_err(io)?;
     let meta = f.metadata().map_err(io)?;
-    if !meta.is_file() {
-        return Err(io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file",
-        )));
-    }
     let parent = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
         Some(p) => p,
         None => Path::new("."),
@@ -386,7 +381,7 @@ pub fn read_bundle(path: &Path) -> Result<String, OmsError> {
         path: path.to_path_buf(),
         source,
     };
-    let f = std::fs::File::open(path).map_err(io)?;
+    let (f, _) = crate::fsutil::open_regular(path).map_err(io)?;
     let mut s = String::new();
     f.take(MAX_BUNDLE_LEN).read_to_string(&mut s).map_err(io)?;
     Ok(s)

@@ -1,51 +1,56 @@
 //! THE judge. Verifying a release as a whole — the files against what was signed, every kind of
 //! signature (weightseal attestations, OpenSSF model signing bundles with a key, a certificate
 //! chain or a Sigstore identity) against the trust the user gives (keys, a policy or the trust
-//! store), and the pins they asked for — in one typed [`Verdict`]. The CLI and the Python
-//! package render it; they never decide. [`Verdict::ok`] is the only source of a success.
+//! store), the pins they asked for and the transparency log proof they require — in one typed
+//! [`Verdict`]. The question is an [`Ask`] (made only by [`Ask::new`]); the evidence is what
+//! [`crate::evidence::gather`] found. The CLI and the Python package render the verdict; they
+//! never decide. [`Verdict::ok`] is the only source of a success, and [`Verdict::to_json`] its
+//! one machine-readable shape.
+//!
+//! Three entry points, one verdict type:
+//! - [`admit`]: the manifest alone (trust, pins, log), before any weight byte — the verified
+//!   loader, which then checks each tensor as it reads it;
+//! - [`verify`]: admission and the files (on disk, or streamed from a mirror);
+//! - [`fetch`]: admission, then a download that verifies every chunk on arrival.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use weightseal::attest::{attest, Claims, Policy, PrivateKey};
-//! use weightseal::attest::{bundle, time::Timestamp};
+//! use weightseal::ask::{Ask, AskOptions};
+//! use weightseal::attest::{attest, Claims, PrivateKey};
+//! use weightseal::attest::time::Timestamp;
+//! use weightseal::evidence::{gather, Locators, Source};
 //! use weightseal::manifest::{build, BuildOptions};
 //! use weightseal::progress::NoProgress;
-//! use weightseal::release::{verify, Ask, Pins, Release, Trust};
-//! use weightseal::verify::VerifyOptions;
+//! use weightseal::release::{verify, CheckOptions};
 //!
 //! // Publish: hash a directory and sign its manifest.
 //! let dir = tempfile::tempdir()?;
 //! std::fs::write(dir.path().join("weights.bin"), vec![7u8; 100_000])?;
 //! let opts = BuildOptions { name: Some("org/model".into()), ..Default::default() };
 //! let m = build(dir.path(), &opts, &NoProgress)?.manifest;
+//! std::fs::write(dir.path().join("weightseal.manifest"), m.encode())?;
 //! let key = PrivateKey::from_seed(&[1; 32]);
 //! let claims = Claims {
 //!     role: "publisher".into(), signer: "ACME".into(), issued_at: Timestamp::now(),
 //!     expires_at: None, version: Some(1), derived_from: vec![], annotations: Default::default(),
 //! };
 //! let line = attest(&m, &key, &claims)?.to_line();
+//! std::fs::write(dir.path().join("weightseal.intoto.jsonl"), format!("{line}\n"))?;
 //!
 //! // Verify: the files, the signature by the publisher's key, the pinned model name.
-//! let trust = Policy::publisher_keys(vec![("acme".into(), key.public())]);
-//! let ask = Ask {
-//!     trust: Trust::Policy(trust),
-//!     pins: Pins { model: Some("org/model".into()), digest: None },
-//!     ..Ask::default()
+//! let mut asked = AskOptions {
+//!     public_keys: vec![("acme".into(), key.public())],
+//!     model: Some("org/model".into()),
+//!     trust_store: false,
+//!     ..AskOptions::default()
 //! };
-//! let release = Release::Local {
-//!     dir: dir.path(), manifest: &m, attestations: &bundle::parse(&line),
-//!     opts: &VerifyOptions::default(), log_proof: None,
-//! };
-//! let v = verify(release, &ask, &NoProgress)?;
+//! let ev = gather(&Source::Local(dir.path()), &Locators::default())?;
+//! let v = verify(&ev, &Ask::new(&asked)?, &CheckOptions::default(), &NoProgress)?;
 //! assert!(v.ok() && v.signatures.as_ref().unwrap().ok);
 //!
 //! // The same release, asked for under another name: refused, and the verdict says why.
-//! let ask = Ask { pins: Pins { model: Some("org/other".into()), digest: None }, ..ask };
-//! let release = Release::Local {
-//!     dir: dir.path(), manifest: &m, attestations: &bundle::parse(&line),
-//!     opts: &VerifyOptions::default(), log_proof: None,
-//! };
-//! let v = verify(release, &ask, &NoProgress)?;
+//! asked.model = Some("org/other".into());
+//! let v = verify(&ev, &Ask::new(&asked)?, &CheckOptions::default(), &NoProgress)?;
 //! assert!(!v.ok() && v.reasons[0].starts_with("wrong-model"));
 //! # Ok(())
 //! # }
@@ -55,15 +60,17 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::attest::bundle::BundleLine;
+pub use crate::ask::{Ask, AskOptions};
 use crate::attest::policy::{check_pins, PolicyReport, Problem};
-use crate::attest::time::Timestamp;
 use crate::attest::{check_release, Policy};
 use crate::digest::Digest;
+use crate::evidence::{Evidence, OmsSignature, Place, Signed, Weightseal};
+use crate::fetch::FetchReport;
 use crate::manifest::Manifest;
 use crate::oms::{self, OmsCheck, OmsError};
 use crate::progress::Progress;
-use crate::verify::{verify_dir, Report, VerifyError, VerifyOptions};
+use crate::verify::{verify_dir, ExtraFiles, Mode, Report, VerifyError, VerifyOptions};
+use crate::walk::Symlinks;
 
 /// What the user asked for: the model's name and/or the exact manifest.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -72,43 +79,17 @@ pub struct Pins {
     pub digest: Option<Digest>,
 }
 
-/// What to do when nobody the user trusts vouches for a release.
+/// What to do when nobody the user trusts vouches for a release. One rule for every front
+/// end: refused, unless the caller asked for integrity only (a digest pin vouches by itself).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Unsigned {
-    /// Refuse it (`fetch`, the verified loader): trust or a digest pin is required.
-    Refuse,
-    /// Accept it for integrity only when the user has configured no trust at all (no key, no
-    /// policy, no trust store entries): `verify` of a model whose publisher is unknown. A user
-    /// with a trust store never gets a release that no trusted key signed.
+    /// Refuse it: trust (keys, a policy, a trust store entry for the model) or a digest pin is
+    /// required.
     #[default]
-    WhenNoTrustConfigured,
-    /// Accept it for integrity only (`--integrity-only`, `allow_unsigned=True`).
+    Refuse,
+    /// Accept it for integrity only (`--integrity-only`, `--allow-unsigned`,
+    /// `allow_unsigned=True`): the verdict says so, and never that it was signed.
     Allow,
-}
-
-/// What the caller demands of a release, whatever its kind.
-#[derive(Clone, Debug)]
-pub struct Ask {
-    pub trust: Trust,
-    pub pins: Pins,
-    pub unsigned: Unsigned,
-    /// The time attestations are judged at.
-    pub now: Timestamp,
-    /// Require a proof that the release is in this transparency log, cosigned by enough of its
-    /// witnesses (`--log-key`, `--witness`, `--quorum`, or a policy's `[log]`).
-    pub log: Option<crate::log::LogPolicy>,
-}
-
-impl Default for Ask {
-    fn default() -> Ask {
-        Ask {
-            trust: Trust::Nothing,
-            pins: Pins::default(),
-            unsigned: Unsigned::default(),
-            now: Timestamp::now(),
-            log: None,
-        }
-    }
 }
 
 /// The transparency log proof of a release, as checked.
@@ -120,78 +101,6 @@ pub struct LogCheck {
     /// Why it does not hold.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-/// Checks `proof` (the bytes of `weightseal.tlog-proof`, if any) for the release `m` against
-/// `policy`.
-fn check_log(policy: &crate::log::LogPolicy, proof: Option<&[u8]>, m: &Manifest) -> LogCheck {
-    let r = match proof {
-        None => Err("no proof that the release is in the log (weightseal.tlog-proof)".to_string()),
-        Some(b) => crate::log::TlogProof::parse(b)
-            .and_then(|p| p.verify(policy, m.name(), m.digest()))
-            .map_err(|e| e.to_string()),
-    };
-    match r {
-        Ok(p) => LogCheck {
-            ok: true,
-            proof: Some(p),
-            error: None,
-        },
-        Err(e) => LogCheck {
-            ok: false,
-            proof: None,
-            error: Some(e),
-        },
-    }
-}
-
-/// The release to judge, with its evidence.
-// Built once per verification: the size of the variant holding a report does not matter.
-#[allow(clippy::large_enum_variant)]
-pub enum Release<'a> {
-    /// A model directory (or one file of it, `opts.only`), its weightseal manifest and the
-    /// attestations beside it.
-    Local {
-        dir: &'a Path,
-        manifest: &'a Manifest,
-        attestations: &'a [BundleLine],
-        opts: &'a VerifyOptions,
-        /// The release's `weightseal.tlog-proof`, when it has one.
-        log_proof: Option<&'a [u8]>,
-    },
-    /// A weightseal release whose files were checked elsewhere (a mirror streamed by
-    /// `verify --url`), with the OpenSSF model signing bundle served beside it, if any: its
-    /// signature is checked with the publisher keys of the trust, and the files it signs must
-    /// be the manifest's, with the SHA-256 the manifest records.
-    Checked {
-        manifest: &'a Manifest,
-        attestations: &'a [BundleLine],
-        files: Report,
-        signature: Option<&'a str>,
-        log_proof: Option<&'a [u8]>,
-    },
-    /// A weightseal manifest whose files the caller checks itself as it reads them (the
-    /// verified loader reads each tensor into memory and compares it there): only who vouches
-    /// for the manifest and the pins are judged, and the verdict has no `files`.
-    Manifest {
-        manifest: &'a Manifest,
-        attestations: &'a [BundleLine],
-        log_proof: Option<&'a [u8]>,
-    },
-    /// A model directory signed with an OpenSSF model signing bundle (`model.sig`).
-    Oms {
-        dir: &'a Path,
-        /// The bundle file. When it lies in `dir`, that one file (by identity, never through a
-        /// link) is left out of the files checked, as model_signing leaves it out.
-        signature: &'a Path,
-        /// How to check it; `None`: with the trust store's publisher keys for the model.
-        check: Option<&'a OmsCheck>,
-        /// Paths left out, as model_signing takes them (relative to `dir`, or to the
-        /// current directory when inside it).
-        ignore_paths: &'a [PathBuf],
-        /// Leave out `.git`, `.github`, `.gitattributes`, `.gitignore` (model_signing's default).
-        ignore_git: bool,
-    },
 }
 
 /// The kind of signature a release carries.
@@ -208,14 +117,12 @@ pub enum Format {
 pub enum Vouched {
     /// Keys, a policy or trust store entries judged the signatures (see `signatures`/`oms`).
     Checked,
-    /// No trust is configured at all: the files were checked against the manifest beside them
-    /// only, which whoever changed them could have regenerated.
-    NotGiven,
     /// The manifest is the one the `--digest` pin names (learned out of band).
     DigestPinned,
     /// The caller asked for integrity only.
     IntegrityOnly,
-    /// Trust is configured, but no key the caller trusts is assigned to this model's name.
+    /// Nobody the caller trusts vouches: no trust is configured, or none applies to this
+    /// model's name.
     NoTrustedKey,
 }
 
@@ -240,9 +147,22 @@ pub struct OmsReport {
     pub error: Option<String>,
 }
 
+/// How far a release got before it was judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Checked {
+    /// The manifest alone (the loader checks each tensor as it reads it), or a release refused
+    /// before any weight byte was read.
+    Manifest,
+    /// The files, on disk or streamed from a mirror (`files`).
+    Files,
+    /// A download (`download`).
+    Download,
+}
+
 /// The verdict on a release: the one answer every front end renders. Exit code 0, `"ok":
 /// true` and every success word come from [`Verdict::ok`], which no front end can set.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Verdict {
     ok: bool,
     pub format: Format,
@@ -255,55 +175,87 @@ pub struct Verdict {
     /// The bytes the manifest lists (weightseal releases).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
-    /// The files against the manifest; `None` when the release was refused before they were
-    /// checked (an OMS signature that does not verify says nothing of what the files should be).
+    /// What was checked: the manifest alone, the files, or a download.
+    pub checked: Checked,
+    /// The files against the manifest (`verify`); `None` when they were not checked.
     pub files: Option<Report>,
+    /// The download (`fetch`).
+    pub download: Option<FetchReport>,
     pub vouched: Vouched,
     /// The weightseal attestations against the trust, when judged.
     pub signatures: Option<PolicyReport>,
-    /// The OMS signature, for an OMS release.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The OpenSSF model signing signature, when there is one.
     pub oms: Option<OmsReport>,
     /// Pins that do not hold.
     pub pins: Vec<Problem>,
     /// The trust store entries that supplied the trust, when they did.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trust_store: Vec<String>,
     /// The transparency log proof, when one was required.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<LogCheck>,
+    /// A mirror checked against the manifest it serves itself.
+    pub self_served: bool,
+    /// `verify --url --sample F`: the fraction of each file's chunks checked.
+    pub sample: Option<f64>,
+    /// Whether any trust was configured (keys, a policy, trust store entries).
+    #[serde(skip)]
+    trust_configured: bool,
     /// Why the release is not verified, most important first (empty when it is).
     pub reasons: Vec<String>,
 }
 
 impl Verdict {
-    /// Every file verified, whoever must vouch for the manifest did, and every pin holds.
+    /// Every file verified, whoever must vouch for the manifest did, every pin holds and the
+    /// log proof (when required) holds.
     pub fn ok(&self) -> bool {
         self.ok
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        format: Format,
-        name: String,
-        manifest_digest: Option<Digest>,
-        files: Option<Report>,
-        vouched: Vouched,
-        signatures: Option<PolicyReport>,
-        oms: Option<OmsReport>,
-        pins: Vec<Problem>,
-        trust_store: Vec<String>,
-    ) -> Verdict {
-        let mut reasons: Vec<String> = pins
+    /// Whether a signature was checked and vouched (not integrity only, not a digest pin).
+    pub fn signed(&self) -> bool {
+        self.ok && self.vouched == Vouched::Checked
+    }
+
+    fn new(format: Format, name: String, manifest_digest: Option<Digest>) -> Verdict {
+        Verdict {
+            ok: false,
+            format,
+            name,
+            manifest_digest,
+            size: None,
+            checked: Checked::Manifest,
+            files: None,
+            download: None,
+            vouched: Vouched::Checked,
+            signatures: None,
+            oms: None,
+            pins: Vec::new(),
+            trust_store: Vec::new(),
+            log: None,
+            self_served: false,
+            sample: None,
+            trust_configured: true,
+            reasons: Vec::new(),
+        }
+    }
+
+    /// Sets `ok` and `reasons` from the parts: the one place a release is judged.
+    fn judge(mut self) -> Verdict {
+        let mut reasons: Vec<String> = self
+            .pins
             .iter()
             .map(|p| format!("{}: {}", p.code, p.detail))
             .collect();
-        if vouched == Vouched::NoTrustedKey {
-            reasons.push(format!(
-                "nobody vouches for its manifest: no key you trust is assigned to the model {name:?}"
-            ));
+        if self.vouched == Vouched::NoTrustedKey {
+            reasons.push(if self.trust_configured {
+                format!(
+                    "nobody vouches for its manifest: no key you trust is assigned to the model {:?}",
+                    self.name
+                )
+            } else {
+                "nobody vouches for its manifest: no trust is configured (no key, no policy, no trust store entry) and no digest is pinned".to_string()
+            });
         }
-        if let Some(s) = signatures.as_ref().filter(|s| !s.ok) {
+        if let Some(s) = self.signatures.as_ref().filter(|s| !s.ok) {
             let mut codes: Vec<&str> = s
                 .attestations
                 .iter()
@@ -328,45 +280,109 @@ impl Verdict {
             }
             reasons.push(why);
         }
-        if let Some(e) = oms.as_ref().and_then(|o| o.error.as_ref()) {
-            reasons.push(format!("the signature does not verify: {e}"));
+        if let Some(e) = self.log.as_ref().and_then(|l| l.error.as_ref()) {
+            reasons.push(format!("transparency log: {e}"));
         }
-        match &files {
-            Some(f) if !f.ok => reasons.push(files_reason(f)),
-            Some(_) => {}
-            None if reasons.is_empty() => reasons.push("the files were not checked".into()),
-            None => {}
+        if let Some(e) = self.oms.as_ref().and_then(|o| o.error.as_ref()) {
+            reasons.push(match self.format {
+                Format::Oms => format!("the signature does not verify: {e}"),
+                Format::Weightseal => format!("{}: {e}", crate::path::OMS_SIGNATURE_FILE),
+            });
         }
-        let vouch_ok = match vouched {
+        let files_ok = match self.checked {
+            Checked::Manifest => true,
+            Checked::Files => match &self.files {
+                Some(f) if !f.ok => {
+                    reasons.push(files_reason(f));
+                    false
+                }
+                Some(_) => true,
+                None => false,
+            },
+            Checked::Download => match &self.download {
+                Some(r) => {
+                    let failed = r.files.iter().filter(|f| f.error.is_some()).count();
+                    let extra = r.extra.iter().filter(|x| !x.allowed).count();
+                    if failed > 0 {
+                        reasons.push(format!("{failed} file(s) failed"));
+                    }
+                    if extra > 0 {
+                        reasons.push(format!(
+                            "the destination holds {extra} file(s) the manifest does not list"
+                        ));
+                    }
+                    if !r.ok && failed == 0 && extra == 0 {
+                        reasons.push("the download did not verify".into());
+                    }
+                    r.ok
+                }
+                None => false,
+            },
+        };
+        let vouch_ok = match self.vouched {
             Vouched::Checked => {
-                signatures.as_ref().is_some_and(|s| s.ok) || oms.as_ref().is_some_and(|o| o.ok)
+                self.signatures.as_ref().is_some_and(|s| s.ok)
+                    || self.oms.as_ref().is_some_and(|o| o.ok)
             }
-            Vouched::NotGiven | Vouched::DigestPinned | Vouched::IntegrityOnly => true,
+            Vouched::DigestPinned | Vouched::IntegrityOnly => true,
             Vouched::NoTrustedKey => false,
         };
         let ok = reasons.is_empty()
             && vouch_ok
-            && files.as_ref().is_some_and(|f| f.ok)
-            && signatures.as_ref().is_none_or(|s| s.ok)
-            && oms.as_ref().is_none_or(|o| o.ok);
+            && files_ok
+            && self.signatures.as_ref().is_none_or(|s| s.ok)
+            && self.oms.as_ref().is_none_or(|o| o.ok)
+            && self.log.as_ref().is_none_or(|l| l.ok);
         if !ok && reasons.is_empty() {
             reasons.push("the signatures were not shown to vouch for it".into());
         }
-        Verdict {
-            ok,
-            format,
-            name,
-            manifest_digest,
-            size: None,
-            files,
-            vouched,
-            signatures,
-            oms,
-            pins,
-            trust_store,
-            log: None,
-            reasons,
-        }
+        self.ok = ok;
+        self.reasons = reasons;
+        self
+    }
+
+    /// The verdict as JSON: the one machine-readable shape, used by `verify --json`, `fetch
+    /// --json` and the Python package. The files report's fields (`verify`: each file's
+    /// status; `fetch`: each file's download) are at the top level; then `name`,
+    /// `manifest_digest`, `format`, `checked`, `vouched`, `signatures` (the weightseal
+    /// attestations as judged, or null), `oms` (the OpenSSF signature as judged, or null),
+    /// `pins`, `trust_store`, `log` (or null), `sample` (or null), `self_served`, `reasons` and
+    /// `ok`. `spec/verification.md` lists every field.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let mut j = match (&self.files, &self.download) {
+            (Some(r), _) => {
+                let mut j = serde_json::to_value(r).expect("a report serializes");
+                // Each file entry of a sampled check says how much of it was read.
+                if let Some(files) = j["files"].as_array_mut() {
+                    for f in files {
+                        let path = f["path"].as_str().unwrap_or_default().to_string();
+                        if let Some(x) = r.sampled(&path) {
+                            f["sampled"] = json!({"checked": x.checked, "chunks": x.chunks});
+                        }
+                    }
+                }
+                j
+            }
+            (None, Some(d)) => serde_json::to_value(d).expect("a fetch report serializes"),
+            (None, None) => json!({"files": []}),
+        };
+        j["name"] = json!(self.name);
+        j["manifest_digest"] = json!(self.manifest_digest.map(|d| d.to_hex()));
+        j["format"] = json!(self.format);
+        j["size"] = json!(self.size);
+        j["checked"] = json!(self.checked);
+        j["vouched"] = json!(self.vouched);
+        j["signatures"] = serde_json::to_value(&self.signatures).expect("a report serializes");
+        j["oms"] = serde_json::to_value(&self.oms).expect("a report serializes");
+        j["pins"] = serde_json::to_value(&self.pins).expect("problems serialize");
+        j["trust_store"] = json!(self.trust_store);
+        j["log"] = serde_json::to_value(&self.log).expect("a log check serializes");
+        j["sample"] = json!(self.sample);
+        j["self_served"] = json!(self.self_served);
+        j["reasons"] = json!(self.reasons);
+        j["ok"] = json!(self.ok);
+        j
     }
 }
 
@@ -415,227 +431,334 @@ pub enum ReleaseError {
     #[error(transparent)]
     Oms(OmsError),
     /// Nothing to check an OMS bundle with.
-    #[error("verifying an OpenSSF model signing bundle needs the signer's public key (--key PUB), the certificates you trust (--certificate-chain CA.pem), a Sigstore identity (--identity ID --identity-provider URL), or a trust store entry for the model")]
+    #[error("nothing to check the OpenSSF model signing bundle with: no public key, no trusted certificate, no Sigstore identity, and no trust store entry for the model it names")]
     NoOmsCheck,
+    /// A trust policy judges weightseal attestations; an OMS bundle has none.
+    #[error("a trust policy judges weightseal attestations, and an OpenSSF model signing bundle carries none: it is checked with a key, a certificate chain or a Sigstore identity")]
+    PolicyForOms,
+    /// A transparency log proof is of a weightseal release.
+    #[error("a transparency log proof is of a weightseal release (its manifest); an OpenSSF model signing bundle is not logged")]
+    LogForOms,
+    /// The call does not apply to this kind of evidence.
+    #[error("{0}")]
+    Unsupported(&'static str),
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
+    #[error("{}: {source}", dest.display())]
+    Destination {
+        dest: PathBuf,
+        #[source]
+        source: crate::safedir::SafeDirError,
+    },
 }
 
-/// What a signature file given with `--signature` holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SignatureKind {
-    /// An OpenSSF model signing bundle (a Sigstore bundle, by its media type).
-    Oms,
-    /// weightseal attestations (DSSE envelopes, one per line).
-    Attestations,
+/// How to check the files (the parts of `verify` that are not about trust).
+#[derive(Clone, Debug)]
+pub struct CheckOptions {
+    /// Files, or re-shard tolerant tensors.
+    pub mode: Mode,
+    /// Files the manifest does not list.
+    pub extra: ExtraFiles,
+    /// Read symlinks to files as those files (a Hugging Face snapshot always is read so,
+    /// its links having been checked).
+    pub follow_symlinks: bool,
+    /// A mirror: check only this fraction of each file's chunks.
+    pub sample: Option<f64>,
+    /// An OpenSSF bundle: paths left out, as model_signing takes them.
+    pub ignore_paths: Vec<PathBuf>,
+    /// An OpenSSF bundle: leave out `.git`, `.github`, `.gitattributes`, `.gitignore`.
+    pub ignore_git: bool,
 }
 
-/// Tells what the signature file at `path` holds, from its media type.
-pub fn signature_kind(path: &Path) -> Result<SignatureKind, ReleaseError> {
-    let text = oms::read_bundle(path).map_err(ReleaseError::Oms)?;
-    Ok(if oms::is_oms_bundle(&text) {
-        SignatureKind::Oms
-    } else {
-        SignatureKind::Attestations
-    })
-}
-
-/// Judges a release: its files, its signatures of any kind against the trust, and the pins,
-/// into one [`Verdict`].
-pub fn verify(
-    release: Release<'_>,
-    ask: &Ask,
-    progress: &dyn Progress,
-) -> Result<Verdict, ReleaseError> {
-    match release {
-        Release::Local {
-            dir,
-            manifest,
-            attestations,
-            opts,
-            log_proof,
-        } => {
-            // Trust first: a trust store that cannot be read stops before any hashing.
-            let resolved = ask.trust.resolve(manifest.name())?;
-            let files = verify_dir(dir, manifest, opts, progress)?;
-            let v = weightseal_verdict(manifest, Some(files), attestations, ask, resolved)?;
-            Ok(with_log(v, ask, log_proof, manifest))
+impl Default for CheckOptions {
+    fn default() -> CheckOptions {
+        CheckOptions {
+            mode: Mode::Files,
+            extra: ExtraFiles::Reject,
+            follow_symlinks: false,
+            sample: None,
+            ignore_paths: Vec::new(),
+            ignore_git: true,
         }
-        Release::Checked {
-            manifest,
-            attestations,
-            files,
-            signature,
-            log_proof,
-        } => {
-            let resolved = ask.trust.resolve(manifest.name())?;
-            let check = resolved
-                .policy
-                .as_ref()
-                .map(|p| OmsCheck::Keys(p.keys_for_role("publisher")));
-            let mut v = weightseal_verdict(manifest, Some(files), attestations, ask, resolved)?;
-            if let Some(text) = signature {
-                let o = signature_against_manifest(text, check.as_ref(), manifest);
-                let mut again = Verdict::new(
-                    v.format,
-                    v.name.clone(),
-                    v.manifest_digest,
-                    v.files.take(),
-                    v.vouched,
-                    v.signatures.take(),
-                    Some(o),
-                    std::mem::take(&mut v.pins),
-                    std::mem::take(&mut v.trust_store),
-                );
-                again.size = v.size;
-                v = again;
-            }
-            Ok(with_log(v, ask, log_proof, manifest))
-        }
-        Release::Manifest {
-            manifest,
-            attestations,
-            log_proof,
-        } => {
-            let resolved = ask.trust.resolve(manifest.name())?;
-            let v = weightseal_verdict(manifest, None, attestations, ask, resolved)?;
-            Ok(with_log(v, ask, log_proof, manifest))
-        }
-        Release::Oms {
-            dir,
-            signature,
-            check,
-            ignore_paths,
-            ignore_git,
-        } => oms_verdict(dir, signature, check, ignore_paths, ignore_git, ask),
     }
-}
-
-/// The verdict with the log proof checked, when the caller requires one.
-fn with_log(mut v: Verdict, ask: &Ask, proof: Option<&[u8]>, m: &Manifest) -> Verdict {
-    if let Some(policy) = &ask.log {
-        let c = check_log(policy, proof, m);
-        if let Some(e) = &c.error {
-            v.ok = false;
-            v.reasons.push(format!("transparency log: {e}"));
-        }
-        v.log = Some(c);
-    }
-    v
 }
 
 /// Who vouches when no trust applies to the model.
-fn unvouched(resolved: &Resolved, ask: &Ask) -> Vouched {
-    if ask.pins.digest.is_some() {
+fn unvouched(ask: &Ask) -> Vouched {
+    if ask.pins().digest.is_some() {
         Vouched::DigestPinned
-    } else if ask.unsigned == Unsigned::Allow {
+    } else if ask.unsigned() == Unsigned::Allow {
         Vouched::IntegrityOnly
-    } else if resolved.configured || ask.unsigned == Unsigned::Refuse {
-        Vouched::NoTrustedKey
     } else {
-        Vouched::NotGiven
+        Vouched::NoTrustedKey
     }
 }
 
-/// The verdict on a weightseal release; `files: None` judges the manifest alone (the caller
-/// checks the bytes as it reads them).
-fn weightseal_verdict(
-    m: &Manifest,
-    files: Option<Report>,
-    lines: &[BundleLine],
-    ask: &Ask,
-    resolved: Resolved,
-) -> Result<Verdict, ReleaseError> {
-    let pins = check_pins(
-        ask.pins.model.as_deref(),
-        ask.pins.digest,
+/// The manifest of a weightseal release against the trust, the pins and the log: the verdict
+/// before any weight byte.
+fn admit_weightseal(w: &Weightseal, ask: &Ask) -> Result<Verdict, ReleaseError> {
+    let m = &w.manifest;
+    let resolved = ask.trust().resolve(m.name())?;
+    let mut v = Verdict::new(Format::Weightseal, m.name().to_string(), Some(m.digest()));
+    v.size = Some(m.total_size());
+    v.pins = check_pins(
+        ask.pins().model.as_deref(),
+        ask.pins().digest,
         m.name(),
         m.digest(),
     );
-    let (vouched, signatures) = match &resolved.policy {
-        Some(p) => (
-            Vouched::Checked,
-            Some(check_release(p, m, lines, ask.now).map_err(ReleaseError::State)?),
-        ),
-        None => (unvouched(&resolved, ask), None),
-    };
-    let files_checked = files.is_some();
-    let mut v = Verdict::new(
-        Format::Weightseal,
-        m.name().to_string(),
-        Some(m.digest()),
-        files.or(Some(Report::new(Vec::new(), Vec::new(), None))),
-        vouched,
-        signatures,
-        None,
-        pins,
-        resolved.store_entries,
-    );
-    v.size = Some(m.total_size());
-    if !files_checked {
-        v.files = None;
+    v.trust_configured = resolved.configured;
+    if let Some(log) = ask.log_for(resolved.policy.as_ref()) {
+        v.log = Some(check_log(&log, w.log_proof.as_deref(), m));
     }
+    match &resolved.policy {
+        Some(p) => {
+            v.vouched = Vouched::Checked;
+            v.signatures =
+                Some(check_release(p, m, &w.attestations, ask.now()).map_err(ReleaseError::State)?);
+        }
+        None => v.vouched = unvouched(ask),
+    }
+    v.trust_store = resolved.store_entries;
     Ok(v)
 }
 
+/// Judges a release's manifest alone — trust, pins, the log proof — before any weight byte is
+/// read: the verified loader reads each tensor afterwards and checks it against this manifest.
+pub fn admit(ev: &Evidence, ask: &Ask) -> Result<Verdict, ReleaseError> {
+    match &ev.signed {
+        Signed::Weightseal(w) => Ok(admit_weightseal(w, ask)?.judge()),
+        Signed::Oms(_) => Err(ReleaseError::Unsupported(
+            "an OpenSSF model signing bundle is judged with the files it signs, not alone",
+        )),
+    }
+}
+
+/// The publisher keys that check an OpenSSF bundle served with a weightseal release: the
+/// caller's method, else the publisher keys of the trust that applies to the model.
+fn served_oms_check(ask: &Ask, name: &str) -> Result<Option<OmsCheck>, ReleaseError> {
+    if let Some(c) = ask.oms_check() {
+        return Ok(Some(c.clone()));
+    }
+    Ok(ask
+        .trust()
+        .resolve(name)?
+        .policy
+        .map(|p| OmsCheck::Keys(p.keys_for_role("publisher"))))
+}
+
+/// Judges a release: admission (trust, pins, log), then its files — on disk, or streamed from
+/// a mirror once admitted (nothing is requested of a refused release) — and any OpenSSF
+/// signature served with it, into one [`Verdict`].
+pub fn verify(
+    ev: &Evidence,
+    ask: &Ask,
+    how: &CheckOptions,
+    progress: &dyn Progress,
+) -> Result<Verdict, ReleaseError> {
+    match (&ev.signed, &ev.place) {
+        (
+            Signed::Oms(sig),
+            Place::Local {
+                dir, snapshot: _, ..
+            },
+        ) => {
+            if ask.policy_given() {
+                return Err(ReleaseError::PolicyForOms);
+            }
+            if ask.log_asked() {
+                return Err(ReleaseError::LogForOms);
+            }
+            oms_verdict(dir, sig, ask, &how.ignore_paths, how.ignore_git).map(Verdict::judge)
+        }
+        (Signed::Oms(_), Place::Remote(_)) => Err(ReleaseError::Unsupported(
+            "an OpenSSF model signing bundle is verified against a model directory on disk",
+        )),
+        (
+            Signed::Weightseal(w),
+            Place::Local {
+                dir,
+                only,
+                manifest_path,
+                snapshot,
+            },
+        ) => {
+            let mut v = admit_weightseal(w, ask)?;
+            let opts = VerifyOptions {
+                mode: how.mode,
+                extra: how.extra,
+                symlinks: if how.follow_symlinks || *snapshot {
+                    Symlinks::Follow
+                } else {
+                    Symlinks::Refuse
+                },
+                exclude: manifest_path.iter().cloned().collect(),
+                only: only.clone(),
+            };
+            v.files = Some(verify_dir(dir, &w.manifest, &opts, progress)?);
+            v.checked = Checked::Files;
+            Ok(v.judge())
+        }
+        (Signed::Weightseal(w), Place::Remote(remote)) => {
+            let mut v = admit_weightseal(w, ask)?;
+            v.self_served = ev.self_served();
+            v.sample = how.sample;
+            let admitted = v.judge();
+            if !admitted.ok() {
+                return Ok(admitted);
+            }
+            let mut v = admitted;
+            v.files = Some(crate::fetch::verify_remote(
+                remote,
+                &w.manifest,
+                how.sample,
+                progress,
+            ));
+            v.checked = Checked::Files;
+            if let Some((text, _)) = &w.oms_signature {
+                let check = served_oms_check(ask, w.manifest.name())?;
+                v.oms = Some(signature_against_manifest(
+                    text,
+                    check.as_ref(),
+                    &w.manifest,
+                ));
+            }
+            Ok(v.judge())
+        }
+    }
+}
+
+/// Downloads the release into `dest`, verifying as it goes: the manifest's trust, pins and log
+/// proof are judged before any weight byte is requested; each chunk is checked on arrival and
+/// each file lands at its final path only once all of it verified. When every file verified,
+/// the release's evidence (manifest, attestations, log proof, and an OpenSSF bundle whose files
+/// are the files delivered) is written beside them, so that verifying `dest` later judges it
+/// as this fetch did.
+pub fn fetch(
+    ev: &Evidence,
+    ask: &Ask,
+    dest: &Path,
+    progress: &dyn Progress,
+) -> Result<Verdict, ReleaseError> {
+    let (Signed::Weightseal(w), Place::Remote(remote)) = (&ev.signed, &ev.place) else {
+        return Err(ReleaseError::Unsupported(
+            "a fetch downloads a weightseal release from a URL",
+        ));
+    };
+    let mut v = admit_weightseal(w, ask)?;
+    v.self_served = ev.self_served();
+    let admitted = v.judge();
+    if !admitted.ok() {
+        return Ok(admitted);
+    }
+    let mut v = admitted;
+    let report = crate::fetch::fetch(remote, &w.manifest, dest, progress)?;
+    if report.files.iter().all(|f| f.error.is_none()) {
+        // Through the destination's handle: a link planted at these names is refused, not
+        // followed or replaced.
+        let dest_err = |source| ReleaseError::Destination {
+            dest: dest.to_path_buf(),
+            source,
+        };
+        let root = crate::safedir::Dir::open(dest, false).map_err(dest_err)?;
+        root.write_atomic(crate::path::MANIFEST_FILE, &w.manifest_bytes, 0o644)
+            .map_err(dest_err)?;
+        if let Some(text) = &w.bundle_text {
+            root.write_atomic(crate::path::ATTESTATION_FILE, text.as_bytes(), 0o644)
+                .map_err(dest_err)?;
+        }
+        if let Some(p) = &w.log_proof {
+            root.write_atomic(crate::path::LOG_PROOF_FILE, p, 0o644)
+                .map_err(dest_err)?;
+        }
+        // The OpenSSF model signing bundle, delivered only once the files it lists are the
+        // files just delivered (and its signature verified, when it can be checked).
+        if let Some((text, explicit)) = &w.oms_signature {
+            let check = served_oms_check(ask, w.manifest.name())?;
+            let checked = check_delivered_signature(dest, text, check.as_ref(), *explicit);
+            if checked.error.is_none() {
+                root.write_atomic(crate::path::OMS_SIGNATURE_FILE, text.as_bytes(), 0o644)
+                    .map_err(dest_err)?;
+            }
+            v.oms = Some(checked);
+        }
+    }
+    v.download = Some(report);
+    v.checked = Checked::Download;
+    Ok(v.judge())
+}
+
+/// The verdict with the log proof checked, when the caller requires one.
+fn check_log(policy: &crate::log::LogPolicy, proof: Option<&[u8]>, m: &Manifest) -> LogCheck {
+    let r = match proof {
+        None => Err("no proof that the release is in the log (weightseal.tlog-proof)".to_string()),
+        Some(b) => crate::log::TlogProof::parse(b)
+            .and_then(|p| p.verify(policy, m.name(), m.digest()))
+            .map_err(|e| e.to_string()),
+    };
+    match r {
+        Ok(p) => LogCheck {
+            ok: true,
+            proof: Some(p),
+            error: None,
+        },
+        Err(e) => LogCheck {
+            ok: false,
+            proof: None,
+            error: Some(e),
+        },
+    }
+}
+
+/// An OpenSSF report with nothing verified yet.
+fn oms_report(method: Option<oms::Method>, error: Option<String>) -> OmsReport {
+    OmsReport {
+        ok: false,
+        method,
+        signer: None,
+        hash_type: None,
+        serialization: None,
+        resources: 0,
+        legacy: false,
+        error,
+    }
+}
+
+/// The verdict on a directory signed with an OpenSSF bundle (not yet judged).
 fn oms_verdict(
     dir: &Path,
-    signature: &Path,
-    check: Option<&OmsCheck>,
+    sig: &OmsSignature,
+    ask: &Ask,
     ignore_paths: &[PathBuf],
     ignore_git: bool,
-    ask: &Ask,
 ) -> Result<Verdict, ReleaseError> {
-    let (text, identity) = oms::read_signature(signature).map_err(ReleaseError::Oms)?;
     let refused = |method, e: OmsError, store: Vec<String>| {
-        Verdict::new(
-            Format::Oms,
-            String::new(),
-            None,
-            None,
-            Vouched::Checked,
-            None,
-            Some(OmsReport {
-                ok: false,
-                method,
-                signer: None,
-                hash_type: None,
-                serialization: None,
-                resources: 0,
-                legacy: false,
-                error: Some(e.to_string()),
-            }),
-            Vec::new(),
-            store,
-        )
+        let mut v = Verdict::new(Format::Oms, String::new(), None);
+        v.oms = Some(oms_report(method, Some(e.to_string())));
+        v.trust_store = store;
+        v
     };
-    let bundle = match oms::Bundle::parse(&text) {
+    let bundle = match oms::Bundle::parse(&sig.text) {
         Ok(b) => b,
         Err(e) => return Ok(refused(None, e, Vec::new())),
     };
     let method = bundle.method();
     // The check: the caller's, or the trust store's publisher keys for the name the statement
     // claims (the signature then authenticates that name).
-    let (check, store_entries) = match check {
+    let (check, store_entries) = match ask.oms_check() {
         Some(c) => (c.clone(), Vec::new()),
         None => {
             let claimed = bundle.claimed_name().unwrap_or_default();
-            let resolved = ask.trust.resolve(&claimed)?;
+            let resolved = ask.trust().resolve(&claimed)?;
             match resolved.policy {
                 Some(p) => (
                     OmsCheck::Keys(p.keys_for_role("publisher")),
                     resolved.store_entries,
                 ),
                 None if resolved.configured => {
-                    return Ok(Verdict::new(
-                        Format::Oms,
-                        claimed,
-                        None,
-                        None,
-                        Vouched::NoTrustedKey,
-                        None,
-                        None,
-                        Vec::new(),
-                        Vec::new(),
-                    ))
+                    let mut v = Verdict::new(Format::Oms, claimed, None);
+                    v.vouched = Vouched::NoTrustedKey;
+                    return Ok(v);
                 }
                 None => return Err(ReleaseError::NoOmsCheck),
             }
@@ -648,15 +771,20 @@ fn oms_verdict(
     };
     let m = &verified.manifest;
     let pins = match m.subject {
-        Some(d) => check_pins(ask.pins.model.as_deref(), ask.pins.digest, &m.model_name, d),
+        Some(d) => check_pins(
+            ask.pins().model.as_deref(),
+            ask.pins().digest,
+            &m.model_name,
+            d,
+        ),
         None => {
             let mut p = check_pins(
-                ask.pins.model.as_deref(),
+                ask.pins().model.as_deref(),
                 None,
                 &m.model_name,
                 Digest([0; 32]),
             );
-            if let Some(d) = ask.pins.digest {
+            if let Some(d) = ask.pins().digest {
                 p.push(Problem {
                     code: "wrong-digest",
                     detail: format!("asked for {d}, but a model_signing 0.2 signature has no single digest to compare"),
@@ -666,47 +794,27 @@ fn oms_verdict(
         }
     };
     let ignore = oms::ignored_paths(dir, ignore_paths, ignore_git);
-    let files = oms::verify_dir(dir, m, &ignore, Some(&identity)).map_err(ReleaseError::Oms)?;
-    Ok(Verdict::new(
-        Format::Oms,
-        m.model_name.clone(),
-        m.subject,
-        Some(files),
-        Vouched::Checked,
-        None,
-        Some(OmsReport {
-            ok: true,
-            method: Some(verified.method),
-            signer: Some(verified.signer.clone()),
-            hash_type: Some(m.serialization.hash_type.clone()),
-            serialization: Some(if m.serialization.shard_size.is_some() {
-                "shards"
-            } else {
-                "files"
-            }),
-            resources: m.resources.len(),
-            legacy: m.legacy,
-            error: None,
+    let files = oms::verify_dir(dir, m, &ignore, Some(&sig.identity)).map_err(ReleaseError::Oms)?;
+    let mut v = Verdict::new(Format::Oms, m.model_name.clone(), m.subject);
+    v.files = Some(files);
+    v.checked = Checked::Files;
+    v.oms = Some(OmsReport {
+        ok: true,
+        method: Some(verified.method),
+        signer: Some(verified.signer.clone()),
+        hash_type: Some(m.serialization.hash_type.clone()),
+        serialization: Some(if m.serialization.shard_size.is_some() {
+            "shards"
+        } else {
+            "files"
         }),
-        pins,
-        store_entries,
-    ))
-}
-
-/// The OpenSSF model signing bundle of a remote release: `explicit` (a local file or a URL,
-/// which must exist), or `URL/model.sig` when the server has one.
-pub fn remote_signature(
-    remote: &crate::fetch::Remote,
-    explicit: Option<&str>,
-    limit: u64,
-) -> Result<Option<String>, FetchReleaseError> {
-    let req = FetchRequest {
-        signature: explicit.map(str::to_string),
-        bundle_limit: limit,
-        ..FetchRequest::default()
-    };
-    let max = |l: u64, default: u64| if l == 0 { default } else { l.min(default) };
-    Ok(release_signature(remote, &req, max)?.map(|(t, _)| t))
+        resources: m.resources.len(),
+        legacy: m.legacy,
+        error: None,
+    });
+    v.pins = pins;
+    v.trust_store = store_entries;
+    Ok(v)
 }
 
 /// Checks an OMS bundle served with a weightseal release against its manifest: the signature
@@ -858,417 +966,6 @@ impl Trust {
                 })
             }
         }
-    }
-}
-
-/// Where a fetch takes its manifest and attestations from, and what it demands of them.
-#[derive(Clone, Debug, Default)]
-pub struct FetchRequest {
-    /// A local manifest file, another URL, or (`None`) `URL/weightseal.manifest`.
-    pub manifest: Option<String>,
-    /// A local attestation bundle or a URL, or (`None`) beside a local manifest, else
-    /// `URL/weightseal.intoto.jsonl` (absent: none).
-    pub attestations: Option<String>,
-    pub trust: Trust,
-    /// Download even when nobody vouches for the manifest (integrity checking only).
-    pub allow_unsigned: bool,
-    pub pins: Pins,
-    /// Largest manifest and bundle downloaded.
-    pub manifest_limit: u64,
-    pub bundle_limit: u64,
-    /// The OpenSSF model signing bundle of the release: a local file or a URL (it must then
-    /// verify), or (`None`) `URL/model.sig` when the server has one. It is delivered as
-    /// `DEST/model.sig` once the files it lists are the files delivered.
-    pub signature: Option<String>,
-    /// How to check that bundle's signature (the publisher's keys, usually); `None`: its
-    /// files are checked, its signature is not.
-    pub oms_check: Option<OmsCheck>,
-    /// Require `URL/weightseal.tlog-proof` to prove the release is in this log (checked
-    /// before any weight byte is requested, and delivered with the release).
-    pub log: Option<crate::log::LogPolicy>,
-}
-
-/// The outcome of [`fetch_release`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct FetchVerdict {
-    ok: bool,
-    pub name: String,
-    pub manifest_digest: Digest,
-    /// The attestations against the trust, judged before any weight byte was requested.
-    pub signatures: Option<PolicyReport>,
-    pub pins: Vec<Problem>,
-    /// The trust store entries that supplied the trust, when they did.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub trust_store: Vec<String>,
-    /// The download; `None` when the manifest was refused before it (pins, signatures).
-    pub files: Option<crate::fetch::FetchReport>,
-    pub vouched: Vouched,
-    /// The OpenSSF model signing bundle delivered with the release, as checked.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub oms: Option<OmsReport>,
-    /// The transparency log proof, when one was required.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log: Option<LogCheck>,
-    /// Why the fetch is not verified, most important first (empty when it is).
-    pub reasons: Vec<String>,
-}
-
-impl FetchVerdict {
-    /// Every file is in place and verified, whoever must vouch for the manifest did (trust
-    /// met, or a digest pin, or integrity only as asked) and the pins hold.
-    pub fn ok(&self) -> bool {
-        self.ok
-    }
-
-    /// Sets `ok` and `reasons` from the parts: the one place a fetch is judged.
-    fn judge(mut self) -> FetchVerdict {
-        let mut reasons: Vec<String> = self
-            .pins
-            .iter()
-            .map(|p| format!("{}: {}", p.code, p.detail))
-            .collect();
-        if let Some(s) = self.signatures.as_ref().filter(|s| !s.ok) {
-            let codes: Vec<&str> = s.problems.iter().map(|p| p.code).collect();
-            reasons.push(format!(
-                "the attestations do not meet the trust{}; nothing was downloaded",
-                if codes.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", codes.join(", "))
-                }
-            ));
-        }
-        if let Some(e) = self.log.as_ref().and_then(|l| l.error.as_ref()) {
-            reasons.push(format!("transparency log: {e}; nothing was downloaded"));
-        }
-        if let Some(e) = self.oms.as_ref().and_then(|o| o.error.as_ref()) {
-            reasons.push(format!("{}: {e}", crate::path::OMS_SIGNATURE_FILE));
-        }
-        match &self.files {
-            None if reasons.is_empty() => reasons.push("nothing was downloaded".into()),
-            None => {}
-            Some(r) => {
-                let failed = r.files.iter().filter(|f| f.error.is_some()).count();
-                let extra = r.extra.iter().filter(|x| !x.allowed).count();
-                if failed > 0 {
-                    reasons.push(format!("{failed} file(s) failed"));
-                }
-                if extra > 0 {
-                    reasons.push(format!(
-                        "the destination holds {extra} file(s) the manifest does not list"
-                    ));
-                }
-                if !r.ok && failed == 0 && extra == 0 {
-                    reasons.push("the download did not verify".into());
-                }
-            }
-        }
-        let vouch_ok = match self.vouched {
-            Vouched::Checked => self.signatures.as_ref().is_some_and(|s| s.ok),
-            Vouched::DigestPinned | Vouched::IntegrityOnly | Vouched::NotGiven => true,
-            Vouched::NoTrustedKey => false,
-        };
-        self.ok = reasons.is_empty() && vouch_ok && self.files.as_ref().is_some_and(|f| f.ok);
-        self.reasons = reasons;
-        self
-    }
-}
-
-/// Why a fetch could not be carried out or judged.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchReleaseError {
-    #[error(transparent)]
-    Fetch(#[from] crate::fetch::FetchError),
-    #[error("{origin}: the server has no manifest (HTTP 404)")]
-    NoManifest { origin: String },
-    #[error("invalid manifest {origin}: {source}")]
-    Manifest {
-        origin: String,
-        #[source]
-        source: crate::manifest::ManifestError,
-    },
-    #[error("cannot read {}: {source}", path.display())]
-    Io {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{url}: the attestation bundle is not UTF-8")]
-    BundleNotUtf8 { url: String },
-    #[error(transparent)]
-    Bundle(#[from] crate::attest::bundle::BundleError),
-    /// No trust and no digest pin, and unsigned downloads were not allowed.
-    #[error("refusing to download {name}: no key or policy is given, no trust store entry matches it and no digest is pinned, so nobody vouches for its manifest")]
-    Unvouched { name: String },
-    #[error(transparent)]
-    Release(#[from] ReleaseError),
-    #[error("{}: {source}", dest.display())]
-    Destination {
-        dest: std::path::PathBuf,
-        #[source]
-        source: crate::safedir::SafeDirError,
-    },
-}
-
-/// The manifest of a remote model (`explicit`: a local file, another URL, or `None` for
-/// `URL/weightseal.manifest`), with its bytes.
-pub fn remote_manifest(
-    remote: &crate::fetch::Remote,
-    explicit: Option<&str>,
-    limit: u64,
-) -> Result<(Manifest, Vec<u8>), FetchReleaseError> {
-    let is_url = |s: &str| s.starts_with("http://") || s.starts_with("https://");
-    let (origin, bytes) = match explicit {
-        Some(p) if !is_url(p) => (
-            p.to_string(),
-            std::fs::read(p).map_err(|source| FetchReleaseError::Io {
-                path: p.into(),
-                source,
-            })?,
-        ),
-        other => {
-            let url = other
-                .map(str::to_string)
-                .unwrap_or_else(|| remote.url_for(crate::path::MANIFEST_FILE));
-            let b = remote
-                .get_document(&url, limit.min(crate::manifest::MAX_MANIFEST_LEN))?
-                .ok_or_else(|| FetchReleaseError::NoManifest {
-                    origin: crate::net::redact_url(&url),
-                })?;
-            (crate::net::redact_url(&url), b)
-        }
-    };
-    let m = Manifest::decode(&bytes)
-        .map_err(|source| FetchReleaseError::Manifest { origin, source })?;
-    Ok((m, bytes))
-}
-
-/// Where the attestations of a remote release are: `explicit` (a local file or a URL), or
-/// beside a local manifest (`manifest`, as `verify DIR` finds them: a mirror checked against
-/// the publisher's manifest is judged by the publisher's attestations, not the mirror's), or
-/// `URL/weightseal.intoto.jsonl`.
-pub fn attestations_source(explicit: Option<&str>, manifest: Option<&str>) -> Option<String> {
-    let is_url = |s: &str| s.starts_with("http://") || s.starts_with("https://");
-    match (explicit, manifest) {
-        (Some(e), _) => Some(e.to_string()),
-        (None, Some(m)) if !is_url(m) => Some(
-            crate::path::attestations_for(Path::new(m))
-                .display()
-                .to_string(),
-        ),
-        _ => None,
-    }
-}
-
-/// The attestations of a remote model (`explicit`: a local bundle or a URL, or `None` for
-/// `URL/weightseal.intoto.jsonl`; absent meaning none), with the text to keep beside the
-/// files.
-pub fn remote_bundle(
-    remote: &crate::fetch::Remote,
-    explicit: Option<&str>,
-    limit: u64,
-) -> Result<(Vec<BundleLine>, Option<String>), FetchReleaseError> {
-    use crate::attest::bundle;
-    let is_url = |s: &str| s.starts_with("http://") || s.starts_with("https://");
-    if let Some(p) = explicit.filter(|p| !is_url(p)) {
-        let text = match std::fs::read_to_string(p) {
-            Ok(t) => t,
-            // Beside a local manifest, none is none.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), None)),
-            Err(source) => {
-                return Err(FetchReleaseError::Io {
-                    path: p.into(),
-                    source,
-                })
-            }
-        };
-        return Ok((bundle::parse(&text), Some(text)));
-    }
-    let url = explicit
-        .map(str::to_string)
-        .unwrap_or_else(|| remote.url_for(crate::path::ATTESTATION_FILE));
-    match remote.get_document(&url, limit.min(bundle::MAX_BUNDLE_LEN))? {
-        None => Ok((Vec::new(), None)),
-        Some(b) => {
-            let text = String::from_utf8(b).map_err(|_| FetchReleaseError::BundleNotUtf8 {
-                url: crate::net::redact_url(&url),
-            })?;
-            Ok((bundle::parse(&text), Some(text)))
-        }
-    }
-}
-
-/// Downloads the release at `remote` into `dest`, verifying as it goes: the manifest's pins
-/// and attestations are judged before any weight byte is requested; each chunk is checked on
-/// arrival and each file lands at its final path only once all of it verified. When every file
-/// verified, the manifest and bundle are written beside them, so that verifying `dest` later
-/// judges it as this fetch did.
-///
-/// ```no_run
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use weightseal::attest::{Policy, PublicKey};
-/// use weightseal::fetch::{FetchOptions, Remote};
-/// use weightseal::progress::NoProgress;
-/// use weightseal::release::{fetch_release, FetchRequest, Pins, Trust};
-///
-/// let publisher = PublicKey::read_all(std::path::Path::new("acme.pub"))?;
-/// let trust = Policy::publisher_keys(publisher.into_iter().map(|k| ("acme".into(), k)).collect());
-/// let remote = Remote::new("https://models.example/org/model", FetchOptions::default())?;
-/// let req = FetchRequest {
-///     trust: Trust::Policy(trust),
-///     pins: Pins { model: Some("org/model".into()), digest: None },
-///     ..FetchRequest::default()
-/// };
-/// let v = fetch_release(&remote, std::path::Path::new("model"), &req, &NoProgress)?;
-/// assert!(v.ok(), "not verified: {:?}", v.reasons);
-/// # Ok(())
-/// # }
-/// ```
-pub fn fetch_release(
-    remote: &crate::fetch::Remote,
-    dest: &Path,
-    req: &FetchRequest,
-    progress: &dyn Progress,
-) -> Result<FetchVerdict, FetchReleaseError> {
-    let limit = |l: u64, default: u64| if l == 0 { default } else { l };
-    let (m, manifest_bytes) = remote_manifest(
-        remote,
-        req.manifest.as_deref(),
-        limit(req.manifest_limit, crate::manifest::MAX_MANIFEST_LEN),
-    )?;
-    let resolved = req.trust.resolve(m.name())?;
-    let ask = Ask {
-        trust: req.trust.clone(),
-        pins: req.pins.clone(),
-        unsigned: if req.allow_unsigned {
-            Unsigned::Allow
-        } else {
-            Unsigned::Refuse
-        },
-        now: Timestamp::now(),
-        log: req.log.clone(),
-    };
-    let vouched = match resolved.policy {
-        Some(_) => Vouched::Checked,
-        None => unvouched(&resolved, &ask),
-    };
-    if vouched == Vouched::NoTrustedKey {
-        return Err(FetchReleaseError::Unvouched {
-            name: m.name().to_string(),
-        });
-    }
-    let mut verdict = FetchVerdict {
-        ok: false,
-        vouched,
-        oms: None,
-        log: None,
-        reasons: Vec::new(),
-        name: m.name().to_string(),
-        manifest_digest: m.digest(),
-        signatures: None,
-        pins: check_pins(
-            req.pins.model.as_deref(),
-            req.pins.digest,
-            m.name(),
-            m.digest(),
-        ),
-        trust_store: resolved.store_entries.clone(),
-        files: None,
-    };
-    if !verdict.pins.is_empty() {
-        return Ok(verdict.judge());
-    }
-    // The log proof, before any weight byte.
-    let mut proof_bytes = None;
-    if let Some(policy) = &req.log {
-        let url = remote.url_for(crate::path::LOG_PROOF_FILE);
-        proof_bytes = remote.get_document(&url, crate::log::proof::MAX_PROOF_LEN as u64)?;
-        let c = check_log(policy, proof_bytes.as_deref(), &m);
-        let ok = c.ok;
-        verdict.log = Some(c);
-        if !ok {
-            return Ok(verdict.judge());
-        }
-    }
-    let source = attestations_source(req.attestations.as_deref(), req.manifest.as_deref());
-    let (lines, bundle_text) = remote_bundle(
-        remote,
-        source.as_deref(),
-        limit(req.bundle_limit, crate::attest::bundle::MAX_BUNDLE_LEN),
-    )?;
-    if let Some(p) = &resolved.policy {
-        let report = check_release(p, &m, &lines, ask.now).map_err(ReleaseError::State)?;
-        let met = report.ok;
-        verdict.signatures = Some(report);
-        if !met {
-            return Ok(verdict.judge());
-        }
-    }
-    let report = crate::fetch::fetch(remote, &m, dest, progress)?;
-    if report.files.iter().all(|f| f.error.is_none()) {
-        // Through the destination's handle: a link planted at these names is refused, not
-        // followed or replaced.
-        let dest_err = |source| FetchReleaseError::Destination {
-            dest: dest.to_path_buf(),
-            source,
-        };
-        let root = crate::safedir::Dir::open(dest, false).map_err(dest_err)?;
-        root.write_atomic(crate::path::MANIFEST_FILE, &manifest_bytes, 0o644)
-            .map_err(dest_err)?;
-        if let Some(text) = &bundle_text {
-            root.write_atomic(crate::path::ATTESTATION_FILE, text.as_bytes(), 0o644)
-                .map_err(dest_err)?;
-        }
-        if let Some(p) = &proof_bytes {
-            root.write_atomic(crate::path::LOG_PROOF_FILE, p, 0o644)
-                .map_err(dest_err)?;
-        }
-        // The OpenSSF model signing bundle, delivered only once the files it lists are the
-        // files just delivered (and its signature verified, when it can be checked).
-        if let Some((text, explicit)) = release_signature(remote, req, limit)? {
-            let checked = check_delivered_signature(dest, &text, req.oms_check.as_ref(), explicit);
-            if checked.error.is_none() {
-                root.write_atomic(crate::path::OMS_SIGNATURE_FILE, text.as_bytes(), 0o644)
-                    .map_err(dest_err)?;
-            }
-            verdict.oms = Some(checked);
-        }
-    }
-    verdict.files = Some(report);
-    Ok(verdict.judge())
-}
-
-/// The OpenSSF model signing bundle of a release being fetched, and whether the caller named
-/// it (then it must verify): `req.signature` (a file or URL), else `URL/model.sig` if the
-/// server has one.
-fn release_signature(
-    remote: &crate::fetch::Remote,
-    req: &FetchRequest,
-    limit: impl Fn(u64, u64) -> u64,
-) -> Result<Option<(String, bool)>, FetchReleaseError> {
-    let is_url = |s: &str| s.starts_with("http://") || s.starts_with("https://");
-    let max = limit(req.bundle_limit, oms::MAX_BUNDLE_LEN);
-    let bytes = match req.signature.as_deref() {
-        Some(p) if !is_url(p) => {
-            let (text, _) = oms::read_signature(Path::new(p)).map_err(|e| match e {
-                OmsError::Io { path, source } => FetchReleaseError::Io { path, source },
-                e => FetchReleaseError::Io {
-                    path: p.into(),
-                    source: std::io::Error::other(e.to_string()),
-                },
-            })?;
-            return Ok(Some((text, true)));
-        }
-        Some(url) => remote.get_document(url, max)?,
-        None => remote.get_document(&remote.url_for(crate::path::OMS_SIGNATURE_FILE), max)?,
-    };
-    let explicit = req.signature.is_some();
-    match bytes {
-        None if explicit => Err(FetchReleaseError::NoManifest {
-            origin: crate::net::redact_url(req.signature.as_deref().unwrap_or_default()),
-        }),
-        None => Ok(None),
-        Some(b) => Ok(Some((String::from_utf8_lossy(&b).into_owned(), explicit))),
     }
 }
 

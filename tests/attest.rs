@@ -152,10 +152,10 @@ fn sign_then_verify_with_key_and_two_role_policy() {
     let j: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["ok"], true);
     assert_eq!(
-        j["attestations"]["roles"][0]["keys"],
+        j["signatures"]["roles"][0]["keys"],
         serde_json::json!(["audit"])
     );
-    assert_eq!(j["attestations"]["attestations"][0]["version"], 3);
+    assert_eq!(j["signatures"]["attestations"][0]["version"], 3);
     // Threshold of 2 auditors with one auditor key is refused as unsatisfiable.
     fs::write(d.path().join("bad.toml"), "[keys.audit]\npublic_key = \"aud.key.pub\"\nroles = [\"auditor\"]\n[roles.auditor]\nthreshold = 2\n").unwrap();
     let o = ws(&["verify", s(&m), "--policy", s(&d.path().join("bad.toml"))]);

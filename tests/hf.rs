@@ -216,7 +216,14 @@ fn verify_hf_checks_a_snapshot_against_its_manifest_and_refuses_foreign_links() 
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = ws_hf(
         &c.cache,
-        &["verify", "--hf", "org/tiny", "--manifest", s(&manifest)],
+        &[
+            "verify",
+            "--hf",
+            "org/tiny",
+            "--manifest",
+            s(&manifest),
+            "--integrity-only",
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(stdout(&o).contains("model.bin: OK"), "{}", text(&o));
@@ -228,6 +235,7 @@ fn verify_hf_checks_a_snapshot_against_its_manifest_and_refuses_foreign_links() 
             &format!("org/tiny@{COMMIT}"),
             "--manifest",
             s(&manifest),
+            "--integrity-only",
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));

@@ -197,10 +197,16 @@ fn missing_file_and_untrusted_manifest() {
             - f.server.sent("weightseal.intoto.jsonl"),
         0
     );
-    // Neither key nor policy: refused unless --allow-unsigned.
+    // Neither key nor policy: refused (a verdict, exit 1) unless --allow-unsigned, before any
+    // weight byte.
     let o = ws(&["fetch", &f.server.base, s(&dest2)]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--allow-unsigned"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no trust is configured") && stderr(&o).contains("--allow-unsigned"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dest2.join("big.bin").exists());
     let o = ws(&["fetch", &f.server.base, s(&dest2), "--allow-unsigned"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
@@ -276,7 +282,7 @@ fn verify_url_full_and_sampled() {
     assert_eq!(f.server.sent("big.bin"), 300_000);
     // A mirror that serves a corrupted byte is caught, with its range.
     f.server.fault("big.bin", Fault::FlipByte(200_000), 100);
-    let o = ws(&["verify", "--url", &f.server.base]);
+    let o = ws(&["verify", "--url", &f.server.base, "--integrity-only"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stdout(&o).contains(
@@ -287,7 +293,14 @@ fn verify_url_full_and_sampled() {
     );
     // Sampling every chunk finds it too, by range requests, and says it sampled.
     f.server.reset_counts();
-    let o = ws(&["verify", "--url", &f.server.base, "--sample", "1"]);
+    let o = ws(&[
+        "verify",
+        "--url",
+        &f.server.base,
+        "--sample",
+        "1",
+        "--integrity-only",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stdout(&o).contains(
@@ -413,9 +426,9 @@ fn fetch_uses_the_trust_store_when_no_key_is_given() {
     };
     // Nothing trusted: refused before any weight byte.
     let o = run(args(s(&f.dest)));
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("no trust store entry matches it"),
+        stderr(&o).contains("nobody vouches for its manifest"),
         "{}",
         stderr(&o)
     );
@@ -640,7 +653,7 @@ fn verify_url_names_the_chunk_and_the_tensors_in_it() {
     );
     let at = header + 64 * 1024 + 100;
     server.fault("model.safetensors", Fault::FlipByte(at), 100);
-    let o = ws(&["verify", "--url", &server.base]);
+    let o = ws(&["verify", "--url", &server.base, "--integrity-only"]);
     assert_eq!(o.status.code(), Some(1));
     let (start, end) = (at / 16384 * 16384, at / 16384 * 16384 + 16384);
     let want = format!(
@@ -658,7 +671,13 @@ fn verify_url_names_the_chunk_and_the_tensors_in_it() {
         !line.contains("layer.2.weight") && !line.contains("layer.3.weight"),
         "{line}"
     );
-    let o = ws(&["verify", "--url", &server.base, "--json"]);
+    let o = ws(&[
+        "verify",
+        "--url",
+        &server.base,
+        "--json",
+        "--integrity-only",
+    ]);
     let j: Value = serde_json::from_slice(&o.stdout).unwrap();
     let f = &j["files"][0];
     assert_eq!(f["chunk_size"], 16384);

@@ -387,11 +387,14 @@ fn trust_store_add_list_verify_remove() {
     assert_eq!(ws(&["keygen", "--out", s(&k)]).status.code(), Some(0));
     let o = sign_env(&m, &k, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    // No entry yet: integrity only, and it says so.
+    // No entry yet: refused, and it says why; integrity only when asked, and it says so.
     let o = ws_trust(&store, &["verify", s(&m)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("no trust is configured"), "{}", text(&o));
+    let o = ws_trust(&store, &["verify", s(&m), "--integrity-only"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
-        text(&o).contains("NOT checked") && text(&o).contains("no trust store"),
+        text(&o).contains("integrity only") && text(&o).contains("signatures NOT checked"),
         "{}",
         text(&o)
     );
@@ -457,8 +460,11 @@ fn trust_store_add_list_verify_remove() {
     let o = ws_trust(&store, &["trust", "list"]);
     assert_eq!(stdout(&o), "");
     let o = ws_trust(&store, &["verify", s(&m2)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("no trust is configured"), "{}", text(&o));
+    let o = ws_trust(&store, &["verify", s(&m2), "--integrity-only"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("NOT checked"), "{}", text(&o));
+    assert!(text(&o).contains("signatures NOT checked"), "{}", text(&o));
 }
 
 #[test]

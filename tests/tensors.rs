@@ -304,7 +304,14 @@ fn resharded_copy_passes_tensor_mode_only() {
     let manifest = orig.join("weightseal.manifest");
     let copy = d.path().join("copy");
     reshard(&shards, &copy, 2);
-    let o = ws(&["verify", s(&copy), "--manifest", s(&manifest), "--tensors"]);
+    let o = ws(&[
+        "verify",
+        s(&copy),
+        "--manifest",
+        s(&manifest),
+        "--tensors",
+        "--integrity-only",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
     assert!(

@@ -693,11 +693,12 @@ fn log_vectors() {
                 );
             }
             "proof" => {
-                let policy = LogPolicy {
-                    log: VerifierKey::parse(v.one("log-vkey")).unwrap(),
-                    witnesses: vec![VerifierKey::parse(v.one("witness-vkey")).unwrap()],
-                    quorum: v.num("quorum") as usize,
-                };
+                let policy = LogPolicy::new(
+                    VerifierKey::parse(v.one("log-vkey")).unwrap(),
+                    vec![VerifierKey::parse(v.one("witness-vkey")).unwrap()],
+                    v.num("quorum") as usize,
+                )
+                .unwrap();
                 let model: String = serde_json::from_str(v.one("model")).unwrap();
                 let bytes = b64.decode(v.one("proof")).unwrap();
                 let r = TlogProof::parse(&bytes)

@@ -14,12 +14,14 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes};
 use rayon::prelude::*;
 
+use weightseal::ask::{Ask, AskOptions};
 use weightseal::attest::time::Timestamp;
-use weightseal::attest::{bundle, Claims, Policy, PrivateKey, PublicKey};
+use weightseal::attest::{Claims, PrivateKey};
+use weightseal::evidence::{gather, GatherError, Locators, Place, Source};
 use weightseal::manifest::{BuildOptions, Manifest, Sha256, Tensor, Tensors};
 use weightseal::progress::Progress;
-use weightseal::release::{Ask, Pins, Release, Trust, Unsigned};
-use weightseal::verify::{ExtraFiles, Mode, VerifyOptions};
+use weightseal::release::{CheckOptions, ReleaseError, Verdict};
+use weightseal::verify::{ExtraFiles, Mode};
 use weightseal::walk::Symlinks;
 use weightseal::Digest;
 
@@ -143,89 +145,6 @@ fn parse_digest(py: Python<'_>, digest: Option<&str>) -> PyResult<Option<Digest>
             })
         })
         .transpose()
-}
-
-/// The trust the caller gave: `keys` (public key files) or `policy` (a policy file), else the
-/// trust store when `trust_store`.
-fn trust(
-    py: Python<'_>,
-    keys: &[PathBuf],
-    policy: Option<&Path>,
-    trust_store: bool,
-) -> PyResult<Trust> {
-    let given = match (keys.is_empty(), policy) {
-        (true, None) => None,
-        (false, Some(_)) => {
-            return Err(error(py, "WeightsealError", "give key or policy, not both"))
-        }
-        (true, Some(p)) => Some(Policy::load(p).map_err(|e| error(py, "PolicyError", e))?),
-        (false, None) => {
-            let mut all = Vec::new();
-            for k in keys {
-                let name = k.display().to_string();
-                let ks = PublicKey::read_all(k).map_err(|e| error(py, "KeyLoadError", e))?;
-                all.extend(ks.into_iter().map(|key| (name.clone(), key)));
-            }
-            Some(Policy::publisher_keys(all))
-        }
-    };
-    Ok(Trust::given_or_store(given, trust_store))
-}
-
-/// The trust and the pins of a call (`keys`/`policy`/`trust_store`, `model`/`digest`).
-fn trust_and_pins(
-    py: Python<'_>,
-    keys: &[PathBuf],
-    policy: Option<&Path>,
-    trust_store: bool,
-    model: Option<String>,
-    digest: Option<String>,
-) -> PyResult<(Trust, Pins)> {
-    Ok((
-        trust(py, keys, policy, trust_store)?,
-        Pins {
-            model,
-            digest: parse_digest(py, digest.as_deref())?,
-        },
-    ))
-}
-
-fn read_manifest(py: Python<'_>, path: &Path) -> PyResult<Manifest> {
-    Manifest::read_file(path).map_err(|e| match e {
-        weightseal::ManifestError::Io { ref source, .. }
-            if source.kind() == std::io::ErrorKind::NotFound =>
-        {
-            error(
-                py,
-                "ManifestError",
-                format!(
-                    "no manifest at {}: hash the model first (weightseal.hash), or pass manifest=",
-                    path.display()
-                ),
-            )
-        }
-        e => error(
-            py,
-            "ManifestError",
-            format!("invalid manifest {}: {e}", path.display()),
-        ),
-    })
-}
-
-fn read_bundle(py: Python<'_>, path: &Path) -> PyResult<Vec<bundle::BundleLine>> {
-    bundle::read(path).map_err(|e| error(py, "AttestationError", e))
-}
-
-/// The manifest beside `dir` unless given, and the attestations beside the manifest unless
-/// given.
-fn release_paths(
-    dir: &Path,
-    manifest: Option<PathBuf>,
-    attestations: Option<PathBuf>,
-) -> (PathBuf, PathBuf) {
-    let m = manifest.unwrap_or_else(|| dir.join(weightseal::path::MANIFEST_FILE));
-    let a = attestations.unwrap_or_else(|| weightseal::path::attestations_for(&m));
-    (m, a)
 }
 
 /// A model argument: a directory, or one file (a single-file model).
@@ -415,10 +334,130 @@ fn sign(
     json(py, &v)
 }
 
-/// Verifies the model in `path`: JSON of weightseal::release::Verdict, judged by the library's
-/// one judge. With `signature` (an OpenSSF model signing bundle), the bundle is checked with
-/// `keys`, `certificate_chain` or `identity`/`identity_provider` instead of weightseal
-/// attestations.
+/// The trust keywords every judging function takes, with the same names and meanings as the
+/// CLI flags, as the library's one options type (the question is made by `Ask::new`).
+#[allow(clippy::too_many_arguments)]
+fn ask(
+    py: Python<'_>,
+    keys: Vec<PathBuf>,
+    policy: Option<PathBuf>,
+    trust_store: bool,
+    model: Option<String>,
+    digest: Option<String>,
+    log_key: Option<String>,
+    witnesses: Vec<String>,
+    quorum: Option<usize>,
+    allow_unsigned: bool,
+    oms: OmsKeywords,
+) -> PyResult<Ask> {
+    let o = AskOptions {
+        keys,
+        policy,
+        trust_store,
+        model,
+        digest: parse_digest(py, digest.as_deref())?,
+        log_key,
+        witnesses,
+        quorum,
+        allow_unsigned,
+        certificate_chain: oms.certificate_chain,
+        identity: oms.identity,
+        identity_provider: oms.identity_provider,
+        trusted_root: oms.trusted_root,
+        ..AskOptions::default()
+    };
+    Ask::new(&o).map_err(|e| {
+        use weightseal::ask::AskError as E;
+        match &e {
+            E::Key(_) => error(py, "KeyLoadError", e),
+            E::Policy(_) => error(py, "PolicyError", e),
+            E::KeysAndPolicy => error(py, "WeightsealError", format!("{e}: give key= or policy=, not both")),
+            E::OmsMethods => error(py, "WeightsealError", format!("{e}: give one of key=, certificate_chain= or identity= with identity_provider=")),
+            E::WitnessesWithoutLog => error(py, "WeightsealError", format!("{e}: witnesses= and quorum= need log_key=")),
+            E::TwoLogRequirements => error(py, "WeightsealError", format!("{e}: the policy's [log] table, or log_key= with witnesses= and quorum=")),
+            _ => error(py, "WeightsealError", e),
+        }
+    })
+}
+
+/// The keywords of an OpenSSF model signing check (`verify(signature=...)`).
+#[derive(Default)]
+struct OmsKeywords {
+    certificate_chain: Vec<PathBuf>,
+    identity: Option<String>,
+    identity_provider: Option<String>,
+    trusted_root: Option<PathBuf>,
+}
+
+/// A gathering failure as the exception of `weightseal.errors` it is.
+fn gather_error(py: Python<'_>, e: GatherError) -> PyErr {
+    match &e {
+        GatherError::NoManifest { origin, given: false } => error(
+            py,
+            "ManifestError",
+            format!("no manifest at {origin}: hash the model first (weightseal.hash), or pass manifest="),
+        ),
+        GatherError::NoManifest { .. } | GatherError::Manifest { .. } => error(py, "ManifestError", e),
+        GatherError::Bundle(_) | GatherError::BundleNotUtf8 { .. } | GatherError::Oms(_) | GatherError::NoSignature { .. } => {
+            error(py, "AttestationError", e)
+        }
+        GatherError::Snapshot(_) | GatherError::NoCache => error(
+            py,
+            "SnapshotError",
+            if matches!(e, GatherError::NoCache) {
+                format!("{e}; pass cache_dir=")
+            } else {
+                e.to_string()
+            },
+        ),
+        GatherError::Target(weightseal::path::TargetError::Missing { .. }) => {
+            PyErr::new::<pyo3::exceptions::PyFileNotFoundError, _>(e.to_string())
+        }
+        GatherError::Fetch(_) => error(py, "FetchError", e),
+        _ => error(py, "WeightsealError", e),
+    }
+}
+
+/// A judging failure as the exception of `weightseal.errors` it is, with the advice in
+/// keyword terms.
+fn release_error(py: Python<'_>, e: ReleaseError, what: &str) -> PyErr {
+    match &e {
+        ReleaseError::NoOmsCheck => error(py, "TrustError", format!("{what}: {e}: pass key=, certificate_chain= or identity= with identity_provider=, or add the publisher to the trust store")),
+        ReleaseError::PolicyForOms | ReleaseError::LogForOms => error(py, "WeightsealError", format!("{what}: {e}")),
+        ReleaseError::Trust(_) | ReleaseError::State(_) => error(py, "PolicyError", format!("{what}: {e}")),
+        ReleaseError::Fetch(_) => error(py, "FetchError", format!("{what}: {e}")),
+        _ => error(py, "WeightsealError", format!("{what}: {e}")),
+    }
+}
+
+/// A verdict as the library's one JSON shape, with the path judged.
+fn verdict_json(py: Python<'_>, v: &Verdict, path: &str) -> PyResult<String> {
+    let mut out = v.to_json();
+    out["path"] = path.into();
+    json(py, &out)
+}
+
+/// Raises the exception a refused verdict is (for the loaders, which return tensors, not a
+/// report): TrustError when nobody vouches, VerificationError for a pin, SignatureError
+/// otherwise.
+fn refuse(py: Python<'_>, v: &Verdict) -> PyErr {
+    let kind = if !v.pins.is_empty() {
+        "VerificationError"
+    } else if v.vouched == weightseal::release::Vouched::NoTrustedKey {
+        "TrustError"
+    } else {
+        "SignatureError"
+    };
+    error(
+        py,
+        kind,
+        format!("{}: NOT verified: {}", v.name, v.reasons.join("; ")),
+    )
+}
+
+/// Verifies the model in `path`: JSON of the library's one verdict. With `signature` (an
+/// OpenSSF model signing bundle), the bundle is checked with `keys`, `certificate_chain` or
+/// `identity`/`identity_provider` instead of weightseal attestations.
 #[pyfunction]
 #[pyo3(signature = (path, *, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, tensors=false, allow_extra=false, follow_symlinks=false, model=None, digest=None, allow_unsigned=false, signature=None, certificate_chain=vec![], identity=None, identity_provider=None, trusted_root=None, ignore_paths=vec![], ignore_git_paths=true, log_key=None, witnesses=vec![], quorum=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
@@ -448,331 +487,101 @@ fn verify(
     quorum: Option<usize>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
-    let log = log_policy(py, log_key, witnesses, quorum)?;
-    let pins = Pins {
-        model,
-        digest: parse_digest(py, digest.as_deref())?,
-    };
-    let unsigned = unsigned_mode(allow_unsigned);
-    if let Some(sig) = signature {
-        let text =
-            weightseal::oms::read_bundle(&sig).map_err(|e| error(py, "AttestationError", e))?;
-        if weightseal::oms::is_oms_bundle(&text) {
-            if policy.is_some() {
-                return Err(error(py, "WeightsealError", "policy= judges weightseal attestations; an OpenSSF model signing bundle is checked with key=, certificate_chain= or identity="));
-            }
-            let check = oms_check(
-                py,
-                &keys,
-                &certificate_chain,
-                identity,
-                identity_provider,
-                trusted_root.as_deref(),
-            )?;
-            if log.is_some() {
-                return Err(error(py, "WeightsealError", "log_key= checks the transparency log proof of a weightseal release; an OpenSSF model signing bundle is not logged"));
-            }
-            let ask = Ask {
-                trust: Trust::given_or_store(None, check.is_none() && trust_store),
-                pins,
-                unsigned,
-                now: Timestamp::now(),
-                log: None,
-            };
-            let release = Release::Oms {
-                dir: &path,
-                signature: &sig,
-                check: check.as_ref(),
-                ignore_paths: &ignore_paths,
-                ignore_git: ignore_git_paths,
-            };
-            let v = py.detach(|| {
-                weightseal::release::verify(release, &ask, &weightseal::progress::NoProgress)
-            });
-            return verdict_json(py, v, &path);
-        }
-        if attestations.is_some() {
-            return Err(error(
-                py,
-                "WeightsealError",
-                "give signature= or attestations=, not both",
-            ));
-        }
-        return verify_target(
-            py,
-            &path,
-            manifest,
-            Some(sig),
-            trust(py, &keys, policy.as_deref(), trust_store)?,
-            pins,
-            unsigned,
-            log,
-            tensors,
-            allow_extra,
-            follow_symlinks,
-            progress,
-        );
-    }
-    if !certificate_chain.is_empty() || identity.is_some() {
-        return Err(error(py, "WeightsealError", "certificate_chain= and identity= check an OpenSSF model signing bundle: pass signature="));
-    }
-    let trust = trust(py, &keys, policy.as_deref(), trust_store)?;
-    let log = match (&log, &trust) {
-        (None, Trust::Policy(p)) => p.log.clone(),
-        _ => log,
-    };
-    verify_target(
+    let ask = ask(
         py,
-        &path,
-        manifest,
-        attestations,
-        trust,
-        pins,
-        unsigned,
-        log,
-        tensors,
-        allow_extra,
-        follow_symlinks,
-        progress,
-    )
-}
-
-/// `log_key=`, `witnesses=`, `quorum=` as the library's log requirement.
-fn log_policy(
-    py: Python<'_>,
-    log_key: Option<String>,
-    witnesses: Vec<String>,
-    quorum: Option<usize>,
-) -> PyResult<Option<weightseal::log::LogPolicy>> {
-    let Some(key) = log_key else {
-        if !witnesses.is_empty() || quorum.is_some() {
-            return Err(error(
-                py,
-                "WeightsealError",
-                "witnesses= and quorum= need log_key=",
-            ));
-        }
-        return Ok(None);
-    };
-    let bad = |e: weightseal::log::LogError| error(py, "WeightsealError", e);
-    let log = weightseal::log::VerifierKey::parse(&key).map_err(bad)?;
-    let witnesses = witnesses
-        .iter()
-        .map(|w| weightseal::log::VerifierKey::parse(w))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(bad)?;
-    let quorum = quorum.unwrap_or(witnesses.len());
-    if quorum > witnesses.len() {
-        return Err(error(
-            py,
-            "WeightsealError",
-            format!(
-                "quorum={quorum}: only {} witness key(s) given",
-                witnesses.len()
-            ),
-        ));
-    }
-    Ok(Some(weightseal::log::LogPolicy {
-        log,
+        keys,
+        policy,
+        trust_store,
+        model,
+        digest,
+        log_key,
         witnesses,
         quorum,
-    }))
-}
-
-/// `allow_unsigned` as the library's [`Unsigned`].
-fn unsigned_mode(allow_unsigned: bool) -> Unsigned {
-    if allow_unsigned {
-        Unsigned::Allow
-    } else {
-        Unsigned::WhenNoTrustConfigured
-    }
-}
-
-/// How to check an OMS bundle: one of the key, certificate and keyless methods, or `None`.
-fn oms_check(
-    py: Python<'_>,
-    keys: &[PathBuf],
-    chain: &[PathBuf],
-    identity: Option<String>,
-    provider: Option<String>,
-    trusted_root: Option<&Path>,
-) -> PyResult<Option<weightseal::oms::OmsCheck>> {
-    use weightseal::oms::OmsCheck;
-    let methods = usize::from(!keys.is_empty())
-        + usize::from(!chain.is_empty())
-        + usize::from(identity.is_some() || provider.is_some());
-    if methods > 1 {
-        return Err(error(
-            py,
-            "WeightsealError",
-            "give one of key=, certificate_chain= or identity= with identity_provider=",
-        ));
-    }
-    match (identity, provider) {
-        (Some(identity), Some(issuer)) => {
-            let trusted_root = trusted_root
-                .map(|r| {
-                    std::fs::read_to_string(r).map_err(|e| {
-                        error(
-                            py,
-                            "WeightsealError",
-                            format!("reading {}: {e}", r.display()),
-                        )
-                    })
-                })
-                .transpose()?;
-            return Ok(Some(OmsCheck::Keyless {
-                identity,
-                issuer,
-                trusted_root,
-            }));
-        }
-        (None, None) => {}
-        _ => {
-            return Err(error(
-                py,
-                "WeightsealError",
-                "identity= and identity_provider= go together",
-            ))
-        }
-    }
-    if !keys.is_empty() {
-        let mut all = Vec::new();
-        for k in keys {
-            all.extend(PublicKey::read_all(k).map_err(|e| error(py, "KeyLoadError", e))?);
-        }
-        return Ok(Some(OmsCheck::Keys(all)));
-    }
-    if !chain.is_empty() {
-        let mut pem = Vec::new();
-        for c in chain {
-            pem.extend(std::fs::read(c).map_err(|e| {
-                error(
-                    py,
-                    "WeightsealError",
-                    format!("reading {}: {e}", c.display()),
-                )
-            })?);
-            pem.push(b'\n');
-        }
-        return Ok(Some(OmsCheck::Chain(pem)));
-    }
-    Ok(None)
-}
-
-/// A verdict (or why none could be made) as JSON, with the path verified.
-fn verdict_json(
-    py: Python<'_>,
-    v: Result<weightseal::release::Verdict, weightseal::release::ReleaseError>,
-    path: &Path,
-) -> PyResult<String> {
-    let v = v.map_err(|e| {
-        let kind = match &e {
-            weightseal::release::ReleaseError::Trust(_)
-            | weightseal::release::ReleaseError::State(_) => "PolicyError",
-            weightseal::release::ReleaseError::NoOmsCheck => "TrustError",
-            _ => "WeightsealError",
-        };
-        error(py, kind, format!("verifying {}: {e}", path.display()))
-    })?;
-    let mut out = serde_json::to_value(&v).map_err(|e| error(py, "WeightsealError", e))?;
-    out["ok"] = v.ok().into();
-    out["path"] = path.display().to_string().into();
-    json(py, &out)
-}
-
-/// A directory or single-file model with its weightseal manifest and attestations.
-#[allow(clippy::too_many_arguments)]
-fn verify_target(
-    py: Python<'_>,
-    path: &Path,
-    manifest: Option<PathBuf>,
-    attestations: Option<PathBuf>,
-    trust: Trust,
-    pins: Pins,
-    unsigned: Unsigned,
-    log: Option<weightseal::log::LogPolicy>,
-    tensors: bool,
-    allow_extra: bool,
-    follow_symlinks: bool,
-    progress: Option<Py<PyAny>>,
-) -> PyResult<String> {
-    // A directory, or one file (a single-file model, its manifest FILE.weightseal.manifest).
-    let t = model_target(py, path, manifest.as_deref())?;
-    let apath = attestations.unwrap_or_else(|| t.attestations());
-    verify_dir(
-        py,
-        &t.dir,
-        t.only,
-        &t.manifest,
-        &apath,
-        Ask {
-            trust,
-            pins,
-            unsigned,
-            now: Timestamp::now(),
-            log,
+        allow_unsigned,
+        OmsKeywords {
+            certificate_chain,
+            identity,
+            identity_provider,
+            trusted_root,
         },
+    )?;
+    let loc = Locators {
+        manifest: manifest.map(|p| p.display().to_string()),
+        attestations: attestations.map(|p| p.display().to_string()),
+        signature: signature.map(|p| p.display().to_string()),
+        ..Locators::default()
+    };
+    let how = check_options(
         tensors,
         allow_extra,
         follow_symlinks,
+        ignore_paths,
+        ignore_git_paths,
+    );
+    judge_local(
+        py,
+        Source::Local(&path),
+        &loc,
+        &ask,
+        &how,
         progress,
+        &path.display().to_string(),
     )
 }
 
-#[allow(clippy::too_many_arguments)]
-fn verify_dir(
-    py: Python<'_>,
-    dir: &Path,
-    only: Option<String>,
-    mpath: &Path,
-    apath: &Path,
-    ask: Ask,
+fn check_options(
     tensors: bool,
     allow_extra: bool,
     follow_symlinks: bool,
-    progress: Option<Py<PyAny>>,
-) -> PyResult<String> {
-    let m = read_manifest(py, mpath)?;
-    let lines = read_bundle(py, apath)?;
-    let opts = VerifyOptions {
+    ignore_paths: Vec<PathBuf>,
+    ignore_git: bool,
+) -> CheckOptions {
+    CheckOptions {
         mode: if tensors { Mode::Tensors } else { Mode::Files },
         extra: if allow_extra {
             ExtraFiles::Allow
         } else {
             ExtraFiles::Reject
         },
-        symlinks: if follow_symlinks {
-            Symlinks::Follow
-        } else {
-            Symlinks::Refuse
-        },
-        exclude: vec![mpath.to_path_buf()],
-        only,
-    };
-    let proof = match &ask.log {
-        Some(_) => std::fs::read(weightseal::path::log_proof_for(mpath)).ok(),
-        None => None,
-    };
+        follow_symlinks,
+        sample: None,
+        ignore_paths,
+        ignore_git,
+    }
+}
+
+/// Gathers and judges a local release (a directory, a file, a snapshot): the verdict's JSON.
+fn judge_local(
+    py: Python<'_>,
+    src: Source<'_>,
+    loc: &Locators,
+    ask: &Ask,
+    how: &CheckOptions,
+    progress: Option<Py<PyAny>>,
+    shown: &str,
+) -> PyResult<String> {
     let pr = PyProgress::new(progress);
-    let v = py.detach(|| {
-        let release = Release::Local {
-            dir,
-            manifest: &m,
-            attestations: &lines,
-            opts: &opts,
-            log_proof: proof.as_deref(),
-        };
-        weightseal::release::verify(release, &ask, &pr)
-    });
+    let out = py.detach(
+        || -> Result<Result<(Verdict, String), ReleaseError>, GatherError> {
+            let ev = gather(&src, loc)?;
+            let path = match &ev.place {
+                Place::Local { dir, .. } => dir.display().to_string(),
+                Place::Remote(_) => shown.to_string(),
+            };
+            Ok(weightseal::release::verify(&ev, ask, how, &pr).map(|v| (v, path)))
+        },
+    );
     pr.finish()?;
-    verdict_json(py, v, dir)
+    let (v, path) = out
+        .map_err(|e| gather_error(py, e))?
+        .map_err(|e| release_error(py, e, &format!("verifying {shown}")))?;
+    verdict_json(py, &v, &path)
 }
 
 /// Verifies a snapshot of the Hugging Face cache, following its links only into the
 /// repository's `blobs/`.
 #[pyfunction]
-#[pyo3(signature = (repo_id, *, revision=None, cache_dir=None, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, tensors=false, allow_extra=false, model=None, digest=None, allow_unsigned=false, progress=None))]
+#[pyo3(signature = (repo_id, *, revision=None, cache_dir=None, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, tensors=false, allow_extra=false, model=None, digest=None, allow_unsigned=false, log_key=None, witnesses=vec![], quorum=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn verify_snapshot(
     py: Python<'_>,
@@ -789,29 +598,57 @@ fn verify_snapshot(
     model: Option<String>,
     digest: Option<String>,
     allow_unsigned: bool,
+    log_key: Option<String>,
+    witnesses: Vec<String>,
+    quorum: Option<usize>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
-    let (trust, pins) = trust_and_pins(py, &keys, policy.as_deref(), trust_store, model, digest)?;
-    let snap = snapshot(py, repo_id, revision, cache_dir)?;
-    let (mpath, apath) = release_paths(&snap, manifest, attestations);
-    verify_dir(
+    let ask = ask(
         py,
-        &snap,
-        None,
-        &mpath,
-        &apath,
-        Ask {
-            trust,
-            pins,
-            unsigned: unsigned_mode(allow_unsigned),
-            now: Timestamp::now(),
-            log: None,
+        keys,
+        policy,
+        trust_store,
+        model,
+        digest,
+        log_key,
+        witnesses,
+        quorum,
+        allow_unsigned,
+        OmsKeywords::default(),
+    )?;
+    let (repo, rev) = repo_spec(py, repo_id, revision)?;
+    let loc = Locators {
+        manifest: manifest.map(|p| p.display().to_string()),
+        attestations: attestations.map(|p| p.display().to_string()),
+        ..Locators::default()
+    };
+    let how = check_options(tensors, allow_extra, true, Vec::new(), true);
+    judge_local(
+        py,
+        Source::HfSnapshot {
+            repo: &repo,
+            revision: rev.as_deref(),
+            cache: cache_dir.as_deref(),
         },
-        tensors,
-        allow_extra,
-        true,
+        &loc,
+        &ask,
+        &how,
         progress,
+        &repo,
     )
+}
+
+/// `ORG/NAME` and a revision, checked.
+fn repo_spec(
+    py: Python<'_>,
+    repo_id: String,
+    revision: Option<String>,
+) -> PyResult<(String, Option<String>)> {
+    let spec = match &revision {
+        Some(r) => format!("{repo_id}@{r}"),
+        None => repo_id,
+    };
+    weightseal::hf::parse_repo(&spec).map_err(|e| error(py, "SnapshotError", e))
 }
 
 /// The snapshot directory of `repo_id` in the Hugging Face cache, its links checked.
@@ -823,61 +660,54 @@ fn snapshot_path(
     revision: Option<String>,
     cache_dir: Option<PathBuf>,
 ) -> PyResult<String> {
-    Ok(snapshot(py, repo_id, revision, cache_dir)?
-        .display()
-        .to_string())
-}
-
-fn snapshot(
-    py: Python<'_>,
-    repo_id: String,
-    revision: Option<String>,
-    cache_dir: Option<PathBuf>,
-) -> PyResult<PathBuf> {
-    let spec = match &revision {
-        Some(r) => format!("{repo_id}@{r}"),
-        None => repo_id,
-    };
-    let (repo, rev) =
-        weightseal::hf::parse_repo(&spec).map_err(|e| error(py, "SnapshotError", e))?;
+    let (repo, rev) = repo_spec(py, repo_id, revision)?;
     let cache = match cache_dir.or_else(weightseal::hf::cache_dir) {
         Some(c) => c,
-        None => {
-            return Err(error(
-                py,
-                "SnapshotError",
-                "no Hugging Face cache: set HF_HUB_CACHE or HF_HOME, or pass cache_dir=",
-            ))
-        }
+        None => return Err(gather_error(py, GatherError::NoCache)),
     };
     let snap = weightseal::hf::snapshot(&cache, &repo, rev.as_deref())
         .map_err(|e| error(py, "SnapshotError", e))?;
     weightseal::hf::check_snapshot_links(&snap).map_err(|e| error(py, "SnapshotError", e))?;
-    Ok(snap)
+    Ok(snap.display().to_string())
 }
 
-/// Downloads `url` into `dest`, verifying as it goes: JSON of weightseal::release::FetchVerdict.
+/// Downloads `url` into `dest`, verifying as it goes: JSON of the library's one verdict.
 #[pyfunction]
-#[pyo3(signature = (url, dest, *, manifest=None, keys=vec![], policy=None, trust_store=true, allow_unsigned=false, model=None, digest=None, allow_extra=false, headers=HashMap::new(), timeout=None, progress=None))]
+#[pyo3(signature = (url, dest, *, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, allow_unsigned=false, model=None, digest=None, log_key=None, witnesses=vec![], quorum=None, allow_extra=false, headers=HashMap::new(), timeout=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn fetch(
     py: Python<'_>,
     url: String,
     dest: PathBuf,
     manifest: Option<String>,
+    attestations: Option<String>,
     keys: Vec<PathBuf>,
     policy: Option<PathBuf>,
     trust_store: bool,
     allow_unsigned: bool,
     model: Option<String>,
     digest: Option<String>,
+    log_key: Option<String>,
+    witnesses: Vec<String>,
+    quorum: Option<usize>,
     allow_extra: bool,
     headers: HashMap<String, String>,
     timeout: Option<f64>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
-    use weightseal::release::{fetch_release, FetchReleaseError, FetchRequest};
-    let trust = trust(py, &keys, policy.as_deref(), trust_store)?;
+    let ask = ask(
+        py,
+        keys,
+        policy,
+        trust_store,
+        model,
+        digest,
+        log_key,
+        witnesses,
+        quorum,
+        allow_unsigned,
+        OmsKeywords::default(),
+    )?;
     let mut opts = weightseal::fetch::FetchOptions {
         extra: if allow_extra {
             ExtraFiles::Allow
@@ -900,30 +730,174 @@ fn fetch(
     }
     let remote =
         weightseal::fetch::Remote::new(&url, opts).map_err(|e| error(py, "FetchError", e))?;
-    let req = FetchRequest {
+    let loc = Locators {
         manifest,
-        signature: None,
-        oms_check: None,
-        trust,
-        allow_unsigned,
-        pins: Pins {
-            model,
-            digest: parse_digest(py, digest.as_deref())?,
-        },
-        ..Default::default()
+        attestations,
+        ..Locators::default()
     };
     let pr = PyProgress::new(progress);
-    let v = py.detach(|| fetch_release(&remote, &dest, &req, &pr));
+    let out = py.detach(|| -> Result<Result<Verdict, ReleaseError>, GatherError> {
+        let ev = gather(&Source::Remote(&remote), &loc)?;
+        Ok(weightseal::release::fetch(&ev, &ask, &dest, &pr))
+    });
     pr.finish()?;
-    let v = v.map_err(|e| match e {
-        FetchReleaseError::Unvouched { .. } => error(py, "TrustError", format!("{e}: pass key= or policy=, add the publisher to the trust store, or allow_unsigned=True for integrity checking only")),
-        FetchReleaseError::Manifest { .. } | FetchReleaseError::NoManifest { .. } => error(py, "ManifestError", e),
-        FetchReleaseError::Release(_) => error(py, "PolicyError", e),
-        e => error(py, "FetchError", e),
+    let v = out.map_err(|e| gather_error(py, e))?.map_err(|e| {
+        release_error(
+            py,
+            e,
+            &format!("fetching {}", weightseal::net::redact_url(&url)),
+        )
     })?;
-    let mut out = serde_json::to_value(&v).map_err(|e| error(py, "WeightsealError", e))?;
-    out["path"] = dest.display().to_string().into();
-    json(py, &out)
+    verdict_json(py, &v, &dest.display().to_string())
+}
+
+/// Gathers a local release (a model directory, a file, a snapshot) and judges its manifest
+/// alone, with the GIL released: the evidence and the verdict, or the exception a refusal is.
+fn admitted<'a>(
+    py: Python<'_>,
+    src: Source<'a>,
+    loc: &Locators,
+    ask: &Ask,
+    shown: &Path,
+) -> PyResult<(weightseal::evidence::Evidence<'a>, Verdict)> {
+    let out = py.detach(|| -> Result<_, GatherError> {
+        let ev = gather(&src, loc)?;
+        let v = weightseal::release::admit(&ev, ask);
+        Ok((ev, v))
+    });
+    let (ev, v) = out.map_err(|e| gather_error(py, e))?;
+    let v = v.map_err(|e| release_error(py, e, &format!("judging {}", shown.display())))?;
+    if !v.ok() {
+        return Err(refuse(py, &v));
+    }
+    Ok((ev, v))
+}
+
+/// The largest `model.safetensors.index.json` read.
+const MAX_INDEX_LEN: u64 = 64 << 20;
+
+/// Opens the safetensors weights of a Hugging Face snapshot for verified reading: the
+/// snapshot's release is judged once (trust, pins, log) against its manifest or the one given
+/// (which describes the snapshot, wherever it lies); then every shard is read against that
+/// one judged manifest, never against a manifest lying beside a shard. Without `filename`:
+/// the shards the index names, which must be exactly the safetensors files the manifest
+/// records (the index's own bytes are checked against the manifest first), else
+/// `model.safetensors`.
+#[pyfunction]
+#[pyo3(signature = (repo_id, *, filename=None, revision=None, cache_dir=None, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, allow_unsigned=false, model=None, digest=None, log_key=None, witnesses=vec![], quorum=None))]
+#[allow(clippy::too_many_arguments)]
+fn open_snapshot(
+    py: Python<'_>,
+    repo_id: String,
+    filename: Option<String>,
+    revision: Option<String>,
+    cache_dir: Option<PathBuf>,
+    manifest: Option<PathBuf>,
+    attestations: Option<PathBuf>,
+    keys: Vec<PathBuf>,
+    policy: Option<PathBuf>,
+    trust_store: bool,
+    allow_unsigned: bool,
+    model: Option<String>,
+    digest: Option<String>,
+    log_key: Option<String>,
+    witnesses: Vec<String>,
+    quorum: Option<usize>,
+) -> PyResult<Vec<SafetensorsReader>> {
+    let ask = ask(
+        py,
+        keys,
+        policy,
+        trust_store,
+        model,
+        digest,
+        log_key,
+        witnesses,
+        quorum,
+        allow_unsigned,
+        OmsKeywords::default(),
+    )?;
+    let (repo, rev) = repo_spec(py, repo_id, revision)?;
+    let loc = Locators {
+        manifest: manifest.map(|p| p.display().to_string()),
+        attestations: attestations.map(|p| p.display().to_string()),
+        ..Locators::default()
+    };
+    let src = Source::HfSnapshot {
+        repo: &repo,
+        revision: rev.as_deref(),
+        cache: cache_dir.as_deref(),
+    };
+    let (ev, verdict) = admitted(py, src, &loc, &ask, Path::new(&repo))?;
+    let (Some(w), Place::Local { dir, .. }) = (ev.weightseal(), &ev.place) else {
+        return Err(error(py, "ManifestError", "not a weightseal release"));
+    };
+    let m = &w.manifest;
+    let names = match filename {
+        Some(f) => vec![f],
+        None => shards(py, dir, m)?,
+    };
+    names
+        .into_iter()
+        .map(|n| SafetensorsReader::open(py, &dir.join(&n), n, m, &verdict))
+        .collect()
+}
+
+/// The shards of a snapshot, as its index names them, checked against the judged manifest.
+fn shards(py: Python<'_>, dir: &Path, m: &weightseal::Manifest) -> PyResult<Vec<String>> {
+    const INDEX: &str = "model.safetensors.index.json";
+    let bad = |msg: String| error(py, "VerificationError", msg);
+    let path = dir.join(INDEX);
+    let bytes = weightseal::fsutil::read_regular(&path, MAX_INDEX_LEN)
+        .map_err(|e| bad(format!("{INDEX}: {e}")))?;
+    let Some(bytes) = bytes else {
+        return Ok(vec!["model.safetensors".into()]);
+    };
+    // The index is a file of the release: its bytes must be the manifest's before it names
+    // anything.
+    let entry = m.file(INDEX).ok_or_else(|| {
+        bad(format!(
+            "{INDEX}: the manifest of {} does not record it, so it cannot name the shards",
+            m.name()
+        ))
+    })?;
+    if Digest(*blake3::hash(&bytes).as_bytes()) != entry.tree.root {
+        return Err(bad(format!(
+            "{INDEX}: its bytes differ from the manifest's (BLAKE3 {}, the manifest records {})",
+            Digest(*blake3::hash(&bytes).as_bytes()),
+            entry.tree.root
+        )));
+    }
+    let index: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("{INDEX}: not JSON: {e}")))?;
+    let mut named: Vec<String> = index
+        .get("weight_map")
+        .and_then(|w| w.as_object())
+        .map(|w| {
+            w.values()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    named.sort();
+    named.dedup();
+    let recorded: Vec<String> = m
+        .files()
+        .iter()
+        .filter(|f| {
+            f.tensors
+                .as_ref()
+                .is_some_and(|t| t.format == weightseal::formats::Format::Safetensors)
+        })
+        .map(|f| f.path.as_str().to_string())
+        .collect();
+    if named != recorded {
+        return Err(bad(format!(
+            "{INDEX} names the shards {named:?}, but the manifest of {} records {recorded:?}",
+            m.name()
+        )));
+    }
+    Ok(named)
 }
 
 /// A safetensors file opened for verified reading: its header verified against the manifest
@@ -971,10 +945,12 @@ fn read_tensor(file: &std::fs::File, t: &Tensor, buf: &mut [u8]) -> Result<bool,
 
 #[pymethods]
 impl SafetensorsReader {
-    /// Opens `path` (a file of the model whose manifest is `manifest`; the model root is the
-    /// manifest's directory), judges the manifest against the trust, and verifies the header.
+    /// Opens `path` (a file of the model whose manifest is `manifest`: by default its
+    /// directory's `weightseal.manifest`, or `FILE.weightseal.manifest` for a single-file
+    /// model), judges the manifest with the library's one question and judge (trust, pins,
+    /// log), and verifies the header.
     #[new]
-    #[pyo3(signature = (path, *, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, allow_unsigned=false, model=None, digest=None))]
+    #[pyo3(signature = (path, *, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, allow_unsigned=false, model=None, digest=None, log_key=None, witnesses=vec![], quorum=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -987,9 +963,23 @@ impl SafetensorsReader {
         allow_unsigned: bool,
         model: Option<String>,
         digest: Option<String>,
+        log_key: Option<String>,
+        witnesses: Vec<String>,
+        quorum: Option<usize>,
     ) -> PyResult<SafetensorsReader> {
-        let (trust, pins) =
-            trust_and_pins(py, &keys, policy.as_deref(), trust_store, model, digest)?;
+        let ask = ask(
+            py,
+            keys,
+            policy,
+            trust_store,
+            model,
+            digest,
+            log_key,
+            witnesses,
+            quorum,
+            allow_unsigned,
+            OmsKeywords::default(),
+        )?;
         // Lexical absolute paths: a Hugging Face snapshot's file is a link into blobs/, and its
         // path in the manifest is its name in the snapshot.
         let abs = |p: &Path| -> PathBuf {
@@ -1001,16 +991,29 @@ impl SafetensorsReader {
         };
         let file_path = abs(&path);
         let dir = file_path.parent().unwrap_or(Path::new("/")).to_path_buf();
-        // A single-file model's manifest sits beside it as FILE.weightseal.manifest.
-        let manifest = manifest.map(|m| abs(&m)).or_else(|| {
-            let single = weightseal::path::single_file_manifest(&file_path);
-            single.exists().then_some(single)
-        });
-        let (mpath, apath) = release_paths(&dir, manifest, attestations);
-        let m = read_manifest(py, &mpath)?;
-        let root = mpath.parent().unwrap_or(Path::new("/"));
+        // The model: a single-file model (its FILE.weightseal.manifest beside it), else the
+        // given manifest's directory when the file is inside it, else the file's directory.
+        let manifest = manifest.map(|m| abs(&m));
+        let single = weightseal::path::single_file_manifest(&file_path);
+        let root = match &manifest {
+            None if single.exists() => file_path.clone(),
+            None => dir,
+            Some(m) => match m.parent() {
+                Some(p) if file_path.starts_with(p) => p.to_path_buf(),
+                _ => dir,
+            },
+        };
+        let loc = Locators {
+            manifest: manifest.map(|p| p.display().to_string()),
+            attestations: attestations.map(|p| p.display().to_string()),
+            ..Locators::default()
+        };
+        let (ev, verdict) = admitted(py, Source::Local(&root), &loc, &ask, &path)?;
+        let (Some(w), Place::Local { dir, .. }) = (ev.weightseal(), &ev.place) else {
+            return Err(error(py, "ManifestError", "not a weightseal release"));
+        };
         let rel = file_path
-            .strip_prefix(root)
+            .strip_prefix(dir)
             .ok()
             .and_then(|r| r.to_str())
             .map(|r| r.replace(std::path::MAIN_SEPARATOR, "/"))
@@ -1019,128 +1022,14 @@ impl SafetensorsReader {
                     py,
                     "ManifestError",
                     format!(
-                        "{} is not inside the model directory {} of manifest {}",
+                        "{} is not inside the model directory {}",
                         path.display(),
-                        root.display(),
-                        mpath.display()
+                        dir.display(),
                     ),
                 )
             })?;
-        let entry = m.file(&rel).ok_or_else(|| {
-            error(
-                py,
-                "ManifestError",
-                format!(
-                    "the manifest {} ({}) lists no file {rel:?}",
-                    mpath.display(),
-                    m.name()
-                ),
-            )
-        })?;
-        let tf = match &entry.tensors {
-            Some(tf) if tf.format == weightseal::formats::Format::Safetensors => tf,
-            Some(_) => return Err(error(py, "ManifestError", format!("{rel}: the manifest records it as a GGUF file, not safetensors"))),
-            None => return Err(error(py, "ManifestError", format!("{rel}: the manifest {} records no tensors for it (hashed with tensors=False or not a safetensors file); hash the model again with tensor digests", mpath.display()))),
-        };
-        // Trust and pins, before any tensor byte is read: the library's judge, on the manifest
-        // alone (each tensor is then checked against it as it is read).
-        let lines = read_bundle(py, &apath)?;
-        let ask = Ask {
-            trust,
-            pins,
-            unsigned: if allow_unsigned {
-                Unsigned::Allow
-            } else {
-                Unsigned::Refuse
-            },
-            now: Timestamp::now(),
-            log: None,
-        };
-        let verdict = weightseal::release::verify(
-            Release::Manifest {
-                manifest: &m,
-                attestations: &lines,
-                log_proof: None,
-            },
-            &ask,
-            &weightseal::progress::NoProgress,
-        )
-        .map_err(|e| error(py, "PolicyError", e))?;
-        if !verdict.ok() {
-            let kind = if !verdict.pins.is_empty() {
-                "VerificationError"
-            } else if verdict.vouched == weightseal::release::Vouched::NoTrustedKey {
-                "TrustError"
-            } else {
-                "SignatureError"
-            };
-            return Err(error(
-                py,
-                kind,
-                format!("{}: NOT verified: {}", m.name(), verdict.reasons.join("; ")),
-            ));
-        }
-        let signatures = match &verdict.signatures {
-            Some(r) => json(py, r)?,
-            None => "null".into(),
-        };
-        let file = std::fs::File::open(&file_path).map_err(|e| {
-            error(
-                py,
-                "WeightsealError",
-                format!("cannot open {}: {e}", path.display()),
-            )
-        })?;
-        let size = file
-            .metadata()
-            .map_err(|e| error(py, "WeightsealError", format!("{}: {e}", path.display())))?
-            .len();
-        if size != entry.tree.size {
-            return Err(error(
-                py,
-                "VerificationError",
-                format!(
-                    "{rel}: {size} bytes where the manifest records {}",
-                    entry.tree.size
-                ),
-            ));
-        }
-        let header_len = usize::try_from(tf.header_len)
-            .map_err(|_| error(py, "ManifestError", "header too large"))?;
-        let mut header = vec![0u8; header_len];
-        file.read_exact_at(&mut header, 0).map_err(|e| {
-            error(
-                py,
-                "WeightsealError",
-                format!("reading the header of {}: {e}", path.display()),
-            )
-        })?;
-        if Digest(*blake3::hash(&header).as_bytes()) != tf.header {
-            return Err(error(py, "VerificationError", format!("{rel}: the header (tensor names, dtypes, shapes, offsets, metadata) differs from the manifest's")));
-        }
-        // The verified header's metadata, for `metadata()`.
-        let metadata = header
-            .get(8..)
-            .and_then(|h| serde_json::from_slice::<serde_json::Value>(h).ok())
-            .and_then(|v| v.get("__metadata__").cloned())
-            .map(|v| v.to_string());
-        let order: Vec<String> = tf.tensors.iter().map(|t| t.name.clone()).collect();
-        Ok(SafetensorsReader {
-            file,
-            path: rel,
-            tensors: tf
-                .tensors
-                .iter()
-                .map(|t| (t.name.clone(), t.clone()))
-                .collect(),
-            order,
-            metadata,
-            signatures,
-            manifest_digest: m.digest().to_hex(),
-            name: m.name().to_string(),
-        })
+        SafetensorsReader::open(py, &file_path, rel, &w.manifest, &verdict)
     }
-
     /// Tensor names in file order.
     fn keys(&self) -> Vec<String> {
         self.order.clone()
@@ -1270,6 +1159,92 @@ impl SafetensorsReader {
 }
 
 impl SafetensorsReader {
+    /// A reader of the file `rel` of a release whose manifest `m` was judged (`verdict`
+    /// ok): the entry, the size and the header are checked against `m` before any tensor.
+    fn open(
+        py: Python<'_>,
+        file_path: &Path,
+        rel: String,
+        m: &weightseal::Manifest,
+        verdict: &Verdict,
+    ) -> PyResult<SafetensorsReader> {
+        let path = file_path;
+        let entry = m.file(&rel).ok_or_else(|| {
+            error(
+                py,
+                "ManifestError",
+                format!("the manifest of {} lists no file {rel:?}", m.name()),
+            )
+        })?;
+        let tf = match &entry.tensors {
+            Some(tf) if tf.format == weightseal::formats::Format::Safetensors => tf,
+            Some(_) => return Err(error(py, "ManifestError", format!("{rel}: the manifest records it as a GGUF file, not safetensors"))),
+            None => return Err(error(py, "ManifestError", format!("{rel}: the manifest of {} records no tensors for it (hashed with tensors=False or not a safetensors file); hash the model again with tensor digests", m.name()))),
+        };
+        let signatures = match &verdict.signatures {
+            Some(r) => json(py, r)?,
+            None => "null".into(),
+        };
+        // A regular file only: a named pipe at a shard's name is refused, not waited on.
+        let file = weightseal::fsutil::open_regular(file_path)
+            .map(|(f, _)| f)
+            .map_err(|e| {
+                error(
+                    py,
+                    "WeightsealError",
+                    format!("cannot open {}: {e}", path.display()),
+                )
+            })?;
+        let size = file
+            .metadata()
+            .map_err(|e| error(py, "WeightsealError", format!("{}: {e}", path.display())))?
+            .len();
+        if size != entry.tree.size {
+            return Err(error(
+                py,
+                "VerificationError",
+                format!(
+                    "{rel}: {size} bytes where the manifest records {}",
+                    entry.tree.size
+                ),
+            ));
+        }
+        let header_len = usize::try_from(tf.header_len)
+            .map_err(|_| error(py, "ManifestError", "header too large"))?;
+        let mut header = vec![0u8; header_len];
+        file.read_exact_at(&mut header, 0).map_err(|e| {
+            error(
+                py,
+                "WeightsealError",
+                format!("reading the header of {}: {e}", path.display()),
+            )
+        })?;
+        if Digest(*blake3::hash(&header).as_bytes()) != tf.header {
+            return Err(error(py, "VerificationError", format!("{rel}: the header (tensor names, dtypes, shapes, offsets, metadata) differs from the manifest's")));
+        }
+        // The verified header's metadata, for `metadata()`.
+        let metadata = header
+            .get(8..)
+            .and_then(|h| serde_json::from_slice::<serde_json::Value>(h).ok())
+            .and_then(|v| v.get("__metadata__").cloned())
+            .map(|v| v.to_string());
+        let order: Vec<String> = tf.tensors.iter().map(|t| t.name.clone()).collect();
+        Ok(SafetensorsReader {
+            file,
+            path: rel,
+            tensors: tf
+                .tensors
+                .iter()
+                .map(|t| (t.name.clone(), t.clone()))
+                .collect(),
+            order,
+            metadata,
+            signatures,
+            manifest_digest: m.digest().to_hex(),
+            name: m.name().to_string(),
+        })
+    }
+
     fn tensor(&self, py: Python<'_>, name: &str) -> PyResult<&Tensor> {
         self.tensors.get(name).ok_or_else(|| {
             match py
@@ -1318,6 +1293,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify_snapshot, m)?)?;
     m.add_function(wrap_pyfunction!(fetch, m)?)?;
     m.add_function(wrap_pyfunction!(snapshot_path, m)?)?;
+    m.add_function(wrap_pyfunction!(open_snapshot, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_class::<SafetensorsReader>()?;
     Ok(())

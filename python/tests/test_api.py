@@ -71,10 +71,16 @@ def test_an_ecdsa_p256_key_signs_and_verifies(model, keys):
     assert r.signatures.ok
 
 
-def test_without_trust_verify_checks_integrity_only(signed):
-    r = weightseal.verify(signed, trust_store=False)
+def test_without_trust_verify_refuses_and_integrity_only_never_says_verified(signed):
+    # One rule for every front end: with no trust at all, a release is refused ...
+    with pytest.raises(weightseal.TrustError, match="no trust is configured.*allow_unsigned") as e:
+        weightseal.verify(signed, trust_store=False)
+    assert not e.value.report.ok and e.value.report.vouched == "no-trusted-key"
+    # ... and integrity only is given when asked, in words that never say "verified".
+    r = weightseal.verify(signed, trust_store=False, allow_unsigned=True)
     assert r.ok and r.signatures is None and not r.signatures_checked
-    assert "integrity only" in r.summary()
+    assert r.vouched == "integrity-only"
+    assert "integrity only" in r.summary() and "verified" not in r.summary()
 
 
 def test_the_trust_store_is_used_when_no_key_is_given(signed, keys, cli, monkeypatch):

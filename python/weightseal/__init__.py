@@ -113,6 +113,12 @@ __all__ = [
 def _raise_unless_ok(result: Union[Report, FetchResult]) -> None:
     if result.ok:
         return
+    if result.vouched == "no-trusted-key":
+        raise TrustError(
+            result.summary()
+            + ": pass key= or policy=, add the publisher to the trust store, pin digest=, or allow_unsigned=True for integrity checking only",
+            result,
+        )
     files_ok = all(f.ok for f in result.files) and not result.pins
     if isinstance(result, FetchResult):
         files_ok = files_ok and all(x.ok for x in result.extra)
@@ -248,9 +254,12 @@ def verify(
 
     Trust comes from ``key`` (public key files: PEM, OpenSSH, GitHub ``.keys``) or ``policy``
     (a TOML trust policy), else from the trust store when ``trust_store``. With no trust
-    configured at all, only the files' integrity against the manifest is checked and
-    ``report.signatures`` is None; once a trust store has entries, a model that none of them
-    covers is refused unless ``allow_unsigned=True`` (integrity only).
+    configured that applies to the model (no key, no policy, no trust store entry for its name)
+    and no ``digest`` pin, the release is refused unless ``allow_unsigned=True``: then only
+    the files' integrity against the manifest is checked, ``report.vouched`` is
+    ``integrity-only`` and its summary says so, never "verified". The same rule holds for
+    every function that judges a release (:func:`fetch`, :mod:`weightseal.safetensors`,
+    :mod:`weightseal.hub`), and they all take the same trust keywords.
     ``model`` and ``digest`` pin the release asked for. ``tensors=True`` judges tensor files by
     their tensors (a re-sharded copy passes).
 
@@ -305,10 +314,14 @@ def fetch(
     key: Union[None, PathLike, Iterable[PathLike]] = None,
     policy: Optional[PathLike] = None,
     manifest: Optional[str] = None,
+    attestations: Optional[str] = None,
     trust_store: bool = True,
     allow_unsigned: bool = False,
     model: Optional[str] = None,
     digest: Optional[str] = None,
+    log_key: Optional[str] = None,
+    witnesses: Optional[Iterable[str]] = None,
+    quorum: Optional[int] = None,
     allow_extra: bool = False,
     headers: Optional[Mapping[str, str]] = None,
     timeout: Optional[float] = None,
@@ -319,21 +332,26 @@ def fetch(
 
     The manifest (``URL/weightseal.manifest`` unless ``manifest`` names a file or URL) and its
     attestations are judged before any weight byte is requested; no file reaches its final
-    path before all its bytes verified; an interrupted fetch resumes. Without ``key``,
-    ``policy``, a trust store entry or a ``digest`` pin the download is refused with
-    :class:`TrustError` unless ``allow_unsigned``. ``HF_TOKEN`` is sent to Hugging Face hosts
+    path before all its bytes verified; an interrupted fetch resumes. Trust, pins and the
+    transparency log requirement (``log_key``, ``witnesses``, ``quorum``, or a policy's
+    ``[log]``) are asked exactly as in :func:`verify`: without ``key``, ``policy``, a trust
+    store entry or a ``digest`` pin the release is refused unless ``allow_unsigned``. ``HF_TOKEN`` is sent to Hugging Face hosts
     only. Raises :class:`VerificationError` when the result is not ok, unless ``check=False``.
     """
     text = _native.fetch(
         url,
         os.fsdecode(dest),
         manifest=manifest,
+        attestations=attestations,
         keys=_paths(key),
         policy=_opt(policy),
         trust_store=trust_store,
         allow_unsigned=allow_unsigned,
         model=model,
         digest=digest,
+        log_key=log_key,
+        witnesses=list(witnesses or ()),
+        quorum=quorum,
         allow_extra=allow_extra,
         headers=dict(headers or {}),
         timeout=timeout,

@@ -77,6 +77,9 @@ def verify_snapshot(
     model: Optional[str] = ...,
     digest: Optional[str] = ...,
     allow_unsigned: bool = ...,
+    log_key: Optional[str] = ...,
+    witnesses: Sequence[str] = ...,
+    quorum: Optional[int] = ...,
     progress: _Progress = ...,
 ) -> str: ...
 def snapshot_path(repo_id: str, *, revision: Optional[str] = ..., cache_dir: Optional[str] = ...) -> str: ...
@@ -85,12 +88,16 @@ def fetch(
     dest: str,
     *,
     manifest: Optional[str] = ...,
+    attestations: Optional[str] = ...,
     keys: Sequence[str] = ...,
     policy: Optional[str] = ...,
     trust_store: bool = ...,
     allow_unsigned: bool = ...,
     model: Optional[str] = ...,
     digest: Optional[str] = ...,
+    log_key: Optional[str] = ...,
+    witnesses: Sequence[str] = ...,
+    quorum: Optional[int] = ...,
     allow_extra: bool = ...,
     headers: Dict[str, str] = ...,
     timeout: Optional[float] = ...,
@@ -113,6 +120,9 @@ class SafetensorsReader:
         allow_unsigned: bool = ...,
         model: Optional[str] = ...,
         digest: Optional[str] = ...,
+        log_key: Optional[str] = ...,
+        witnesses: Sequence[str] = ...,
+        quorum: Optional[int] = ...,
     ) -> None: ...
     def keys(self) -> List[str]: ...
     def info(self, name: str) -> Tuple[str, List[int]]: ...
@@ -120,4 +130,22 @@ class SafetensorsReader:
     def signatures(self) -> str: ...
     def read(self, name: str) -> Tuple[str, List[int], bytearray]: ...
     def read_all(self) -> Tuple[bytearray, List[Tuple[str, str, List[int], int, int]]]: ...
+def open_snapshot(
+    repo_id: str,
+    *,
+    filename: Optional[str] = ...,
+    revision: Optional[str] = ...,
+    cache_dir: Optional[str] = ...,
+    manifest: Optional[str] = ...,
+    attestations: Optional[str] = ...,
+    keys: Sequence[str] = ...,
+    policy: Optional[str] = ...,
+    trust_store: bool = ...,
+    allow_unsigned: bool = ...,
+    model: Optional[str] = ...,
+    digest: Optional[str] = ...,
+    log_key: Optional[str] = ...,
+    witnesses: Sequence[str] = ...,
+    quorum: Optional[int] = ...,
+) -> List[SafetensorsReader]: ...
 def main(argv: Sequence[str]) -> int: ...

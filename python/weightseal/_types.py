@@ -251,7 +251,11 @@ class TensorSetResult:
         )
 
 
-def _describe(ok: bool, what: str, files: Tuple[Any, ...], signatures: Optional[SignatureReport], pins: Tuple[Problem, ...], reasons: Tuple[str, ...] = ()) -> str:
+def _describe(ok: bool, what: str, files: Tuple[Any, ...], signatures: Optional[SignatureReport], pins: Tuple[Problem, ...], reasons: Tuple[str, ...] = (), vouched: str = "checked") -> str:
+    if ok and vouched == "integrity-only":
+        return f"{what}: integrity only (as asked): the files match the manifest; signatures NOT checked"
+    if ok and vouched == "digest-pinned":
+        return f"{what}: verified by the digest pin (signatures not checked)"
     if ok:
         return f"{what}: verified"
     if reasons:
@@ -317,8 +321,8 @@ class Report:
     trust_store: Tuple[str, ...] = ()
     #: ``weightseal`` or ``oms``.
     format: str = "weightseal"
-    #: Who vouched for what the files were checked against: ``checked``, ``not-given``,
-    #: ``digest-pinned``, ``integrity-only`` or ``no-trusted-key``.
+    #: Who vouched for what the files were checked against: ``checked``, ``digest-pinned``,
+    #: ``integrity-only`` or ``no-trusted-key``.
     vouched: str = "checked"
     #: The OpenSSF model signing signature, for an ``oms`` release.
     oms: Optional[OmsSignature] = None
@@ -326,27 +330,31 @@ class Report:
     reasons: Tuple[str, ...] = ()
     #: Whether the files were checked (an OMS signature that does not verify stops before).
     files_checked: bool = True
+    #: The transparency log proof as checked (``ok``, ``proof``, ``error``), when required.
+    log: Optional[Dict[str, Any]] = None
 
     @classmethod
     def _from_json(cls, text: str) -> "Report":
+        # The library's one verdict shape (weightseal::release::Verdict::to_json): the files
+        # report's fields at the top level, then the verdict's.
         d = json.loads(text)
-        files = d.get("files") or {}
         return cls(
             ok=bool(d["ok"]),
             name=d["name"],
             manifest_digest=d.get("manifest_digest"),
             path=d.get("path", ""),
-            files=_tuple(files.get("files"), FileResult._from),
+            files=_tuple(d.get("files"), FileResult._from),
             signatures=SignatureReport._from(d.get("signatures")),
             pins=_tuple(d.get("pins"), Problem._from),
-            tensor_set=TensorSetResult._from(files.get("tensor_set")),
-            index=_tuple(files.get("index"), lambda i: Problem(i["code"], f'{i["index"]}: {i["problem"]}')),
-            trust_store=tuple(d.get("trust_store", ())),
+            tensor_set=TensorSetResult._from(d.get("tensor_set")),
+            index=_tuple(d.get("index"), lambda i: Problem(i["code"], f'{i["index"]}: {i["problem"]}')),
+            trust_store=tuple(d.get("trust_store") or ()),
             format=d.get("format", "weightseal"),
             vouched=d.get("vouched", "checked"),
             oms=OmsSignature._from(d.get("oms")),
             reasons=tuple(d.get("reasons", ())),
-            files_checked=d.get("files") is not None,
+            files_checked=d.get("checked") == "files",
+            log=d.get("log"),
         )
 
     @property
@@ -370,10 +378,7 @@ class Report:
 
     def summary(self) -> str:
         """One line: verified, or what failed."""
-        s = _describe(self.ok, self.name or self.path, self.files, self.signatures, self.pins, self.reasons)
-        if self.ok and self.vouched != "checked":
-            s += " (integrity only: no key, policy or trust store entry checked the signatures)"
-        return s
+        return _describe(self.ok, self.name or self.path, self.files, self.signatures, self.pins, self.reasons, self.vouched)
 
 
 @dataclass(frozen=True)
@@ -425,11 +430,18 @@ class FetchResult:
     #: Whether the download ran (False: refused on the manifest's pins or attestations).
     downloaded_any: bool
     trust_store: Tuple[str, ...] = ()
+    #: Who vouched: ``checked``, ``digest-pinned``, ``integrity-only`` or ``no-trusted-key``.
+    vouched: str = "checked"
+    #: Why it is not verified, most important first (empty when it is).
+    reasons: Tuple[str, ...] = ()
+    #: The transparency log proof as checked, when required.
+    log: Optional[Dict[str, Any]] = None
 
     @classmethod
     def _from_json(cls, text: str) -> "FetchResult":
+        # The library's one verdict shape: the download's fields at the top level.
         d = json.loads(text)
-        rep = d.get("files") or {}
+        fetched = d.get("checked") == "download"
         return cls(
             ok=bool(d["ok"]),
             name=d["name"],
@@ -437,17 +449,20 @@ class FetchResult:
             path=d.get("path", ""),
             signatures=SignatureReport._from(d.get("signatures")),
             pins=_tuple(d.get("pins"), Problem._from),
-            files=_tuple(rep.get("files"), lambda f: FetchedFile(f["path"], f["size"], f["status"], f["downloaded"], f["resumed"], f.get("error"))),
-            extra=_tuple(rep.get("extra"), lambda x: ExtraFile(x["path"], x["allowed"], x.get("reason"))),
-            downloaded=int(rep.get("downloaded", 0)),
-            requests=int(rep.get("requests", 0)),
-            downloaded_any=bool(d.get("files")),
-            trust_store=tuple(d.get("trust_store", ())),
+            files=_tuple(d.get("files") if fetched else None, lambda f: FetchedFile(f["path"], f["size"], f["status"], f["downloaded"], f["resumed"], f.get("error"))),
+            extra=_tuple(d.get("extra") if fetched else None, lambda x: ExtraFile(x["path"], x["allowed"], x.get("reason"))),
+            downloaded=int(d.get("downloaded", 0) or 0),
+            requests=int(d.get("requests", 0) or 0),
+            downloaded_any=fetched,
+            trust_store=tuple(d.get("trust_store") or ()),
+            vouched=d.get("vouched", "checked"),
+            reasons=tuple(d.get("reasons", ())),
+            log=d.get("log"),
         )
 
     def summary(self) -> str:
         """One line: verified, or what failed."""
-        return _describe(self.ok, self.name, self.files + self.extra, self.signatures, self.pins)
+        return _describe(self.ok, self.name, self.files + self.extra, self.signatures, self.pins, self.reasons, self.vouched)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,11 @@ class AttestationError(WeightsealError):
 
 class TrustError(WeightsealError):
     """Nobody vouches for the manifest (no key, policy, trust store entry or digest pin) and
-    unsigned use was not allowed."""
+    unsigned use was not allowed. ``report`` holds the verdict when there is one."""
+
+    def __init__(self, message: str, report: Optional[Any] = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class FetchError(WeightsealError):

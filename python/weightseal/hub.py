@@ -21,7 +21,6 @@ which verifies each tensor's bytes as it reads them.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Dict, Iterable, Optional, Union
 
@@ -45,6 +44,9 @@ def verify_snapshot(
     model: Optional[str] = None,
     digest: Optional[str] = None,
     allow_unsigned: bool = False,
+    log_key: Optional[str] = None,
+    witnesses: Optional[Iterable[str]] = None,
+    quorum: Optional[int] = None,
     check: bool = True,
     progress: Optional[Any] = None,
 ) -> Report:
@@ -68,6 +70,9 @@ def verify_snapshot(
         model=model,
         digest=digest,
         allow_unsigned=allow_unsigned,
+        log_key=log_key,
+        witnesses=list(witnesses or ()),
+        quorum=quorum,
         progress=progress,
     )
     report = Report._from_json(text)
@@ -85,66 +90,56 @@ def load_safetensors(
     policy: Optional[PathLike] = None,
     cache_dir: Optional[PathLike] = None,
     manifest: Optional[PathLike] = None,
+    attestations: Optional[PathLike] = None,
     trust_store: bool = True,
+    model: Optional[str] = None,
+    digest: Optional[str] = None,
+    log_key: Optional[str] = None,
+    witnesses: Optional[Iterable[str]] = None,
+    quorum: Optional[int] = None,
     allow_unsigned: bool = False,
     framework: str = "np",
     device: str = "cpu",
 ) -> Dict[str, Any]:
     """Loads the safetensors weights of the cached snapshot of ``repo_id`` as one
-    ``{name: array}``, every tensor verified as it is read
-    (:func:`weightseal.safetensors.load_file`); refuses weights that fail.
+    ``{name: array}``, every tensor verified as it is read; refuses weights that fail.
 
-    A sharded model (``model.safetensors.index.json``) is loaded from every shard its index
-    names, and those must be exactly the safetensors files the (signed) manifest records, so
-    that an edited index can neither drop nor add a shard; otherwise the one
-    ``model.safetensors``. ``filename=`` loads that one file only. The snapshot's links must
-    stay inside the repository's ``blobs/``."""
-    from .errors import ManifestError, VerificationError
-    from .safetensors import load_file
+    The snapshot's release is judged once, by the library's one judge, with the same trust
+    keywords as :func:`weightseal.verify` (trust, pins, transparency log), against the
+    snapshot's ``weightseal.manifest`` or ``manifest`` (the publisher's, downloaded
+    separately: it describes the snapshot wherever it lies). Every shard is then read against
+    that one judged manifest, never against a manifest lying beside a shard, so shard bytes the
+    judged release does not record are refused. A sharded model
+    (``model.safetensors.index.json``, whose bytes must be the manifest's) is loaded from every
+    shard its index names, and those must be exactly the safetensors files the manifest
+    records; otherwise the one ``model.safetensors``. ``filename=`` loads that one file only.
+    The snapshot's links must stay inside the repository's ``blobs/``."""
+    from .errors import VerificationError
+    from .safetensors import _framework, _load
 
-    snap = snapshot_path(repo_id, revision, cache_dir=cache_dir)
-
-    def load(name: str) -> Dict[str, Any]:
-        return load_file(
-            os.path.join(snap, *name.split("/")),
-            manifest,
-            key=key,
-            policy=policy,
-            trust_store=trust_store,
-            allow_unsigned=allow_unsigned,
-            framework=framework,
-            device=device,
-        )
-
-    if filename is not None:
-        return load(filename)
-    index = os.path.join(snap, "model.safetensors.index.json")
-    if not os.path.exists(index):
-        return load("model.safetensors")
-    from ._types import Manifest
-
-    mpath = os.fsdecode(manifest) if manifest is not None else os.path.join(snap, "weightseal.manifest")
-    try:
-        with open(mpath, "rb") as f:
-            m = Manifest.from_bytes(f.read())
-    except OSError as e:
-        raise ManifestError(f"no manifest at {mpath}: {e}") from None
-    recorded = sorted(f.path for f in m.files if f.format == "safetensors" and f.tensors is not None)
-    try:
-        with open(index, "rb") as f:
-            weight_map = json.loads(f.read(64 << 20)).get("weight_map") or {}
-        named = sorted({str(v) for v in weight_map.values()})
-    except (OSError, ValueError, AttributeError) as e:
-        raise VerificationError(f"{index}: not a readable index ({e})") from None
-    if named != recorded:
-        raise VerificationError(
-            f"model.safetensors.index.json names the shards {named}, but the manifest {mpath} records {recorded}"
-        )
+    _framework(framework)
+    readers = _native.open_snapshot(
+        repo_id,
+        filename=filename,
+        revision=revision,
+        cache_dir=opt_path(cache_dir),
+        manifest=opt_path(manifest),
+        attestations=opt_path(attestations),
+        keys=key_paths(key),
+        policy=opt_path(policy),
+        trust_store=trust_store,
+        allow_unsigned=allow_unsigned,
+        model=model,
+        digest=digest,
+        log_key=log_key,
+        witnesses=list(witnesses or ()),
+        quorum=quorum,
+    )
     out: Dict[str, Any] = {}
-    for shard in named:
-        for name, value in load(shard).items():
+    for r in readers:
+        for name, value in _load(r, framework, device).items():
             if name in out:
-                raise VerificationError(f"tensor {name!r} is in more than one shard ({shard})")
+                raise VerificationError(f"tensor {name!r} is in more than one shard ({r.path})")
             out[name] = value
     return out
 

@@ -121,6 +121,9 @@ def _reader(
     allow_unsigned: bool,
     model: Optional[str],
     digest: Optional[str],
+    log_key: Optional[str],
+    witnesses: Optional[Iterable[str]],
+    quorum: Optional[int],
 ) -> Any:
     path = os.fsdecode(filename)
     if not os.path.exists(path):
@@ -135,6 +138,9 @@ def _reader(
         allow_unsigned=allow_unsigned,
         model=model,
         digest=digest,
+        log_key=log_key,
+        witnesses=list(witnesses or ()),
+        quorum=quorum,
     )
 
 
@@ -149,6 +155,9 @@ def load_file(
     allow_unsigned: bool = False,
     model: Optional[str] = None,
     digest: Optional[str] = None,
+    log_key: Optional[str] = None,
+    witnesses: Optional[Iterable[str]] = None,
+    quorum: Optional[int] = None,
     framework: str = "np",
     device: str = "cpu",
 ) -> Dict[str, Any]:
@@ -158,12 +167,19 @@ def load_file(
     differ from the manifest, :class:`~weightseal.errors.TensorVerificationError` names them
     all and nothing is returned. Raises :class:`~weightseal.errors.TrustError` when nobody
     vouches for the manifest (no ``key``, ``policy``, trust store entry or ``digest`` pin)
-    unless ``allow_unsigned``, :class:`~weightseal.errors.SignatureError` when the
+    unless ``allow_unsigned``, or when a required transparency log proof (``log_key``, or a
+    policy's ``[log]``) does not hold, :class:`~weightseal.errors.SignatureError` when the
     attestations do not meet the trust, and :class:`~weightseal.errors.VerificationError` when
     the header or size differ.
     """
+    _framework(framework)
+    r = _reader(filename, manifest, key, policy, attestations, trust_store, allow_unsigned, model, digest, log_key, witnesses, quorum)
+    return _load(r, framework, device)
+
+
+def _load(r: Any, framework: str, device: str) -> Dict[str, Any]:
+    """Every tensor of an opened reader, verified, as ``{name: array}``."""
     lib = _framework(framework)
-    r = _reader(filename, manifest, key, policy, attestations, trust_store, allow_unsigned, model, digest)
     buf, layout = r.read_all()
     out: Dict[str, Any] = {}
     for name, dtype, shape, offset, length in layout:
@@ -236,7 +252,10 @@ def safe_open(
     allow_unsigned: bool = False,
     model: Optional[str] = None,
     digest: Optional[str] = None,
+    log_key: Optional[str] = None,
+    witnesses: Optional[Iterable[str]] = None,
+    quorum: Optional[int] = None,
 ) -> SafeOpen:
     """Opens a safetensors file for verified reading (see :func:`load_file` for the checks)."""
-    r = _reader(filename, manifest, key, policy, attestations, trust_store, allow_unsigned, model, digest)
+    r = _reader(filename, manifest, key, policy, attestations, trust_store, allow_unsigned, model, digest, log_key, witnesses, quorum)
     return SafeOpen(r, framework, device)

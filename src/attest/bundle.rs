@@ -2,7 +2,6 @@
 //! (the in-toto bundle convention). Signing appends a line; reading keeps each line's own
 //! parse result so one bad line does not hide the others.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::dsse::{DsseError, Envelope};
@@ -69,20 +68,20 @@ pub fn read(path: &Path) -> Result<Vec<BundleLine>, BundleError> {
         path: path.to_path_buf(),
         source,
     };
-    let f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+    // A regular file only (a named pipe is refused, never waited on), at most the bound.
+    let b = match crate::fsutil::read_regular(path, MAX_BUNDLE_LEN) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+            return Err(BundleError::TooLarge {
+                path: path.to_path_buf(),
+                len: std::fs::metadata(path)
+                    .map(|m| m.len())
+                    .unwrap_or(MAX_BUNDLE_LEN + 1),
+            })
+        }
         Err(e) => return Err(io(e)),
     };
-    let len = f.metadata().map_err(io)?.len();
-    if len > MAX_BUNDLE_LEN {
-        return Err(BundleError::TooLarge {
-            path: path.to_path_buf(),
-            len,
-        });
-    }
-    let mut b = Vec::with_capacity(len as usize);
-    f.take(MAX_BUNDLE_LEN).read_to_end(&mut b).map_err(io)?;
     let text = String::from_utf8(b).map_err(|_| BundleError::NotUtf8 {
         path: path.to_path_buf(),
     })?;

@@ -241,51 +241,6 @@ pub enum SignFormat {
     Both,
 }
 
-/// How to check an OpenSSF model signing bundle: `--key`, `--certificate-chain` or
-/// `--identity`/`--identity-provider` (one of them), read into the library's [`OmsCheck`];
-/// `None` when none is given (the trust store's keys for the model are tried).
-///
-/// [`OmsCheck`]: weightseal::oms::OmsCheck
-pub fn oms_check(
-    key_files: &[PathBuf],
-    chain_files: &[PathBuf],
-    keyless: Option<(&str, &str, Option<&Path>)>,
-) -> Result<Option<weightseal::oms::OmsCheck>> {
-    use weightseal::oms::OmsCheck;
-    let methods = usize::from(!key_files.is_empty())
-        + usize::from(!chain_files.is_empty())
-        + usize::from(keyless.is_some());
-    if methods > 1 {
-        bail!("give one of --key, --certificate-chain or --identity/--identity-provider");
-    }
-    if let Some((identity, issuer, root)) = keyless {
-        let trusted_root = root
-            .map(|r| std::fs::read_to_string(r).with_context(|| format!("reading {}", r.display())))
-            .transpose()?;
-        return Ok(Some(OmsCheck::Keyless {
-            identity: identity.to_string(),
-            issuer: issuer.to_string(),
-            trusted_root,
-        }));
-    }
-    if !key_files.is_empty() {
-        let mut keys = Vec::new();
-        for k in key_files {
-            keys.extend(PublicKey::read_all(k)?);
-        }
-        return Ok(Some(OmsCheck::Keys(keys)));
-    }
-    if !chain_files.is_empty() {
-        let mut pem = Vec::new();
-        for c in chain_files {
-            pem.extend(std::fs::read(c).with_context(|| format!("reading {}", c.display()))?);
-            pem.push(b'\n');
-        }
-        return Ok(Some(OmsCheck::Chain(pem)));
-    }
-    Ok(None)
-}
-
 /// The claims `sign` makes, from its options (checked before anything is hashed).
 pub fn claims(a: &SignArgs) -> Result<Claims> {
     let now = Timestamp::now();

@@ -11,14 +11,16 @@ use anyhow::{bail, Context, Result};
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 
+use weightseal::ask::{Ask, AskOptions};
 use weightseal::attest::bundle;
 use weightseal::attest::time::Timestamp;
-use weightseal::attest::{Claims, Policy, PrivateKey};
+use weightseal::attest::{Claims, PrivateKey};
+use weightseal::evidence::{gather, Locators, Source};
 use weightseal::manifest::{self, BuildOptions, Manifest};
 use weightseal::path::{ATTESTATION_FILE, MANIFEST_FILE};
 use weightseal::progress::NoProgress;
-use weightseal::release::{Ask, Release, Trust, Verdict};
-use weightseal::verify::{FileStatus, Mode, VerifyOptions};
+use weightseal::release::{CheckOptions, Verdict};
+use weightseal::verify::{FileStatus, Mode};
 
 use super::{render, write_atomic, Outcome};
 
@@ -143,9 +145,15 @@ pub fn run() -> Result<Outcome> {
         big.tree.chunks.len()
     );
 
-    outln!("\n== 3. weightseal verify: the untouched download (no key yet: integrity only)");
+    outln!("\n== 3. weightseal verify --integrity-only: the untouched download (no key yet)");
     let m = Manifest::read_file(&dir.join(MANIFEST_FILE))?;
-    let verdict = judge(&dir, &m, &[], Trust::Nothing, &VerifyOptions::default())?;
+    let mpath = dir.join(MANIFEST_FILE);
+    let integrity = AskOptions {
+        allow_unsigned: true,
+        trust_store: false,
+        ..AskOptions::default()
+    };
+    let verdict = judge(&dir, &mpath, None, &integrity, Mode::Files)?;
     show(&verdict)?;
     if !verdict.ok() {
         bail!("the untouched demo model did not verify");
@@ -183,18 +191,27 @@ pub fn run() -> Result<Outcome> {
     let policy_text = "[keys.publisher]\npublic_key = \"publisher.key.pub\"\nroles = [\"publisher\"]\n\n[keys.auditor]\npublic_key = \"auditor.key.pub\"\nroles = [\"auditor\"]\n\n[roles.publisher]\nthreshold = 1\n\n[roles.auditor]\nthreshold = 1\n";
     fs::write(keys.join("policy.toml"), policy_text)?;
     outln!("   policy.toml:\n{}", indent(&indent(policy_text)));
-    let policy = Policy::load(&keys.join("policy.toml"))?;
     let signed = bundle::read(&dir.join(ATTESTATION_FILE))?;
-    let trust = || Trust::Policy(policy.clone());
+    let policy = AskOptions {
+        policy: Some(keys.join("policy.toml")),
+        trust_store: false,
+        ..AskOptions::default()
+    };
     outln!("   weightseal verify --policy policy.toml:");
-    let verdict = judge(&dir, &m, &signed, trust(), &VerifyOptions::default())?;
+    let verdict = judge(&dir, &mpath, None, &policy, Mode::Files)?;
     show(&verdict)?;
     if !verdict.ok() {
         bail!("the two-role policy was not met");
     }
     // Without the auditor's attestation the same policy fails.
     outln!("   with the publisher's attestation alone:");
-    let verdict = judge(&dir, &m, &signed[..1], trust(), &VerifyOptions::default())?;
+    let publisher_only = keys.join("publisher-only.intoto.jsonl");
+    let first = signed[0]
+        .envelope
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("the publisher's attestation: {e}"))?;
+    fs::write(&publisher_only, format!("{}\n", first.to_line()))?;
+    let verdict = judge(&dir, &mpath, Some(&publisher_only), &policy, Mode::Files)?;
     show(&verdict)?;
     if verdict.ok() {
         bail!("the policy was met without an auditor");
@@ -212,7 +229,7 @@ pub fn run() -> Result<Outcome> {
     fs::write(&p, &data)?;
 
     outln!("\n== 6. weightseal verify --policy policy.toml again");
-    let verdict = judge(&dir, &m, &signed, trust(), &VerifyOptions::default())?;
+    let verdict = judge(&dir, &mpath, None, &policy, Mode::Files)?;
     show(&verdict)?;
     let found = verdict
         .files
@@ -241,16 +258,12 @@ pub fn run() -> Result<Outcome> {
     outln!("\n== 7. A mirror re-shards the same weights into 2 files: verify --tensors");
     let mirror = tmp.path().join("mirror");
     reshard(&dir, &mirror, 2)?;
-    let opts = VerifyOptions {
-        mode: Mode::Tensors,
-        ..VerifyOptions::default()
-    };
-    let verdict = judge(&mirror, &m, &signed, trust(), &opts)?;
+    let verdict = judge(&mirror, &mpath, None, &policy, Mode::Tensors)?;
     show(&verdict)?;
     if !verdict.ok() {
         bail!("the re-sharded copy did not verify tensor by tensor");
     }
-    let plain = judge(&mirror, &m, &signed, trust(), &VerifyOptions::default())?;
+    let plain = judge(&mirror, &mpath, None, &policy, Mode::Files)?;
     outln!(
         "   (byte-for-byte `verify` of the mirror says {}: its files differ, its tensors do not)",
         if plain.ok() { "OK" } else { "NOT verified" }
@@ -305,26 +318,33 @@ fn reshard(src: &Path, dst: &Path, shards: usize) -> Result<()> {
     Ok(())
 }
 
-/// The one judge, as `verify` calls it.
+/// The one question and the one judge, as `verify` asks them: the model in `dir`, the manifest
+/// (and the attestations beside it, or `attestations`) at `manifest`.
 fn judge(
     dir: &Path,
-    m: &Manifest,
-    lines: &[bundle::BundleLine],
-    trust: Trust,
-    opts: &VerifyOptions,
+    manifest: &Path,
+    attestations: Option<&Path>,
+    asked: &AskOptions,
+    mode: Mode,
 ) -> Result<Verdict> {
-    let ask = Ask {
-        trust,
-        ..Ask::default()
+    let ev = gather(
+        &Source::Local(dir),
+        &Locators {
+            manifest: Some(manifest.display().to_string()),
+            attestations: attestations.map(|a| a.display().to_string()),
+            ..Default::default()
+        },
+    )?;
+    let how = CheckOptions {
+        mode,
+        ..Default::default()
     };
-    let release = Release::Local {
-        dir,
-        manifest: m,
-        attestations: lines,
-        opts,
-        log_proof: None,
-    };
-    Ok(weightseal::release::verify(release, &ask, &NoProgress)?)
+    Ok(weightseal::release::verify(
+        &ev,
+        &Ask::new(asked)?,
+        &how,
+        &NoProgress,
+    )?)
 }
 
 /// The verdict as `verify` prints it, indented.
@@ -336,7 +356,7 @@ fn show(v: &Verdict) -> Result<()> {
     if let Some(a) = &v.signatures {
         s.push_str(&super::attest::report_lines(a));
     }
-    for l in render::verdict_lines(v, &render::Shown::default()) {
+    for l in render::verdict_lines(v) {
         s.push_str(&l);
         s.push('\n');
     }

@@ -1,85 +1,17 @@
 //! `weightseal fetch` and the remote half of `verify --url`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
-use weightseal::fetch::{FetchOptions, Remote};
-use weightseal::release::{FetchReleaseError, FetchRequest};
+use weightseal::release::{Trust, Verdict, Vouched};
 
-use super::{attest, render, Bar, Outcome};
+use super::{attest, render, Outcome};
 
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    url: &str,
-    dest: &Path,
-    manifest: Option<&str>,
-    attestations: Option<&str>,
-    signature: Option<&str>,
-    log: Option<weightseal::log::LogPolicy>,
-    keys: &[PathBuf],
-    policy: Option<&Path>,
-    allow_unsigned: bool,
-    pins: &weightseal::release::Pins,
-    limits: (u64, u64),
-    opts: &FetchOptions,
-    json: bool,
-) -> Result<Outcome> {
-    let given = attest::load_trust(keys, policy)?;
-    // The publisher's keys also check the release's OpenSSF model signing bundle (model.sig).
-    let oms_check = given
-        .as_ref()
-        .map(|p| weightseal::oms::OmsCheck::Keys(p.keys_for_role("publisher")));
-    let trust = weightseal::release::Trust::given_or_store(given, true);
-    let remote = Remote::new(url, opts.clone())?;
-    let req = FetchRequest {
-        manifest: manifest.map(str::to_string),
-        attestations: attestations.map(str::to_string),
-        trust: trust.clone(),
-        allow_unsigned,
-        pins: pins.clone(),
-        manifest_limit: limits.0,
-        bundle_limit: limits.1,
-        signature: signature.map(str::to_string),
-        oms_check,
-        log,
-    };
-    let bar = Bar::new("fetching");
-    let verdict = match weightseal::release::fetch_release(&remote, dest, &req, bar.progress()) {
-        Ok(v) => v,
-        Err(e @ FetchReleaseError::Unvouched { .. }) => bail!("{e}; give --key PUB or --policy POLICY, add the publisher with `weightseal trust add`, or pass --allow-unsigned for integrity checking only"),
-        Err(e) => return Err(e.into()),
-    };
-    bar.finish();
+/// Renders a fetch's verdict (text or JSON) and picks the exit code from [`Verdict::ok`].
+pub fn render(verdict: &Verdict, dest: &Path, trust: &Trust, json: bool) -> Result<Outcome> {
     if json {
-        // The download's report (when there was one), with what `verify --json` says of the
-        // release; a refusal before the download is JSON too.
-        let mut v = match &verdict.files {
-            Some(report) => serde_json::to_value(report)?,
-            None => serde_json::json!({"files": [], "downloaded": 0}),
-        };
-        v["name"] = serde_json::json!(verdict.name);
-        v["manifest_digest"] = serde_json::json!(verdict.manifest_digest.to_hex());
-        v["vouched"] = serde_json::json!(verdict.vouched);
-        v["signatures"] = match &verdict.signatures {
-            Some(s) => serde_json::to_value(s)?,
-            None => serde_json::json!("not-checked"),
-        };
-        if !verdict.pins.is_empty() {
-            v["pins"] = serde_json::to_value(&verdict.pins)?;
-        }
-        if !verdict.trust_store.is_empty() {
-            v["trust_store"] = serde_json::json!(verdict.trust_store);
-        }
-        if let Some(o) = &verdict.oms {
-            v["signature"] = serde_json::to_value(o)?;
-        }
-        if let Some(l) = &verdict.log {
-            v["log"] = serde_json::to_value(l)?;
-        }
-        v["reasons"] = serde_json::json!(verdict.reasons);
-        v["ok"] = serde_json::json!(verdict.ok());
-        outln!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&verdict.to_json())?);
     } else {
         out!("{}", attest::pin_lines(&verdict.pins));
         if let Some(l) = &verdict.log {
@@ -88,7 +20,7 @@ pub fn run(
         if let Some(s) = verdict.signatures.as_ref().filter(|s| !s.ok) {
             out!("{}", attest::report_lines(s));
         }
-        if let Some(report) = &verdict.files {
+        if let Some(report) = &verdict.download {
             for f in &report.files {
                 match (f.status, &f.error) {
                     ("present", _) => outln!("{}: OK (already present)", f.path),
@@ -137,11 +69,18 @@ pub fn run(
     // The headline first: verified, or NOT and why.
     if verdict.ok() {
         let report = verdict
-            .files
+            .download
             .as_ref()
             .expect("a verified fetch downloaded its files");
+        // Success words only for what was shown: a signature, or the digest pinned; integrity
+        // only says so.
+        let how = match verdict.vouched {
+            Vouched::IntegrityOnly => "integrity only (signatures NOT checked, as asked)",
+            Vouched::DigestPinned => "verified by the --digest pin (signatures NOT checked)",
+            _ => "verified",
+        };
         eprintln!(
-            "weightseal: fetched {} verified: {} file(s), {} downloaded in {} request(s), into {}",
+            "weightseal: fetched {} {how}: {} file(s), {} downloaded in {} request(s), into {}",
             verdict.name,
             report.files.len(),
             render::bytes(report.downloaded),
@@ -154,7 +93,10 @@ pub fn run(
             verdict.name,
             verdict.reasons.join("; ")
         );
-        match &verdict.files {
+        if verdict.vouched == Vouched::NoTrustedKey {
+            eprintln!("weightseal: give --key PUB or --policy POLICY, add the publisher with `weightseal trust add`, pin --digest, or pass --allow-unsigned for integrity checking only");
+        }
+        match &verdict.download {
             None => eprintln!("weightseal: nothing downloaded"),
             Some(r) if r.files.iter().any(|f| f.error.is_some()) => eprintln!(
                 "weightseal: verified chunks are kept in {} for a rerun",
@@ -177,7 +119,7 @@ pub fn run(
             eprintln!("weightseal: trust policy NOT met ({})", roles.join(", "));
         }
     }
-    if let weightseal::release::Trust::Store(path) = &trust {
+    if let Trust::Store(path) = trust {
         attest::say_trust_store(path, &verdict.trust_store);
     }
     Ok(if verdict.ok() {

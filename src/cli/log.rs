@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 
+use weightseal::ask::{Ask, AskOptions};
 use weightseal::attest::PrivateKey;
+use weightseal::evidence::{gather, Locators, Place, Source};
 use weightseal::log::serve::{Batching, WitnessClient};
 use weightseal::log::store::LogDir;
 use weightseal::log::{LogEntry, VerifierKey};
-use weightseal::release::{Ask, Release, Trust};
-use weightseal::verify::VerifyOptions;
+use weightseal::release::{CheckOptions, Trust};
 
 use super::{Bar, Outcome};
 
@@ -136,19 +137,29 @@ fn ed25519_key(path: &Path) -> Result<Arc<PrivateKey>> {
 }
 
 /// The release at `model` (directory or single file): manifest, attestations, proof path.
+/// A local release's manifest, attestations and the path of its log proof, as the one
+/// gatherer reads them.
 fn release(
     model: &Path,
 ) -> Result<(
     weightseal::Manifest,
     Vec<weightseal::attest::bundle::BundleLine>,
     PathBuf,
-    weightseal::path::ModelTarget,
 )> {
-    let t = super::target(model, None)?;
-    let m = super::read_manifest(&t.manifest)?;
-    let lines = weightseal::attest::bundle::read(&t.attestations())?;
-    let proof = weightseal::path::log_proof_for(&t.manifest);
-    Ok((m, lines, proof, t))
+    let ev = gather(&Source::Local(model), &Locators::default())?;
+    let proof = match &ev.place {
+        Place::Local {
+            manifest_path: Some(m),
+            ..
+        } => weightseal::path::log_proof_for(m),
+        _ => bail!("{}: not a local release", model.display()),
+    };
+    match ev.signed {
+        weightseal::evidence::Signed::Weightseal(w) => Ok((w.manifest, w.attestations, proof)),
+        weightseal::evidence::Signed::Oms(_) => {
+            bail!("{}: not a weightseal release", model.display())
+        }
+    }
 }
 
 pub fn run(cmd: LogCommand) -> Result<Outcome> {
@@ -187,33 +198,35 @@ pub fn run(cmd: LogCommand) -> Result<Outcome> {
                 .iter()
                 .map(|w| WitnessClient::parse(w))
                 .collect::<Result<Vec<_>, _>>()?;
-            let trust = super::attest::load_trust(&publisher_keys, None)?;
+            // The release must verify: its files against its manifest, and its attestations
+            // against the publisher keys when given — the one question, the one judge.
+            let ask = Ask::new(&AskOptions {
+                keys: publisher_keys.clone(),
+                trust_store: false,
+                allow_unsigned: publisher_keys.is_empty(),
+                ..AskOptions::default()
+            })?;
             let mut entries = Vec::new();
             let mut proofs = Vec::new();
             for model in &models {
-                let (m, lines, proof, t) = release(model)?;
-                // The release must verify: its files against its manifest, and its attestations
-                // against the publisher keys when given.
-                let ask = Ask {
-                    trust: trust.clone().map(Trust::Policy).unwrap_or_default(),
-                    unsigned: weightseal::release::Unsigned::Allow,
-                    ..Ask::default()
+                let ev = gather(&Source::Local(model), &Locators::default())?;
+                let Some(w) = ev.weightseal() else {
+                    bail!("{}: not a weightseal release", model.display());
                 };
-                let opts = VerifyOptions {
-                    exclude: vec![t.manifest.clone()],
-                    only: t.only.clone(),
-                    ..Default::default()
+                let (m, lines) = (&w.manifest, &w.attestations);
+                let Place::Local {
+                    manifest_path: Some(mpath),
+                    ..
+                } = &ev.place
+                else {
+                    bail!("{}: not a local release", model.display());
                 };
+                let proof = weightseal::path::log_proof_for(mpath);
                 let bar = Bar::new("verifying");
                 let v = weightseal::release::verify(
-                    Release::Local {
-                        dir: &t.dir,
-                        manifest: &m,
-                        attestations: &lines,
-                        opts: &opts,
-                        log_proof: None,
-                    },
+                    &ev,
                     &ask,
+                    &CheckOptions::default(),
                     bar.progress(),
                 )?;
                 bar.finish();
@@ -225,7 +238,7 @@ pub fn run(cmd: LogCommand) -> Result<Outcome> {
                         v.reasons.join("; ")
                     );
                 }
-                let e = LogEntry::of_release(&m, &lines)?;
+                let e = LogEntry::of_release(m, lines)?;
                 entries.push(e.encode());
                 proofs.push((model.clone(), m.name().to_string(), proof));
             }
@@ -286,7 +299,7 @@ pub fn run(cmd: LogCommand) -> Result<Outcome> {
             Ok(Outcome::Verified)
         }
         LogCommand::Submit { url, model } => {
-            let (m, lines, proof_path, _) = release(&model)?;
+            let (m, lines, proof_path) = release(&model)?;
             let e = LogEntry::of_release(&m, &lines)?;
             let p = weightseal::log::serve::submit(&url, &e)?;
             weightseal::fsutil::write_atomic(&proof_path, &p.encode(), 0o644)
@@ -378,7 +391,16 @@ fn add_entries(
         .collect::<Result<Vec<_>, _>>()?;
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let policy = super::attest::load_trust(publisher_keys, None)?;
+    let ask = Ask::new(&AskOptions {
+        keys: publisher_keys.to_vec(),
+        trust_store: false,
+        allow_unsigned: true,
+        ..AskOptions::default()
+    })?;
+    let policy = match ask.trust() {
+        Trust::Policy(p) => Some(p.clone()),
+        _ => None,
+    };
     let now = weightseal::attest::time::Timestamp::now();
     let b64 = base64::engine::general_purpose::STANDARD;
     let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();

@@ -40,11 +40,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser, Subcommand};
 
+use weightseal::evidence::{gather, GatherError, Locators, Place, Source};
 use weightseal::manifest::{self, BuildOptions, Manifest, Sha256, Tensors};
 use weightseal::path::{ModelTarget as Target, MANIFEST_FILE};
 use weightseal::progress::{NoProgress, Progress};
+use weightseal::release::CheckOptions;
 use weightseal::tree::ChunkSize;
-use weightseal::verify::{ExtraFiles, Mode, VerifyOptions};
+use weightseal::verify::{ExtraFiles, Mode};
 use weightseal::walk::Symlinks;
 
 /// The sections that follow the options in `--help` and in weightseal(1): where the trust
@@ -316,13 +318,6 @@ struct VerifyArgs {
     /// dtypes, shapes, bytes) in any safetensors/GGUF files, and the other files match.
     #[arg(long)]
     tensors: bool,
-    /// Also require a valid publisher attestation by this public key (SPKI PEM);
-    /// repeatable: any one of the keys suffices.
-    #[arg(long = "key", value_name = "PUB")]
-    keys: Vec<PathBuf>,
-    /// Also require the attestations to meet this trust policy (TOML).
-    #[arg(long, value_name = "POLICY")]
-    policy: Option<PathBuf>,
     /// The attestation bundle (default: weightseal.intoto.jsonl beside the manifest).
     #[arg(long, value_name = "FILE")]
     attestations: Option<PathBuf>,
@@ -339,6 +334,52 @@ struct VerifyArgs {
     /// to the current directory when inside the model), as model_signing takes them.
     #[arg(help_heading = "OpenSSF model signing (--signature)", long = "ignore-paths", value_name = "PATH", num_args = 1..)]
     ignore_paths: Vec<PathBuf>,
+    /// With an OpenSSF signature: do not leave out .git, .github, .gitattributes and
+    /// .gitignore (model_signing leaves them out by default).
+    #[arg(help_heading = "OpenSSF model signing (--signature)", long)]
+    no_ignore_git_paths: bool,
+    /// Accept a release that nobody you trust vouches for, checking only that the files
+    /// match its manifest: the result says "integrity only", never "verified". Without it,
+    /// a release is refused unless a key, a policy, a trust store entry for its name or a
+    /// --digest pin vouches for it.
+    #[arg(long)]
+    integrity_only: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    oms: OmsArgs,
+    #[command(flatten)]
+    trust: TrustArgs,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+/// What the user asks of a release (`verify`, `fetch`): the trust, the pins, the log
+/// requirement. It becomes the library's one question ([`weightseal::ask::Ask::new`]).
+#[derive(clap::Args)]
+struct TrustArgs {
+    /// Require a valid publisher attestation by this public key (PEM, OpenSSH, GitHub .keys;
+    /// an OpenSSF bundle's signer); repeatable: any one of the keys suffices.
+    #[arg(long = "key", value_name = "PUB")]
+    keys: Vec<PathBuf>,
+    /// Require the attestations to meet this trust policy (TOML; its [log] table too).
+    #[arg(long, value_name = "POLICY")]
+    policy: Option<PathBuf>,
+    /// Require the manifest to be this model (its name, as the attestations sign it).
+    #[arg(long = "model", value_name = "NAME")]
+    pin_model: Option<String>,
+    /// Require the manifest to be exactly this one: its BLAKE3 digest in hex, as `hash`
+    /// prints it (a digest learned out of band pins the release without any key).
+    #[arg(long = "digest", value_name = "HEX", value_parser = parse_digest)]
+    pin_digest: Option<weightseal::Digest>,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+/// How to check an OpenSSF model signing bundle given with `verify --signature`.
+#[derive(clap::Args, Default)]
+struct OmsArgs {
     /// With an OpenSSF signature made with the certificate method: the trusted
     /// certificates (PEM; roots, and intermediates if wanted), as model_signing verify
     /// certificate --certificate_chain takes them. Repeatable.
@@ -371,29 +412,49 @@ struct VerifyArgs {
         requires = "identity"
     )]
     trusted_root: Option<PathBuf>,
-    /// With an OpenSSF signature: do not leave out .git, .github, .gitattributes and
-    /// .gitignore (model_signing leaves them out by default).
-    #[arg(help_heading = "OpenSSF model signing (--signature)", long)]
-    no_ignore_git_paths: bool,
-    /// Require the manifest to be this model (its name, as the attestations sign it).
-    #[arg(long = "model", value_name = "NAME")]
-    pin_model: Option<String>,
-    /// Require the manifest to be exactly this one: its BLAKE3 digest in hex, as `hash`
-    /// prints it (a digest learned out of band pins the release without any key).
-    #[arg(long = "digest", value_name = "HEX", value_parser = parse_digest)]
-    pin_digest: Option<weightseal::Digest>,
-    /// Accept a release that no key you trust is assigned to, checking only that the files
-    /// match the manifest beside them. Without it, once you have a trust store, a release whose
-    /// name none of its entries covers is refused; a name an entry covers is always judged.
-    #[arg(long)]
-    integrity_only: bool,
-    /// Print the report as JSON on stdout.
-    #[arg(long)]
-    json: bool,
-    #[command(flatten)]
-    log: LogArgs,
-    #[command(flatten)]
-    net: NetArgs,
+}
+
+impl TrustArgs {
+    /// The question these flags ask (with `--integrity-only`/`--allow-unsigned` and, for
+    /// `verify`, the OpenSSF check), with advice in flag terms when they do not make one.
+    fn ask(&self, allow_unsigned: bool, oms: &OmsArgs) -> Result<weightseal::ask::Ask> {
+        use weightseal::ask::AskError as E;
+        let o = weightseal::ask::AskOptions {
+            keys: self.keys.clone(),
+            policy: self.policy.clone(),
+            trust_store: true,
+            certificate_chain: oms.certificate_chain.clone(),
+            identity: oms.identity.clone(),
+            identity_provider: oms.identity_provider.clone(),
+            trusted_root: oms.trusted_root.clone(),
+            model: self.pin_model.clone(),
+            digest: self.pin_digest,
+            log_key: self.log.log_key.clone(),
+            witnesses: self.log.witnesses.clone(),
+            quorum: self.log.quorum,
+            allow_unsigned,
+            ..Default::default()
+        };
+        weightseal::ask::Ask::new(&o).map_err(|e| {
+            let advice = match &e {
+                E::KeysAndPolicy => "give --key or --policy, not both",
+                E::OmsMethods => {
+                    "give one of --key, --certificate-chain or --identity/--identity-provider"
+                }
+                E::TwoLogRequirements => {
+                    "give the log requirement once: the policy's [log] table, or --log-key with --witness and --quorum"
+                }
+                E::WitnessesWithoutLog => "--witness and --quorum need --log-key",
+                _ => "",
+            };
+            let err = anyhow::Error::new(e);
+            if advice.is_empty() {
+                err
+            } else {
+                err.context(advice.to_string())
+            }
+        })
+    }
 }
 
 #[derive(clap::Args)]
@@ -418,32 +479,20 @@ struct FetchArgs {
     /// once the files it signs are the files delivered.
     #[arg(long, value_name = "PATH|URL")]
     signature: Option<String>,
-    /// Require a valid publisher attestation by this public key before downloading.
-    #[arg(long = "key", value_name = "PUB")]
-    keys: Vec<PathBuf>,
-    /// Require the attestations to meet this trust policy before downloading.
-    #[arg(long, value_name = "POLICY")]
-    policy: Option<PathBuf>,
-    /// Download a manifest that no key or policy vouches for (integrity only).
-    #[arg(long)]
-    allow_unsigned: bool,
-    /// Require the manifest to be this model (its name, as the attestations sign it).
-    #[arg(long = "model", value_name = "NAME")]
-    pin_model: Option<String>,
-    /// Require the manifest to be exactly this one: its BLAKE3 digest in hex, as `hash`
-    /// prints it (a digest learned out of band pins the release without any key).
-    #[arg(long = "digest", value_name = "HEX", value_parser = parse_digest)]
-    pin_digest: Option<weightseal::Digest>,
     /// Do not fail on files in DEST that the manifest does not list (as `verify
     /// --allow-extra`); without it, such files fail the fetch, so that a fetch that
     /// succeeds leaves a directory that `verify` accepts.
     #[arg(long)]
     allow_extra: bool,
+    /// Download a release that nobody you trust vouches for, checking only that its files
+    /// match its manifest (integrity only: the result never says "verified").
+    #[arg(long)]
+    allow_unsigned: bool,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    log: LogArgs,
+    trust: TrustArgs,
     #[command(flatten)]
     net: NetArgs,
 }
@@ -537,44 +586,6 @@ struct LogArgs {
     /// How many of the witnesses must have cosigned (default: every one given).
     #[arg(long, value_name = "N", requires = "log_key")]
     quorum: Option<usize>,
-}
-
-impl LogArgs {
-    /// The log requirement: these options, else the policy's `[log]`.
-    fn policy(
-        &self,
-        from_policy: Option<&weightseal::attest::Policy>,
-    ) -> Result<Option<weightseal::log::LogPolicy>> {
-        let Some(key) = &self.log_key else {
-            return Ok(from_policy.and_then(|p| p.log.clone()));
-        };
-        let log = weightseal::log::VerifierKey::parse(key)?;
-        let witnesses = self
-            .witnesses
-            .iter()
-            .map(|w| weightseal::log::VerifierKey::parse(w))
-            .collect::<Result<Vec<_>, _>>()?;
-        let quorum = self.quorum.unwrap_or(witnesses.len());
-        Ok(Some(weightseal::log::LogPolicy::new(
-            log, witnesses, quorum,
-        )?))
-    }
-}
-
-/// Reads a release's log proof, when it has one (at most the largest proof).
-fn read_log_proof(path: &Path) -> Result<Option<Vec<u8>>> {
-    use std::io::Read as _;
-    match std::fs::File::open(path) {
-        Ok(f) => {
-            let mut b = Vec::new();
-            f.take(weightseal::log::proof::MAX_PROOF_LEN as u64 + 1)
-                .read_to_end(&mut b)
-                .with_context(|| format!("reading {}", path.display()))?;
-            Ok(Some(b))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
 }
 
 /// Network options of `fetch` and `verify --url`.
@@ -873,10 +884,16 @@ fn error_kind(e: &anyhow::Error) -> &'static str {
         if cause.is::<KeyError>() {
             return "key";
         }
-        if cause.is::<PolicyError>()
-            || cause.is::<weightseal::attest::trust::TrustError>()
-            || cause.is::<weightseal::release::ReleaseError>()
-        {
+        if let Some(r) = cause.downcast_ref::<weightseal::release::ReleaseError>() {
+            use weightseal::release::ReleaseError as R;
+            return match r {
+                R::Fetch(_) => "network",
+                R::Verify(_) | R::Destination { .. } => "io",
+                R::Oms(_) => "attestations",
+                _ => "policy",
+            };
+        }
+        if cause.is::<PolicyError>() || cause.is::<weightseal::attest::trust::TrustError>() {
             return "policy";
         }
         if cause.is::<BundleError>() || cause.is::<weightseal::oms::OmsError>() {
@@ -885,14 +902,28 @@ fn error_kind(e: &anyhow::Error) -> &'static str {
         if cause.is::<weightseal::fetch::FetchError>() {
             return "network";
         }
-        if let Some(r) = cause.downcast_ref::<weightseal::release::FetchReleaseError>() {
-            use weightseal::release::FetchReleaseError as F;
-            return match r {
-                F::Manifest { .. } | F::NoManifest { .. } => "manifest",
-                F::Unvouched { .. } | F::Release(_) => "policy",
-                F::Bundle(_) | F::BundleNotUtf8 { .. } => "attestations",
-                F::Io { .. } | F::Destination { .. } => "io",
-                F::Fetch(_) => "network",
+        if let Some(g) = cause.downcast_ref::<GatherError>() {
+            return match g {
+                GatherError::Manifest { .. } | GatherError::NoManifest { .. } => "manifest",
+                GatherError::Bundle(_)
+                | GatherError::BundleNotUtf8 { .. }
+                | GatherError::Oms(_)
+                | GatherError::NoSignature { .. } => "attestations",
+                GatherError::Fetch(_) => "network",
+                GatherError::Target(weightseal::path::TargetError::Missing { .. })
+                | GatherError::Io { .. }
+                | GatherError::Snapshot(_)
+                | GatherError::NoCache => "io",
+                _ => "usage",
+            };
+        }
+        if let Some(a) = cause.downcast_ref::<weightseal::ask::AskError>() {
+            use weightseal::ask::AskError as A;
+            return match a {
+                A::Key(_) => "key",
+                A::Policy(_) => "policy",
+                A::Read { .. } => "io",
+                _ => "usage",
             };
         }
         if cause.is::<weightseal::formats::FormatError>() {
@@ -1046,229 +1077,66 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
         allow_extra,
         follow_symlinks,
         tensors,
-        keys,
-        policy,
         attestations,
         hf,
         signature,
         ignore_paths,
-        certificate_chain,
-        identity,
-        identity_provider,
-        trusted_root,
         no_ignore_git_paths,
-        pin_model,
-        pin_digest,
         json,
         original,
         integrity_only,
-        log,
+        oms,
+        trust,
     } = a;
     if sample.is_some() && url.is_none() {
         anyhow::bail!("--sample checks a random fraction of a mirror's chunks and needs --url; a local directory is always read whole");
     }
-    // A Hugging Face cache snapshot: its links must stay inside the repository's
-    // blobs/, and are then followed.
-    let (dir, follow_symlinks) = match &hf {
-        Some(spec) => {
-            let (repo, rev) = weightseal::hf::parse_repo(spec)?;
-            let cache = weightseal::hf::cache_dir()
-                .context("no Hugging Face cache: set HF_HUB_CACHE or HF_HOME")?;
-            let snap = weightseal::hf::snapshot(&cache, &repo, rev.as_deref())?;
-            weightseal::hf::check_snapshot_links(&snap)?;
-            eprintln!("weightseal: {repo}: snapshot {}", snap.display());
-            (Some(snap), true)
-        }
-        None => (dir, follow_symlinks),
-    };
-    let pins = weightseal::release::Pins {
-        model: pin_model.clone(),
-        digest: pin_digest,
-    };
-    let unsigned = if integrity_only {
-        weightseal::release::Unsigned::Allow
-    } else {
-        weightseal::release::Unsigned::WhenNoTrustConfigured
-    };
-    let given = attest::load_trust(&keys, policy.as_deref())?;
-    let log_policy = log.policy(given.as_ref())?;
-    let mut attestations = attestations;
-    // With --url, an OpenSSF model signing bundle (a file or a URL; by default URL/model.sig
-    // when the mirror has one) is checked against the manifest after the files.
-    let mut url_signature: Option<String> = None;
-    if let (Some(sig), Some(_)) = (&signature, &url) {
-        let s = sig.to_string_lossy().into_owned();
-        if s.starts_with("http://")
-            || s.starts_with("https://")
-            || weightseal::release::signature_kind(sig)? == weightseal::release::SignatureKind::Oms
-        {
-            url_signature = Some(s);
-        } else {
-            attestations = Some(sig.clone());
-        }
-    } else if let Some(sig) = &signature {
-        if weightseal::release::signature_kind(sig)? == weightseal::release::SignatureKind::Oms {
-            let dir = dir
-                .as_deref()
-                .context("an OpenSSF model signing bundle is verified against a model directory")?;
-            if policy.is_some() {
-                anyhow::bail!("--policy judges weightseal attestations; an OpenSSF model signing bundle is checked with --key, --certificate-chain or --identity");
-            }
-            let check = attest::oms_check(
-                &keys,
-                &certificate_chain,
-                identity
-                    .as_deref()
-                    .zip(identity_provider.as_deref())
-                    .map(|(i, p)| (i, p, trusted_root.as_deref())),
-            )?;
-            if log_policy.is_some() {
-                anyhow::bail!("--log-key checks the transparency log proof of a weightseal release; an OpenSSF model signing bundle is not logged");
-            }
-            let ask = weightseal::release::Ask {
-                trust: weightseal::release::Trust::given_or_store(None, check.is_none()),
-                pins,
-                unsigned,
-                now: weightseal::attest::time::Timestamp::now(),
-                log: None,
-            };
-            let release = weightseal::release::Release::Oms {
-                dir,
-                signature: sig,
-                check: check.as_ref(),
-                ignore_paths: &ignore_paths,
-                ignore_git: !no_ignore_git_paths,
-            };
-            let verdict = weightseal::release::verify(release, &ask, &NoProgress)
-                .with_context(|| format!("verifying {}", dir.display()))?;
-            return render::render_verdict(
-                &verdict,
-                &render::Shown {
-                    signature: Some(sig),
-                    ..Default::default()
-                },
-                json,
-            );
-        }
-        attestations = Some(sig.clone());
+    if tensors && url.is_some() {
+        anyhow::bail!("--tensors needs a directory, not --url");
     }
-    let ask = weightseal::release::Ask {
-        trust: weightseal::release::Trust::given_or_store(given, true),
-        pins,
-        unsigned,
-        now: weightseal::attest::time::Timestamp::now(),
-        log: log_policy,
+    let ask = trust.ask(integrity_only, &oms)?;
+    let remote = url
+        .as_deref()
+        .map(|u| weightseal::fetch::Remote::new(u, net.options()))
+        .transpose()?;
+    let hf = hf.as_deref().map(weightseal::hf::parse_repo).transpose()?;
+    let source = match (&dir, &remote, &hf) {
+        (Some(d), _, _) => Source::Local(d),
+        (None, Some(r), _) => Source::Remote(r),
+        (None, None, Some((repo, rev))) => Source::HfSnapshot {
+            repo,
+            revision: rev.as_deref(),
+            cache: None,
+        },
+        (None, None, None) => anyhow::bail!("give a directory, --url or --hf"),
     };
-    let (mut verdict, bundle_lines) = match (&dir, &url) {
-        (Some(model), _) => {
-            let t = target(model, manifest.as_deref().map(Path::new))?;
-            let (dir, path) = (&t.dir, t.manifest.clone());
-            let m = if manifest.is_some() {
-                read_given_manifest(&path)?
-            } else {
-                read_manifest(&path)?
-            };
-            let lines = weightseal::attest::bundle::read(&attest::bundle_path(
-                &path,
-                attestations.as_deref(),
-            ))?;
-            let opts = VerifyOptions {
-                mode: if tensors { Mode::Tensors } else { Mode::Files },
-                extra: if allow_extra {
-                    ExtraFiles::Allow
-                } else {
-                    ExtraFiles::Reject
-                },
-                symlinks: symlinks(follow_symlinks),
-                exclude: vec![path.clone()],
-                only: t.only.clone(),
-            };
-            let proof = match ask.log {
-                Some(_) => read_log_proof(&weightseal::path::log_proof_for(&path))?,
-                None => None,
-            };
-            let bar = Bar::new("verifying");
-            let release = weightseal::release::Release::Local {
-                dir,
-                manifest: &m,
-                attestations: &lines,
-                opts: &opts,
-                log_proof: proof.as_deref(),
-            };
-            let v = weightseal::release::verify(release, &ask, bar.progress())
-                .with_context(|| format!("verifying {}", dir.display()))?;
-            bar.finish();
-            (v, lines)
-        }
-        (None, Some(url)) => {
-            if tensors {
-                anyhow::bail!("--tensors needs a directory, not --url");
-            }
-            let remote = weightseal::fetch::Remote::new(url, net.options())?;
-            let (m, _) = weightseal::release::remote_manifest(
-                &remote,
-                manifest.as_deref(),
-                net.manifest_limit(),
-            )?;
-            // The publisher's attestations: --attestations, or beside a local --manifest, or
-            // the mirror's own.
-            let source = weightseal::release::attestations_source(
-                attestations
-                    .as_ref()
-                    .map(|p| p.to_string_lossy())
-                    .as_deref(),
-                manifest.as_deref(),
-            );
-            let (lines, _) =
-                weightseal::release::remote_bundle(&remote, source.as_deref(), net.bundle_limit())?;
-            let proof = match ask.log {
-                Some(_) => remote.get_document(
-                    &remote.url_for(weightseal::path::LOG_PROOF_FILE),
-                    weightseal::log::proof::MAX_PROOF_LEN as u64,
-                )?,
-                None => None,
-            };
-            // Signatures, pins and the log proof are judged before any weight byte is
-            // requested.
-            let before = weightseal::release::verify(
-                weightseal::release::Release::Manifest {
-                    manifest: &m,
-                    attestations: &lines,
-                    log_proof: proof.as_deref(),
-                },
-                &ask,
-                &NoProgress,
-            )?;
-            if !before.ok() {
-                return render::render_verdict(
-                    &before,
-                    &render::Shown {
-                        attestations: lines.len(),
-                        ..Default::default()
-                    },
-                    json,
-                );
-            }
-            let bar = Bar::new("verifying");
-            let report = weightseal::fetch::verify_remote(&remote, &m, sample, bar.progress());
-            bar.finish();
-            let oms_text = weightseal::release::remote_signature(
-                &remote,
-                url_signature.as_deref(),
-                net.bundle_limit(),
-            )?;
-            let release = weightseal::release::Release::Checked {
-                manifest: &m,
-                attestations: &lines,
-                files: report,
-                signature: oms_text.as_deref(),
-                log_proof: proof.as_deref(),
-            };
-            let v = weightseal::release::verify(release, &ask, &NoProgress)?;
-            (v, lines)
-        }
-        (None, None) => anyhow::bail!("give a directory or --url"),
+    let locators = Locators {
+        manifest: manifest.clone(),
+        attestations: attestations.map(|p| p.display().to_string()),
+        signature: signature.as_ref().map(|p| p.display().to_string()),
+        manifest_limit: net.manifest_limit(),
+        bundle_limit: net.bundle_limit(),
     };
+    let ev = gather(&source, &locators).map_err(gather_failure)?;
+    if let (Some((repo, _)), Place::Local { dir, .. }) = (&hf, &ev.place) {
+        eprintln!("weightseal: {repo}: snapshot {}", dir.display());
+    }
+    let how = CheckOptions {
+        mode: if tensors { Mode::Tensors } else { Mode::Files },
+        extra: if allow_extra {
+            ExtraFiles::Allow
+        } else {
+            ExtraFiles::Reject
+        },
+        follow_symlinks,
+        sample,
+        ignore_paths,
+        ignore_git: !no_ignore_git_paths,
+    };
+    let bar = Bar::new("verifying");
+    let mut verdict =
+        weightseal::release::verify(&ev, &ask, &how, bar.progress()).map_err(release_failure)?;
+    bar.finish();
     // With the original at hand: the exact bytes of each modified file.
     if let (Some(orig), Some(model), Some(files)) = (&original, &dir, verdict.files.as_mut()) {
         let (t, o) = (target(model, None)?, target(orig, None)?);
@@ -1281,16 +1149,74 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
         };
         files.exact = weightseal::verify::exact_bytes(files, &locate)?;
     }
+    let shown_signature = match &ev.signed {
+        weightseal::evidence::Signed::Oms(s) => Some(s.path.as_path()),
+        _ => None,
+    };
     render::render_verdict(
         &verdict,
         &render::Shown {
-            sample,
-            attestations: bundle_lines.len(),
-            self_served: url.is_some() && manifest.as_deref().is_none_or(|p| p.starts_with("http")),
-            ..Default::default()
+            signature: shown_signature,
         },
         json,
     )
+}
+
+/// A gathering failure, with the advice of the command line.
+fn gather_failure(e: GatherError) -> anyhow::Error {
+    match e {
+        // A missing or unreadable local manifest: say what is there and what to do.
+        GatherError::NoManifest {
+            origin,
+            given: false,
+        } if !origin.starts_with("http") => match read_manifest(Path::new(&origin)) {
+            Err(e) => e,
+            Ok(_) => anyhow::anyhow!("no manifest at {origin}"),
+        },
+        GatherError::NoManifest {
+            origin,
+            given: true,
+        } if !origin.starts_with("http") => Failure::new(
+            "manifest",
+            format!("cannot read manifest {origin}: no such file"),
+        )
+        .into(),
+        GatherError::NoManifest { origin, .. } => Failure::new(
+            "manifest",
+            format!("{origin}: the server has no manifest (HTTP 404); give the publisher's with --manifest PATH|URL"),
+        )
+        .into(),
+        GatherError::Manifest {
+            path: Some(p),
+            source,
+            ..
+        } => match read_manifest(&p) {
+            Err(e) => e,
+            Ok(_) => anyhow::Error::new(*source).context(format!("invalid manifest {}", p.display())),
+        },
+        GatherError::NoCache => Failure::new(
+            "io",
+            "no Hugging Face cache: set HF_HUB_CACHE or HF_HOME".into(),
+        )
+        .into(),
+        e => e.into(),
+    }
+}
+
+/// A judging failure, with the advice of the command line.
+fn release_failure(e: weightseal::release::ReleaseError) -> anyhow::Error {
+    use weightseal::release::ReleaseError as R;
+    let advice = match &e {
+        R::NoOmsCheck => "pass the signer's public key (--key PUB), the certificates you trust (--certificate-chain CA.pem) or a Sigstore identity (--identity ID --identity-provider URL), or add the publisher with `weightseal trust add`",
+        R::PolicyForOms => "--policy judges weightseal attestations; check an OpenSSF bundle with --key, --certificate-chain or --identity",
+        R::LogForOms => "--log-key checks the transparency log proof of a weightseal release; an OpenSSF model signing bundle is not logged",
+        _ => "",
+    };
+    if advice.is_empty() {
+        e.into()
+    } else {
+        anyhow::Error::new(e).context(advice)
+    }
 }
 
 fn fetch_cmd(a: FetchArgs) -> Result<Outcome> {
@@ -1301,21 +1227,13 @@ fn fetch_cmd(a: FetchArgs) -> Result<Outcome> {
         manifest,
         attestations,
         signature,
-        keys,
-        policy,
-        allow_unsigned,
         net,
         allow_extra,
-        pin_model,
-        pin_digest,
+        allow_unsigned,
         json,
-        log,
+        trust,
     } = a;
-    let pins = weightseal::release::Pins {
-        model: pin_model,
-        digest: pin_digest,
-    };
-    let log_policy = log.policy(None)?;
+    let ask = trust.ask(allow_unsigned, &OmsArgs::default())?;
     let mut opts = net.options();
     if no_fsync {
         opts.durability = weightseal::fetch::Durability::PageCache;
@@ -1323,21 +1241,20 @@ fn fetch_cmd(a: FetchArgs) -> Result<Outcome> {
     if allow_extra {
         opts.extra = ExtraFiles::Allow;
     }
-    fetch::run(
-        &url,
-        &dest,
-        manifest.as_deref(),
-        attestations.as_deref(),
-        signature.as_deref(),
-        log_policy,
-        &keys,
-        policy.as_deref(),
-        allow_unsigned,
-        &pins,
-        (net.manifest_limit(), net.bundle_limit()),
-        &opts,
-        json,
-    )
+    let remote = weightseal::fetch::Remote::new(&url, opts)?;
+    let locators = Locators {
+        manifest,
+        attestations,
+        signature,
+        manifest_limit: net.manifest_limit(),
+        bundle_limit: net.bundle_limit(),
+    };
+    let ev = gather(&Source::Remote(&remote), &locators).map_err(gather_failure)?;
+    let bar = Bar::new("fetching");
+    let verdict =
+        weightseal::release::fetch(&ev, &ask, &dest, bar.progress()).map_err(release_failure)?;
+    bar.finish();
+    fetch::render(&verdict, &dest, ask.trust(), json)
 }
 
 fn sign_cmd(a: SignCommandArgs) -> Result<Outcome> {
@@ -1630,22 +1547,6 @@ fn looks_like_weights(file: &Path) -> bool {
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
         .is_ok()
         && &magic == b"GGUF"
-}
-
-/// A manifest the user named with --manifest: a missing one is just that.
-fn read_given_manifest(path: &Path) -> Result<Manifest> {
-    match Manifest::read_file(path) {
-        Err(manifest::ManifestError::Io { source, .. })
-            if source.kind() == std::io::ErrorKind::NotFound =>
-        {
-            Err(Failure::new(
-                "manifest",
-                format!("cannot read manifest {}: no such file", path.display()),
-            )
-            .into())
-        }
-        _ => read_manifest(path),
-    }
 }
 
 pub(crate) fn read_manifest(path: &Path) -> Result<Manifest> {

@@ -1,6 +1,6 @@
 //! Rendering library results as text (b3sum `--check` style) and JSON.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use weightseal::diff::{ManifestDiff, TensorDiff};
 use weightseal::manifest::{Manifest, FORMAT_VERSION};
@@ -430,12 +430,6 @@ pub fn report_lines(r: &Report) -> String {
 /// What the command line adds to a verdict when it renders it.
 #[derive(Default)]
 pub struct Shown<'a> {
-    /// `verify --url --sample F`.
-    pub sample: Option<f64>,
-    /// Attestations present (to say they went unchecked).
-    pub attestations: usize,
-    /// The manifest came from the server being checked.
-    pub self_served: bool,
     /// The OMS bundle file.
     pub signature: Option<&'a std::path::Path>,
 }
@@ -470,7 +464,7 @@ fn counts(r: &Report) -> String {
 /// The stderr lines of a verdict. The first says what the user must know: verified, or NOT
 /// verified and why. Success words come only from [`Verdict::ok`]; the lines after a refusal
 /// give details without them.
-pub fn verdict_lines(v: &Verdict, shown: &Shown) -> Vec<String> {
+pub fn verdict_lines(v: &Verdict) -> Vec<String> {
     let name = if v.name.is_empty() {
         "the release".to_string()
     } else {
@@ -509,25 +503,23 @@ pub fn verdict_lines(v: &Verdict, shown: &Shown) -> Vec<String> {
                 v.manifest_digest.map(|d| d.to_hex()).unwrap_or_default()
             ),
         };
-        out.push(format!(
-            "weightseal: {name} verified{mode}: {what} match {against}"
-        ));
+        // Success words only for what was shown: "verified" when a signature vouched or the
+        // digest was pinned; integrity only says so and nothing more.
         match v.vouched {
-            Vouched::Checked => {
-                if let Some(s) = &v.signatures {
-                    out.push(format!("weightseal: trust policy met ({})", roles(s)));
-                }
-            }
-            Vouched::NotGiven => out.push(if shown.attestations == 0 {
-                "weightseal: WARNING: signatures NOT checked: no --key or --policy given and no trust store, so this only shows that the files match the manifest beside them, which whoever changed the files could have regenerated (`weightseal trust add KEY --model PATTERN` trusts a publisher)".to_string()
-            } else {
-                format!("weightseal: WARNING: {} attestation(s) present and NOT checked: no --key or --policy given and no trust store, so this only shows that the files match the manifest beside them, which whoever changed the files could have regenerated; pass --key PUB or --policy POLICY to check who signed it", shown.attestations)
-            }),
-            Vouched::DigestPinned => out.push("weightseal: signatures NOT checked (no key or trust store entry for this model); the manifest is the one the --digest pin names".to_string()),
-            Vouched::IntegrityOnly => out.push("weightseal: integrity only (as asked): signatures NOT checked, so this only shows that the files match the manifest beside them".to_string()),
-            Vouched::NoTrustedKey => {}
+            Vouched::IntegrityOnly => out.push(format!(
+                "weightseal: {name} integrity only{mode}: {what} match {against}; signatures NOT checked (as asked), so this shows only that the files match this manifest, which whoever changed the files could have regenerated"
+            )),
+            Vouched::DigestPinned => out.push(format!(
+                "weightseal: {name} verified{mode}: {what} match {against}, the one the --digest pin names (signatures NOT checked)"
+            )),
+            _ => out.push(format!(
+                "weightseal: {name} verified{mode}: {what} match {against}"
+            )),
         }
-        if v.vouched != Vouched::Checked && shown.self_served {
+        if let (Vouched::Checked, Some(s)) = (v.vouched, &v.signatures) {
+            out.push(format!("weightseal: trust policy met ({})", roles(s)));
+        }
+        if v.vouched != Vouched::Checked && v.self_served {
             out.push("weightseal: note: the manifest comes from the server being checked and no key vouches for it: this shows the server is self-consistent, not that it serves the publisher's release".to_string());
         }
     } else {
@@ -562,7 +554,7 @@ pub fn verdict_lines(v: &Verdict, shown: &Shown) -> Vec<String> {
             }
         }
         if v.vouched == Vouched::NoTrustedKey {
-            out.push(format!("weightseal: to trust a publisher for this name: `weightseal trust add KEY.pub --model {:?}`, or pass --key PUB; --integrity-only checks the files against the manifest alone", v.name));
+            out.push(format!("weightseal: to trust a publisher for this name: `weightseal trust add KEY.pub --model {:?}`, or pass --key PUB or --policy POLICY; --digest HEX pins a manifest learned out of band; --integrity-only checks the files against the manifest alone", v.name));
         }
     }
     if !v.trust_store.is_empty() {
@@ -571,7 +563,7 @@ pub fn verdict_lines(v: &Verdict, shown: &Shown) -> Vec<String> {
             v.trust_store.join(", ")
         ));
     }
-    if let Some(f) = shown.sample {
+    if let Some(f) = v.sample.filter(|_| v.files.is_some()) {
         out.push(format!(
             "weightseal: SAMPLE: checked a random {:.1}% of each file's chunks, not every byte",
             f * 100.0
@@ -608,66 +600,10 @@ fn roles(r: &weightseal::attest::policy::PolicyReport) -> String {
         .join(", ")
 }
 
-/// A verdict as JSON: the files report's fields at the top level (as before), with the name,
-/// the digest, who vouched, the signatures, the pins, the reasons and `ok` from the verdict.
-pub fn verdict_json(v: &Verdict, shown: &Shown) -> Value {
-    let mut j = match &v.files {
-        Some(r) => {
-            let mut j = serde_json::to_value(r).expect("report serializes");
-            // Each file entry of a sampled check says how much of it was read.
-            if let Some(files) = j["files"].as_array_mut() {
-                for f in files {
-                    let path = f["path"].as_str().unwrap_or_default().to_string();
-                    if let Some(x) = r.sampled(&path) {
-                        f["sampled"] = json!({"checked": x.checked, "chunks": x.chunks});
-                    }
-                }
-            }
-            j
-        }
-        None => json!({"files": [], "checked": false}),
-    };
-    j["name"] = json!(v.name);
-    j["manifest_digest"] = json!(v.manifest_digest.map(|d| d.to_hex()));
-    j["format"] = json!(v.format);
-    j["vouched"] = json!(v.vouched);
-    j["signatures"] = json!(if v.vouched == Vouched::Checked {
-        "checked"
-    } else {
-        "not-checked"
-    });
-    if let Some(s) = &v.signatures {
-        j["attestations"] = serde_json::to_value(s).expect("report serializes");
-    }
-    if let Some(o) = &v.oms {
-        let mut s = serde_json::to_value(o).expect("report serializes");
-        s["format"] = json!("oms");
-        if let Some(p) = shown.signature {
-            s["path"] = json!(p.display().to_string());
-        }
-        j["signature"] = s;
-    }
-    if !v.pins.is_empty() {
-        j["pins"] = serde_json::to_value(&v.pins).expect("problems serialize");
-    }
-    if !v.trust_store.is_empty() {
-        j["trust_store"] = json!(v.trust_store);
-    }
-    if let Some(l) = &v.log {
-        j["log"] = serde_json::to_value(l).expect("a log check serializes");
-    }
-    if let Some(f) = shown.sample {
-        j["sample"] = json!(f);
-    }
-    j["reasons"] = json!(v.reasons);
-    j["ok"] = json!(v.ok());
-    j
-}
-
 /// Prints a release's verdict (text or JSON) and picks the exit code from [`Verdict::ok`].
 pub fn render_verdict(v: &Verdict, shown: &Shown, json: bool) -> anyhow::Result<super::Outcome> {
     if json {
-        outln!("{}", serde_json::to_string_pretty(&verdict_json(v, shown))?);
+        outln!("{}", serde_json::to_string_pretty(&v.to_json())?);
     } else {
         out!("{}", super::attest::pin_lines(&v.pins));
         if let Some(f) = &v.files {
@@ -705,7 +641,7 @@ pub fn render_verdict(v: &Verdict, shown: &Shown, json: bool) -> anyhow::Result<
             out!("{}", log_line(l));
         }
     }
-    for line in verdict_lines(v, shown) {
+    for line in verdict_lines(v) {
         eprintln!("{line}");
     }
     Ok(if v.ok() {

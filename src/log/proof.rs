@@ -43,17 +43,21 @@ pub struct TlogProof {
 }
 
 /// What a verifier demands of a proof: the log's key, and cosignatures by at least `quorum`
-/// of `witnesses`.
+/// of `witnesses`. Made only by [`LogPolicy::new`], which holds every rule of the requirement,
+/// so no caller can skip one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogPolicy {
-    pub log: VerifierKey,
-    pub witnesses: Vec<VerifierKey>,
-    pub quorum: usize,
+    log: VerifierKey,
+    witnesses: Vec<VerifierKey>,
+    quorum: usize,
 }
 
 impl LogPolicy {
     /// A requirement: the log's key (type 0x01), witnesses' keys (type 0x04), and a quorum of
-    /// at most the witnesses given.
+    /// at most the witnesses given. A witness key may be listed once: the same public key under
+    /// a second name (a cosignature/v1 signature does not cover the name, so it could be shown
+    /// under both) or the log's own key as a witness is refused, so `quorum` always counts
+    /// distinct keys.
     pub fn new(
         log: VerifierKey,
         witnesses: Vec<VerifierKey>,
@@ -69,6 +73,18 @@ impl LogPolicy {
                 "{w} is not a witness's cosignature/v1 key (type 0x04)"
             )));
         }
+        if let Some(w) = witnesses.iter().find(|w| w.key == log.key) {
+            return Err(LogError::Key(format!(
+                "the witness {w} has the log's own public key: a log cannot witness itself"
+            )));
+        }
+        for (i, w) in witnesses.iter().enumerate() {
+            if let Some(first) = witnesses[..i].iter().find(|x| x.key == w.key) {
+                return Err(LogError::Key(format!(
+                    "the witnesses {first} and {w} have the same public key: each witness counts once, list it once"
+                )));
+            }
+        }
         if quorum > witnesses.len() {
             return Err(LogError::Key(format!(
                 "a quorum of {quorum} with {} witness(es)",
@@ -80,6 +96,21 @@ impl LogPolicy {
             witnesses,
             quorum,
         })
+    }
+
+    /// The log's verifier key.
+    pub fn log(&self) -> &VerifierKey {
+        &self.log
+    }
+
+    /// The witnesses whose cosignatures count.
+    pub fn witnesses(&self) -> &[VerifierKey] {
+        &self.witnesses
+    }
+
+    /// How many distinct witnesses must have cosigned.
+    pub fn quorum(&self) -> usize {
+        self.quorum
     }
 }
 
@@ -192,10 +223,19 @@ impl TlogProof {
             );
             match note.verify(&known) {
                 Ok((verified, _)) => {
+                    // Counted by distinct public key (the policy lists each key once).
+                    let mut keys: Vec<[u8; 32]> = Vec::new();
                     for s in verified {
-                        let n = format!("{}+{:08x}", s.name(), s.id());
-                        if !witnesses.contains(&n) {
-                            witnesses.push(n);
+                        let Some(w) = policy
+                            .witnesses
+                            .iter()
+                            .find(|w| w.name == s.name() && w.id() == s.id())
+                        else {
+                            continue;
+                        };
+                        if !keys.contains(&w.key) {
+                            keys.push(w.key);
+                            witnesses.push(format!("{}+{:08x}", s.name(), s.id()));
                         }
                     }
                 }

@@ -491,11 +491,7 @@ mod tests {
         }
         let (_, cp) = log.checkpoint(&vkey).unwrap();
         assert_eq!(cp.size(), 557);
-        let policy = LogPolicy {
-            log: vkey.clone(),
-            witnesses: vec![],
-            quorum: 0,
-        };
+        let policy = LogPolicy::new(vkey.clone(), vec![], 0).unwrap();
         for i in [0u64, 1, 255, 256, 300, 556] {
             let p = log.proof(i, &all[i as usize]).unwrap();
             let back = crate::log::TlogProof::parse(&p.encode()).unwrap();

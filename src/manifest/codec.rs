@@ -3,8 +3,6 @@
 //! conversion with field-level errors (no value tree; see `crate::cbor`), then re-encoding and
 //! comparing, so that one manifest has exactly one encoding.
 
-use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
 use crate::cbor::{self, Item, Seq, Writer};
@@ -145,18 +143,21 @@ impl Manifest {
             path: path.to_path_buf(),
             source,
         };
-        let f = File::open(path).map_err(io_err)?;
-        let len = f.metadata().map_err(io_err)?.len();
-        if len > MAX_MANIFEST_LEN {
-            return Err(ManifestError::TooLarge {
-                len,
-                max: MAX_MANIFEST_LEN,
-            });
-        }
-        let mut bytes = Vec::with_capacity(len as usize);
-        f.take(MAX_MANIFEST_LEN + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io_err)?;
+        // A regular file only (a named pipe is refused, never waited on), at most the bound.
+        let bytes = match crate::fsutil::read_regular(path, MAX_MANIFEST_LEN) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Err(io_err(std::io::Error::from(std::io::ErrorKind::NotFound))),
+            Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                let len = std::fs::metadata(path)
+                    .map(|m| m.len())
+                    .unwrap_or(MAX_MANIFEST_LEN + 1);
+                return Err(ManifestError::TooLarge {
+                    len,
+                    max: MAX_MANIFEST_LEN,
+                });
+            }
+            Err(e) => return Err(io_err(e)),
+        };
         Manifest::decode(&bytes)
     }
 }

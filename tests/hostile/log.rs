@@ -38,11 +38,7 @@ fn log_with(n: u64) -> Log {
         _tmp: tmp,
         dir,
         key,
-        policy: LogPolicy {
-            log: vkey,
-            witnesses: vec![],
-            quorum: 0,
-        },
+        policy: LogPolicy::new(vkey, vec![], 0).unwrap(),
     }
 }
 
@@ -92,7 +88,7 @@ fn oversized_proofs_checkpoints_and_entries_are_refused_before_parsing() {
     let err = TlogProof::parse(&big).unwrap_err().to_string();
     assert!(err.contains("longer than"), "{err}");
     let l = log_with(1);
-    let err = weightseal::log::store::open_checkpoint(&big, &l.policy.log)
+    let err = weightseal::log::store::open_checkpoint(&big, l.policy.log())
         .unwrap_err()
         .to_string();
     assert!(err.contains("longer than 1 MiB"), "{err}");
@@ -104,7 +100,7 @@ fn oversized_proofs_checkpoints_and_entries_are_refused_before_parsing() {
         ..entry(1)
     };
     assert!(l.dir.add(l.key.clone(), &[huge.encode()], &[]).is_err());
-    let (_, cp) = l.dir.checkpoint(&l.policy.log).unwrap();
+    let (_, cp) = l.dir.checkpoint(l.policy.log()).unwrap();
     assert_eq!(cp.size(), 1);
 }
 
@@ -130,7 +126,7 @@ fn a_server_that_lies_about_tile_contents_is_caught_by_the_monitor() {
         );
     });
     let state = root.with_file_name("monitor.json");
-    let r = weightseal::log::monitor::monitor(&url, &l.policy.log, "org/*", &[], &state).unwrap();
+    let r = weightseal::log::monitor::monitor(&url, l.policy.log(), "org/*", &[], &state).unwrap();
     assert!(r.ok && r.entries.len() == 3, "{r:?}");
     // Two more entries; then the server's bundle has entry 4 swapped for another release.
     l.dir
@@ -145,7 +141,7 @@ fn a_server_that_lies_about_tile_contents_is_caught_by_the_monitor() {
     lied[at..at + good.len()].copy_from_slice(&evil);
     fs::write(&bundle, &lied).unwrap();
     let before = fs::read(&state).unwrap();
-    let r = weightseal::log::monitor::monitor(&url, &l.policy.log, "org/*", &[], &state).unwrap();
+    let r = weightseal::log::monitor::monitor(&url, l.policy.log(), "org/*", &[], &state).unwrap();
     assert!(!r.ok, "{r:?}");
     assert!(r.problems[0].contains("a fork"), "{r:?}");
     assert_eq!(
@@ -155,7 +151,7 @@ fn a_server_that_lies_about_tile_contents_is_caught_by_the_monitor() {
     );
     // The honest bundle again: the monitor goes on.
     fs::write(&bundle, &b).unwrap();
-    let r = weightseal::log::monitor::monitor(&url, &l.policy.log, "org/*", &[], &state).unwrap();
+    let r = weightseal::log::monitor::monitor(&url, l.policy.log(), "org/*", &[], &state).unwrap();
     assert!(r.ok && r.size == 5, "{r:?}");
 }
 
@@ -168,7 +164,7 @@ fn a_witness_refuses_what_tlog_witness_says_to_refuse() {
     let w = Witness::open(
         "w.test",
         Arc::new(PrivateKey::from_seed(&[9; 32])),
-        vec![l.policy.log.clone()],
+        vec![l.policy.log().clone()],
         &state,
     )
     .unwrap();

@@ -60,6 +60,7 @@ fn tensor_mode_fails_a_copy_with_a_swapped_chat_template_and_context_length() {
         "--tensors",
         "--manifest",
         s(&manifest),
+        "--integrity-only",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
@@ -77,6 +78,7 @@ fn tensor_mode_fails_a_copy_with_a_swapped_chat_template_and_context_length() {
         "--tensors",
         "--manifest",
         s(&manifest),
+        "--integrity-only",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }

@@ -253,26 +253,36 @@ fn verify_pinned_to_a_digest_refuses_a_regenerated_manifest() {
     );
 }
 
+/// One rule for every front end: with no trust at all, a release is refused (an attacker's
+/// re-signed copy is just such a release); integrity only is given only when asked, and its
+/// words never say "verified".
 #[test]
-fn verify_without_keys_says_signatures_were_not_checked() {
+fn verify_without_trust_refuses_and_integrity_only_never_says_verified() {
     let r = Release::new("org/m");
-    let o = ws(&["verify", s(&r.model)]);
-    assert_eq!(o.status.code(), Some(0));
-    assert!(
-        crate::common::stderr(&o).contains("WARNING: signatures NOT checked"),
-        "{}",
-        text(&o)
-    );
     r.sign("pub", &[]);
-    let o = ws(&["verify", s(&r.model), "--json"]);
-    assert_eq!(o.status.code(), Some(0));
+    let o = ws(&["verify", s(&r.model)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = crate::common::stderr(&o);
     assert!(
-        crate::common::stderr(&o).contains("WARNING: 1 attestation(s) present and NOT checked"),
+        err.starts_with("weightseal: org/m NOT verified: nobody vouches for its manifest: no trust is configured"),
         "{}",
         text(&o)
     );
+    assert!(!err.contains("org/m verified"), "{}", text(&o));
+    let o = ws(&["verify", s(&r.model), "--integrity-only", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = crate::common::stderr(&o);
+    assert!(
+        err.starts_with("weightseal: org/m integrity only:")
+            && err.contains("signatures NOT checked"),
+        "{}",
+        text(&o)
+    );
+    assert!(!err.contains("verified"), "{}", text(&o));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(j["signatures"], "not-checked");
+    assert_eq!(j["vouched"], "integrity-only");
+    assert_eq!(j["signatures"], serde_json::Value::Null);
+    assert_eq!(j["ok"], true);
 }
 
 #[test]
