@@ -160,6 +160,24 @@ def sharded(tmp_path, keys) -> tuple:
     return cache, snap, ref
 
 
+def test_the_publishers_manifest_given_separately_describes_the_sharded_snapshot(sharded, keys, tmp_path):
+    # The docstring invites manifest= (the publisher's, downloaded separately): it describes
+    # the snapshot wherever it lies, for the loader as for verify_snapshot.
+    cache_dir, snap, ref = sharded
+    elsewhere = tmp_path / "from-the-publisher"
+    elsewhere.mkdir()
+    (elsewhere / "weightseal.manifest").write_bytes((snap / "weightseal.manifest").read_bytes())
+    (elsewhere / "weightseal.intoto.jsonl").write_bytes((snap / "weightseal.intoto.jsonl").read_bytes())
+    m = elsewhere / "weightseal.manifest"
+    assert weightseal.hub.verify_snapshot("org/sharded", key=keys["acme"][1], cache_dir=cache_dir, manifest=m).ok
+    got = weightseal.hub.load_safetensors("org/sharded", key=keys["acme"][1], cache_dir=cache_dir, manifest=m)
+    assert sorted(got) == sorted(ref) and all(np.array_equal(got[k], ref[k]) for k in ref)
+    # Its attestations are the ones beside it: without them nobody vouches.
+    (elsewhere / "weightseal.intoto.jsonl").unlink()
+    with pytest.raises(weightseal.SignatureError, match="do not meet the trust"):
+        weightseal.hub.load_safetensors("org/sharded", key=keys["acme"][1], cache_dir=cache_dir, manifest=m)
+
+
 def test_a_sharded_snapshot_verifies_and_loads_every_shard(sharded, keys):
     cache_dir, snap, ref = sharded
     r = weightseal.hub.verify_snapshot("org/sharded", key=keys["acme"][1], cache_dir=cache_dir)

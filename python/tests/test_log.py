@@ -24,5 +24,8 @@ def test_a_logged_release_verifies_with_its_proof_and_fails_without(signed, keys
     with pytest.raises(weightseal.VerificationError) as e:
         weightseal.verify(signed, key=keys["acme"][1], log_key=vkey)
     assert any("transparency log" in x for x in e.value.report.reasons)
+    # The log's own key listed as a witness is refused, as by the CLI (one constructor).
+    with pytest.raises(weightseal.WeightsealError, match="not a witness's cosignature/v1 key"):
+        weightseal.verify(signed, key=keys["acme"][1], log_key=vkey, witnesses=[vkey], quorum=1)
     # Without log_key nothing changes.
     assert weightseal.verify(signed, key=keys["acme"][1]).ok

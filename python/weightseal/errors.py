@@ -40,15 +40,6 @@ class AttestationError(WeightsealError):
     """An attestation bundle could not be read at all."""
 
 
-class TrustError(WeightsealError):
-    """Nobody vouches for the manifest (no key, policy, trust store entry or digest pin) and
-    unsigned use was not allowed. ``report`` holds the verdict when there is one."""
-
-    def __init__(self, message: str, report: Optional[Any] = None) -> None:
-        super().__init__(message)
-        self.report = report
-
-
 class FetchError(WeightsealError):
     """A download failed: the URL, the server or the network."""
 
@@ -67,6 +58,12 @@ class VerificationError(WeightsealError):
     def __init__(self, message: str, report: Optional[Any] = None) -> None:
         super().__init__(message)
         self.report = report
+
+
+class TrustError(VerificationError):
+    """Nobody vouches for the manifest (no key, policy, trust store entry or digest pin) and
+    integrity only was not asked for (``allow_unsigned=True``). A refusal like every other
+    :class:`VerificationError`; ``report`` holds the verdict when there is one."""
 
 
 class SignatureError(VerificationError):

@@ -282,3 +282,50 @@ fn truncating_a_file_while_it_is_hashed_from_maps_is_an_error_not_sigbus() {
         assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");
     }
 }
+
+/// A named pipe planted at an evidence name (the manifest, the attestations, the log proof)
+/// is refused at once, never waited on: before, `verify` blocked forever on the open.
+#[test]
+fn a_named_pipe_at_an_evidence_name_is_refused_without_blocking() {
+    for name in [
+        "weightseal.manifest",
+        "weightseal.intoto.jsonl",
+        "weightseal.tlog-proof",
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("w.bin"), bytes(1000, 3)).unwrap();
+        let o = ws(&["hash", s(d.path()), "--name", "org/m"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let p = d.path().join(name);
+        let _ = fs::remove_file(&p);
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &p,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let start = Instant::now();
+        let o = Command::new("timeout")
+            .args(["20", env!("CARGO_BIN_EXE_weightseal"), "verify"])
+            .arg(d.path())
+            .args(["--integrity-only", "--log-key", LOG_VKEY])
+            .output()
+            .unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "{name}: it waited"
+        );
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", text(&o));
+        assert!(
+            text(&o).contains("not a regular file (a named pipe, socket or device)")
+                && text(&o).contains(name),
+            "{name}: {}",
+            text(&o)
+        );
+    }
+}
+
+/// A log verifier key (any will do: the proof is never reached).
+const LOG_VKEY: &str = "example.test/log+b9e8857c+AegYX1YphEN9eQJlv1lkFaKltz0e3zf4zDj83wXChm+l";
