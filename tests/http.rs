@@ -323,6 +323,7 @@ fn verify_url_full_and_sampled() {
         "--sample",
         "0.2",
         "--json",
+        "--integrity-only",
     ]);
     let j: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["sample"], 0.2);
