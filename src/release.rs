@@ -653,7 +653,24 @@ pub fn fetch(
     }
     let mut v = admitted;
     let report = crate::fetch::fetch(remote, &w.manifest, dest, progress)?;
-    if report.files.iter().all(|f| f.error.is_none()) {
+    let delivered = report.files.iter().all(|f| f.error.is_none());
+    // The OpenSSF model signing bundle: its files must be the files just delivered (and its
+    // signature verify, when it can be checked).
+    if let (true, Some((text, explicit))) = (delivered, &w.oms_signature) {
+        let check = served_oms_check(ask, w.manifest.name())?;
+        v.oms = Some(check_delivered_signature(
+            dest,
+            text,
+            check.as_ref(),
+            *explicit,
+        ));
+    }
+    v.download = Some(report);
+    v.checked = Checked::Download;
+    let v = v.judge();
+    // The release's evidence goes beside the files only when the fetch is verified, so that
+    // `verify DEST` never accepts a release this fetch refused.
+    if v.ok() {
         // Through the destination's handle: a link planted at these names is refused, not
         // followed or replaced.
         let dest_err = |source| ReleaseError::Destination {
@@ -671,21 +688,12 @@ pub fn fetch(
             root.write_atomic(crate::path::LOG_PROOF_FILE, p, 0o644)
                 .map_err(dest_err)?;
         }
-        // The OpenSSF model signing bundle, delivered only once the files it lists are the
-        // files just delivered (and its signature verified, when it can be checked).
-        if let Some((text, explicit)) = &w.oms_signature {
-            let check = served_oms_check(ask, w.manifest.name())?;
-            let checked = check_delivered_signature(dest, text, check.as_ref(), *explicit);
-            if checked.error.is_none() {
-                root.write_atomic(crate::path::OMS_SIGNATURE_FILE, text.as_bytes(), 0o644)
-                    .map_err(dest_err)?;
-            }
-            v.oms = Some(checked);
+        if let Some((text, _)) = &w.oms_signature {
+            root.write_atomic(crate::path::OMS_SIGNATURE_FILE, text.as_bytes(), 0o644)
+                .map_err(dest_err)?;
         }
     }
-    v.download = Some(report);
-    v.checked = Checked::Download;
-    Ok(v.judge())
+    Ok(v)
 }
 
 /// The verdict with the log proof checked, when the caller requires one.
@@ -751,6 +759,21 @@ fn oms_verdict(
             let claimed = bundle.claimed_name().unwrap_or_default();
             let resolved = ask.trust().resolve(&claimed)?;
             match resolved.policy {
+                // An OpenSSF bundle carries one signature: it cannot meet a trust that also
+                // requires other roles (an auditor) or more than one publisher.
+                Some(p)
+                    if p.thresholds
+                        .iter()
+                        .any(|(role, k)| role != "publisher" || *k > 1) =>
+                {
+                    let mut v = Verdict::new(Format::Oms, claimed, None);
+                    v.oms = Some(oms_report(
+                        Some(method),
+                        Some("the trust store's entries for this model require more than one publisher signature or other roles (an auditor), which an OpenSSF model signing bundle cannot carry".into()),
+                    ));
+                    v.trust_store = resolved.store_entries;
+                    return Ok(v);
+                }
                 Some(p) => (
                     OmsCheck::Keys(p.keys_for_role("publisher")),
                     resolved.store_entries,

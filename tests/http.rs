@@ -687,3 +687,30 @@ fn verify_url_names_the_chunk_and_the_tensors_in_it() {
         .unwrap()
         .contains(&Value::from("layer.1.weight")));
 }
+
+/// A refused fetch leaves none of the release's evidence in DEST: with a file DEST already
+/// held (an extra file), the weights verify but the fetch is refused, and no manifest or
+/// attestation lands beside them, so `verify DEST` cannot accept what the fetch refused.
+#[test]
+fn a_refused_fetch_writes_no_evidence_into_dest() {
+    let f = fixture();
+    fs::create_dir_all(&f.dest).unwrap();
+    fs::write(f.dest.join("junk"), b"planted").unwrap();
+    let o = ws(&["fetch", &f.server.base, s(&f.dest), "--key", s(&f.key_pub)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the release's evidence was not written into DEST"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!f.dest.join("weightseal.manifest").exists());
+    assert!(!f.dest.join("weightseal.intoto.jsonl").exists());
+    let o = ws(&[
+        "verify",
+        s(&f.dest),
+        "--key",
+        s(&f.key_pub),
+        "--allow-extra",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

@@ -102,8 +102,11 @@ pub fn render(verdict: &Verdict, dest: &Path, trust: &Trust, json: bool) -> Resu
                 "weightseal: verified chunks are kept in {} for a rerun",
                 dest.join(weightseal::path::PARTIAL_DIR).display()
             ),
+            Some(r) if r.extra.iter().any(|x| !x.allowed) => eprintln!(
+                "weightseal: the release's evidence was not written into DEST: remove the extra files or pass --allow-extra"
+            ),
             Some(_) => eprintln!(
-                "weightseal: `verify` would fail this directory: remove the extra files or pass --allow-extra"
+                "weightseal: the files verified against the manifest, but the release's evidence was not written into DEST"
             ),
         }
     }
