@@ -190,7 +190,9 @@ fn extra_files_fail_the_fetch_as_verify_would() {
         "{}",
         text(&o)
     );
-    assert_eq!(verify_dest(&f), 1, "verify judges DEST the same way");
+    // The refused fetch wrote no manifest beside the files: verify cannot accept DEST.
+    assert_eq!(verify_dest(&f), 2, "verify refuses DEST too");
+    assert!(!f.dest.join("weightseal.manifest").exists());
     let o = fetch(&f, &["--allow-extra"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = ws(&[
