@@ -243,7 +243,9 @@ impl Ask {
             }
         };
         let from_policy = policy.as_ref().and_then(|p| p.log.clone());
-        let trust = Trust::given_or_store(policy, o.trust_store && oms_free(&oms, has_keys));
+        // The trust store supplies trust unless the caller gave it (keys, a policy) or gave a
+        // certificate chain or an identity for an OpenSSF bundle (that is then the trust).
+        let trust = Trust::given_or_store(policy, o.trust_store && oms.is_none());
         let log = match (flags, from_policy) {
             (Some(a), Some(b)) if a != b => return Err(AskError::TwoLogRequirements),
             (Some(a), _) | (None, Some(a)) => LogRequirement::Given(a),
@@ -316,13 +318,6 @@ impl Ask {
             LogRequirement::FromStore => applied.and_then(|p| p.log.clone()),
         }
     }
-}
-
-/// Whether the trust store may supply trust: not when the caller gave a certificate chain or
-/// an identity for an OpenSSF bundle (that is the trust), nor when keys were given (then the
-/// keys are).
-fn oms_free(oms: &Option<OmsCheck>, has_keys: bool) -> bool {
-    has_keys || oms.is_none()
 }
 
 #[cfg(test)]

@@ -210,11 +210,6 @@ impl Verdict {
         self.ok
     }
 
-    /// Whether a signature was checked and vouched (not integrity only, not a digest pin).
-    pub fn signed(&self) -> bool {
-        self.ok && self.vouched == Vouched::Checked
-    }
-
     fn new(format: Format, name: String, manifest_digest: Option<Digest>) -> Verdict {
         Verdict {
             ok: false,
@@ -495,8 +490,13 @@ fn unvouched(ask: &Ask) -> Vouched {
 }
 
 /// The manifest of a weightseal release against the trust, the pins and the log: the verdict
-/// before any weight byte.
-fn admit_weightseal(w: &Weightseal, ask: &Ask) -> Result<Verdict, ReleaseError> {
+/// before any weight byte (not yet judged), and how an OpenSSF bundle served with the release
+/// is checked: the caller's method, else the publisher keys of the trust that applies to the
+/// model (resolved once, here).
+fn admit_weightseal(
+    w: &Weightseal,
+    ask: &Ask,
+) -> Result<(Verdict, Option<OmsCheck>), ReleaseError> {
     let m = &w.manifest;
     let resolved = ask.trust().resolve(m.name())?;
     let mut v = Verdict::new(Format::Weightseal, m.name().to_string(), Some(m.digest()));
@@ -520,31 +520,24 @@ fn admit_weightseal(w: &Weightseal, ask: &Ask) -> Result<Verdict, ReleaseError> 
         None => v.vouched = unvouched(ask),
     }
     v.trust_store = resolved.store_entries;
-    Ok(v)
+    let oms_check = match ask.oms_check() {
+        Some(c) => Some(c.clone()),
+        None => resolved
+            .policy
+            .map(|p| OmsCheck::Keys(p.keys_for_role("publisher"))),
+    };
+    Ok((v, oms_check))
 }
 
 /// Judges a release's manifest alone — trust, pins, the log proof — before any weight byte is
 /// read: the verified loader reads each tensor afterwards and checks it against this manifest.
 pub fn admit(ev: &Evidence, ask: &Ask) -> Result<Verdict, ReleaseError> {
     match &ev.signed {
-        Signed::Weightseal(w) => Ok(admit_weightseal(w, ask)?.judge()),
+        Signed::Weightseal(w) => Ok(admit_weightseal(w, ask)?.0.judge()),
         Signed::Oms(_) => Err(ReleaseError::Unsupported(
             "an OpenSSF model signing bundle is judged with the files it signs, not alone",
         )),
     }
-}
-
-/// The publisher keys that check an OpenSSF bundle served with a weightseal release: the
-/// caller's method, else the publisher keys of the trust that applies to the model.
-fn served_oms_check(ask: &Ask, name: &str) -> Result<Option<OmsCheck>, ReleaseError> {
-    if let Some(c) = ask.oms_check() {
-        return Ok(Some(c.clone()));
-    }
-    Ok(ask
-        .trust()
-        .resolve(name)?
-        .policy
-        .map(|p| OmsCheck::Keys(p.keys_for_role("publisher"))))
 }
 
 /// Judges a release: admission (trust, pins, log), then its files — on disk, or streamed from
@@ -557,12 +550,7 @@ pub fn verify(
     progress: &dyn Progress,
 ) -> Result<Verdict, ReleaseError> {
     match (&ev.signed, &ev.place) {
-        (
-            Signed::Oms(sig),
-            Place::Local {
-                dir, snapshot: _, ..
-            },
-        ) => {
+        (Signed::Oms(sig), Place::Local { dir, .. }) => {
             if ask.policy_given() {
                 return Err(ReleaseError::PolicyForOms);
             }
@@ -583,7 +571,7 @@ pub fn verify(
                 snapshot,
             },
         ) => {
-            let mut v = admit_weightseal(w, ask)?;
+            let (mut v, _) = admit_weightseal(w, ask)?;
             let opts = VerifyOptions {
                 mode: how.mode,
                 extra: how.extra,
@@ -600,7 +588,7 @@ pub fn verify(
             Ok(v.judge())
         }
         (Signed::Weightseal(w), Place::Remote(remote)) => {
-            let mut v = admit_weightseal(w, ask)?;
+            let (mut v, check) = admit_weightseal(w, ask)?;
             v.self_served = ev.self_served();
             v.sample = how.sample;
             let admitted = v.judge();
@@ -615,11 +603,11 @@ pub fn verify(
                 progress,
             ));
             v.checked = Checked::Files;
-            if let Some((text, _)) = &w.oms_signature {
-                let check = served_oms_check(ask, w.manifest.name())?;
+            if let Some((text, explicit)) = &w.oms_signature {
                 v.oms = Some(signature_against_manifest(
                     text,
                     check.as_ref(),
+                    *explicit,
                     &w.manifest,
                 ));
             }
@@ -645,7 +633,7 @@ pub fn fetch(
             "a fetch downloads a weightseal release from a URL",
         ));
     };
-    let mut v = admit_weightseal(w, ask)?;
+    let (mut v, check) = admit_weightseal(w, ask)?;
     v.self_served = ev.self_served();
     let admitted = v.judge();
     if !admitted.ok() {
@@ -657,7 +645,6 @@ pub fn fetch(
     // The OpenSSF model signing bundle: its files must be the files just delivered (and its
     // signature verify, when it can be checked).
     if let (true, Some((text, explicit))) = (delivered, &w.oms_signature) {
-        let check = served_oms_check(ask, w.manifest.name())?;
         v.oms = Some(check_delivered_signature(
             dest,
             text,
@@ -696,7 +683,8 @@ pub fn fetch(
     Ok(v)
 }
 
-/// The verdict with the log proof checked, when the caller requires one.
+/// Checks `proof` (the bytes of `weightseal.tlog-proof`, if any) for the release `m` against
+/// the log requirement `policy`.
 fn check_log(policy: &crate::log::LogPolicy, proof: Option<&[u8]>, m: &Manifest) -> LogCheck {
     let r = match proof {
         None => Err("no proof that the release is in the log (weightseal.tlog-proof)".to_string()),
@@ -840,43 +828,62 @@ fn oms_verdict(
     Ok(v)
 }
 
-/// Checks an OMS bundle served with a weightseal release against its manifest: the signature
-/// under `check` (when given), then the files it signs, which must be exactly the manifest's
+/// The statement an OpenSSF bundle served with a release signs, with `r`'s method, signer and
+/// shape filled in: verified with `check` when given. A bundle the caller did not name
+/// (`explicit` false) whose key names none of the given keys, or whose method they cannot
+/// check, is read for its files only (no signer, and the report says so); one the caller named
+/// must verify; one that names a given key must verify under it.
+fn served_statement(
+    text: &str,
+    check: Option<&OmsCheck>,
+    explicit: bool,
+    r: &mut OmsReport,
+) -> Result<oms::OmsManifest, String> {
+    let bundle = oms::Bundle::parse(text).map_err(|e| e.to_string())?;
+    r.method = Some(bundle.method());
+    let signed = match check.map(|c| oms::verify_bundle(&bundle, c)) {
+        Some(Ok(v)) => {
+            r.signer = Some(v.signer);
+            Ok(v.manifest)
+        }
+        Some(Err(OmsError::KeyMismatch { .. } | OmsError::UnsupportedMethod(..))) | None
+            if !explicit =>
+        {
+            bundle.unverified_statement()
+        }
+        Some(Err(e)) => Err(e),
+        None => Err(OmsError::Statement(
+            "no key, certificate or identity to check it with".into(),
+        )),
+    }
+    .map_err(|e| e.to_string())?;
+    r.hash_type = Some(signed.serialization.hash_type.clone());
+    r.resources = signed.resources.len();
+    r.legacy = signed.legacy;
+    r.serialization = Some(if signed.serialization.shard_size.is_some() {
+        "shards"
+    } else {
+        "files"
+    });
+    Ok(signed)
+}
+
+/// Checks an OMS bundle served with a weightseal release against its manifest: its statement
+/// (see [`served_statement`]), then the files it signs, which must be exactly the manifest's
 /// files with the SHA-256 the manifest records (`hash --sha256`, as `sign --format both`
 /// hashes). The manifest's files themselves are checked against their bytes elsewhere.
-pub fn signature_against_manifest(text: &str, check: Option<&OmsCheck>, m: &Manifest) -> OmsReport {
-    let mut r = OmsReport {
-        ok: false,
-        method: None,
-        signer: None,
-        hash_type: None,
-        serialization: None,
-        resources: 0,
-        legacy: false,
-        error: None,
-    };
+pub fn signature_against_manifest(
+    text: &str,
+    check: Option<&OmsCheck>,
+    explicit: bool,
+    m: &Manifest,
+) -> OmsReport {
+    let mut r = oms_report(None, None);
     let outcome = (|| -> Result<(), String> {
-        let bundle = oms::Bundle::parse(text).map_err(|e| e.to_string())?;
-        r.method = Some(bundle.method());
-        let signed = match check {
-            Some(c) => {
-                let v = oms::verify_bundle(&bundle, c).map_err(|e| e.to_string())?;
-                r.signer = Some(v.signer);
-                v.manifest
-            }
-            None => bundle.unverified_statement().map_err(|e| e.to_string())?,
-        };
-        r.hash_type = Some(signed.serialization.hash_type.clone());
-        r.resources = signed.resources.len();
-        r.legacy = signed.legacy;
-        r.serialization = Some(if signed.serialization.shard_size.is_some() {
-            "shards"
-        } else {
-            "files"
-        });
+        let signed = served_statement(text, check, explicit, &mut r)?;
         if signed.serialization.shard_size.is_some() || signed.serialization.hash_type != "sha256" {
             return Err(format!(
-                "it signs {} {} digests, which a manifest does not record; check it against the files with `verify DIR --signature`",
+                "it signs {} {} digests, which a manifest does not record; check it against the files on disk instead",
                 signed.serialization.hash_type,
                 if signed.serialization.shard_size.is_some() { "shard" } else { "file" }
             ));
@@ -992,64 +999,22 @@ impl Trust {
     }
 }
 
-/// Checks an OMS bundle against the files delivered into `dest`: its statement's files must
-/// be exactly those files; its signature is verified with `check` when given. A bundle the
-/// caller did not name whose key hint matches none of the given keys is checked for its files
-/// only, and says so; one whose signature fails under a key it names is refused.
+/// Checks an OMS bundle against the files delivered into `dest`: its statement (see
+/// [`served_statement`]) must list exactly those files.
 fn check_delivered_signature(
     dest: &Path,
     text: &str,
     check: Option<&OmsCheck>,
     explicit: bool,
 ) -> OmsReport {
-    let mut r = OmsReport {
-        ok: false,
-        method: None,
-        signer: None,
-        hash_type: None,
-        serialization: None,
-        resources: 0,
-        legacy: false,
-        error: None,
-    };
-    let bundle = match oms::Bundle::parse(text) {
-        Ok(b) => b,
-        Err(e) => {
-            r.error = Some(e.to_string());
-            return r;
-        }
-    };
-    r.method = Some(bundle.method());
-    let signed = match check.map(|c| oms::verify_bundle(&bundle, c)) {
-        Some(Ok(v)) => {
-            r.signer = Some(v.signer);
-            Ok(v.manifest)
-        }
-        Some(Err(OmsError::KeyMismatch { .. } | OmsError::UnsupportedMethod(..))) | None
-            if !explicit =>
-        {
-            bundle.unverified_statement()
-        }
-        Some(Err(e)) => Err(e),
-        None => Err(OmsError::Statement(
-            "no key, certificate or identity to check it with".into(),
-        )),
-    };
-    let m = match signed {
+    let mut r = oms_report(None, None);
+    let m = match served_statement(text, check, explicit, &mut r) {
         Ok(m) => m,
         Err(e) => {
-            r.error = Some(e.to_string());
+            r.error = Some(e);
             return r;
         }
     };
-    r.hash_type = Some(m.serialization.hash_type.clone());
-    r.serialization = Some(if m.serialization.shard_size.is_some() {
-        "shards"
-    } else {
-        "files"
-    });
-    r.resources = m.resources.len();
-    r.legacy = m.legacy;
     let ignore = vec![crate::path::PARTIAL_DIR.to_string()];
     match oms::verify_dir(dest, &m, &ignore, None) {
         Ok(files) if files.ok => r.ok = true,

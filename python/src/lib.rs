@@ -335,10 +335,11 @@ fn sign(
 }
 
 /// The trust keywords every judging function takes, with the same names and meanings as the
-/// CLI flags, as the library's one options type (the question is made by `Ask::new`).
-#[allow(clippy::too_many_arguments)]
-fn ask(
-    py: Python<'_>,
+/// CLI flags (`key` arrives as `keys`), collected by `weightseal._util.trust_keywords` into one
+/// dict so that no function lists them twice.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct TrustKeywords {
     keys: Vec<PathBuf>,
     policy: Option<PathBuf>,
     trust_store: bool,
@@ -348,18 +349,21 @@ fn ask(
     witnesses: Vec<String>,
     quorum: Option<usize>,
     allow_unsigned: bool,
-    oms: OmsKeywords,
-) -> PyResult<Ask> {
+}
+
+/// The question the keywords ask, as the library's one options type (the question is made by
+/// `Ask::new`).
+fn ask(py: Python<'_>, t: TrustKeywords, oms: OmsKeywords) -> PyResult<Ask> {
     let o = AskOptions {
-        keys,
-        policy,
-        trust_store,
-        model,
-        digest: parse_digest(py, digest.as_deref())?,
-        log_key,
-        witnesses,
-        quorum,
-        allow_unsigned,
+        keys: t.keys,
+        policy: t.policy,
+        trust_store: t.trust_store,
+        model: t.model,
+        digest: parse_digest(py, t.digest.as_deref())?,
+        log_key: t.log_key,
+        witnesses: t.witnesses,
+        quorum: t.quorum,
+        allow_unsigned: t.allow_unsigned,
         certificate_chain: oms.certificate_chain,
         identity: oms.identity,
         identity_provider: oms.identity_provider,
@@ -459,22 +463,17 @@ fn refuse(py: Python<'_>, v: &Verdict) -> PyErr {
 /// OpenSSF model signing bundle), the bundle is checked with `keys`, `certificate_chain` or
 /// `identity`/`identity_provider` instead of weightseal attestations.
 #[pyfunction]
-#[pyo3(signature = (path, *, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, tensors=false, allow_extra=false, follow_symlinks=false, model=None, digest=None, allow_unsigned=false, signature=None, certificate_chain=vec![], identity=None, identity_provider=None, trusted_root=None, ignore_paths=vec![], ignore_git_paths=true, log_key=None, witnesses=vec![], quorum=None, progress=None))]
+#[pyo3(signature = (path, trust, *, manifest=None, attestations=None, tensors=false, allow_extra=false, follow_symlinks=false, signature=None, certificate_chain=vec![], identity=None, identity_provider=None, trusted_root=None, ignore_paths=vec![], ignore_git_paths=true, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn verify(
     py: Python<'_>,
     path: PathBuf,
+    trust: TrustKeywords,
     manifest: Option<PathBuf>,
     attestations: Option<PathBuf>,
-    keys: Vec<PathBuf>,
-    policy: Option<PathBuf>,
-    trust_store: bool,
     tensors: bool,
     allow_extra: bool,
     follow_symlinks: bool,
-    model: Option<String>,
-    digest: Option<String>,
-    allow_unsigned: bool,
     signature: Option<PathBuf>,
     certificate_chain: Vec<PathBuf>,
     identity: Option<String>,
@@ -482,22 +481,11 @@ fn verify(
     trusted_root: Option<PathBuf>,
     ignore_paths: Vec<PathBuf>,
     ignore_git_paths: bool,
-    log_key: Option<String>,
-    witnesses: Vec<String>,
-    quorum: Option<usize>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
     let ask = ask(
         py,
-        keys,
-        policy,
-        trust_store,
-        model,
-        digest,
-        log_key,
-        witnesses,
-        quorum,
-        allow_unsigned,
+        trust,
         OmsKeywords {
             certificate_chain,
             identity,
@@ -581,41 +569,21 @@ fn judge_local(
 /// Verifies a snapshot of the Hugging Face cache, following its links only into the
 /// repository's `blobs/`.
 #[pyfunction]
-#[pyo3(signature = (repo_id, *, revision=None, cache_dir=None, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, tensors=false, allow_extra=false, model=None, digest=None, allow_unsigned=false, log_key=None, witnesses=vec![], quorum=None, progress=None))]
+#[pyo3(signature = (repo_id, trust, *, revision=None, cache_dir=None, manifest=None, attestations=None, tensors=false, allow_extra=false, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn verify_snapshot(
     py: Python<'_>,
     repo_id: String,
+    trust: TrustKeywords,
     revision: Option<String>,
     cache_dir: Option<PathBuf>,
     manifest: Option<PathBuf>,
     attestations: Option<PathBuf>,
-    keys: Vec<PathBuf>,
-    policy: Option<PathBuf>,
-    trust_store: bool,
     tensors: bool,
     allow_extra: bool,
-    model: Option<String>,
-    digest: Option<String>,
-    allow_unsigned: bool,
-    log_key: Option<String>,
-    witnesses: Vec<String>,
-    quorum: Option<usize>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
-    let ask = ask(
-        py,
-        keys,
-        policy,
-        trust_store,
-        model,
-        digest,
-        log_key,
-        witnesses,
-        quorum,
-        allow_unsigned,
-        OmsKeywords::default(),
-    )?;
+    let ask = ask(py, trust, OmsKeywords::default())?;
     let (repo, rev) = repo_spec(py, repo_id, revision)?;
     let loc = Locators {
         manifest: manifest.map(|p| p.display().to_string()),
@@ -673,41 +641,21 @@ fn snapshot_path(
 
 /// Downloads `url` into `dest`, verifying as it goes: JSON of the library's one verdict.
 #[pyfunction]
-#[pyo3(signature = (url, dest, *, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, allow_unsigned=false, model=None, digest=None, log_key=None, witnesses=vec![], quorum=None, allow_extra=false, headers=HashMap::new(), timeout=None, progress=None))]
+#[pyo3(signature = (url, dest, trust, *, manifest=None, attestations=None, allow_extra=false, headers=HashMap::new(), timeout=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn fetch(
     py: Python<'_>,
     url: String,
     dest: PathBuf,
+    trust: TrustKeywords,
     manifest: Option<String>,
     attestations: Option<String>,
-    keys: Vec<PathBuf>,
-    policy: Option<PathBuf>,
-    trust_store: bool,
-    allow_unsigned: bool,
-    model: Option<String>,
-    digest: Option<String>,
-    log_key: Option<String>,
-    witnesses: Vec<String>,
-    quorum: Option<usize>,
     allow_extra: bool,
     headers: HashMap<String, String>,
     timeout: Option<f64>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
-    let ask = ask(
-        py,
-        keys,
-        policy,
-        trust_store,
-        model,
-        digest,
-        log_key,
-        witnesses,
-        quorum,
-        allow_unsigned,
-        OmsKeywords::default(),
-    )?;
+    let ask = ask(py, trust, OmsKeywords::default())?;
     let mut opts = weightseal::fetch::FetchOptions {
         extra: if allow_extra {
             ExtraFiles::Allow
@@ -784,39 +732,19 @@ const MAX_INDEX_LEN: u64 = 64 << 20;
 /// records (the index's own bytes are checked against the manifest first), else
 /// `model.safetensors`.
 #[pyfunction]
-#[pyo3(signature = (repo_id, *, filename=None, revision=None, cache_dir=None, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, allow_unsigned=false, model=None, digest=None, log_key=None, witnesses=vec![], quorum=None))]
+#[pyo3(signature = (repo_id, trust, *, filename=None, revision=None, cache_dir=None, manifest=None, attestations=None))]
 #[allow(clippy::too_many_arguments)]
 fn open_snapshot(
     py: Python<'_>,
     repo_id: String,
+    trust: TrustKeywords,
     filename: Option<String>,
     revision: Option<String>,
     cache_dir: Option<PathBuf>,
     manifest: Option<PathBuf>,
     attestations: Option<PathBuf>,
-    keys: Vec<PathBuf>,
-    policy: Option<PathBuf>,
-    trust_store: bool,
-    allow_unsigned: bool,
-    model: Option<String>,
-    digest: Option<String>,
-    log_key: Option<String>,
-    witnesses: Vec<String>,
-    quorum: Option<usize>,
 ) -> PyResult<Vec<SafetensorsReader>> {
-    let ask = ask(
-        py,
-        keys,
-        policy,
-        trust_store,
-        model,
-        digest,
-        log_key,
-        witnesses,
-        quorum,
-        allow_unsigned,
-        OmsKeywords::default(),
-    )?;
+    let ask = ask(py, trust, OmsKeywords::default())?;
     let (repo, rev) = repo_spec(py, repo_id, revision)?;
     let loc = Locators {
         manifest: manifest.map(|p| p.display().to_string()),
@@ -950,36 +878,15 @@ impl SafetensorsReader {
     /// model), judges the manifest with the library's one question and judge (trust, pins,
     /// log), and verifies the header.
     #[new]
-    #[pyo3(signature = (path, *, manifest=None, attestations=None, keys=vec![], policy=None, trust_store=true, allow_unsigned=false, model=None, digest=None, log_key=None, witnesses=vec![], quorum=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (path, trust, *, manifest=None, attestations=None))]
     fn new(
         py: Python<'_>,
         path: PathBuf,
+        trust: TrustKeywords,
         manifest: Option<PathBuf>,
         attestations: Option<PathBuf>,
-        keys: Vec<PathBuf>,
-        policy: Option<PathBuf>,
-        trust_store: bool,
-        allow_unsigned: bool,
-        model: Option<String>,
-        digest: Option<String>,
-        log_key: Option<String>,
-        witnesses: Vec<String>,
-        quorum: Option<usize>,
     ) -> PyResult<SafetensorsReader> {
-        let ask = ask(
-            py,
-            keys,
-            policy,
-            trust_store,
-            model,
-            digest,
-            log_key,
-            witnesses,
-            quorum,
-            allow_unsigned,
-            OmsKeywords::default(),
-        )?;
+        let ask = ask(py, trust, OmsKeywords::default())?;
         // Lexical absolute paths: a Hugging Face snapshot's file is a link into blobs/, and its
         // path in the manifest is its name in the snapshot.
         let abs = |p: &Path| -> PathBuf {

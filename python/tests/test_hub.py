@@ -2,46 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from huggingface_hub import file_download as fd
 from huggingface_hub import scan_cache_dir
-from huggingface_hub.constants import REPO_TYPE_MODEL
-from huggingface_hub.file_download import repo_folder_name
 
 import weightseal
 import weightseal.hub
-from conftest import tensors, write_model
+from conftest import COMMIT, cache_model, tensors, write_model
 
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
-
-def cache_model(cache: Path, repo_id: str, src: Path) -> Path:
-    """Stores every file of `src` as huggingface_hub stores a download: a blob named by its
-    SHA-256 (LFS) or git SHA-1, linked from snapshots/COMMIT/PATH by huggingface_hub's
-    _create_symlink, with refs/main written by its own helper. Returns the snapshot."""
-    storage = cache / repo_folder_name(repo_id=repo_id, repo_type=REPO_TYPE_MODEL)
-    (storage / "blobs").mkdir(parents=True, exist_ok=True)
-    for f in sorted(src.rglob("*")):
-        if not f.is_file():
-            continue
-        data = f.read_bytes()
-        if len(data) >= 1000:
-            name = hashlib.sha256(data).hexdigest()
-        else:
-            name = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-        blob = storage / "blobs" / name
-        blob.write_bytes(data)
-        dst = storage / "snapshots" / COMMIT / f.relative_to(src)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        fd._create_symlink(str(blob), str(dst), new_blob=True)
-    fd._cache_commit_hash_for_specific_revision(str(storage), "main", COMMIT)
-    return storage / "snapshots" / COMMIT
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ layout huggingface_hub writes, once for the module.
 from __future__ import annotations
 
 import functools
-import hashlib
 import http.server
 import inspect
 import json
@@ -30,18 +29,14 @@ from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 import pytest
-from huggingface_hub import file_download as fd
-from huggingface_hub.constants import REPO_TYPE_MODEL
-from huggingface_hub.file_download import repo_folder_name
 from safetensors.numpy import save_file
 
 import weightseal
 import weightseal.hub
 import weightseal.safetensors
-from conftest import copy_tree, flip_byte, openssl_key, run, tensors, write_model
+from conftest import cache_model, copy_tree, flip_byte, openssl_key, run, tensors, write_model
 
 REPO_ID = "org/name"
-COMMIT = "fedcba9876543210fedcba9876543210fedcba98"
 
 #: The trust a caller can give: the Python keyword names, which are the CLI's flag names.
 TRUST_KEYWORDS = ("key", "policy", "trust_store", "model", "digest", "log_key", "witnesses", "quorum", "allow_unsigned")
@@ -142,28 +137,6 @@ class Release:
     @property
     def weights(self) -> Path:
         return self.dir / "model.safetensors"
-
-
-def cache_model(cache: Path, repo_id: str, src: Path) -> Path:
-    """`src` stored as huggingface_hub stores a download (as in test_hub): blobs named by their
-    SHA-256 or git SHA-1, linked from snapshots/COMMIT/ by huggingface_hub's own helper."""
-    storage = cache / repo_folder_name(repo_id=repo_id, repo_type=REPO_TYPE_MODEL)
-    (storage / "blobs").mkdir(parents=True, exist_ok=True)
-    for f in sorted(src.rglob("*")):
-        if not f.is_file():
-            continue
-        data = f.read_bytes()
-        if len(data) >= 1000:
-            name = hashlib.sha256(data).hexdigest()
-        else:
-            name = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-        blob = storage / "blobs" / name
-        blob.write_bytes(data)
-        dst = storage / "snapshots" / COMMIT / f.relative_to(src)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        fd._create_symlink(str(blob), str(dst), new_blob=True)
-    fd._cache_commit_hash_for_specific_revision(str(storage), "main", COMMIT)
-    return storage / "snapshots" / COMMIT
 
 
 def tensor_start(release: Path, name: str) -> int:

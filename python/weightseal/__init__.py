@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 from . import _native
 from ._util import key_paths as _paths
 from ._util import opt_path as _opt
+from ._util import trust_keywords as _trust
 from ._types import (
     AttestationResult,
     ByteRange,
@@ -278,17 +279,12 @@ def verify(
     root = os.fsdecode(path)
     text = _native.verify(
         root,
+        _trust(key, policy, trust_store, model, digest, log_key, witnesses, quorum, allow_unsigned),
         manifest=_opt(manifest),
         attestations=_opt(attestations),
-        keys=_paths(key),
-        policy=_opt(policy),
-        trust_store=trust_store,
         tensors=tensors,
         allow_extra=allow_extra,
         follow_symlinks=follow_symlinks,
-        model=model,
-        digest=digest,
-        allow_unsigned=allow_unsigned,
         signature=_opt(signature),
         certificate_chain=_paths(certificate_chain),
         identity=identity,
@@ -296,9 +292,6 @@ def verify(
         trusted_root=_opt(trusted_root),
         ignore_paths=_paths(ignore_paths),
         ignore_git_paths=ignore_git_paths,
-        log_key=log_key,
-        witnesses=list(witnesses or ()),
-        quorum=quorum,
         progress=progress,
     )
     report = Report._from_json(text)
@@ -341,17 +334,9 @@ def fetch(
     text = _native.fetch(
         url,
         os.fsdecode(dest),
+        _trust(key, policy, trust_store, model, digest, log_key, witnesses, quorum, allow_unsigned),
         manifest=manifest,
         attestations=attestations,
-        keys=_paths(key),
-        policy=_opt(policy),
-        trust_store=trust_store,
-        allow_unsigned=allow_unsigned,
-        model=model,
-        digest=digest,
-        log_key=log_key,
-        witnesses=list(witnesses or ()),
-        quorum=quorum,
         allow_extra=allow_extra,
         headers=dict(headers or {}),
         timeout=timeout,

@@ -3,6 +3,9 @@
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 _Progress = Optional[Callable[[int, int], Any]]
+#: weightseal._util.trust_keywords(): keys, policy, trust_store, model, digest, log_key,
+#: witnesses, quorum, allow_unsigned.
+TrustKeywords = Dict[str, Any]
 
 def version() -> str: ...
 def hash(
@@ -38,18 +41,13 @@ def sign(
 ) -> str: ...
 def verify(
     path: str,
+    trust: TrustKeywords,
     *,
     manifest: Optional[str] = ...,
     attestations: Optional[str] = ...,
-    keys: Sequence[str] = ...,
-    policy: Optional[str] = ...,
-    trust_store: bool = ...,
     tensors: bool = ...,
     allow_extra: bool = ...,
     follow_symlinks: bool = ...,
-    model: Optional[str] = ...,
-    digest: Optional[str] = ...,
-    allow_unsigned: bool = ...,
     signature: Optional[str] = ...,
     certificate_chain: Sequence[str] = ...,
     identity: Optional[str] = ...,
@@ -57,47 +55,28 @@ def verify(
     trusted_root: Optional[str] = ...,
     ignore_paths: Sequence[str] = ...,
     ignore_git_paths: bool = ...,
-    log_key: Optional[str] = ...,
-    witnesses: Sequence[str] = ...,
-    quorum: Optional[int] = ...,
     progress: _Progress = ...,
 ) -> str: ...
 def verify_snapshot(
     repo_id: str,
+    trust: TrustKeywords,
     *,
     revision: Optional[str] = ...,
     cache_dir: Optional[str] = ...,
     manifest: Optional[str] = ...,
     attestations: Optional[str] = ...,
-    keys: Sequence[str] = ...,
-    policy: Optional[str] = ...,
-    trust_store: bool = ...,
     tensors: bool = ...,
     allow_extra: bool = ...,
-    model: Optional[str] = ...,
-    digest: Optional[str] = ...,
-    allow_unsigned: bool = ...,
-    log_key: Optional[str] = ...,
-    witnesses: Sequence[str] = ...,
-    quorum: Optional[int] = ...,
     progress: _Progress = ...,
 ) -> str: ...
 def snapshot_path(repo_id: str, *, revision: Optional[str] = ..., cache_dir: Optional[str] = ...) -> str: ...
 def fetch(
     url: str,
     dest: str,
+    trust: TrustKeywords,
     *,
     manifest: Optional[str] = ...,
     attestations: Optional[str] = ...,
-    keys: Sequence[str] = ...,
-    policy: Optional[str] = ...,
-    trust_store: bool = ...,
-    allow_unsigned: bool = ...,
-    model: Optional[str] = ...,
-    digest: Optional[str] = ...,
-    log_key: Optional[str] = ...,
-    witnesses: Sequence[str] = ...,
-    quorum: Optional[int] = ...,
     allow_extra: bool = ...,
     headers: Dict[str, str] = ...,
     timeout: Optional[float] = ...,
@@ -111,18 +90,10 @@ class SafetensorsReader:
     def __init__(
         self,
         path: str,
+        trust: TrustKeywords,
         *,
         manifest: Optional[str] = ...,
         attestations: Optional[str] = ...,
-        keys: Sequence[str] = ...,
-        policy: Optional[str] = ...,
-        trust_store: bool = ...,
-        allow_unsigned: bool = ...,
-        model: Optional[str] = ...,
-        digest: Optional[str] = ...,
-        log_key: Optional[str] = ...,
-        witnesses: Sequence[str] = ...,
-        quorum: Optional[int] = ...,
     ) -> None: ...
     def keys(self) -> List[str]: ...
     def info(self, name: str) -> Tuple[str, List[int]]: ...
@@ -132,20 +103,12 @@ class SafetensorsReader:
     def read_all(self) -> Tuple[bytearray, List[Tuple[str, str, List[int], int, int]]]: ...
 def open_snapshot(
     repo_id: str,
+    trust: TrustKeywords,
     *,
     filename: Optional[str] = ...,
     revision: Optional[str] = ...,
     cache_dir: Optional[str] = ...,
     manifest: Optional[str] = ...,
     attestations: Optional[str] = ...,
-    keys: Sequence[str] = ...,
-    policy: Optional[str] = ...,
-    trust_store: bool = ...,
-    allow_unsigned: bool = ...,
-    model: Optional[str] = ...,
-    digest: Optional[str] = ...,
-    log_key: Optional[str] = ...,
-    witnesses: Sequence[str] = ...,
-    quorum: Optional[int] = ...,
 ) -> List[SafetensorsReader]: ...
 def main(argv: Sequence[str]) -> int: ...

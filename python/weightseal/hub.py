@@ -26,7 +26,7 @@ from typing import Any, Dict, Iterable, Optional, Union
 
 from . import _native
 from ._types import Report
-from ._util import PathLike, key_paths, opt_path
+from ._util import PathLike, opt_path, trust_keywords
 
 
 def verify_snapshot(
@@ -58,21 +58,13 @@ def verify_snapshot(
 
     text = _native.verify_snapshot(
         repo_id,
+        trust_keywords(key, policy, trust_store, model, digest, log_key, witnesses, quorum, allow_unsigned),
         revision=revision,
         cache_dir=opt_path(cache_dir),
         manifest=opt_path(manifest),
         attestations=opt_path(attestations),
-        keys=key_paths(key),
-        policy=opt_path(policy),
-        trust_store=trust_store,
         tensors=tensors,
         allow_extra=allow_extra,
-        model=model,
-        digest=digest,
-        allow_unsigned=allow_unsigned,
-        log_key=log_key,
-        witnesses=list(witnesses or ()),
-        quorum=quorum,
         progress=progress,
     )
     report = Report._from_json(text)
@@ -120,20 +112,12 @@ def load_safetensors(
     _framework(framework)
     readers = _native.open_snapshot(
         repo_id,
+        trust_keywords(key, policy, trust_store, model, digest, log_key, witnesses, quorum, allow_unsigned),
         filename=filename,
         revision=revision,
         cache_dir=opt_path(cache_dir),
         manifest=opt_path(manifest),
         attestations=opt_path(attestations),
-        keys=key_paths(key),
-        policy=opt_path(policy),
-        trust_store=trust_store,
-        allow_unsigned=allow_unsigned,
-        model=model,
-        digest=digest,
-        log_key=log_key,
-        witnesses=list(witnesses or ()),
-        quorum=quorum,
     )
     out: Dict[str, Any] = {}
     for r in readers:

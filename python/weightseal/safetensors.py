@@ -31,7 +31,7 @@ import os
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from . import _native
-from ._util import key_paths as _key_paths
+from ._util import trust_keywords
 from ._util import opt_path as _opt
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -130,17 +130,9 @@ def _reader(
         raise FileNotFoundError(2, "no such file", path)
     return _native.SafetensorsReader(
         path,
+        trust_keywords(key, policy, trust_store, model, digest, log_key, witnesses, quorum, allow_unsigned),
         manifest=_opt(manifest),
         attestations=_opt(attestations),
-        keys=_key_paths(key),
-        policy=_opt(policy),
-        trust_store=trust_store,
-        allow_unsigned=allow_unsigned,
-        model=model,
-        digest=digest,
-        log_key=log_key,
-        witnesses=list(witnesses or ()),
-        quorum=quorum,
     )
 
 
