@@ -187,15 +187,12 @@ impl Bundle {
     }
 
     /// The model name the (not yet verified) statement claims: only to look up whose keys to
-    /// try; the signature then authenticates it.
+    /// try; the signature then authenticates it. A model_signing 0.2 statement names no model
+    /// (its subjects are files), so it claims none: a file's path is never looked up as a
+    /// model name.
     pub fn claimed_name(&self) -> Option<String> {
-        let (payload, _) = envelope_parts(&self.envelope).ok()?;
-        let v: serde_json::Value = serde_json::from_slice(&payload).ok()?;
-        v.get("subject")?
-            .get(0)?
-            .get("name")?
-            .as_str()
-            .map(str::to_string)
+        let m = self.unverified_statement().ok()?;
+        (!m.legacy).then_some(m.model_name)
     }
 
     /// The statement, parsed without checking any signature: only to compare the files it

@@ -575,6 +575,30 @@ fn model_signing_0_2_bundle_verifies() {
         "{}",
         text(&o)
     );
+    // A trust store entry whose pattern matches a file's path (the 0.2 statement's first
+    // subject) never vouches: that statement names no model.
+    let store = tmp.path().join("trust.toml");
+    let o = common::ws_trust(
+        &store,
+        &[
+            "trust",
+            "add",
+            s(&fx.join("public.pem")),
+            "--model",
+            "config.json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = common::ws_trust(
+        &store,
+        &["verify", s(&model), "--signature", s(&fx.join("model.sig"))],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("no key you trust is assigned to the model \"\""),
+        "{}",
+        text(&o)
+    );
     fs::write(model.join("sub/vocab.txt"), b"tokenz\n").unwrap();
     let o = args(&model);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));

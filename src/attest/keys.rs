@@ -135,7 +135,8 @@ fn read_text(path: &Path) -> Result<String, KeyError> {
         path: path.to_path_buf(),
         source,
     };
-    let f = fs::File::open(path).map_err(io)?;
+    // A regular file only: a named pipe given as a key is refused, never waited on.
+    let (f, _) = crate::fsutil::open_regular(path).map_err(io)?;
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_KEY_FILE), &mut bytes)
         .map_err(io)?;

@@ -203,7 +203,8 @@ impl Policy {
             path: path.to_path_buf(),
             source,
         };
-        let f = std::fs::File::open(path).map_err(io)?;
+        // A regular file only: a named pipe given as a policy is refused, never waited on.
+        let (f, _) = crate::fsutil::open_regular(path).map_err(io)?;
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::Read::take(f, MAX_POLICY_LEN), &mut text)
             .map_err(io)?;

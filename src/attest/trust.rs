@@ -175,7 +175,8 @@ impl TrustStore {
     /// Reads the store at `path`; a missing file is an empty store.
     pub fn load(path: &Path) -> Result<TrustStore, TrustError> {
         check_ownership(path)?;
-        let text = match std::fs::File::open(path) {
+        // A regular file only: a named pipe at the store's path is refused, never waited on.
+        let text = match crate::fsutil::open_regular(path).map(|(f, _)| f) {
             Ok(f) => {
                 let mut s = String::new();
                 std::io::Read::read_to_string(&mut std::io::Read::take(f, MAX_STORE_LEN), &mut s)

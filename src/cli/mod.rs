@@ -1543,8 +1543,8 @@ fn looks_like_weights(file: &Path) -> bool {
         return true;
     }
     let mut magic = [0u8; 4];
-    std::fs::File::open(file)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+    weightseal::fsutil::open_regular(file)
+        .and_then(|(mut f, _)| std::io::Read::read_exact(&mut f, &mut magic))
         .is_ok()
         && &magic == b"GGUF"
 }
@@ -1599,8 +1599,8 @@ pub(crate) fn read_manifest(path: &Path) -> Result<Manifest> {
         Err(e) => {
             // Not a manifest at all (a key, a config, another format): say what it is.
             let mut head = [0u8; 16];
-            let n = std::fs::File::open(path)
-                .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+            let n = weightseal::fsutil::open_regular(path)
+                .and_then(|(mut f, _)| std::io::Read::read(&mut f, &mut head))
                 .unwrap_or(0);
             if n > 0 && head[0] >> 5 != 5 {
                 let text = head[..n]

@@ -283,6 +283,44 @@ fn truncating_a_file_while_it_is_hashed_from_maps_is_an_error_not_sigbus() {
     }
 }
 
+/// Makes a named pipe at `p`.
+fn fifo(p: &Path) {
+    let _ = fs::remove_file(p);
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        p,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+}
+
+/// Runs weightseal under `timeout 20` (with `env`), asserting it did not wait.
+fn within_seconds(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let start = Instant::now();
+    let mut c = Command::new("timeout");
+    c.args(["20", env!("CARGO_BIN_EXE_weightseal")]).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "{args:?}: it waited"
+    );
+    o
+}
+
+/// A small hashed model directory named org/m.
+fn hashed_model() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    fs::write(d.path().join("w.bin"), bytes(1000, 3)).unwrap();
+    let o = ws(&["hash", s(d.path()), "--name", "org/m"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    d
+}
+
 /// A named pipe planted at an evidence name (the manifest, the attestations, the log proof)
 /// is refused at once, never waited on: before, `verify` blocked forever on the open.
 #[test]
@@ -292,36 +330,47 @@ fn a_named_pipe_at_an_evidence_name_is_refused_without_blocking() {
         "weightseal.intoto.jsonl",
         "weightseal.tlog-proof",
     ] {
-        let d = tempfile::tempdir().unwrap();
-        fs::write(d.path().join("w.bin"), bytes(1000, 3)).unwrap();
-        let o = ws(&["hash", s(d.path()), "--name", "org/m"]);
-        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-        let p = d.path().join(name);
-        let _ = fs::remove_file(&p);
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &p,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o644),
-            0,
-        )
-        .unwrap();
-        let start = Instant::now();
-        let o = Command::new("timeout")
-            .args(["20", env!("CARGO_BIN_EXE_weightseal"), "verify"])
-            .arg(d.path())
-            .args(["--integrity-only", "--log-key", LOG_VKEY])
-            .output()
-            .unwrap();
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "{name}: it waited"
+        let d = hashed_model();
+        fifo(&d.path().join(name));
+        let o = within_seconds(
+            &[
+                "verify",
+                s(d.path()),
+                "--integrity-only",
+                "--log-key",
+                LOG_VKEY,
+            ],
+            &[],
         );
         assert_eq!(o.status.code(), Some(2), "{name}: {}", text(&o));
         assert!(
             text(&o).contains("not a regular file (a named pipe, socket or device)")
                 && text(&o).contains(name),
             "{name}: {}",
+            text(&o)
+        );
+    }
+}
+
+/// The same for the files the user names: a key, a policy, the trust store.
+#[test]
+fn a_named_pipe_given_as_a_key_policy_or_trust_store_is_refused_without_blocking() {
+    let d = hashed_model();
+    let pipe = d.path().join("pipe");
+    fifo(&pipe);
+    for (args, env) in [
+        (vec!["verify", s(d.path()), "--key", s(&pipe)], vec![]),
+        (vec!["verify", s(d.path()), "--policy", s(&pipe)], vec![]),
+        (
+            vec!["verify", s(d.path())],
+            vec![("WEIGHTSEAL_TRUST", pipe.as_path())],
+        ),
+    ] {
+        let o = within_seconds(&args, &env);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(
+            text(&o).contains("not a regular file (a named pipe, socket or device)"),
+            "{args:?}: {}",
             text(&o)
         );
     }
