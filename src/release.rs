@@ -869,7 +869,8 @@ fn served_statement(
 }
 
 /// Checks an OMS bundle served with a weightseal release against its manifest: its statement
-/// (see [`served_statement`]), then the files it signs, which must be exactly the manifest's
+/// (verified with `check`; a bundle the caller did not name whose key names none of the given
+/// keys is read for its files only, and the report has no signer), then the files it signs, which must be exactly the manifest's
 /// files with the SHA-256 the manifest records (`hash --sha256`, as `sign --format both`
 /// hashes). The manifest's files themselves are checked against their bytes elsewhere.
 pub fn signature_against_manifest(
