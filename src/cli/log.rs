@@ -9,7 +9,8 @@ use anyhow::{bail, Context, Result};
 use weightseal::ask::{Ask, AskOptions};
 use weightseal::attest::PrivateKey;
 use weightseal::evidence::{gather, Locators, Place, Source};
-use weightseal::log::serve::{Batching, WitnessClient};
+use weightseal::log::client::WitnessClient;
+use weightseal::log::serve::Batching;
 use weightseal::log::store::LogDir;
 use weightseal::log::{LogEntry, VerifierKey};
 use weightseal::release::{CheckOptions, Trust};
@@ -71,6 +72,10 @@ pub enum LogCommand {
         /// Or as soon as this many submissions wait.
         #[arg(long, default_value_t = 256)]
         batch_max: usize,
+        /// Accept only entries signed as publisher by one of these keys (public key files;
+        /// repeatable). Without it, any well-formed release entry is accepted.
+        #[arg(long = "require-signed-by", value_name = "PUB")]
+        require_signed_by: Vec<PathBuf>,
     },
     /// Submit a release to the log at URL and write its weightseal.tlog-proof.
     Submit {
@@ -274,8 +279,22 @@ pub fn run(cmd: LogCommand) -> Result<Outcome> {
             witnesses,
             batch_ms,
             batch_max,
+            require_signed_by,
         } => {
             let key = ed25519_key(&key)?;
+            let required = if require_signed_by.is_empty() {
+                None
+            } else {
+                let ask = Ask::new(&AskOptions {
+                    keys: require_signed_by,
+                    trust_store: false,
+                    ..AskOptions::default()
+                })?;
+                match ask.trust() {
+                    Trust::Policy(p) => Some(p.clone()),
+                    _ => bail!("--require-signed-by: no publisher key read"),
+                }
+            };
             let witnesses = witnesses
                 .iter()
                 .map(|w| WitnessClient::parse(w))
@@ -295,13 +314,14 @@ pub fn run(cmd: LogCommand) -> Result<Outcome> {
                     every: std::time::Duration::from_millis(batch_ms),
                     max: batch_max,
                 },
+                required,
             )?;
             Ok(Outcome::Verified)
         }
         LogCommand::Submit { url, model } => {
             let (m, lines, proof_path) = release(&model)?;
             let e = LogEntry::of_release(&m, &lines)?;
-            let p = weightseal::log::serve::submit(&url, &e)?;
+            let p = weightseal::log::client::submit(&url, &e)?;
             weightseal::fsutil::write_atomic(&proof_path, &p.encode(), 0o644)
                 .with_context(|| format!("writing {}", proof_path.display()))?;
             outln!(
@@ -411,26 +431,8 @@ fn add_entries(
             let bytes = b64
                 .decode(l)
                 .with_context(|| format!("{} line {}: not base64", file.display(), i + 1))?;
-            let e = LogEntry::decode(&bytes)
-                .with_context(|| format!("{} line {}", file.display(), i + 1))?;
-            if let Some(p) = &policy {
-                let r = weightseal::attest::policy::evaluate(
-                    p,
-                    &e.model,
-                    e.manifest,
-                    &e.bundle(),
-                    now,
-                    None,
-                );
-                if !r.ok {
-                    bail!(
-                        "{} line {}: {:?} is not signed by a publisher key given; nothing added",
-                        file.display(),
-                        i + 1,
-                        e.model
-                    );
-                }
-            }
+            LogEntry::admit(&bytes, policy.as_ref(), now)
+                .with_context(|| format!("{} line {}: nothing added", file.display(), i + 1))?;
             Ok(bytes)
         })
         .collect::<Result<_>>()?;

@@ -160,6 +160,92 @@ impl LogEntry {
         Ok(e)
     }
 
+    /// The versions the entry's `publisher` attestations state, lowest first, without repeats.
+    /// Every attestation must be a DSSE envelope whose statement (spec/attestation.md,
+    /// "Statement") is about this entry's model name and manifest; the first that is not is
+    /// the error. The signatures are not checked here.
+    pub fn stated_versions(&self) -> Result<Vec<u64>, LogError> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut versions = Vec::new();
+        for (i, a) in self.attestations.iter().enumerate() {
+            let n = i + 1;
+            let mut lines = crate::attest::bundle::parse(a);
+            if a.contains('\n') || lines.len() != 1 {
+                return Err(LogError::Entry(format!(
+                    "attestation {n} is not one envelope line"
+                )));
+            }
+            let env = lines.remove(0).envelope.map_err(|e| {
+                LogError::Entry(format!("attestation {n} is not a DSSE envelope: {e}"))
+            })?;
+            let payload = b64.decode(&env.payload).map_err(|_| {
+                LogError::Entry(format!("attestation {n}: its payload is not base64"))
+            })?;
+            let st = Statement::parse(&payload).map_err(|e| {
+                LogError::Entry(format!("attestation {n}: not a weightseal statement: {e}"))
+            })?;
+            let subject = st.statement.subject.first().map(|s| s.name.as_str());
+            if st.subject_digest != self.manifest || subject != Some(self.model.as_str()) {
+                return Err(LogError::Entry(format!(
+                    "attestation {n} is about {:?} (manifest {}), not this entry's {:?} (manifest {})",
+                    subject.unwrap_or(""),
+                    st.subject_digest,
+                    self.model,
+                    self.manifest
+                )));
+            }
+            if st.statement.predicate.role == "publisher" {
+                if let Some(v) = st.statement.predicate.version {
+                    versions.push(v);
+                }
+            }
+        }
+        versions.sort_unstable();
+        versions.dedup();
+        Ok(versions)
+    }
+
+    /// Checks an entry as a log accepts it (spec/log.md, "Submission API"): every attestation
+    /// is an envelope about this model and manifest ([`LogEntry::stated_versions`]), and the
+    /// `version` line is the lowest version its publisher attestations state (`none` when
+    /// none states one), so a monitor indexing releases by that line sees what verifiers see.
+    pub fn check_consistent(&self) -> Result<(), LogError> {
+        let computed = self.stated_versions()?.first().copied();
+        if computed != self.version {
+            let show = |v: Option<u64>| v.map_or_else(|| "none".to_string(), |v| v.to_string());
+            return Err(LogError::Entry(format!(
+                "its version line says {}, its publisher attestations state {}",
+                show(self.version),
+                show(computed)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads a submitted entry as a log admits it (`POST /add`, `log add --entries`): its one
+    /// encoding ([`LogEntry::decode`]), its attestations and version line consistent
+    /// ([`LogEntry::check_consistent`]), and, when the operator requires it, the publisher
+    /// signature of a key of `required` (spec/attestation.md, steps 1-9, at `now`).
+    pub fn admit(
+        bytes: &[u8],
+        required: Option<&crate::attest::Policy>,
+        now: crate::attest::time::Timestamp,
+    ) -> Result<LogEntry, LogError> {
+        let e = LogEntry::decode(bytes)?;
+        e.check_consistent()?;
+        if let Some(p) = required {
+            let r =
+                crate::attest::policy::evaluate(p, &e.model, e.manifest, &e.bundle(), now, None);
+            if !r.ok {
+                return Err(LogError::Entry(format!(
+                    "{:?} (manifest {}) is not signed as publisher by a key this log requires",
+                    e.model, e.manifest
+                )));
+            }
+        }
+        Ok(e)
+    }
+
     /// The attestations as bundle lines (for checking their signatures).
     pub fn bundle(&self) -> Vec<BundleLine> {
         crate::attest::bundle::parse(&self.attestations.join("\n"))

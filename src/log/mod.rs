@@ -8,12 +8,14 @@
 //! - [`proof`]: the `weightseal.tlog-proof` of a release, and its offline verification.
 //! - [`witness`]: a witness's state and its `add-checkpoint` decision.
 //! - [`monitor`]: following a log: append-only checks and the entries of watched models.
-//! - [`serve`]: the HTTP side: serving a log, submitting to it, asking witnesses.
+//! - [`client`]: the HTTP client side: asking witnesses, submitting, reading a remote log.
+//! - [`serve`]: the HTTP server side: serving a log and its submissions, serving a witness.
 //!
 //! Merkle hashing, proofs and checkpoint text come from the `tlog_tiles` crate (a port of Go's
 //! `sumdb/tlog`), signed notes from `signed_note`; the entry, the storage, the tile paths of
 //! C2SP tlog-tiles, cosignatures, the witness and the monitor are written here.
 
+pub mod client;
 pub mod entry;
 pub mod keys;
 pub mod monitor;

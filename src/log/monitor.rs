@@ -15,9 +15,9 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use tlog_tiles::Hash;
 
+use super::client::RemoteLog;
 use super::entry::LogEntry;
 use super::keys::VerifierKey;
-use super::serve::RemoteLog;
 use super::store::open_checkpoint;
 use super::{io, LogError};
 use crate::attest::time::Timestamp;

@@ -195,7 +195,7 @@ impl LogDir {
         &self,
         key: Arc<PrivateKey>,
         entries: &[Vec<u8>],
-        witnesses: &[super::serve::WitnessClient],
+        witnesses: &[super::client::WitnessClient],
     ) -> Result<Added, LogError> {
         let _lock = self.lock()?;
         let origin = self.origin()?;

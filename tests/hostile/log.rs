@@ -123,6 +123,7 @@ fn a_server_that_lies_about_tile_contents_is_caught_by_the_monitor() {
                 every: std::time::Duration::from_millis(10),
                 max: 8,
             },
+            None,
         );
     });
     let state = root.with_file_name("monitor.json");

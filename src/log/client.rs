@@ -1,0 +1,247 @@
+//! The client side of the log over HTTP: asking witnesses to cosign (tlog-witness
+//! `add-checkpoint`), submitting a release (`POST /add`), and reading a remote log's
+//! checkpoint and tiles (a monitor, a second reader of another operator's log).
+
+use std::io::Read;
+use std::time::Duration;
+
+use base64::Engine as _;
+use signed_note::Note;
+use tlog_tiles::Hash;
+
+use super::entry::LogEntry;
+use super::keys::VerifierKey;
+use super::{LogError, TILE_WIDTH};
+
+/// Largest body read from a request or a response.
+pub const MAX_BODY: u64 = 2 << 20;
+
+pub(crate) fn client(timeout: Duration) -> Result<reqwest::blocking::Client, LogError> {
+    reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("weightseal/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| LogError::Http(e.to_string()))
+}
+
+pub(crate) fn read_body(
+    r: reqwest::blocking::Response,
+    url: &str,
+) -> Result<(u16, String, Vec<u8>), LogError> {
+    let status = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let mut body = Vec::new();
+    r.take(MAX_BODY + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| LogError::Http(format!("{}: {e}", crate::net::redact_url(url))))?;
+    if body.len() as u64 > MAX_BODY {
+        return Err(LogError::Http(format!(
+            "{}: the response is larger than {MAX_BODY} bytes",
+            crate::net::redact_url(url)
+        )));
+    }
+    Ok((status, ct, body))
+}
+
+/// A witness a log asks for cosignatures: its URL (the submission prefix) and verifier key.
+#[derive(Clone, Debug)]
+pub struct WitnessClient {
+    pub url: String,
+    pub vkey: VerifierKey,
+}
+
+impl WitnessClient {
+    /// Parses `URL=VKEY`.
+    pub fn parse(s: &str) -> Result<WitnessClient, LogError> {
+        let (url, vkey) = s.split_once('=').ok_or_else(|| {
+            LogError::Usage(format!(
+                "--witness {:?}: expected URL=VKEY",
+                crate::net::redact(s)
+            ))
+        })?;
+        let vkey = VerifierKey::parse(vkey)?;
+        if !vkey.is_cosigner() {
+            return Err(LogError::Usage(format!(
+                "--witness {}: the key is not a cosignature/v1 (type 0x04) key",
+                crate::net::redact_url(url)
+            )));
+        }
+        Ok(WitnessClient {
+            url: url.trim_end_matches('/').to_string(),
+            vkey,
+        })
+    }
+
+    /// Asks the witness to cosign `note` (of tree size `size`), proving consistency from the
+    /// size it last cosigned (`last`, corrected once if the witness says otherwise) with
+    /// `prove(from)`. Returns its cosignature, checked under its key.
+    pub fn cosign(
+        &self,
+        note: &Note,
+        last: u64,
+        size: u64,
+        prove: &dyn Fn(u64) -> Result<Vec<Hash>, String>,
+    ) -> Result<signed_note::Signature, String> {
+        let http = client(Duration::from_secs(10)).map_err(|e| e.to_string())?;
+        let url = format!("{}/add-checkpoint", self.url);
+        let mut old = last;
+        for _attempt in 0..2 {
+            let proof = if old == 0 || old == size {
+                Vec::new()
+            } else {
+                prove(old)?
+            };
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let mut body = format!("old {old}\n");
+            for h in &proof {
+                body.push_str(&b64.encode(h.0));
+                body.push('\n');
+            }
+            body.push('\n');
+            let mut body = body.into_bytes();
+            body.extend(note.to_bytes());
+            let r = http
+                .post(&url)
+                .body(body)
+                .send()
+                .map_err(|e| crate::net::redact(&e.to_string()))?;
+            let (status, ct, body) = read_body(r, &url).map_err(|e| e.to_string())?;
+            match status {
+                200 => {
+                    let text = String::from_utf8(body).map_err(|_| "the answer is not UTF-8")?;
+                    for line in text.lines() {
+                        let Ok(sig) = signed_note::Signature::from_bytes(line.as_bytes()) else {
+                            continue;
+                        };
+                        if sig.name() != self.vkey.name || sig.id() != self.vkey.id() {
+                            continue;
+                        }
+                        let n = Note::new(note.text(), std::slice::from_ref(&sig))
+                            .map_err(|e| e.to_string())?;
+                        let known =
+                            signed_note::VerifierList::new(vec![Box::new(self.vkey.clone())]);
+                        n.verify(&known)
+                            .map_err(|e| format!("its cosignature does not verify: {e}"))?;
+                        return Ok(sig);
+                    }
+                    return Err("no cosignature by its key in the answer".into());
+                }
+                409 if ct.starts_with("text/x.tlog.size") => {
+                    let s = String::from_utf8_lossy(&body);
+                    old = s
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("409 with an unreadable size {:?}", s.trim()))?;
+                    if old > size {
+                        return Err(format!(
+                            "it has cosigned a larger tree ({old}) than this one ({size})"
+                        ));
+                    }
+                }
+                s => {
+                    return Err(format!(
+                        "HTTP {s}: {}",
+                        String::from_utf8_lossy(&body)
+                            .trim()
+                            .chars()
+                            .take(200)
+                            .collect::<String>()
+                    ))
+                }
+            }
+        }
+        Err("the witness's size changed twice".into())
+    }
+}
+
+/// Submits a release's log entry to the log at `url` (`POST URL/add`) and returns its proof.
+pub fn submit(url: &str, entry: &LogEntry) -> Result<super::TlogProof, LogError> {
+    let http = client(Duration::from_secs(60))?;
+    let u = format!("{}/add", url.trim_end_matches('/'));
+    let r = http
+        .post(&u)
+        .body(entry.encode())
+        .send()
+        .map_err(|e| LogError::Http(crate::net::redact(&e.to_string())))?;
+    let (status, _, body) = read_body(r, &u)?;
+    if status != 200 {
+        return Err(LogError::Http(format!(
+            "{}: HTTP {status}: {}",
+            crate::net::redact_url(&u),
+            String::from_utf8_lossy(&body)
+                .trim()
+                .chars()
+                .take(200)
+                .collect::<String>()
+        )));
+    }
+    super::TlogProof::parse(&body)
+}
+
+/// A remote log read over HTTP: its checkpoint and entry bundles.
+pub struct RemoteLog {
+    base: String,
+    http: reqwest::blocking::Client,
+}
+
+impl RemoteLog {
+    pub fn new(base: &str) -> Result<RemoteLog, LogError> {
+        Ok(RemoteLog {
+            base: base.trim_end_matches('/').to_string(),
+            http: client(Duration::from_secs(30))?,
+        })
+    }
+
+    fn get(&self, path: &str) -> Result<Vec<u8>, LogError> {
+        let url = format!("{}/{path}", self.base);
+        let r = self
+            .http
+            .get(&url)
+            .send()
+            .map_err(|e| LogError::Http(crate::net::redact(&e.to_string())))?;
+        let (status, _, body) = read_body(r, &url)?;
+        if status != 200 {
+            return Err(LogError::Http(format!(
+                "{}: HTTP {status}",
+                crate::net::redact_url(&url)
+            )));
+        }
+        Ok(body)
+    }
+
+    pub fn checkpoint(&self) -> Result<Vec<u8>, LogError> {
+        self.get("checkpoint")
+    }
+
+    /// The entries `from..to` (at most a tree's size as the checkpoint says).
+    pub fn entries(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, LogError> {
+        let mut out = Vec::new();
+        let mut n = from / TILE_WIDTH;
+        while n * TILE_WIDTH < to {
+            let start = n * TILE_WIDTH;
+            let w = (to - start).min(TILE_WIDTH);
+            let b = self.get(&super::tile_path(None, n, w))?;
+            let all = super::store::split_bundle(&b)?;
+            if all.len() as u64 != w {
+                return Err(LogError::Entry(format!(
+                    "entry bundle {n} holds {} entries, the checkpoint needs {w}",
+                    all.len()
+                )));
+            }
+            for (i, e) in all.into_iter().enumerate() {
+                let idx = start + i as u64;
+                if idx >= from && idx < to {
+                    out.push(e);
+                }
+            }
+            n += 1;
+        }
+        Ok(out)
+    }
+}
