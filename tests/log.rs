@@ -276,7 +276,7 @@ fn submit_verify_monitor_and_a_fork_refused_on_loopback() {
     assert_eq!(j["size"], 2);
     let problems = j["problems"].to_string();
     assert!(
-        problems.contains("not signed as publisher by any key given"),
+        problems.contains("not signed as publisher by the watched keys"),
         "{problems}"
     );
     assert!(

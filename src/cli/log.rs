@@ -77,29 +77,42 @@ pub enum LogCommand {
         #[arg(long = "require-signed-by", value_name = "PUB")]
         require_signed_by: Vec<PathBuf>,
     },
-    /// Submit a release to the log at URL and write its weightseal.tlog-proof.
+    /// Submit a release to the log at URL and write its weightseal.tlog-proof, once the proof
+    /// the log answers is checked: it must carry this release's entry and its inclusion proof
+    /// must hold (with --log-key, it must verify as a verifier will check it).
     Submit {
         url: String,
         /// The model directory or single model file.
         model: PathBuf,
+        #[command(flatten)]
+        log: super::LogArgs,
     },
-    /// Follow the log at URL: check that its new checkpoint extends the one read before, and
-    /// list the new entries for models matching PATTERN; exit 1 when one is not signed by a
-    /// given key, or when two entries give one model and version different manifests.
+    /// Follow the log at URL: open its checkpoint as verifiers do (the log key, the witness
+    /// quorum), check that its tree extends the one read before, and list the new entries for
+    /// models matching PATTERN; exit 1 when one is not signed by the watched keys, repeats a
+    /// version with another manifest, or is malformed, or when the log forked.
     Monitor {
         url: String,
-        /// The log's verifier key.
-        #[arg(long, value_name = "VKEY")]
-        log_key: String,
         /// The model names to watch (`org/*`).
         #[arg(long, value_name = "PATTERN")]
         model: String,
-        /// A publisher key every watched entry must be signed by. Repeatable.
+        /// A publisher key every watched entry must be signed by (any one suffices).
+        /// Repeatable.
         #[arg(long = "key", value_name = "PUB")]
         keys: Vec<PathBuf>,
+        /// A trust policy every watched entry must meet (its [log] table gives the log's key,
+        /// witnesses and quorum).
+        #[arg(long, value_name = "POLICY", conflicts_with = "keys")]
+        policy: Option<PathBuf>,
+        #[command(flatten)]
+        log: super::LogArgs,
         /// Where the monitor keeps what it has read.
         #[arg(long, value_name = "FILE")]
         state: PathBuf,
+        /// Entries read in one run at most (it stops at a proved bundle boundary; the next run
+        /// goes on from there).
+        #[arg(long, value_name = "N", default_value_t = weightseal::log::monitor::DEFAULT_MAX_ENTRIES)]
+        max_entries: u64,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -318,10 +331,11 @@ pub fn run(cmd: LogCommand) -> Result<Outcome> {
             )?;
             Ok(Outcome::Verified)
         }
-        LogCommand::Submit { url, model } => {
+        LogCommand::Submit { url, model, log } => {
+            let ask = log_question(&log, Vec::new(), None)?;
             let (m, lines, proof_path) = release(&model)?;
             let e = LogEntry::of_release(&m, &lines)?;
-            let p = weightseal::log::client::submit(&url, &e)?;
+            let p = weightseal::log::client::submit(&url, &e, ask.log_for(None).as_ref())?;
             weightseal::fsutil::write_atomic(&proof_path, &p.encode(), 0o644)
                 .with_context(|| format!("writing {}", proof_path.display()))?;
             outln!(
@@ -331,66 +345,140 @@ pub fn run(cmd: LogCommand) -> Result<Outcome> {
                 p.index,
                 proof_path.display()
             );
+            if ask.log_for(None).is_none() {
+                eprintln!(
+                    "weightseal: the proof's inclusion was checked, not the log's signature: give --log-key to check it as verifiers will"
+                );
+            }
             Ok(Outcome::Verified)
         }
         LogCommand::Monitor {
             url,
-            log_key,
             model,
             keys,
+            policy,
+            log,
             state,
+            max_entries,
             json,
         } => {
-            let vkey = VerifierKey::parse(&log_key)?;
-            let mut pubs = Vec::new();
-            for k in &keys {
-                pubs.extend(weightseal::attest::PublicKey::read_all(k)?);
-            }
-            let r = weightseal::log::monitor::monitor(&url, &vkey, &model, &pubs, &state)?;
+            let ask = log_question(&log, keys, policy)?;
+            let Some(log_policy) = ask.log_for(None) else {
+                bail!("log monitor needs the log's key: --log-key VKEY, or a policy with a [log] table");
+            };
+            let publishers = match ask.trust() {
+                Trust::Policy(p) => Some(p),
+                _ => None,
+            };
+            let r = weightseal::log::monitor::monitor(
+                &url,
+                &weightseal::log::monitor::Watch {
+                    log: &log_policy,
+                    pattern: &model,
+                    publishers,
+                    max_entries,
+                },
+                &state,
+            )?;
             if json {
-                outln!("{}", serde_json::to_string_pretty(&r)?);
+                let mut v = serde_json::to_value(&r)?;
+                v["ok"] = r.ok().into();
+                v["complete"] = r.complete().into();
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 for e in &r.entries {
                     let signed = match e.signed_by_given_key {
-                        Some(true) => ", signed by a given key",
-                        Some(false) => ", NOT signed by any given key",
+                        Some(true) => ", signed by a watched key",
+                        Some(false) => ", NOT signed by a watched key",
                         None => "",
                     };
+                    let versions = if e.versions.is_empty() {
+                        "none".to_string()
+                    } else {
+                        e.versions
+                            .iter()
+                            .map(u64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
                     outln!(
-                        "entry {}: {:?} version {} manifest {}{signed}",
+                        "entry {}: {:?} version {versions} manifest {}{signed}",
                         e.index,
                         e.model,
-                        e.version
-                            .map(|v| v.to_string())
-                            .unwrap_or_else(|| "none".into()),
                         e.manifest
                     );
                 }
+                if r.entries_not_listed > 0 {
+                    outln!("({} more watched entries not listed)", r.entries_not_listed);
+                }
                 for p in &r.problems {
-                    outln!("problem: {p}");
+                    outln!("problem: {}", p.message);
+                }
+                if r.problems_not_listed > 0 {
+                    outln!("({} more problems not listed)", r.problems_not_listed);
                 }
             }
-            if r.ok {
+            let cosigned = if r.witnesses.is_empty() {
+                String::new()
+            } else {
+                format!(", cosigned by {}", r.witnesses.join(", "))
+            };
+            if r.ok() {
                 eprintln!(
-                    "weightseal: log {}: {} new entries ({} to {}), {} for {model}; the new checkpoint extends the one read before",
+                    "weightseal: log {}: read {} new entries ({} to {}){cosigned}, {} for {model}{}; the tree read extends the one read before",
                     r.origin,
                     r.size - r.old_size,
                     r.old_size,
                     r.size,
-                    r.entries.len()
+                    r.entries.len() as u64 + r.entries_not_listed,
+                    if r.foreign > 0 {
+                        format!(", {} not weightseal entries", r.foreign)
+                    } else {
+                        String::new()
+                    }
                 );
+                if !r.complete() {
+                    eprintln!(
+                        "weightseal: the checkpoint holds {} entries; stopped at {} (--max-entries {max_entries}): run again to go on",
+                        r.checkpoint_size, r.size
+                    );
+                }
                 Ok(Outcome::Verified)
             } else {
                 eprintln!(
                     "weightseal: log {}: {} problem(s): {}",
                     r.origin,
-                    r.problems.len(),
-                    r.problems.join("; ")
+                    r.problems.len() as u64 + r.problems_not_listed,
+                    r.problems
+                        .iter()
+                        .take(3)
+                        .map(|p| p.message.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 );
                 Ok(Outcome::NotVerified)
             }
         }
     }
+}
+
+/// The question of `log submit` and `log monitor`: the log requirement (the flags, or the
+/// policy's `[log]`), and the watched publisher keys or policy.
+fn log_question(
+    log: &super::LogArgs,
+    keys: Vec<PathBuf>,
+    policy: Option<PathBuf>,
+) -> Result<Ask> {
+    Ok(Ask::new(&AskOptions {
+        keys,
+        policy,
+        trust_store: false,
+        log_key: log.log_key.clone(),
+        witnesses: log.witnesses.clone(),
+        quorum: log.quorum,
+        allow_unsigned: true,
+        ..AskOptions::default()
+    })?)
 }
 
 /// `log add --entries FILE`: entries already made (one base64 entry per line), each checked

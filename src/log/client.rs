@@ -15,6 +15,8 @@ use super::{LogError, TILE_WIDTH};
 
 /// Largest body read from a request or a response.
 pub const MAX_BODY: u64 = 2 << 20;
+/// Largest entry bundle: 256 entries of at most 65535 bytes, each with its 2-byte length.
+pub const MAX_BUNDLE: u64 = TILE_WIDTH * (super::entry::MAX_ENTRY_LEN as u64 + 2);
 
 pub(crate) fn client(timeout: Duration) -> Result<reqwest::blocking::Client, LogError> {
     reqwest::blocking::Client::builder()
@@ -29,6 +31,15 @@ pub(crate) fn read_body(
     r: reqwest::blocking::Response,
     url: &str,
 ) -> Result<(u16, String, Vec<u8>), LogError> {
+    read_body_at_most(r, url, MAX_BODY)
+}
+
+/// The status, content type and body of a response, its body at most `max` bytes.
+pub(crate) fn read_body_at_most(
+    r: reqwest::blocking::Response,
+    url: &str,
+    max: u64,
+) -> Result<(u16, String, Vec<u8>), LogError> {
     let status = r.status().as_u16();
     let ct = r
         .headers()
@@ -37,12 +48,12 @@ pub(crate) fn read_body(
         .unwrap_or("")
         .to_string();
     let mut body = Vec::new();
-    r.take(MAX_BODY + 1)
+    r.take(max + 1)
         .read_to_end(&mut body)
         .map_err(|e| LogError::Http(format!("{}: {e}", crate::net::redact_url(url))))?;
-    if body.len() as u64 > MAX_BODY {
+    if body.len() as u64 > max {
         return Err(LogError::Http(format!(
-            "{}: the response is larger than {MAX_BODY} bytes",
+            "{}: the response is larger than {max} bytes",
             crate::net::redact_url(url)
         )));
     }
@@ -160,20 +171,29 @@ impl WitnessClient {
     }
 }
 
-/// Submits a release's log entry to the log at `url` (`POST URL/add`) and returns its proof.
-pub fn submit(url: &str, entry: &LogEntry) -> Result<super::TlogProof, LogError> {
+/// Submits a release's log entry to the log at `url` (`POST URL/add`) and returns its proof,
+/// once checked: the proof must carry exactly the entry submitted and its inclusion proof must
+/// lead to the root of the checkpoint it carries; with `log` (the log's key, witnesses and
+/// quorum) the proof must also verify fully, as a verifier will check it. A log that answers
+/// with a proof of another release, or one that does not hold, is an error: nothing to write.
+pub fn submit(
+    url: &str,
+    entry: &LogEntry,
+    log: Option<&super::LogPolicy>,
+) -> Result<super::TlogProof, LogError> {
     let http = client(Duration::from_secs(60))?;
     let u = format!("{}/add", url.trim_end_matches('/'));
+    let bytes = entry.encode();
     let r = http
         .post(&u)
-        .body(entry.encode())
+        .body(bytes.clone())
         .send()
         .map_err(|e| LogError::Http(crate::net::redact(&e.to_string())))?;
     let (status, _, body) = read_body(r, &u)?;
+    let shown = crate::net::redact_url(&u);
     if status != 200 {
         return Err(LogError::Http(format!(
-            "{}: HTTP {status}: {}",
-            crate::net::redact_url(&u),
+            "{shown}: HTTP {status}: {}",
             String::from_utf8_lossy(&body)
                 .trim()
                 .chars()
@@ -181,7 +201,36 @@ pub fn submit(url: &str, entry: &LogEntry) -> Result<super::TlogProof, LogError>
                 .collect::<String>()
         )));
     }
-    super::TlogProof::parse(&body)
+    let proof = super::TlogProof::parse(&body)
+        .map_err(|e| LogError::Proof(format!("{shown} answered a proof that does not parse: {e}")))?;
+    match &proof.extra {
+        Some(e) if *e == bytes => {}
+        Some(e) => {
+            let what = LogEntry::decode(e).map_or_else(
+                |_| "an entry that does not decode".to_string(),
+                |e| format!("the entry of {:?} (manifest {})", e.model, e.manifest),
+            );
+            return Err(LogError::Proof(format!(
+                "{shown} answered a proof of {what}, not of the entry submitted ({:?}, manifest {})",
+                entry.model, entry.manifest
+            )));
+        }
+        None => {
+            return Err(LogError::Proof(format!(
+                "{shown} answered a proof that carries no entry (no extra line)"
+            )))
+        }
+    }
+    let cp = proof.unverified_checkpoint()?;
+    proof
+        .check_inclusion(&cp, &bytes)
+        .map_err(|e| LogError::Proof(format!("{shown} answered a proof that does not hold: {e}")))?;
+    if let Some(policy) = log {
+        proof
+            .verify(policy, &entry.model, entry.manifest)
+            .map_err(|e| LogError::Proof(format!("{shown}: {e}")))?;
+    }
+    Ok(proof)
 }
 
 /// A remote log read over HTTP: its checkpoint and entry bundles.
@@ -199,13 +248,17 @@ impl RemoteLog {
     }
 
     fn get(&self, path: &str) -> Result<Vec<u8>, LogError> {
+        self.get_at_most(path, MAX_BODY)
+    }
+
+    fn get_at_most(&self, path: &str, max: u64) -> Result<Vec<u8>, LogError> {
         let url = format!("{}/{path}", self.base);
         let r = self
             .http
             .get(&url)
             .send()
             .map_err(|e| LogError::Http(crate::net::redact(&e.to_string())))?;
-        let (status, _, body) = read_body(r, &url)?;
+        let (status, _, body) = read_body_at_most(r, &url, max)?;
         if status != 200 {
             return Err(LogError::Http(format!(
                 "{}: HTTP {status}",
@@ -219,29 +272,30 @@ impl RemoteLog {
         self.get("checkpoint")
     }
 
-    /// The entries `from..to` (at most a tree's size as the checkpoint says).
-    pub fn entries(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, LogError> {
-        let mut out = Vec::new();
-        let mut n = from / TILE_WIDTH;
-        while n * TILE_WIDTH < to {
-            let start = n * TILE_WIDTH;
-            let w = (to - start).min(TILE_WIDTH);
-            let b = self.get(&super::tile_path(None, n, w))?;
-            let all = super::store::split_bundle(&b)?;
-            if all.len() as u64 != w {
-                return Err(LogError::Entry(format!(
-                    "entry bundle {n} holds {} entries, the checkpoint needs {w}",
-                    all.len()
-                )));
-            }
-            for (i, e) in all.into_iter().enumerate() {
-                let idx = start + i as u64;
-                if idx >= from && idx < to {
-                    out.push(e);
-                }
-            }
-            n += 1;
+    /// The entry bundle `n` of width `w` (`tile/entries/<N>[.p/<W>]`): exactly `w` entries.
+    pub fn bundle(&self, n: u64, w: u64) -> Result<Vec<Vec<u8>>, LogError> {
+        let b = self.get_at_most(&super::tile_path(None, n, w), MAX_BUNDLE)?;
+        let all = super::store::split_bundle(&b)?;
+        if all.len() as u64 != w {
+            return Err(LogError::Entry(format!(
+                "entry bundle {n} holds {} entries, the checkpoint needs {w}",
+                all.len()
+            )));
         }
-        Ok(out)
+        Ok(all)
+    }
+
+    /// The hash tile at `level`, `n`, of width `w` (`tile/<L>/<N>[.p/<W>]`): exactly `w`
+    /// hashes.
+    pub fn hash_tile(&self, level: u8, n: u64, w: u64) -> Result<Vec<u8>, LogError> {
+        let b = self.get(&super::tile_path(Some(level), n, w))?;
+        if b.len() as u64 != w * tlog_tiles::HASH_SIZE as u64 {
+            return Err(LogError::Tree(format!(
+                "hash tile {level}/{n} is {} bytes, a tile of {w} hashes is {}",
+                b.len(),
+                w * tlog_tiles::HASH_SIZE as u64
+            )));
+        }
+        Ok(b)
     }
 }

@@ -3,10 +3,15 @@
 //! stolen key).
 //!
 //! The monitor keeps, per log, the size it has read and the Merkle *frontier* of that tree (the
-//! roots of its perfect subtrees, at most 64 hashes). Each run reads the new entries from the
-//! entry bundles, extends the frontier with their leaf hashes and requires the resulting root
-//! to be the signed checkpoint's: the new tree extends the old one (append-only), and the
-//! entries read are the ones the log committed to. State is written only after that check.
+//! roots of its perfect subtrees, at most 64 hashes). Each run opens the log's checkpoint as a
+//! verifier would (the log's signature and the witness quorum: a monitor is shown no tree that
+//! verifiers would refuse, and sees the tree they accept), then reads the new entries one entry
+//! bundle at a time, extends the frontier with their leaf hashes and checks each watched entry
+//! as it comes. Every [`CHUNK_TILES`] bundles, and where the run stops, it proves that the
+//! tree read so far is a prefix of the checkpoint's (a consistency proof from the hash tiles,
+//! or the root itself at the checkpoint's size) and only then records what it read: memory is
+//! one bundle and the watched entries, whatever size the log claims, and a crash or a lying
+//! tile loses at most the unproved chunk.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,13 +20,16 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use tlog_tiles::Hash;
 
+use std::cell::RefCell;
+
+use rayon::prelude::*;
+use tlog_tiles::{Checkpoint, Tile};
+
 use super::client::RemoteLog;
 use super::entry::LogEntry;
-use super::keys::VerifierKey;
-use super::store::open_checkpoint;
-use super::{io, LogError};
+use super::{io, LogError, LogPolicy, TILE_WIDTH};
 use crate::attest::time::Timestamp;
-use crate::attest::{Policy, PublicKey};
+use crate::attest::Policy;
 
 /// The roots of the perfect subtrees of a tree, left to right, by height.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,13 +79,21 @@ pub fn root(f: &[(u8, Hash)]) -> Hash {
     r
 }
 
+/// Entry bundles read between two proofs that the tree read is a prefix of the checkpoint's.
+pub const CHUNK_TILES: u64 = 64;
+/// Entries a run reads by default before it stops at a proved tile boundary.
+pub const DEFAULT_MAX_ENTRIES: u64 = 1_000_000;
+/// Watched entries and problems a report lists (the rest are counted).
+pub const MAX_LISTED: usize = 10_000;
+
 /// What a monitor remembers of one log.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MonitorState {
     pub origin: String,
     pub size: u64,
     pub frontier: Frontier,
-    /// Per watched model (its folded name), per version: the manifest digest logged first.
+    /// Per watched model (its folded name), per version (`none` for none): the manifest digest
+    /// logged first.
     pub seen: BTreeMap<String, BTreeMap<String, String>>,
 }
 
@@ -87,150 +103,471 @@ pub struct Watched {
     pub index: u64,
     pub model: String,
     pub manifest: String,
-    pub version: Option<u64>,
-    /// Whether one of the given keys signed it as its publisher (`None`: no key given).
+    /// The versions its publisher attestations state (recomputed, not the entry's line).
+    pub versions: Vec<u64>,
+    /// Whether the watched publisher keys sign it (`None`: none given).
     pub signed_by_given_key: Option<bool>,
+}
+
+/// What a problem is about, for alerting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemKind {
+    /// The checkpoint does not open as a verifier requires (log signature, witness quorum).
+    Checkpoint,
+    /// The log's tree does not extend the one read before, or its tiles are not what it
+    /// committed to.
+    Fork,
+    /// A watched entry not signed as publisher by the watched keys.
+    NotSigned,
+    /// A watched entry gives a model and version another manifest than an earlier entry.
+    RepeatedVersion,
+    /// A watched entry's version line is not what its publisher attestations state, or one of
+    /// its attestations is not an envelope about it.
+    Malformed,
+}
+
+/// A problem found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    /// The entry's index, for a problem about one entry.
+    pub index: Option<u64>,
+    pub message: String,
 }
 
 /// A monitoring run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MonitorReport {
-    pub ok: bool,
+    ok: bool,
     pub origin: String,
+    /// The size read before this run.
     pub old_size: u64,
+    /// The size read (and proved) after this run.
     pub size: u64,
+    /// The size of the log's checkpoint; above `size` when the run stopped at its bound.
+    pub checkpoint_size: u64,
+    /// The witnesses whose cosignatures of the checkpoint count.
+    pub witnesses: Vec<String>,
+    /// Entries read that are not weightseal entries (no release can be proved by them).
+    pub foreign: u64,
+    /// Watched entries, the first [`MAX_LISTED`].
     pub entries: Vec<Watched>,
-    pub problems: Vec<String>,
+    pub entries_not_listed: u64,
+    /// Problems, the first [`MAX_LISTED`].
+    pub problems: Vec<Problem>,
+    pub problems_not_listed: u64,
 }
 
-/// Reads the log at `url` (checkpoint signed by `log`) from where `state_path` left off, and
-/// reports the entries whose model name matches `pattern` (folded as the trust store folds
-/// names); a problem when one is not signed as publisher by one of `keys` (when given), when
-/// two entries give one model and version different manifests, or when the log's new tree
-/// does not extend the one read before.
-pub fn monitor(
-    url: &str,
-    log: &VerifierKey,
-    pattern: &str,
-    keys: &[PublicKey],
-    state_path: &Path,
-) -> Result<MonitorReport, LogError> {
+impl MonitorReport {
+    /// Whether the run found nothing to look at: the checkpoint opened, the tree read extends
+    /// the one read before, and every watched entry is signed and repeats no version.
+    pub fn ok(&self) -> bool {
+        self.ok
+    }
+
+    /// Whether the run read up to the checkpoint's size.
+    pub fn complete(&self) -> bool {
+        self.size == self.checkpoint_size
+    }
+
+    fn problem(&mut self, kind: ProblemKind, index: Option<u64>, message: String) {
+        self.ok = false;
+        if self.problems.len() < MAX_LISTED {
+            self.problems.push(Problem {
+                kind,
+                index,
+                message,
+            });
+        } else {
+            self.problems_not_listed += 1;
+        }
+    }
+
+    fn watched(&mut self, w: Watched) {
+        if self.entries.len() < MAX_LISTED {
+            self.entries.push(w);
+        } else {
+            self.entries_not_listed += 1;
+        }
+    }
+}
+
+/// What to watch in a log.
+pub struct Watch<'a> {
+    /// The log's key, witnesses and quorum: what verifiers require of its checkpoints.
+    pub log: &'a LogPolicy,
+    /// The model names to watch (`org/*`), folded as the trust store folds names.
+    pub pattern: &'a str,
+    /// The policy every watched entry must meet as publisher (`None`: report entries only).
+    pub publishers: Option<&'a Policy>,
+    /// Entries read in one run at most (rounded to whole bundles; at least one bundle).
+    pub max_entries: u64,
+}
+
+/// The hash tiles of a remote log, for the consistency proofs, with the tiles already proved
+/// kept (a few per level).
+struct RemoteTiles<'a> {
+    remote: &'a RemoteLog,
+    saved: RefCell<BTreeMap<(u8, u64, u32), Vec<u8>>>,
+}
+
+impl tlog_tiles::TileReader for RemoteTiles<'_> {
+    fn height(&self) -> u8 {
+        super::TILE_HEIGHT
+    }
+
+    fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, tlog_tiles::Error> {
+        tiles
+            .iter()
+            .map(|t| {
+                let key = (t.level(), t.level_index(), t.width());
+                if let Some(b) = self.saved.borrow().get(&key) {
+                    return Ok(b.clone());
+                }
+                self.remote
+                    .hash_tile(t.level(), t.level_index(), u64::from(t.width()))
+                    .map_err(|_| tlog_tiles::Error::IndexesNotInTree)
+            })
+            .collect()
+    }
+
+    fn save_tiles(&self, tiles: &[Tile], data: &[Vec<u8>]) {
+        let mut saved = self.saved.borrow_mut();
+        if saved.len() > 256 {
+            saved.clear();
+        }
+        for (t, d) in tiles.iter().zip(data) {
+            saved.insert((t.level(), t.level_index(), t.width()), d.clone());
+        }
+    }
+}
+
+/// Whether the tree of `size` entries whose frontier is `frontier` is a prefix of the
+/// checkpoint's tree: its root at the checkpoint's size, else a consistency proof read from the
+/// hash tiles (which need not be trusted: the proof is checked against both roots).
+fn proves_prefix(
+    tiles: &RemoteTiles<'_>,
+    cp: &Checkpoint,
+    size: u64,
+    frontier: &[(u8, Hash)],
+) -> bool {
+    let ours = root(frontier);
+    if size == cp.size() {
+        return ours == *cp.hash();
+    }
+    let (n, h) = (cp.size(), *cp.hash());
+    // tlog_tiles may panic on a hostile tile set: a panic is a proof that failed.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let reader = tlog_tiles::TileHashReader::new(n, h, tiles);
+        match tlog_tiles::prove_tree(n, size, &reader) {
+            Ok(p) => tlog_tiles::check_tree(&p, n, h, size, ours).is_ok(),
+            Err(_) => false,
+        }
+    }))
+    .unwrap_or(false)
+}
+
+/// One entry of a bundle, as read in parallel: its leaf hash and, for a watched weightseal
+/// entry, what the run reports about it.
+enum Read {
+    Foreign,
+    Other,
+    Watched {
+        entry: LogEntry,
+        versions: Result<Vec<u64>, LogError>,
+        signed: Option<bool>,
+    },
+}
+
+/// Reads the log at `url` from where `state_path` left off, at most `watch.max_entries`
+/// entries, and reports the watched entries and every problem (see [`ProblemKind`]). The state
+/// is written after each proved chunk; a run that finds the tree does not extend the one read
+/// before keeps the state as it was proved last.
+pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<MonitorReport, LogError> {
     let remote = RemoteLog::new(url)?;
-    let (_, cp) = open_checkpoint(&remote.checkpoint()?, log)?;
-    let mut state: MonitorState = match std::fs::read(state_path) {
-        Ok(b) => serde_json::from_slice(&b)
+    let cp_bytes = remote.checkpoint()?;
+    let mut state: MonitorState = match crate::fsutil::read_regular(state_path, 1 << 30) {
+        Ok(Some(b)) => serde_json::from_slice(&b)
             .map_err(|e| LogError::Usage(format!("state {}: {e}", state_path.display())))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => MonitorState {
-            origin: cp.origin().to_string(),
+        Ok(None) => MonitorState {
+            origin: watch.log.log().name.clone(),
             ..Default::default()
         },
         Err(e) => return Err(io(state_path)(e)),
     };
     let mut report = MonitorReport {
         ok: true,
-        origin: cp.origin().to_string(),
+        origin: watch.log.log().name.clone(),
         old_size: state.size,
-        size: cp.size(),
+        size: state.size,
+        checkpoint_size: state.size,
+        witnesses: Vec::new(),
+        foreign: 0,
         entries: Vec::new(),
+        entries_not_listed: 0,
         problems: Vec::new(),
+        problems_not_listed: 0,
     };
-    if state.origin != cp.origin() {
+    if state.origin != watch.log.log().name {
         return Err(LogError::Usage(format!(
             "the state {} follows {:?}, not {:?}",
             state_path.display(),
             state.origin,
-            cp.origin()
+            watch.log.log().name
         )));
     }
+    let (cp, witnesses) = match watch.log.open(&cp_bytes) {
+        Ok(x) => x,
+        Err(e) => {
+            report.problem(
+                ProblemKind::Checkpoint,
+                None,
+                format!("the log's checkpoint is not one a verifier accepts: {e}"),
+            );
+            return Ok(report);
+        }
+    };
+    report.witnesses = witnesses;
+    report.checkpoint_size = cp.size();
     if cp.size() < state.size {
-        report.problems.push(format!(
-            "the log shrank: its checkpoint says {} entries, {} were read before",
-            cp.size(),
-            state.size
-        ));
-        report.ok = false;
+        report.problem(
+            ProblemKind::Fork,
+            None,
+            format!(
+                "the log shrank: its checkpoint says {} entries, {} were read before",
+                cp.size(),
+                state.size
+            ),
+        );
         return Ok(report);
     }
-    let entries = remote.entries(state.size, cp.size())?;
-    let mut frontier = state.frontier.hashes()?;
-    let mut decoded = Vec::with_capacity(entries.len());
-    for e in &entries {
-        push(&mut frontier, tlog_tiles::record_hash(e));
-        decoded.push(LogEntry::decode(e));
-    }
-    if root(&frontier) != *cp.hash() {
-        report.problems.push(format!(
-            "the log's tree of {} entries does not extend the {} read before (or its tiles are not the entries it committed to): a fork",
-            cp.size(),
-            state.size
-        ));
-        report.ok = false;
-        return Ok(report);
-    }
-    let policy = (!keys.is_empty()).then(|| {
-        Policy::publisher_keys(
-            keys.iter()
-                .map(|k| (k.id().to_string(), k.clone()))
-                .collect(),
-        )
-    });
+    // Stop at a whole bundle: the run's bound rounded down, at least one bundle further.
+    let bound = state.size.saturating_add(watch.max_entries.max(TILE_WIDTH));
+    let target = if bound >= cp.size() {
+        cp.size()
+    } else {
+        (bound / TILE_WIDTH * TILE_WIDTH).max(state.size)
+    };
+    let tiles = RemoteTiles {
+        remote: &remote,
+        saved: RefCell::new(BTreeMap::new()),
+    };
+    let folded = crate::path::fold(watch.pattern);
     let now = Timestamp::now();
-    let folded = crate::path::fold(pattern);
-    for (i, d) in decoded.into_iter().enumerate() {
-        let index = state.size + i as u64;
-        let e = match d {
-            Ok(e) => e,
-            Err(err) => {
-                report.problems.push(format!("entry {index}: {err}"));
-                continue;
+    let mut frontier = state.frontier.hashes()?;
+    let mut pos = state.size;
+    // What the chunk being read adds; kept apart until the chunk is proved.
+    let mut added_seen: Vec<(String, String)> = Vec::new();
+    let mut pending: Vec<(Option<Watched>, Vec<(ProblemKind, u64, String)>)> = Vec::new();
+    let mut pending_foreign = 0u64;
+    let mut tiles_read = 0u64;
+    while pos < target {
+        let n = pos / TILE_WIDTH;
+        let start = n * TILE_WIDTH;
+        let w = (cp.size() - start).min(TILE_WIDTH);
+        let end = (start + w).min(target);
+        let bundle = match remote.bundle(n, w) {
+            Ok(b) => b,
+            Err(e) => {
+                // Without the bundle, nothing past `pos` can be read; what was read and
+                // proved is kept.
+                report.problem(
+                    ProblemKind::Fork,
+                    Some(pos),
+                    format!("entry bundle {n} cannot be read: {e}"),
+                );
+                break;
             }
         };
-        if !crate::attest::trust::pattern_matches(&folded, &crate::path::fold(&e.model)) {
-            continue;
-        }
-        let signed = policy.as_ref().map(|p| {
-            crate::attest::policy::evaluate(p, &e.model, e.manifest, &e.bundle(), now, None).ok
-        });
-        if signed == Some(false) {
-            report.problems.push(format!(
-                "entry {index}: {:?} (manifest {}) is not signed as publisher by any key given",
-                e.model, e.manifest
+        let from = (pos - start) as usize;
+        let to = (end - start) as usize;
+        let read: Vec<(Hash, Read)> = bundle[from..to]
+            .par_iter()
+            .map(|b| {
+                let leaf = tlog_tiles::record_hash(b);
+                let Ok(entry) = LogEntry::decode(b) else {
+                    return (leaf, Read::Foreign);
+                };
+                if !crate::attest::trust::pattern_matches(
+                    &folded,
+                    &crate::path::fold(&entry.model),
+                ) {
+                    return (leaf, Read::Other);
+                }
+                let versions = entry.stated_versions();
+                let signed = watch.publishers.map(|p| {
+                    crate::attest::policy::evaluate(
+                        p,
+                        &entry.model,
+                        entry.manifest,
+                        &entry.bundle(),
+                        now,
+                        None,
+                    )
+                    .ok
+                });
+                (
+                    leaf,
+                    Read::Watched {
+                        entry,
+                        versions,
+                        signed,
+                    },
+                )
+            })
+            .collect();
+        drop(bundle);
+        for (i, (leaf, r)) in read.into_iter().enumerate() {
+            let index = pos + i as u64;
+            push(&mut frontier, leaf);
+            let (entry, versions, signed) = match r {
+                Read::Foreign => {
+                    pending_foreign += 1;
+                    continue;
+                }
+                Read::Other => continue,
+                Read::Watched {
+                    entry,
+                    versions,
+                    signed,
+                } => (entry, versions, signed),
+            };
+            let mut problems = Vec::new();
+            if signed == Some(false) {
+                problems.push((
+                    ProblemKind::NotSigned,
+                    index,
+                    format!(
+                        "entry {index}: {:?} (manifest {}) is not signed as publisher by the watched keys",
+                        entry.model, entry.manifest
+                    ),
+                ));
+            }
+            let versions = match versions {
+                Ok(v) => {
+                    if v.first().copied() != entry.version {
+                        problems.push((
+                            ProblemKind::Malformed,
+                            index,
+                            format!(
+                                "entry {index}: {:?} (manifest {}) has the version line {}, its publisher attestations state {}",
+                                entry.model,
+                                entry.manifest,
+                                show_version(entry.version),
+                                if v.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+                                }
+                            ),
+                        ));
+                    }
+                    v
+                }
+                Err(e) => {
+                    problems.push((
+                        ProblemKind::Malformed,
+                        index,
+                        format!(
+                            "entry {index}: {:?} (manifest {}): {e}",
+                            entry.model, entry.manifest
+                        ),
+                    ));
+                    // What the line says is all there is to index it by.
+                    entry.version.into_iter().collect()
+                }
+            };
+            // One name to a reader is one name here: folded, as the trust store folds names.
+            let model = crate::path::fold(&entry.model);
+            let digest = entry.manifest.to_hex();
+            let keys: Vec<String> = if versions.is_empty() {
+                vec!["none".to_string()]
+            } else {
+                versions.iter().map(u64::to_string).collect()
+            };
+            for version in keys {
+                let seen = state.seen.entry(model.clone()).or_default();
+                match seen.get(&version) {
+                    Some(d) if *d != digest => problems.push((
+                        ProblemKind::RepeatedVersion,
+                        index,
+                        format!(
+                            "entry {index}: {:?} version {version} is logged with manifest {digest}, and before with manifest {d}",
+                            entry.model
+                        ),
+                    )),
+                    Some(_) => {}
+                    None => {
+                        seen.insert(version.clone(), digest.clone());
+                        added_seen.push((model.clone(), version));
+                    }
+                }
+            }
+            pending.push((
+                Some(Watched {
+                    index,
+                    model: entry.model,
+                    manifest: digest,
+                    versions,
+                    signed_by_given_key: signed,
+                }),
+                problems,
             ));
         }
-        let version = e
-            .version
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| "none".into());
-        // One name to a reader is one name here: folded, as the trust store folds names.
-        let seen = state.seen.entry(crate::path::fold(&e.model)).or_default();
-        match seen.get(&version) {
-            Some(d) if *d != e.manifest.to_hex() => report.problems.push(format!(
-                "entry {index}: {:?} version {version} is logged with manifest {}, and before with manifest {d}",
-                e.model, e.manifest
-            )),
-            Some(_) => {}
-            None => {
-                seen.insert(version, e.manifest.to_hex());
+        pos = end;
+        tiles_read += 1;
+        if tiles_read % CHUNK_TILES != 0 && pos < target {
+            continue;
+        }
+        if !proves_prefix(&tiles, &cp, pos, &frontier) {
+            // Nothing of this chunk is recorded: undo what it added.
+            for (model, version) in added_seen.drain(..) {
+                if let Some(m) = state.seen.get_mut(&model) {
+                    m.remove(&version);
+                    if m.is_empty() {
+                        state.seen.remove(&model);
+                    }
+                }
+            }
+            report.problem(
+                ProblemKind::Fork,
+                None,
+                format!(
+                    "the log's tree of {} entries does not extend the {} read before, or its tiles are not the entries it committed to: a fork",
+                    cp.size(),
+                    state.size
+                ),
+            );
+            break;
+        }
+        // Proved: record the chunk.
+        added_seen.clear();
+        report.foreign += pending_foreign;
+        pending_foreign = 0;
+        for (w, problems) in pending.drain(..) {
+            for (kind, index, message) in problems {
+                report.problem(kind, Some(index), message);
+            }
+            if let Some(w) = w {
+                report.watched(w);
             }
         }
-        report.entries.push(Watched {
-            index,
-            model: e.model,
-            manifest: e.manifest.to_hex(),
-            version: e.version,
-            signed_by_given_key: signed,
-        });
+        state.size = pos;
+        state.frontier = Frontier::from_hashes(&frontier);
+        crate::fsutil::write_atomic(
+            state_path,
+            &serde_json::to_vec_pretty(&state).expect("state serializes"),
+            0o600,
+        )
+        .map_err(io(state_path))?;
+        report.size = pos;
     }
-    state.size = cp.size();
-    state.frontier = Frontier::from_hashes(&frontier);
-    crate::fsutil::write_atomic(
-        state_path,
-        &serde_json::to_vec_pretty(&state).expect("state serializes"),
-        0o600,
-    )
-    .map_err(io(state_path))?;
-    report.ok = report.problems.is_empty();
     Ok(report)
+}
+
+fn show_version(v: Option<u64>) -> String {
+    v.map_or_else(|| "none".to_string(), |v| v.to_string())
 }
 
 #[cfg(test)]

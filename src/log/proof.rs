@@ -16,7 +16,8 @@
 
 use base64::Engine as _;
 use serde::Serialize;
-use tlog_tiles::Hash;
+use signed_note::Note;
+use tlog_tiles::{Checkpoint, Hash};
 
 use super::entry::LogEntry;
 use super::keys::VerifierKey;
@@ -112,6 +113,53 @@ impl LogPolicy {
     pub fn quorum(&self) -> usize {
         self.quorum
     }
+
+    /// Opens a checkpoint as this requirement demands (spec/log.md, "Verifying a release's
+    /// proof", steps 2-3): signed by the log key, its origin the log key's name, and cosigned by
+    /// at least `quorum` distinct witnesses (a configured witness's line that does not verify
+    /// fails it). Returns the checkpoint and the witnesses (`name+id`) whose cosignatures count.
+    pub fn open(&self, checkpoint: &[u8]) -> Result<(Checkpoint, Vec<String>), LogError> {
+        let bad = |s: String| LogError::Proof(s);
+        let (note, cp) = open_checkpoint(checkpoint, &self.log)?;
+        let mut witnesses: Vec<String> = Vec::new();
+        if !self.witnesses.is_empty() {
+            let known = signed_note::VerifierList::new(
+                self.witnesses
+                    .iter()
+                    .map(|w| Box::new(w.clone()) as Box<dyn signed_note::Verifier>)
+                    .collect(),
+            );
+            match note.verify(&known) {
+                Ok((verified, _)) => {
+                    // Counted by distinct public key (the policy lists each key once).
+                    let mut keys: Vec<[u8; 32]> = Vec::new();
+                    for s in verified {
+                        let Some(w) = self
+                            .witnesses
+                            .iter()
+                            .find(|w| w.name == s.name() && w.id() == s.id())
+                        else {
+                            continue;
+                        };
+                        if !keys.contains(&w.key) {
+                            keys.push(w.key);
+                            witnesses.push(format!("{}+{:08x}", s.name(), s.id()));
+                        }
+                    }
+                }
+                Err(signed_note::NoteError::UnverifiedNote) => {}
+                Err(e) => return Err(bad(format!("a witness cosignature does not verify: {e}"))),
+            }
+        }
+        if witnesses.len() < self.quorum {
+            return Err(bad(format!(
+                "{} of the {} required witness cosignature(s) verify",
+                witnesses.len(),
+                self.quorum
+            )));
+        }
+        Ok((cp, witnesses))
+    }
 }
 
 /// A proof that verified.
@@ -200,6 +248,41 @@ impl TlogProof {
         Ok(p)
     }
 
+    /// The checkpoint the proof carries, read without checking any signature (a submitter
+    /// checking what a log answered before it knows the log's key).
+    pub fn unverified_checkpoint(&self) -> Result<Checkpoint, LogError> {
+        if self.checkpoint.len() as u64 > super::store::MAX_CHECKPOINT_LEN {
+            return Err(LogError::Checkpoint("longer than 1 MiB".into()));
+        }
+        let note =
+            Note::from_bytes(&self.checkpoint).map_err(|e| LogError::Checkpoint(e.to_string()))?;
+        Checkpoint::from_bytes(note.text()).map_err(|e| LogError::Checkpoint(e.to_string()))
+    }
+
+    /// Checks that `entry` (its bytes) is included at the proof's index in the tree of `cp`
+    /// (spec/log.md, "Verifying a release's proof", step 5).
+    pub fn check_inclusion(&self, cp: &Checkpoint, entry: &[u8]) -> Result<(), LogError> {
+        if self.index >= cp.size() {
+            return Err(LogError::Proof(format!(
+                "index {} is not below the checkpoint's size {}",
+                self.index,
+                cp.size()
+            )));
+        }
+        let leaf = tlog_tiles::record_hash(entry);
+        let (hashes, size, root, index) = (self.hashes.clone(), cp.size(), *cp.hash(), self.index);
+        let checked = std::panic::catch_unwind(move || {
+            tlog_tiles::check_record(&hashes, size, root, index, leaf)
+        });
+        match checked {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(LogError::Proof(format!(
+                "the inclusion proof does not lead from entry {} to the checkpoint's root",
+                self.index
+            ))),
+        }
+    }
+
     /// Verifies the proof offline, for the release `(name, digest)`: the checkpoint is signed
     /// by the policy's log key; at least `quorum` of its witnesses cosigned it; the entry in
     /// `extra` is this release's; and its leaf hash is included at `index` in the checkpoint's
@@ -211,45 +294,7 @@ impl TlogProof {
         digest: Digest,
     ) -> Result<ProofReport, LogError> {
         let bad = |s: String| LogError::Proof(s);
-        let (note, cp) = open_checkpoint(&self.checkpoint, &policy.log)?;
-        let mut witnesses: Vec<String> = Vec::new();
-        if !policy.witnesses.is_empty() {
-            let known = signed_note::VerifierList::new(
-                policy
-                    .witnesses
-                    .iter()
-                    .map(|w| Box::new(w.clone()) as Box<dyn signed_note::Verifier>)
-                    .collect(),
-            );
-            match note.verify(&known) {
-                Ok((verified, _)) => {
-                    // Counted by distinct public key (the policy lists each key once).
-                    let mut keys: Vec<[u8; 32]> = Vec::new();
-                    for s in verified {
-                        let Some(w) = policy
-                            .witnesses
-                            .iter()
-                            .find(|w| w.name == s.name() && w.id() == s.id())
-                        else {
-                            continue;
-                        };
-                        if !keys.contains(&w.key) {
-                            keys.push(w.key);
-                            witnesses.push(format!("{}+{:08x}", s.name(), s.id()));
-                        }
-                    }
-                }
-                Err(signed_note::NoteError::UnverifiedNote) => {}
-                Err(e) => return Err(bad(format!("a witness cosignature does not verify: {e}"))),
-            }
-        }
-        if witnesses.len() < policy.quorum {
-            return Err(bad(format!(
-                "{} of the {} required witness cosignature(s) verify",
-                witnesses.len(),
-                policy.quorum
-            )));
-        }
+        let (cp, witnesses) = policy.open(&self.checkpoint)?;
         let entry_bytes = self
             .extra
             .as_deref()
@@ -261,27 +306,7 @@ impl TlogProof {
                 entry.model, entry.manifest, name, digest
             )));
         }
-        if self.index >= cp.size() {
-            return Err(bad(format!(
-                "index {} is not below the checkpoint's size {}",
-                self.index,
-                cp.size()
-            )));
-        }
-        let leaf = tlog_tiles::record_hash(entry_bytes);
-        let (hashes, size, root, index) = (self.hashes.clone(), cp.size(), *cp.hash(), self.index);
-        let checked = std::panic::catch_unwind(move || {
-            tlog_tiles::check_record(&hashes, size, root, index, leaf)
-        });
-        match checked {
-            Ok(Ok(())) => {}
-            _ => {
-                return Err(bad(format!(
-                    "the inclusion proof does not lead from entry {} to the checkpoint's root",
-                    self.index
-                )))
-            }
-        }
+        self.check_inclusion(&cp, entry_bytes)?;
         Ok(ProofReport {
             origin: cp.origin().to_string(),
             size: cp.size(),

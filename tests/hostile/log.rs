@@ -15,7 +15,7 @@ fn entry(i: u64) -> LogEntry {
     LogEntry {
         model: format!("org/m{i}"),
         manifest: Digest([i as u8; 32]),
-        version: Some(i),
+        version: None,
         attestations: vec![],
     }
 }
@@ -127,8 +127,14 @@ fn a_server_that_lies_about_tile_contents_is_caught_by_the_monitor() {
         );
     });
     let state = root.with_file_name("monitor.json");
-    let r = weightseal::log::monitor::monitor(&url, l.policy.log(), "org/*", &[], &state).unwrap();
-    assert!(r.ok && r.entries.len() == 3, "{r:?}");
+    let watch = weightseal::log::monitor::Watch {
+        log: &l.policy,
+        pattern: "org/*",
+        publishers: None,
+        max_entries: weightseal::log::monitor::DEFAULT_MAX_ENTRIES,
+    };
+    let r = weightseal::log::monitor::monitor(&url, &watch, &state).unwrap();
+    assert!(r.ok() && r.entries.len() == 3, "{r:?}");
     // Two more entries; then the server's bundle has entry 4 swapped for another release.
     l.dir
         .add(l.key.clone(), &[entry(3).encode(), entry(4).encode()], &[])
@@ -142,9 +148,10 @@ fn a_server_that_lies_about_tile_contents_is_caught_by_the_monitor() {
     lied[at..at + good.len()].copy_from_slice(&evil);
     fs::write(&bundle, &lied).unwrap();
     let before = fs::read(&state).unwrap();
-    let r = weightseal::log::monitor::monitor(&url, l.policy.log(), "org/*", &[], &state).unwrap();
-    assert!(!r.ok, "{r:?}");
-    assert!(r.problems[0].contains("a fork"), "{r:?}");
+    let r = weightseal::log::monitor::monitor(&url, &watch, &state).unwrap();
+    assert!(!r.ok(), "{r:?}");
+    assert_eq!(r.problems[0].kind, weightseal::log::monitor::ProblemKind::Fork);
+    assert!(r.problems[0].message.contains("a fork"), "{r:?}");
     assert_eq!(
         fs::read(&state).unwrap(),
         before,
@@ -152,8 +159,8 @@ fn a_server_that_lies_about_tile_contents_is_caught_by_the_monitor() {
     );
     // The honest bundle again: the monitor goes on.
     fs::write(&bundle, &b).unwrap();
-    let r = weightseal::log::monitor::monitor(&url, l.policy.log(), "org/*", &[], &state).unwrap();
-    assert!(r.ok && r.size == 5, "{r:?}");
+    let r = weightseal::log::monitor::monitor(&url, &watch, &state).unwrap();
+    assert!(r.ok() && r.size == 5, "{r:?}");
 }
 
 /// The witness's add-checkpoint decision on hostile requests, one status each.
