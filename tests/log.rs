@@ -251,6 +251,12 @@ fn submit_verify_monitor_and_a_fork_refused_on_loopback() {
             "org/*",
             "--key",
             s(&acme_pub),
+            "--witness",
+            &vk1,
+            "--witness",
+            &vk2,
+            "--quorum",
+            "2",
             "--state",
             s(&state),
         ];
@@ -329,6 +335,92 @@ fn submit_verify_monitor_and_a_fork_refused_on_loopback() {
     assert!(
         stdout(&o).contains("0 of the 1 required witness cosignature(s) verify"),
         "{}",
+        text(&o)
+    );
+    // The monitor is shown the fork (served as static files) and asks what verifiers ask: no
+    // witness cosigned it, so it is not the tree verifiers see. Without the witness requirement
+    // it would read it as the log (the finding: a monitor can be shown a tree no verifier sees).
+    let fork_server = common::server::Server::start(forked.clone());
+    let fork_monitor = |extra: &[&str]| {
+        let fstate = t.join("fork-monitor.json");
+        let _ = fs::remove_file(&fstate);
+        let mut a = vec![
+            "log",
+            "monitor",
+            &fork_server.base,
+            "--log-key",
+            &st.vkey,
+            "--model",
+            "org/*",
+            "--state",
+            s(&fstate),
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        let o = ws(&a);
+        (o, fstate)
+    };
+    let (o, fstate) = fork_monitor(&["--witness", &vk1, "--quorum", "1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["problems"][0]["kind"], "checkpoint", "{j}");
+    assert!(
+        j["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("0 of the 1 required witness cosignature(s) verify"),
+        "{j}"
+    );
+    assert!(!fstate.exists(), "nothing of the fork was recorded");
+    let (o, _) = fork_monitor(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // The same requirement from a policy's [log] table.
+    let policy = t.join("monitor-policy.toml");
+    fs::write(
+        &policy,
+        format!(
+            "[keys.acme]\npublic_key = {:?}\nroles = [\"publisher\"]\n[roles.publisher]\nthreshold = 1\n[log]\nkey = {:?}\nwitnesses = [{:?}]\nquorum = 1\n",
+            s(&acme_pub),
+            st.vkey,
+            vk1
+        ),
+    )
+    .unwrap();
+    let fstate = t.join("fork-monitor-policy.json");
+    let o = ws(&[
+        "log",
+        "monitor",
+        &fork_server.base,
+        "--policy",
+        s(&policy),
+        "--model",
+        "org/*",
+        "--state",
+        s(&fstate),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("0 of the 1 required witness cosignature(s) verify"),
+        "{}",
+        text(&o)
+    );
+    // The honest log, through the same policy: cosigned by w1, read.
+    let o = ws(&[
+        "log",
+        "monitor",
+        &log.url,
+        "--policy",
+        s(&policy),
+        "--model",
+        "org/*",
+        "--state",
+        s(&fstate),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("problem(s)")
+            && stdout(&o).contains("not signed as publisher by the watched keys"),
+        "the honest log holds the stolen key's release: {}",
         text(&o)
     );
     drop(log);
@@ -634,4 +726,477 @@ fn a_failing_witness_is_named_without_its_password() {
         "{}",
         text(&o)
     );
+}
+
+/// The log entry of the release in `dir`, as `log submit` makes it.
+fn entry_of(dir: &Path) -> weightseal::log::LogEntry {
+    let ev = weightseal::evidence::gather(
+        &weightseal::evidence::Source::Local(dir),
+        &weightseal::evidence::Locators::default(),
+    )
+    .unwrap();
+    let w = ev.weightseal().unwrap();
+    weightseal::log::LogEntry::of_release(&w.manifest, &w.attestations).unwrap()
+}
+
+fn private_key(p: &Path) -> std::sync::Arc<weightseal::attest::PrivateKey> {
+    std::sync::Arc::new(weightseal::attest::PrivateKey::read_with(p, &|| None).unwrap())
+}
+
+fn entries_file(dir: &Path, name: &str, es: &[&weightseal::log::LogEntry]) -> PathBuf {
+    use base64::Engine as _;
+    let p = dir.join(name);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let text: String = es.iter().map(|e| b64.encode(e.encode()) + "\n").collect();
+    fs::write(&p, text).unwrap();
+    p
+}
+
+fn post_add(url: &str, body: Vec<u8>) -> (u16, String) {
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{url}/add"))
+        .body(body)
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.text().unwrap())
+}
+
+/// Finding 1 and 7 of the log's attack review: an entry whose version line is not what its
+/// publisher attestations state (manifest B, signed as version 3 when version 3 is logged as
+/// manifest A, logged with `version 4`), or whose attestations are not envelopes about it, is
+/// refused by `log add --entries` and `POST /add`; `log serve --require-signed-by` takes only
+/// releases its keys signed; and a monitor recomputes the version from the attestations, so a
+/// hostile log that appends the lying entry anyway is caught.
+#[test]
+fn the_version_is_recomputed_and_a_lying_entry_refused_or_caught() {
+    let st = setup();
+    let t = st.tmp.path();
+    let logdir = t.join("log");
+    let acme = key(t, "acme");
+    let acme_pub = t.join("acme.pub");
+    let evil = key(t, "evil");
+    let a = t.join("a");
+    release(&a, "org/m", b"weights A", &acme, 3);
+    let o = ws(&["log", "add", s(&logdir), "--key", s(&st.log_key), s(&a)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // B: the same key (stolen), the same version, other weights; its entry says version 4.
+    let b = t.join("b");
+    release(&b, "org/m", b"weights B", &acme, 3);
+    let honest_b = entry_of(&b);
+    assert_eq!(honest_b.version, Some(3));
+    let lying = weightseal::log::LogEntry {
+        version: Some(4),
+        ..honest_b.clone()
+    };
+    let not_envelope = weightseal::log::LogEntry {
+        version: None,
+        attestations: vec!["{\"not\":\"an envelope\"}".into()],
+        ..honest_b.clone()
+    };
+    let other_model = weightseal::log::LogEntry {
+        model: "org/other".into(),
+        ..honest_b.clone()
+    };
+    let add_entries = |e: &weightseal::log::LogEntry, name: &str| {
+        let f = entries_file(t, name, &[e]);
+        ws(&[
+            "log",
+            "add",
+            s(&logdir),
+            "--key",
+            s(&st.log_key),
+            "--entries",
+            s(&f),
+        ])
+    };
+    for (e, name, why) in [
+        (
+            &lying,
+            "lying.txt",
+            "its version line says 4, its publisher attestations state 3",
+        ),
+        (
+            &not_envelope,
+            "not-envelope.txt",
+            "attestation 1 is not a DSSE envelope",
+        ),
+        (
+            &other_model,
+            "other-model.txt",
+            "attestation 1 is about \"org/m\"",
+        ),
+    ] {
+        let o = add_entries(e, name);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", text(&o));
+        assert!(stderr(&o).contains(why), "{name}: {}", text(&o));
+    }
+    let (_, cp) = weightseal::log::store::LogDir::new(&logdir)
+        .checkpoint(&weightseal::log::VerifierKey::parse(&st.vkey).unwrap())
+        .unwrap();
+    assert_eq!(cp.size(), 1, "nothing was added");
+
+    // POST /add: the same refusals; and only releases signed by a required key.
+    let server = start(
+        &[
+            "log",
+            "serve",
+            s(&logdir),
+            "--key",
+            s(&st.log_key),
+            "--listen",
+            "127.0.0.1:0",
+            "--batch-ms",
+            "20",
+            "--require-signed-by",
+            s(&acme_pub),
+        ],
+        false,
+    );
+    let (code, body) = post_add(&server.url, lying.encode());
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("its version line says 4"), "{body}");
+    let (code, body) = post_add(&server.url, not_envelope.encode());
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("is not a DSSE envelope"), "{body}");
+    let c = t.join("c");
+    release(&c, "org/c", b"weights C", &evil, 1);
+    let (code, body) = post_add(&server.url, entry_of(&c).encode());
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains("is not signed as publisher by a key this log requires"),
+        "{body}"
+    );
+    let (code, body) = post_add(&server.url, honest_b.encode());
+    assert_eq!(code, 200, "{body}");
+    assert!(body.starts_with("c2sp.org/tlog-proof@v1\n"), "{body}");
+    drop(server);
+
+    // A hostile log appends the lying entry anyway (as it stands, bypassing its own checks).
+    weightseal::log::store::LogDir::new(&logdir)
+        .add(private_key(&st.log_key), &[lying.encode()], &[])
+        .unwrap();
+    let served = common::server::Server::start(logdir.clone());
+    let o = ws(&[
+        "log",
+        "monitor",
+        &served.base,
+        "--log-key",
+        &st.vkey,
+        "--model",
+        "org/*",
+        "--key",
+        s(&acme_pub),
+        "--state",
+        s(&t.join("monitor.json")),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["size"], 3, "{j}");
+    let problems: Vec<(String, u64, String)> = j["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["kind"].as_str().unwrap().to_string(),
+                p["index"].as_u64().unwrap(),
+                p["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    // Entry 1 (B, honest line) and entry 2 (B, lying line) both repeat version 3.
+    assert!(
+        problems
+            .iter()
+            .any(|(k, i, m)| k == "repeated-version" && *i == 1 && m.contains("version 3")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|(k, i, m)| k == "repeated-version" && *i == 2 && m.contains("version 3")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|(k, i, m)| k == "malformed"
+            && *i == 2
+            && m.contains("has the version line 4, its publisher attestations state 3")),
+        "{problems:?}"
+    );
+    assert_eq!(j["entries"][2]["versions"], serde_json::json!([3]), "{j}");
+}
+
+/// Finding 6: `log submit` checks the proof the log answers before writing it: a proof of
+/// another release, or one whose inclusion does not hold, is refused and nothing is written;
+/// with `--log-key` the proof must verify under the log's key.
+#[test]
+fn log_submit_refuses_a_proof_that_is_not_of_its_release() {
+    let st = setup();
+    let t = st.tmp.path();
+    let logdir = t.join("log");
+    let acme = key(t, "acme");
+    let (a, b) = (t.join("a"), t.join("b"));
+    release(&a, "org/a", b"weights A", &acme, 1);
+    release(&b, "org/b", b"weights B", &acme, 1);
+    let o = ws(&[
+        "log",
+        "add",
+        s(&logdir),
+        "--key",
+        s(&st.log_key),
+        s(&a),
+        s(&b),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let proof_a = fs::read(a.join("weightseal.tlog-proof")).unwrap();
+    let proof_b = fs::read(b.join("weightseal.tlog-proof")).unwrap();
+    fs::remove_file(a.join("weightseal.tlog-proof")).unwrap();
+    // The hostile log answers every POST /add with the file `add`.
+    let root = t.join("hostile");
+    fs::create_dir_all(&root).unwrap();
+    let hostile = common::server::Server::start(root.clone());
+    let submit = |extra: &[&str]| {
+        let mut args = vec!["log", "submit", &hostile.base, s(&a)];
+        args.extend_from_slice(extra);
+        ws(&args)
+    };
+    fs::write(root.join("add"), &proof_b).unwrap();
+    let o = submit(&[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("answered a proof of the entry of \"org/b\""),
+        "{}",
+        text(&o)
+    );
+    assert!(!a.join("weightseal.tlog-proof").exists());
+    // A's own entry, with an inclusion proof that does not lead to the root.
+    let mut p = weightseal::log::TlogProof::parse(&proof_a).unwrap();
+    p.hashes[0].0[0] ^= 1;
+    fs::write(root.join("add"), p.encode()).unwrap();
+    let o = submit(&[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("answered a proof that does not hold"),
+        "{}",
+        text(&o)
+    );
+    assert!(!a.join("weightseal.tlog-proof").exists());
+    // The genuine proof: written; with another log's key, refused.
+    fs::write(root.join("add"), &proof_a).unwrap();
+    let other = key(t, "other-log.key");
+    let o = ws(&[
+        "log",
+        "init",
+        s(&t.join("other-log")),
+        "--origin",
+        "example.test/models",
+        "--key",
+        s(&other),
+    ]);
+    let other_vkey = stdout(&o).lines().next().unwrap().to_string();
+    let o = submit(&["--log-key", &other_vkey]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("not signed by the log key"),
+        "{}",
+        text(&o)
+    );
+    assert!(!a.join("weightseal.tlog-proof").exists());
+    let o = submit(&["--log-key", &st.vkey]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(fs::read(a.join("weightseal.tlog-proof")).unwrap(), proof_a);
+}
+
+/// Finding 3: a hostile log signs a checkpoint of 2^32 entries and serves 2 MiB entry bundles
+/// and hash tiles that lie. The monitor reads one bundle at a time and proves each chunk
+/// before it records anything: it reports a fork after the first chunk, its peak memory stays
+/// under 64 MiB, and its state is not written.
+#[test]
+fn a_monitor_shown_a_huge_hostile_log_stays_bounded() {
+    use std::io::{Read as _, Write as _};
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let key = std::sync::Arc::new(weightseal::attest::PrivateKey::from_seed(&[5; 32]));
+    let signer = weightseal::log::LogSigner::log("example.test/huge", key).unwrap();
+    let vkey = signer.verifier().to_string();
+    let note = weightseal::log::store::sign_checkpoint(&signer, 1 << 32, tlog_tiles::Hash([9; 32]))
+        .unwrap()
+        .to_bytes();
+    // 256 entries of 8190 bytes: a 2 MiB bundle.
+    let mut bundle = Vec::new();
+    for i in 0..256u32 {
+        bundle.extend_from_slice(&8190u16.to_be_bytes());
+        let mut e = vec![b'x'; 8190];
+        e[..4].copy_from_slice(&i.to_be_bytes());
+        bundle.extend_from_slice(&e);
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let (note, bundle, count) = (note.clone(), bundle.clone(), count.clone());
+            std::thread::spawn(move || {
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let line = String::from_utf8_lossy(&req)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let body = if path == "/checkpoint" {
+                    note
+                } else if path.starts_with("/tile/entries/") {
+                    count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    bundle
+                } else if path.starts_with("/tile/") {
+                    vec![7u8; 256 * 32]
+                } else {
+                    Vec::new()
+                };
+                let _ = conn.write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+                let _ = conn.write_all(&body);
+            });
+        }
+    });
+    let state = t.join("monitor.json");
+    // Reaped below with wait4, which also gives its peak RSS.
+    #[allow(clippy::zombie_processes)]
+    let child = Command::new(common::bin())
+        .args([
+            "log",
+            "monitor",
+            &url,
+            "--log-key",
+            &vkey,
+            "--model",
+            "org/*",
+            "--state",
+            s(&state),
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child; `usage` is a valid rusage to fill.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid);
+    let mut out = String::new();
+    child.stdout.unwrap().read_to_string(&mut out).unwrap();
+    let mut err = String::new();
+    child.stderr.unwrap().read_to_string(&mut err).unwrap();
+    assert!(libc::WIFEXITED(status), "{out}{err}");
+    assert_eq!(libc::WEXITSTATUS(status), 1, "{out}{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["problems"][0]["kind"], "fork", "{j}");
+    assert_eq!(j["size"], 0, "{j}");
+    assert_eq!(j["checkpoint_size"], 1u64 << 32, "{j}");
+    let bundles = served.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        bundles,
+        weightseal::log::monitor::CHUNK_TILES,
+        "one chunk read, then the proof failed"
+    );
+    let peak_mib = usage.ru_maxrss as f64 / 1024.0;
+    eprintln!("the monitor's peak RSS against the hostile log: {peak_mib:.1} MiB");
+    assert!(peak_mib < 64.0, "peak RSS {peak_mib:.1} MiB");
+    assert!(!state.exists(), "nothing unproved was recorded");
+}
+
+/// The monitor stops at its bound at a proved bundle boundary, records it, and the next run
+/// reads only the bundles after it (a crash after a recorded chunk loses nothing read before).
+#[test]
+fn a_monitor_resumes_where_it_proved_and_reads_only_new_tiles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("log");
+    let dir = weightseal::log::store::LogDir::new(&root);
+    let key = std::sync::Arc::new(weightseal::attest::PrivateKey::from_seed(&[6; 32]));
+    let vkey = dir
+        .init("example.test/resume", key.clone())
+        .unwrap()
+        .to_string();
+    let entry = |i: u64| weightseal::log::LogEntry {
+        model: format!("org/m{}", i % 7),
+        manifest: weightseal::Digest(*blake3::hash(&i.to_le_bytes()).as_bytes()),
+        version: None,
+        attestations: vec![],
+    };
+    let es: Vec<Vec<u8>> = (0..600).map(|i| entry(i).encode()).collect();
+    dir.add(key.clone(), &es[..300], &[]).unwrap();
+    dir.add(key, &es[300..], &[]).unwrap();
+    let served = common::server::Server::start(root.clone());
+    let state = tmp.path().join("monitor.json");
+    let monitor = |extra: &[&str]| {
+        let mut a = vec![
+            "log",
+            "monitor",
+            &served.base,
+            "--log-key",
+            &vkey,
+            "--model",
+            "org/m3",
+            "--state",
+            s(&state),
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        ws(&a)
+    };
+    let o = monitor(&["--max-entries", "300"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (j["size"].as_u64(), j["complete"].as_bool()),
+        (Some(256), Some(false)),
+        "{j}"
+    );
+    assert!(stderr(&o).contains("run again to go on"), "{}", text(&o));
+    assert_eq!(served.requests("tile/entries/000"), 1);
+    let o = monitor(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (j["old_size"].as_u64(), j["size"].as_u64()),
+        (Some(256), Some(600)),
+        "{j}"
+    );
+    // org/m3 is every 7th entry from 3: those at 256..600.
+    let watched: Vec<u64> = j["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        watched,
+        (256..600).filter(|i| i % 7 == 3).collect::<Vec<_>>()
+    );
+    assert_eq!(served.requests("tile/entries/000"), 1, "not read again");
+    assert_eq!(served.requests("tile/entries/001"), 1);
+    assert_eq!(served.requests("tile/entries/002.p/88"), 1);
+    // Nothing new: nothing read.
+    let o = monitor(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(served.requests("tile/entries/001"), 1);
 }

@@ -464,11 +464,7 @@ pub fn run(cmd: LogCommand) -> Result<Outcome> {
 
 /// The question of `log submit` and `log monitor`: the log requirement (the flags, or the
 /// policy's `[log]`), and the watched publisher keys or policy.
-fn log_question(
-    log: &super::LogArgs,
-    keys: Vec<PathBuf>,
-    policy: Option<PathBuf>,
-) -> Result<Ask> {
+fn log_question(log: &super::LogArgs, keys: Vec<PathBuf>, policy: Option<PathBuf>) -> Result<Ask> {
     Ok(Ask::new(&AskOptions {
         keys,
         policy,

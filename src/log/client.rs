@@ -201,8 +201,9 @@ pub fn submit(
                 .collect::<String>()
         )));
     }
-    let proof = super::TlogProof::parse(&body)
-        .map_err(|e| LogError::Proof(format!("{shown} answered a proof that does not parse: {e}")))?;
+    let proof = super::TlogProof::parse(&body).map_err(|e| {
+        LogError::Proof(format!("{shown} answered a proof that does not parse: {e}"))
+    })?;
     match &proof.extra {
         Some(e) if *e == bytes => {}
         Some(e) => {
@@ -222,9 +223,9 @@ pub fn submit(
         }
     }
     let cp = proof.unverified_checkpoint()?;
-    proof
-        .check_inclusion(&cp, &bytes)
-        .map_err(|e| LogError::Proof(format!("{shown} answered a proof that does not hold: {e}")))?;
+    proof.check_inclusion(&cp, &bytes).map_err(|e| {
+        LogError::Proof(format!("{shown} answered a proof that does not hold: {e}"))
+    })?;
     if let Some(policy) = log {
         proof
             .verify(policy, &entry.model, entry.manifest)
@@ -272,10 +273,38 @@ impl RemoteLog {
         self.get("checkpoint")
     }
 
-    /// The entry bundle `n` of width `w` (`tile/entries/<N>[.p/<W>]`): exactly `w` entries.
-    pub fn bundle(&self, n: u64, w: u64) -> Result<Vec<Vec<u8>>, LogError> {
-        let b = self.get_at_most(&super::tile_path(None, n, w), MAX_BUNDLE)?;
-        let all = super::store::split_bundle(&b)?;
+    /// The entry bundle `n` of width `w` (`tile/entries/<N>[.p/<W>]`), read into `buf` (its
+    /// allocation reused from bundle to bundle): the byte ranges of its exactly `w` entries.
+    pub fn bundle_into(
+        &self,
+        n: u64,
+        w: u64,
+        buf: &mut Vec<u8>,
+    ) -> Result<Vec<std::ops::Range<usize>>, LogError> {
+        let url = format!("{}/{}", self.base, super::tile_path(None, n, w));
+        let shown = crate::net::redact_url(&url);
+        let mut r = self
+            .http
+            .get(&url)
+            .send()
+            .map_err(|e| LogError::Http(crate::net::redact(&e.to_string())))?;
+        if r.status().as_u16() != 200 {
+            return Err(LogError::Http(format!(
+                "{shown}: HTTP {}",
+                r.status().as_u16()
+            )));
+        }
+        buf.clear();
+        (&mut r)
+            .take(MAX_BUNDLE + 1)
+            .read_to_end(buf)
+            .map_err(|e| LogError::Http(format!("{shown}: {e}")))?;
+        if buf.len() as u64 > MAX_BUNDLE {
+            return Err(LogError::Http(format!(
+                "{shown}: the response is larger than {MAX_BUNDLE} bytes"
+            )));
+        }
+        let all = super::store::bundle_ranges(buf)?;
         if all.len() as u64 != w {
             return Err(LogError::Entry(format!(
                 "entry bundle {n} holds {} entries, the checkpoint needs {w}",

@@ -92,8 +92,8 @@ pub struct MonitorState {
     pub origin: String,
     pub size: u64,
     pub frontier: Frontier,
-    /// Per watched model (its folded name), per version (`none` for none): the manifest digest
-    /// logged first.
+    /// Per watched model (its folded name), per version stated: the manifest digest logged
+    /// first.
     pub seen: BTreeMap<String, BTreeMap<String, String>>,
 }
 
@@ -359,15 +359,16 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
     let mut pos = state.size;
     // What the chunk being read adds; kept apart until the chunk is proved.
     let mut added_seen: Vec<(String, String)> = Vec::new();
-    let mut pending: Vec<(Option<Watched>, Vec<(ProblemKind, u64, String)>)> = Vec::new();
+    let mut pending: Vec<(Watched, Vec<Problem>)> = Vec::new();
     let mut pending_foreign = 0u64;
     let mut tiles_read = 0u64;
+    let mut buf = Vec::new();
     while pos < target {
         let n = pos / TILE_WIDTH;
         let start = n * TILE_WIDTH;
         let w = (cp.size() - start).min(TILE_WIDTH);
         let end = (start + w).min(target);
-        let bundle = match remote.bundle(n, w) {
+        let ranges = match remote.bundle_into(n, w, &mut buf) {
             Ok(b) => b,
             Err(e) => {
                 // Without the bundle, nothing past `pos` can be read; what was read and
@@ -382,17 +383,16 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
         };
         let from = (pos - start) as usize;
         let to = (end - start) as usize;
-        let read: Vec<(Hash, Read)> = bundle[from..to]
+        let read: Vec<(Hash, Read)> = ranges[from..to]
             .par_iter()
-            .map(|b| {
+            .map(|r| {
+                let b = &buf[r.clone()];
                 let leaf = tlog_tiles::record_hash(b);
                 let Ok(entry) = LogEntry::decode(b) else {
                     return (leaf, Read::Foreign);
                 };
-                if !crate::attest::trust::pattern_matches(
-                    &folded,
-                    &crate::path::fold(&entry.model),
-                ) {
+                if !crate::attest::trust::pattern_matches(&folded, &crate::path::fold(&entry.model))
+                {
                     return (leaf, Read::Other);
                 }
                 let versions = entry.stated_versions();
@@ -417,7 +417,6 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
                 )
             })
             .collect();
-        drop(bundle);
         for (i, (leaf, r)) in read.into_iter().enumerate() {
             let index = pos + i as u64;
             push(&mut frontier, leaf);
@@ -435,22 +434,22 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
             };
             let mut problems = Vec::new();
             if signed == Some(false) {
-                problems.push((
-                    ProblemKind::NotSigned,
-                    index,
-                    format!(
+                problems.push(Problem {
+                    kind: ProblemKind::NotSigned,
+                    index: Some(index),
+                    message: format!(
                         "entry {index}: {:?} (manifest {}) is not signed as publisher by the watched keys",
                         entry.model, entry.manifest
                     ),
-                ));
+                });
             }
             let versions = match versions {
                 Ok(v) => {
                     if v.first().copied() != entry.version {
-                        problems.push((
-                            ProblemKind::Malformed,
-                            index,
-                            format!(
+                        problems.push(Problem {
+                            kind: ProblemKind::Malformed,
+                            index: Some(index),
+                            message: format!(
                                 "entry {index}: {:?} (manifest {}) has the version line {}, its publisher attestations state {}",
                                 entry.model,
                                 entry.manifest,
@@ -461,19 +460,19 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
                                     v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
                                 }
                             ),
-                        ));
+                        });
                     }
                     v
                 }
                 Err(e) => {
-                    problems.push((
-                        ProblemKind::Malformed,
-                        index,
-                        format!(
+                    problems.push(Problem {
+                        kind: ProblemKind::Malformed,
+                        index: Some(index),
+                        message: format!(
                             "entry {index}: {:?} (manifest {}): {e}",
                             entry.model, entry.manifest
                         ),
-                    ));
+                    });
                     // What the line says is all there is to index it by.
                     entry.version.into_iter().collect()
                 }
@@ -481,22 +480,18 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
             // One name to a reader is one name here: folded, as the trust store folds names.
             let model = crate::path::fold(&entry.model);
             let digest = entry.manifest.to_hex();
-            let keys: Vec<String> = if versions.is_empty() {
-                vec!["none".to_string()]
-            } else {
-                versions.iter().map(u64::to_string).collect()
-            };
-            for version in keys {
+            // An entry that states no version repeats none.
+            for version in versions.iter().map(u64::to_string) {
                 let seen = state.seen.entry(model.clone()).or_default();
                 match seen.get(&version) {
-                    Some(d) if *d != digest => problems.push((
-                        ProblemKind::RepeatedVersion,
-                        index,
-                        format!(
+                    Some(d) if *d != digest => problems.push(Problem {
+                        kind: ProblemKind::RepeatedVersion,
+                        index: Some(index),
+                        message: format!(
                             "entry {index}: {:?} version {version} is logged with manifest {digest}, and before with manifest {d}",
                             entry.model
                         ),
-                    )),
+                    }),
                     Some(_) => {}
                     None => {
                         seen.insert(version.clone(), digest.clone());
@@ -505,19 +500,19 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
                 }
             }
             pending.push((
-                Some(Watched {
+                Watched {
                     index,
                     model: entry.model,
                     manifest: digest,
                     versions,
                     signed_by_given_key: signed,
-                }),
+                },
                 problems,
             ));
         }
         pos = end;
         tiles_read += 1;
-        if tiles_read % CHUNK_TILES != 0 && pos < target {
+        if !tiles_read.is_multiple_of(CHUNK_TILES) && pos < target {
             continue;
         }
         if !proves_prefix(&tiles, &cp, pos, &frontier) {
@@ -546,12 +541,10 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
         report.foreign += pending_foreign;
         pending_foreign = 0;
         for (w, problems) in pending.drain(..) {
-            for (kind, index, message) in problems {
-                report.problem(kind, Some(index), message);
+            for p in problems {
+                report.problem(p.kind, p.index, p.message);
             }
-            if let Some(w) = w {
-                report.watched(w);
-            }
+            report.watched(w);
         }
         state.size = pos;
         state.frontier = Frontier::from_hashes(&frontier);

@@ -435,6 +435,15 @@ pub fn parsed_sigs(note: &Note) -> Result<Vec<signed_note::Signature>, LogError>
 
 /// The entries of an entry bundle: each a big-endian 16-bit length and that many bytes.
 pub fn split_bundle(b: &[u8]) -> Result<Vec<Vec<u8>>, LogError> {
+    Ok(bundle_ranges(b)?
+        .into_iter()
+        .map(|r| b[r].to_vec())
+        .collect())
+}
+
+/// The byte ranges of the entries of an entry bundle (each after its 2-byte big-endian
+/// length), at most 256.
+pub fn bundle_ranges(b: &[u8]) -> Result<Vec<std::ops::Range<usize>>, LogError> {
     let mut out = Vec::new();
     let mut at = 0usize;
     while at < b.len() {
@@ -444,12 +453,12 @@ pub fn split_bundle(b: &[u8]) -> Result<Vec<Vec<u8>>, LogError> {
             ));
         };
         let len = u16::from_be_bytes([len[0], len[1]]) as usize;
-        let Some(e) = b.get(at + 2..at + 2 + len) else {
+        if b.len() - (at + 2) < len {
             return Err(LogError::Entry(
                 "an entry bundle ends inside an entry".into(),
             ));
-        };
-        out.push(e.to_vec());
+        }
+        out.push(at + 2..at + 2 + len);
         at += 2 + len;
         if out.len() > TILE_WIDTH as usize {
             return Err(LogError::Entry(

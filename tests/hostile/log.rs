@@ -150,7 +150,10 @@ fn a_server_that_lies_about_tile_contents_is_caught_by_the_monitor() {
     let before = fs::read(&state).unwrap();
     let r = weightseal::log::monitor::monitor(&url, &watch, &state).unwrap();
     assert!(!r.ok(), "{r:?}");
-    assert_eq!(r.problems[0].kind, weightseal::log::monitor::ProblemKind::Fork);
+    assert_eq!(
+        r.problems[0].kind,
+        weightseal::log::monitor::ProblemKind::Fork
+    );
     assert!(r.problems[0].message.contains("a fork"), "{r:?}");
     assert_eq!(
         fs::read(&state).unwrap(),
