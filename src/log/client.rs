@@ -141,7 +141,7 @@ impl WitnessClient {
                             .map_err(|e| format!("its cosignature does not verify: {e}"))?;
                         return Ok(sig);
                     }
-                    return Err("no cosignature by its key in the answer".into());
+                    return Err(super::keys::describe_answer(&text, &self.vkey));
                 }
                 409 if ct.starts_with("text/x.tlog.size") => {
                     let s = String::from_utf8_lossy(&body);
@@ -327,4 +327,138 @@ impl RemoteLog {
         }
         Ok(b)
     }
+}
+
+/// Reads a remote log's hash tiles for [`tlog_tiles::TileHashReader`], which checks them against
+/// the checkpoint's root (see [`RemoteLog::inclusion_proof`]). A partial tile the log no longer
+/// serves is read from the full tile (C2SP tlog-tiles lets a log delete partial tiles once the
+/// full one exists).
+struct RemoteTiles<'a> {
+    log: &'a RemoteLog,
+    /// The first error met, returned instead of `tlog_tiles`' own.
+    error: std::cell::RefCell<Option<LogError>>,
+}
+
+impl RemoteTiles<'_> {
+    fn read(&self, t: &tlog_tiles::Tile) -> Result<Vec<u8>, LogError> {
+        let (level, n, w) = (t.level(), t.level_index(), u64::from(t.width()));
+        let mut path = super::tile_path(Some(level), n, w);
+        let (mut status, mut body) = self.log.get_status(&path)?;
+        let mut size = w;
+        if status == 404 && w < TILE_WIDTH {
+            path = super::tile_path(Some(level), n, TILE_WIDTH);
+            (status, body) = self.log.get_status(&path)?;
+            size = TILE_WIDTH;
+        }
+        if status != 200 {
+            return Err(LogError::Http(format!(
+                "{}/{path}: HTTP {status}",
+                crate::net::redact_url(&self.log.base)
+            )));
+        }
+        let hs = tlog_tiles::HASH_SIZE;
+        if body.len() != size as usize * hs {
+            return Err(LogError::Tree(format!(
+                "{path}: {} bytes, a tile of {size} hashes is {}",
+                body.len(),
+                size as usize * hs
+            )));
+        }
+        body.truncate(w as usize * hs);
+        Ok(body)
+    }
+}
+
+impl tlog_tiles::TileReader for RemoteTiles<'_> {
+    fn height(&self) -> u8 {
+        super::TILE_HEIGHT
+    }
+
+    fn read_tiles(&self, tiles: &[tlog_tiles::Tile]) -> Result<Vec<Vec<u8>>, tlog_tiles::Error> {
+        tiles
+            .iter()
+            .map(|t| {
+                self.read(t).map_err(|e| {
+                    self.error.borrow_mut().get_or_insert(e);
+                    tlog_tiles::Error::InvalidInput("a tile could not be read".into())
+                })
+            })
+            .collect()
+    }
+
+    fn save_tiles(&self, _tiles: &[tlog_tiles::Tile], _data: &[Vec<u8>]) {}
+}
+
+impl RemoteLog {
+    /// `GET` of `path` under the log's URL: the status and the body (bounded).
+    fn get_status(&self, path: &str) -> Result<(u16, Vec<u8>), LogError> {
+        let url = format!("{}/{path}", self.base);
+        let r = self
+            .http
+            .get(&url)
+            .send()
+            .map_err(|e| LogError::Http(crate::net::redact(&e.to_string())))?;
+        let (status, _, body) = read_body(r, &url)?;
+        Ok((status, body))
+    }
+
+    /// The RFC 6962 inclusion proof of entry `index` in the tree of `cp` (a checkpoint already
+    /// verified under the log's key, [`super::store::open_checkpoint`]), computed from the log's
+    /// hash tiles (`tile/<L>/<N>[.p/<W>]`) by `tlog_tiles`' `TileHashReader`. The tiles the
+    /// root is computed from are checked against the checkpoint's root, which is an error when
+    /// they do not match; a full tile below them is not always rechecked (`tlog_tiles`, like
+    /// Go's `sumdb/tlog` it ports, skips that when the root's subtrees share a tile). The
+    /// proof is evidence only once [`check_inclusion`] has checked it against the entry.
+    pub fn inclusion_proof(
+        &self,
+        cp: &tlog_tiles::Checkpoint,
+        index: u64,
+    ) -> Result<Vec<Hash>, LogError> {
+        if index >= cp.size() {
+            return Err(LogError::Proof(format!(
+                "entry {index} is not in a tree of {} entries",
+                cp.size()
+            )));
+        }
+        let tiles = RemoteTiles {
+            log: self,
+            error: std::cell::RefCell::new(None),
+        };
+        let reader = tlog_tiles::TileHashReader::new(cp.size(), *cp.hash(), &tiles);
+        tlog_tiles::prove_record(cp.size(), index, &reader).map_err(|e| {
+            if let Some(e) = tiles.error.borrow_mut().take() {
+                return e;
+            }
+            match e {
+                tlog_tiles::Error::InconsistentTile => LogError::Tree(format!(
+                    "the log's tiles do not hash to the root of its checkpoint of {} entries",
+                    cp.size()
+                )),
+                e => LogError::Tree(format!("the inclusion proof of entry {index}: {e}")),
+            }
+        })
+    }
+}
+
+/// Checks that `proof` leads from the leaf hash of `entry` (RFC 6962: SHA-256(0x00 || entry)) at
+/// `index` to the root of the checkpoint `cp`.
+pub fn check_inclusion(
+    cp: &tlog_tiles::Checkpoint,
+    index: u64,
+    entry: &[u8],
+    proof: &[Hash],
+) -> Result<(), LogError> {
+    tlog_tiles::check_record(
+        &proof.to_vec(),
+        cp.size(),
+        *cp.hash(),
+        index,
+        tlog_tiles::record_hash(entry),
+    )
+    .map_err(|e| {
+        LogError::Proof(format!(
+            "entry {index} is not proven in the tree of {} entries: {e}",
+            cp.size()
+        ))
+    })
 }

@@ -174,6 +174,73 @@ impl Verifier for VerifierKey {
     }
 }
 
+/// Why a witness's `add-checkpoint` answer holds no `cosignature/v1` line by `expected`, naming
+/// what it holds instead: each signature line's name, key id and kind — an Ed25519 note
+/// signature (type 0x01, 64 bytes; "its own key" when the id is `expected`'s name and public key
+/// as type 0x01), a `cosignature/v1` line (72 bytes) by another key, or a line of another type —
+/// or that it holds no signature line at all.
+///
+/// A type 0x01 answer is the form some witnesses (siglog's, older Go sumdb-style ones) send. It is
+/// not accepted: a note signature by a witness cannot be told apart from a log's checkpoint
+/// signature (spec/log.md, "Witnesses"), while `cosignature/v1` signs a message no log signs.
+pub fn describe_answer(text: &str, expected: &VerifierKey) -> String {
+    const SHOWN: usize = 4;
+    let own_note_id = key_id(&expected.name, ALG_ED25519, &expected.key);
+    let mut items = Vec::new();
+    let mut note_sigs = 0usize;
+    let mut other_lines = 0usize;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(sig) = signed_note::Signature::from_bytes(line.as_bytes()) else {
+            other_lines += 1;
+            continue;
+        };
+        // The name comes from a stranger: quoted, escaped and cut.
+        let name: String = sig.name().chars().take(64).collect();
+        let who = format!("{name:?} (key id {:08x})", sig.id());
+        let item = match sig.signature().len() {
+            64 if sig.name() == expected.name && sig.id() == own_note_id => {
+                note_sigs += 1;
+                format!("an Ed25519 note signature (type 0x01) by {who}, its own key as a type 0x01 key")
+            }
+            64 => {
+                note_sigs += 1;
+                format!("an Ed25519 note signature (type 0x01) by {who}")
+            }
+            72 => format!("a cosignature/v1 line by another key, {who}"),
+            n => format!("a signature line of another type ({n} bytes) by {who}"),
+        };
+        items.push(item);
+    }
+    let wanted = format!(
+        "a cosignature/v1 (type 0x04) line by {:?} (key id {:08x})",
+        expected.name,
+        expected.id()
+    );
+    if items.is_empty() {
+        return if other_lines == 0 {
+            format!("the witness answered with nothing, not {wanted}")
+        } else {
+            format!(
+                "the witness answered with no signature line ({other_lines} other line(s)), not {wanted}"
+            )
+        };
+    }
+    let more = items.len().saturating_sub(SHOWN);
+    items.truncate(SHOWN);
+    let mut m = format!("the witness answered with {}", items.join(", "));
+    if more > 0 {
+        m.push_str(&format!(" and {more} more signature line(s)"));
+    }
+    m.push_str(&format!(", not {wanted}"));
+    if note_sigs > 0 {
+        m.push_str(
+            "; weightseal accepts only cosignature/v1 (tlog-cosignature) from witnesses: a type \
+             0x01 note signature by a witness cannot be told apart from a log's signature",
+        );
+    }
+    m
+}
+
 /// Signs notes with an Ed25519 [`PrivateKey`]: a log's checkpoints (type 0x01), or a
 /// witness's cosignatures (type 0x04, timestamped at `timestamp`).
 pub struct LogSigner {
@@ -250,5 +317,78 @@ mod tests {
         );
         assert!(VerifierKey::parse(&wrong).is_err());
         assert!(VerifierKey::parse("no-plus-signs").is_err());
+    }
+
+    /// A signature line `— NAME base64(id || sig)` as a witness would send it.
+    fn line(name: &str, id: u32, sig: &[u8]) -> String {
+        let mut raw = id.to_be_bytes().to_vec();
+        raw.extend_from_slice(sig);
+        format!(
+            "— {name} {}\n",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
+    }
+
+    #[test]
+    fn a_witness_answer_without_our_cosignature_is_described() {
+        let k = PrivateKey::from_seed(&[7; 32]);
+        let expected = VerifierKey::new("w.example", ALG_COSIGNATURE_V1, &k.public()).unwrap();
+        let note_id = key_id("w.example", ALG_ED25519, &expected.key);
+        // siglog's witness: a plain Ed25519 note signature by the same key, as type 0x01.
+        let m = describe_answer(&line("w.example", note_id, &[1; 64]), &expected);
+        assert_eq!(
+            m,
+            format!(
+                "the witness answered with an Ed25519 note signature (type 0x01) by \"w.example\" \
+                 (key id {note_id:08x}), its own key as a type 0x01 key, not a cosignature/v1 \
+                 (type 0x04) line by \"w.example\" (key id {:08x}); weightseal accepts only \
+                 cosignature/v1 (tlog-cosignature) from witnesses: a type 0x01 note signature by \
+                 a witness cannot be told apart from a log's signature",
+                expected.id()
+            )
+        );
+        // A type 0x01 signature by some other key: named, not called its own.
+        let m = describe_answer(&line("other.example", 0xdeadbeef, &[1; 64]), &expected);
+        assert!(
+            m.starts_with(
+                "the witness answered with an Ed25519 note signature (type 0x01) by \
+                 \"other.example\" (key id deadbeef), not a cosignature/v1"
+            ),
+            "{m}"
+        );
+        assert!(m.contains("accepts only cosignature/v1"), "{m}");
+        // A cosignature/v1 by another witness key.
+        let m = describe_answer(&line("w2.example", 0x01020304, &[2; 72]), &expected);
+        assert!(
+            m.starts_with(
+                "the witness answered with a cosignature/v1 line by another key, \
+                 \"w2.example\" (key id 01020304), not"
+            ),
+            "{m}"
+        );
+        assert!(!m.contains("accepts only"), "{m}");
+        // Another signature type, and no signature at all.
+        let m = describe_answer(&line("w.example", 1, &[3; 40]), &expected);
+        assert!(
+            m.contains("a signature line of another type (40 bytes) by \"w.example\""),
+            "{m}"
+        );
+        assert_eq!(
+            describe_answer("ok\n", &expected),
+            format!(
+                "the witness answered with no signature line (1 other line(s)), not a \
+                 cosignature/v1 (type 0x04) line by \"w.example\" (key id {:08x})",
+                expected.id()
+            )
+        );
+        assert!(describe_answer("", &expected).starts_with("the witness answered with nothing"));
+        // A stranger's name is escaped and cut; at most four lines are listed.
+        let m = describe_answer(&line("evil\u{1b}[31m", 9, &[1; 64]), &expected);
+        assert!(m.contains("\"evil\\u{1b}[31m\""), "{m}");
+        let many: String = (0..6).map(|i| line("x", i, &[0; 72])).collect();
+        assert!(
+            describe_answer(&many, &expected).contains("and 2 more signature line(s)"),
+            "many lines"
+        );
     }
 }

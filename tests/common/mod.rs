@@ -3,6 +3,7 @@
 
 pub mod fixture;
 pub mod server;
+pub mod tlog;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
