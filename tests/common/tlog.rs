@@ -20,7 +20,7 @@ pub fn text(o: &Output) -> String {
 }
 
 /// A process whose stdout and stderr are read into one buffer as they come (so it never
-/// blocks on a full pipe), killed when dropped.
+/// blocks on a full pipe), stopped when dropped.
 pub struct Proc {
     pub name: String,
     child: Child,
@@ -106,7 +106,17 @@ impl Proc {
 }
 
 impl Drop for Proc {
+    /// SIGTERM first, so that a server with workers (nginx) stops them, then SIGKILL after 5 s.
     fn drop(&mut self) {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        let end = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
