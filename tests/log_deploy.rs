@@ -275,11 +275,11 @@ fn nginx_serves_the_tiles_and_log_serve_only_takes_submissions() {
     let hashes = remote.inclusion_proof(&cp, 300).unwrap();
     assert_eq!(hashes, proof.hashes);
     let entry = proof.extra.clone().unwrap();
-    weightseal::log::client::check_inclusion(&cp, 300, &entry, &hashes).unwrap();
+    weightseal::log::proof::check_inclusion(&cp, 300, &entry, &hashes).unwrap();
     let hashes = remote.inclusion_proof(&cp, 7).unwrap();
-    weightseal::log::client::check_inclusion(&cp, 7, &bulk[7], &hashes).unwrap();
+    weightseal::log::proof::check_inclusion(&cp, 7, &bulk[7], &hashes).unwrap();
     assert!(matches!(
-        weightseal::log::client::check_inclusion(&cp, 7, &bulk[8], &hashes),
+        weightseal::log::proof::check_inclusion(&cp, 7, &bulk[8], &hashes),
         Err(weightseal::log::LogError::Proof(_))
     ));
     assert!(matches!(
@@ -287,7 +287,9 @@ fn nginx_serves_the_tiles_and_log_serve_only_takes_submissions() {
         Err(weightseal::log::LogError::Proof(_))
     ));
     // Tiles that are not the tree's (a mirror, a cache or a disk that lies) never give a proof
-    // that checks. A partial tile the root is computed from: refused while reading.
+    // that checks, to a reader that has not proved them before (a reader keeps the tiles it
+    // proved). A partial tile the root is computed from: refused while reading.
+    let fresh = || weightseal::log::client::RemoteLog::new(base).unwrap();
     let lie = |path: &str, at: usize, check: &dyn Fn()| {
         let f = logdir.join(path);
         let good = fs::read(&f).unwrap();
@@ -300,7 +302,7 @@ fn nginx_serves_the_tiles_and_log_serve_only_takes_submissions() {
     lie(
         "tile/0/001.p/45",
         3 * 32,
-        &|| match remote.inclusion_proof(&cp, 7) {
+        &|| match fresh().inclusion_proof(&cp, 7) {
             Err(weightseal::log::LogError::Tree(m)) => assert!(
                 m.contains("do not hash to the root of its checkpoint of 301 entries"),
                 "{m}"
@@ -312,9 +314,9 @@ fn nginx_serves_the_tiles_and_log_serve_only_takes_submissions() {
     // as Go's sumdb/tlog it ports, does not recheck such a tile against its parent when the
     // root's subtrees share a tile, so the lie surfaces when the proof is checked.
     lie("tile/0/000", 6 * 32, &|| {
-        let r = remote
+        let r = fresh()
             .inclusion_proof(&cp, 7)
-            .and_then(|p| weightseal::log::client::check_inclusion(&cp, 7, &bulk[7], &p));
+            .and_then(|p| weightseal::log::proof::check_inclusion(&cp, 7, &bulk[7], &p));
         assert!(
             matches!(
                 r,
@@ -327,7 +329,7 @@ fn nginx_serves_the_tiles_and_log_serve_only_takes_submissions() {
     lie("tile/1/000.p/1", 0, &|| {
         let f = logdir.join("tile/1/000.p/1");
         fs::write(&f, [0u8; 31]).unwrap();
-        match remote.inclusion_proof(&cp, 7) {
+        match fresh().inclusion_proof(&cp, 7) {
             Err(weightseal::log::LogError::Tree(m)) => {
                 assert_eq!(m, "tile/1/000.p/1: 31 bytes, a tile of 1 hashes is 32")
             }
@@ -356,12 +358,12 @@ fn nginx_serves_the_tiles_and_log_serve_only_takes_submissions() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
         stdout(&o).contains("entry 300: \"org/tiny\" version 1 manifest ")
-            && stdout(&o).contains(", signed by a given key"),
+            && stdout(&o).contains(", signed by a watched key"),
         "{}",
         text(&o)
     );
     assert!(
-        stderr(&o).contains("301 new entries (0 to 301), 1 for org/*"),
+        stderr(&o).contains("read 301 new entries (0 to 301), 1 for org/*"),
         "{}",
         text(&o)
     );
@@ -406,5 +408,5 @@ fn nginx_serves_the_tiles_and_log_serve_only_takes_submissions() {
     let (st, _, _, _) = get(&format!("{base}/tile/0/001.p/45"));
     assert_eq!(st, 404);
     let hashes = remote.inclusion_proof(&cp, 300).unwrap();
-    weightseal::log::client::check_inclusion(&cp, 300, &entry, &hashes).unwrap();
+    weightseal::log::proof::check_inclusion(&cp, 300, &entry, &hashes).unwrap();
 }

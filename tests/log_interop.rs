@@ -258,10 +258,21 @@ fn our_tile_reader_checks_a_siglog_log() {
     }
     // Its tree: the entry bundle holds the entries submitted, and their leaf hashes make the
     // checkpoint's root.
-    let read = remote.entries(0, n).unwrap();
-    assert_eq!(read, entries[..n as usize].to_vec());
+    // The monitor (our tile reader) reads its bundles, proves their leaf hashes make the
+    // checkpoint's root, and counts its entries as foreign (not weightseal entries).
+    let policy = weightseal::log::LogPolicy::new(vkey.clone(), vec![], 0).unwrap();
+    let watch = weightseal::log::monitor::Watch {
+        log: &policy,
+        pattern: "org/*",
+        publishers: None,
+        max_entries: weightseal::log::monitor::DEFAULT_MAX_ENTRIES,
+    };
+    let state = t.join("monitor.json");
+    let r = weightseal::log::monitor::monitor(&url, &watch, &state).unwrap();
+    assert!(r.ok(), "{r:?}");
+    assert_eq!((r.size, r.foreign, r.entries.len()), (n, n, 0), "{r:?}");
     let mut frontier = Vec::new();
-    for e in &read {
+    for e in &entries[..n as usize] {
         weightseal::log::monitor::push(&mut frontier, tlog_tiles::record_hash(e));
     }
     assert_eq!(weightseal::log::monitor::root(&frontier), *cp.hash());
@@ -284,10 +295,10 @@ fn our_tile_reader_checks_a_siglog_log() {
     let cut = weightseal::log::client::RemoteLog::new(&server.base).unwrap();
     for i in [0u64, 1, 127, 128, 199] {
         let proof = cut.inclusion_proof(&cp, i).unwrap();
-        weightseal::log::client::check_inclusion(&cp, i, &entries[i as usize], &proof).unwrap();
-        match weightseal::log::client::check_inclusion(&cp, i, b"not the entry", &proof) {
+        weightseal::log::proof::check_inclusion(&cp, i, &entries[i as usize], &proof).unwrap();
+        match weightseal::log::proof::check_inclusion(&cp, i, b"not the entry", &proof) {
             Err(LogError::Proof(m)) => {
-                assert!(m.contains(&format!("entry {i} is not proven")), "{m}")
+                assert!(m.contains(&format!("from entry {i} to")), "{m}")
             }
             r => panic!("a wrong entry at {i}: {r:?}"),
         }
@@ -312,14 +323,19 @@ fn our_tile_reader_checks_a_siglog_log() {
     // refuses it against the checkpoint.
     submit_to_siglog(&url, n, &entries[n as usize..]);
     let (_, cp) = siglog_checkpoint(&remote, &vkey, 300);
-    match remote.entries(0, 300) {
-        Err(LogError::Entry(m)) => assert!(
-            m.starts_with("entry bundle 0 holds ")
-                && m.ends_with(" entries, the checkpoint needs 256"),
-            "{m}"
-        ),
-        r => panic!("siglog's full entry bundle was read: {r:?}"),
-    }
+    let _ = fs::remove_file(&state);
+    let r = weightseal::log::monitor::monitor(&url, &watch, &state).unwrap();
+    assert!(!r.ok(), "siglog's full entry bundle was read: {r:?}");
+    assert_eq!(
+        r.problems[0].kind,
+        weightseal::log::monitor::ProblemKind::Fork
+    );
+    let m = &r.problems[0].message;
+    assert!(
+        m.contains("entry bundle 0 holds ") && m.ends_with(" entries, the checkpoint needs 256"),
+        "{m}"
+    );
+    assert_eq!(r.size, 0, "nothing unproved recorded: {r:?}");
     let full = fs::read(t.join("tiles/tile/entries/000")).unwrap();
     assert_ne!(
         weightseal::log::store::split_bundle(&full).unwrap().len(),
@@ -333,7 +349,7 @@ fn our_tile_reader_checks_a_siglog_log() {
     let cut2 = weightseal::log::client::RemoteLog::new(&server2.base).unwrap();
     for i in [3u64, 255, 256, 299] {
         let proof = cut2.inclusion_proof(&cp, i).unwrap();
-        weightseal::log::client::check_inclusion(&cp, i, &entries[i as usize], &proof).unwrap();
+        weightseal::log::proof::check_inclusion(&cp, i, &entries[i as usize], &proof).unwrap();
     }
 }
 

@@ -238,6 +238,8 @@ pub fn submit(
 pub struct RemoteLog {
     base: String,
     http: reqwest::blocking::Client,
+    /// Hash tiles already proved against a checkpoint's root (a few, for the next proof).
+    proved: std::cell::RefCell<std::collections::BTreeMap<(u8, u64, u32), Vec<u8>>>,
 }
 
 impl RemoteLog {
@@ -245,6 +247,7 @@ impl RemoteLog {
         Ok(RemoteLog {
             base: base.trim_end_matches('/').to_string(),
             http: client(Duration::from_secs(30))?,
+            proved: Default::default(),
         })
     }
 
@@ -313,30 +316,30 @@ impl RemoteLog {
         }
         Ok(all)
     }
-
-    /// The hash tile at `level`, `n`, of width `w` (`tile/<L>/<N>[.p/<W>]`): exactly `w`
-    /// hashes.
-    pub fn hash_tile(&self, level: u8, n: u64, w: u64) -> Result<Vec<u8>, LogError> {
-        let b = self.get(&super::tile_path(Some(level), n, w))?;
-        if b.len() as u64 != w * tlog_tiles::HASH_SIZE as u64 {
-            return Err(LogError::Tree(format!(
-                "hash tile {level}/{n} is {} bytes, a tile of {w} hashes is {}",
-                b.len(),
-                w * tlog_tiles::HASH_SIZE as u64
-            )));
-        }
-        Ok(b)
-    }
 }
 
 /// Reads a remote log's hash tiles for [`tlog_tiles::TileHashReader`], which checks them against
 /// the checkpoint's root (see [`RemoteLog::inclusion_proof`]). A partial tile the log no longer
 /// serves is read from the full tile (C2SP tlog-tiles lets a log delete partial tiles once the
 /// full one exists).
-struct RemoteTiles<'a> {
+pub(crate) struct RemoteTiles<'a> {
     log: &'a RemoteLog,
     /// The first error met, returned instead of `tlog_tiles`' own.
     error: std::cell::RefCell<Option<LogError>>,
+}
+
+impl<'a> RemoteTiles<'a> {
+    pub(crate) fn new(log: &'a RemoteLog) -> RemoteTiles<'a> {
+        RemoteTiles {
+            log,
+            error: std::cell::RefCell::new(None),
+        }
+    }
+
+    /// The first error met reading a tile, if one was.
+    pub(crate) fn take_error(&self) -> Option<LogError> {
+        self.error.borrow_mut().take()
+    }
 }
 
 impl RemoteTiles<'_> {
@@ -378,6 +381,10 @@ impl tlog_tiles::TileReader for RemoteTiles<'_> {
         tiles
             .iter()
             .map(|t| {
+                let key = (t.level(), t.level_index(), t.width());
+                if let Some(b) = self.log.proved.borrow().get(&key) {
+                    return Ok(b.clone());
+                }
                 self.read(t).map_err(|e| {
                     self.error.borrow_mut().get_or_insert(e);
                     tlog_tiles::Error::InvalidInput("a tile could not be read".into())
@@ -386,7 +393,17 @@ impl tlog_tiles::TileReader for RemoteTiles<'_> {
             .collect()
     }
 
-    fn save_tiles(&self, _tiles: &[tlog_tiles::Tile], _data: &[Vec<u8>]) {}
+    /// Keeps the tiles `tlog_tiles` proved against a root, for the next proof of this reader's
+    /// log (a monitor proves a chunk every few bundles; most tiles above level 0 repeat).
+    fn save_tiles(&self, tiles: &[tlog_tiles::Tile], data: &[Vec<u8>]) {
+        let mut proved = self.log.proved.borrow_mut();
+        if proved.len() > 256 {
+            proved.clear();
+        }
+        for (t, d) in tiles.iter().zip(data) {
+            proved.insert((t.level(), t.level_index(), t.width()), d.clone());
+        }
+    }
 }
 
 impl RemoteLog {
@@ -420,13 +437,10 @@ impl RemoteLog {
                 cp.size()
             )));
         }
-        let tiles = RemoteTiles {
-            log: self,
-            error: std::cell::RefCell::new(None),
-        };
+        let tiles = RemoteTiles::new(self);
         let reader = tlog_tiles::TileHashReader::new(cp.size(), *cp.hash(), &tiles);
         tlog_tiles::prove_record(cp.size(), index, &reader).map_err(|e| {
-            if let Some(e) = tiles.error.borrow_mut().take() {
+            if let Some(e) = tiles.take_error() {
                 return e;
             }
             match e {
@@ -438,27 +452,29 @@ impl RemoteLog {
             }
         })
     }
-}
 
-/// Checks that `proof` leads from the leaf hash of `entry` (RFC 6962: SHA-256(0x00 || entry)) at
-/// `index` to the root of the checkpoint `cp`.
-pub fn check_inclusion(
-    cp: &tlog_tiles::Checkpoint,
-    index: u64,
-    entry: &[u8],
-    proof: &[Hash],
-) -> Result<(), LogError> {
-    tlog_tiles::check_record(
-        &proof.to_vec(),
-        cp.size(),
-        *cp.hash(),
-        index,
-        tlog_tiles::record_hash(entry),
-    )
-    .map_err(|e| {
-        LogError::Proof(format!(
-            "entry {index} is not proven in the tree of {} entries: {e}",
-            cp.size()
-        ))
-    })
+    /// Whether the tree of `size` entries with root `root` is a prefix of the tree of `cp` (a
+    /// checkpoint already verified): `root` is the checkpoint's at its size; below it, a
+    /// consistency proof (RFC 6962, Section 2.1.2) computed from the log's hash tiles leads
+    /// from `root` to the checkpoint's root. The tiles need not be trusted: the proof is
+    /// checked against both roots, so a tile that lies only fails it.
+    pub fn proves_prefix(&self, cp: &tlog_tiles::Checkpoint, size: u64, root: Hash) -> bool {
+        if size == cp.size() {
+            return root == *cp.hash();
+        }
+        if size > cp.size() {
+            return false;
+        }
+        let (n, h) = (cp.size(), *cp.hash());
+        let tiles = RemoteTiles::new(self);
+        // tlog_tiles may panic on a hostile tile set: a panic is a proof that failed.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let reader = tlog_tiles::TileHashReader::new(n, h, &tiles);
+            match tlog_tiles::prove_tree(n, size, &reader) {
+                Ok(p) => tlog_tiles::check_tree(&p, n, h, size, root).is_ok(),
+                Err(_) => false,
+            }
+        }))
+        .unwrap_or(false)
+    }
 }

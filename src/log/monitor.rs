@@ -20,10 +20,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use tlog_tiles::Hash;
 
-use std::cell::RefCell;
-
 use rayon::prelude::*;
-use tlog_tiles::{Checkpoint, Tile};
 
 use super::client::RemoteLog;
 use super::entry::LogEntry;
@@ -205,69 +202,6 @@ pub struct Watch<'a> {
     pub max_entries: u64,
 }
 
-/// The hash tiles of a remote log, for the consistency proofs, with the tiles already proved
-/// kept (a few per level).
-struct RemoteTiles<'a> {
-    remote: &'a RemoteLog,
-    saved: RefCell<BTreeMap<(u8, u64, u32), Vec<u8>>>,
-}
-
-impl tlog_tiles::TileReader for RemoteTiles<'_> {
-    fn height(&self) -> u8 {
-        super::TILE_HEIGHT
-    }
-
-    fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, tlog_tiles::Error> {
-        tiles
-            .iter()
-            .map(|t| {
-                let key = (t.level(), t.level_index(), t.width());
-                if let Some(b) = self.saved.borrow().get(&key) {
-                    return Ok(b.clone());
-                }
-                self.remote
-                    .hash_tile(t.level(), t.level_index(), u64::from(t.width()))
-                    .map_err(|_| tlog_tiles::Error::IndexesNotInTree)
-            })
-            .collect()
-    }
-
-    fn save_tiles(&self, tiles: &[Tile], data: &[Vec<u8>]) {
-        let mut saved = self.saved.borrow_mut();
-        if saved.len() > 256 {
-            saved.clear();
-        }
-        for (t, d) in tiles.iter().zip(data) {
-            saved.insert((t.level(), t.level_index(), t.width()), d.clone());
-        }
-    }
-}
-
-/// Whether the tree of `size` entries whose frontier is `frontier` is a prefix of the
-/// checkpoint's tree: its root at the checkpoint's size, else a consistency proof read from the
-/// hash tiles (which need not be trusted: the proof is checked against both roots).
-fn proves_prefix(
-    tiles: &RemoteTiles<'_>,
-    cp: &Checkpoint,
-    size: u64,
-    frontier: &[(u8, Hash)],
-) -> bool {
-    let ours = root(frontier);
-    if size == cp.size() {
-        return ours == *cp.hash();
-    }
-    let (n, h) = (cp.size(), *cp.hash());
-    // tlog_tiles may panic on a hostile tile set: a panic is a proof that failed.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let reader = tlog_tiles::TileHashReader::new(n, h, tiles);
-        match tlog_tiles::prove_tree(n, size, &reader) {
-            Ok(p) => tlog_tiles::check_tree(&p, n, h, size, ours).is_ok(),
-            Err(_) => false,
-        }
-    }))
-    .unwrap_or(false)
-}
-
 /// One entry of a bundle, as read in parallel: its leaf hash and, for a watched weightseal
 /// entry, what the run reports about it.
 enum Read {
@@ -348,10 +282,6 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
         cp.size()
     } else {
         (bound / TILE_WIDTH * TILE_WIDTH).max(state.size)
-    };
-    let tiles = RemoteTiles {
-        remote: &remote,
-        saved: RefCell::new(BTreeMap::new()),
     };
     let folded = crate::path::fold(watch.pattern);
     let now = Timestamp::now();
@@ -515,7 +445,7 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
         if !tiles_read.is_multiple_of(CHUNK_TILES) && pos < target {
             continue;
         }
-        if !proves_prefix(&tiles, &cp, pos, &frontier) {
+        if !remote.proves_prefix(&cp, pos, root(&frontier)) {
             // Nothing of this chunk is recorded: undo what it added.
             for (model, version) in added_seen.drain(..) {
                 if let Some(m) = state.seen.get_mut(&model) {

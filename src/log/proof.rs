@@ -262,25 +262,7 @@ impl TlogProof {
     /// Checks that `entry` (its bytes) is included at the proof's index in the tree of `cp`
     /// (spec/log.md, "Verifying a release's proof", step 5).
     pub fn check_inclusion(&self, cp: &Checkpoint, entry: &[u8]) -> Result<(), LogError> {
-        if self.index >= cp.size() {
-            return Err(LogError::Proof(format!(
-                "index {} is not below the checkpoint's size {}",
-                self.index,
-                cp.size()
-            )));
-        }
-        let leaf = tlog_tiles::record_hash(entry);
-        let (hashes, size, root, index) = (self.hashes.clone(), cp.size(), *cp.hash(), self.index);
-        let checked = std::panic::catch_unwind(move || {
-            tlog_tiles::check_record(&hashes, size, root, index, leaf)
-        });
-        match checked {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(LogError::Proof(format!(
-                "the inclusion proof does not lead from entry {} to the checkpoint's root",
-                self.index
-            ))),
-        }
+        check_inclusion(cp, self.index, entry, &self.hashes)
     }
 
     /// Verifies the proof offline, for the release `(name, digest)`: the checkpoint is signed
@@ -314,5 +296,33 @@ impl TlogProof {
             witnesses,
             entry: Some(entry),
         })
+    }
+}
+
+/// Checks that `proof` leads from the leaf hash of `entry` (RFC 6962: SHA-256(0x00 || entry))
+/// at `index` to the root of the checkpoint `cp` (spec/log.md, "Verifying a release's proof",
+/// step 5). Nothing a hostile proof holds makes it panic.
+pub fn check_inclusion(
+    cp: &Checkpoint,
+    index: u64,
+    entry: &[u8],
+    proof: &[Hash],
+) -> Result<(), LogError> {
+    if index >= cp.size() {
+        return Err(LogError::Proof(format!(
+            "index {index} is not below the checkpoint's size {}",
+            cp.size()
+        )));
+    }
+    let leaf = tlog_tiles::record_hash(entry);
+    let (hashes, size, root) = (proof.to_vec(), cp.size(), *cp.hash());
+    let checked = std::panic::catch_unwind(move || {
+        tlog_tiles::check_record(&hashes, size, root, index, leaf)
+    });
+    match checked {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(LogError::Proof(format!(
+            "the inclusion proof does not lead from entry {index} to the checkpoint's root"
+        ))),
     }
 }
