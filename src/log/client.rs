@@ -425,7 +425,7 @@ impl RemoteLog {
     /// root is computed from are checked against the checkpoint's root, which is an error when
     /// they do not match; a full tile below them is not always rechecked (`tlog_tiles`, like
     /// Go's `sumdb/tlog` it ports, skips that when the root's subtrees share a tile). The
-    /// proof is evidence only once [`check_inclusion`] has checked it against the entry.
+    /// proof is evidence only once [`super::proof::check_inclusion`] has checked it against the entry.
     pub fn inclusion_proof(
         &self,
         cp: &tlog_tiles::Checkpoint,
