@@ -1,9 +1,10 @@
 //! Helpers of `bench/log.sh` (the transparency log benchmark):
 //!
-//!   cargo run --release --example log-bench -- entries N OUT.txt
-//!       N log entries, each a release of model org/model-(i mod 1000) with one publisher
-//!       attestation signed by the ed25519 key of seed 0x42 (its public key is written to
-//!       OUT.txt.pub), one base64 entry per line, for `weightseal log add --entries`.
+//!   cargo run --release --example log-bench -- entries N OUT.txt [START]
+//!       N log entries numbered from START (default 0), each a release of model
+//!       org/model-(i mod 1000) with one publisher attestation signed by the ed25519 key of seed
+//!       0x42 (its public key is written to OUT.txt.pub), one base64 entry per line, for
+//!       `weightseal log add --entries`.
 //!   cargo run --release --example log-bench -- verify PROOF LOG_VKEY ROUNDS
 //!       Verifies the proof ROUNDS times in this process and prints the median microseconds.
 
@@ -22,10 +23,12 @@ fn main() {
         Some("entries") => {
             let n: u64 = args[2].parse().expect("N");
             let out = &args[3];
+            // Entries START..START+N (batches of a large log made one at a time).
+            let first: u64 = args.get(4).map_or(0, |a| a.parse().expect("START"));
             let key = PrivateKey::from_seed(&[0x42; 32]);
             std::fs::write(format!("{out}.pub"), key.public().to_pem()).unwrap();
             let b64 = base64::engine::general_purpose::STANDARD;
-            let lines: Vec<String> = (0..n)
+            let lines: Vec<String> = (first..first + n)
                 .into_par_iter()
                 .map(|i| {
                     let name = format!("org/model-{}", i % 1000);
