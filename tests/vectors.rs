@@ -643,11 +643,33 @@ fn log_vectors() {
         let kind = v.one("kind");
         let ok = match v.one("expect") {
             "success" => true,
-            "entry invalid" | "proof invalid" => false,
+            "entry invalid" | "proof invalid" | "submission refused" => false,
             other => panic!("{}: expect {other:?}", v.name),
         };
         seen.insert(format!("{kind}/{ok}"));
         match kind {
+            "submission" => {
+                // spec/log.md, "Submission API", rules 1-3 (no operator keys required).
+                let bytes = unhex(v.one("entry"));
+                let e = LogEntry::decode(&bytes).unwrap_or_else(|err| panic!("{}: {err}", v.name));
+                let stated = match e.stated_versions() {
+                    Ok(vs) if vs.is_empty() => "none".to_string(),
+                    Ok(vs) => vs.iter().map(u64::to_string).collect::<Vec<_>>().join(" "),
+                    Err(_) => "invalid".to_string(),
+                };
+                assert_eq!(stated, v.one("stated-versions"), "{}", v.name);
+                let r = LogEntry::admit(&bytes, None, weightseal::attest::time::Timestamp::now());
+                if ok {
+                    assert_eq!(r.unwrap_or_else(|err| panic!("{}: {err}", v.name)), e);
+                } else {
+                    let err = r.err().unwrap_or_else(|| panic!("{}: admitted", v.name));
+                    assert!(
+                        err.to_string().contains(v.one("error")),
+                        "{}: {err}",
+                        v.name
+                    );
+                }
+            }
             "entry" => {
                 let bytes = unhex(v.one("entry"));
                 let r = LogEntry::decode(&bytes);
@@ -723,6 +745,8 @@ fn log_vectors() {
         "proof/true",
         "proof/false",
         "checkpoint/true",
+        "submission/true",
+        "submission/false",
     ] {
         assert!(seen.contains(need), "no {need} vector");
     }

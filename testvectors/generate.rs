@@ -3588,6 +3588,120 @@ fn log_vectors(v: &mut Vectors) {
             ),
         );
     }
+    // Submissions (spec/log.md, "Submission API"): what a log admits, rules 1-3.
+    {
+        use weightseal::attest::dsse::Envelope;
+        use weightseal::attest::statement::{Predicate, Statement};
+        let key = PrivateKey::from_seed(&[0x5b; 32]);
+        let manifest = entry(1).manifest;
+        let pred = |role: &str, version: Option<u64>| Predicate {
+            role: role.into(),
+            signer: format!("{role} signer"),
+            issued_at: "2026-05-01T00:00:00Z".into(),
+            expires_at: None,
+            version,
+            derived_from: vec![],
+            annotations: Default::default(),
+        };
+        let att = |model: &str, digest: weightseal::Digest, role: &str, version: Option<u64>| {
+            Envelope::sign(
+                &Statement::new(model, digest, pred(role, version)).to_bytes(),
+                &key,
+            )
+            .to_line()
+        };
+        let sub = |version: Option<u64>, attestations: Vec<String>| LogEntry {
+            model: "org/model-1".into(),
+            manifest,
+            version,
+            attestations,
+        };
+        let other = weightseal::Digest([0x77; 32]);
+        let not_statement =
+            Envelope::sign(b"{\"_type\":\"https://in-toto.io/Statement/v1\"}", &key).to_line();
+        for (name, what, e, versions, expect) in [
+            (
+                "submit-one-publisher",
+                "One publisher attestation stating version 3: the version line is 3.",
+                sub(Some(3), vec![att("org/model-1", manifest, "publisher", Some(3))]),
+                "3",
+                None,
+            ),
+            (
+                "submit-lowest-publisher-version",
+                "Publisher attestations stating 5 and 3, an auditor's stating 1: the line is the lowest publisher version, 3; the versions stated are 3 and 5.",
+                sub(
+                    Some(3),
+                    vec![
+                        att("org/model-1", manifest, "publisher", Some(5)),
+                        att("org/model-1", manifest, "auditor", Some(1)),
+                        att("org/model-1", manifest, "publisher", Some(3)),
+                    ],
+                ),
+                "3 5",
+                None,
+            ),
+            (
+                "submit-no-version",
+                "A publisher attestation stating no version: the line is none.",
+                sub(None, vec![att("org/model-1", manifest, "publisher", None)]),
+                "none",
+                None,
+            ),
+            (
+                "bad-submit-version-line",
+                "The version line says 4; the publisher attestation states 3.",
+                sub(Some(4), vec![att("org/model-1", manifest, "publisher", Some(3))]),
+                "3",
+                Some("its version line says 4, its publisher attestations state 3"),
+            ),
+            (
+                "bad-submit-version-none",
+                "The version line says none; the publisher attestation states 3.",
+                sub(None, vec![att("org/model-1", manifest, "publisher", Some(3))]),
+                "3",
+                Some("its version line says none, its publisher attestations state 3"),
+            ),
+            (
+                "bad-submit-not-envelope",
+                "An attestation line that is not a DSSE envelope.",
+                sub(None, vec!["{\"payload\":1}".into()]),
+                "invalid",
+                Some("attestation 1 is not a DSSE envelope"),
+            ),
+            (
+                "bad-submit-not-statement",
+                "An envelope whose payload is not a weightseal statement.",
+                sub(None, vec![not_statement]),
+                "invalid",
+                Some("attestation 1: not a weightseal statement"),
+            ),
+            (
+                "bad-submit-other-model",
+                "An attestation about another model name.",
+                sub(Some(3), vec![att("org/model-2", manifest, "publisher", Some(3))]),
+                "invalid",
+                Some("attestation 1 is about \"org/model-2\""),
+            ),
+            (
+                "bad-submit-other-manifest",
+                "An attestation about another manifest.",
+                sub(Some(3), vec![att("org/model-1", other, "publisher", Some(3))]),
+                "invalid",
+                Some("attestation 1 is about \"org/model-1\" (manifest 7777"),
+            ),
+        ] {
+            let mut s = format!(
+                "# {what}\nkind: submission\nexpect: {}\nstated-versions: {versions}\n",
+                if expect.is_some() { "submission refused" } else { "success" }
+            );
+            if let Some(why) = expect {
+                s.push_str(&format!("error: {why}\n"));
+            }
+            s.push_str(&format!("entry: {}\n", hex(&e.encode())));
+            v.insert(format!("log/{name}.txt"), s);
+        }
+    }
     // Trees: roots of 1..=9 and 256, 257 entries (tile boundaries).
     let entries: Vec<Vec<u8>> = (0..257).map(|i| entry(i).encode()).collect();
     let leaves: Vec<[u8; 32]> = entries.iter().map(|e| leaf_of(e)).collect();
