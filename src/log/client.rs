@@ -438,8 +438,13 @@ impl RemoteLog {
             )));
         }
         let tiles = RemoteTiles::new(self);
-        let reader = tlog_tiles::TileHashReader::new(cp.size(), *cp.hash(), &tiles);
-        tlog_tiles::prove_record(cp.size(), index, &reader).map_err(|e| {
+        // tlog_tiles may panic on a hostile tree size: a panic is a proof that cannot be made.
+        let proved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let reader = tlog_tiles::TileHashReader::new(cp.size(), *cp.hash(), &tiles);
+            tlog_tiles::prove_record(cp.size(), index, &reader)
+        }))
+        .unwrap_or(Err(tlog_tiles::Error::BadMath));
+        proved.map_err(|e| {
             if let Some(e) = tiles.take_error() {
                 return e;
             }

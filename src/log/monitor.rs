@@ -286,6 +286,19 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
     let folded = crate::path::fold(watch.pattern);
     let now = Timestamp::now();
     let mut frontier = state.frontier.hashes()?;
+    // Nothing new to read: the checkpoint must still commit to the tree read (a log can show
+    // another tree of the same size, one with an entry swapped).
+    if cp.size() == state.size && !remote.proves_prefix(&cp, state.size, root(&frontier)) {
+        report.problem(
+            ProblemKind::Fork,
+            None,
+            format!(
+                "the log's tree of {} entries is not the one read before: a fork",
+                cp.size()
+            ),
+        );
+        return Ok(report);
+    }
     let mut pos = state.size;
     // What the chunk being read adds; kept apart until the chunk is proved.
     let mut added_seen: Vec<(String, String)> = Vec::new();

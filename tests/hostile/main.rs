@@ -9,6 +9,7 @@ mod dest;
 mod fuzz_regressions;
 mod judge;
 mod log;
+mod log_attack;
 mod metadata;
 mod mutations;
 mod network;
