@@ -18,7 +18,7 @@ use base64::Engine as _;
 
 use super::LogError;
 use crate::attest::bundle::BundleLine;
-use crate::attest::statement::Statement;
+use crate::attest::statement::{Checked, Statement};
 use crate::digest::Digest;
 use crate::manifest::Manifest;
 
@@ -165,44 +165,71 @@ impl LogEntry {
     /// "Statement") is about this entry's model name and manifest; the first that is not is
     /// the error. The signatures are not checked here.
     pub fn stated_versions(&self) -> Result<Vec<u64>, LogError> {
-        let b64 = base64::engine::general_purpose::STANDARD;
+        let (versions, bad) = self.versions_stated_by(&["publisher"]);
+        match bad {
+            Some(e) => Err(e),
+            None => Ok(versions),
+        }
+    }
+
+    /// The versions stated by the entry's attestations of the roles `roles` that are DSSE
+    /// envelopes about this entry's model name and manifest, lowest first, without repeats,
+    /// and the first attestation that is not such an envelope (as [`LogEntry::stated_versions`]
+    /// names it), if one is not: what a monitor recomputes, whatever else the entry holds. The
+    /// signatures are not checked here.
+    pub fn versions_stated_by(&self, roles: &[&str]) -> (Vec<u64>, Option<LogError>) {
         let mut versions = Vec::new();
+        let mut bad = None;
         for (i, a) in self.attestations.iter().enumerate() {
             let n = i + 1;
-            let mut lines = crate::attest::bundle::parse(a);
-            if a.contains('\n') || lines.len() != 1 {
-                return Err(LogError::Entry(format!(
-                    "attestation {n} is not one envelope line"
-                )));
-            }
-            let env = lines.remove(0).envelope.map_err(|e| {
-                LogError::Entry(format!("attestation {n} is not a DSSE envelope: {e}"))
-            })?;
-            let payload = b64.decode(&env.payload).map_err(|_| {
-                LogError::Entry(format!("attestation {n}: its payload is not base64"))
-            })?;
-            let st = Statement::parse(&payload).map_err(|e| {
-                LogError::Entry(format!("attestation {n}: not a weightseal statement: {e}"))
-            })?;
-            let subject = st.statement.subject.first().map(|s| s.name.as_str());
-            if st.subject_digest != self.manifest || subject != Some(self.model.as_str()) {
-                return Err(LogError::Entry(format!(
-                    "attestation {n} is about {:?} (manifest {}), not this entry's {:?} (manifest {})",
-                    subject.unwrap_or(""),
-                    st.subject_digest,
-                    self.model,
-                    self.manifest
-                )));
-            }
-            if st.statement.predicate.role == "publisher" {
-                if let Some(v) = st.statement.predicate.version {
-                    versions.push(v);
+            match self.statement_of(n, a) {
+                Ok(st) => {
+                    let p = &st.statement.predicate;
+                    if roles.contains(&p.role.as_str()) {
+                        versions.extend(p.version);
+                    }
+                }
+                Err(e) => {
+                    bad.get_or_insert(e);
                 }
             }
         }
         versions.sort_unstable();
         versions.dedup();
-        Ok(versions)
+        (versions, bad)
+    }
+
+    /// The statement of attestation `n` (`a`), when it is one DSSE envelope line about this
+    /// entry's model name and manifest.
+    fn statement_of(&self, n: usize, a: &str) -> Result<Checked, LogError> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut lines = crate::attest::bundle::parse(a);
+        if a.contains('\n') || lines.len() != 1 {
+            return Err(LogError::Entry(format!(
+                "attestation {n} is not one envelope line"
+            )));
+        }
+        let env = lines
+            .remove(0)
+            .envelope
+            .map_err(|e| LogError::Entry(format!("attestation {n} is not a DSSE envelope: {e}")))?;
+        let payload = b64
+            .decode(&env.payload)
+            .map_err(|_| LogError::Entry(format!("attestation {n}: its payload is not base64")))?;
+        let st = Statement::parse(&payload).map_err(|e| {
+            LogError::Entry(format!("attestation {n}: not a weightseal statement: {e}"))
+        })?;
+        let subject = st.statement.subject.first().map(|s| s.name.as_str());
+        if st.subject_digest != self.manifest || subject != Some(self.model.as_str()) {
+            return Err(LogError::Entry(format!(
+                "attestation {n} is about {:?} (manifest {}), not this entry's {:?} (manifest {})",
+                subject.unwrap_or(""),
+                st.subject_digest,
+                self.model,
+                self.manifest
+            )));
+        }
+        Ok(st)
     }
 
     /// Checks an entry as a log accepts it (spec/log.md, "Submission API"): every attestation

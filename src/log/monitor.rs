@@ -100,7 +100,8 @@ pub struct Watched {
     pub index: u64,
     pub model: String,
     pub manifest: String,
-    /// The versions its publisher attestations state (recomputed, not the entry's line).
+    /// The versions its attestations of role `publisher`, or of a version role of the watched
+    /// policy (the versions verifiers read), state: recomputed, not the entry's line.
     pub versions: Vec<u64>,
     /// Whether the watched publisher keys sign it (`None`: none given).
     pub signed_by_given_key: Option<bool>,
@@ -209,7 +210,12 @@ enum Read {
     Other,
     Watched {
         entry: LogEntry,
-        versions: Result<Vec<u64>, LogError>,
+        /// The versions stated by its attestations of the version roles.
+        versions: Vec<u64>,
+        /// The versions stated by its publisher attestations (what its version line says).
+        publisher: Vec<u64>,
+        /// The first attestation that is not an envelope about it.
+        malformed: Option<LogError>,
         signed: Option<bool>,
     },
 }
@@ -284,6 +290,11 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
         (bound / TILE_WIDTH * TILE_WIDTH).max(state.size)
     };
     let folded = crate::path::fold(watch.pattern);
+    // The roles whose versions a verifier reads: the publisher's, and the policy's version roles.
+    let mut roles = vec!["publisher"];
+    if let Some(p) = watch.publishers {
+        roles.extend(p.version_roles.iter().map(String::as_str));
+    }
     let now = Timestamp::now();
     let mut frontier = state.frontier.hashes()?;
     // Nothing new to read: the checkpoint must still commit to the tree read (a log can show
@@ -338,7 +349,8 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
                 {
                     return (leaf, Read::Other);
                 }
-                let versions = entry.stated_versions();
+                let (versions, malformed) = entry.versions_stated_by(&roles);
+                let (publisher, _) = entry.versions_stated_by(&["publisher"]);
                 let signed = watch.publishers.map(|p| {
                     crate::attest::policy::evaluate(
                         p,
@@ -355,6 +367,8 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
                     Read::Watched {
                         entry,
                         versions,
+                        publisher,
+                        malformed,
                         signed,
                     },
                 )
@@ -363,7 +377,7 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
         for (i, (leaf, r)) in read.into_iter().enumerate() {
             let index = pos + i as u64;
             push(&mut frontier, leaf);
-            let (entry, versions, signed) = match r {
+            let (entry, versions, publisher, malformed, signed) = match r {
                 Read::Foreign => {
                     pending_foreign += 1;
                     continue;
@@ -372,8 +386,10 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
                 Read::Watched {
                     entry,
                     versions,
+                    publisher,
+                    malformed,
                     signed,
-                } => (entry, versions, signed),
+                } => (entry, versions, publisher, malformed, signed),
             };
             let mut problems = Vec::new();
             if signed == Some(false) {
@@ -386,40 +402,34 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
                     ),
                 });
             }
-            let versions = match versions {
-                Ok(v) => {
-                    if v.first().copied() != entry.version {
-                        problems.push(Problem {
-                            kind: ProblemKind::Malformed,
-                            index: Some(index),
-                            message: format!(
-                                "entry {index}: {:?} (manifest {}) has the version line {}, its publisher attestations state {}",
-                                entry.model,
-                                entry.manifest,
-                                show_version(entry.version),
-                                if v.is_empty() {
-                                    "none".to_string()
-                                } else {
-                                    v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
-                                }
-                            ),
-                        });
-                    }
-                    v
-                }
-                Err(e) => {
-                    problems.push(Problem {
-                        kind: ProblemKind::Malformed,
-                        index: Some(index),
-                        message: format!(
-                            "entry {index}: {:?} (manifest {}): {e}",
-                            entry.model, entry.manifest
-                        ),
-                    });
-                    // What the line says is all there is to index it by.
-                    entry.version.into_iter().collect()
-                }
-            };
+            // An attestation that is not an envelope about the entry is reported; the versions
+            // of the others are still recorded.
+            if let Some(e) = malformed {
+                problems.push(Problem {
+                    kind: ProblemKind::Malformed,
+                    index: Some(index),
+                    message: format!(
+                        "entry {index}: {:?} (manifest {}): {e}",
+                        entry.model, entry.manifest
+                    ),
+                });
+            } else if publisher.first().copied() != entry.version {
+                problems.push(Problem {
+                    kind: ProblemKind::Malformed,
+                    index: Some(index),
+                    message: format!(
+                        "entry {index}: {:?} (manifest {}) has the version line {}, its publisher attestations state {}",
+                        entry.model,
+                        entry.manifest,
+                        show_version(entry.version),
+                        if publisher.is_empty() {
+                            "none".to_string()
+                        } else {
+                            publisher.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+                        }
+                    ),
+                });
+            }
             // One name to a reader is one name here: folded, as the trust store folds names.
             let model = crate::path::fold(&entry.model);
             let digest = entry.manifest.to_hex();

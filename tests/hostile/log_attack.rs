@@ -97,3 +97,139 @@ fn an_inclusion_proof_in_a_huge_tree_does_not_panic() {
         }
     }
 }
+
+/// An attestation line of `key` about `(model, digest)`, of `role`, stating `version`.
+fn attestation(
+    key: &PrivateKey,
+    model: &str,
+    digest: Digest,
+    role: &str,
+    version: Option<u64>,
+) -> String {
+    use weightseal::attest::statement::{Predicate, Statement};
+    let issued =
+        weightseal::attest::time::Timestamp(weightseal::attest::time::Timestamp::now().0 - 60);
+    let st = Statement::new(
+        model,
+        digest,
+        Predicate {
+            role: role.into(),
+            signer: "acme".into(),
+            issued_at: issued.to_string(),
+            expires_at: None,
+            version,
+            derived_from: vec![],
+            annotations: Default::default(),
+        },
+    );
+    weightseal::attest::dsse::Envelope::sign(&st.to_bytes(), key).to_line()
+}
+
+/// What `log monitor` reports of a log at `root` that a hostile operator filled with `entries`
+/// (its own checks bypassed), watched with `policy`.
+fn monitored(
+    root: &Path,
+    entries: &[LogEntry],
+    policy: &weightseal::attest::Policy,
+) -> weightseal::log::monitor::MonitorReport {
+    let log = log_at(root, entries);
+    let served = common::server::Server::start(root.to_path_buf());
+    let watch = Watch {
+        log: &log,
+        pattern: "org/*",
+        publishers: Some(policy),
+        max_entries: DEFAULT_MAX_ENTRIES,
+    };
+    monitor(&served.base, &watch, &root.with_file_name("monitor.json")).unwrap()
+}
+
+/// A thief holding a key of the policy's version role (`version_roles = ["release"]`, so
+/// verifiers read a release's version from its `release` attestations) logs another manifest
+/// as version 3 in a `release` attestation. The monitor, given that policy, recomputes the
+/// versions verifiers read and reports the repeated version.
+#[test]
+fn a_version_stated_by_the_policys_version_role_is_watched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let acme = PrivateKey::from_seed(&[1; 32]);
+    let mut policy =
+        weightseal::attest::Policy::publisher_keys(vec![("acme".into(), acme.public())]);
+    policy.keys[0].roles.insert("release".into());
+    policy.version_roles = ["release".to_string()].into();
+    let release = |d: u8| {
+        let digest = Digest([d; 32]);
+        LogEntry {
+            model: "org/m".into(),
+            manifest: digest,
+            version: None,
+            attestations: vec![
+                attestation(&acme, "org/m", digest, "publisher", None),
+                attestation(&acme, "org/m", digest, "release", Some(3)),
+            ],
+        }
+    };
+    let (a, b) = (release(1), release(2));
+    for e in [&a, &b] {
+        // What the log admits, and the version a verifier reads: 3.
+        e.check_consistent().unwrap();
+        let r = weightseal::attest::policy::evaluate(
+            &policy,
+            &e.model,
+            e.manifest,
+            &e.bundle(),
+            weightseal::attest::time::Timestamp::now(),
+            None,
+        );
+        assert!(r.ok && r.version == Some(3), "{r:?}");
+    }
+    let r = monitored(&tmp.path().join("log"), &[a, b], &policy);
+    assert!(!r.ok(), "{r:?}");
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::RepeatedVersion && p.index == Some(1)),
+        "{r:?}"
+    );
+    assert_eq!(r.entries[1].versions, vec![3], "{r:?}");
+}
+
+/// A hostile log appends a thief's entry whose publisher attestation (by the stolen key)
+/// states version 3, beside an attestation that is not an envelope: the monitor reports it
+/// malformed, and still records version 3 from the attestation that is one, so the
+/// publisher's own version 3 logged later is reported as a repeat.
+#[test]
+fn a_malformed_attestation_does_not_hide_the_versions_of_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let acme = PrivateKey::from_seed(&[1; 32]);
+    let policy = weightseal::attest::Policy::publisher_keys(vec![("acme".into(), acme.public())]);
+    let (evil, good) = (Digest([1; 32]), Digest([2; 32]));
+    let thief = LogEntry {
+        model: "org/m".into(),
+        manifest: evil,
+        version: None,
+        attestations: vec![
+            "{\"not\":\"an envelope\"}".into(),
+            attestation(&acme, "org/m", evil, "publisher", Some(3)),
+        ],
+    };
+    let publisher = LogEntry {
+        model: "org/m".into(),
+        manifest: good,
+        version: Some(3),
+        attestations: vec![attestation(&acme, "org/m", good, "publisher", Some(3))],
+    };
+    let r = monitored(&tmp.path().join("log"), &[thief, publisher], &policy);
+    assert!(!r.ok(), "{r:?}");
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::Malformed && p.index == Some(0)),
+        "{r:?}"
+    );
+    assert_eq!(r.entries[0].versions, vec![3], "{r:?}");
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::RepeatedVersion && p.index == Some(1)),
+        "{r:?}"
+    );
+}
