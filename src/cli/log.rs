@@ -432,7 +432,7 @@ pub fn run(cmd: LogCommand) -> Result<Outcome> {
                     r.size,
                     r.entries.len() as u64 + r.entries_not_listed,
                     if r.foreign > 0 {
-                        format!(", {} not weightseal entries", r.foreign)
+                        format!(", {} that prove no release", r.foreign)
                     } else {
                         String::new()
                     }

@@ -147,7 +147,8 @@ pub struct MonitorReport {
     pub checkpoint_size: u64,
     /// The witnesses whose cosignatures of the checkpoint count.
     pub witnesses: Vec<String>,
-    /// Entries read that are not weightseal entries (no release can be proved by them).
+    /// Entries read that are not weightseal entries, or whose model name no manifest can have
+    /// (no release can be proved by them).
     pub foreign: u64,
     /// Watched entries, the first [`MAX_LISTED`].
     pub entries: Vec<Watched>,
@@ -182,8 +183,42 @@ impl MonitorReport {
         }
     }
 
-    fn watched(&mut self, w: Watched) {
-        if self.entries.len() < MAX_LISTED {
+    /// Records a proved chunk.
+    fn add(&mut self, c: Chunk) {
+        self.foreign += c.foreign;
+        if !c.problems.is_empty() || c.problems_not_listed > 0 {
+            self.ok = false;
+        }
+        self.problems.extend(c.problems);
+        self.problems_not_listed += c.problems_not_listed;
+        self.entries.extend(c.entries);
+        self.entries_not_listed += c.entries_not_listed;
+    }
+}
+
+/// What the chunk being read adds to the report, kept apart until the chunk is proved. It
+/// lists only what the report can still list and counts the rest, so that a chunk of watched
+/// entries costs bounded memory whatever they hold.
+#[derive(Default)]
+struct Chunk {
+    foreign: u64,
+    entries: Vec<Watched>,
+    entries_not_listed: u64,
+    problems: Vec<Problem>,
+    problems_not_listed: u64,
+}
+
+impl Chunk {
+    fn problem(&mut self, report: &MonitorReport, p: Problem) {
+        if report.problems.len() + self.problems.len() < MAX_LISTED {
+            self.problems.push(p);
+        } else {
+            self.problems_not_listed += 1;
+        }
+    }
+
+    fn watched(&mut self, report: &MonitorReport, w: Watched) {
+        if report.entries.len() + self.entries.len() < MAX_LISTED {
             self.entries.push(w);
         } else {
             self.entries_not_listed += 1;
@@ -313,8 +348,7 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
     let mut pos = state.size;
     // What the chunk being read adds; kept apart until the chunk is proved.
     let mut added_seen: Vec<(String, String)> = Vec::new();
-    let mut pending: Vec<(Watched, Vec<Problem>)> = Vec::new();
-    let mut pending_foreign = 0u64;
+    let mut chunk = Chunk::default();
     let mut tiles_read = 0u64;
     let mut buf = Vec::new();
     while pos < target {
@@ -342,8 +376,11 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
             .map(|r| {
                 let b = &buf[r.clone()];
                 let leaf = tlog_tiles::record_hash(b);
-                let Ok(entry) = LogEntry::decode(b) else {
-                    return (leaf, Read::Foreign);
+                // A verifier proves the entry of a manifest's name: an entry that does not
+                // decode, or whose name no manifest can have, proves no release.
+                let entry = match LogEntry::decode(b) {
+                    Ok(e) if crate::manifest::check_name(&e.model).is_ok() => e,
+                    _ => return (leaf, Read::Foreign),
                 };
                 if !crate::attest::trust::pattern_matches(&folded, &crate::path::fold(&entry.model))
                 {
@@ -379,7 +416,7 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
             push(&mut frontier, leaf);
             let (entry, versions, publisher, malformed, signed) = match r {
                 Read::Foreign => {
-                    pending_foreign += 1;
+                    chunk.foreign += 1;
                     continue;
                 }
                 Read::Other => continue,
@@ -452,7 +489,11 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
                     }
                 }
             }
-            pending.push((
+            for p in problems {
+                chunk.problem(&report, p);
+            }
+            chunk.watched(
+                &report,
                 Watched {
                     index,
                     model: entry.model,
@@ -460,8 +501,7 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
                     versions,
                     signed_by_given_key: signed,
                 },
-                problems,
-            ));
+            );
         }
         pos = end;
         tiles_read += 1;
@@ -491,14 +531,7 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
         }
         // Proved: record the chunk.
         added_seen.clear();
-        report.foreign += pending_foreign;
-        pending_foreign = 0;
-        for (w, problems) in pending.drain(..) {
-            for p in problems {
-                report.problem(p.kind, p.index, p.message);
-            }
-            report.watched(w);
-        }
+        report.add(std::mem::take(&mut chunk));
         state.size = pos;
         state.frontier = Frontier::from_hashes(&frontier);
         crate::fsutil::write_atomic(

@@ -381,7 +381,8 @@ fn check_tensor_file(f: &FileEntry, tf: &TensorFile) -> Result<(), ManifestError
     Ok(())
 }
 
-fn check_name(name: &str) -> Result<(), ManifestError> {
+/// The name rule (spec/manifest.md, "Fields"): what every manifest's model name meets.
+pub(crate) fn check_name(name: &str) -> Result<(), ManifestError> {
     let reason = if name.is_empty() {
         "must not be empty"
     } else if name.len() > MAX_NAME_LEN {
