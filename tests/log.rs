@@ -1077,37 +1077,19 @@ fn a_monitor_shown_a_huge_hostile_log_stays_bounded() {
         }
     });
     let state = t.join("monitor.json");
-    // Reaped below with wait4, which also gives its peak RSS.
-    #[allow(clippy::zombie_processes)]
-    let child = Command::new(common::bin())
-        .args([
-            "log",
-            "monitor",
-            &url,
-            "--log-key",
-            &vkey,
-            "--model",
-            "org/*",
-            "--state",
-            s(&state),
-            "--json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as i32;
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child; `usage` is a valid rusage to fill.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid);
-    let mut out = String::new();
-    child.stdout.unwrap().read_to_string(&mut out).unwrap();
-    let mut err = String::new();
-    child.stderr.unwrap().read_to_string(&mut err).unwrap();
-    assert!(libc::WIFEXITED(status), "{out}{err}");
-    assert_eq!(libc::WEXITSTATUS(status), 1, "{out}{err}");
+    let (code, out, peak_mib) = common::run_measured(&[
+        "log",
+        "monitor",
+        &url,
+        "--log-key",
+        &vkey,
+        "--model",
+        "org/*",
+        "--state",
+        s(&state),
+        "--json",
+    ]);
+    assert_eq!(code, 1, "{out}");
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(j["problems"][0]["kind"], "fork", "{j}");
     assert_eq!(j["size"], 0, "{j}");
@@ -1118,7 +1100,6 @@ fn a_monitor_shown_a_huge_hostile_log_stays_bounded() {
         weightseal::log::monitor::CHUNK_TILES,
         "one chunk read, then the proof failed"
     );
-    let peak_mib = usage.ru_maxrss as f64 / 1024.0;
     eprintln!("the monitor's peak RSS against the hostile log: {peak_mib:.1} MiB");
     assert!(peak_mib < 64.0, "peak RSS {peak_mib:.1} MiB");
     assert!(!state.exists(), "nothing unproved was recorded");

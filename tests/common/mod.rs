@@ -84,3 +84,36 @@ pub fn tool(name: &str, test: &str) -> bool {
     }
     ok
 }
+
+/// Runs `weightseal ARGS` to its end; returns its exit code, stdout and peak RSS in MiB (its
+/// own `VmHWM`, polled: the `ru_maxrss` of a spawned child also counts this test process's).
+pub fn run_measured(args: &[&str]) -> (i32, String, f64) {
+    use std::io::Read as _;
+    let mut child = std::process::Command::new(bin())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).unwrap();
+        s
+    });
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    let code = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st.code().unwrap();
+        }
+        let hwm = std::fs::read_to_string(&status_file).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        });
+        peak_kib = peak_kib.max(hwm.unwrap_or(0));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    (code, out.join().unwrap(), peak_kib as f64 / 1024.0)
+}

@@ -273,39 +273,6 @@ fn serve(body: impl Fn(&str) -> Vec<u8> + Send + Sync + 'static) -> String {
     url
 }
 
-/// Runs `weightseal ARGS` to its end; returns its exit code, stdout and peak RSS in MiB (its
-/// own `VmHWM`, polled: the `ru_maxrss` of a spawned child also counts this test process's).
-fn run_measured(args: &[&str]) -> (i32, String, f64) {
-    use std::io::Read as _;
-    let mut child = std::process::Command::new(common::bin())
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        stdout.read_to_string(&mut s).unwrap();
-        s
-    });
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut peak_kib = 0u64;
-    let code = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st.code().unwrap();
-        }
-        let hwm = fs::read_to_string(&status_file).ok().and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        });
-        peak_kib = peak_kib.max(hwm.unwrap_or(0));
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    };
-    (code, out.join().unwrap(), peak_kib as f64 / 1024.0)
-}
-
 /// The entry of a release of `name` (manifest `i`), with `n` publisher attestations by a key
 /// nobody trusts, stating versions 1 to `n`.
 fn entry_of_name(name: &str, i: u32, n: u64) -> Vec<u8> {
@@ -354,7 +321,7 @@ fn entries_with_names_no_manifest_can_have_do_not_fill_the_monitors_memory() {
     let pem = tmp.path().join("acme.pub");
     fs::write(&pem, PrivateKey::from_seed(&[1; 32]).public().to_pem()).unwrap();
     let state = tmp.path().join("monitor.json");
-    let (code, out, peak_mib) = run_measured(&[
+    let (code, out, peak_mib) = common::run_measured(&[
         "log",
         "monitor",
         &url,
@@ -409,7 +376,7 @@ fn a_chunk_of_watched_entries_with_many_problems_stays_bounded() {
     let pem = tmp.path().join("acme.pub");
     fs::write(&pem, PrivateKey::from_seed(&[1; 32]).public().to_pem()).unwrap();
     let state = tmp.path().join("monitor.json");
-    let (code, out, peak_mib) = run_measured(&[
+    let (code, out, peak_mib) = common::run_measured(&[
         "log",
         "monitor",
         &url,
