@@ -519,6 +519,30 @@ fn admit_weightseal(
         }
         None => v.vouched = unvouched(ask),
     }
+    // The version a verifier reads must be one the log holds for this release: else a thief
+    // with the key logs the manifest unversioned and ships a version-3 attestation beside it,
+    // and a monitor watching versions never sees version 3 (spec/log.md, step 6).
+    if let (Some(log), Some(sig), Some(p)) = (v.log.as_mut(), &v.signatures, &resolved.policy) {
+        if let (true, Some(version), Some(entry)) = (
+            log.ok,
+            sig.version,
+            log.proof.as_ref().and_then(|r| r.entry.as_ref()),
+        ) {
+            let roles: Vec<&str> = p.version_roles.iter().map(String::as_str).collect();
+            let (logged, _) = entry.versions_stated_by(&roles);
+            if !logged.contains(&version) {
+                log.ok = false;
+                log.error = Some(format!(
+                    "the release states version {version}, but its logged entry states {}: the version was not logged",
+                    if logged.is_empty() {
+                        "none".to_string()
+                    } else {
+                        logged.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+                    }
+                ));
+            }
+        }
+    }
     v.trust_store = resolved.store_entries;
     let oms_check = match ask.oms_check() {
         Some(c) => Some(c.clone()),

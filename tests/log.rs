@@ -1181,3 +1181,62 @@ fn a_monitor_resumes_where_it_proved_and_reads_only_new_tiles() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(served.requests("tile/entries/001"), 1);
 }
+
+/// A thief with the publisher's key logs the manifest without its version (an entry with no
+/// attestation is a valid entry) and ships the release with a signed version-3 attestation:
+/// a monitor watching versions would never see version 3. A verifier requires the version it
+/// reads to be one the logged entry states.
+#[test]
+fn a_version_the_log_does_not_hold_is_not_verified() {
+    let st = setup();
+    let t = st.tmp.path();
+    let logdir = t.join("log");
+    let acme = key(t, "acme");
+    let acme_pub = t.join("acme.pub");
+    let m = t.join("m");
+    release(&m, "org/m", b"weights", &acme, 3);
+    let bare = weightseal::log::LogEntry {
+        version: None,
+        attestations: vec![],
+        ..entry_of(&m)
+    };
+    let f = entries_file(t, "bare.txt", &[&bare]);
+    let o = ws(&[
+        "log",
+        "add",
+        s(&logdir),
+        "--key",
+        s(&st.log_key),
+        "--entries",
+        s(&f),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let proof = weightseal::log::store::LogDir::new(&logdir)
+        .proof(0, &bare.encode())
+        .unwrap();
+    fs::write(m.join("weightseal.tlog-proof"), proof.encode()).unwrap();
+    let verify = || {
+        ws(&[
+            "verify",
+            s(&m),
+            "--key",
+            s(&acme_pub),
+            "--log-key",
+            &st.vkey,
+        ])
+    };
+    let o = verify();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains(
+            "the release states version 3, but its logged entry states none: the version was not logged"
+        ),
+        "{}",
+        text(&o)
+    );
+    // Logged with its attestation (version 3): verified.
+    let o = ws(&["log", "add", s(&logdir), "--key", s(&st.log_key), s(&m)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = verify();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
