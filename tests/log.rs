@@ -1180,6 +1180,25 @@ fn a_monitor_resumes_where_it_proved_and_reads_only_new_tiles() {
     let o = monitor(&[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(served.requests("tile/entries/001"), 1);
+    // A cache still serves the checkpoint of 600 after the log grew to 800 and dropped the
+    // partial bundle 002.p/88 (tlog-tiles allows it once the full one exists): a new monitor
+    // reads the first 88 entries of the full bundle.
+    let old_checkpoint = fs::read(root.join("checkpoint")).unwrap();
+    let more: Vec<Vec<u8>> = (600..800).map(|i| entry(i).encode()).collect();
+    dir.add(
+        std::sync::Arc::new(weightseal::attest::PrivateKey::from_seed(&[6; 32])),
+        &more,
+        &[],
+    )
+    .unwrap();
+    fs::write(root.join("checkpoint"), &old_checkpoint).unwrap();
+    fs::remove_file(root.join("tile/entries/002.p/88")).unwrap();
+    fs::remove_file(&state).unwrap();
+    let o = monitor(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["size"], 600, "{j}");
+    assert_eq!(served.requests("tile/entries/002"), 1);
 }
 
 /// A thief with the publisher's key logs the manifest without its version (an entry with no

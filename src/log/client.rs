@@ -276,21 +276,26 @@ impl RemoteLog {
         self.get("checkpoint")
     }
 
-    /// The entry bundle `n` of width `w` (`tile/entries/<N>[.p/<W>]`), read into `buf` (its
-    /// allocation reused from bundle to bundle): the byte ranges of its exactly `w` entries.
+    /// The entry bundle `n` of width `w` (`tile/entries/<N>[.p/<W>]`, or the full bundle when a
+    /// partial one is gone), read into `buf` (its allocation reused from bundle to bundle): the
+    /// byte ranges of its first `w` entries.
     pub fn bundle_into(
         &self,
         n: u64,
         w: u64,
         buf: &mut Vec<u8>,
     ) -> Result<Vec<std::ops::Range<usize>>, LogError> {
-        let url = format!("{}/{}", self.base, super::tile_path(None, n, w));
+        let mut width = w;
+        let mut url = format!("{}/{}", self.base, super::tile_path(None, n, w));
+        let mut r = self.send_get(&url)?;
+        if r.status().as_u16() == 404 && w < TILE_WIDTH {
+            // C2SP tlog-tiles lets a log delete a partial tile once the full one exists: its
+            // first `w` entries are the same.
+            width = TILE_WIDTH;
+            url = format!("{}/{}", self.base, super::tile_path(None, n, TILE_WIDTH));
+            r = self.send_get(&url)?;
+        }
         let shown = crate::net::redact_url(&url);
-        let mut r = self
-            .http
-            .get(&url)
-            .send()
-            .map_err(|e| LogError::Http(crate::net::redact(&e.to_string())))?;
         if r.status().as_u16() != 200 {
             return Err(LogError::Http(format!(
                 "{shown}: HTTP {}",
@@ -307,14 +312,22 @@ impl RemoteLog {
                 "{shown}: the response is larger than {MAX_BUNDLE} bytes"
             )));
         }
-        let all = super::store::bundle_ranges(buf)?;
-        if all.len() as u64 != w {
+        let mut all = super::store::bundle_ranges(buf)?;
+        if all.len() as u64 != width {
             return Err(LogError::Entry(format!(
-                "entry bundle {n} holds {} entries, the checkpoint needs {w}",
+                "entry bundle {n} holds {} entries, the checkpoint needs {width}",
                 all.len()
             )));
         }
+        all.truncate(w as usize);
         Ok(all)
+    }
+
+    fn send_get(&self, url: &str) -> Result<reqwest::blocking::Response, LogError> {
+        self.http
+            .get(url)
+            .send()
+            .map_err(|e| LogError::Http(crate::net::redact(&e.to_string())))
     }
 }
 
