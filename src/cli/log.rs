@@ -10,7 +10,7 @@ use weightseal::ask::{Ask, AskOptions};
 use weightseal::attest::PrivateKey;
 use weightseal::evidence::{gather, Locators, Place, Source};
 use weightseal::log::client::WitnessClient;
-use weightseal::log::serve::Batching;
+use weightseal::log::serve::{Batching, Event, Limits, LogOptions};
 use weightseal::log::store::LogDir;
 use weightseal::log::{LogEntry, VerifierKey};
 use weightseal::release::{CheckOptions, Trust};
@@ -66,11 +66,12 @@ pub enum LogCommand {
         /// A witness to ask for cosignatures: URL=VKEY. Repeatable.
         #[arg(long = "witness", value_name = "URL=VKEY")]
         witnesses: Vec<String>,
-        /// A new checkpoint at least this often (milliseconds) while submissions wait.
-        #[arg(long, default_value_t = 500)]
+        /// The longest a submission waits (milliseconds) for others to share its checkpoint;
+        /// submissions that arrive while one is being written share the next without waiting.
+        #[arg(long, default_value_t = Batching::DEFAULT.every.as_millis() as u64)]
         batch_ms: u64,
         /// Or as soon as this many submissions wait.
-        #[arg(long, default_value_t = 256)]
+        #[arg(long, default_value_t = Batching::DEFAULT.max)]
         batch_max: usize,
         /// Accept only entries signed as publisher by one of these keys (public key files;
         /// repeatable). Without it, any well-formed release entry is accepted.
@@ -178,6 +179,55 @@ fn release(
             bail!("{}: not a weightseal release", model.display())
         }
     }
+}
+
+/// What `log serve` reports while it runs, on stderr. A closed stderr is no reason to stop
+/// serving, so a failed write is ignored (not the panic of `eprintln!`).
+fn report(e: Event<'_>) {
+    use std::io::Write as _;
+    let line = match e {
+        Event::WitnessFailed { failure, .. } => format!("weightseal: warning: witness {failure}"),
+        Event::AddFailed { entries, error } => {
+            format!("weightseal: error: {entries} submission(s) not logged: {error}")
+        }
+        _ => return,
+    };
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{}",
+        super::render::terminal_safe(&line)
+    );
+}
+
+/// The servers' limits, with the process allowed enough open files for the connections it
+/// serves: the soft RLIMIT_NOFILE is raised toward the hard one when it is too low (as Go's
+/// runtime does), and the bound on connections lowered when even the hard one is too low.
+fn server_limits() -> Limits {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    /// Descriptors kept for everything but connections (files, the witnesses' sockets).
+    const SPARE: u64 = 256;
+    let mut limits = Limits::default();
+    let want = limits.connections as u64 + SPARE;
+    let r = getrlimit(Resource::Nofile);
+    let mut soft = r.current.unwrap_or(u64::MAX);
+    if soft < want {
+        let raised = want.min(r.maximum.unwrap_or(u64::MAX));
+        if setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(raised),
+                maximum: r.maximum,
+            },
+        )
+        .is_ok()
+        {
+            soft = raised;
+        }
+    }
+    if soft < want {
+        limits.connections = soft.saturating_sub(SPARE).max(16) as usize;
+    }
+    limits
 }
 
 pub fn run(cmd: LogCommand) -> Result<Outcome> {
@@ -318,16 +368,21 @@ pub fn run(cmd: LogCommand) -> Result<Outcome> {
                 logdir.display(),
                 server.server_addr()
             );
+            let limits = server_limits();
             weightseal::log::serve::serve_log(
                 server,
                 &logdir,
                 key,
                 witnesses,
-                Batching {
-                    every: std::time::Duration::from_millis(batch_ms),
-                    max: batch_max,
+                LogOptions {
+                    batching: Batching {
+                        every: std::time::Duration::from_millis(batch_ms),
+                        max: batch_max,
+                    },
+                    required,
+                    limits,
+                    on_event: Arc::new(report),
                 },
-                required,
             )?;
             Ok(Outcome::Verified)
         }
@@ -561,7 +616,7 @@ pub fn witness(cmd: WitnessCommand) -> Result<Outcome> {
                 "weightseal: witness {name} on http://{}/add-checkpoint",
                 server.server_addr()
             );
-            weightseal::log::serve::serve_witness(server, &w)?;
+            weightseal::log::serve::serve_witness(server, w, server_limits())?;
             Ok(Outcome::Verified)
         }
     }

@@ -10,6 +10,7 @@
 //! at any moment leaves the previous checkpoint and everything it commits to, and the next
 //! `add` goes on from there. Writers hold an exclusive lock for the whole operation.
 
+use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
@@ -76,10 +77,40 @@ impl HashReader for Hashes<'_> {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LogError> {
+    write_atomic_noting(path, bytes, &mut BTreeSet::new())
+}
+
+/// [`write_atomic`], adding to `dirty` every directory whose entries it changed (the file's
+/// own, and the parent of each directory it had to create): the file's bytes are synced
+/// before its rename, the renames and the new directories only once [`sync_dirs`] has synced
+/// those.
+fn write_atomic_noting(
+    path: &Path,
+    bytes: &[u8],
+    dirty: &mut BTreeSet<PathBuf>,
+) -> Result<(), LogError> {
     if let Some(d) = path.parent() {
+        let mut missing = d;
+        while !missing.as_os_str().is_empty() && !missing.exists() {
+            if let Some(up) = missing.parent() {
+                dirty.insert(up.to_path_buf());
+                missing = up;
+            } else {
+                break;
+            }
+        }
         std::fs::create_dir_all(d).map_err(io(d))?;
+        dirty.insert(d.to_path_buf());
     }
     crate::fsutil::write_atomic(path, bytes, 0o644).map_err(io(path))
+}
+
+/// fsyncs each directory of `dirs` (their entries: renames, new files and directories).
+fn sync_dirs(dirs: &BTreeSet<PathBuf>) -> Result<(), LogError> {
+    for d in dirs {
+        File::open(d).and_then(|f| f.sync_all()).map_err(io(d))?;
+    }
+    Ok(())
 }
 
 /// A checkpoint note for `origin` at `size` with root `hash`, signed by `signer`.
@@ -233,8 +264,12 @@ impl LogDir {
         let size = old + entries.len() as u64;
         let root = tlog_tiles::tree_hash(size, &reader)
             .map_err(|e| LogError::Tree(format!("the root of {size}: {e}")))?;
-        // Tiles first (hash tiles from the stored hashes, entry bundles from the entries).
-        self.write_tiles(&reader, old, size, entries)?;
+        // Tiles first (hash tiles from the stored hashes, entry bundles from the entries),
+        // durable (their bytes, and the directory entries that name them) before the
+        // checkpoint that commits to them.
+        let mut dirty = BTreeSet::new();
+        self.write_tiles(&reader, old, size, entries, &mut dirty)?;
+        sync_dirs(&dirty)?;
         let mut out = Vec::with_capacity(reader.overlay.len() * HASH_SIZE);
         for h in &reader.overlay {
             out.extend_from_slice(&h.0);
@@ -288,9 +323,10 @@ impl LogDir {
             f.sync_all().map_err(io(&tmp))?;
         }
         std::fs::rename(&tmp, &cpath).map_err(io(&cpath))?;
-        if let Ok(d) = File::open(&self.root) {
-            let _ = d.sync_all();
-        }
+        // The rename is the commit: durable before anyone is told the entries are logged.
+        File::open(&self.root)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&self.root))?;
         Ok(Added {
             first: old,
             checkpoint: bytes,
@@ -306,6 +342,7 @@ impl LogDir {
         old: u64,
         size: u64,
         entries: &[Vec<u8>],
+        dirty: &mut BTreeSet<PathBuf>,
     ) -> Result<(), LogError> {
         if size == old {
             return Ok(());
@@ -327,7 +364,11 @@ impl LogDir {
                 bundle.extend_from_slice(&(e.len() as u16).to_be_bytes());
                 bundle.extend_from_slice(e);
             }
-            write_atomic(&self.root.join(tile_path(None, n, end - start)), &bundle)?;
+            write_atomic_noting(
+                &self.root.join(tile_path(None, n, end - start)),
+                &bundle,
+                dirty,
+            )?;
             n += 1;
         }
         // Hash tiles, level by level: level L holds the tree's hashes at height 8L.
@@ -353,9 +394,10 @@ impl LogDir {
                 for h in hs {
                     data.extend_from_slice(&h.0);
                 }
-                write_atomic(
+                write_atomic_noting(
                     &self.root.join(tile_path(Some(level), n, end - start)),
                     &data,
+                    dirty,
                 )?;
                 n += 1;
             }
@@ -389,6 +431,43 @@ impl LogDir {
             hashes,
             checkpoint,
         })
+    }
+
+    /// The proofs of `entries`, appended at `first, first + 1, …`, each in the tree of the
+    /// current checkpoint (read once for them all).
+    pub fn proofs(
+        &self,
+        first: u64,
+        entries: &[Vec<u8>],
+    ) -> Result<Vec<super::TlogProof>, LogError> {
+        let checkpoint = self.checkpoint_bytes()?;
+        let note =
+            Note::from_bytes(&checkpoint).map_err(|e| LogError::Checkpoint(e.to_string()))?;
+        let cp =
+            Checkpoint::from_bytes(note.text()).map_err(|e| LogError::Checkpoint(e.to_string()))?;
+        let hp = self.private("hashes");
+        let f = File::open(&hp).map_err(io(&hp))?;
+        let r = Hashes {
+            file: &f,
+            on_disk: tlog_tiles::stored_hash_count(cp.size()),
+            overlay: Vec::new(),
+        };
+        entries
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let index = first + i as u64;
+                let hashes = tlog_tiles::prove_record(cp.size(), index, &r).map_err(|e| {
+                    LogError::Tree(format!("the proof of entry {index} in {}: {e}", cp.size()))
+                })?;
+                Ok(super::TlogProof {
+                    extra: Some(entry.to_vec()),
+                    index,
+                    hashes,
+                    checkpoint: checkpoint.clone(),
+                })
+            })
+            .collect()
     }
 
     /// The entries `from..to` of the log, read from its entry bundles.

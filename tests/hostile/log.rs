@@ -119,11 +119,13 @@ fn a_server_that_lies_about_tile_contents_is_caught_by_the_monitor() {
             &r,
             k,
             vec![],
-            weightseal::log::serve::Batching {
-                every: std::time::Duration::from_millis(10),
-                max: 8,
+            weightseal::log::serve::LogOptions {
+                batching: weightseal::log::serve::Batching {
+                    every: std::time::Duration::from_millis(10),
+                    max: 8,
+                },
+                ..Default::default()
             },
-            None,
         );
     });
     let state = root.with_file_name("monitor.json");
