@@ -627,7 +627,7 @@ fn files_carry_their_cache_lifetimes_and_bad_submissions_are_refused() {
 
 /// `log serve` with a witness that cannot be reached (its URL carrying a password): the
 /// submission is logged all the same, and stderr names the witness, never its password
-/// (spec/log.md: a witness that refuses is reported).
+/// (spec/log.md: a witness that refuses is reported), once a minute for the same failure.
 #[test]
 fn log_serve_names_a_failing_witness_without_its_password() {
     let log = init_log();
@@ -670,5 +670,72 @@ fn log_serve_names_a_failing_witness_without_its_password() {
         warning.0
     );
     assert!(!warning.1.contains("s3cretpass"), "{}", warning.1);
+    // The same failure for the next batch, within the minute: not repeated.
+    let e = entry(3);
+    let a = post(server.addr, "/add", &e.encode(), Duration::from_secs(20)).unwrap();
+    assert_logged(&a, &e, &log.vkey);
+    std::thread::sleep(Duration::from_millis(200));
+    let err = server.stderr.lock().unwrap().clone();
+    assert_eq!(
+        err.matches("weightseal: warning: witness ").count(),
+        1,
+        "{err}"
+    );
     assert!(server.first_line.is_none());
+}
+
+/// A release entry for `org/signed-{i}` version 1, with one publisher attestation by `key`.
+fn signed_entry(i: u64, key: &PrivateKey) -> LogEntry {
+    use weightseal::attest::dsse::Envelope;
+    use weightseal::attest::statement::{Predicate, Statement};
+    let name = format!("org/signed-{i}");
+    let digest = weightseal::Digest(*blake3::hash(&i.to_be_bytes()).as_bytes());
+    let st = Statement::new(
+        &name,
+        digest,
+        Predicate {
+            role: "publisher".into(),
+            signer: "acme".into(),
+            issued_at: "2026-11-30T00:00:00Z".into(),
+            expires_at: None,
+            version: Some(1),
+            derived_from: vec![],
+            annotations: Default::default(),
+        },
+    );
+    LogEntry {
+        model: name,
+        manifest: digest,
+        version: Some(1),
+        attestations: vec![Envelope::sign(&st.to_bytes(), key).to_line()],
+    }
+}
+
+/// `log serve --require-signed-by`: an entry the key signed is logged; one it did not sign,
+/// unsigned or signed by another key, is refused with 400 and the reason.
+#[test]
+fn log_serve_requires_the_publisher_signature_it_was_given() {
+    let log = init_log();
+    let acme = PrivateKey::from_seed(&[0x42; 32]);
+    let pub_key = log.tmp.path().join("acme.pub");
+    std::fs::write(&pub_key, acme.public().to_pem()).unwrap();
+    let server = log_serve(
+        &log,
+        &["--batch-ms", "5", "--require-signed-by", s(&pub_key)],
+    );
+    let e = signed_entry(1, &acme);
+    let a = post(server.addr, "/add", &e.encode(), Duration::from_secs(10)).unwrap();
+    assert_logged(&a, &e, &log.vkey);
+    let other = PrivateKey::from_seed(&[0x43; 32]);
+    for e in [entry(4), signed_entry(2, &other)] {
+        let a = post(server.addr, "/add", &e.encode(), Duration::from_secs(10)).unwrap();
+        assert_eq!(a.status, 400, "{}", String::from_utf8_lossy(&a.body));
+        assert_eq!(
+            String::from_utf8_lossy(&a.body),
+            format!(
+                "log entry: {:?} (manifest {}) is not signed as publisher by a key this log requires\n",
+                e.model, e.manifest
+            )
+        );
+    }
 }

@@ -181,12 +181,42 @@ fn release(
     }
 }
 
-/// What `log serve` reports while it runs, on stderr. A closed stderr is no reason to stop
-/// serving, so a failed write is ignored (not the panic of `eprintln!`).
+/// What `log serve` reports while it runs, on stderr. A witness failing the same way for
+/// every batch is named once a minute, with how many times it failed meanwhile. A closed stderr
+/// is no reason to stop serving, so a failed write is ignored (not the panic of `eprintln!`).
 fn report(e: Event<'_>) {
+    use std::collections::HashMap;
     use std::io::Write as _;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    static SEEN: Mutex<Option<HashMap<String, (Instant, u64)>>> = Mutex::new(None);
+    const EVERY: Duration = Duration::from_secs(60);
     let line = match e {
-        Event::WitnessFailed { failure, .. } => format!("weightseal: warning: witness {failure}"),
+        Event::WitnessFailed { failure, .. } => {
+            let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+            let seen = seen.get_or_insert_with(HashMap::new);
+            if seen.len() > 1000 {
+                seen.clear();
+            }
+            match seen.get_mut(failure) {
+                Some((at, more)) if at.elapsed() < EVERY => {
+                    *more += 1;
+                    return;
+                }
+                Some((at, more)) => {
+                    let line = format!(
+                        "weightseal: warning: witness {failure} (and {more} more time(s) in the last {} s)",
+                        at.elapsed().as_secs()
+                    );
+                    (*at, *more) = (Instant::now(), 0);
+                    line
+                }
+                None => {
+                    seen.insert(failure.to_string(), (Instant::now(), 0));
+                    format!("weightseal: warning: witness {failure}")
+                }
+            }
+        }
         Event::AddFailed { entries, error } => {
             format!("weightseal: error: {entries} submission(s) not logged: {error}")
         }
