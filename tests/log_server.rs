@@ -578,7 +578,7 @@ fn files_carry_their_cache_lifetimes_and_bad_submissions_are_refused() {
     let a = get(addr, "/checkpoint", Duration::from_secs(2)).unwrap();
     assert_eq!(
         (a.status, a.header("cache-control").as_deref()),
-        (200, Some("no-cache"))
+        (200, Some("public, max-age=5"))
     );
     assert!(a.body.starts_with(b"example.test/library\n257\n"));
     for (path, len, cache) in [
@@ -587,7 +587,7 @@ fn files_carry_their_cache_lifetimes_and_bad_submissions_are_refused() {
             256 * 32,
             "public, max-age=31536000, immutable",
         ),
-        ("/tile/0/001.p/1", 32, "public, max-age=60"),
+        ("/tile/0/001.p/1", 32, "public, max-age=5"),
     ] {
         let a = get(addr, path, Duration::from_secs(2)).unwrap();
         assert_eq!(a.status, 200, "{path}");

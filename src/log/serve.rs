@@ -576,10 +576,12 @@ async fn serve_file(root: &Path, p: &str) -> Answer {
         Ok(Err(e)) => return text(500, format!("cannot read /{p}: {e}")),
         Err(e) => return text(500, format!("cannot read /{p}: {e}")),
     };
+    // The same headers as deploy/nginx.conf: what changes with an append (the checkpoint,
+    // and which partial tiles exist) a few seconds at most; a full tile forever.
     let (ct, cache) = if checkpoint {
-        ("text/plain; charset=utf-8", "no-cache")
+        ("text/plain; charset=utf-8", "public, max-age=5")
     } else if p.contains(".p/") {
-        ("application/octet-stream", "public, max-age=60")
+        ("application/octet-stream", "public, max-age=5")
     } else {
         (
             "application/octet-stream",
