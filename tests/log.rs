@@ -1180,9 +1180,9 @@ fn a_monitor_resumes_where_it_proved_and_reads_only_new_tiles() {
     let o = monitor(&[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(served.requests("tile/entries/001"), 1);
-    // A cache still serves the checkpoint of 600 after the log grew to 800 and dropped the
-    // partial bundle 002.p/88 (tlog-tiles allows it once the full one exists): a new monitor
-    // reads the first 88 entries of the full bundle.
+    // A cache still serves the checkpoint of 600 after the log grew to 800, which filled tile
+    // 2 and so deleted its partial tiles (002.p/88 among them; tlog-tiles allows it once the
+    // full one exists): a new monitor reads the first 88 entries of the full bundle.
     let old_checkpoint = fs::read(root.join("checkpoint")).unwrap();
     let more: Vec<Vec<u8>> = (600..800).map(|i| entry(i).encode()).collect();
     dir.add(
@@ -1191,8 +1191,13 @@ fn a_monitor_resumes_where_it_proved_and_reads_only_new_tiles() {
         &[],
     )
     .unwrap();
+    for p in ["tile/entries/002.p", "tile/0/002.p"] {
+        assert!(!root.join(p).exists(), "{p} kept");
+    }
+    for p in ["tile/entries/003.p/32", "tile/0/003.p/32", "tile/1/000.p/3"] {
+        assert!(root.join(p).exists(), "{p} missing");
+    }
     fs::write(root.join("checkpoint"), &old_checkpoint).unwrap();
-    fs::remove_file(root.join("tile/entries/002.p/88")).unwrap();
     fs::remove_file(&state).unwrap();
     let o = monitor(&[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));

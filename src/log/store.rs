@@ -268,7 +268,7 @@ impl LogDir {
         // durable (their bytes, and the directory entries that name them) before the
         // checkpoint that commits to them.
         let mut dirty = BTreeSet::new();
-        self.write_tiles(&reader, old, size, entries, &mut dirty)?;
+        let filled = self.write_tiles(&reader, old, size, entries, &mut dirty)?;
         sync_dirs(&dirty)?;
         let mut out = Vec::with_capacity(reader.overlay.len() * HASH_SIZE);
         for h in &reader.overlay {
@@ -327,6 +327,14 @@ impl LogDir {
         File::open(&self.root)
             .and_then(|d| d.sync_all())
             .map_err(io(&self.root))?;
+        // The partial tiles of the tiles this append filled are no longer needed: the full tile
+        // holds the same first hashes and entries (C2SP tlog-tiles lets a log delete them, and
+        // readers fall back to the full tile). Without this every batch's partial tiles stay
+        // forever (about 7 KB per entry when submissions come one by one). A failure here
+        // leaves files that only cost space.
+        for d in filled {
+            let _ = std::fs::remove_dir_all(&d);
+        }
         Ok(Added {
             first: old,
             checkpoint: bytes,
@@ -335,7 +343,8 @@ impl LogDir {
         })
     }
 
-    /// Writes every tile that the entries `old..size` create or extend.
+    /// Writes every tile that the entries `old..size` create or extend; returns the partial
+    /// tile directories (`<N>.p/`) of the tiles this filled.
     fn write_tiles(
         &self,
         r: &Hashes<'_>,
@@ -343,9 +352,15 @@ impl LogDir {
         size: u64,
         entries: &[Vec<u8>],
         dirty: &mut BTreeSet<PathBuf>,
-    ) -> Result<(), LogError> {
+    ) -> Result<Vec<PathBuf>, LogError> {
+        let mut filled = Vec::new();
+        let mut fill = |full: String, was_partial: bool| {
+            if was_partial {
+                filled.push(self.root.join(format!("{full}.p")));
+            }
+        };
         if size == old {
-            return Ok(());
+            return Ok(filled);
         }
         // Entry bundles: the tiles N covering old..size, each with all its entries so far.
         let mut n = old / TILE_WIDTH;
@@ -369,6 +384,9 @@ impl LogDir {
                 &bundle,
                 dirty,
             )?;
+            if end - start == TILE_WIDTH {
+                fill(tile_path(None, n, TILE_WIDTH), start < old);
+            }
             n += 1;
         }
         // Hash tiles, level by level: level L holds the tree's hashes at height 8L.
@@ -399,6 +417,9 @@ impl LogDir {
                     &data,
                     dirty,
                 )?;
+                if end - start == TILE_WIDTH {
+                    fill(tile_path(Some(level), n, TILE_WIDTH), start < old_count);
+                }
                 n += 1;
             }
             level += 1;
@@ -406,7 +427,7 @@ impl LogDir {
                 break;
             }
         }
-        Ok(())
+        Ok(filled)
     }
 
     /// The proof that entry `index` is in the tree of the current checkpoint.
