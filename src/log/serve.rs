@@ -19,7 +19,9 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt as _, Full};
@@ -64,6 +66,10 @@ pub struct Limits {
     /// Time allowed from a request's head to its answer (a submission waits for its batch and
     /// the witnesses): past it, `503 Service Unavailable` and the connection is closed.
     pub request_timeout: Duration,
+    /// Time an answer's bytes may wait for the client to take them: a write that makes no
+    /// progress for this long (a client that stops reading) closes the connection, which
+    /// would otherwise hold its slot, and its answer, for as long as the client likes.
+    pub write_timeout: Duration,
     /// Bytes of request bodies held at once, over all connections (at least the largest
     /// body): a body that would go past it waits for room, within its `body_timeout`.
     pub body_memory: usize,
@@ -75,14 +81,15 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// 16 KiB heads in 10 s, bodies in 10 s, answers in 60 s, 64 MiB of bodies, 4096
-    /// connections.
+    /// 16 KiB heads in 10 s, bodies in 10 s, answers in 60 s, writes stalled at most 10 s,
+    /// 64 MiB of bodies, 4096 connections.
     fn default() -> Limits {
         Limits {
             header_bytes: 16 << 10,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(10),
             body_memory: 64 << 20,
             connections: 4096,
         }
@@ -307,6 +314,11 @@ where
                     }))
                 }
             });
+            let stream = Stalling {
+                io: stream,
+                timeout: limits.write_timeout,
+                stalled: None,
+            };
             let conn = http.serve_connection(TokioIo::new(stream), service);
             tokio::spawn(async move {
                 let _ = conn.await;
@@ -316,6 +328,88 @@ where
     });
     rt.block_on(accepting)
         .map_err(|e| LogError::Http(format!("{addr}: the accept loop stopped: {e}")))?
+}
+
+/// A connection whose writes fail once one has waited `timeout` for the client to take bytes
+/// (hyper has no write timeout of its own).
+struct Stalling {
+    io: tokio::net::TcpStream,
+    timeout: Duration,
+    /// When the write now waiting gives up.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Stalling {
+    /// After a write that returned `r`: when it is waiting, whether it has waited too long.
+    fn check<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        r: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        if r.is_ready() {
+            self.stalled = None;
+            return r;
+        }
+        let timeout = self.timeout;
+        let sleep = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client took no bytes of its answer in time",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for Stalling {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Stalling {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let s = self.get_mut();
+        let r = Pin::new(&mut s.io).poll_write(cx, buf);
+        s.check(cx, r)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let s = self.get_mut();
+        let r = Pin::new(&mut s.io).poll_write_vectored(cx, bufs);
+        s.check(cx, r)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let s = self.get_mut();
+        let r = Pin::new(&mut s.io).poll_flush(cx);
+        s.check(cx, r)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let s = self.get_mut();
+        let r = Pin::new(&mut s.io).poll_shutdown(cx);
+        s.check(cx, r)
+    }
 }
 
 /// How `log serve` batches submissions.

@@ -1,0 +1,78 @@
+//! `log serve` attacked by strangers on loopback: each test an attack that once worked.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use weightseal::attest::PrivateKey;
+use weightseal::log::serve::{self, Batching, Limits, LogOptions};
+use weightseal::log::store::LogDir;
+
+fn library_log(limits: Limits) -> (tempfile::TempDir, SocketAddr) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("log");
+    let key = Arc::new(PrivateKey::from_seed(&[3; 32]));
+    LogDir::new(&dir)
+        .init("example.test/library", key.clone())
+        .unwrap();
+    let listener = serve::bind("127.0.0.1:0").unwrap();
+    let addr = listener.server_addr();
+    std::thread::spawn(move || {
+        serve::serve_log(
+            listener,
+            &dir,
+            key,
+            vec![],
+            LogOptions {
+                batching: Batching {
+                    every: Duration::from_millis(5),
+                    max: 64,
+                },
+                limits,
+                ..Default::default()
+            },
+        )
+    });
+    (tmp, addr)
+}
+
+/// The status of the answer to `GET path` on a new connection, read within `within`.
+fn get_status(addr: SocketAddr, path: &str, within: Duration) -> std::io::Result<u16> {
+    let mut c = TcpStream::connect_timeout(&addr, within)?;
+    c.set_read_timeout(Some(within))?;
+    c.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())?;
+    let mut head = [0u8; 12];
+    c.read_exact(&mut head)?;
+    Ok(std::str::from_utf8(&head[9..12]).unwrap().parse().unwrap())
+}
+
+/// A client that asks for a large tile and never reads the answer: the server's writes block.
+/// It must not hold its connection (and the answer's memory) for ever: with one connection
+/// allowed, everyone else would wait for ever.
+#[test]
+fn a_client_that_never_reads_its_answer_is_dropped() {
+    let (tmp, addr) = library_log(Limits {
+        connections: 1,
+        header_timeout: Duration::from_millis(500),
+        body_timeout: Duration::from_millis(500),
+        write_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    });
+    let tile = tmp.path().join("log/tile/entries");
+    std::fs::create_dir_all(&tile).unwrap();
+    std::fs::write(tile.join("000"), vec![7u8; 16 << 20]).unwrap();
+    let mut hog = TcpStream::connect(addr).unwrap();
+    let req = "GET /tile/entries/000 HTTP/1.1\r\nHost: t\r\n\r\n".repeat(4);
+    hog.write_all(req.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    let status = get_status(addr, "/checkpoint", Duration::from_secs(6));
+    assert_eq!(
+        status.ok(),
+        Some(200),
+        "a GET waited {:?} behind a client that does not read",
+        t.elapsed()
+    );
+    drop(hog);
+}
