@@ -1264,3 +1264,97 @@ fn a_version_the_log_does_not_hold_is_not_verified() {
     let o = verify();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+/// Witnesses are asked at once: three that accept the connection and never answer cost one
+/// request timeout (10 s), not three, and the one that answers cosigns the checkpoint.
+#[test]
+fn silent_witnesses_do_not_add_up_and_do_not_block_the_others() {
+    let st = setup();
+    let t = st.tmp.path();
+    let acme = key(t, "acme");
+    let model = t.join("model");
+    release(&model, "org/tiny", b"weights", &acme, 1);
+    let real_key = key(t, "w.key");
+    let real = start(
+        &[
+            "witness",
+            "serve",
+            "--key",
+            s(&real_key),
+            "--name",
+            "w.test",
+            "--log",
+            &st.vkey,
+            "--listen",
+            "127.0.0.1:0",
+            "--state",
+            s(&t.join("w.json")),
+        ],
+        true,
+    );
+    let real_vkey = real.first_line.clone().unwrap();
+    // Listeners that accept (the kernel's backlog) and never answer.
+    let silent: Vec<std::net::TcpListener> = (0..3)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let mut args = vec![
+        "log".to_string(),
+        "add".into(),
+        s(&t.join("log")).into(),
+        "--key".into(),
+        s(&st.log_key).into(),
+        s(&model).into(),
+    ];
+    for (i, l) in silent.iter().enumerate() {
+        let vkey = weightseal::log::LogSigner::cosigner(
+            &format!("silent{i}.test"),
+            std::sync::Arc::new(weightseal::attest::PrivateKey::from_seed(
+                &[40 + i as u8; 32],
+            )),
+            0,
+        )
+        .unwrap()
+        .verifier()
+        .to_string();
+        args.push("--witness".into());
+        args.push(format!("http://{}={vkey}", l.local_addr().unwrap()));
+    }
+    args.push("--witness".into());
+    args.push(format!("{}={real_vkey}", real.url));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let started = std::time::Instant::now();
+    let o = ws(&args);
+    let took = started.elapsed();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        took < std::time::Duration::from_secs(18),
+        "took {took:?}: the silent witnesses were waited for one after another"
+    );
+    assert!(
+        stderr(&o).contains("checkpoint cosigned by 1 of 4 witness(es)"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        stderr(&o)
+            .lines()
+            .filter(|l| l.starts_with("weightseal: warning: witness http://127.0.0.1:"))
+            .count(),
+        3,
+        "{}",
+        text(&o)
+    );
+    let o = ws(&[
+        "verify",
+        s(&model),
+        "--key",
+        s(&t.join("acme.pub")),
+        "--log-key",
+        &st.vkey,
+        "--witness",
+        &real_vkey,
+        "--quorum",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}

@@ -286,18 +286,37 @@ impl LogDir {
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .unwrap_or_default();
-            for w in witnesses {
-                let key = w.vkey.to_string();
-                let last = state.get(&key).copied().unwrap_or(0);
-                match w.cosign(&note, last, size, &|from| {
-                    tlog_tiles::prove_tree(size, from, &reader).map_err(|e| e.to_string())
-                }) {
+            // Every witness at once: a slow or silent one costs one request's timeout, not one
+            // per witness, and never delays the others' cosignatures.
+            let answers: Vec<Result<signed_note::Signature, String>> = std::thread::scope(|s| {
+                let asks: Vec<_> = witnesses
+                    .iter()
+                    .map(|w| {
+                        let last = state.get(&w.vkey.to_string()).copied().unwrap_or(0);
+                        let (note, reader) = (&note, &reader);
+                        s.spawn(move || {
+                            w.cosign(note, last, size, &|from| {
+                                tlog_tiles::prove_tree(size, from, reader)
+                                    .map_err(|e| e.to_string())
+                            })
+                        })
+                    })
+                    .collect();
+                asks.into_iter()
+                    .map(|a| {
+                        a.join()
+                            .unwrap_or_else(|_| Err("asking it failed unexpectedly".to_string()))
+                    })
+                    .collect()
+            });
+            for (w, answer) in witnesses.iter().zip(answers) {
+                match answer {
                     Ok(sig) => {
                         let mut sigs = parsed_sigs(&note)?;
                         sigs.push(sig);
                         note = Note::new(note.text(), &sigs)
                             .map_err(|e| LogError::Checkpoint(e.to_string()))?;
-                        state.insert(key, size);
+                        state.insert(w.vkey.to_string(), size);
                     }
                     // The URL may carry a user name and password (`--witness
                     // http://user:pass@host/...`): never in a message.
