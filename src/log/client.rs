@@ -60,6 +60,15 @@ pub(crate) fn read_body_at_most(
     Ok((status, ct, body))
 }
 
+/// The first 200 characters of an error answer's body, trimmed.
+fn excerpt(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .trim()
+        .chars()
+        .take(200)
+        .collect()
+}
+
 /// A witness a log asks for cosignatures: its URL (the submission prefix) and verifier key.
 #[derive(Clone, Debug)]
 pub struct WitnessClient {
@@ -155,16 +164,7 @@ impl WitnessClient {
                         ));
                     }
                 }
-                s => {
-                    return Err(format!(
-                        "HTTP {s}: {}",
-                        String::from_utf8_lossy(&body)
-                            .trim()
-                            .chars()
-                            .take(200)
-                            .collect::<String>()
-                    ))
-                }
+                s => return Err(format!("HTTP {s}: {}", excerpt(&body))),
             }
         }
         Err("the witness's size changed twice".into())
@@ -194,11 +194,7 @@ pub fn submit(
     if status != 200 {
         return Err(LogError::Http(format!(
             "{shown}: HTTP {status}: {}",
-            String::from_utf8_lossy(&body)
-                .trim()
-                .chars()
-                .take(200)
-                .collect::<String>()
+            excerpt(&body)
         )));
     }
     let proof = super::TlogProof::parse(&body).map_err(|e| {

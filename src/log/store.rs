@@ -451,26 +451,8 @@ impl LogDir {
 
     /// The proof that entry `index` is in the tree of the current checkpoint.
     pub fn proof(&self, index: u64, entry: &[u8]) -> Result<super::TlogProof, LogError> {
-        let checkpoint = self.checkpoint_bytes()?;
-        let note =
-            Note::from_bytes(&checkpoint).map_err(|e| LogError::Checkpoint(e.to_string()))?;
-        let cp =
-            Checkpoint::from_bytes(note.text()).map_err(|e| LogError::Checkpoint(e.to_string()))?;
-        let hp = self.private("hashes");
-        let f = File::open(&hp).map_err(io(&hp))?;
-        let r = Hashes {
-            file: &f,
-            on_disk: tlog_tiles::stored_hash_count(cp.size()),
-            overlay: Vec::new(),
-        };
-        let hashes = tlog_tiles::prove_record(cp.size(), index, &r)
-            .map_err(|e| LogError::Tree(e.to_string()))?;
-        Ok(super::TlogProof {
-            extra: Some(entry.to_vec()),
-            index,
-            hashes,
-            checkpoint,
-        })
+        let mut one = self.proofs(index, std::slice::from_ref(&entry.to_vec()))?;
+        Ok(one.remove(0))
     }
 
     /// The proofs of `entries`, appended at `first, first + 1, …`, each in the tree of the
