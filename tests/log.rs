@@ -7,17 +7,10 @@ mod common;
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
+use common::tlog::{self, key, release, s, text};
 use common::{stderr, stdout, ws};
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", stdout(o), stderr(o))
-}
 
 /// A server process, killed when dropped.
 struct Server {
@@ -76,40 +69,11 @@ struct Setup {
     vkey: String,
 }
 
-fn key(dir: &Path, name: &str) -> PathBuf {
-    let k = dir.join(name);
-    let o = ws(&["keygen", "--out", s(&k)]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    k
-}
-
 fn setup() -> Setup {
     let tmp = tempfile::tempdir().unwrap();
     let log_key = key(tmp.path(), "log.key");
-    let o = ws(&[
-        "log",
-        "init",
-        s(&tmp.path().join("log")),
-        "--origin",
-        "example.test/models",
-        "--key",
-        s(&log_key),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let vkey = stdout(&o).lines().next().unwrap().to_string();
-    assert!(vkey.starts_with("example.test/models+"), "{vkey}");
+    let vkey = tlog::init_log(&tmp.path().join("log"), "example.test/models", &log_key);
     Setup { tmp, log_key, vkey }
-}
-
-/// A model `name` hashed and signed by `signer`, version `version`, in `dir`.
-fn release(dir: &Path, name: &str, content: &[u8], signer: &Path, version: u64) {
-    fs::create_dir_all(dir).unwrap();
-    fs::write(dir.join("w.bin"), content).unwrap();
-    let o = ws(&["hash", s(dir), "--name", name]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let v = version.to_string();
-    let o = ws(&["sign", s(dir), "--key", s(signer), "--version", &v]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
 #[test]
