@@ -76,3 +76,47 @@ fn a_client_that_never_reads_its_answer_is_dropped() {
     );
     drop(hog);
 }
+
+/// Slow readers each asking for a 15 MiB entry bundle: the files held in answers not yet
+/// written stay within `answer_memory` (a further GET of the bundle waits, then 503), and a
+/// small file still fits beside them.
+#[test]
+fn answers_held_by_slow_readers_stay_within_their_memory() {
+    let (tmp, addr) = library_log(Limits {
+        answer_memory: 16 << 20,
+        request_timeout: Duration::from_millis(800),
+        write_timeout: Duration::from_secs(30),
+        ..Limits::default()
+    });
+    let tile = tmp.path().join("log/tile/entries");
+    std::fs::create_dir_all(&tile).unwrap();
+    std::fs::write(tile.join("000"), vec![7u8; 15 << 20]).unwrap();
+    // One client takes the bundle's room and never reads.
+    let mut hog = TcpStream::connect(addr).unwrap();
+    hog.write_all(b"GET /tile/entries/000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // A second one for the same bundle finds no room: 503 once the request deadline passes.
+    let t = Instant::now();
+    assert_eq!(
+        get_status(addr, "/tile/entries/000", Duration::from_secs(5)).ok(),
+        Some(503)
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(700),
+        "{:?}",
+        t.elapsed()
+    );
+    // The checkpoint fits in what is left.
+    assert_eq!(
+        get_status(addr, "/checkpoint", Duration::from_secs(5)).ok(),
+        Some(200)
+    );
+    drop(hog);
+    // The hog gone, its room is given back.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        get_status(addr, "/tile/entries/000", Duration::from_secs(5)).ok(),
+        Some(200)
+    );
+}

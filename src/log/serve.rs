@@ -73,6 +73,11 @@ pub struct Limits {
     /// Bytes of request bodies held at once, over all connections (at least the largest
     /// body): a body that would go past it waits for room, within its `body_timeout`.
     pub body_memory: usize,
+    /// Bytes of files (tiles, the checkpoint) held at once in answers not yet written, over
+    /// all connections: a `GET` that would go past it waits for room, within
+    /// `request_timeout`, else `503` (a file larger than all of it takes all of it). Slow
+    /// readers cannot make the server hold a tile each.
+    pub answer_memory: usize,
     /// Connections served at once. Past it, no connection is accepted until one closes: new
     /// ones wait in the kernel's listen backlog, and when that is full the kernel drops their
     /// first packets and clients retry. Each connection is one file descriptor: the process
@@ -82,7 +87,7 @@ pub struct Limits {
 
 impl Default for Limits {
     /// 16 KiB heads in 10 s, bodies in 10 s, answers in 60 s, writes stalled at most 10 s,
-    /// 64 MiB of bodies, 4096 connections.
+    /// 64 MiB of bodies, 256 MiB of files in answers, 4096 connections.
     fn default() -> Limits {
         Limits {
             header_bytes: 16 << 10,
@@ -91,6 +96,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(10),
             body_memory: 64 << 20,
+            answer_memory: 256 << 20,
             connections: 4096,
         }
     }
@@ -151,6 +157,20 @@ fn servable(path: &str) -> bool {
 
 type Answer = Response<Full<Bytes>>;
 
+/// A file's bytes in an answer, holding their share of [`Limits::answer_memory`] for as long as
+/// they exist: until hyper has written them out or the connection is gone (hyper keeps the
+/// bytes, not the body, in its write queue).
+struct HeldFile {
+    bytes: Vec<u8>,
+    _room: OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for HeldFile {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 fn answer(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Answer {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -172,6 +192,11 @@ fn closing(mut a: Answer) -> Answer {
     a.headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));
     a
+}
+
+/// The room [`Limits::answer_memory`] gives files in answers, in bytes (semaphore permits).
+fn answer_room(limits: &Limits) -> usize {
+    limits.answer_memory.clamp(1, u32::MAX as usize)
 }
 
 /// Why a request body was not read.
@@ -486,6 +511,8 @@ struct LogState {
     required: Arc<Option<crate::attest::Policy>>,
     limits: Limits,
     memory: Arc<Semaphore>,
+    /// Room for files in answers not yet written ([`Limits::answer_memory`]).
+    answers: Arc<Semaphore>,
     writer: mpsc::Sender<Pending>,
 }
 
@@ -518,6 +545,7 @@ pub fn serve_log(
         required: Arc::new(required),
         limits,
         memory: body_memory(&limits, MAX_BODY as usize),
+        answers: Arc::new(Semaphore::new(answer_room(&limits))),
         writer: tx,
     });
     run(listener, limits, move |req| log_request(state.clone(), req))
@@ -600,7 +628,7 @@ async fn log_request(s: Arc<LogState>, req: Request<Incoming>) -> Answer {
     let path = req.uri().path().trim_start_matches('/').to_string();
     match (req.method(), path.as_str()) {
         (&Method::POST, "add") => submit(&s, req.into_body()).await,
-        (&Method::GET | &Method::HEAD, p) if servable(p) => serve_file(&s.root, p).await,
+        (&Method::GET | &Method::HEAD, p) if servable(p) => serve_file(&s, p).await,
         _ => text(404, "not found"),
     }
 }
@@ -652,13 +680,32 @@ async fn submit(s: &LogState, body: Incoming) -> Answer {
 /// `GET` of `checkpoint` or a tile, with how long caches may keep it: the checkpoint changes
 /// (revalidate every time), a partial tile is soon superseded (a minute), a full tile never
 /// changes (a year, immutable).
-async fn serve_file(root: &Path, p: &str) -> Answer {
-    let path = root.join(p);
+async fn serve_file(s: &LogState, p: &str) -> Answer {
+    let path = s.root.join(p);
     let checkpoint = p == "checkpoint";
     let max = if checkpoint {
         MAX_CHECKPOINT_LEN
     } else {
         MAX_TILE_LEN
+    };
+    // Room for the file until its answer is written: its size now (a tile or checkpoint is
+    // replaced whole, never grown in place), at most the largest read.
+    // (One stat: it does not wait on the file's contents.)
+    let size = match std::fs::metadata(&path) {
+        Ok(m) => m.len().min(max),
+        Err(_) => return text(404, "not found"),
+    };
+    let room = match tokio::time::timeout(
+        s.limits.request_timeout,
+        // A file larger than all the room takes all of it.
+        s.answers
+            .clone()
+            .acquire_many_owned(size.clamp(1, answer_room(&s.limits) as u64) as u32),
+    )
+    .await
+    {
+        Ok(Ok(r)) => r,
+        _ => return closing(text(503, "too many answers in flight; try again")),
     };
     let read = tokio::task::spawn_blocking(move || crate::fsutil::read_regular(&path, max)).await;
     let bytes = match read {
@@ -682,7 +729,7 @@ async fn serve_file(root: &Path, p: &str) -> Answer {
             "public, max-age=31536000, immutable",
         )
     };
-    let mut a = answer(200, ct, bytes);
+    let mut a = answer(200, ct, Bytes::from_owner(HeldFile { bytes, _room: room }));
     a.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static(cache));
     a
