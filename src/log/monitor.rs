@@ -9,9 +9,11 @@
 //! bundle at a time, extends the frontier with their leaf hashes and checks each watched entry
 //! as it comes. Every [`CHUNK_TILES`] bundles, and where the run stops, it proves that the
 //! tree read so far is a prefix of the checkpoint's (a consistency proof from the hash tiles,
-//! or the root itself at the checkpoint's size) and only then records what it read: memory is
-//! one bundle and the watched entries, whatever size the log claims, and a crash or a lying
-//! tile loses at most the unproved chunk.
+//! or the root itself at the checkpoint's size) and only then takes what it read as read:
+//! memory is one bundle and the watched entries, whatever size the log claims. The state is
+//! written at a proved boundary every [`SAVE_EVERY`] entries while the run has found nothing,
+//! and at the end of the run: a crash loses little reading, and never a finding (the state is
+//! not written past one until the run returns its report).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -78,6 +80,9 @@ pub fn root(f: &[(u8, Hash)]) -> Hash {
 
 /// Entry bundles read between two proofs that the tree read is a prefix of the checkpoint's.
 pub const CHUNK_TILES: u64 = 64;
+/// Entries read between two writes of the state while a run has found nothing (a proved
+/// chunk boundary; the state is written at the end of every run).
+pub const SAVE_EVERY: u64 = 1 << 18;
 /// Entries a run reads by default before it stops at a proved tile boundary.
 pub const DEFAULT_MAX_ENTRIES: u64 = 1_000_000;
 /// Watched entries and problems a report lists (the rest are counted).
@@ -346,6 +351,15 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
         return Ok(report);
     }
     let mut pos = state.size;
+    let mut saved_at = state.size;
+    let save = |state: &MonitorState| {
+        crate::fsutil::write_atomic(
+            state_path,
+            &serde_json::to_vec_pretty(state).expect("state serializes"),
+            0o600,
+        )
+        .map_err(io(state_path))
+    };
     // What the chunk being read adds; kept apart until the chunk is proved.
     let mut added_seen: Vec<(String, String)> = Vec::new();
     let mut chunk = Chunk::default();
@@ -534,13 +548,18 @@ pub fn monitor(url: &str, watch: &Watch<'_>, state_path: &Path) -> Result<Monito
         report.add(std::mem::take(&mut chunk));
         state.size = pos;
         state.frontier = Frontier::from_hashes(&frontier);
-        crate::fsutil::write_atomic(
-            state_path,
-            &serde_json::to_vec_pretty(&state).expect("state serializes"),
-            0o600,
-        )
-        .map_err(io(state_path))?;
         report.size = pos;
+        // While nothing has been found, the state is written every SAVE_EVERY entries, so a
+        // crash loses little reading. Once something has, only at the end of the run, just
+        // before its report is returned: a crash then never records past a finding that was
+        // not reported, and the next run finds it again.
+        if report.ok && pos - saved_at >= SAVE_EVERY {
+            save(&state)?;
+            saved_at = pos;
+        }
+    }
+    if state.size > saved_at {
+        save(&state)?;
     }
     Ok(report)
 }
