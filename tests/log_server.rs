@@ -13,8 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use weightseal::attest::PrivateKey;
-use weightseal::log::serve::{self, Batching, Limits, LogOptions};
-use weightseal::log::store::LogDir;
+use weightseal::log::serve::{self, Limits};
 use weightseal::log::witness::Witness;
 use weightseal::log::{LogEntry, LogPolicy, TlogProof, VerifierKey};
 
@@ -431,34 +430,6 @@ fn a_megabyte_of_headers_is_refused_and_memory_stays_small() {
     assert_eq!(a.status, 200);
 }
 
-fn library_log(limits: Limits) -> (tempfile::TempDir, SocketAddr, VerifierKey) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("log");
-    let key = Arc::new(PrivateKey::from_seed(&[3; 32]));
-    let vkey = LogDir::new(&dir)
-        .init("example.test/library", key.clone())
-        .unwrap();
-    let listener = serve::bind("127.0.0.1:0").unwrap();
-    let addr = listener.server_addr();
-    std::thread::spawn(move || {
-        serve::serve_log(
-            listener,
-            &dir,
-            key,
-            vec![],
-            LogOptions {
-                batching: Batching {
-                    every: Duration::from_millis(5),
-                    max: 64,
-                },
-                limits,
-                ..Default::default()
-            },
-        )
-    });
-    (tmp, addr, vkey)
-}
-
 /// A body that trickles in slower than the body deadline: answered 408 and cut off at the
 /// deadline, by the log and by the witness; a body in time is logged.
 #[test]
@@ -467,7 +438,7 @@ fn a_body_slower_than_its_deadline_is_cut_off() {
         body_timeout: Duration::from_millis(400),
         ..Limits::default()
     };
-    let (tmp, log_addr, vkey) = library_log(limits);
+    let (tmp, log_addr, vkey) = common::tlog::library_log(limits);
     let witness = {
         let listener = serve::bind("127.0.0.1:0").unwrap();
         let addr = listener.server_addr();
@@ -521,7 +492,7 @@ fn a_body_slower_than_its_deadline_is_cut_off() {
 /// the idle ones are dropped by the header timeout, then it is answered.
 #[test]
 fn connections_past_the_bound_wait_for_an_idle_one_to_be_dropped() {
-    let (_tmp, addr, _) = library_log(Limits {
+    let (_tmp, addr, _) = common::tlog::library_log(Limits {
         connections: 2,
         header_timeout: Duration::from_millis(600),
         ..Limits::default()
@@ -556,7 +527,7 @@ fn connections_past_the_bound_wait_for_an_idle_one_to_be_dropped() {
 /// submission is refused with its reason.
 #[test]
 fn files_carry_their_cache_lifetimes_and_bad_submissions_are_refused() {
-    let (_tmp, addr, vkey) = library_log(Limits::default());
+    let (_tmp, addr, vkey) = common::tlog::library_log(Limits::default());
     // 257 entries: one full tile (tile/0/000, tile/entries/000) and partial ones after it.
     let es: Vec<LogEntry> = (0..257).map(entry).collect();
     let threads: Vec<_> = es

@@ -1,41 +1,12 @@
 //! `log serve` attacked by strangers on loopback: each test an attack that once worked.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use weightseal::attest::PrivateKey;
-use weightseal::log::serve::{self, Batching, Limits, LogOptions};
-use weightseal::log::store::LogDir;
-
-fn library_log(limits: Limits) -> (tempfile::TempDir, SocketAddr) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("log");
-    let key = Arc::new(PrivateKey::from_seed(&[3; 32]));
-    LogDir::new(&dir)
-        .init("example.test/library", key.clone())
-        .unwrap();
-    let listener = serve::bind("127.0.0.1:0").unwrap();
-    let addr = listener.server_addr();
-    std::thread::spawn(move || {
-        serve::serve_log(
-            listener,
-            &dir,
-            key,
-            vec![],
-            LogOptions {
-                batching: Batching {
-                    every: Duration::from_millis(5),
-                    max: 64,
-                },
-                limits,
-                ..Default::default()
-            },
-        )
-    });
-    (tmp, addr)
-}
+use weightseal::log::serve::Limits;
 
 /// The status of the answer to `GET path` on a new connection, read within `within`.
 fn get_status(addr: SocketAddr, path: &str, within: Duration) -> std::io::Result<u16> {
@@ -52,7 +23,7 @@ fn get_status(addr: SocketAddr, path: &str, within: Duration) -> std::io::Result
 /// allowed, everyone else would wait for ever.
 #[test]
 fn a_client_that_never_reads_its_answer_is_dropped() {
-    let (tmp, addr) = library_log(Limits {
+    let (tmp, addr, _) = common::tlog::library_log(Limits {
         connections: 1,
         header_timeout: Duration::from_millis(500),
         body_timeout: Duration::from_millis(500),
@@ -82,7 +53,7 @@ fn a_client_that_never_reads_its_answer_is_dropped() {
 /// small file still fits beside them.
 #[test]
 fn answers_held_by_slow_readers_stay_within_their_memory() {
-    let (tmp, addr) = library_log(Limits {
+    let (tmp, addr, _) = common::tlog::library_log(Limits {
         answer_memory: 16 << 20,
         request_timeout: Duration::from_millis(800),
         write_timeout: Duration::from_secs(30),

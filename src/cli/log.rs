@@ -467,7 +467,6 @@ pub fn run(cmd: LogCommand) -> Result<Outcome> {
             )?;
             if json {
                 let mut v = serde_json::to_value(&r)?;
-                v["ok"] = r.ok().into();
                 v["complete"] = r.complete().into();
                 outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {

@@ -236,3 +236,40 @@ pub fn add_entries(logdir: &Path, key: &Path, entries: &[Vec<u8>]) {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+/// `log serve` run by the library in a thread with `limits` (an empty log of its own, batches
+/// of 5 ms): its directory, address and verifier key.
+pub fn library_log(
+    limits: weightseal::log::serve::Limits,
+) -> (
+    tempfile::TempDir,
+    std::net::SocketAddr,
+    weightseal::log::VerifierKey,
+) {
+    use weightseal::log::serve::{self, Batching, LogOptions};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("log");
+    let key = Arc::new(weightseal::attest::PrivateKey::from_seed(&[3; 32]));
+    let vkey = weightseal::log::store::LogDir::new(&dir)
+        .init("example.test/library", key.clone())
+        .unwrap();
+    let listener = serve::bind("127.0.0.1:0").unwrap();
+    let addr = listener.server_addr();
+    std::thread::spawn(move || {
+        serve::serve_log(
+            listener,
+            &dir,
+            key,
+            vec![],
+            LogOptions {
+                batching: Batching {
+                    every: std::time::Duration::from_millis(5),
+                    max: 64,
+                },
+                limits,
+                ..Default::default()
+            },
+        )
+    });
+    (tmp, addr, vkey)
+}
