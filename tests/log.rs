@@ -5,62 +5,18 @@
 mod common;
 
 use std::fs;
-use std::io::{BufRead, BufReader};
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use common::tlog::{self, key, release, s, text};
 use common::{stderr, stdout, ws};
 
-/// A server process, killed when dropped.
-struct Server {
-    child: Child,
-    /// The first line it printed on stdout (a verifier key), if it prints one.
-    first_line: Option<String>,
-    url: String,
-}
+use common::tlog::Served as Server;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `weightseal ARGS` (a server listening on 127.0.0.1:0) and reads the address it says
-/// it serves on, from stderr (`... on http://ADDR...`).
+/// Starts `weightseal ARGS` (a server listening on 127.0.0.1:0).
 fn start(args: &[&str], prints_key: bool) -> Server {
-    let mut child = Command::new(common::bin())
-        .args(args)
-        .env("WEIGHTSEAL_TRUST", "/nonexistent/trust.toml")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let first_line = prints_key.then(|| {
-        let mut l = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut l)
-            .unwrap();
-        l.trim().to_string()
-    });
-    let mut line = String::new();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    err.read_line(&mut line).unwrap();
-    let at = line
-        .find("http://")
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    let url: String = line[at..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .trim_end_matches("/add-checkpoint")
-        .to_string();
-    Server {
-        child,
-        first_line,
-        url,
-    }
+    Server::start(args, prints_key)
 }
 
 struct Setup {

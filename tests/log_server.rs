@@ -8,8 +8,8 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use weightseal::attest::PrivateKey;
@@ -145,78 +145,7 @@ fn allow_open_files(n: u64) {
     }
 }
 
-/// A `weightseal` server process, killed when dropped; its stderr collected as it comes.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    first_line: Option<String>,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// `weightseal ARGS` (listening on 127.0.0.1:0); its address read from its first stderr
-    /// line, its first stdout line kept when `prints_key`.
-    fn start(args: &[&str], prints_key: bool) -> Server {
-        let mut child = Command::new(common::bin())
-            .args(args)
-            .env("WEIGHTSEAL_TRUST", "/nonexistent/trust.toml")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let first_line = prints_key.then(|| {
-            let mut l = String::new();
-            BufReader::new(child.stdout.as_mut().unwrap())
-                .read_line(&mut l)
-                .unwrap();
-            l.trim().to_string()
-        });
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        err.read_line(&mut line).unwrap();
-        let at = line
-            .find("http://")
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        let addr = line[at + 7..]
-            .split(['/', ' ', '\n'])
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let stderr = Arc::new(Mutex::new(line));
-        let collected = stderr.clone();
-        std::thread::spawn(move || {
-            for l in err.lines().map_while(Result::ok) {
-                let mut s = collected.lock().unwrap();
-                s.push_str(&l);
-                s.push('\n');
-            }
-        });
-        Server {
-            child,
-            addr,
-            first_line,
-            stderr,
-        }
-    }
-
-    /// The server's peak resident memory so far (VmHWM), in KiB.
-    fn peak_rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or_else(|| panic!("no VmHWM in {status}"))
-    }
-}
+use common::tlog::Served as Server;
 
 /// A log directory (`log init` by the binary), its key, and its verifier key.
 struct Log {

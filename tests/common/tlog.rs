@@ -273,3 +273,82 @@ pub fn library_log(
     });
     (tmp, addr, vkey)
 }
+
+/// A `weightseal` server process (`log serve`, `witness serve`), killed when dropped.
+/// A `weightseal` server process, killed when dropped; its stderr collected as it comes.
+pub struct Served {
+    child: Child,
+    pub addr: std::net::SocketAddr,
+    /// `http://ADDR`.
+    pub url: String,
+    /// The first line it printed on stdout (a verifier key), if it prints one.
+    pub first_line: Option<String>,
+    /// Everything it printed on stderr so far.
+    pub stderr: Arc<Mutex<String>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    /// `weightseal ARGS` (listening on 127.0.0.1:0); its address read from its first stderr
+    /// line, its first stdout line kept when `prints_key`.
+    pub fn start(args: &[&str], prints_key: bool) -> Served {
+        let mut child = Command::new(super::bin())
+            .args(args)
+            .env("WEIGHTSEAL_TRUST", "/nonexistent/trust.toml")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let first_line = prints_key.then(|| {
+            let mut l = String::new();
+            BufReader::new(child.stdout.as_mut().unwrap())
+                .read_line(&mut l)
+                .unwrap();
+            l.trim().to_string()
+        });
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        err.read_line(&mut line).unwrap();
+        let at = line
+            .find("http://")
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        let addr: std::net::SocketAddr = line[at + 7..]
+            .split(['/', ' ', '\n'])
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(line));
+        let collected = stderr.clone();
+        std::thread::spawn(move || {
+            for l in err.lines().map_while(Result::ok) {
+                let mut s = collected.lock().unwrap();
+                s.push_str(&l);
+                s.push('\n');
+            }
+        });
+        Served {
+            child,
+            addr,
+            url: format!("http://{addr}"),
+            first_line,
+            stderr,
+        }
+    }
+
+    /// The server's peak resident memory so far (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmHWM in {status}"))
+    }
+}
