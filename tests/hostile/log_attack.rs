@@ -91,7 +91,15 @@ fn an_inclusion_proof_in_a_huge_tree_does_not_panic() {
                 remote.inclusion_proof(&cp, index)
             }));
             match r {
-                Ok(r) => assert!(r.is_err(), "{size} {index}"),
+                // No tile can be read (nothing listens there), or tlog_tiles' arithmetic
+                // gives up first: either way, a named error.
+                Ok(r) => assert!(
+                    matches!(
+                        r,
+                        Err(weightseal::log::LogError::Http(_) | weightseal::log::LogError::Tree(_))
+                    ),
+                    "{size} {index}: {r:?}"
+                ),
                 Err(_) => panic!("inclusion_proof panicked at size {size}, index {index}"),
             }
         }
