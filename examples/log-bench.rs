@@ -56,6 +56,7 @@ fn main() {
                             version: Some(i),
                             derived_from: vec![],
                             annotations: Default::default(),
+                            derivation: None,
                         },
                     );
                     let env = Envelope::sign(&st.to_bytes(), &key);

@@ -298,7 +298,7 @@ pub fn publish(
 
 /// The bundle with `env` in it: in place of the line that `key` signed over the same manifest
 /// in the same role (`true`), or appended.
-fn upsert(
+pub(crate) fn upsert(
     existing: &str,
     env: &Envelope,
     key: &PrivateKey,
@@ -306,6 +306,13 @@ fn upsert(
     role: &str,
 ) -> (String, bool) {
     let public = [key.public()];
+    let kind = |e: &Envelope| {
+        e.verify(&public)
+            .ok()
+            .and_then(|(p, _)| Statement::parse(&p).ok())
+            .map(|c| c.statement.predicate_type)
+    };
+    let new_kind = kind(env);
     let same = |line: &str| {
         let Ok(e) = Envelope::parse(line.trim()) else {
             return false;
@@ -315,6 +322,7 @@ fn upsert(
         };
         Statement::parse(&payload).is_ok_and(|c| {
             c.subject_digest == m.digest()
+                && Some(&c.statement.predicate_type) == new_kind.as_ref()
                 && c.statement.predicate.role == role
                 && c.statement.subject.iter().any(|s| s.name == m.name())
         })

@@ -601,6 +601,7 @@ fn signed_entry(i: u64, key: &PrivateKey) -> LogEntry {
             version: Some(1),
             derived_from: vec![],
             annotations: Default::default(),
+            derivation: None,
         },
     );
     LogEntry {

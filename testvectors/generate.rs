@@ -2169,6 +2169,7 @@ fn attestation_vectors(v: &mut Vectors) {
             relation: Relation::Finetune,
         }],
         annotations: [("license".to_string(), "apache-2.0".to_string())].into(),
+        derivation: None,
     };
     let sign = |k: &str, p: Predicate, d: weightseal::Digest| {
         Envelope::sign(&Statement::new(model, d, p).to_bytes(), &key(k))
@@ -3602,6 +3603,7 @@ fn log_vectors(v: &mut Vectors) {
             version,
             derived_from: vec![],
             annotations: Default::default(),
+            derivation: None,
         };
         let att = |model: &str, digest: weightseal::Digest, role: &str, version: Option<u64>| {
             Envelope::sign(

@@ -78,8 +78,52 @@ pub fn attest(
             version: claims.version,
             derived_from: claims.derived_from.clone(),
             annotations: claims.annotations.clone(),
+            derivation: None,
         },
     );
+    Ok(Envelope::sign(&st.to_bytes(), key))
+}
+
+/// Signs a reproduction attestation (spec/derive.md): a statement about the derived manifest
+/// `digest` of model `name`, of predicate type
+/// [`statement::DERIVATION_PREDICATE_TYPE`], carrying `derivation`.
+#[allow(clippy::too_many_arguments)]
+pub fn attest_derivation(
+    name: &str,
+    digest: Digest,
+    key: &PrivateKey,
+    role: &str,
+    signer: &str,
+    issued_at: Timestamp,
+    expires_at: Option<Timestamp>,
+    derivation: statement::Derivation,
+) -> Result<Envelope, SignError> {
+    if !statement::valid_role(role) {
+        return Err(SignError::BadRole(role.to_string()));
+    }
+    if let Some(e) = expires_at {
+        if e <= issued_at {
+            return Err(SignError::ExpiresBeforeIssued {
+                issued: issued_at,
+                expires: e,
+            });
+        }
+    }
+    let mut st = Statement::new(
+        name,
+        digest,
+        Predicate {
+            role: role.to_string(),
+            signer: signer.to_string(),
+            issued_at: issued_at.to_string(),
+            expires_at: expires_at.map(|t| t.to_string()),
+            version: None,
+            derived_from: Vec::new(),
+            annotations: BTreeMap::new(),
+            derivation: Some(derivation),
+        },
+    );
+    st.predicate_type = statement::DERIVATION_PREDICATE_TYPE.to_string();
     Ok(Envelope::sign(&st.to_bytes(), key))
 }
 
@@ -180,7 +224,20 @@ pub struct LineageEdge {
     pub claimed_by: Vec<String>,
     /// Whether the claiming attestation is valid under the keys given.
     pub trusted: bool,
+    /// Reproduction attestations (spec/derive.md) about this edge: someone recomputed the
+    /// child from this parent. An edge with none is only declared.
+    pub reproduced_by: Vec<Reproduction>,
     pub parent: Box<LineageNode>,
+}
+
+/// A reproduction attestation of a lineage edge.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Reproduction {
+    /// Its line in the bundle, and who signed it (policy key names, else the signer field).
+    pub line: usize,
+    pub by: Vec<String>,
+    /// Valid under the keys given (and its base declared by the publisher).
+    pub trusted: bool,
 }
 
 /// A release known locally: its manifest, bundle and where it lives.
@@ -213,6 +270,7 @@ pub fn lineage(
         let p = policy.unwrap_or(&empty);
         let report = evaluate(p, r.manifest.name(), digest, &r.bundle, now, None);
         let mut parents = Vec::new();
+        let mut reproductions: Vec<(Digest, Reproduction)> = Vec::new();
         for (line, att) in r.bundle.iter().zip(&report.attestations) {
             let Ok(env) = &line.envelope else { continue };
             let trusted = att.status == policy::Status::Valid;
@@ -233,6 +291,23 @@ pub fn lineage(
             };
             if checked.subject_digest != digest {
                 continue;
+            }
+            let claimed_by: Vec<String> = if att.keys.is_empty() {
+                att.signer.iter().cloned().collect()
+            } else {
+                att.keys.clone()
+            };
+            if let Some(d) = &checked.statement.predicate.derivation {
+                if let Some(base) = Digest::from_hex(&d.base.digest.blake3) {
+                    reproductions.push((
+                        base,
+                        Reproduction {
+                            line: line.line,
+                            by: claimed_by.clone(),
+                            trusted,
+                        },
+                    ));
+                }
             }
             for d in &checked.statement.predicate.derived_from {
                 let Some(pd) = Digest::from_hex(&d.digest.blake3) else {
@@ -258,9 +333,17 @@ pub fn lineage(
                         .chain(att.keys.iter().cloned())
                         .collect(),
                     trusted,
+                    reproduced_by: Vec::new(),
                     parent: Box::new(parent),
                 });
             }
+        }
+        for e in &mut parents {
+            e.reproduced_by = reproductions
+                .iter()
+                .filter(|(b, _)| *b == e.parent.digest)
+                .map(|(_, r)| r.clone())
+                .collect();
         }
         seen.pop();
         LineageNode {

@@ -541,6 +541,9 @@ pub enum Status {
     Revoked,
     /// Issued outside the validity window of every trusted key that signed it.
     KeyNotInWindow,
+    /// A reproduction attestation whose base is not a release that a valid attestation of a
+    /// version role (the publisher's) names in `derived_from`.
+    BaseNotDeclared,
 }
 
 /// One attestation as evaluated.
@@ -786,6 +789,8 @@ pub fn evaluate(
     };
     let mut reports = Vec::new();
     let mut votes: Vec<Vote> = Vec::new();
+    // Valid attestations: (report, role, the base a reproduction names, derived_from digests).
+    let mut valid: Vec<(usize, String, Option<Digest>, Vec<Digest>)> = Vec::new();
     let mut blind_budget = super::dsse::MAX_BLIND_TRIALS;
     for line in bundle {
         let mut r = AttestationReport {
@@ -937,6 +942,17 @@ pub fn evaluate(
         }
         r.status = Status::Valid;
         r.code = "valid".into();
+        valid.push((
+            reports.len(),
+            p.role.clone(),
+            p.derivation
+                .as_ref()
+                .and_then(|d| Digest::from_hex(&d.base.digest.blake3)),
+            p.derived_from
+                .iter()
+                .filter_map(|d| Digest::from_hex(&d.digest.blake3))
+                .collect(),
+        ));
         for k in allowed {
             votes.push(Vote {
                 report: reports.len(),
@@ -946,6 +962,28 @@ pub fn evaluate(
             });
         }
         reports.push(r);
+    }
+    // A reproduction counts only for a base the release's own statement names (spec/derive.md,
+    // "Verifying a reproduction attestation"): the derived_from of a valid attestation of a
+    // version role.
+    let declared: BTreeSet<Digest> = valid
+        .iter()
+        .filter(|(_, role, base, _)| base.is_none() && policy.version_roles.contains(role))
+        .flat_map(|(_, _, _, d)| d.iter().copied())
+        .collect();
+    for (i, _, base, _) in &valid {
+        if let Some(b) = base {
+            if !declared.contains(b) {
+                let r = &mut reports[*i];
+                r.status = Status::BaseNotDeclared;
+                r.code = "base-not-declared".into();
+                r.detail = format!(
+                    "reproduced from {b}, which no valid attestation of role {} names in derived_from",
+                    policy.version_roles.iter().cloned().collect::<Vec<_>>().join(" or ")
+                );
+                votes.retain(|v| v.report != *i);
+            }
+        }
     }
     let roles_in: Vec<(&str, u32)> = policy
         .thresholds

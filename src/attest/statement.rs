@@ -16,6 +16,9 @@ use crate::digest::Digest;
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 /// The weightseal predicate type.
 pub const PREDICATE_TYPE: &str = "https://weightseal.dev/attestation/v1";
+/// The predicate type of a reproduction attestation (spec/derive.md): the weightseal predicate
+/// with a `derivation` member, no `version` and no `derived_from`.
+pub const DERIVATION_PREDICATE_TYPE: &str = "https://weightseal.dev/derivation/v1";
 
 /// How a model derives from another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -92,6 +95,20 @@ pub struct Predicate {
     pub derived_from: Vec<DerivedFrom>,
     #[serde(default, deserialize_with = "unique_strings")]
     pub annotations: BTreeMap<String, String>,
+    /// A reproduction attestation's claim (only with [`DERIVATION_PREDICATE_TYPE`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derivation: Option<Derivation>,
+}
+
+/// What a reproduction attestation states: the derived release (its subject) was recomputed
+/// from `base` with the recipe of digest `recipe`, every one of its `tensors` reproduced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Derivation {
+    pub base: Subject,
+    pub recipe: DigestSet,
+    pub tensors: u64,
+    pub tool: String,
 }
 
 /// A JSON object of string values whose keys are distinct: a key given twice makes the
@@ -142,8 +159,12 @@ pub enum StatementError {
     Json(String),
     #[error("_type is {0:?}, expected {STATEMENT_TYPE:?}")]
     StatementType(String),
-    #[error("predicateType is {0:?}, expected {PREDICATE_TYPE:?}")]
+    #[error(
+        "predicateType is {0:?}, expected {PREDICATE_TYPE:?} or {DERIVATION_PREDICATE_TYPE:?}"
+    )]
     PredicateType(String),
+    #[error("{0}")]
+    Derivation(&'static str),
     #[error("expected exactly one subject, found {0}")]
     SubjectCount(usize),
     #[error("{field}: {value:?} is not 64 lowercase hex digits")]
@@ -223,10 +244,32 @@ impl Statement {
                 self.statement_type.chars().take(100).collect(),
             ));
         }
-        if self.predicate_type != PREDICATE_TYPE {
-            return Err(StatementError::PredicateType(
-                self.predicate_type.chars().take(100).collect(),
-            ));
+        match (self.predicate_type.as_str(), &self.predicate.derivation) {
+            (PREDICATE_TYPE, None) => {}
+            (PREDICATE_TYPE, Some(_)) => {
+                return Err(StatementError::Derivation(
+                    "predicate.derivation is only in a derivation statement",
+                ))
+            }
+            (DERIVATION_PREDICATE_TYPE, None) => {
+                return Err(StatementError::Derivation(
+                    "a derivation statement needs predicate.derivation",
+                ))
+            }
+            (DERIVATION_PREDICATE_TYPE, Some(d)) => {
+                if self.predicate.version.is_some() || !self.predicate.derived_from.is_empty() {
+                    return Err(StatementError::Derivation(
+                        "a derivation statement states no version and no derived_from",
+                    ));
+                }
+                check_hex("derivation.base.digest.blake3", &d.base.digest.blake3)?;
+                check_hex("derivation.recipe.blake3", &d.recipe.blake3)?;
+            }
+            _ => {
+                return Err(StatementError::PredicateType(
+                    self.predicate_type.chars().take(100).collect(),
+                ))
+            }
         }
         if self.subject.len() != 1 {
             return Err(StatementError::SubjectCount(self.subject.len()));
@@ -291,6 +334,7 @@ mod tests {
                 relation: Relation::Quantized,
             }],
             annotations: [("license".to_string(), "apache-2.0".to_string())].into(),
+            derivation: None,
         }
     }
 

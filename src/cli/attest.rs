@@ -438,8 +438,22 @@ pub fn lineage_text(n: &LineageNode, trusted_keys: bool) -> String {
             ));
         }
         for e in &n.parents {
+            let trusted: Vec<String> = e
+                .reproduced_by
+                .iter()
+                .filter(|r| r.trusted)
+                .map(|r| format!("{} (line {})", render::clean(&r.by.join(", ")), r.line))
+                .collect();
+            let untrusted = e.reproduced_by.iter().filter(|r| !r.trusted).count();
+            let how = if !trusted.is_empty() {
+                format!("REPRODUCED by {}", trusted.join("; "))
+            } else if untrusted > 0 {
+                format!("declared; {untrusted} reproduction attestation(s) not verified")
+            } else {
+                "declared".to_string()
+            };
             out.push_str(&format!(
-                "{pad}  derived from ({}) per attestation {}{}:\n",
+                "{pad}  derived from ({}) per attestation {}{}, {how}:\n",
                 e.relation.as_str(),
                 e.claimed_by_line,
                 if e.trusted { "" } else { ", UNVERIFIED" }

@@ -29,6 +29,7 @@ macro_rules! eprintln {
 
 mod attest;
 mod demo;
+mod derive;
 mod fetch;
 mod html;
 mod log;
@@ -221,6 +222,13 @@ enum Command {
     /// Show the signed provenance chain of a model: which models it derives from (finetune,
     /// quantized, ...), per whose attestation, followed into the releases given with --with.
     Lineage(LineageArgs),
+    /// Derivations proven by recomputation: re-derive a cast or quantized release from its
+    /// signed base, tensor by tensor, and compare (`derive check`); sign that it reproduces
+    /// (`derive sign`).
+    Derive {
+        #[command(subcommand)]
+        command: derive::DeriveCommand,
+    },
     /// Compare two models, each a manifest file or a directory (hashed on the fly): files
     /// added, removed and changed; tensors added, removed and changed; the same tensors under
     /// different sharding. Exit 0 when every file is the same, 1 when something differs.
@@ -556,6 +564,7 @@ impl Command {
             Command::Verify(a) => a.json,
             Command::Fetch(a) => a.json,
             Command::Lineage(a) => a.json,
+            Command::Derive { command } => command.json(),
             Command::Diff(a) => a.json,
             Command::Hf {
                 command: HfCommand::Check { json, .. },
@@ -980,6 +989,7 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
         }
         Command::Sign(a) => sign_cmd(a),
         Command::Lineage(a) => lineage_cmd(a),
+        Command::Derive { command } => derive::run(command),
         Command::Demo => demo::run(),
         Command::Completions { shell } => {
             let mut buf = Vec::new();

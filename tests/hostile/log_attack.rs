@@ -128,6 +128,7 @@ fn attestation(
             version,
             derived_from: vec![],
             annotations: Default::default(),
+            derivation: None,
         },
     );
     weightseal::attest::dsse::Envelope::sign(&st.to_bytes(), key).to_line()

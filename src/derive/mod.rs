@@ -1,0 +1,962 @@
+//! Derivations proven by recomputation (spec/derive.md): a cast or quantized release re-derived,
+//! tensor by tensor, from the verified bytes of its signed base, and compared with what the
+//! derived release records (and holds, when it is on disk).
+//!
+//! The base is judged first, by the one judge ([`crate::release::admit`]: trust, pins, log),
+//! then each of its tensors is read once into memory, checked against the base manifest's
+//! digest (so nothing is derived from a byte the base's signer did not sign, even if the file
+//! changes after the judge read it), converted ([`float`], [`quant`]), hashed and compared with
+//! the derived manifest's digest. Tensors are taken one at a time, each spread over every core,
+//! so memory stays at the largest base tensor plus the largest derived tensor.
+//!
+//! A derived release on disk is also checked against its own manifest (integrity only), and a
+//! tensor that differs is compared byte by byte with the reproduction to name its first
+//! differing block.
+
+pub mod float;
+pub mod quant;
+pub mod recipe;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::ask::{Ask, AskOptions};
+use crate::attest::dsse::Envelope;
+use crate::attest::statement::{DigestSet, Subject};
+use crate::attest::time::Timestamp;
+use crate::attest::PrivateKey;
+use crate::digest::Digest;
+use crate::evidence::{Evidence, Place, Signed};
+use crate::formats::Format;
+use crate::manifest::{Manifest, Tensor};
+use crate::progress::Progress;
+use crate::release::{CheckOptions, ReleaseError, Verdict};
+use crate::safedir::{Access, Dir};
+use crate::verify::Report;
+use float::{Float, NanRule};
+use quant::Quant;
+pub use recipe::{Recipe, RecipeError, Step};
+
+/// The predicate type of a reproduction attestation (spec/derive.md, "Reproduction
+/// attestation").
+pub use crate::attest::statement::DERIVATION_PREDICATE_TYPE as PREDICATE_TYPE;
+
+/// Bytes of a derived tensor compared at a time when looking for its first differing block.
+const COMPARE_CHUNK: usize = 1 << 20;
+/// Elements converted per parallel task (a multiple of every block length).
+const TASK_ELEMS: usize = 1 << 16;
+
+/// How one derived tensor is computed from its base tensor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Convert {
+    /// The same dtype: the bytes as they are (a rename, a re-shard).
+    Copy,
+    /// Rounded between F32, F16 and BF16.
+    Cast(Float, Float),
+    /// Quantized from a float dtype.
+    Quantize(Float, Quant),
+}
+
+/// What happened to one derived tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TensorStatus {
+    /// Recomputed from the base, equal to the derived release's bytes.
+    Reproduced,
+    /// Recomputed, and not equal.
+    Differs,
+    /// Not recomputable: an operation weightseal does not reproduce, or no base tensor.
+    NotDerivable,
+    /// The base file does not hold the bytes its manifest records for this tensor.
+    BaseModified,
+}
+
+/// One derived tensor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TensorReport {
+    /// The derived tensor and its file.
+    pub name: String,
+    pub file: String,
+    pub dtype: String,
+    /// The base tensor it comes from, and its file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_file: Option<String>,
+    /// The operation, in words (`cast F32 -> F16`, `permute 32 heads, quantize Q8_0`).
+    pub operation: String,
+    pub status: TensorStatus,
+    /// Why it differs or is not derivable (empty when reproduced).
+    pub detail: String,
+    /// The first block (of the derived dtype) whose bytes differ, when the derived bytes were
+    /// at hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_block: Option<u64>,
+}
+
+/// What happened to one file of the derived release that holds no tensors.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "status")]
+pub enum FileStatus {
+    /// A tensor file: judged by its tensors.
+    Tensors,
+    /// The same bytes as this file of the base.
+    Identical { base_path: String },
+    /// Named new by the recipe.
+    New,
+    /// Neither in the base nor named new.
+    NotInBase,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FileReport {
+    pub path: String,
+    #[serde(flatten)]
+    pub status: FileStatus,
+}
+
+/// The answer of `derive check`: the base's verdict, then every derived tensor and file.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DeriveReport {
+    ok: bool,
+    /// The judge's verdict on the base release.
+    pub base: Verdict,
+    /// The derived release: its name and manifest digest.
+    pub derived_name: String,
+    pub derived_digest: Digest,
+    /// The recipe as applied, and its digest (spec/derive.md, "Recipe digest").
+    pub recipe_digest: Digest,
+    #[serde(skip)]
+    pub recipe: String,
+    /// The derived files against the derived manifest (a derived release on disk).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub derived_files: Option<Report>,
+    pub tensors: Vec<TensorReport>,
+    pub files: Vec<FileReport>,
+    /// Base tensors no derived tensor comes from.
+    pub unused_base_tensors: usize,
+    /// Base bytes read and recomputed.
+    pub base_bytes: u64,
+    /// Why the derivation is not reproduced, most important first (empty when it is).
+    pub reasons: Vec<String>,
+}
+
+impl DeriveReport {
+    /// The base is verified, every derived tensor is reproduced, every other derived file is
+    /// the base's or named new, and a derived release on disk matches its manifest.
+    pub fn ok(&self) -> bool {
+        self.ok
+    }
+
+    /// How many tensors have each status.
+    pub fn count(&self, s: TensorStatus) -> usize {
+        self.tensors.iter().filter(|t| t.status == s).count()
+    }
+
+    fn judge(mut self) -> DeriveReport {
+        let mut reasons = Vec::new();
+        if !self.base.ok() {
+            reasons.push(format!(
+                "the base {} is not verified: {}",
+                self.base.name,
+                self.base.reasons.join("; ")
+            ));
+        }
+        if let Some(r) = &self.derived_files {
+            if !r.ok {
+                let bad: Vec<&str> = r
+                    .files
+                    .iter()
+                    .filter(|f| f.status != crate::verify::FileStatus::Ok)
+                    .map(|f| f.path.as_str())
+                    .take(5)
+                    .collect();
+                reasons.push(format!(
+                    "the derived files do not match their manifest: {}",
+                    bad.join(", ")
+                ));
+            }
+        }
+        for (s, what) in [
+            (
+                TensorStatus::BaseModified,
+                "base tensor(s) do not match the base manifest",
+            ),
+            (
+                TensorStatus::Differs,
+                "tensor(s) differ from their reproduction",
+            ),
+            (TensorStatus::NotDerivable, "tensor(s) are not derivable"),
+        ] {
+            let n = self.count(s);
+            if n > 0 {
+                let first = self.tensors.iter().find(|t| t.status == s).unwrap();
+                reasons.push(format!(
+                    "{n} {what} (first: {}: {})",
+                    first.name, first.detail
+                ));
+            }
+        }
+        let not_in_base: Vec<&str> = self
+            .files
+            .iter()
+            .filter(|f| f.status == FileStatus::NotInBase)
+            .map(|f| f.path.as_str())
+            .collect();
+        if !not_in_base.is_empty() {
+            reasons.push(format!(
+                "file(s) neither in the base nor named new by the recipe: {}",
+                not_in_base.join(", ")
+            ));
+        }
+        if self.tensors.is_empty() {
+            reasons.push("the derived release has no tensors".into());
+        }
+        self.ok = reasons.is_empty();
+        self.reasons = reasons;
+        self
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("ok".into(), self.ok.into());
+            o.insert("base".into(), self.base.to_json());
+        }
+        v
+    }
+}
+
+/// Why a derivation could not be checked at all.
+#[derive(Debug, thiserror::Error)]
+pub enum DeriveError {
+    #[error("{0}")]
+    Release(#[from] ReleaseError),
+    #[error("the {0} must be a weightseal release (a manifest), not an OpenSSF signature alone")]
+    NotWeightseal(&'static str),
+    #[error("the base must be a model directory or file on disk")]
+    BaseNotLocal,
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Open(#[from] crate::safedir::SafeDirError),
+    #[error("the derivation is not reproduced: {0}")]
+    NotReproduced(String),
+    #[error("{0}")]
+    Sign(#[from] crate::attest::SignError),
+}
+
+/// The logical (row-major, outermost first) shape of a tensor: GGUF stores `ne` innermost
+/// first, safetensors outermost first.
+fn logical_shape(format: Format, shape: &[u64]) -> Vec<u64> {
+    match format {
+        Format::Gguf => shape.iter().rev().copied().collect(),
+        _ => shape.to_vec(),
+    }
+}
+
+fn fmt_shape(s: &[u64]) -> String {
+    format!(
+        "[{}]",
+        s.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// A dtype's block: (elements, bytes), for float, integer and GGML types.
+fn block_of(dtype: &str) -> Option<(u64, u64)> {
+    if let Some((_, b, s)) = crate::formats::gguf::GGML_TYPES
+        .iter()
+        .find(|t| t.1 == dtype)
+        .map(|t| (t.0, t.2, t.3))
+    {
+        return Some((b, s));
+    }
+    crate::formats::safetensors::dtype_bits(dtype)
+        .filter(|b| b % 8 == 0)
+        .map(|b| (1, b / 8))
+}
+
+/// Why a quantized dtype is not derivable, in words.
+fn not_derivable_quant(dtype: &str) -> String {
+    if dtype.ends_with("_K") {
+        format!("quantize {dtype}: k-quants are not derivable (their reference quantizer searches scales per sub-block; see README, \"Derivations\")")
+    } else if dtype.starts_with("IQ") {
+        format!("quantize {dtype}: i-quants are not derivable (they need an importance matrix and lattice searches; see README, \"Derivations\")")
+    } else {
+        format!("quantize {dtype}: not derivable by weightseal")
+    }
+}
+
+/// A derived tensor's plan: where its base is and how it is converted.
+struct Plan<'m> {
+    report: usize,
+    derived: &'m Tensor,
+    derived_file: &'m str,
+    base: &'m Tensor,
+    base_file: &'m str,
+    convert: Convert,
+    via: Vec<Float>,
+    permute: Option<u64>,
+    /// Elements per permuted row (with `permute`).
+    row: u64,
+}
+
+fn describe(step: &Step, convert: &Convert) -> String {
+    let mut parts = Vec::new();
+    if let Some(h) = step.permute {
+        parts.push(format!("permute {h} heads"));
+    }
+    if !step.via.is_empty() {
+        parts.push(format!("via {}", step.via.join(" -> ")));
+    }
+    parts.push(match convert {
+        Convert::Copy => "copy".into(),
+        Convert::Cast(a, b) => format!("cast {} -> {}", a.name(), b.name()),
+        Convert::Quantize(a, q) => format!("quantize {} -> {}", a.name(), q.name()),
+    });
+    parts.join(", ")
+}
+
+/// A plan: the conversion, the `via` dtypes, the permuted row length, the words.
+type Planned = (Convert, Vec<Float>, u64, String);
+/// A refusal: the operation, the detail, the status.
+type Refused = (String, String, TensorStatus);
+
+/// Plans a derived tensor, or says why it is not derivable (`Err((operation, detail,
+/// status))`).
+fn plan_one(
+    step: &Step,
+    base_t: &Tensor,
+    base_fmt: Format,
+    d: &Tensor,
+    d_fmt: Format,
+) -> Result<Planned, Refused> {
+    let bshape = logical_shape(base_fmt, &base_t.shape);
+    let dshape = logical_shape(d_fmt, &d.shape);
+    let from_dtype = base_t.dtype.as_str();
+    let to_dtype = d.dtype.as_str();
+    let nd = |op: String, detail: String| (op, detail, TensorStatus::NotDerivable);
+    let op_words = format!("{from_dtype} -> {to_dtype}");
+    if bshape != dshape {
+        return Err((
+            op_words,
+            format!(
+                "shape {} (as rows) is not the base tensor's {}",
+                fmt_shape(&dshape),
+                fmt_shape(&bshape)
+            ),
+            TensorStatus::Differs,
+        ));
+    }
+    let mut via = Vec::new();
+    for v in &step.via {
+        via.push(Float::from_name(v).expect("recipe checked"));
+    }
+    let convert = if from_dtype == to_dtype && via.is_empty() {
+        Convert::Copy
+    } else {
+        let Some(from) = Float::from_name(from_dtype) else {
+            return Err(nd(
+                format!("convert {op_words}"),
+                format!("the base dtype {from_dtype} is not F32, F16 or BF16: only a copy is derivable from it"),
+            ));
+        };
+        if let Some(to) = Float::from_name(to_dtype) {
+            Convert::Cast(from, to)
+        } else if let Some(q) = Quant::from_name(to_dtype) {
+            Convert::Quantize(from, q)
+        } else if crate::formats::gguf::GGML_TYPES
+            .iter()
+            .any(|t| t.1 == to_dtype && t.2 > 1)
+        {
+            let w = not_derivable_quant(to_dtype);
+            return Err(nd(format!("quantize {to_dtype}"), w));
+        } else {
+            return Err(nd(
+                format!("convert {op_words}"),
+                format!("a conversion to {to_dtype} is not derivable"),
+            ));
+        }
+    };
+    let elems: u64 = dshape.iter().product();
+    let (blk, bytes) = block_of(to_dtype).ok_or_else(|| {
+        nd(
+            format!("convert {op_words}"),
+            format!("unknown dtype {to_dtype}"),
+        )
+    })?;
+    let inner = dshape.last().copied().unwrap_or(1);
+    if inner % blk != 0 {
+        return Err(nd(
+            format!("quantize {to_dtype}"),
+            format!("rows of {inner} elements are not a multiple of the {to_dtype} block of {blk}"),
+        ));
+    }
+    let expected = elems / blk * bytes;
+    if d.end - d.start != expected {
+        return Err((
+            op_words,
+            format!(
+                "{} bytes, expected {expected} for {} elements of {to_dtype}",
+                d.end - d.start,
+                elems
+            ),
+            TensorStatus::Differs,
+        ));
+    }
+    let (bblk, bbytes) = block_of(from_dtype).unwrap_or((1, 1));
+    if base_t.end - base_t.start != elems / bblk * bbytes {
+        return Err(nd(
+            op_words,
+            "the base tensor's byte length does not match its shape".into(),
+        ));
+    }
+    let mut row = 0;
+    if let Some(h) = step.permute {
+        let rows = dshape.first().copied().unwrap_or(1);
+        if dshape.is_empty() || rows % (2 * h) != 0 {
+            return Err(nd(
+                format!("permute {h} heads"),
+                format!("{rows} rows do not split into {h} heads of an even number of rows"),
+            ));
+        }
+        row = elems.checked_div(rows).unwrap_or(0);
+        if convert == Convert::Copy && blk > 1 {
+            return Err(nd(
+                format!("permute {h} heads"),
+                "rows of a quantized base are not permuted".into(),
+            ));
+        }
+    }
+    let words = describe(step, &convert);
+    Ok((convert, via, row, words))
+}
+
+/// Converts `src` (whole base elements) into `out` (whole derived blocks).
+fn convert_chunk(
+    c: &Convert,
+    via: &[Float],
+    nan: NanRule,
+    src: &[u8],
+    out: &mut [u8],
+    scratch: &mut Vec<f32>,
+) {
+    match c {
+        Convert::Copy => out.copy_from_slice(src),
+        Convert::Cast(a, b) if via.is_empty() => float::cast(*a, *b, nan, src, out),
+        Convert::Cast(a, _) | Convert::Quantize(a, _) => {
+            let n = src.len() / a.size();
+            scratch.resize(n, 0.0);
+            float::widen(*a, src, scratch);
+            for v in via {
+                round_through(*v, nan, scratch);
+            }
+            match c {
+                Convert::Cast(_, b) => narrow(*b, nan, scratch, out),
+                Convert::Quantize(_, q) => quant::quantize(*q, scratch, out),
+                Convert::Copy => unreachable!(),
+            }
+        }
+    }
+}
+
+/// Rounds f32 values to `t` and back (exact on the way back).
+fn round_through(t: Float, nan: NanRule, xs: &mut [f32]) {
+    match t {
+        Float::F32 => {}
+        Float::F16 => {
+            for x in xs.iter_mut() {
+                let mut b = [0u8; 4];
+                let h = float::f32_to_f16(*x, nan).to_le_bytes();
+                let mut one = [0f32];
+                float::widen(Float::F16, &h, &mut one);
+                b.copy_from_slice(&one[0].to_le_bytes());
+                *x = f32::from_le_bytes(b);
+            }
+        }
+        Float::Bf16 => {
+            for x in xs.iter_mut() {
+                let h = float::f32_to_bf16(*x, nan);
+                *x = f32::from_bits((h as u32) << 16);
+            }
+        }
+    }
+}
+
+/// f32 values to `t`'s little-endian bytes.
+fn narrow(t: Float, nan: NanRule, xs: &[f32], out: &mut [u8]) {
+    match t {
+        Float::F32 => {
+            for (o, x) in out.chunks_exact_mut(4).zip(xs) {
+                o.copy_from_slice(&x.to_le_bytes());
+            }
+        }
+        Float::F16 => {
+            for (o, x) in out.chunks_exact_mut(2).zip(xs) {
+                o.copy_from_slice(&float::f32_to_f16(*x, nan).to_le_bytes());
+            }
+        }
+        Float::Bf16 => {
+            for (o, x) in out.chunks_exact_mut(2).zip(xs) {
+                o.copy_from_slice(&float::f32_to_bf16(*x, nan).to_le_bytes());
+            }
+        }
+    }
+}
+
+/// The derived bytes of one planned tensor, from the base tensor's bytes.
+fn reproduce(p: &Plan, nan: NanRule, base: &[u8], out: &mut [u8]) {
+    let (bblk, bbytes) = block_of(&p.base.dtype).unwrap_or((1, 1));
+    let (dblk, dbytes) = block_of(&p.derived.dtype).unwrap_or((1, 1));
+    // Bytes per element on each side, as a ratio of blocks: work in units of `unit` elements,
+    // a multiple of both block lengths.
+    let unit = bblk.max(dblk) as usize;
+    let in_per_unit = (unit as u64 / bblk * bbytes) as usize;
+    let out_per_unit = (unit as u64 / dblk * dbytes) as usize;
+    match p.permute {
+        None => {
+            let units_per_task = (TASK_ELEMS / unit).max(1);
+            out.par_chunks_mut(units_per_task * out_per_unit)
+                .zip(base.par_chunks(units_per_task * in_per_unit))
+                .for_each_init(Vec::new, |scratch, (o, s)| {
+                    convert_chunk(&p.convert, &p.via, nan, s, o, scratch)
+                });
+        }
+        Some(h) => {
+            let row = p.row as usize;
+            let in_row = row / unit * in_per_unit;
+            let out_row = row / unit * out_per_unit;
+            if in_row == 0 || out_row == 0 {
+                return;
+            }
+            let rows = base.len() / in_row;
+            let per_head = rows / h as usize;
+            let half = per_head / 2;
+            out.par_chunks_mut(out_row)
+                .enumerate()
+                .with_min_len((TASK_ELEMS / row).max(1))
+                .for_each_init(Vec::new, |scratch, (o_row, o)| {
+                    // Output row (head, i, j) comes from input row (head, j, i): llama.cpp's
+                    // reshape(h, 2, D/2, ...).swapaxes(1, 2).
+                    let head = o_row / per_head;
+                    let r = o_row % per_head;
+                    let (i, j) = (r / 2, r % 2);
+                    let src_row = head * per_head + j * half + i;
+                    let s = &base[src_row * in_row..(src_row + 1) * in_row];
+                    convert_chunk(&p.convert, &p.via, nan, s, o, scratch)
+                });
+        }
+    }
+}
+
+fn hash(b: &[u8]) -> Digest {
+    let mut h = blake3::Hasher::new();
+    if b.len() >= 1 << 20 {
+        h.update_rayon(b);
+    } else {
+        h.update(b);
+    }
+    Digest(*h.finalize().as_bytes())
+}
+
+/// Reads `len` bytes at `at` of `f` into `buf`, in parallel pieces.
+fn read_into(f: &File, at: u64, buf: &mut [u8]) -> std::io::Result<()> {
+    const PIECE: usize = 8 << 20;
+    buf.par_chunks_mut(PIECE)
+        .enumerate()
+        .try_for_each(|(i, b)| f.read_exact_at(b, at + (i * PIECE) as u64))
+}
+
+/// The first byte where `f` at `at` differs from `want`, if any (a short file differs where
+/// it ends).
+fn first_difference(f: &File, at: u64, want: &[u8]) -> std::io::Result<Option<u64>> {
+    let found: Vec<Option<u64>> = want
+        .par_chunks(COMPARE_CHUNK)
+        .enumerate()
+        .map(|(i, w)| -> std::io::Result<Option<u64>> {
+            let mut b = vec![0u8; w.len()];
+            let off = (i * COMPARE_CHUNK) as u64;
+            let mut got = 0;
+            while got < b.len() {
+                match f.read_at(&mut b[got..], at + off + got as u64)? {
+                    0 => break,
+                    n => got += n,
+                }
+            }
+            Ok(w.iter()
+                .zip(&b[..got])
+                .position(|(x, y)| x != y)
+                .or((got < w.len()).then_some(got))
+                .map(|p| off + p as u64))
+        })
+        .collect::<std::io::Result<_>>()?;
+    Ok(found.into_iter().flatten().min())
+}
+
+/// Where each file of a local release is opened from.
+struct Opener {
+    dir: Dir,
+    only: Option<String>,
+    open: BTreeMap<String, File>,
+}
+
+impl Opener {
+    fn new(ev: &Evidence) -> Result<Option<Opener>, DeriveError> {
+        match &ev.place {
+            Place::Local { dir, only, .. } => Ok(Some(Opener {
+                dir: Dir::open(dir, false)?,
+                only: only.clone(),
+                open: BTreeMap::new(),
+            })),
+            Place::Remote(_) => Ok(None),
+        }
+    }
+
+    fn file(&mut self, path: &str) -> Result<&File, DeriveError> {
+        if !self.open.contains_key(path) {
+            let f = match &self.only {
+                Some(name) => self.dir.open_file(name, Access::Read)?,
+                None => self.dir.open_path(path, Access::Read)?,
+            };
+            self.open.insert(path.to_string(), f);
+        }
+        Ok(&self.open[path])
+    }
+}
+
+fn manifest_of<'e>(ev: &'e Evidence, what: &'static str) -> Result<&'e Manifest, DeriveError> {
+    match &ev.signed {
+        Signed::Weightseal(w) => Ok(&w.manifest),
+        Signed::Oms(_) => Err(DeriveError::NotWeightseal(what)),
+    }
+}
+
+/// Checks that `derived` is reproduced from `base`: the base judged against `ask`, then every
+/// derived tensor recomputed from the base's verified bytes with `recipe` (the same-name,
+/// dtype-inferred recipe when `None`).
+pub fn check(
+    base: &Evidence,
+    derived: &Evidence,
+    ask: &Ask,
+    recipe: Option<&Recipe>,
+    progress: &dyn Progress,
+) -> Result<DeriveReport, DeriveError> {
+    let default_recipe = Recipe::default();
+    let recipe = recipe.unwrap_or(&default_recipe);
+    let bm = manifest_of(base, "base")?;
+    let dm = manifest_of(derived, "derived release")?;
+    if !matches!(base.place, Place::Local { .. }) {
+        return Err(DeriveError::BaseNotLocal);
+    }
+    let verdict = crate::release::admit(base, ask)?;
+    let derived_names: Vec<&str> = dm.tensors().map(|(_, t)| t.name.as_str()).collect();
+    let mut report = DeriveReport {
+        ok: false,
+        base: verdict,
+        derived_name: dm.name().to_string(),
+        derived_digest: dm.digest(),
+        recipe_digest: recipe.digest(derived_names.iter().copied()),
+        recipe: recipe.to_toml(derived_names.iter().copied()),
+        derived_files: None,
+        tensors: Vec::new(),
+        files: Vec::new(),
+        unused_base_tensors: 0,
+        base_bytes: 0,
+        reasons: Vec::new(),
+    };
+    if !report.base.ok() {
+        // Nothing is derived from a base that is not verified.
+        return Ok(report.judge());
+    }
+    // A derived release on disk: its files against its own manifest (integrity only).
+    if let Place::Local { .. } = derived.place {
+        let integrity = Ask::new(&AskOptions {
+            trust_store: false,
+            allow_unsigned: true,
+            ..Default::default()
+        })
+        .expect("integrity only is a valid question");
+        let v = crate::release::verify(
+            derived,
+            &integrity,
+            &CheckOptions::default(),
+            &crate::progress::NoProgress,
+        )?;
+        report.derived_files = v.files;
+    }
+    let failed_files: Vec<String> = report
+        .derived_files
+        .iter()
+        .flat_map(|r| r.files.iter())
+        .filter(|f| f.status != crate::verify::FileStatus::Ok)
+        .map(|f| f.path.clone())
+        .collect();
+
+    // The base's tensors by name (a name in two files is ambiguous).
+    let mut base_by_name: BTreeMap<&str, Vec<(&str, Format, &Tensor)>> = BTreeMap::new();
+    for f in bm.files() {
+        if let Some(tf) = &f.tensors {
+            for t in &tf.tensors {
+                base_by_name.entry(t.name.as_str()).or_default().push((
+                    f.path.as_str(),
+                    tf.format,
+                    t,
+                ));
+            }
+        }
+    }
+    let mut used: std::collections::BTreeSet<&str> = Default::default();
+    let mut plans: Vec<Plan> = Vec::new();
+    for f in dm.files() {
+        let Some(tf) = &f.tensors else { continue };
+        for d in &tf.tensors {
+            let step = recipe.step(&d.name);
+            let mut r = TensorReport {
+                name: d.name.clone(),
+                file: f.path.as_str().to_string(),
+                dtype: d.dtype.clone(),
+                from: Some(step.from.clone()),
+                base_file: None,
+                operation: String::new(),
+                status: TensorStatus::NotDerivable,
+                detail: String::new(),
+                first_block: None,
+            };
+            let candidates = base_by_name.get(step.from.as_str());
+            match candidates.map(Vec::as_slice) {
+                None | Some([]) => {
+                    r.operation = "none".into();
+                    r.detail = format!("the base has no tensor {:?}", step.from);
+                }
+                Some([_, _, ..]) => {
+                    r.operation = "none".into();
+                    r.detail = format!("the base has tensor {:?} in more than one file", step.from);
+                }
+                Some([(bfile, bfmt, bt)]) => {
+                    r.base_file = Some(bfile.to_string());
+                    used.insert(bt.name.as_str());
+                    match plan_one(&step, bt, *bfmt, d, tf.format) {
+                        Ok((convert, via, row, words)) => {
+                            r.operation = words;
+                            plans.push(Plan {
+                                report: report.tensors.len(),
+                                derived: d,
+                                derived_file: f.path.as_str(),
+                                base: bt,
+                                base_file: bfile,
+                                convert,
+                                via,
+                                permute: step.permute,
+                                row,
+                            });
+                        }
+                        Err((op, detail, status)) => {
+                            r.operation = op;
+                            r.detail = detail;
+                            r.status = status;
+                        }
+                    }
+                }
+            }
+            report.tensors.push(r);
+        }
+    }
+    report.unused_base_tensors = base_by_name.keys().filter(|n| !used.contains(*n)).count();
+
+    // Recompute, one tensor at a time, each over every core.
+    let total: u64 = plans.iter().map(|p| p.base.end - p.base.start).sum();
+    progress.set_total(total);
+    let mut base_files = Opener::new(base)?.ok_or(DeriveError::BaseNotLocal)?;
+    let mut derived_files = Opener::new(derived)?;
+    let mut inbuf: Vec<u8> = Vec::new();
+    let mut outbuf: Vec<u8> = Vec::new();
+    for p in &plans {
+        let r = &mut report.tensors[p.report];
+        let blen = (p.base.end - p.base.start) as usize;
+        inbuf.clear();
+        inbuf.resize(blen, 0);
+        let bf = base_files.file(p.base_file)?;
+        read_into(bf, p.base.start, &mut inbuf).map_err(|source| DeriveError::Io {
+            path: format!("{} (base)", p.base_file),
+            source,
+        })?;
+        progress.advance(blen as u64);
+        report.base_bytes += blen as u64;
+        if hash(&inbuf) != p.base.digest {
+            r.status = TensorStatus::BaseModified;
+            r.detail = format!(
+                "the base file {} does not hold the bytes its manifest records for {}",
+                p.base_file, p.base.name
+            );
+            continue;
+        }
+        let dlen = (p.derived.end - p.derived.start) as usize;
+        outbuf.clear();
+        outbuf.resize(dlen, 0);
+        reproduce(p, recipe.nan, &inbuf, &mut outbuf);
+        let got = hash(&outbuf);
+        let local_bad = failed_files.iter().any(|f| f == p.derived_file);
+        if got == p.derived.digest && !local_bad {
+            r.status = TensorStatus::Reproduced;
+            continue;
+        }
+        r.status = TensorStatus::Differs;
+        let (_, dbytes) = block_of(&p.derived.dtype).unwrap_or((1, 1));
+        let first = match derived_files.as_mut() {
+            Some(o) => {
+                let f = o.file(p.derived_file)?;
+                first_difference(f, p.derived.start, &outbuf).map_err(|source| DeriveError::Io {
+                    path: format!("{} (derived)", p.derived_file),
+                    source,
+                })?
+            }
+            None => None,
+        };
+        r.first_block = first.map(|b| b / dbytes);
+        r.detail = match (first, got == p.derived.digest) {
+            (Some(b), _) => format!(
+                "block {} (bytes {}..{} of the tensor) differs from the reproduction",
+                b / dbytes,
+                b / dbytes * dbytes,
+                (b / dbytes + 1) * dbytes
+            ),
+            (None, false) if derived_files.is_some() => format!(
+                "the derived manifest records {}, the reproduction is {got} (the file on disk is the reproduction: its manifest is not)",
+                p.derived.digest
+            ),
+            (None, _) => format!(
+                "the derived manifest records {}, the reproduction is {got}",
+                p.derived.digest
+            ),
+        };
+    }
+    drop(inbuf);
+    drop(outbuf);
+
+    // The other files: the base's bytes, or new by the recipe.
+    for f in dm.files() {
+        let status = if f.tensors.is_some() {
+            FileStatus::Tensors
+        } else if recipe.new_files.contains(f.path.as_str()) {
+            FileStatus::New
+        } else if let Some(b) = bm
+            .file(f.path.as_str())
+            .filter(|b| b.tree.root == f.tree.root && b.tree.size == f.tree.size)
+            .or_else(|| {
+                bm.files()
+                    .iter()
+                    .find(|b| b.tree.root == f.tree.root && b.tree.size == f.tree.size)
+            })
+        {
+            FileStatus::Identical {
+                base_path: b.path.as_str().to_string(),
+            }
+        } else {
+            FileStatus::NotInBase
+        };
+        report.files.push(FileReport {
+            path: f.path.as_str().to_string(),
+            status,
+        });
+    }
+    Ok(report.judge())
+}
+
+/// What a reproducer states besides the derivation itself.
+#[derive(Clone, Debug)]
+pub struct ReproducerClaims {
+    /// The role (default `reproducer`).
+    pub role: String,
+    pub signer: String,
+    pub issued_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// The reproduction attestation for a report that is ok: a DSSE envelope around an in-toto
+/// statement about the derived manifest, with predicate type [`PREDICATE_TYPE`], naming the
+/// base manifest and the recipe digest. Refused unless every tensor was reproduced.
+pub fn attest(
+    report: &DeriveReport,
+    key: &PrivateKey,
+    claims: &ReproducerClaims,
+) -> Result<Envelope, DeriveError> {
+    if !report.ok() {
+        return Err(DeriveError::NotReproduced(report.reasons.join("; ")));
+    }
+    let base_digest = report
+        .base
+        .manifest_digest
+        .ok_or_else(|| DeriveError::NotReproduced("the base has no manifest digest".into()))?;
+    let derivation = crate::attest::statement::Derivation {
+        base: Subject {
+            name: report.base.name.clone(),
+            digest: DigestSet {
+                blake3: base_digest.to_hex(),
+            },
+        },
+        recipe: DigestSet {
+            blake3: report.recipe_digest.to_hex(),
+        },
+        tensors: report.tensors.len() as u64,
+        tool: format!("weightseal {}", env!("CARGO_PKG_VERSION")),
+    };
+    let envelope = crate::attest::attest_derivation(
+        &report.derived_name,
+        report.derived_digest,
+        key,
+        &claims.role,
+        &claims.signer,
+        claims.issued_at,
+        claims.expires_at,
+        derivation,
+    )?;
+    Ok(envelope)
+}
+
+/// Signs the reproduction attestation of `report` and writes it into the bundle of the derived
+/// release at `derived` (a directory or model file on disk, gathered as `ev`), in place of one
+/// the same key made about the same manifest in the same role. Returns the bundle's path.
+pub fn add_attestation(
+    derived: &std::path::Path,
+    ev: &Evidence,
+    report: &DeriveReport,
+    key: &PrivateKey,
+    claims: &ReproducerClaims,
+) -> Result<std::path::PathBuf, DeriveError> {
+    let m = manifest_of(ev, "derived release")?;
+    if m.digest() != report.derived_digest || m.name() != report.derived_name {
+        return Err(DeriveError::NotReproduced(format!(
+            "the derived manifest is now {} ({}), not the {} ({}) that was checked",
+            m.name(),
+            m.digest(),
+            report.derived_name,
+            report.derived_digest
+        )));
+    }
+    let env = attest(report, key, claims)?;
+    let target = crate::path::ModelTarget::resolve(derived, None).map_err(|e| DeriveError::Io {
+        path: derived.display().to_string(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let path = target.attestations();
+    let io = |source| DeriveError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let existing = crate::fsutil::read_regular(&path, crate::attest::bundle::MAX_BUNDLE_LEN)
+        .map_err(io)?
+        .map(|b| String::from_utf8(b).map_err(|_| io(std::io::Error::other("not UTF-8"))))
+        .transpose()?
+        .unwrap_or_default();
+    let (text, _) = crate::publish::upsert(&existing, &env, key, m, &claims.role);
+    crate::fsutil::write_atomic(&path, text.as_bytes(), 0o644).map_err(io)?;
+    Ok(path)
+}
