@@ -212,10 +212,10 @@ impl Recipe {
 
     /// The canonical JSON of the recipe as applied to a derived release whose tensors are
     /// `derived` (every derived tensor listed, with its step), and its new files:
-    /// `{"version":1,"nan":"keep","new_files":[...],"tensors":[{"name":..,"from":..,
-    /// "permute":N,"via":[..]},...]}`, members in this order, `permute` only when given,
-    /// tensors sorted by name bytes, new files sorted by bytes, no whitespace, JSON strings
-    /// escaped as `serde_json` writes them.
+    /// `{"nan":"keep","new_files":[...],"tensors":[{"from":..,"name":..,"permute":N,
+    /// "via":[..]},...],"version":1}`: object members sorted by name, `permute` only when
+    /// given, tensors sorted by name bytes, new files sorted by bytes, no whitespace, strings
+    /// escaped as RFC 8785 (JCS) does.
     pub fn canonical<'a>(&self, derived: impl IntoIterator<Item = &'a str>) -> String {
         let names: BTreeSet<&str> = derived.into_iter().collect();
         let tensors: Vec<serde_json::Value> = names
@@ -309,7 +309,7 @@ via = ["F16"]
         let c = r.canonical(["blk.0.attn_q.weight", "x"]);
         assert_eq!(
             c,
-            r#"{"version":1,"nan":"keep","new_files":["a.md","b.md"],"tensors":[{"name":"blk.0.attn_q.weight","from":"q","permute":4,"via":["F16"]},{"name":"x","from":"x","via":[]}]}"#
+            r#"{"nan":"keep","new_files":["a.md","b.md"],"tensors":[{"from":"q","name":"blk.0.attn_q.weight","permute":4,"via":["F16"]},{"from":"x","name":"x","via":[]}],"version":1}"#
         );
         // The TOML it writes reads back as the same recipe.
         let again = Recipe::parse(&r.to_toml(["blk.0.attn_q.weight", "x"])).unwrap();
