@@ -109,6 +109,7 @@ fn vectors_are_fresh() {
         sorted,
         [
             "attestation",
+            "derive",
             "formats",
             "log",
             "manifest",
@@ -750,4 +751,52 @@ fn log_vectors() {
     ] {
         assert!(seen.contains(need), "no {need} vector");
     }
+}
+
+#[test]
+fn derive_recipe_and_permute_vectors() {
+    use weightseal::derive::{source_row, Recipe};
+    let unhex = |s: &str| -> Vec<u8> {
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    };
+    let (mut recipes, mut permutes) = (0, 0);
+    for v in load("derive") {
+        if v.name.starts_with("recipe-") || v.name.starts_with("bad-recipe-") {
+            recipes += 1;
+            let text = String::from_utf8(unhex(v.one("recipe"))).unwrap();
+            match v.one("expect") {
+                "success" => {
+                    let r = Recipe::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", v.name));
+                    let names: Vec<String> = v
+                        .all("tensor")
+                        .iter()
+                        .map(|t| String::from_utf8(unhex(t)).unwrap())
+                        .collect();
+                    let names = || names.iter().map(String::as_str);
+                    assert_eq!(r.canonical(names()), v.one("canonical"), "{}", v.name);
+                    assert_eq!(r.digest(names()), v.digest("digest"), "{}", v.name);
+                }
+                "recipe invalid" => {
+                    let e = Recipe::parse(&text)
+                        .err()
+                        .unwrap_or_else(|| panic!("{}: accepted", v.name));
+                    assert_eq!(e.code(), v.one("error"), "{}: {e}", v.name);
+                }
+                other => panic!("{}: expect {other:?}", v.name),
+            }
+        } else if v.name.starts_with("permute-") {
+            permutes += 1;
+            let (rows, heads) = (v.num("rows"), v.num("heads"));
+            let got: Vec<String> = (0..rows)
+                .map(|o| source_row(o, rows, heads).to_string())
+                .collect();
+            assert_eq!(got.join(" "), v.one("order"), "{}", v.name);
+        }
+    }
+    assert!(
+        recipes >= 10 && permutes >= 5,
+        "{recipes} recipes, {permutes} permutations"
+    );
 }

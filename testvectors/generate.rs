@@ -32,6 +32,7 @@ pub fn generate() -> Vectors {
     attestation_vectors(&mut v);
     policy_vectors(&mut v);
     log_vectors(&mut v);
+    derive_recipe_vectors(&mut v);
     v
 }
 
@@ -3931,4 +3932,100 @@ fn log_vectors(v: &mut Vectors) {
             b64.encode(&cosigned)
         ),
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Derivation recipes and row permutations (spec/derive.md)
+
+fn derive_recipe_vectors(v: &mut Vectors) {
+    // Recipes: the text, the derived tensors it is applied to, its canonical JSON and digest.
+    // The canonical JSON is written here by hand (members sorted, no whitespace), not by the
+    // library.
+    let ok: &[(&str, &str, &[&str], &str)] = &[
+        (
+            "recipe-empty",
+            "version = 1\n",
+            &["b", "a"],
+            r#"{"nan":"keep","new_files":[],"tensors":[{"from":"a","name":"a","via":[]},{"from":"b","name":"b","via":[]}],"version":1}"#,
+        ),
+        (
+            "recipe-explicit-from-is-the-default",
+            "version = 1\n[[tensor]]\nname = \"a\"\nfrom = \"a\"\n",
+            &["b", "a"],
+            r#"{"nan":"keep","new_files":[],"tensors":[{"from":"a","name":"a","via":[]},{"from":"b","name":"b","via":[]}],"version":1}"#,
+        ),
+        (
+            "recipe-gguf",
+            "version = 1\nnan = \"canonical\"\nnew_files = [\"README.md\", \"LICENSE\", \"README.md\"]\n\n[[tensor]]\nname = \"blk.0.attn_q.weight\"\nfrom = \"model.layers.0.self_attn.q_proj.weight\"\npermute = 32\n\n[[tensor]]\nname = \"blk.0.attn_k.weight\"\nfrom = \"model.layers.0.self_attn.k_proj.weight\"\npermute = 8\nvia = [\"F16\", \"BF16\"]\n",
+            &["blk.0.attn_q.weight", "blk.0.attn_k.weight", "output_norm.weight"],
+            r#"{"nan":"canonical","new_files":["LICENSE","README.md"],"tensors":[{"from":"model.layers.0.self_attn.k_proj.weight","name":"blk.0.attn_k.weight","permute":8,"via":["F16","BF16"]},{"from":"model.layers.0.self_attn.q_proj.weight","name":"blk.0.attn_q.weight","permute":32,"via":[]},{"from":"output_norm.weight","name":"output_norm.weight","via":[]}],"version":1}"#,
+        ),
+        (
+            "recipe-escapes",
+            "version = 1\n[[tensor]]\nname = \"q\\\"uote\\\\d/é\\u0001\\t\"\nfrom = \"x\"\n",
+            &["q\"uote\\d/é\u{1}\t"],
+            "{\"nan\":\"keep\",\"new_files\":[],\"tensors\":[{\"from\":\"x\",\"name\":\"q\\\"uote\\\\d/é\\u0001\\t\",\"via\":[]}],\"version\":1}",
+        ),
+    ];
+    for (name, text, tensors, canonical) in ok {
+        let mut s = format!(
+            "# A recipe applied to {} derived tensor(s): its canonical JSON and digest.\nexpect: success\nrecipe: {}\n",
+            tensors.len(),
+            hex(text.as_bytes())
+        );
+        for t in *tensors {
+            s.push_str(&format!("tensor: {}\n", hex(t.as_bytes())));
+        }
+        s.push_str(&format!("canonical: {canonical}\n"));
+        s.push_str(&format!(
+            "digest: {}\n",
+            hex(blake3::hash(canonical.as_bytes()).as_bytes())
+        ));
+        v.insert(format!("derive/{name}.txt"), s);
+    }
+    let bad: &[(&str, &str, &str)] = &[
+        ("bad-recipe-version", "version = 2\n", "recipe-version"),
+        ("bad-recipe-no-version", "nan = \"keep\"\n", "recipe-syntax"),
+        ("bad-recipe-unknown-member", "version = 1\nextra = 1\n", "recipe-syntax"),
+        ("bad-recipe-unknown-tensor-member", "version = 1\n[[tensor]]\nname = \"a\"\nto = \"Q8_0\"\n", "recipe-syntax"),
+        ("bad-recipe-nan", "version = 1\nnan = \"quiet\"\n", "recipe-nan"),
+        ("bad-recipe-duplicate", "version = 1\n[[tensor]]\nname = \"a\"\n[[tensor]]\nname = \"a\"\nfrom = \"b\"\n", "recipe-duplicate"),
+        ("bad-recipe-permute-zero", "version = 1\n[[tensor]]\nname = \"a\"\npermute = 0\n", "recipe-field"),
+        ("bad-recipe-permute-huge", "version = 1\n[[tensor]]\nname = \"a\"\npermute = 1048577\n", "recipe-field"),
+        ("bad-recipe-via-quant", "version = 1\n[[tensor]]\nname = \"a\"\nvia = [\"Q8_0\"]\n", "recipe-field"),
+        ("bad-recipe-via-too-long", "version = 1\n[[tensor]]\nname = \"a\"\nvia = [\"F16\", \"F32\", \"F16\", \"F32\", \"F16\"]\n", "recipe-field"),
+        ("bad-recipe-empty-name", "version = 1\n[[tensor]]\nname = \"\"\n", "recipe-field"),
+        ("bad-recipe-new-file-path", "version = 1\nnew_files = [\"../x\"]\n", "recipe-new-file"),
+    ];
+    for (name, text, code) in bad {
+        v.insert(
+            format!("derive/{name}.txt"),
+            format!(
+                "# A recipe a reader must refuse.\nexpect: recipe invalid\nrecipe: {}\nerror: {code}\n",
+                hex(text.as_bytes())
+            ),
+        );
+    }
+    // Row permutations: derived row o comes from base row (head, j, i) where o = (head, i, j),
+    // computed here by simulating NumPy's reshape(H, 2, R/H/2).swapaxes(1, 2) on row indices.
+    for (rows, heads) in [(2u64, 1u64), (8, 1), (8, 2), (8, 4), (24, 3), (16, 8)] {
+        let h2 = rows / heads / 2;
+        // Index [a][b][c] of the reshaped (H, 2, h2) array is row a*2*h2 + b*h2 + c; after
+        // swapaxes(1, 2) the element at [a][c][b] is that row, laid out in C order.
+        let mut order = Vec::new();
+        for a in 0..heads {
+            for c in 0..h2 {
+                for b in 0..2 {
+                    order.push(a * 2 * h2 + b * h2 + c);
+                }
+            }
+        }
+        v.insert(
+            format!("derive/permute-{rows}-rows-{heads}-heads.txt"),
+            format!(
+                "# llama.cpp's Q/K row permutation: the base row of each derived row, in order.\nexpect: success\nrows: {rows}\nheads: {heads}\norder: {}\n",
+                order.iter().map(u64::to_string).collect::<Vec<_>>().join(" ")
+            ),
+        );
+    }
 }

@@ -538,23 +538,28 @@ fn reproduce(p: &Plan, nan: NanRule, base: &[u8], out: &mut [u8]) {
                 return;
             }
             let rows = base.len() / in_row;
-            let per_head = rows / h as usize;
-            let half = per_head / 2;
             out.par_chunks_mut(out_row)
                 .enumerate()
                 .with_min_len((TASK_ELEMS / row).max(1))
                 .for_each_init(Vec::new, |scratch, (o_row, o)| {
-                    // Output row (head, i, j) comes from input row (head, j, i): llama.cpp's
-                    // reshape(h, 2, D/2, ...).swapaxes(1, 2).
-                    let head = o_row / per_head;
-                    let r = o_row % per_head;
-                    let (i, j) = (r / 2, r % 2);
-                    let src_row = head * per_head + j * half + i;
+                    let src_row = source_row(o_row as u64, rows as u64, h) as usize;
                     let s = &base[src_row * in_row..(src_row + 1) * in_row];
                     convert_chunk(&p.convert, &p.via, nan, s, o, scratch)
                 });
         }
     }
+}
+
+/// The base row of derived row `o` under llama.cpp's Q/K permutation of `rows` rows with
+/// `heads` heads (spec/derive.md, "Row permutation"): derived row (head, i, j) is base row
+/// (head, j, i) of `reshape(heads, 2, rows / heads / 2, ...)`. `rows` must be a multiple of
+/// `2 * heads`.
+pub fn source_row(o: u64, rows: u64, heads: u64) -> u64 {
+    let per_head = rows / heads;
+    let half = per_head / 2;
+    let (head, r) = (o / per_head, o % per_head);
+    let (i, j) = (r / 2, r % 2);
+    head * per_head + j * half + i
 }
 
 fn hash(b: &[u8]) -> Digest {
