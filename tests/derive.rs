@@ -20,7 +20,6 @@ fn s(p: &Path) -> &str {
 /// The fixtures, made once per test binary: base releases signed by the publisher, derived
 /// releases hashed (each test copies what it changes).
 struct Fx {
-    _dir: tempfile::TempDir,
     root: PathBuf,
     publisher: PathBuf,
     reproducer: PathBuf,
@@ -43,8 +42,11 @@ fn fixtures() -> Option<&'static Fx> {
     static FX: OnceLock<Option<Fx>> = OnceLock::new();
     FX.get_or_init(|| {
         let py = python("derive")?;
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
+        // Under cargo's per-target scratch directory, remade on every run (a static is never
+        // dropped, so a temporary directory here would be left behind).
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("derive-fixtures");
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(&root).unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/derive_fixtures.py");
         let o = Command::new(py).arg(&script).arg(&root).output().unwrap();
         assert!(
@@ -79,7 +81,6 @@ fn fixtures() -> Option<&'static Fx> {
             ok(&ws(&["hash", s(&root.join(derived))]), "hash derived");
         }
         Some(Fx {
-            _dir: dir,
             root,
             publisher,
             reproducer,
@@ -199,11 +200,17 @@ fn a_bf16_base_quantized_through_f32_is_reproduced() {
     assert_eq!(code, 0);
 }
 
-/// Copies a single-file release (the file and its manifest) to a new name in the same dir.
+/// Copies a single-file release (the file and its manifest) into a new directory `to`.
 fn copy_release(fx: &Fx, from: &str, to: &str) -> PathBuf {
     let src = fx.p(from);
-    let dst = fx.p(to);
+    fs::create_dir_all(fx.p(to)).unwrap();
+    let dst = fx.p(to).join(from);
     fs::copy(&src, &dst).unwrap();
+    fs::copy(
+        format!("{}.weightseal.manifest", s(&src)),
+        format!("{}.weightseal.manifest", s(&dst)),
+    )
+    .unwrap();
     dst
 }
 
@@ -230,7 +237,7 @@ fn one_flipped_byte_is_named_with_its_block() {
     let Some(fx) = fixtures() else { return };
     let recipe = fx.p("recipe.toml");
     // The quantizer's own mistake: the byte is wrong before the manifest is made.
-    let f = copy_release(fx, "gguf-Q8_0.gguf", "flipped.gguf");
+    let f = copy_release(fx, "gguf-Q8_0.gguf", "flipped");
     let at = tensor_offset(&fx.p("gguf-Q8_0.gguf"), "blk.1.ffn_up.weight");
     let mut b = fs::read(&f).unwrap();
     // Block 5 of the tensor (Q8_0: 34 bytes a block), one of its quants.
@@ -272,18 +279,13 @@ fn one_flipped_byte_is_named_with_its_block() {
     assert_eq!(o.status.code(), Some(1));
     let text = stdout(&o);
     assert!(
-        text.contains("blk.1.ffn_up.weight [flipped.gguf] Q8_0: differs (quantize F32 -> Q8_0): block 5 (bytes 170..204 of the tensor)"),
+        text.contains("blk.1.ffn_up.weight [gguf-Q8_0.gguf] Q8_0: differs (quantize F32 -> Q8_0): block 5 (bytes 170..204 of the tensor)"),
         "{text}"
     );
     assert!(stderr(&o).contains("NOT reproduced"), "{}", stderr(&o));
 
     // A byte flipped after the manifest was made: the file is not its manifest's either.
-    let g = copy_release(fx, "gguf-Q8_0.gguf", "flipped-after.gguf");
-    fs::copy(
-        format!("{}.weightseal.manifest", s(&fx.p("gguf-Q8_0.gguf"))),
-        format!("{}.weightseal.manifest", s(&g)),
-    )
-    .unwrap();
+    let g = copy_release(fx, "gguf-Q8_0.gguf", "flipped-after");
     let mut b = fs::read(&g).unwrap();
     b[i] ^= 0x01;
     fs::write(&g, &b).unwrap();
@@ -412,12 +414,7 @@ fn a_base_nobody_trusted_signed_or_that_was_modified_derives_nothing() {
 fn derive_sign_then_a_policy_requires_reproduction() {
     let Some(fx) = fixtures() else { return };
     // The quantizer publishes gguf-Q4_0 as a release derived from the base.
-    let f = copy_release(fx, "gguf-Q4_0.gguf", "published-q4_0.gguf");
-    fs::copy(
-        format!("{}.weightseal.manifest", s(&fx.p("gguf-Q4_0.gguf"))),
-        format!("{}.weightseal.manifest", s(&f)),
-    )
-    .unwrap();
+    let f = copy_release(fx, "gguf-Q4_0.gguf", "published");
     let base_manifest = fx.p("base/weightseal.manifest");
     ok(
         &ws(&[
@@ -492,7 +489,7 @@ fn derive_sign_then_a_policy_requires_reproduction() {
     // lineage shows the edge as reproduced, by the reproducer's key.
     let o = ws(&[
         "lineage",
-        s(&f),
+        &format!("{}.weightseal.manifest", s(&f)),
         "--with",
         s(&fx.p("base")),
         "--policy",

@@ -167,7 +167,10 @@ fn render(r: &DeriveReport, json: bool) -> Result<Outcome> {
         outln!("{}", serde_json::to_string_pretty(&r.to_json())?);
     } else {
         for line in super::render::verdict_lines(&r.base) {
-            outln!("base: {line}");
+            outln!(
+                "base: {}",
+                line.strip_prefix("weightseal: ").unwrap_or(&line)
+            );
         }
         for t in &r.tensors {
             let from = match (&t.from, &t.base_file) {

@@ -476,22 +476,25 @@ pub fn verdict_lines(v: &Verdict) -> Vec<String> {
     };
     let mut out = Vec::new();
     if v.ok() {
-        let files = v
-            .files
-            .as_ref()
-            .expect("a verified release had its files checked");
-        let ok = files.files.iter().filter(|f| f.status.passes()).count();
-        let what = match &files.tensor_set {
-            Some(t) => format!("{ok} file(s) and {} tensors", t.count),
-            None if !files.sampled.is_empty() => {
-                let checked: u64 = files.sampled.iter().map(|x| x.checked).sum();
-                let chunks: u64 = files.sampled.iter().map(|x| x.chunks).sum();
-                format!("{ok} file(s), a SAMPLE of {checked} of {chunks} chunks,")
+        let what = match &v.files {
+            // Admitted on its manifest (a loader or a derivation checks each tensor as it
+            // reads it).
+            None => "tensors (each checked as it is read)".to_string(),
+            Some(files) => {
+                let ok = files.files.iter().filter(|f| f.status.passes()).count();
+                match &files.tensor_set {
+                    Some(t) => format!("{ok} file(s) and {} tensors", t.count),
+                    None if !files.sampled.is_empty() => {
+                        let checked: u64 = files.sampled.iter().map(|x| x.checked).sum();
+                        let chunks: u64 = files.sampled.iter().map(|x| x.chunks).sum();
+                        format!("{ok} file(s), a SAMPLE of {checked} of {chunks} chunks,")
+                    }
+                    None => match v.size {
+                        Some(size) => format!("{ok} file(s), {}", bytes(size)),
+                        None => format!("{ok} file(s)"),
+                    },
+                }
             }
-            None => match v.size {
-                Some(size) => format!("{ok} file(s), {}", bytes(size)),
-                None => format!("{ok} file(s)"),
-            },
         };
         let against = match (&v.format, &v.oms) {
             (Format::Oms, Some(o)) => format!(

@@ -474,18 +474,12 @@ fn round_through(t: Float, nan: NanRule, xs: &mut [f32]) {
         Float::F32 => {}
         Float::F16 => {
             for x in xs.iter_mut() {
-                let mut b = [0u8; 4];
-                let h = float::f32_to_f16(*x, nan).to_le_bytes();
-                let mut one = [0f32];
-                float::widen(Float::F16, &h, &mut one);
-                b.copy_from_slice(&one[0].to_le_bytes());
-                *x = f32::from_le_bytes(b);
+                *x = float::f16_to_f32(float::f32_to_f16(*x, nan));
             }
         }
         Float::Bf16 => {
             for x in xs.iter_mut() {
-                let h = float::f32_to_bf16(*x, nan);
-                *x = f32::from_bits((h as u32) << 16);
+                *x = float::bf16_to_f32(float::f32_to_bf16(*x, nan));
             }
         }
     }
