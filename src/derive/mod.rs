@@ -386,7 +386,12 @@ fn plan_one(
             ));
         }
     };
-    let elems: u64 = dshape.iter().product();
+    let Some(elems) = dshape.iter().try_fold(1u64, |a, &d| a.checked_mul(d)) else {
+        return Err(nd(
+            op_words,
+            format!("the shape {} overflows", fmt_shape(&dshape)),
+        ));
+    };
     let (blk, bytes) = block_of(to_dtype).ok_or_else(|| {
         nd(
             format!("convert {op_words}"),
@@ -400,7 +405,9 @@ fn plan_one(
             format!("rows of {inner} elements are not a multiple of the {to_dtype} block of {blk}"),
         ));
     }
-    let expected = elems / blk * bytes;
+    let Some(expected) = (elems / blk).checked_mul(bytes) else {
+        return Err(nd(op_words, "the byte length overflows".into()));
+    };
     if d.end - d.start != expected {
         return Err((
             op_words,
@@ -413,7 +420,7 @@ fn plan_one(
         ));
     }
     let (bblk, bbytes) = block_of(from_dtype).unwrap_or((1, 1));
-    if base_t.end - base_t.start != elems / bblk * bbytes {
+    if Some(base_t.end - base_t.start) != (elems / bblk).checked_mul(bbytes) {
         return Err(nd(
             op_words,
             "the base tensor's byte length does not match its shape".into(),
@@ -780,9 +787,26 @@ pub fn check(
     for p in &plans {
         let r = &mut report.tensors[p.report];
         let blen = (p.base.end - p.base.start) as usize;
+        let bf = base_files.file(p.base_file)?;
+        // The manifest's ranges are read only where the file holds them: a manifest claiming a
+        // tensor past the end of the file costs no allocation.
+        let on_disk = bf
+            .metadata()
+            .map_err(|source| DeriveError::Io {
+                path: format!("{} (base)", p.base_file),
+                source,
+            })?
+            .len();
+        if on_disk < p.base.end {
+            r.status = TensorStatus::BaseModified;
+            r.detail = format!(
+                "the base file {} is {on_disk} bytes, shorter than the manifest records (tensor {} ends at {})",
+                p.base_file, p.base.name, p.base.end
+            );
+            continue;
+        }
         inbuf.clear();
         inbuf.resize(blen, 0);
-        let bf = base_files.file(p.base_file)?;
         read_into(bf, p.base.start, &mut inbuf).map_err(|source| DeriveError::Io {
             path: format!("{} (base)", p.base_file),
             source,
