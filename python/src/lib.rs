@@ -639,6 +639,31 @@ fn snapshot_path(
     Ok(snap.display().to_string())
 }
 
+/// The network options of every function that reads a mirror: extra headers, the idle
+/// timeout, and `HF_TOKEN` (sent to Hugging Face hosts only).
+fn net_options(
+    py: Python<'_>,
+    headers: HashMap<String, String>,
+    timeout: Option<f64>,
+) -> PyResult<weightseal::fetch::FetchOptions> {
+    let mut opts = weightseal::fetch::FetchOptions {
+        headers: headers.into_iter().collect(),
+        hf_token: std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty()),
+        ..Default::default()
+    };
+    if let Some(t) = timeout {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(error(
+                py,
+                "WeightsealError",
+                format!("timeout {t}: expected a positive number of seconds"),
+            ));
+        }
+        opts.timeout = std::time::Duration::from_secs_f64(t);
+    }
+    Ok(opts)
+}
+
 /// Downloads `url` into `dest`, verifying as it goes: JSON of the library's one verdict.
 #[pyfunction]
 #[pyo3(signature = (url, dest, trust, *, manifest=None, attestations=None, allow_extra=false, headers=HashMap::new(), timeout=None, progress=None))]
@@ -656,26 +681,14 @@ fn fetch(
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
     let ask = ask(py, trust, OmsKeywords::default())?;
-    let mut opts = weightseal::fetch::FetchOptions {
+    let opts = weightseal::fetch::FetchOptions {
         extra: if allow_extra {
             ExtraFiles::Allow
         } else {
             ExtraFiles::Reject
         },
-        headers: headers.into_iter().collect(),
-        hf_token: std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty()),
-        ..Default::default()
+        ..net_options(py, headers, timeout)?
     };
-    if let Some(t) = timeout {
-        if !(t.is_finite() && t > 0.0) {
-            return Err(error(
-                py,
-                "WeightsealError",
-                format!("timeout {t}: expected a positive number of seconds"),
-            ));
-        }
-        opts.timeout = std::time::Duration::from_secs_f64(t);
-    }
     let remote =
         weightseal::fetch::Remote::new(&url, opts).map_err(|e| error(py, "FetchError", e))?;
     let loc = Locators {
@@ -697,6 +710,134 @@ fn fetch(
         )
     })?;
     verdict_json(py, &v, &dest.display().to_string())
+}
+
+/// A recipe from a file or from text (at most one of them), or the default recipe (`None`).
+fn read_recipe(
+    py: Python<'_>,
+    path: Option<PathBuf>,
+    text: Option<String>,
+) -> PyResult<Option<weightseal::derive::Recipe>> {
+    use weightseal::derive::{recipe::MAX_RECIPE_LEN, Recipe};
+    let recipe_error = |e: weightseal::derive::RecipeError, origin: &str| -> PyErr {
+        let msg = format!("{origin}{e}");
+        match py
+            .import("weightseal.errors")
+            .and_then(|m| m.getattr("RecipeError"))
+            .and_then(|c| c.call1((msg.clone(), e.code())))
+        {
+            Ok(v) => PyErr::from_value(v),
+            Err(err) => err,
+        }
+    };
+    match (path, text) {
+        (Some(_), Some(_)) => Err(error(
+            py,
+            "WeightsealError",
+            "give recipe= (a file) or recipe_text= (its text), not both",
+        )),
+        (None, None) => Ok(None),
+        (None, Some(t)) => Recipe::parse(&t).map(Some).map_err(|e| recipe_error(e, "")),
+        (Some(p), None) => {
+            let bytes = weightseal::fsutil::read_regular(&p, MAX_RECIPE_LEN)
+                .map_err(|e| {
+                    error(
+                        py,
+                        "WeightsealError",
+                        format!("cannot read recipe {}: {e}", p.display()),
+                    )
+                })?
+                .ok_or_else(|| {
+                    PyErr::new::<pyo3::exceptions::PyFileNotFoundError, _>(format!(
+                        "recipe {} does not exist",
+                        p.display()
+                    ))
+                })?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                error(
+                    py,
+                    "WeightsealError",
+                    format!("recipe {}: not UTF-8", p.display()),
+                )
+            })?;
+            Recipe::parse(&text)
+                .map(Some)
+                .map_err(|e| recipe_error(e, &format!("{}: ", p.display())))
+        }
+    }
+}
+
+/// A derivation failure (not a verdict: the check could not be made) as the exception of
+/// `weightseal.errors` it is.
+fn derive_error(py: Python<'_>, e: weightseal::derive::DeriveError, shown: &str) -> PyErr {
+    use weightseal::derive::DeriveError as E;
+    match e {
+        E::Release(e) => release_error(py, e, &format!("deriving {shown}")),
+        e @ E::NotWeightseal(_) => error(py, "ManifestError", e),
+        e => error(py, "WeightsealError", format!("deriving {shown}: {e}")),
+    }
+}
+
+/// Checks that the release `derived` (a directory, a model file, or the `http(s)://` URL of a
+/// mirror serving it) is reproduced from the signed release `base` (on disk): the base judged
+/// with the trust keywords (the library's one question and judge), then every derived tensor
+/// recomputed from the base's verified bytes (`weightseal::derive::check`). JSON of the
+/// library's `DeriveReport`, whose `ok` is the answer.
+#[pyfunction]
+#[pyo3(signature = (derived, base, trust, *, recipe=None, recipe_text=None, headers=HashMap::new(), timeout=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn derive_check(
+    py: Python<'_>,
+    derived: String,
+    base: PathBuf,
+    trust: TrustKeywords,
+    recipe: Option<PathBuf>,
+    recipe_text: Option<String>,
+    headers: HashMap<String, String>,
+    timeout: Option<f64>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<String> {
+    let ask = ask(py, trust, OmsKeywords::default())?;
+    let recipe = read_recipe(py, recipe, recipe_text)?;
+    let is_url = derived.starts_with("http://") || derived.starts_with("https://");
+    let remote = if is_url {
+        Some(
+            weightseal::fetch::Remote::new(&derived, net_options(py, headers, timeout)?)
+                .map_err(|e| error(py, "FetchError", e))?,
+        )
+    } else {
+        None
+    };
+    let derived_path = PathBuf::from(&derived);
+    let shown = if is_url {
+        weightseal::net::redact_url(&derived)
+    } else {
+        derived.clone()
+    };
+    let pr = PyProgress::new(progress);
+    let out = py.detach(
+        || -> Result<Result<(weightseal::derive::DeriveReport, String), weightseal::derive::DeriveError>, GatherError> {
+            let base_ev = gather(&Source::Local(&base), &Locators::default())?;
+            let source = match &remote {
+                Some(r) => Source::Remote(r),
+                None => Source::Local(&derived_path),
+            };
+            let derived_ev = gather(&source, &Locators::default())?;
+            let base_dir = match &base_ev.place {
+                Place::Local { dir, .. } => dir.display().to_string(),
+                Place::Remote(_) => base.display().to_string(),
+            };
+            Ok(weightseal::derive::check(&base_ev, &derived_ev, &ask, recipe.as_ref(), &pr)
+                .map(|r| (r, base_dir)))
+        },
+    );
+    pr.finish()?;
+    let (report, base_dir) = out
+        .map_err(|e| gather_error(py, e))?
+        .map_err(|e| derive_error(py, e, &shown))?;
+    let mut v = report.to_json();
+    v["base"]["path"] = base_dir.into();
+    json(py, &v)
 }
 
 /// Gathers a local release (a model directory, a file, a snapshot) and judges its manifest
@@ -1201,6 +1342,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fetch, m)?)?;
     m.add_function(wrap_pyfunction!(snapshot_path, m)?)?;
     m.add_function(wrap_pyfunction!(open_snapshot, m)?)?;
+    m.add_function(wrap_pyfunction!(derive_check, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_class::<SafetensorsReader>()?;
     Ok(())

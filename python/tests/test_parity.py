@@ -1,6 +1,7 @@
 """One question, every front end (issue "One question"): the same trust question, put to the
-CLI (a directory, a mirror URL, the Hugging Face cache, a fetch) and to the Python API (verify,
-the verified safetensors loader, fetch, the hub helpers), gets the same answer.
+CLI (a directory, a mirror URL, the Hugging Face cache, a fetch, a derivation's base) and to the
+Python API (verify, the verified safetensors loader, fetch, the hub helpers, derive.check), gets
+the same answer.
 
 Rows are scenarios, each with the one answer every column must give; columns are adapters
 ``(release, trust) -> "ok" | "refused"``. A refusal is a verdict: exit 1 from the CLI, or
@@ -32,6 +33,7 @@ import pytest
 from safetensors.numpy import save_file
 
 import weightseal
+import weightseal.derive
 import weightseal.hub
 import weightseal.safetensors
 from conftest import cache_model, copy_tree, flip_byte, openssl_key, run, tensors, write_model
@@ -170,6 +172,14 @@ def world(tmp_path_factory, cli) -> Any:
     ws("hash", str(signed), "--name", REPO_ID)
     ws("sign", str(signed), "--key", str(pub_priv), "--version", "1")
 
+    # A release derived from the genuine one (the same tensors and files, hashed under its own
+    # name, not signed): the derive columns check it against each release as its base.
+    derived = srv / "derived"
+    derived.mkdir()
+    for f in ("model.safetensors", "config.json", "tokenizer.json"):
+        shutil.copyfile(signed / f, derived / f)
+    ws("hash", str(derived), "--name", REPO_ID + "-derived")
+
     # The same release, logged: weightseal.tlog-proof beside it.
     logged = copy_tree(signed, srv / "logged")
     ws("keygen", "--out", str(d / "keys" / "log.key"))
@@ -258,6 +268,26 @@ def fetch_cli(release: Release, trust: Dict[str, Any]) -> Verdict:
     return v
 
 
+def derived_release(release: Release) -> Path:
+    """The release the derive columns check with `release` as its base (see `world`)."""
+    return release.dir.parent / "derived"
+
+
+def derive_cli(release: Release, trust: Dict[str, Any]) -> Verdict:
+    flags, env = cli_trust(trust, "derive", release.scratch)
+    return cli_verdict(release.cli, ["derive", "check", str(derived_release(release)), "--from", str(release.dir), *flags], env)
+
+
+def derive_py(release: Release, trust: Dict[str, Any]) -> Verdict:
+    # A refused base raises as verify does; a derivation that is not reproduced (a base whose
+    # bytes are not the signed ones) is a report whose ok is False.
+    reports: List[Any] = []
+    v = py_verdict(lambda: reports.append(weightseal.derive.check(derived_release(release), release.dir, **py_trust(trust))))
+    if v == "ok" and not reports[0].ok:
+        return Verdict("refused", f"report.ok is False: {reports[0].summary()}")
+    return v
+
+
 def verify_py(release: Release, trust: Dict[str, Any]) -> Verdict:
     return py_verdict(lambda: weightseal.verify(release.dir, **py_trust(trust)))
 
@@ -300,12 +330,14 @@ COLUMNS: Dict[str, Tuple[Callable[[Release, Dict[str, Any]], Verdict], Tuple[Any
     "verify-url-cli": (verify_url_cli, ()),
     "verify-hf-cli": (verify_hf_cli, ()),
     "fetch-cli": (fetch_cli, ()),
+    "derive-check-cli": (derive_cli, ()),
     "verify-py": (verify_py, (weightseal.verify,)),
     "load-file-py": (load_file_py, (weightseal.safetensors.load_file,)),
     "safe-open-py": (safe_open_py, (weightseal.safetensors.safe_open, weightseal.safetensors.SafeOpen)),
     "fetch-py": (fetch_py, (weightseal.fetch,)),
     "verify-snapshot-py": (verify_snapshot_py, (weightseal.hub.verify_snapshot,)),
     "load-safetensors-py": (load_safetensors_py, (weightseal.hub.load_safetensors,)),
+    "derive-check-py": (derive_py, (weightseal.derive.check,)),
 }
 
 
@@ -361,10 +393,10 @@ NOT_FRONT_ENDS = {"weightseal.sign": "its key is the private key it signs with; 
 
 
 def front_ends() -> Dict[str, Any]:
-    """Every public function (and class) of weightseal, weightseal.safetensors and
-    weightseal.hub whose signature has a `key` parameter, plus SafeOpen/safe_open."""
+    """Every public function (and class) of weightseal, weightseal.safetensors, weightseal.hub
+    and weightseal.derive whose signature has a `key` parameter, plus SafeOpen/safe_open."""
     found: Dict[str, Any] = {}
-    for mod in (weightseal, weightseal.safetensors, weightseal.hub):
+    for mod in (weightseal, weightseal.safetensors, weightseal.hub, weightseal.derive):
         for name, obj in inspect.getmembers(mod):
             if name.startswith("_") or getattr(obj, "__module__", None) != mod.__name__:
                 continue

@@ -17,6 +17,9 @@ The three jobs, as in the ``weightseal`` command::
     # Load: tensors whose bytes are hashed as they are read and checked against the manifest.
     tensors = weightseal.safetensors.load_file("model/model.safetensors", key="acme.pub")
 
+    # Derive: a GGUF or F16 release recomputed, tensor by tensor, from its signed base.
+    report = weightseal.derive.check("model.gguf", "model/", key="acme.pub", recipe="recipe.toml")
+
 Heavy work (hashing, downloading, reading tensors) runs in Rust with the GIL released.
 """
 
@@ -32,6 +35,9 @@ from ._util import trust_keywords as _trust
 from ._types import (
     AttestationResult,
     ByteRange,
+    DerivedFile,
+    DerivedTensor,
+    DeriveReport,
     ExtraFile,
     FetchedFile,
     FetchResult,
@@ -55,6 +61,7 @@ from .errors import (
     KeyLoadError,
     ManifestError,
     PolicyError,
+    RecipeError,
     SignatureError,
     SnapshotError,
     TensorVerificationError,
@@ -79,6 +86,7 @@ __all__ = [
     "fetch",
     "safetensors",
     "hub",
+    "derive",
     "Manifest",
     "ManifestFile",
     "TensorRecord",
@@ -97,6 +105,9 @@ __all__ = [
     "FetchedFile",
     "ExtraFile",
     "Signed",
+    "DeriveReport",
+    "DerivedTensor",
+    "DerivedFile",
     "WeightsealError",
     "ManifestError",
     "KeyLoadError",
@@ -105,6 +116,7 @@ __all__ = [
     "TrustError",
     "FetchError",
     "SnapshotError",
+    "RecipeError",
     "VerificationError",
     "SignatureError",
     "TensorVerificationError",
@@ -348,4 +360,4 @@ def fetch(
     return result
 
 
-from . import hub, safetensors  # noqa: E402  (they import the names above)
+from . import derive, hub, safetensors  # noqa: E402  (they import the names above)

@@ -111,4 +111,15 @@ def open_snapshot(
     manifest: Optional[str] = ...,
     attestations: Optional[str] = ...,
 ) -> List[SafetensorsReader]: ...
+def derive_check(
+    derived: str,
+    base: str,
+    trust: TrustKeywords,
+    *,
+    recipe: Optional[str] = ...,
+    recipe_text: Optional[str] = ...,
+    headers: Dict[str, str] = ...,
+    timeout: Optional[float] = ...,
+    progress: _Progress = ...,
+) -> str: ...
 def main(argv: Sequence[str]) -> int: ...

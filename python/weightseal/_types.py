@@ -588,6 +588,131 @@ class Manifest:
         return None
 
 
+@dataclass(frozen=True)
+class DerivedTensor:
+    """One tensor of a derived release, as :func:`weightseal.derive.check` found it.
+
+    ``status`` is ``reproduced`` (recomputed from the base, the same bytes), ``differs``
+    (recomputed, other bytes: ``first_block`` names the first differing block of ``dtype``
+    when the derived bytes were at hand), ``not-derivable`` (an operation weightseal does not
+    reproduce, or no base tensor) or ``base-modified`` (the base file does not hold the bytes
+    its manifest records).
+    """
+
+    name: str
+    file: str
+    dtype: str
+    #: The base tensor it comes from, and its file.
+    from_: Optional[str]
+    base_file: Optional[str]
+    #: The operation, in words (``cast F32 -> F16``, ``permute 4 heads, quantize F32 -> Q8_0``).
+    operation: str
+    status: str
+    #: Why it differs or is not derivable (empty when reproduced).
+    detail: str
+    first_block: Optional[int] = None
+
+    @classmethod
+    def _from(cls, d: Dict[str, Any]) -> "DerivedTensor":
+        return cls(
+            name=d["name"],
+            file=d["file"],
+            dtype=d["dtype"],
+            from_=d.get("from"),
+            base_file=d.get("base_file"),
+            operation=d.get("operation", ""),
+            status=d["status"],
+            detail=d.get("detail", ""),
+            first_block=d.get("first_block"),
+        )
+
+
+@dataclass(frozen=True)
+class DerivedFile:
+    """A file of a derived release that holds no tensors: ``status`` is ``identical`` (the
+    same bytes as the base's ``base_path``), ``new`` (named new by the recipe),
+    ``not-in-base`` (neither), or ``tensors`` (a tensor file, judged by its tensors)."""
+
+    path: str
+    status: str
+    base_path: Optional[str] = None
+
+    @classmethod
+    def _from(cls, d: Dict[str, Any]) -> "DerivedFile":
+        return cls(d["path"], d["status"], d.get("base_path"))
+
+
+@dataclass(frozen=True)
+class DeriveReport:
+    """The answer of :func:`weightseal.derive.check`: the judge's verdict on the base, then
+    every derived tensor and file. ``ok`` is the one answer, made by the library (the base is
+    verified, every derived tensor is reproduced, every other file is the base's or named new,
+    and a derived release on disk matches its own manifest); ``reasons`` says why not.
+    ``bool(report)`` is ``report.ok``."""
+
+    ok: bool
+    #: The verdict on the base release (the same type :func:`weightseal.verify` returns).
+    base: Report
+    derived_name: str
+    #: The derived release's manifest digest.
+    derived_digest: str
+    #: The recipe as applied: BLAKE3 of its canonical JSON (what a reproduction attestation
+    #: signs).
+    recipe_digest: str
+    tensors: Tuple[DerivedTensor, ...]
+    files: Tuple[DerivedFile, ...]
+    #: Why the derivation is not reproduced, most important first (empty when it is).
+    reasons: Tuple[str, ...] = ()
+    #: The derived release's files against its own manifest (integrity only), when it is on
+    #: disk; ``None`` for a mirror.
+    derived_files: Optional[Tuple[FileResult, ...]] = None
+    #: Base tensors no derived tensor comes from.
+    unused_base_tensors: int = 0
+    #: Base bytes read and recomputed.
+    base_bytes: int = 0
+
+    @classmethod
+    def _from_json(cls, text: str) -> "DeriveReport":
+        # The library's one derivation report (weightseal::derive::DeriveReport::to_json), its
+        # `base` the one verdict shape.
+        d = json.loads(text)
+        df = d.get("derived_files")
+        return cls(
+            ok=bool(d["ok"]),
+            base=Report._from_json(json.dumps(d["base"])),
+            derived_name=d["derived_name"],
+            derived_digest=d["derived_digest"],
+            recipe_digest=d["recipe_digest"],
+            tensors=_tuple(d.get("tensors"), DerivedTensor._from),
+            files=_tuple(d.get("files"), DerivedFile._from),
+            reasons=tuple(d.get("reasons", ())),
+            derived_files=None if not isinstance(df, dict) else _tuple(df.get("files"), FileResult._from),
+            unused_base_tensors=int(d.get("unused_base_tensors", 0)),
+            base_bytes=int(d.get("base_bytes", 0)),
+        )
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def count(self, status: str) -> int:
+        """How many tensors have ``status``."""
+        return sum(1 for t in self.tensors if t.status == status)
+
+    def summary(self) -> str:
+        """One line: reproduced, or why not (the word comes from ``ok`` alone)."""
+        what = f"{self.derived_name} from {self.base.name}"
+        n = len(self.tensors)
+        if self.ok:
+            return f"{what}: REPRODUCED: {n} tensor(s), recipe {self.recipe_digest}"
+        return (
+            f"{what}: NOT reproduced ({self.count('reproduced')} of {n} tensor(s) reproduced): "
+            + "; ".join(self.reasons or ("see the report",))
+        )
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
 def tensor_names(report: Report) -> List[str]:
     """Every tensor named as differing anywhere in a report."""
     out: List[str] = []

@@ -10,6 +10,7 @@
     ├── TrustError               nobody vouches for the manifest and unsigned use was not allowed
     ├── FetchError               the server or the network failed
     ├── SnapshotError            no such Hugging Face cache snapshot, or a link leaving it
+    ├── RecipeError              a derivation recipe that is refused (also a ValueError)
     └── VerificationError        the bytes or the signatures are not what was published
         ├── SignatureError       the attestations do not meet the trust given
         └── TensorVerificationError   tensors whose bytes differ (named in ``tensors``)
@@ -46,6 +47,16 @@ class FetchError(WeightsealError):
 
 class SnapshotError(WeightsealError):
     """A Hugging Face cache snapshot was not found, or one of its links leaves the repository."""
+
+
+class RecipeError(WeightsealError, ValueError):
+    """A derivation recipe (:mod:`weightseal.derive`) was refused. The message names the field
+    and the tensor; ``code`` is the stable code (``recipe-syntax``, ``recipe-version``,
+    ``recipe-nan``, ``recipe-duplicate``, ``recipe-field``, ``recipe-new-file``)."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class VerificationError(WeightsealError):
