@@ -32,13 +32,6 @@ from conftest import flip_byte, run
 gguf = pytest.importorskip("gguf")
 tomllib = pytest.importorskip("tomllib")
 
-#: Set to False when the bit-exact kernels (src/derive/float.rs, src/derive/quant.rs) are
-#: merged: until then they are stubs, and a quantization or a cast would panic.
-KERNELS_STUBBED = True
-needs_kernels = pytest.mark.skipif(
-    KERNELS_STUBBED, reason="kernels not merged: src/derive/float.rs and quant.rs are stubs on this branch"
-)
-
 N_HEAD, N_HEAD_KV, HIDDEN, FFN, VOCAB, LAYERS = 4, 2, 64, 128, 96, 2
 HEAD_DIM = HIDDEN // N_HEAD
 
@@ -284,7 +277,6 @@ def test_a_derived_release_on_a_mirror_is_checked_by_its_manifest(world):
     assert report.derived_files is None  # not on disk: its manifest's digests are compared
 
 
-@needs_kernels
 def test_a_q8_0_gguf_is_reproduced_from_its_signed_base(world):
     g = world["gguf"]["q8_0"]
     recipe = write_recipe(world, weightseal.derive.recipe_for_gguf(world["base"], g / "model.gguf"), "q8.toml")
