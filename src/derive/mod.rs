@@ -805,15 +805,20 @@ pub fn check(
             );
             continue;
         }
-        inbuf.clear();
-        inbuf.resize(blen, 0);
-        read_into(bf, p.base.start, &mut inbuf).map_err(|source| DeriveError::Io {
+        // Buffers are kept from tensor to tensor and grown, never zeroed again: every byte
+        // used is overwritten (by the read, by the conversion).
+        if inbuf.len() < blen {
+            inbuf.resize(blen, 0);
+        }
+        let inb = &mut inbuf[..blen];
+        read_into(bf, p.base.start, inb).map_err(|source| DeriveError::Io {
             path: format!("{} (base)", p.base_file),
             source,
         })?;
         progress.advance(blen as u64);
         report.base_bytes += blen as u64;
-        if hash(&inbuf) != p.base.digest {
+        let inb = &inbuf[..blen];
+        if hash(inb) != p.base.digest {
             r.status = TensorStatus::BaseModified;
             r.detail = format!(
                 "the base file {} does not hold the bytes its manifest records for {}",
@@ -822,10 +827,13 @@ pub fn check(
             continue;
         }
         let dlen = (p.derived.end - p.derived.start) as usize;
-        outbuf.clear();
-        outbuf.resize(dlen, 0);
-        reproduce(p, recipe.nan, &inbuf, &mut outbuf);
-        let got = hash(&outbuf);
+        if outbuf.len() < dlen {
+            outbuf.resize(dlen, 0);
+        }
+        let outb = &mut outbuf[..dlen];
+        reproduce(p, recipe.nan, inb, outb);
+        let outb = &outbuf[..dlen];
+        let got = hash(outb);
         let local_bad = failed_files.iter().any(|f| f == p.derived_file);
         if got == p.derived.digest && !local_bad {
             r.status = TensorStatus::Reproduced;
@@ -836,7 +844,7 @@ pub fn check(
         let first = match derived_files.as_mut() {
             Some(o) => {
                 let f = o.file(p.derived_file)?;
-                first_difference(f, p.derived.start, &outbuf).map_err(|source| DeriveError::Io {
+                first_difference(f, p.derived.start, outb).map_err(|source| DeriveError::Io {
                     path: format!("{} (derived)", p.derived_file),
                     source,
                 })?
