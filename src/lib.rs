@@ -24,6 +24,7 @@
 pub mod ask;
 pub mod attest;
 pub mod cbor;
+pub mod derive;
 pub mod diff;
 pub mod digest;
 pub mod evidence;
