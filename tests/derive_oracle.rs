@@ -172,13 +172,22 @@ fn derive_kernels_match_gguf_py() {
         (Bf16, F16),
     ] {
         let n = check_cast(dir, from, to);
-        assert!(n >= 1_000_000, "{}->{}: only {n} values", from.name(), to.name());
+        assert!(
+            n >= 1_000_000,
+            "{}->{}: only {n} values",
+            from.name(),
+            to.name()
+        );
         let _ = write!(report, " {}->{} {n} values,", from.name(), to.name());
     }
     // Every kernel vector with an oracle: the oracle gives its `output`.
     let answers = fs::read_to_string(dir.join("vectors.out")).unwrap();
     let answers: Vec<&str> = answers.lines().collect();
-    assert_eq!(answers.len(), vectors.len(), "vectors.out: one line per vector");
+    assert_eq!(
+        answers.len(),
+        vectors.len(),
+        "vectors.out: one line per vector"
+    );
     for ((name, _, output), oracle) in vectors.iter().zip(&answers) {
         assert_eq!(output, oracle, "{name}: its output is not the oracle's");
     }

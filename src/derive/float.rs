@@ -85,7 +85,9 @@ fn f16_bits(bits: u32, nan: NanRule) -> u16 {
     // Below 2^-14: adding 0.5 puts the unit in the last place at 2^-24, the F16 subnormal
     // step, so the FPU's round-to-nearest-even rounds exactly once; the integer left in the
     // mantissa is the F16 bit pattern (0x400, the smallest normal, when it rounds up to it).
-    let sub = (f32::from_bits(a) + 0.5).to_bits().wrapping_sub(0x3f00_0000);
+    let sub = (f32::from_bits(a) + 0.5)
+        .to_bits()
+        .wrapping_sub(0x3f00_0000);
     let payload = (a & 0x007f_ffff) >> 13;
     let nan_bits = match nan {
         NanRule::Keep => 0x7c00 | payload | (payload == 0) as u32,
@@ -230,9 +232,7 @@ pub fn cast(from: Float, to: Float, nan: NanRule, src: &[u8], out: &mut [u8]) {
         }
         (Float::F32, Float::F16) => match nan {
             NanRule::Keep => map::<4, 2>(src, out, |b| f16_bits(b, NanRule::Keep) as u32),
-            NanRule::Canonical => {
-                map::<4, 2>(src, out, |b| f16_bits(b, NanRule::Canonical) as u32)
-            }
+            NanRule::Canonical => map::<4, 2>(src, out, |b| f16_bits(b, NanRule::Canonical) as u32),
         },
         (Float::F32, Float::Bf16) => match nan {
             NanRule::Keep => map::<4, 2>(src, out, |b| bf16_bits(b, NanRule::Keep) as u32),
@@ -251,9 +251,7 @@ pub fn cast(from: Float, to: Float, nan: NanRule, src: &[u8], out: &mut [u8]) {
             }),
         },
         (Float::Bf16, Float::F16) => match nan {
-            NanRule::Keep => {
-                map::<2, 2>(src, out, |h| f16_bits(h << 16, NanRule::Keep) as u32)
-            }
+            NanRule::Keep => map::<2, 2>(src, out, |h| f16_bits(h << 16, NanRule::Keep) as u32),
             NanRule::Canonical => {
                 map::<2, 2>(src, out, |h| f16_bits(h << 16, NanRule::Canonical) as u32)
             }
@@ -285,7 +283,7 @@ mod tests {
         assert_eq!(h(0x477f_f000, k), 0x7c00); // 65520 -> inf
         assert_eq!(h(0xff80_0000, k), 0xfc00); // -inf
         assert_eq!(h(0x7f7f_ffff, k), 0x7c00); // f32 max -> inf
-        // Ties: 1 + 2^-11 is halfway between 1 and 1 + 2^-10 (even: down), 1 + 3·2^-11 up.
+                                               // Ties: 1 + 2^-11 is halfway between 1 and 1 + 2^-10 (even: down), 1 + 3·2^-11 up.
         assert_eq!(h(0x3f80_1000, k), 0x3c00);
         assert_eq!(h(0x3f80_3000, k), 0x3c02);
         assert_eq!(h(0x3f80_1001, k), 0x3c01);
@@ -348,10 +346,22 @@ mod tests {
     fn cast_pairs() {
         // F16 -> BF16 rounds once: 0x3c01 (1 + 2^-10) -> 1.0 in BF16; a NaN is quieted.
         let mut out = [0u8; 4];
-        cast(Float::F16, Float::Bf16, NanRule::Keep, &[0x01, 0x3c, 0x01, 0x7c], &mut out);
+        cast(
+            Float::F16,
+            Float::Bf16,
+            NanRule::Keep,
+            &[0x01, 0x3c, 0x01, 0x7c],
+            &mut out,
+        );
         assert_eq!(out, [0x80, 0x3f, 0xc0, 0x7f]);
         // BF16 -> F16: 2^16 overflows, the smallest BF16 subnormal underflows to 0.
-        cast(Float::Bf16, Float::F16, NanRule::Keep, &[0x80, 0x47, 0x01, 0x80], &mut out);
+        cast(
+            Float::Bf16,
+            Float::F16,
+            NanRule::Keep,
+            &[0x80, 0x47, 0x01, 0x80],
+            &mut out,
+        );
         assert_eq!(out, [0x00, 0x7c, 0x00, 0x80]);
         // A long run goes through the chunked loop and the remainder alike.
         let src: Vec<u8> = (0..37u32)
@@ -361,7 +371,10 @@ mod tests {
         cast(Float::F32, Float::F16, NanRule::Keep, &src, &mut out);
         for i in 0..37 {
             let want = f32_to_f16(f32::from_bits(0x3f80_0000 + i * 0x1000), NanRule::Keep);
-            assert_eq!(u16::from_le_bytes([out[2 * i as usize], out[2 * i as usize + 1]]), want);
+            assert_eq!(
+                u16::from_le_bytes([out[2 * i as usize], out[2 * i as usize + 1]]),
+                want
+            );
         }
         let mut same = vec![0u8; 74];
         cast(Float::F16, Float::F16, NanRule::Keep, &out, &mut same);
