@@ -800,3 +800,55 @@ fn derive_recipe_and_permute_vectors() {
         "{recipes} recipes, {permutes} permutations"
     );
 }
+
+/// `derive/kernel-*`: the cast and quantization kernels give `output` for `input` (other
+/// `derive/` vectors belong to other tests).
+#[test]
+fn derive_vectors() {
+    use weightseal::derive::float::{cast, Float, NanRule};
+    use weightseal::derive::quant::{quantize, Quant};
+    let mut n = 0;
+    for v in load("derive") {
+        if !v.name.starts_with("kernel-") {
+            continue;
+        }
+        assert_eq!(v.one("expect"), "success", "{}", v.name);
+        let input = unhex(v.one("input")).unwrap_or_else(|| panic!("{}: input hex", v.name));
+        let want = unhex(v.one("output")).unwrap_or_else(|| panic!("{}: output hex", v.name));
+        let op: Vec<&str> = v.one("op").split(' ').collect();
+        let got = match op.as_slice() {
+            ["quantize", t] => {
+                let q = Quant::from_name(t).unwrap_or_else(|| panic!("{}: type {t}", v.name));
+                assert_eq!(
+                    input.len() % (4 * q.block_len()),
+                    0,
+                    "{}: whole blocks",
+                    v.name
+                );
+                let x: Vec<f32> = input
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
+                let mut out = vec![0u8; x.len() / q.block_len() * q.block_bytes()];
+                quantize(q, &x, &mut out);
+                out
+            }
+            ["cast", f, t, rule] => {
+                let (from, to) = (Float::from_name(f).unwrap(), Float::from_name(t).unwrap());
+                let nan = match *rule {
+                    "keep" => NanRule::Keep,
+                    "canonical" => NanRule::Canonical,
+                    r => panic!("{}: NaN rule {r}", v.name),
+                };
+                assert_eq!(input.len() % from.size(), 0, "{}: whole values", v.name);
+                let mut out = vec![0u8; input.len() / from.size() * to.size()];
+                cast(from, to, nan, &input, &mut out);
+                out
+            }
+            _ => panic!("{}: unknown op {:?}", v.name, v.one("op")),
+        };
+        assert_eq!(hex(&got), hex(&want), "{}", v.name);
+        n += 1;
+    }
+    assert!(n > 0, "no derive/kernel-* vectors");
+}

@@ -33,6 +33,7 @@ pub fn generate() -> Vectors {
     policy_vectors(&mut v);
     log_vectors(&mut v);
     derive_recipe_vectors(&mut v);
+    derive_vectors(&mut v);
     v
 }
 
@@ -4027,5 +4028,405 @@ fn derive_recipe_vectors(v: &mut Vectors) {
                 order.iter().map(u64::to_string).collect::<Vec<_>>().join(" ")
             ),
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Derive kernel vectors: casts and block quantization (testvectors/README.md, `derive/`).
+// The answers come from the library's kernels; `tests/derive_oracle.rs` confirms every one
+// with an oracle (gguf-py / NumPy) independently.
+
+/// f32 bits to f32.
+fn fb(b: u32) -> f32 {
+    f32::from_bits(b)
+}
+
+/// A deterministic "weight-like" value: a pattern in [-1, 1], scaled.
+fn wv(i: usize, seed: usize, scale: f32) -> f32 {
+    let h = (i * 2_654_435_761 + seed * 40_503) % 2001;
+    (h as f32 - 1000.0) / 1000.0 * scale
+}
+
+fn derive_vectors(v: &mut Vectors) {
+    use weightseal::derive::float::{cast, Float, NanRule};
+    use weightseal::derive::quant::{quantize, Quant};
+
+    let mut put = |name: String, comment: &str, op: String, input: &[u8], output: &[u8]| {
+        let mut s = String::new();
+        for line in comment.lines() {
+            s.push_str(&format!("# {line}\n"));
+        }
+        s.push_str(&format!(
+            "expect: success\nop: {op}\ninput: {}\noutput: {}\n",
+            hex(input),
+            hex(output)
+        ));
+        v.insert(format!("derive/kernel-{name}.txt"), s);
+    };
+
+    // Casts. Inputs per source type, as bit patterns (u32 for F32, u16 for F16 and BF16).
+    let f32_cases: Vec<(&str, &str, Vec<u32>)> = vec![
+        (
+            "nan",
+            "NaNs: quiet and signaling, both signs, payloads that survive the narrowing \
+                 and payloads that do not (F16 keeps 1, BF16 sets the quiet bit)",
+            vec![
+                0x7fc0_0000,
+                0xffc0_0000,
+                0x7f80_0001,
+                0xff80_0001,
+                0x7fa0_0000,
+                0xffa1_2345,
+                0x7fff_ffff,
+                0x7f80_2000,
+                0x7f80_1fff,
+                0xffbf_e000,
+            ],
+        ),
+        (
+            "inf-zero",
+            "±inf, ±0, ±1",
+            vec![
+                0x7f80_0000,
+                0xff80_0000,
+                0x0000_0000,
+                0x8000_0000,
+                0x3f80_0000,
+                0xbf80_0000,
+            ],
+        ),
+        (
+            "subnormal",
+            "subnormal results and inputs: F16 subnormals (2^-24, ties at 2^-25 and \
+                       3·2^-25), the largest value that rounds to the smallest normal, f32 \
+                       subnormals (to 0 in F16, kept or rounded in BF16)",
+            vec![
+                0x3380_0000,
+                0x3300_0000,
+                0x3300_0001,
+                0x33c0_0000,
+                0xb3c0_0000,
+                0x387f_ffff,
+                0x3870_0000,
+                0x0000_0001,
+                0x8000_8000,
+                0x0000_8001,
+                0x007f_ffff,
+                0x807f_8000,
+            ],
+        ),
+        (
+            "overflow",
+            "overflow: 65504 (F16 max), just below 65520, 65520 (to inf), f32 max \
+                      (inf in both), the BF16 rounding to inf",
+            vec![
+                0x477f_e000,
+                0x477f_efff,
+                0x477f_f000,
+                0xc77f_f000,
+                0x7f7f_ffff,
+                0x7f7f_7fff,
+                0x7f7f_8000,
+                0xff7f_8000,
+            ],
+        ),
+        (
+            "ties",
+            "exact ties both ways: even below (down), odd below (up), and just above a tie",
+            vec![
+                0x3f80_1000,
+                0x3f80_3000,
+                0x3f80_1001,
+                0xbf80_3000,
+                0x3f80_8000,
+                0x3f81_8000,
+                0x3f80_8001,
+                0xbf81_8000,
+                0x4780_0000,
+            ],
+        ),
+    ];
+    let f16_cases: Vec<(&str, &str, Vec<u16>)> = vec![
+        (
+            "nan",
+            "NaNs: quiet and signaling, both signs, payloads",
+            vec![
+                0x7e00, 0xfe00, 0x7c01, 0xfc01, 0x7d00, 0x7fff, 0xffff, 0x7c80,
+            ],
+        ),
+        (
+            "inf-zero",
+            "±inf, ±0, ±1, F16 max",
+            vec![0x7c00, 0xfc00, 0x0000, 0x8000, 0x3c00, 0xbc00, 0x7bff],
+        ),
+        (
+            "subnormal",
+            "F16 subnormals (exact in F32 and BF16 range; rounded to BF16's 8 bits)",
+            vec![0x0001, 0x8001, 0x03ff, 0x0200, 0x0155, 0x0400],
+        ),
+        (
+            "ties",
+            "F16 values with 3 bits beyond BF16's: ties both ways (0x3c04: even, down; \
+                  0x3c0c: up) and not ties",
+            vec![0x3c04, 0x3c0c, 0x3c05, 0xbc0c, 0x3c03, 0x7bff],
+        ),
+    ];
+    let bf16_cases: Vec<(&str, &str, Vec<u16>)> = vec![
+        (
+            "nan",
+            "NaNs: quiet and signaling, both signs, payloads (to F16: payload >> 13)",
+            vec![0x7fc0, 0xffc0, 0x7f81, 0xff81, 0x7fa0, 0x7fff, 0xffa5],
+        ),
+        (
+            "inf-zero",
+            "±inf, ±0, ±1",
+            vec![0x7f80, 0xff80, 0x0000, 0x8000, 0x3f80, 0xbf80],
+        ),
+        (
+            "subnormal",
+            "BF16 subnormals and tiny normals (to F16: 0); values that become F16 \
+                       subnormals (2^-24, a tie at 2^-25)",
+            vec![
+                0x0001, 0x8001, 0x007f, 0x0080, 0x3380, 0x3300, 0x3340, 0xb3a0,
+            ],
+        ),
+        (
+            "overflow",
+            "65280 (exact in F16), 65536 and BF16 max (to inf in F16)",
+            vec![0x477f, 0x4780, 0x7f7f, 0xc780],
+        ),
+        (
+            "ties",
+            "ties in F16's subnormal range (BF16's 8 bits fit F16's 11 elsewhere): \
+                  2^-25 (to 0), 1.5·2^-24 (to 2), 2.5·2^-24 (to 2), and just above a tie",
+            vec![0x3300, 0x33c0, 0x3420, 0xb3c0, 0x3301],
+        ),
+    ];
+    let rules = [(NanRule::Keep, "keep"), (NanRule::Canonical, "canonical")];
+    let pairs = [
+        (Float::F32, Float::F16),
+        (Float::F32, Float::Bf16),
+        (Float::F16, Float::F32),
+        (Float::Bf16, Float::F32),
+        (Float::F16, Float::Bf16),
+        (Float::Bf16, Float::F16),
+    ];
+    for (from, to) in pairs {
+        let cases: Vec<(&str, &str, Vec<u8>)> = match from {
+            Float::F32 => f32_cases
+                .iter()
+                .map(|(n, c, x)| (*n, *c, x.iter().flat_map(|b| b.to_le_bytes()).collect()))
+                .collect(),
+            Float::F16 => f16_cases
+                .iter()
+                .map(|(n, c, x)| (*n, *c, x.iter().flat_map(|b| b.to_le_bytes()).collect()))
+                .collect(),
+            Float::Bf16 => bf16_cases
+                .iter()
+                .map(|(n, c, x)| (*n, *c, x.iter().flat_map(|b| b.to_le_bytes()).collect()))
+                .collect(),
+        };
+        for (case, comment, input) in cases {
+            // Widening has no NaN rule (exact); the canonical rule only changes NaNs.
+            for (rule, rname) in rules {
+                if rname == "canonical" && (to == Float::F32 || case != "nan") {
+                    continue;
+                }
+                // Widening is exact: no overflow and no ties to show.
+                if to == Float::F32 && (case == "overflow" || case == "ties") {
+                    continue;
+                }
+                let mut out = vec![0u8; input.len() / from.size() * to.size()];
+                cast(from, to, rule, &input, &mut out);
+                let (f, t) = (from.name(), to.name());
+                put(
+                    format!(
+                        "cast-{}-{}-{rname}-{case}",
+                        f.to_lowercase(),
+                        t.to_lowercase()
+                    ),
+                    &format!("Cast {f} to {t}, NaN rule {rname}: {comment}."),
+                    format!("cast {f} {t} {rname}"),
+                    &input,
+                    &out,
+                );
+            }
+        }
+    }
+
+    // Quantization: one block per scenario.
+    for q in Quant::ALL {
+        let n = q.block_len();
+        // The divisor of the scale (d = max / -half for Q4_0/Q5_0, range / half for Q4_1/Q5_1,
+        // amax / 127 for Q8_0, amax for TQ*).
+        let half: f32 = match q {
+            Quant::Q8_0 => 127.0,
+            Quant::Q4_0 => 8.0,
+            Quant::Q5_0 => 16.0,
+            Quant::Q4_1 => 15.0,
+            Quant::Q5_1 => 31.0,
+            Quant::Mxfp4 => 4.0,
+            Quant::Tq1_0 | Quant::Tq2_0 => 1.0,
+        };
+        let asym = matches!(q, Quant::Q4_1 | Quant::Q5_1);
+        let mut cases: Vec<(&str, String, Vec<f32>)> = Vec::new();
+        cases.push((
+            "normal",
+            "weight-like values (a deterministic pattern in [-0.05, 0.05])".into(),
+            (0..n).map(|i| wv(i, 1, 0.05)).collect(),
+        ));
+        cases.push(("zero", "an all-zero block (+0)".into(), vec![0.0; n]));
+        let mut z: Vec<f32> = (0..n)
+            .map(|i| if i % 3 == 0 { -0.0 } else { 0.0 })
+            .collect();
+        z[n - 1] = -0.0;
+        cases.push((
+            "signed-zeros",
+            "zeros of both signs, -0 first and last (the scale's sign; min and max ties)".into(),
+            z,
+        ));
+        // Ties: half-integers on the grid of a power-of-two scale d = 2^-3.
+        let d = 0.125f32;
+        let ties: Vec<f32> = (0..n)
+            .map(|i| {
+                if asym {
+                    // min = -2d; (x - min) / d + 0.5 lands on .5 + .5
+                    if i == 0 {
+                        -2.0 * d
+                    } else if i == 1 {
+                        -2.0 * d + half * d
+                    } else {
+                        -2.0 * d + ((i % (2 * half as usize)) as f32 / 2.0) * d
+                    }
+                } else if q == Quant::Mxfp4 {
+                    // d = 2^-1 for amax 6 (e = 127): midpoints between e2m1 values
+                    let mids = [6.0, 0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0, -0.25, -5.0];
+                    mids[i % mids.len()]
+                } else if i == 0 {
+                    half * d
+                } else {
+                    (((i * 7) % (4 * half as usize + 1)) as f32 / 2.0 - half) * d
+                }
+            })
+            .collect();
+        cases.push((
+            "ties",
+            "values that land exactly on .5 after scaling by an exact power-of-two scale \
+             (round half away from zero, truncation after + 0.5, MXFP4 error ties: first wins)"
+                .into(),
+            ties,
+        ));
+        let mut nan: Vec<f32> = (0..n).map(|i| wv(i, 2, 1.0)).collect();
+        nan[3] = fb(0xffa0_2001);
+        cases.push((
+            "nan",
+            "a signaling NaN (negative, payload) early in the block: NumPy's vector part \
+             (default NaN for max/min; argmax takes it, sign and payload, quieted)"
+                .into(),
+            nan,
+        ));
+        let mut nan_tail: Vec<f32> = (0..n).map(|i| wv(i, 3, 1.0)).collect();
+        nan_tail[n - 2] = fb(0x7fa0_4000);
+        nan_tail[n - 1] = fb(0xffc0_2000);
+        cases.push((
+            "nan-tail",
+            "two NaNs in the last elements, the reductions' scalar tail: the first is returned \
+             as it is (not quieted)"
+                .into(),
+            nan_tail,
+        ));
+        let mut inf: Vec<f32> = (0..n).map(|i| wv(i, 4, 1.0)).collect();
+        inf[5] = f32::INFINITY;
+        inf[9] = f32::NEG_INFINITY;
+        cases.push(("inf", "+inf and -inf among finite values".into(), inf));
+        cases.push((
+            "all-inf",
+            "every value +inf (Q4_1/Q5_1: inf - inf is x86's default NaN 0xffc00000)".into(),
+            vec![f32::INFINITY; n],
+        ));
+        for (name, first) in [
+            ("max-both-signs-neg-first", -1.0f32),
+            ("max-both-signs-pos-first", 1.0),
+        ] {
+            let mut b: Vec<f32> = (0..n).map(|i| wv(i, 5, 1.0)).collect();
+            b[4] = first * 3.0;
+            b[11] = -first * 3.0;
+            cases.push((
+                name,
+                format!(
+                    "the maximum magnitude 3 with both signs, {} first (the first wins and \
+                     gives the scale's sign)",
+                    if first < 0.0 { "-3" } else { "+3" }
+                ),
+                b,
+            ));
+        }
+        // d an f16 subnormal, and d below half the smallest f16 subnormal (to 0).
+        for (name, target) in [("scale-subnormal", 1.0e-6f32), ("scale-underflow", 2.0e-8)] {
+            let b: Vec<f32> = (0..n)
+                .map(|i| {
+                    let v = if i == 2 { 1.0 } else { wv(i, 6, 1.0) };
+                    let v = if asym && i == 7 { -1.0 } else { v };
+                    v * target * half / if asym { 2.0 } else { 1.0 }
+                })
+                .collect();
+            cases.push((
+                name,
+                format!("values scaled so that the f16 scale is about {target:e}"),
+                b,
+            ));
+        }
+        let b: Vec<f32> = (0..n)
+            .map(|i| {
+                let v = if i == 2 { 1.0 } else { wv(i, 7, 1.0) };
+                let v = if asym && i == 7 { -1.0 } else { v };
+                v * 65520.0 * half / if asym { 2.0 } else { 1.0 }
+            })
+            .collect();
+        cases.push((
+            "scale-overflow",
+            "values scaled so that the scale is 65520: f16 inf".into(),
+            b,
+        ));
+        if q == Quant::Mxfp4 {
+            for (name, bits, what) in [
+                (
+                    "below-pow2-rounds-up",
+                    0x40ff_ffffu32,
+                    "just below 8: f32 log2 rounds to 3",
+                ),
+                (
+                    "below-pow2-exact",
+                    0x40ff_fffe,
+                    "2 ulps below 8: log2 floor is 2",
+                ),
+                (
+                    "below-pow2-top",
+                    0x7f7f_ffff,
+                    "f32 max: log2 rounds to 128, e = 253",
+                ),
+                (
+                    "tiny-wraps",
+                    0x0000_0100,
+                    "2^-141: e = -141 - 2 + 127 wraps to 240",
+                ),
+            ] {
+                let mut b: Vec<f32> = (0..n).map(|i| wv(i, 8, fb(bits) / 2.0)).collect();
+                b[6] = fb(bits);
+                cases.push((name, format!("the maximum {what}"), b));
+            }
+        }
+        for (case, comment, x) in cases {
+            let mut out = vec![0u8; q.block_bytes()];
+            quantize(q, &x, &mut out);
+            let input: Vec<u8> = x.iter().flat_map(|f| f.to_le_bytes()).collect();
+            put(
+                format!("quantize-{}-{case}", q.name().to_lowercase()),
+                &format!("Quantize one {} block: {comment}.", q.name()),
+                format!("quantize {}", q.name()),
+                &input,
+                &out,
+            );
+        }
     }
 }

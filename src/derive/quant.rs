@@ -186,24 +186,22 @@ fn to_u8(x: f32) -> u8 {
     }
 }
 
-/// `np.floor` for `a >= 0` (NaN and inf pass through), without a libm call.
-#[inline(always)]
-fn floor_pos(a: f32) -> f32 {
-    if a < 8_388_608.0 {
-        a as i32 as f32
-    } else {
-        a
-    }
-}
-
-/// gguf-py's `np_roundf`, then NumPy's cast to int8, as a byte.
+/// gguf-py's `np_roundf`, then NumPy's cast to int8, as a byte: `sign(n) * (floor(|n|) +
+/// floor(2 * (|n| - floor(|n|))))`. For `|n| < 2^31` the floor is the truncation `t`
+/// (exact: `|n| - t` is exact and below 1, and from 2^24 up `n` is an integer); at and above
+/// 2^31, and for NaN, the cast gives 0 (for ±inf NumPy's `inf - inf` is NaN: 0 too).
 #[inline(always)]
 fn roundf_u8(n: f32) -> u8 {
     let a = n.abs();
-    let fl = floor_pos(a);
-    let b = fl + if 2.0 * (a - fl) >= 1.0 { 1.0 } else { 0.0 };
-    // np.sign(n) * b: only the integer value matters; NaN stays NaN (to_u8 gives 0).
-    to_u8(if n < 0.0 { -b } else { b })
+    let t = a as i32;
+    let up = (2.0 * (a - t as f32) >= 1.0) as i32;
+    let b = t.wrapping_add(up);
+    let r = if n < 0.0 { b.wrapping_neg() } else { b };
+    if a < 2_147_483_648.0 {
+        r as u8
+    } else {
+        0
+    }
 }
 
 /// `np.where(d == 0, 0, 1 / d)`.
@@ -486,20 +484,27 @@ fn mxfp4(x: &[f32; 32], o: &mut [u8; 17]) {
     for (v, k) in dk.iter_mut().zip(KVALUES) {
         *v = d * k;
     }
-    let mut best = [0f32; 32];
+    // argmin over the 16 errors: the first minimum, or the first NaN. An error is NaN only
+    // when x is (d * k - x is inf - inf only for x = ±inf, and then amax = inf, e = 0 and
+    // every d * k is finite), and then every error is: index 0, as a strict `<` keeps it.
     let mut idx = [0u8; 32];
-    for (b, &v) in best.iter_mut().zip(x) {
-        *b = (dk[0] - v).abs();
-    }
-    for (i, &dki) in dk.iter().enumerate().skip(1) {
-        for j in 0..32 {
-            let err = (dki - x[j]).abs();
-            // argmin: the first minimum, or the first NaN (NaN-first as NumPy's argmin).
-            let take = !best[j].is_nan() && !(err >= best[j]);
-            if take {
-                best[j] = err;
-                idx[j] = i as u8;
+    for (xs, is) in x.chunks_exact(8).zip(idx.chunks_exact_mut(8)) {
+        let xs: &[f32; 8] = arr(xs);
+        let mut best = [0f32; 8];
+        let mut bi = [0i32; 8];
+        for l in 0..8 {
+            best[l] = (dk[0] - xs[l]).abs();
+        }
+        for (i, &dki) in dk.iter().enumerate().skip(1) {
+            for l in 0..8 {
+                let err = (dki - xs[l]).abs();
+                let take = err < best[l];
+                best[l] = if take { err } else { best[l] };
+                bi[l] = if take { i as i32 } else { bi[l] };
             }
+        }
+        for (o, &b) in is.iter_mut().zip(&bi) {
+            *o = b as u8;
         }
     }
     o[0] = e;
@@ -691,7 +696,7 @@ mod tests {
         assert_eq!(&out[64..], &[0x00, 0x40]);
         let out = qz(Quant::Tq1_0, &x);
         // byte 0: digits (2, 0, 1, 1, 1) = 162 + 0 + 9 + 3 + 1 = 175 -> (175 * 256 + 242) / 243.
-        assert_eq!(out[0] as u32, (175 * 256 + 242) / 243 % 256);
+        assert_eq!(out[0], 185); // ceil(175 * 256 / 243)
         assert_eq!(&out[52..], &[0x00, 0x40]);
     }
 }
