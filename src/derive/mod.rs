@@ -551,6 +551,74 @@ fn reproduce(p: &Plan, nan: NanRule, base: &[u8], out: &mut [u8]) {
     }
 }
 
+/// Base bytes read, hashed and converted per parallel task: a BLAKE3 subtree (a power of two
+/// of at least 16 KiB, [`crate::tree::ChunkSize`]) and a multiple of every conversion unit.
+const PIECE: usize = 1 << 20;
+/// Elements converted at a time within a piece (so a piece's f32 scratch stays in cache).
+const SUB_ELEMS: usize = 1 << 14;
+
+/// Converts `src` into `out` in spans of about [`SUB_ELEMS`] elements.
+fn convert_span(p: &Plan, nan: NanRule, src: &[u8], out: &mut [u8], scratch: &mut Vec<f32>) {
+    let (in_unit, out_unit, unit) = units(p);
+    let per = (SUB_ELEMS / unit).max(1);
+    for (s, o) in src
+        .chunks(per * in_unit)
+        .zip(out.chunks_mut(per * out_unit))
+    {
+        convert_chunk(&p.convert, &p.via, nan, s, o, scratch);
+    }
+}
+
+/// (base bytes, derived bytes, elements) of one conversion unit: a whole number of blocks of
+/// both dtypes (for a copy, one byte).
+fn units(p: &Plan) -> (usize, usize, usize) {
+    if p.convert == Convert::Copy {
+        return (1, 1, 1);
+    }
+    let (bblk, bbytes) = block_of(&p.base.dtype).unwrap_or((1, 1));
+    let (dblk, dbytes) = block_of(&p.derived.dtype).unwrap_or((1, 1));
+    let unit = bblk.max(dblk);
+    (
+        (unit / bblk * bbytes) as usize,
+        (unit / dblk * dbytes) as usize,
+        unit as usize,
+    )
+}
+
+/// Reads the base tensor of `p` from `f` in [`PIECE`]s, in parallel; each piece is read into a
+/// private buffer, hashed as its BLAKE3 subtree and converted into its part of `out` from that
+/// same buffer. Returns the BLAKE3 of the base tensor's bytes (from the subtrees).
+fn stream(p: &Plan, nan: NanRule, f: &File, out: &mut [u8]) -> std::io::Result<Digest> {
+    let blen = (p.base.end - p.base.start) as usize;
+    let (in_unit, out_unit, _) = units(p);
+    if blen <= PIECE {
+        let mut buf = vec![0u8; blen];
+        f.read_exact_at(&mut buf, p.base.start)?;
+        convert_span(p, nan, &buf, out, &mut Vec::new());
+        return Ok(Digest(*blake3::hash(&buf).as_bytes()));
+    }
+    debug_assert_eq!(PIECE % in_unit, 0);
+    let cs = crate::tree::ChunkSize::new(PIECE as u64).expect("a valid chunk size");
+    let out_piece = PIECE / in_unit * out_unit;
+    let cvs: Vec<Digest> = out
+        .par_chunks_mut(out_piece)
+        .enumerate()
+        .map_init(
+            || (vec![0u8; PIECE], Vec::new()),
+            |(buf, scratch), (i, o)| -> std::io::Result<Digest> {
+                let at = i * PIECE;
+                let len = PIECE.min(blen - at);
+                let b = &mut buf[..len];
+                f.read_exact_at(b, p.base.start + at as u64)?;
+                let cv = crate::tree::chunk_value(cs, i as u64, b);
+                convert_span(p, nan, b, o, scratch);
+                Ok(cv)
+            },
+        )
+        .collect::<std::io::Result<_>>()?;
+    Ok(crate::tree::root_from_chunks(&cvs).expect("more than one piece"))
+}
+
 /// The base row of derived row `o` under llama.cpp's Q/K permutation of `rows` rows with
 /// `heads` heads (spec/derive.md, "Row permutation"): derived row (head, i, j) is base row
 /// (head, j, i) of `reshape(heads, 2, rows / heads / 2, ...)`. `rows` must be a multiple of
@@ -807,18 +875,34 @@ pub fn check(
         }
         // Buffers are kept from tensor to tensor and grown, never zeroed again: every byte
         // used is overwritten (by the read, by the conversion).
-        if inbuf.len() < blen {
-            inbuf.resize(blen, 0);
+        let dlen = (p.derived.end - p.derived.start) as usize;
+        if outbuf.len() < dlen {
+            outbuf.resize(dlen, 0);
         }
-        let inb = &mut inbuf[..blen];
-        read_into(bf, p.base.start, inb).map_err(|source| DeriveError::Io {
+        let io = |source| DeriveError::Io {
             path: format!("{} (base)", p.base_file),
             source,
-        })?;
+        };
+        let base_digest = match p.permute {
+            // Streamed: each piece read once into a private buffer, hashed (a BLAKE3 subtree)
+            // and converted from that same buffer.
+            None => stream(p, recipe.nan, bf, &mut outbuf[..dlen]).map_err(io)?,
+            // Rows are taken out of order: the whole tensor is read first.
+            Some(_) => {
+                if inbuf.len() < blen {
+                    inbuf.resize(blen, 0);
+                }
+                read_into(bf, p.base.start, &mut inbuf[..blen]).map_err(io)?;
+                let d = hash(&inbuf[..blen]);
+                if d == p.base.digest {
+                    reproduce(p, recipe.nan, &inbuf[..blen], &mut outbuf[..dlen]);
+                }
+                d
+            }
+        };
         progress.advance(blen as u64);
         report.base_bytes += blen as u64;
-        let inb = &inbuf[..blen];
-        if hash(inb) != p.base.digest {
+        if base_digest != p.base.digest {
             r.status = TensorStatus::BaseModified;
             r.detail = format!(
                 "the base file {} does not hold the bytes its manifest records for {}",
@@ -826,12 +910,6 @@ pub fn check(
             );
             continue;
         }
-        let dlen = (p.derived.end - p.derived.start) as usize;
-        if outbuf.len() < dlen {
-            outbuf.resize(dlen, 0);
-        }
-        let outb = &mut outbuf[..dlen];
-        reproduce(p, recipe.nan, inb, outb);
         let outb = &outbuf[..dlen];
         let got = hash(outb);
         let local_bad = failed_files.iter().any(|f| f == p.derived_file);

@@ -320,12 +320,41 @@ fn scale(max: f32, div: f32) -> f32 {
 }
 
 fn q8_0(x: &[f32; 32], o: &mut [u8; 34]) {
-    let d = scale(np_absmax(x), 127.0);
+    let amax = np_absmax(x);
+    let d = scale(amax, 127.0);
     let id = inv(d);
     put_f16(o, d);
-    for (q, &e) in o[2..].iter_mut().zip(x) {
-        *q = roundf_u8(e * id);
+    // Every |x * id| is at most about 127 when the block and its scale are finite (always, for
+    // weights): then `roundf_u8` is computed branch-free in f32 lanes, which the compiler
+    // vectorizes. Otherwise (NaN, infinities, a scale whose inverse overflows) the general
+    // path.
+    if amax.is_finite() && id.is_finite() && amax * id < 1_048_576.0 {
+        let q: &mut [u8; 32] = arr_mut(&mut o[2..]);
+        for (q, &e) in q.iter_mut().zip(x) {
+            *q = roundf_u8_small(e * id);
+        }
+    } else {
+        for (q, &e) in o[2..].iter_mut().zip(x) {
+            *q = roundf_u8(e * id);
+        }
     }
+}
+
+/// [`roundf_u8`] for `|n| < 2^22`, with f32 operations only: `floor(|n|)` as the
+/// round-to-nearest-even of `|n| + 2^23 - 2^23`, less 1 when that rounded up; the half-up step
+/// of `np_roundf`; the sign of `n`; then the low byte of the integer read from the mantissa of
+/// `s + 1.5 * 2^23` (exact for integers of magnitude below 2^22, two's complement).
+#[inline(always)]
+fn roundf_u8_small(n: f32) -> u8 {
+    const BIG: f32 = 8_388_608.0; // 2^23
+    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
+    let a = n.abs();
+    let r = (a + BIG) - BIG;
+    let fl = if r > a { r - 1.0 } else { r };
+    let up = if 2.0 * (a - fl) >= 1.0 { 1.0 } else { 0.0 };
+    let b = fl + up;
+    let s = f32::from_bits(b.to_bits() | (n.to_bits() & 0x8000_0000));
+    (s + MAGIC).to_bits() as u8
 }
 
 /// Q4_0 and Q5_0: `d = max / -half`, `q = clip(uint8(trunc(x * id + half + 0.5)), 0, top)`.
