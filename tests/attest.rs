@@ -284,14 +284,18 @@ fn lineage_follows_derived_from() {
     let out = stdout(&o);
     assert!(out.contains("attested by publisher \"Tuner\""), "{out}");
     assert!(
-        out.contains("derived from (finetune) per attestation 1:"),
+        out.contains("derived from (finetune) per attestation 1, declared:"),
         "{out}"
     );
     assert!(out.contains("    base  manifest "), "{out}");
     assert!(out.contains("attested by publisher \"Base Org\""), "{out}");
     // Without keys the claims are shown as unverified.
     let o = ws(&["lineage", s(&tuned), "--with", s(&base)]);
-    assert!(stdout(&o).contains(", UNVERIFIED:"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(", UNVERIFIED, declared:"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
