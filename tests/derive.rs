@@ -607,3 +607,89 @@ fn bad_recipes_are_refused_with_the_field() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_mirror_checks_a_derivation_it_serves_by_url_without_downloading_it() {
+    let Some(fx) = fixtures() else { return };
+    let server = common::server::Server::start(fx.root.clone());
+    let url = format!("{}/f16", server.base);
+    let (code, v) = check(fx, Path::new(&url), "base", &[]);
+    all_reproduced(&v, TENSORS);
+    assert_eq!(code, 0);
+    // Only the manifest was read from the mirror: its weights were never requested.
+    assert!(v.get("derived_files").is_none(), "{v:#}");
+    assert_eq!(server.requests("/f16/model.safetensors"), 0);
+    // A served release that is not the cast: differs, with no block to name (nothing local).
+    let url = format!("{}/bf16-truncated", server.base);
+    let (code, v) = check(fx, Path::new(&url), "base", &[]);
+    assert_eq!(code, 1);
+    let t = v["tensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["status"] == "differs")
+        .unwrap();
+    assert_eq!(t["name"], "model.layers.1.mlp.up_proj.weight");
+    assert!(t.get("first_block").is_none(), "{t:#}");
+    assert!(
+        t["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the derived manifest records"),
+        "{t:#}"
+    );
+}
+
+#[test]
+fn memory_stays_near_the_largest_tensor() {
+    let Some(fx) = fixtures() else { return };
+    let Some(py) = python("derive memory") else {
+        return;
+    };
+    // Three F32 tensors of 32 MiB and their F16 cast: the bound is 2 x 32 MiB + 64 MiB.
+    let d = fx.p("big");
+    let o = Command::new(py)
+        .arg("-c")
+        .arg(
+            r#"
+import os, sys, numpy as np
+from safetensors.numpy import save_file
+d = sys.argv[1]
+for sub in ("base", "f16"):
+    os.makedirs(os.path.join(d, sub), exist_ok=True)
+rng = np.random.default_rng(5)
+t = {f"w{i}": rng.standard_normal((2048, 4096), dtype=np.float32) for i in range(3)}
+save_file(t, os.path.join(d, "base", "model.safetensors"))
+save_file({k: v.astype(np.float16) for k, v in t.items()}, os.path.join(d, "f16", "model.safetensors"))
+"#,
+        )
+        .arg(&d)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    ok(
+        &ws(&["sign", s(&d.join("base")), "--key", s(&fx.publisher)]),
+        "sign",
+    );
+    ok(&ws(&["hash", s(&d.join("f16"))]), "hash");
+    let key = fx.pubkey();
+    let (code, out, peak_mib) = common::run_measured(&[
+        "derive",
+        "check",
+        s(&d.join("f16")),
+        "--from",
+        s(&d.join("base")),
+        "--key",
+        &key,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.matches(": reproduced (cast F32 -> F16)").count(),
+        3,
+        "{out}"
+    );
+    assert!(
+        peak_mib < 2.0 * 32.0 + 64.0,
+        "peak RSS {peak_mib:.0} MiB, above 2 x the largest tensor + 64 MiB"
+    );
+}
