@@ -27,7 +27,8 @@ pub enum DeriveCommand {
 #[derive(clap::Args)]
 pub struct Target {
     /// The derived release: a directory, one model file (with FILE.weightseal.manifest), or
-    /// the URL of a mirror serving it (its manifest is read; its bytes are not).
+    /// the URL of a mirror serving it (its manifest is read, its bytes are not: the tensors
+    /// are compared with the manifest's digests, but the result is never REPRODUCED).
     derived: String,
     /// The base release: a directory or one model file, with its manifest.
     #[arg(long = "from", value_name = "BASE")]

@@ -135,6 +135,15 @@ pub struct DeriveReport {
     /// The derived files against the derived manifest (a derived release on disk).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub derived_files: Option<Report>,
+    /// Whether the derived release's files were read (a release on disk), so that its
+    /// manifest's tensor table was checked against the bytes its files hold. A release at a
+    /// URL is not read: its tensor digests are only its publisher's claims, and it is never
+    /// reported reproduced.
+    pub derived_read: bool,
+    /// Derived tensor files whose header or tensor bytes are not what the derived manifest's
+    /// tensor table records (path, why).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub derived_tables: Vec<(String, String)>,
     pub tensors: Vec<TensorReport>,
     pub files: Vec<FileReport>,
     /// Base tensors no derived tensor comes from.
@@ -180,6 +189,17 @@ impl DeriveReport {
                     bad.join(", ")
                 ));
             }
+        }
+        if !self.derived_read && self.base.ok() {
+            reasons.push(
+                "the derived release's files were not read (it was given as a URL): the tensor digests of its manifest are not checked against the bytes its files hold, so nothing about those bytes is reproduced; check a downloaded copy".into(),
+            );
+        }
+        if let Some((path, why)) = self.derived_tables.first() {
+            reasons.push(format!(
+                "{} derived file(s) hold other tensors than the derived manifest's tensor table records (first: {path}: {why})",
+                self.derived_tables.len()
+            ));
         }
         for (s, what) in [
             (
@@ -619,6 +639,69 @@ fn stream(p: &Plan, nan: NanRule, f: &File, out: &mut [u8]) -> std::io::Result<D
     Ok(crate::tree::root_from_chunks(&cvs).expect("more than one piece"))
 }
 
+/// A derived tensor file's tensor table as its bytes say: its header parsed, each tensor
+/// hashed (sorted as a manifest sorts them).
+fn table_of(
+    f: &File,
+    format: Format,
+) -> std::io::Result<Result<crate::manifest::TensorFile, String>> {
+    let size = f.metadata()?.len();
+    let layout = match crate::formats::parse(f, size, format) {
+        Ok(l) => l,
+        Err(e) => return Ok(Err(format!("its header does not parse: {e}"))),
+    };
+    let mut regions: Vec<crate::tree::Region> = vec![(0, layout.header_len)];
+    regions.extend(layout.tensors.iter().map(|t| (t.start, t.end)));
+    let digests = crate::tree::hash_regions(f, &regions, &crate::progress::NoProgress)?;
+    let mut tensors: Vec<Tensor> = layout
+        .tensors
+        .iter()
+        .zip(&digests[1..])
+        .map(|(t, d)| Tensor::from_info(t, *d))
+        .collect();
+    tensors.sort_by(|a, b| (a.start, a.name.as_bytes()).cmp(&(b.start, b.name.as_bytes())));
+    Ok(Ok(crate::manifest::TensorFile {
+        format: layout.format,
+        header_len: layout.header_len,
+        header: digests[0],
+        tensors,
+        metadata: None,
+    }))
+}
+
+/// Whether a file's tensor table (`found`, from [`table_of`]) is the one the manifest records
+/// (`tf`), else the first difference in words.
+fn same_table(
+    tf: &crate::manifest::TensorFile,
+    found: Result<crate::manifest::TensorFile, String>,
+) -> Result<(), String> {
+    let found = found?;
+    if found.header_len != tf.header_len || found.header != tf.header {
+        return Err("its header is not the one the manifest records".into());
+    }
+    if found.tensors.len() != tf.tensors.len() {
+        return Err(format!(
+            "its header lists {} tensor(s), the manifest {}",
+            found.tensors.len(),
+            tf.tensors.len()
+        ));
+    }
+    for (f, m) in found.tensors.iter().zip(&tf.tensors) {
+        if f != m {
+            return Err(format!(
+                "tensor {:?} at bytes {}..{} is not the manifest's {:?} at {}..{} (name, dtype, shape, range or digest)",
+                f.name.chars().take(200).collect::<String>(),
+                f.start,
+                f.end,
+                m.name.chars().take(200).collect::<String>(),
+                m.start,
+                m.end
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The base row of derived row `o` under llama.cpp's Q/K permutation of `rows` rows with
 /// `heads` heads (spec/derive.md, "Row permutation"): derived row (head, i, j) is base row
 /// (head, j, i) of `reshape(heads, 2, rows / heads / 2, ...)`. `rows` must be a multiple of
@@ -740,6 +823,8 @@ pub fn check(
         recipe_digest: recipe.digest(derived_names.iter().copied()),
         recipe: recipe.to_toml(derived_names.iter().copied()),
         derived_files: None,
+        derived_read: false,
+        derived_tables: Vec::new(),
         tensors: Vec::new(),
         files: Vec::new(),
         unused_base_tensors: 0,
@@ -766,13 +851,38 @@ pub fn check(
         )?;
         report.derived_files = v.files;
     }
-    let failed_files: Vec<String> = report
+    let mut failed_files: Vec<String> = report
         .derived_files
         .iter()
         .flat_map(|r| r.files.iter())
         .filter(|f| f.status != crate::verify::FileStatus::Ok)
         .map(|f| f.path.clone())
         .collect();
+    // The derived manifest's tensor table against its files: the file tree verified above
+    // covers every byte, but the tensor digests and ranges the reproduction is compared with
+    // are the derived publisher's claims about those bytes. Each tensor file's header is
+    // parsed again and its tensors hashed, and the table must be the manifest's (a runtime
+    // loads what the header says, not what the manifest says).
+    let mut derived_files = Opener::new(derived)?;
+    if let Some(o) = derived_files.as_mut() {
+        report.derived_read = true;
+        for f in dm.files() {
+            let Some(tf) = &f.tensors else { continue };
+            let path = f.path.as_str();
+            if failed_files.iter().any(|p| p == path) {
+                continue;
+            }
+            let file = o.file(path)?;
+            let found = table_of(file, tf.format).map_err(|source| DeriveError::Io {
+                path: format!("{path} (derived)"),
+                source,
+            })?;
+            if let Err(why) = same_table(tf, found) {
+                failed_files.push(path.to_string());
+                report.derived_tables.push((path.to_string(), why));
+            }
+        }
+    }
 
     // The base's tensors by name (a name in two files is ambiguous).
     let mut base_by_name: BTreeMap<&str, Vec<(&str, Format, &Tensor)>> = BTreeMap::new();
@@ -849,7 +959,6 @@ pub fn check(
     let total: u64 = plans.iter().map(|p| p.base.end - p.base.start).sum();
     progress.set_total(total);
     let mut base_files = Opener::new(base)?.ok_or(DeriveError::BaseNotLocal)?;
-    let mut derived_files = Opener::new(derived)?;
     let mut inbuf: Vec<u8> = Vec::new();
     let mut outbuf: Vec<u8> = Vec::new();
     for p in &plans {
@@ -930,7 +1039,16 @@ pub fn check(
             None => None,
         };
         r.first_block = first.map(|b| b / dbytes);
+        let table = report
+            .derived_tables
+            .iter()
+            .find(|(f, _)| f == p.derived_file);
         r.detail = match (first, got == p.derived.digest) {
+            (_, _) if table.is_some() => format!(
+                "its file {} is not what the derived manifest records: {}",
+                p.derived_file,
+                table.map(|t| t.1.as_str()).unwrap_or_default()
+            ),
             (Some(b), _) => format!(
                 "block {} (bytes {}..{} of the tensor) differs from the reproduction",
                 b / dbytes,

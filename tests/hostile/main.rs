@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod derive_attack;
 mod dest;
 mod fuzz_regressions;
 mod judge;

@@ -1,0 +1,208 @@
+//! Attacks on `weightseal derive`: a derived release whose publisher (the attacker) writes a
+//! manifest whose tensor table says the reproduction while its files hold other weights.
+//! Built without Python: a one-tensor F32 safetensors base, signed, and "derived" copies (an
+//! F32 -> F32 copy is a derivation: a rename or re-shard).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::common::server::Server;
+use crate::common::{stderr, stdout, ws};
+use crate::text;
+use weightseal::manifest::{Manifest, Tensor};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A safetensors file of F32 tensors `(name, values)`, each of shape `[2, 32]`, in order.
+fn safetensors(tensors: &[(&str, &[f32])]) -> Vec<u8> {
+    let mut header = String::from("{");
+    let mut data = Vec::new();
+    for (i, (name, vals)) in tensors.iter().enumerate() {
+        assert_eq!(vals.len(), 64);
+        let start = data.len();
+        for v in *vals {
+            data.extend_from_slice(&v.to_le_bytes());
+        }
+        if i > 0 {
+            header.push(',');
+        }
+        header.push_str(&format!(
+            "\"{name}\":{{\"dtype\":\"F32\",\"shape\":[2,32],\"data_offsets\":[{start},{}]}}",
+            data.len()
+        ));
+    }
+    header.push('}');
+    while header.len() % 8 != 0 {
+        header.push(' ');
+    }
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(&data);
+    out
+}
+
+fn good() -> Vec<f32> {
+    (0..64).map(|i| i as f32 * 0.25 - 3.0).collect()
+}
+
+fn evil() -> Vec<f32> {
+    (0..64).map(|i| if i == 7 { 1e30 } else { 0.0 }).collect()
+}
+
+fn ok(o: &std::process::Output, what: &str) {
+    assert!(o.status.success(), "{what}: {}", text(o));
+}
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    key: PathBuf,
+}
+
+impl Setup {
+    /// A signed base `base/` holding tensor `w` (the good values).
+    fn new() -> Setup {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        let key = root.join("publisher.key");
+        ok(&ws(&["keygen", "--out", s(&key)]), "keygen");
+        let base = root.join("base");
+        fs::create_dir_all(&base).unwrap();
+        fs::write(
+            base.join("model.safetensors"),
+            safetensors(&[("w", &good())]),
+        )
+        .unwrap();
+        ok(
+            &ws(&["sign", s(&base), "--key", s(&key), "--version", "1"]),
+            "sign base",
+        );
+        Setup {
+            _tmp: tmp,
+            root,
+            key,
+        }
+    }
+
+    /// A derived directory `name/` holding `file`, hashed, with its manifest then rewritten
+    /// by `edit` (the attacker's manifest).
+    fn derived(&self, name: &str, file: Vec<u8>, edit: impl FnOnce(&mut Vec<Tensor>)) -> PathBuf {
+        let d = self.root.join(name);
+        fs::create_dir_all(&d).unwrap();
+        fs::write(d.join("model.safetensors"), file).unwrap();
+        ok(&ws(&["hash", s(&d)]), "hash derived");
+        let mpath = d.join("weightseal.manifest");
+        let m = Manifest::decode(&fs::read(&mpath).unwrap()).unwrap();
+        let mut files = m.files().to_vec();
+        edit(&mut files[0].tensors.as_mut().unwrap().tensors);
+        let forged = Manifest::new(m.name().to_string(), m.chunk_size(), files).unwrap();
+        fs::write(&mpath, forged.encode()).unwrap();
+        d
+    }
+
+    /// The base's manifest's record of tensor `w`.
+    fn base_w(&self) -> Tensor {
+        let m = Manifest::decode(&fs::read(self.root.join("base/weightseal.manifest")).unwrap())
+            .unwrap();
+        let t = m.tensors().next().unwrap().1.clone();
+        t
+    }
+
+    fn check(&self, derived: &str) -> (i32, serde_json::Value) {
+        let key = format!("{}.pub", s(&self.key));
+        let base = self.root.join("base");
+        let o = ws(&[
+            "derive",
+            "check",
+            derived,
+            "--from",
+            s(&base),
+            "--key",
+            &key,
+            "--json",
+        ]);
+        let v: serde_json::Value =
+            serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+        (o.status.code().unwrap(), v)
+    }
+}
+
+/// An honest copy is reproduced (the control for the attacks below).
+#[test]
+fn derive_an_honest_copy_is_reproduced() {
+    let x = Setup::new();
+    let d = x.derived("honest", safetensors(&[("w", &good())]), |_| {});
+    let (code, v) = x.check(s(&d));
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["ok"], true);
+}
+
+/// The derived file holds other weights; its manifest's file tree is the file's (so the file
+/// verifies), but the tensor digest it records for `w` is the reproduction's. Before the fix:
+/// REPRODUCED, exit 0, and `derive sign` signed it.
+#[test]
+fn derive_a_tensor_digest_that_is_not_its_files_bytes_is_not_reproduced() {
+    let x = Setup::new();
+    let want = x.base_w().digest;
+    let d = x.derived("lying-digest", safetensors(&[("w", &evil())]), |ts| {
+        ts[0].digest = want;
+    });
+    let (code, v) = x.check(s(&d));
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["ok"], false);
+    assert_ne!(v["tensors"][0]["status"], "reproduced", "{v:#}");
+    // And nothing is signed.
+    let rkey = x.root.join("reproducer.key");
+    ok(&ws(&["keygen", "--out", s(&rkey)]), "keygen");
+    let o = ws(&[
+        "derive",
+        "sign",
+        s(&d),
+        "--from",
+        s(&x.root.join("base")),
+        "--base-key",
+        &format!("{}.pub", s(&x.key)),
+        "--key",
+        s(&rkey),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!d.join("weightseal.intoto.jsonl").exists());
+}
+
+/// The file's header says `w` is the evil bytes; the manifest's table says `w` is the bytes of
+/// another header tensor (the good ones) and leaves the header's real `w` out. A runtime loads
+/// the header's `w`. Before the fix: REPRODUCED.
+#[test]
+fn derive_a_tensor_table_that_is_not_its_files_header_is_not_reproduced() {
+    let x = Setup::new();
+    let file = safetensors(&[("w", &evil()), ("x", &good())]);
+    let d = x.derived("lying-table", file, |ts| {
+        // ts: [w (evil) at 0.., x (good) after]; keep one entry named w at x's range.
+        let mut t = ts[1].clone();
+        t.name = "w".into();
+        ts.clear();
+        ts.push(t);
+    });
+    let (code, v) = x.check(s(&d));
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["ok"], false);
+}
+
+/// The same forged release served by a mirror: its bytes are not read, so its manifest's
+/// tensor table is unchecked, and the check must not say REPRODUCED.
+#[test]
+fn derive_a_derived_release_at_a_url_is_not_reproduced_from_its_manifest_alone() {
+    let x = Setup::new();
+    let want = x.base_w().digest;
+    let d = x.derived("served", safetensors(&[("w", &evil())]), |ts| {
+        ts[0].digest = want;
+    });
+    let server = Server::start(d.clone());
+    let (code, v) = x.check(&server.base);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["ok"], false);
+    let reasons = v["reasons"].to_string();
+    assert!(reasons.contains("not read"), "{v:#}");
+}
