@@ -149,6 +149,17 @@ impl Recipe {
                     e.to_string(),
                 ));
             }
+            // A new file holds no tensors: one named like a tensor file is loaded as weights
+            // by a runtime, so it is derived (and reproduced) or the base's, never new.
+            if let Some(fmt) = crate::formats::Format::claimed_by(std::path::Path::new(&f)) {
+                return Err(RecipeError::NewFile(
+                    f.chars().take(200).collect(),
+                    format!(
+                        "named like a {} file: a tensor file is reproduced or the base's, never new",
+                        fmt.as_str()
+                    ),
+                ));
+            }
             new_files.insert(f);
         }
         let mut tensors = BTreeMap::new();
@@ -335,5 +346,13 @@ via = ["F16"]
             "recipe-field"
         );
         assert_eq!(e("version = 1\nnew_files = [\"../x\"]"), "recipe-new-file");
+        assert_eq!(
+            e("version = 1\nnew_files = [\"extra.safetensors\"]"),
+            "recipe-new-file"
+        );
+        assert_eq!(
+            e("version = 1\nnew_files = [\"a/b.gguf\"]"),
+            "recipe-new-file"
+        );
     }
 }

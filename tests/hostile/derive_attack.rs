@@ -206,3 +206,53 @@ fn derive_a_derived_release_at_a_url_is_not_reproduced_from_its_manifest_alone()
     let reasons = v["reasons"].to_string();
     assert!(reasons.contains("not read"), "{v:#}");
 }
+
+/// A second weights file that the derived manifest records as a plain file (no tensor table),
+/// named new by the recipe: no tensor of it is reproduced, yet a runtime loads it. A file
+/// named like a tensor file is never "new".
+#[test]
+fn derive_a_tensor_file_recorded_without_tensors_is_not_a_new_file() {
+    let x = Setup::new();
+    let d = x.derived("extra-weights", safetensors(&[("w", &good())]), |_| {});
+    fs::write(
+        d.join("zz-extra.safetensors"),
+        safetensors(&[("w", &evil())]),
+    )
+    .unwrap();
+    ok(&ws(&["hash", s(&d)]), "hash derived");
+    let mpath = d.join("weightseal.manifest");
+    let m = Manifest::decode(&fs::read(&mpath).unwrap()).unwrap();
+    let mut files = m.files().to_vec();
+    let extra = files
+        .iter_mut()
+        .find(|f| f.path.as_str() == "zz-extra.safetensors")
+        .unwrap();
+    extra.tensors = None;
+    let forged = Manifest::new(m.name().to_string(), m.chunk_size(), files).unwrap();
+    fs::write(&mpath, forged.encode()).unwrap();
+    let recipe = x.root.join("recipe.toml");
+    fs::write(
+        &recipe,
+        "version = 1\nnew_files = [\"zz-extra.safetensors\"]\n",
+    )
+    .unwrap();
+    let key = format!("{}.pub", s(&x.key));
+    let o = ws(&[
+        "derive",
+        "check",
+        s(&d),
+        "--from",
+        s(&x.root.join("base")),
+        "--key",
+        &key,
+        "--recipe",
+        s(&recipe),
+    ]);
+    // The recipe is refused (recipe-new-file), before anything is read.
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("never new"), "{}", text(&o));
+    // Without it, the file is neither derived nor the base's.
+    let (code, v) = x.check(s(&d));
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["files"][1]["status"], "not-in-base", "{v:#}");
+}
