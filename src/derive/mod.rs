@@ -702,6 +702,171 @@ fn same_table(
     Ok(())
 }
 
+/// What recomputing one tensor found.
+struct Outcome {
+    status: TensorStatus,
+    detail: String,
+    first_block: Option<u64>,
+    /// Base bytes read.
+    read: u64,
+}
+
+/// What every tensor's recomputation shares.
+struct Ctx<'a> {
+    nan: NanRule,
+    /// The base's files, and the derived release's when it is on disk, by manifest path.
+    base: BTreeMap<String, File>,
+    derived: Option<BTreeMap<String, File>>,
+    /// Derived files that do not match the derived manifest (bytes or tensor table).
+    failed: &'a [String],
+    tables: &'a [(String, String)],
+    progress: &'a dyn Progress,
+}
+
+/// Opens `paths` of a local release (none for a release at a URL).
+fn open_all<'p>(
+    ev: &Evidence,
+    paths: impl Iterator<Item = &'p str>,
+) -> Result<Option<BTreeMap<String, File>>, DeriveError> {
+    let Some(mut o) = Opener::new(ev)? else {
+        return Ok(None);
+    };
+    for p in paths {
+        o.file(p)?;
+    }
+    Ok(Some(o.open))
+}
+
+/// Recomputes one derived tensor from its base tensor and compares: with the derived file's
+/// bytes when it is on disk (that file verified against its manifest and its tensor table
+/// checked, equal bytes are the recorded digest), else with the recorded digest.
+fn run_one(
+    c: &Ctx,
+    p: &Plan,
+    inbuf: &mut Vec<u8>,
+    outbuf: &mut Vec<u8>,
+) -> Result<Outcome, DeriveError> {
+    let out = |status, detail: String, first_block, read| Outcome {
+        status,
+        detail,
+        first_block,
+        read,
+    };
+    let blen = (p.base.end - p.base.start) as usize;
+    let bf = &c.base[p.base_file];
+    let io = |source| DeriveError::Io {
+        path: format!("{} (base)", p.base_file),
+        source,
+    };
+    // The manifest's ranges are read only where the file holds them: a manifest claiming a
+    // tensor past the end of the file costs no allocation.
+    let on_disk = bf.metadata().map_err(io)?.len();
+    if on_disk < p.base.end {
+        return Ok(out(
+            TensorStatus::BaseModified,
+            format!(
+                "the base file {} is {on_disk} bytes, shorter than the manifest records (tensor {} ends at {})",
+                p.base_file, p.base.name, p.base.end
+            ),
+            None,
+            0,
+        ));
+    }
+    // Buffers are kept from tensor to tensor and grown, never zeroed again: every byte used is
+    // overwritten (by the read, by the conversion).
+    let dlen = (p.derived.end - p.derived.start) as usize;
+    if outbuf.len() < dlen {
+        outbuf.resize(dlen, 0);
+    }
+    let base_digest = match p.permute {
+        // Streamed: each piece read once into a private buffer, hashed (a BLAKE3 subtree) and
+        // converted from that same buffer.
+        None => stream(p, c.nan, bf, &mut outbuf[..dlen]).map_err(io)?,
+        // Rows are taken out of order: the whole tensor is read first.
+        Some(_) => {
+            if inbuf.len() < blen {
+                inbuf.resize(blen, 0);
+            }
+            read_into(bf, p.base.start, &mut inbuf[..blen]).map_err(io)?;
+            let d = hash(&inbuf[..blen]);
+            if d == p.base.digest {
+                reproduce(p, c.nan, &inbuf[..blen], &mut outbuf[..dlen]);
+            }
+            d
+        }
+    };
+    c.progress.advance(blen as u64);
+    if base_digest != p.base.digest {
+        return Ok(out(
+            TensorStatus::BaseModified,
+            format!(
+                "the base file {} does not hold the bytes its manifest records for {}",
+                p.base_file, p.base.name
+            ),
+            None,
+            blen as u64,
+        ));
+    }
+    let outb = &outbuf[..dlen];
+    let (_, dbytes) = block_of(&p.derived.dtype).unwrap_or((1, 1));
+    let Some(files) = &c.derived else {
+        // At a URL: the manifest's record is all there is to compare with.
+        let got = hash(outb);
+        return Ok(if got == p.derived.digest {
+            out(TensorStatus::Reproduced, String::new(), None, blen as u64)
+        } else {
+            out(
+                TensorStatus::Differs,
+                format!(
+                    "the derived manifest records {}, the reproduction is {got}",
+                    p.derived.digest
+                ),
+                None,
+                blen as u64,
+            )
+        });
+    };
+    let first =
+        first_difference(&files[p.derived_file], p.derived.start, outb).map_err(|source| {
+            DeriveError::Io {
+                path: format!("{} (derived)", p.derived_file),
+                source,
+            }
+        })?;
+    let file_bad = c.failed.iter().any(|f| f == p.derived_file);
+    if first.is_none() && !file_bad {
+        return Ok(out(
+            TensorStatus::Reproduced,
+            String::new(),
+            None,
+            blen as u64,
+        ));
+    }
+    let table = c.tables.iter().find(|(f, _)| f == p.derived_file);
+    let detail = match (table, first) {
+        (Some((_, why)), _) => format!(
+            "its file {} is not what the derived manifest records: {why}",
+            p.derived_file
+        ),
+        (None, Some(b)) => format!(
+            "block {} (bytes {}..{} of the tensor) differs from the reproduction",
+            b / dbytes,
+            b / dbytes * dbytes,
+            (b / dbytes + 1) * dbytes
+        ),
+        (None, None) => format!(
+            "the reproduction equals these bytes, but the file {} does not match the derived manifest",
+            p.derived_file
+        ),
+    };
+    Ok(out(
+        TensorStatus::Differs,
+        detail,
+        first.map(|b| b / dbytes),
+        blen as u64,
+    ))
+}
+
 /// The base row of derived row `o` under llama.cpp's Q/K permutation of `rows` rows with
 /// `heads` heads (spec/derive.md, "Row permutation"): derived row (head, i, j) is base row
 /// (head, j, i) of `reshape(heads, 2, rows / heads / 2, ...)`. `rows` must be a multiple of
@@ -955,118 +1120,43 @@ pub fn check(
     }
     report.unused_base_tensors = base_by_name.keys().filter(|n| !used.contains(*n)).count();
 
-    // Recompute, one tensor at a time, each over every core.
+    // Recompute. Tensors of at most one piece run side by side, one per core; larger ones
+    // one at a time, each spread over every core. Memory: the largest derived tensor (a
+    // permuted one: also its base tensor), plus a piece and a small tensor per core.
     let total: u64 = plans.iter().map(|p| p.base.end - p.base.start).sum();
     progress.set_total(total);
-    let mut base_files = Opener::new(base)?.ok_or(DeriveError::BaseNotLocal)?;
-    let mut inbuf: Vec<u8> = Vec::new();
-    let mut outbuf: Vec<u8> = Vec::new();
-    for p in &plans {
-        let r = &mut report.tensors[p.report];
-        let blen = (p.base.end - p.base.start) as usize;
-        let bf = base_files.file(p.base_file)?;
-        // The manifest's ranges are read only where the file holds them: a manifest claiming a
-        // tensor past the end of the file costs no allocation.
-        let on_disk = bf
-            .metadata()
-            .map_err(|source| DeriveError::Io {
-                path: format!("{} (base)", p.base_file),
-                source,
-            })?
-            .len();
-        if on_disk < p.base.end {
-            r.status = TensorStatus::BaseModified;
-            r.detail = format!(
-                "the base file {} is {on_disk} bytes, shorter than the manifest records (tensor {} ends at {})",
-                p.base_file, p.base.name, p.base.end
-            );
-            continue;
-        }
-        // Buffers are kept from tensor to tensor and grown, never zeroed again: every byte
-        // used is overwritten (by the read, by the conversion).
-        let dlen = (p.derived.end - p.derived.start) as usize;
-        if outbuf.len() < dlen {
-            outbuf.resize(dlen, 0);
-        }
-        let io = |source| DeriveError::Io {
-            path: format!("{} (base)", p.base_file),
-            source,
-        };
-        let base_digest = match p.permute {
-            // Streamed: each piece read once into a private buffer, hashed (a BLAKE3 subtree)
-            // and converted from that same buffer.
-            None => stream(p, recipe.nan, bf, &mut outbuf[..dlen]).map_err(io)?,
-            // Rows are taken out of order: the whole tensor is read first.
-            Some(_) => {
-                if inbuf.len() < blen {
-                    inbuf.resize(blen, 0);
-                }
-                read_into(bf, p.base.start, &mut inbuf[..blen]).map_err(io)?;
-                let d = hash(&inbuf[..blen]);
-                if d == p.base.digest {
-                    reproduce(p, recipe.nan, &inbuf[..blen], &mut outbuf[..dlen]);
-                }
-                d
-            }
-        };
-        progress.advance(blen as u64);
-        report.base_bytes += blen as u64;
-        if base_digest != p.base.digest {
-            r.status = TensorStatus::BaseModified;
-            r.detail = format!(
-                "the base file {} does not hold the bytes its manifest records for {}",
-                p.base_file, p.base.name
-            );
-            continue;
-        }
-        let outb = &outbuf[..dlen];
-        let got = hash(outb);
-        let local_bad = failed_files.iter().any(|f| f == p.derived_file);
-        if got == p.derived.digest && !local_bad {
-            r.status = TensorStatus::Reproduced;
-            continue;
-        }
-        r.status = TensorStatus::Differs;
-        let (_, dbytes) = block_of(&p.derived.dtype).unwrap_or((1, 1));
-        let first = match derived_files.as_mut() {
-            Some(o) => {
-                let f = o.file(p.derived_file)?;
-                first_difference(f, p.derived.start, outb).map_err(|source| DeriveError::Io {
-                    path: format!("{} (derived)", p.derived_file),
-                    source,
-                })?
-            }
-            None => None,
-        };
-        r.first_block = first.map(|b| b / dbytes);
-        let table = report
-            .derived_tables
-            .iter()
-            .find(|(f, _)| f == p.derived_file);
-        r.detail = match (first, got == p.derived.digest) {
-            (_, _) if table.is_some() => format!(
-                "its file {} is not what the derived manifest records: {}",
-                p.derived_file,
-                table.map(|t| t.1.as_str()).unwrap_or_default()
-            ),
-            (Some(b), _) => format!(
-                "block {} (bytes {}..{} of the tensor) differs from the reproduction",
-                b / dbytes,
-                b / dbytes * dbytes,
-                (b / dbytes + 1) * dbytes
-            ),
-            (None, false) if derived_files.is_some() => format!(
-                "the derived manifest records {}, the reproduction is {got} (the file on disk is the reproduction: its manifest is not)",
-                p.derived.digest
-            ),
-            (None, _) => format!(
-                "the derived manifest records {}, the reproduction is {got}",
-                p.derived.digest
-            ),
-        };
+    let ctx = Ctx {
+        nan: recipe.nan,
+        base: open_all(base, plans.iter().map(|p| p.base_file))?
+            .ok_or(DeriveError::BaseNotLocal)?,
+        derived: open_all(derived, plans.iter().map(|p| p.derived_file))?,
+        failed: &failed_files,
+        tables: &report.derived_tables,
+        progress,
+    };
+    let (small, large): (Vec<&Plan>, Vec<&Plan>) = plans
+        .iter()
+        .partition(|p| p.permute.is_none() && (p.base.end - p.base.start) as usize <= PIECE);
+    let mut outcomes: Vec<(usize, Outcome)> = small
+        .par_iter()
+        .map_init(
+            || (Vec::new(), Vec::new()),
+            |(inbuf, outbuf), p| run_one(&ctx, p, inbuf, outbuf).map(|o| (p.report, o)),
+        )
+        .collect::<Result<_, _>>()?;
+    let (mut inbuf, mut outbuf) = (Vec::new(), Vec::new());
+    for p in large {
+        outcomes.push((p.report, run_one(&ctx, p, &mut inbuf, &mut outbuf)?));
     }
     drop(inbuf);
     drop(outbuf);
+    for (i, o) in outcomes {
+        let r = &mut report.tensors[i];
+        r.status = o.status;
+        r.detail = o.detail;
+        r.first_block = o.first_block;
+        report.base_bytes += o.read;
+    }
 
     // The other files: the base's bytes, or new by the recipe.
     for f in dm.files() {
