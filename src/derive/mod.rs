@@ -479,6 +479,22 @@ fn convert_chunk(
     match c {
         Convert::Copy => out.copy_from_slice(src),
         Convert::Cast(a, b) if via.is_empty() => float::cast(*a, *b, nan, src, out),
+        // The common case, quantizing an F32 base: a few blocks at a time through a small
+        // array that stays in the first-level cache.
+        Convert::Quantize(a, q) if via.is_empty() => {
+            const BATCH: usize = 256;
+            let (bl, bb) = (q.block_len(), q.block_bytes());
+            let per = (BATCH / bl).max(1);
+            let mut xs = [0f32; BATCH];
+            for (s, o) in src
+                .chunks(per * bl * a.size())
+                .zip(out.chunks_mut(per * bb))
+            {
+                let n = s.len() / a.size();
+                float::widen(*a, s, &mut xs[..n]);
+                quant::quantize(*q, &xs[..n], o);
+            }
+        }
         Convert::Cast(a, _) | Convert::Quantize(a, _) => {
             let n = src.len() / a.size();
             scratch.resize(n, 0.0);
@@ -903,8 +919,8 @@ fn first_difference(f: &File, at: u64, want: &[u8]) -> std::io::Result<Option<u6
     let found: Vec<Option<u64>> = want
         .par_chunks(COMPARE_CHUNK)
         .enumerate()
-        .map(|(i, w)| -> std::io::Result<Option<u64>> {
-            let mut b = vec![0u8; w.len()];
+        .map_init(Vec::new, |b, (i, w)| -> std::io::Result<Option<u64>> {
+            b.resize(w.len(), 0);
             let off = (i * COMPARE_CHUNK) as u64;
             let mut got = 0;
             while got < b.len() {
@@ -912,6 +928,9 @@ fn first_difference(f: &File, at: u64, want: &[u8]) -> std::io::Result<Option<u6
                     0 => break,
                     n => got += n,
                 }
+            }
+            if got == w.len() && w == &b[..] {
+                return Ok(None);
             }
             Ok(w.iter()
                 .zip(&b[..got])
