@@ -2111,8 +2111,9 @@ fn attestation_vectors(v: &mut Vectors) {
     let now = "2026-06-01T00:00:00Z";
     // (policy name, seed, roles, validity window). One seed under two names is one key
     // listed for two signers; one name with two seeds is a signer holding two keys.
-    let seeds: [(&str, [u8; 32], &str, &str); 9] = [
+    let seeds: [(&str, [u8; 32], &str, &str); 10] = [
         ("publisher", [0x11; 32], "publisher", ""),
+        ("reproducer", [0xaa; 32], "reproducer", ""),
         ("auditor-a", [0x22; 32], "auditor", ""),
         ("auditor-b", [0x33; 32], "auditor", ""),
         ("outsider", [0x44; 32], "publisher", ""),
@@ -3199,6 +3200,85 @@ fn attestation_vectors(v: &mut Vectors) {
     );
     c.version = Some(None);
     cases.push(c);
+    // Reproduction attestations (spec/derive.md): a statement of the derivation predicate type
+    // about this manifest, naming the base it was recomputed from.
+    let derivation = |base: weightseal::Digest, version: Option<u64>| {
+        let mut st = Statement::new(
+            model,
+            digest,
+            Predicate {
+                role: "reproducer".into(),
+                signer: "reproducer signer".into(),
+                issued_at: "2026-05-01T00:00:00Z".into(),
+                expires_at: None,
+                version,
+                derived_from: vec![],
+                annotations: Default::default(),
+                derivation: Some(weightseal::attest::statement::Derivation {
+                    base: weightseal::attest::statement::Subject {
+                        name: "org/base".into(),
+                        digest: DigestSet {
+                            blake3: base.to_hex(),
+                        },
+                    },
+                    recipe: DigestSet {
+                        blake3: hex(blake3::hash(b"a recipe").as_bytes()),
+                    },
+                    tensors: 3,
+                    tool: "weightseal vectors".into(),
+                }),
+            },
+        );
+        st.predicate_type = weightseal::attest::statement::DERIVATION_PREDICATE_TYPE.into();
+        Envelope::sign(&st.to_bytes(), &key("reproducer"))
+    };
+    let third = weightseal::Digest(*blake3::hash(b"a third manifest").as_bytes());
+    let keys_rep = vec!["publisher", "reproducer"];
+    let p_rep = vec![("publisher", 1), ("reproducer", 1)];
+    cases.push(case(
+        "derivation-of-the-declared-base",
+        "A publisher attestation naming org/base in derived_from, and a reproduction attestation (predicate type https://weightseal.dev/derivation/v1) recomputed from that base: both count.",
+        "success",
+        keys_rep.clone(),
+        p_rep.clone(),
+        None,
+        vec![good_pub.clone(), derivation(other, None)],
+        vec!["valid", "valid"],
+        vec![],
+    ));
+    cases.push(case(
+        "derivation-of-another-base",
+        "A reproduction attestation of a base the publisher's statement does not name: base-not-declared, and it casts no vote.",
+        "policy unmet",
+        keys_rep.clone(),
+        p_rep.clone(),
+        None,
+        vec![good_pub.clone(), derivation(third, None)],
+        vec!["valid", "base-not-declared"],
+        vec!["threshold-not-met"],
+    ));
+    cases.push(case(
+        "derivation-without-a-publisher",
+        "A reproduction attestation alone: no valid statement of a version role names its base.",
+        "policy unmet",
+        keys_rep.clone(),
+        vec![("reproducer", 1)],
+        None,
+        vec![derivation(other, None)],
+        vec!["base-not-declared"],
+        vec!["threshold-not-met"],
+    ));
+    cases.push(case(
+        "bad-statement-derivation-with-version",
+        "A derivation statement that states a version: bad-statement (a reproduction states no version and no derived_from).",
+        "signature invalid",
+        keys_rep.clone(),
+        p_rep.clone(),
+        None,
+        vec![good_pub.clone(), derivation(other, Some(1))],
+        vec!["valid", "bad-statement"],
+        vec!["threshold-not-met"],
+    ));
     for c in cases {
         let Case {
             name,
