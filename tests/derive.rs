@@ -705,3 +705,26 @@ save_file({k: v.astype(np.float16) for k, v in t.items()}, os.path.join(d, "f16"
         "peak RSS {peak_mib:.0} MiB, above 2 x the largest tensor + 64 MiB"
     );
 }
+
+#[test]
+fn a_derived_file_missing_on_disk_makes_its_tensors_differ_not_an_error() {
+    let Some(fx) = fixtures() else { return };
+    let d = fx.p("f16-missing");
+    fs::create_dir_all(&d).unwrap();
+    for e in fs::read_dir(fx.p("f16")).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() != "model.safetensors" {
+            fs::copy(e.path(), d.join(e.file_name())).unwrap();
+        }
+    }
+    let (code, v) = check(fx, &d, "base", &[]);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(statuses(&v).iter().all(|(_, st)| st == "differs"), "{v:#}");
+    assert!(
+        v["tensors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be read"),
+        "{v:#}"
+    );
+}
