@@ -1207,6 +1207,18 @@ pub fn verify_dir(
     let ser = &signed.serialization;
     let mut ignore: Vec<String> = ser.ignore_paths.clone();
     ignore.extend(extra_ignore.iter().cloned());
+    // The evidence files of other formats at the root (a weightseal manifest, bundle or log
+    // proof added after this signature) are not files of the model, unless this signature
+    // covers them (spec/manifest.md, "Release directory").
+    for e in crate::path::EVIDENCE_FILES {
+        let signed_it = signed
+            .resources
+            .keys()
+            .any(|k| k == e || k.starts_with(&format!("{e}:")));
+        if !signed_it {
+            ignore.push(e.to_string());
+        }
+    }
     // A single file, as model_signing signs `model_signing sign key path/to/model.gguf`: its one
     // resource is named `.` (the file relative to itself), shown under the file's name.
     let lm = std::fs::symlink_metadata(dir).map_err(|source| OmsError::Io {

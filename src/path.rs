@@ -24,6 +24,15 @@ pub const LOG_PROOF_FILE: &str = "weightseal.tlog-proof";
 /// The OpenSSF model signing bundle kept at a model's root (as Hugging Face repositories keep
 /// it): a signature of the release, delivered and checked with it, never a file of it.
 pub const OMS_SIGNATURE_FILE: &str = "model.sig";
+/// The evidence files at a release's root (spec/manifest.md, "Release directory"): each
+/// signature format leaves all of them out of what it signs, so that evidence can be added in
+/// any order without breaking what was signed before.
+pub const EVIDENCE_FILES: &[&str] = &[
+    MANIFEST_FILE,
+    ATTESTATION_FILE,
+    LOG_PROOF_FILE,
+    OMS_SIGNATURE_FILE,
+];
 /// Scratch directory of downloads at the model root.
 pub const PARTIAL_DIR: &str = ".weightseal-partial";
 /// A single-file model's manifest is `FILE` + this suffix, beside it.

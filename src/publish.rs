@@ -365,12 +365,12 @@ pub fn sign_oms(
     only: Option<&str>,
 ) -> Result<usize, PublishError> {
     use crate::oms::{self, SignedFile, GIT_PATHS};
+    // Every evidence file, present or not: a log proof or a bundle added later must not make
+    // the directory differ from what this signature covers (spec/manifest.md, "Release
+    // directory").
     let mut ignore: Vec<String> = GIT_PATHS.iter().map(|s| s.to_string()).collect();
-    ignore.extend(
-        [PARTIAL_DIR, MANIFEST_FILE, ATTESTATION_FILE]
-            .iter()
-            .map(|s| s.to_string()),
-    );
+    ignore.push(PARTIAL_DIR.to_string());
+    ignore.extend(crate::path::EVIDENCE_FILES.iter().map(|s| s.to_string()));
     // The signature file itself, when it is inside the model.
     let parent = match sig_path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

@@ -1,0 +1,240 @@
+//! A release directory is its files plus a set of evidence files (spec/manifest.md, "Release
+//! directory"): `weightseal.manifest`, `weightseal.intoto.jsonl`, `weightseal.tlog-proof`,
+//! `model.sig`. Each signature format leaves the others' evidence out, so evidence added in any
+//! order never breaks what was signed before — checked with `model_signing` 1.1.1 itself.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{python, ws};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+struct Release {
+    _tmp: tempfile::TempDir,
+    model: PathBuf,
+    key: PathBuf,
+    public: PathBuf,
+}
+
+fn release() -> Release {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    fs::create_dir_all(&model).unwrap();
+    fs::write(
+        model.join("weights.bin"),
+        (0..100_000u32).map(|i| (i * 13) as u8).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    fs::write(model.join("config.json"), b"{\"hidden\": 64}").unwrap();
+    let key = tmp.path().join("key.pem");
+    let public = tmp.path().join("pub.pem");
+    for args in [
+        vec![
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            s(&key),
+        ],
+        vec!["pkey", "-in", s(&key), "-pubout", "-out", s(&public)],
+    ] {
+        let o = Command::new("openssl").args(&args).output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    Release {
+        _tmp: tmp,
+        model,
+        key,
+        public,
+    }
+}
+
+fn model_signing_verify(py: &Path, r: &Release) -> Output {
+    Command::new(py.with_file_name("model_signing"))
+        .args([
+            "verify",
+            "key",
+            s(&r.model),
+            "--signature",
+            s(&r.model.join("model.sig")),
+            "--public_key",
+            s(&r.public),
+        ])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn evidence_added_after_an_oms_signature_does_not_break_it_for_model_signing_or_weightseal() {
+    let Some(py) = python("evidence composition") else {
+        return;
+    };
+    let r = release();
+    // Both formats from one pass, the OMS bundle inside the model (as Hugging Face keeps it).
+    let sig = r.model.join("model.sig");
+    let o = ws(&[
+        "sign",
+        s(&r.model),
+        "--key",
+        s(&r.key),
+        "--format",
+        "both",
+        "--signature",
+        s(&sig),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = model_signing_verify(&py, &r);
+    assert!(o.status.success(), "before the proof: {}", text(&o));
+    // A transparency log proof is added afterwards (its bytes do not matter to either check
+    // of the files; they are judged only when a log is required).
+    fs::write(
+        r.model.join("weightseal.tlog-proof"),
+        b"a log proof added later\n",
+    )
+    .unwrap();
+    let o = model_signing_verify(&py, &r);
+    assert!(
+        o.status.success(),
+        "model_signing after the proof was added: {}",
+        text(&o)
+    );
+    let o = ws(&[
+        "verify",
+        s(&r.model),
+        "--signature",
+        s(&sig),
+        "--key",
+        s(&r.public),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = ws(&["verify", s(&r.model), "--key", s(&r.public)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A file that is not evidence still breaks both, as it must.
+    fs::write(r.model.join("extra.bin"), b"not evidence").unwrap();
+    let o = model_signing_verify(&py, &r);
+    assert!(!o.status.success(), "{}", text(&o));
+    let o = ws(&[
+        "verify",
+        s(&r.model),
+        "--signature",
+        s(&sig),
+        "--key",
+        s(&r.public),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
+#[test]
+fn a_model_signing_bundle_made_before_weightseal_evidence_still_verifies_in_weightseal() {
+    let Some(py) = python("evidence composition, model_signing first") else {
+        return;
+    };
+    let r = release();
+    let sig = r.model.join("model.sig");
+    // model_signing signs the bare model (leaving its own signature out).
+    let o = Command::new(py.with_file_name("model_signing"))
+        .args([
+            "sign",
+            "key",
+            s(&r.model),
+            "--signature",
+            s(&sig),
+            "--private_key",
+            s(&r.key),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    // Then weightseal's evidence is added: a manifest, an attestation, a log proof.
+    let wkey = r.model.parent().unwrap().join("w.key");
+    assert!(ws(&["keygen", "--out", s(&wkey)]).status.success());
+    let o = ws(&["sign", s(&r.model), "--key", s(&wkey)]);
+    assert!(o.status.success(), "{}", text(&o));
+    fs::write(
+        r.model.join("weightseal.tlog-proof"),
+        b"a log proof added later\n",
+    )
+    .unwrap();
+    // weightseal leaves evidence the OMS signature does not cover out of its files.
+    let o = ws(&[
+        "verify",
+        s(&r.model),
+        "--signature",
+        s(&sig),
+        "--key",
+        s(&r.public),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // But a weights file changed is still caught.
+    fs::write(r.model.join("config.json"), b"{\"hidden\": 65}").unwrap();
+    let o = ws(&[
+        "verify",
+        s(&r.model),
+        "--signature",
+        s(&sig),
+        "--key",
+        s(&r.public),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
+#[test]
+fn an_evidence_file_an_oms_signature_covers_is_checked_like_any_file() {
+    let Some(py) = python("evidence composition, covered evidence") else {
+        return;
+    };
+    let r = release();
+    let wkey = r.model.parent().unwrap().join("w.key");
+    assert!(ws(&["keygen", "--out", s(&wkey)]).status.success());
+    assert!(ws(&["sign", s(&r.model), "--key", s(&wkey)])
+        .status
+        .success());
+    // model_signing signs the directory with weightseal's manifest in it: it covers it.
+    let sig = r.model.join("model.sig");
+    let o = Command::new(py.with_file_name("model_signing"))
+        .args([
+            "sign",
+            "key",
+            s(&r.model),
+            "--signature",
+            s(&sig),
+            "--private_key",
+            s(&r.key),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let verify = || {
+        ws(&[
+            "verify",
+            s(&r.model),
+            "--signature",
+            s(&sig),
+            "--key",
+            s(&r.public),
+        ])
+    };
+    assert_eq!(verify().status.code(), Some(0), "{}", text(&verify()));
+    // The covered manifest changes: the OMS signature no longer verifies.
+    let mut b = fs::read(r.model.join("weightseal.intoto.jsonl")).unwrap();
+    b.extend_from_slice(b"\n");
+    fs::write(r.model.join("weightseal.intoto.jsonl"), b).unwrap();
+    let o = verify();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
