@@ -289,3 +289,19 @@ fn demo_detects_the_tampering() {
         "{s}"
     );
 }
+
+/// Every `cargo install` the README shows builds the dependency set the tests ran
+/// (`--locked`), not whatever newer versions the registry has that day.
+#[test]
+fn the_readme_installs_with_the_tested_lock_file() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let installs: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.contains("cargo install"))
+        .collect();
+    assert!(!installs.is_empty());
+    for l in installs {
+        assert!(l.contains("--locked"), "without --locked: {l}");
+    }
+}

@@ -27,3 +27,12 @@ def test_the_package_installs_the_same_command(model, keys, cli):
     assert subprocess.run([str(SCRIPT), "verify", "--no-such-flag"], capture_output=True).returncode == 2
     # And from Python, without a subprocess.
     assert _cli.main(["--version"]) == 0
+
+
+def test_help_says_what_the_tool_does_in_the_same_words_as_the_binary(cli):
+    ours = subprocess.run([str(SCRIPT), "--help"], capture_output=True, text=True)
+    theirs = subprocess.run([str(cli), "--help"], capture_output=True, text=True)
+    assert ours.returncode == theirs.returncode == 0
+    first = ours.stdout.splitlines()[0]
+    assert first == "Prove that a set of ML model weights is exactly what its publisher released"
+    assert ours.stdout == theirs.stdout

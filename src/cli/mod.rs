@@ -155,9 +155,14 @@ fn main_man_page() -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// What the tool does, the first line of `--help`: the same words from the binary and from
+/// the command the Python package installs (which is compiled in another crate, whose own
+/// description is about the bindings).
+const ABOUT: &str = "Prove that a set of ML model weights is exactly what its publisher released";
+
 /// Prove that a set of ML model weights is exactly what its publisher released.
 #[derive(Parser)]
-#[command(name = "weightseal", version, about, long_about = None, after_long_help = more_help_text())]
+#[command(name = "weightseal", version, about = ABOUT, long_about = None, after_long_help = more_help_text())]
 struct Cli {
     #[command(subcommand)]
     command: Command,
