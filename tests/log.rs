@@ -190,6 +190,13 @@ fn submit_verify_monitor_and_a_fork_refused_on_loopback() {
         "{}",
         text(&o)
     );
+    // A first run says so: there was no tree before it to extend.
+    assert!(
+        stderr(&o).contains("first run: no tree was read before")
+            && !stderr(&o).contains("extends the one read before"),
+        "{}",
+        text(&o)
+    );
     // A stolen key? Another key signs another org/tiny version 1, and it is logged.
     let evil = key(t, "evil");
     let split = t.join("split");

@@ -509,7 +509,7 @@ pub fn run(cmd: LogCommand) -> Result<Outcome> {
             };
             if r.ok() {
                 eprintln!(
-                    "weightseal: log {}: read {} new entries ({} to {}){cosigned}, {} for {model}{}; the tree read extends the one read before",
+                    "weightseal: log {}: read {} new entries ({} to {}){cosigned}, {} for {model}{}; {}",
                     r.origin,
                     r.size - r.old_size,
                     r.old_size,
@@ -519,6 +519,11 @@ pub fn run(cmd: LogCommand) -> Result<Outcome> {
                         format!(", {} that prove no release", r.foreign)
                     } else {
                         String::new()
+                    },
+                    if r.old_size == 0 {
+                        "first run: no tree was read before; the tree read is the checkpoint's"
+                    } else {
+                        "the tree read extends the one read before"
                     }
                 );
                 if !r.complete() {
