@@ -443,16 +443,24 @@ fn remote_weightseal(
         .as_deref()
         .map(bundle::parse)
         .unwrap_or_default();
-    // The log proof: beside a local manifest, else served.
-    let log_proof = match local_manifest {
-        Some(m) => read_local(
-            &crate::path::log_proof_for(Path::new(m)),
-            crate::log::proof::MAX_PROOF_LEN as u64,
-        )?,
-        None => remote.get_document(
+    // The log proof: beside a local manifest, else the one served with the release (a proof
+    // authenticates itself: it is checked against the manifest and the log's key whenever a
+    // log is required, here or when the delivered release is verified later).
+    let served_proof = || {
+        remote.get_document(
             &remote.url_for(crate::path::LOG_PROOF_FILE),
             crate::log::proof::MAX_PROOF_LEN as u64,
-        )?,
+        )
+    };
+    let log_proof = match local_manifest {
+        Some(m) => match read_local(
+            &crate::path::log_proof_for(Path::new(m)),
+            crate::log::proof::MAX_PROOF_LEN as u64,
+        )? {
+            Some(p) => Some(p),
+            None => served_proof()?,
+        },
+        None => served_proof()?,
     };
     // The OpenSSF bundle: the one named (which must exist), else the one served, if any.
     let olimit = limit(loc.bundle_limit, oms::MAX_BUNDLE_LEN);

@@ -238,3 +238,52 @@ fn an_evidence_file_an_oms_signature_covers_is_checked_like_any_file() {
     let o = verify();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }
+
+#[test]
+fn fetch_delivers_every_evidence_file_the_release_has() {
+    let f = common::fixture::fixture();
+    let proof = b"a transparency log proof, as served\n";
+    fs::write(f.model.join("weightseal.tlog-proof"), proof).unwrap();
+    // No log is required: the proof is still the release's evidence, and travels with it, so
+    // that a later offline `verify --log-key DEST` can judge it.
+    let o = common::fixture::fetch(&f, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        fs::read(f.dest.join("weightseal.tlog-proof")).unwrap(),
+        proof
+    );
+    for e in ["weightseal.manifest", "weightseal.intoto.jsonl"] {
+        assert_eq!(
+            fs::read(f.dest.join(e)).unwrap(),
+            fs::read(f.model.join(e)).unwrap(),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn fetch_against_a_local_manifest_still_delivers_the_served_log_proof() {
+    let f = common::fixture::fixture();
+    let proof = b"a transparency log proof, as served\n";
+    fs::write(f.model.join("weightseal.tlog-proof"), proof).unwrap();
+    // The publisher's manifest and attestations, kept locally, without the proof.
+    let kept = f.model.parent().unwrap().join("kept");
+    fs::create_dir_all(&kept).unwrap();
+    for e in ["weightseal.manifest", "weightseal.intoto.jsonl"] {
+        fs::copy(f.model.join(e), kept.join(e)).unwrap();
+    }
+    let o = common::fixture::fetch(
+        &f,
+        &[
+            "--manifest",
+            s(&kept.join("weightseal.manifest")),
+            "--attestations",
+            s(&kept.join("weightseal.intoto.jsonl")),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        fs::read(f.dest.join("weightseal.tlog-proof")).unwrap(),
+        proof
+    );
+}
