@@ -462,6 +462,14 @@ fn plan_one(
                 "rows of a quantized base are not permuted".into(),
             ));
         }
+        // A permuted row is converted on its own: it must hold whole blocks (a 1-D tensor's
+        // rows are single elements, less than a quantization block).
+        if row == 0 || row % blk != 0 {
+            return Err(nd(
+                format!("permute {h} heads"),
+                format!("permuted rows of {row} element(s) do not hold whole {to_dtype} blocks of {blk}"),
+            ));
+        }
     }
     let words = describe(step, &convert);
     Ok((convert, via, row, words))
@@ -549,8 +557,9 @@ fn narrow(t: Float, nan: NanRule, xs: &[f32], out: &mut [u8]) {
     }
 }
 
-/// The derived bytes of one planned tensor, from the base tensor's bytes.
-fn reproduce(p: &Plan, nan: NanRule, base: &[u8], out: &mut [u8]) {
+/// The derived bytes of one planned tensor, from the base tensor's bytes. False when they
+/// could not be computed (then `out` holds nothing of this tensor).
+fn reproduce(p: &Plan, nan: NanRule, base: &[u8], out: &mut [u8]) -> bool {
     let (bblk, bbytes) = block_of(&p.base.dtype).unwrap_or((1, 1));
     let (dblk, dbytes) = block_of(&p.derived.dtype).unwrap_or((1, 1));
     // Bytes per element on each side, as a ratio of blocks: work in units of `unit` elements,
@@ -571,8 +580,8 @@ fn reproduce(p: &Plan, nan: NanRule, base: &[u8], out: &mut [u8]) {
             let row = p.row as usize;
             let in_row = row / unit * in_per_unit;
             let out_row = row / unit * out_per_unit;
-            if in_row == 0 || out_row == 0 {
-                return;
+            if in_row == 0 || out_row == 0 || !base.len().is_multiple_of(in_row) {
+                return false;
             }
             let rows = base.len() / in_row;
             out.par_chunks_mut(out_row)
@@ -585,6 +594,7 @@ fn reproduce(p: &Plan, nan: NanRule, base: &[u8], out: &mut [u8]) {
                 });
         }
     }
+    true
 }
 
 /// Base bytes read, hashed and converted per parallel task: a BLAKE3 subtree (a power of two
@@ -800,6 +810,7 @@ fn run_one(
     if outbuf.len() < dlen {
         outbuf.resize(dlen, 0);
     }
+    let mut filled = true;
     let base_digest = match p.permute {
         // Streamed: each piece read once into a private buffer, hashed (a BLAKE3 subtree) and
         // converted from that same buffer.
@@ -812,7 +823,7 @@ fn run_one(
             read_into(bf, p.base.start, &mut inbuf[..blen]).map_err(io)?;
             let d = hash(&inbuf[..blen]);
             if d == p.base.digest {
-                reproduce(p, c.nan, &inbuf[..blen], &mut outbuf[..dlen]);
+                filled = reproduce(p, c.nan, &inbuf[..blen], &mut outbuf[..dlen]);
             }
             d
         }
@@ -825,6 +836,15 @@ fn run_one(
                 "the base file {} does not hold the bytes its manifest records for {}",
                 p.base_file, p.base.name
             ),
+            None,
+            blen as u64,
+        ));
+    }
+    if !filled {
+        // Never compared: the buffer holds nothing of this tensor (planning refuses such rows).
+        return Ok(out(
+            TensorStatus::NotDerivable,
+            "its permuted rows do not hold whole blocks".into(),
             None,
             blen as u64,
         ));

@@ -256,3 +256,129 @@ fn derive_a_tensor_file_recorded_without_tensors_is_not_a_new_file() {
     assert_eq!(code, 1, "{v:#}");
     assert_eq!(v["files"][1]["status"], "not-in-base", "{v:#}");
 }
+
+/// A GGUF v3 file with no metadata and tensors `(name, ne (innermost first), ggml type, data)`,
+/// each at the next 32-byte boundary of the data section.
+fn gguf(tensors: &[(&str, &[u64], u32, Vec<u8>)]) -> Vec<u8> {
+    let mut v = b"GGUF".to_vec();
+    v.extend(3u32.to_le_bytes());
+    v.extend((tensors.len() as u64).to_le_bytes());
+    v.extend(0u64.to_le_bytes());
+    let mut data: Vec<u8> = Vec::new();
+    for (name, ne, ty, bytes) in tensors {
+        v.extend((name.len() as u64).to_le_bytes());
+        v.extend(name.as_bytes());
+        v.extend((ne.len() as u32).to_le_bytes());
+        for d in *ne {
+            v.extend(d.to_le_bytes());
+        }
+        v.extend(ty.to_le_bytes());
+        v.extend((data.len() as u64).to_le_bytes());
+        data.extend(bytes);
+        while !data.len().is_multiple_of(32) {
+            data.push(0);
+        }
+    }
+    while !v.len().is_multiple_of(32) {
+        v.push(0);
+    }
+    v.extend(data);
+    v
+}
+
+/// A safetensors file of `(name, dtype, shape, bytes)`, in order.
+fn safetensors_raw(tensors: &[(&str, &str, &[u64], Vec<u8>)]) -> Vec<u8> {
+    let mut entries = Vec::new();
+    let mut data = Vec::new();
+    for (name, dtype, shape, bytes) in tensors {
+        let start = data.len();
+        data.extend(bytes);
+        let shape: Vec<String> = shape.iter().map(u64::to_string).collect();
+        entries.push(format!(
+            "\"{name}\":{{\"dtype\":\"{dtype}\",\"shape\":[{}],\"data_offsets\":[{start},{}]}}",
+            shape.join(","),
+            data.len()
+        ));
+    }
+    let mut header = format!("{{{}}}", entries.join(","));
+    while header.len() % 8 != 0 {
+        header.push(' ');
+    }
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(&data);
+    out
+}
+
+/// Signs `files` as the base `base/` and hashes `derived` as `name/`; returns the derived dir.
+fn base_and_derived(
+    x: &Setup,
+    base: &[(&str, Vec<u8>)],
+    name: &str,
+    derived: &[(&str, Vec<u8>)],
+) -> PathBuf {
+    let b = x.root.join("base");
+    let _ = fs::remove_dir_all(&b);
+    fs::create_dir_all(&b).unwrap();
+    for (f, bytes) in base {
+        fs::write(b.join(f), bytes).unwrap();
+    }
+    ok(
+        &ws(&["sign", s(&b), "--key", s(&x.key), "--version", "1"]),
+        "sign base",
+    );
+    let d = x.root.join(name);
+    fs::create_dir_all(&d).unwrap();
+    for (f, bytes) in derived {
+        fs::write(d.join(f), bytes).unwrap();
+    }
+    ok(&ws(&["hash", s(&d)]), "hash derived");
+    d
+}
+
+fn check_with_recipe(x: &Setup, d: &Path, recipe: &str) -> (i32, serde_json::Value) {
+    let rp = x.root.join("recipe.toml");
+    fs::write(&rp, recipe).unwrap();
+    let o = ws(&[
+        "derive",
+        "check",
+        s(d),
+        "--from",
+        s(&x.root.join("base")),
+        "--key",
+        &format!("{}.pub", s(&x.key)),
+        "--recipe",
+        s(&rp),
+        "--json",
+    ]);
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    (o.status.code().unwrap(), v)
+}
+
+/// A 1-D tensor quantized with a permutation: each permuted "row" is one element, less than a
+/// quantization block, and the recomputation wrote nothing, so the derived bytes were compared
+/// with a buffer it never filled (zeros for the first such tensor, the previous tensor's
+/// reproduction after). Before the fix: an all-zero Q8_0 tensor was REPRODUCED from any base.
+#[test]
+fn derive_a_permuted_one_dimensional_quantization_is_not_reproduced_from_an_unfilled_buffer() {
+    let x = Setup::new();
+    let vals: Vec<u8> = good().iter().flat_map(|v| v.to_le_bytes()).collect();
+    let d = base_and_derived(
+        &x,
+        &[(
+            "model.safetensors",
+            safetensors_raw(&[("b", "F32", &[64], vals)]),
+        )],
+        "zeros",
+        // Q8_0 (type 8): 2 blocks of 34 bytes, all zero.
+        &[("model.gguf", gguf(&[("b", &[64], 8, vec![0u8; 68])]))],
+    );
+    let (code, v) = check_with_recipe(
+        &x,
+        &d,
+        "version = 1\n[[tensor]]\nname = \"b\"\npermute = 2\n",
+    );
+    assert_ne!(v["tensors"][0]["status"], "reproduced", "{v:#}");
+    assert_eq!(code, 1, "{v:#}");
+}
