@@ -382,3 +382,105 @@ fn derive_a_permuted_one_dimensional_quantization_is_not_reproduced_from_an_unfi
     assert_ne!(v["tensors"][0]["status"], "reproduced", "{v:#}");
     assert_eq!(code, 1, "{v:#}");
 }
+
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Base tensors streamed in 1 MiB pieces (BLAKE3 subtrees merged): every length around the
+/// piece size, a quantization and a cast whose base is not a whole number of pieces, and a
+/// copy of Q8_0 (34-byte blocks, which do not divide 1 MiB). All reproduced; then one byte of
+/// the base changed in a later piece, or in the last byte, is base-modified.
+#[test]
+fn derive_streamed_pieces_hash_every_length_and_catch_every_changed_byte() {
+    use weightseal::derive::float::{cast, Float, NanRule};
+    use weightseal::derive::quant::{quantize, Quant};
+    const P: u64 = 1 << 20;
+    let x = Setup::new();
+    let sizes = [0, 1, P - 1, P, P + 1, 2 * P, 3 * P + 17];
+    let names: Vec<String> = (0..sizes.len()).map(|i| format!("u{i}")).collect();
+    let mut st: Vec<(&str, &str, Vec<u64>, Vec<u8>)> = Vec::new();
+    for (i, n) in sizes.iter().enumerate() {
+        st.push((&names[i], "U8", vec![*n], noise(*n as usize, i as u64 + 1)));
+    }
+    // F32 of 1 MiB + 128 bytes.
+    let n_a = (P / 4 + 32) as usize;
+    let a: Vec<f32> = noise(n_a, 99)
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (*b as f32 - 128.0) * 0.01 + (i % 7) as f32)
+        .collect();
+    let a_bytes: Vec<u8> = a.iter().flat_map(|v| v.to_le_bytes()).collect();
+    st.push(("a", "F32", vec![n_a as u64], a_bytes.clone()));
+    let st_ref: Vec<(&str, &str, &[u64], Vec<u8>)> = st
+        .iter()
+        .map(|(n, d, s, b)| (*n, *d, s.as_slice(), b.clone()))
+        .collect();
+    let base_st = safetensors_raw(&st_ref);
+    // A Q8_0 base of 31 000 blocks (1 054 000 bytes).
+    let q_ne = [31_000u64 * 32];
+    let q_bytes = noise(31_000 * 34, 7);
+    let base_gguf = gguf(&[("q", &q_ne, 8, q_bytes.clone())]);
+    // Derived: the U8 tensors in the other order (other offsets), a as Q8_0 and F16, q copied
+    // after a small tensor (another alignment).
+    let rev: Vec<(&str, &str, &[u64], Vec<u8>)> =
+        st_ref[..sizes.len()].iter().rev().cloned().collect();
+    let mut a_q8 = vec![0u8; n_a / 32 * 34];
+    quantize(Quant::from_name("Q8_0").unwrap(), &a, &mut a_q8);
+    let mut a_f16 = vec![0u8; n_a * 2];
+    cast(Float::F32, Float::F16, NanRule::Keep, &a_bytes, &mut a_f16);
+    let derived_gguf = gguf(&[
+        ("a", &[n_a as u64], 8, a_q8),
+        ("a16", &[n_a as u64], 1, a_f16),
+        ("q", &q_ne, 8, q_bytes),
+    ]);
+    let d = base_and_derived(
+        &x,
+        &[("model.safetensors", base_st), ("q.gguf", base_gguf)],
+        "streamed",
+        &[
+            ("copy.safetensors", safetensors_raw(&rev)),
+            ("model.gguf", derived_gguf),
+        ],
+    );
+    let recipe = "version = 1\n[[tensor]]\nname = \"a16\"\nfrom = \"a\"\n";
+    let (code, v) = check_with_recipe(&x, &d, recipe);
+    assert_eq!(code, 0, "{v:#}");
+    let ts = v["tensors"].as_array().unwrap();
+    assert_eq!(ts.len(), sizes.len() + 3);
+    assert!(ts.iter().all(|t| t["status"] == "reproduced"), "{v:#}");
+
+    // One byte changed in a later piece of u6 and q, and the last byte of a.
+    let m = Manifest::decode(&fs::read(x.root.join("base/weightseal.manifest")).unwrap()).unwrap();
+    let range = |name: &str| {
+        let (f, t) = m.tensors().find(|(_, t)| t.name == name).unwrap();
+        (f.as_str().to_string(), t.start, t.end)
+    };
+    for (name, at) in [("u6", Some(2 * P + 5)), ("q", Some(P + 3)), ("a", None)] {
+        let (file, start, end) = range(name);
+        let path = x.root.join("base").join(&file);
+        let mut bytes = fs::read(&path).unwrap();
+        let i = (start + at.unwrap_or(end - start - 1)) as usize;
+        bytes[i] ^= 1;
+        fs::write(&path, bytes).unwrap();
+    }
+    let (code, v) = check_with_recipe(&x, &d, recipe);
+    assert_eq!(code, 1, "{v:#}");
+    for t in v["tensors"].as_array().unwrap() {
+        let modified = ["u6", "q", "a", "a16"].contains(&t["name"].as_str().unwrap());
+        let want = if modified {
+            "base-modified"
+        } else {
+            "reproduced"
+        };
+        assert_eq!(t["status"], want, "{t:#}");
+    }
+}
