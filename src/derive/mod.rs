@@ -876,12 +876,25 @@ fn run_one(
             blen as u64,
         ));
     };
-    let first =
+    let (first, got) =
         first_difference(file, p.derived.start, outb).map_err(|source| DeriveError::Io {
             path: format!("{} (derived)", p.derived_file),
             source,
         })?;
     let file_bad = c.failed.iter().any(|f| f == p.derived_file);
+    // Equal bytes are the recorded digest only if the file did not change since it was
+    // verified: an attestation signs the manifest, so its digest must be the recomputation's.
+    if first.is_none() && !file_bad && got != p.derived.digest {
+        return Ok(out(
+            TensorStatus::Differs,
+            format!(
+                "the file {} now holds the reproduction, but the derived manifest records {} for this tensor, the reproduction is {got} (the file changed while it was checked)",
+                p.derived_file, p.derived.digest
+            ),
+            None,
+            blen as u64,
+        ));
+    }
     if first.is_none() && !file_bad {
         return Ok(out(
             TensorStatus::Reproduced,
@@ -946,32 +959,47 @@ fn read_into(f: &File, at: u64, buf: &mut [u8]) -> std::io::Result<()> {
 }
 
 /// The first byte where `f` at `at` differs from `want`, if any (a short file differs where
-/// it ends).
-fn first_difference(f: &File, at: u64, want: &[u8]) -> std::io::Result<Option<u64>> {
-    let found: Vec<Option<u64>> = want
+/// it ends), and the BLAKE3 of `want`, hashed in [`COMPARE_CHUNK`] subtrees as each is
+/// compared (so equal bytes are known to be the digest a manifest records without a second
+/// pass).
+fn first_difference(f: &File, at: u64, want: &[u8]) -> std::io::Result<(Option<u64>, Digest)> {
+    let cs = crate::tree::ChunkSize::new(COMPARE_CHUNK as u64).expect("a valid chunk size");
+    let found: Vec<(Option<u64>, Digest)> = want
         .par_chunks(COMPARE_CHUNK)
         .enumerate()
-        .map_init(Vec::new, |b, (i, w)| -> std::io::Result<Option<u64>> {
-            b.resize(w.len(), 0);
-            let off = (i * COMPARE_CHUNK) as u64;
-            let mut got = 0;
-            while got < b.len() {
-                match f.read_at(&mut b[got..], at + off + got as u64)? {
-                    0 => break,
-                    n => got += n,
+        .map_init(
+            Vec::new,
+            |b, (i, w)| -> std::io::Result<(Option<u64>, Digest)> {
+                b.resize(w.len(), 0);
+                let off = (i * COMPARE_CHUNK) as u64;
+                let cv = crate::tree::chunk_value(cs, i as u64, w);
+                let mut got = 0;
+                while got < b.len() {
+                    match f.read_at(&mut b[got..], at + off + got as u64)? {
+                        0 => break,
+                        n => got += n,
+                    }
                 }
-            }
-            if got == w.len() && w == &b[..] {
-                return Ok(None);
-            }
-            Ok(w.iter()
-                .zip(&b[..got])
-                .position(|(x, y)| x != y)
-                .or((got < w.len()).then_some(got))
-                .map(|p| off + p as u64))
-        })
+                if got == w.len() && w == &b[..] {
+                    return Ok((None, cv));
+                }
+                let first = w
+                    .iter()
+                    .zip(&b[..got])
+                    .position(|(x, y)| x != y)
+                    .or((got < w.len()).then_some(got))
+                    .map(|p| off + p as u64);
+                Ok((first, cv))
+            },
+        )
         .collect::<std::io::Result<_>>()?;
-    Ok(found.into_iter().flatten().min())
+    let digest = if want.len() <= COMPARE_CHUNK {
+        hash(want)
+    } else {
+        let cvs: Vec<Digest> = found.iter().map(|(_, d)| *d).collect();
+        crate::tree::root_from_chunks(&cvs).expect("more than one chunk")
+    };
+    Ok((found.into_iter().filter_map(|(p, _)| p).min(), digest))
 }
 
 /// Where each file of a local release is opened from.
@@ -1327,4 +1355,58 @@ pub fn add_attestation(
     let (text, _) = crate::publish::upsert(&existing, &env, key, m, &claims.role);
     crate::fsutil::write_atomic(&path, text.as_bytes(), 0o644).map_err(io)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The derived file's bytes at the manifest's range are the recomputation, but the digest
+    /// the derived manifest records is another (the file verified against it was changed, or
+    /// served differently, between the verification and the comparison): not reproduced, since
+    /// an attestation signs the manifest, whose digests then name other bytes.
+    #[test]
+    fn equal_bytes_under_another_recorded_digest_are_not_reproduced() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes: Vec<u8> = (0..(3 << 20) + 5).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(dir.path().join("b"), &bytes).unwrap();
+        std::fs::write(dir.path().join("d"), &bytes).unwrap();
+        let open = |n: &str| File::open(dir.path().join(n)).unwrap();
+        let tensor = |digest| Tensor {
+            name: "t".into(),
+            dtype: "U8".into(),
+            shape: vec![bytes.len() as u64],
+            start: 0,
+            end: bytes.len() as u64,
+            digest,
+        };
+        let real = Digest(*blake3::hash(&bytes).as_bytes());
+        for (recorded, want) in [
+            (real, TensorStatus::Reproduced),
+            (Digest([7; 32]), TensorStatus::Differs),
+        ] {
+            let (base, derived) = (tensor(real), tensor(recorded));
+            let plan = Plan {
+                report: 0,
+                derived: &derived,
+                derived_file: "d",
+                base: &base,
+                base_file: "b",
+                convert: Convert::Copy,
+                via: Vec::new(),
+                permute: None,
+                row: 0,
+            };
+            let ctx = Ctx {
+                nan: NanRule::Keep,
+                base: [("b".to_string(), open("b"))].into(),
+                derived: Some([("d".to_string(), open("d"))].into()),
+                failed: &[],
+                tables: &[],
+                progress: &crate::progress::NoProgress,
+            };
+            let o = run_one(&ctx, &plan, &mut Vec::new(), &mut Vec::new()).unwrap();
+            assert_eq!(o.status, want, "{}", o.detail);
+        }
+    }
 }
