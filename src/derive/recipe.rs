@@ -268,7 +268,12 @@ impl Recipe {
 
     /// The recipe as TOML (every derived tensor listed), for `derive check --write-recipe`.
     pub fn to_toml<'a>(&self, derived: impl IntoIterator<Item = &'a str>) -> String {
-        let q = |s: &str| serde_json::Value::from(s).to_string();
+        // A JSON string is a TOML basic string, but for DEL, which TOML requires escaped.
+        let q = |s: &str| {
+            serde_json::Value::from(s)
+                .to_string()
+                .replace('\u{7f}', "\\u007f")
+        };
         let mut out = String::from("version = 1\n");
         out.push_str(&format!(
             "nan = {}\n",
@@ -325,6 +330,18 @@ via = ["F16"]
         // The TOML it writes reads back as the same recipe.
         let again = Recipe::parse(&r.to_toml(["blk.0.attn_q.weight", "x"])).unwrap();
         assert_eq!(again.canonical(["blk.0.attn_q.weight", "x"]), c);
+    }
+
+    /// A name with characters JSON leaves as they are but TOML must escape (DEL) is written
+    /// so that it reads back as the same recipe.
+    #[test]
+    fn written_recipes_read_back_for_every_name() {
+        let names = ["a\u{7f}b", "q\"\\\u{1}\u{1f}\t\n\u{2028}é", "x"];
+        let r =
+            Recipe::parse("version = 1\n[[tensor]]\nname = \"x\"\nfrom = \"a\\u007Fb\"\n").unwrap();
+        let again = Recipe::parse(&r.to_toml(names)).unwrap();
+        assert_eq!(again.canonical(names), r.canonical(names));
+        assert_eq!(again.step("x").from, "a\u{7f}b");
     }
 
     #[test]
