@@ -525,7 +525,7 @@ pub fn verify_with_chain(
     let mut given_intermediates: Vec<CertificateDer> = Vec::new();
     for c in &roots {
         let der = CertificateDer::from(c.to_der().map_err(|e| OmsError::Chain(e.to_string()))?);
-        if c.tbs_certificate().subject() == c.tbs_certificate().issuer() {
+        if ca_leaf::self_signed(c) {
             root_der.push(der);
         } else {
             given_intermediates.push(der);
@@ -610,7 +610,13 @@ pub fn verify_with_chain(
         .map_err(|e| OmsError::Chain(e.to_string()))?;
     let (payload, sig) = envelope_parts(&b.envelope)?;
     let message = pae(PAYLOAD_TYPE, &payload);
-    if !(key.verify_strict(&message, &sig) || key.verify_strict(&pae_compat(&payload), &sig)) {
+    // model_signing 0.2's PAE, signed with ECDSA over SHA-256 whatever the curve, as
+    // `model_signing verify certificate` still accepts it.
+    let compat = pae_compat(&payload);
+    if !(key.verify_strict(&message, &sig)
+        || key.verify_strict(&compat, &sig)
+        || key.verify_ecdsa_sha256(&compat, &sig))
+    {
         return Err(OmsError::BadSignature);
     }
     Ok((parse_statement(&payload)?, tbs.subject().to_string()))
@@ -620,9 +626,16 @@ pub fn verify_with_chain(
 /// and code signing), checked as `model_signing verify certificate` checks it through OpenSSL's
 /// store with no purpose set, where the web PKI (rustls-webpki) refuses a CA as an end entity:
 /// - each certificate is valid at the leaf's `notBefore` (the time model_signing checks at);
-/// - each issuer is found among the bundle's chain and the given certificates by subject and
-///   by a signature that verifies under its key (ECDSA P-256/SHA-256, P-384/SHA-384,
-///   P-521/SHA-512, Ed25519; anything else is refused);
+/// - paths are built as OpenSSL builds them: an issuer is looked for among the given roots,
+///   the bundle's chain and the other given certificates, and a candidate is one whose
+///   subject is the certificate's issuer name and whose subject key identifier does not
+///   contradict the certificate's authority key identifier (nor its serial and issuer
+///   there); candidates whose key identifier matches positively are tried first, and every
+///   candidate whose key verifies the certificate's signature (rustls-webpki's algorithms:
+///   ECDSA, Ed25519, RSA PKCS#1 v1.5 and PSS) is tried in turn until one leads to a root;
+/// - no certificate is its own issuer unless it is a given self-signed root: a signer whose
+///   issuer name is its own subject (model_signing's test PKI makes `CN=intermediate-ca`
+///   issued by `CN=intermediate-ca`) is issued by another certificate of that name;
 /// - each issuer is a CA (`basicConstraints` `cA`), may sign certificates (`keyCertSign`, when
 ///   it has a key usage) and its `pathLenConstraint` allows the CAs below it (the leaf not
 ///   counted);
@@ -631,7 +644,8 @@ pub fn verify_with_chain(
 ///   enforce (nameConstraints, policyConstraints, inhibitAnyPolicy, policyMappings), critical
 ///   or not: the web PKI path enforces or refuses them, so this path refuses them rather than
 ///   accept what a constrained CA was not allowed to issue;
-/// - the path ends at a given self-signed certificate, within 16 certificates.
+/// - the path ends at a given self-signed certificate, within 16 certificates, after at
+///   most 64 signature checks.
 ///
 /// The leaf's own use (digitalSignature or code signing; an extended key usage without code
 /// signing is refused) is checked by the caller, as for every chain.
@@ -667,32 +681,107 @@ mod ca_leaf {
         c.tbs_certificate().subject().to_string()
     }
 
-    /// Whether `issuer`'s key made `cert`'s signature, with the algorithm its key implies.
-    fn signed_by(cert: &Certificate, issuer: &Certificate) -> bool {
-        use crate::attest::keys::Algorithm;
-        let Ok(spki) = issuer.tbs_certificate().subject_public_key_info().to_der() else {
-            return false;
+    /// The contents of a DER TLV (what follows its tag and length), as rustls-pki-types
+    /// writes an `AlgorithmIdentifier`.
+    fn der_contents(tlv: &[u8]) -> Option<&[u8]> {
+        let (&len, rest) = tlv.get(1..)?.split_first()?;
+        let (len, rest) = if len < 0x80 {
+            (usize::from(len), rest)
+        } else {
+            let n = usize::from(len & 0x7f);
+            if n == 0 || n > 4 || rest.len() < n {
+                return None;
+            }
+            let l = rest[..n].iter().fold(0usize, |a, &b| (a << 8) | usize::from(b));
+            (l, &rest[n..])
         };
-        let Ok(key) = crate::attest::PublicKey::from_spki_der(
-            &spki,
-            std::path::Path::new("an issuing certificate"),
+        (rest.len() == len).then_some(rest)
+    }
+
+    /// Whether `issuer`'s key made `cert`'s signature: the signature algorithm of `cert` and
+    /// the key algorithm of `issuer` are matched against rustls-webpki's verification
+    /// algorithms (ECDSA P-256/P-384/P-521, Ed25519, RSA PKCS#1 v1.5 and PSS), as webpki
+    /// matches them for the chains it builds itself, and one of them must verify.
+    pub(super) fn signed_by(cert: &Certificate, issuer: &Certificate) -> bool {
+        let spki = issuer.tbs_certificate().subject_public_key_info();
+        let (Ok(key_alg), Some(key), Ok(sig_alg), Ok(tbs), Some(sig)) = (
+            spki.algorithm.to_der(),
+            spki.subject_public_key.as_bytes(),
+            cert.signature_algorithm().to_der(),
+            cert.tbs_certificate().to_der(),
+            cert.signature().as_bytes(),
         ) else {
             return false;
         };
-        let expected = match key.algorithm() {
-            Algorithm::Ed25519 => "1.3.101.112",
-            Algorithm::EcdsaP256 => "1.2.840.10045.4.3.2",
-            Algorithm::EcdsaP384 => "1.2.840.10045.4.3.3",
-            Algorithm::EcdsaP521 => "1.2.840.10045.4.3.4",
-        };
-        if cert.signature_algorithm().oid.to_string() != expected {
-            return false;
-        }
-        let (Ok(tbs), Some(sig)) = (cert.tbs_certificate().to_der(), cert.signature().as_bytes())
+        let (Some(key_alg), Some(sig_alg)) = (der_contents(&key_alg), der_contents(&sig_alg))
         else {
             return false;
         };
-        key.verify_strict(&tbs, sig)
+        webpki::ALL_VERIFICATION_ALGS.iter().any(|a| {
+            *a.public_key_alg_id() == *key_alg
+                && *a.signature_alg_id() == *sig_alg
+                && a.verify_signature(key, &tbs, sig).is_ok()
+        })
+    }
+
+    /// Whether `c` is self-signed: its issuer is its subject and its own key verifies it.
+    pub(super) fn self_signed(c: &Certificate) -> bool {
+        c.tbs_certificate().subject() == c.tbs_certificate().issuer() && signed_by(c, c)
+    }
+
+    /// Whether `issuer` may have issued `cert` by names and key identifiers, as OpenSSL's
+    /// `X509_check_issued` decides before any signature is checked: `issuer`'s subject is
+    /// `cert`'s issuer, and `cert`'s authority key identifier, where it has one, does not
+    /// contradict `issuer` (its keyIdentifier equals `issuer`'s subject key identifier when
+    /// `issuer` has one, its authorityCertSerialNumber is `issuer`'s serial number, its
+    /// authorityCertIssuer directory name is `issuer`'s issuer). Returns `None` when it may
+    /// not, else whether the key identifiers matched positively (such a candidate is tried
+    /// first).
+    fn may_have_issued(cert: &Certificate, issuer: &Certificate) -> Option<bool> {
+        use x509_cert::ext::pkix::name::GeneralName;
+        use x509_cert::ext::pkix::{AuthorityKeyIdentifier, SubjectKeyIdentifier};
+        if issuer.tbs_certificate().subject() != cert.tbs_certificate().issuer() {
+            return None;
+        }
+        let aki = match cert
+            .tbs_certificate()
+            .get_extension::<AuthorityKeyIdentifier>()
+        {
+            Ok(a) => a.map(|(_, a)| a),
+            Err(_) => return None,
+        };
+        let Some(aki) = aki else {
+            return Some(false);
+        };
+        let ski = match issuer.tbs_certificate().get_extension::<SubjectKeyIdentifier>() {
+            Ok(s) => s.map(|(_, s)| s),
+            Err(_) => return None,
+        };
+        let mut positive = false;
+        if let (Some(k), Some(s)) = (&aki.key_identifier, &ski) {
+            if k.as_bytes() != s.0.as_bytes() {
+                return None;
+            }
+            positive = true;
+        }
+        if let Some(n) = &aki.authority_cert_serial_number {
+            if n != issuer.tbs_certificate().serial_number() {
+                return None;
+            }
+        }
+        if let Some(names) = &aki.authority_cert_issuer {
+            let dirs: Vec<_> = names
+                .iter()
+                .filter_map(|g| match g {
+                    GeneralName::DirectoryName(n) => Some(n),
+                    _ => None,
+                })
+                .collect();
+            if !dirs.is_empty() && !dirs.contains(&issuer.tbs_certificate().issuer()) {
+                return None;
+            }
+        }
+        Some(positive)
     }
 
     fn check_one(c: &Certificate, at: std::time::Duration) -> Result<(), OmsError> {
@@ -754,22 +843,26 @@ mod ca_leaf {
         Ok(())
     }
 
+    /// At most this many issuer signatures are checked while paths are searched.
+    const MAX_SIGNATURE_CHECKS: usize = 64;
+    /// At most this many certificates in a path, the leaf and the root included.
+    const MAX_DEPTH: usize = 16;
+
     pub(super) fn verify(
         leaf: &Certificate,
         chain: &[Certificate],
         given: &[Certificate],
         at: std::time::Duration,
     ) -> Result<(), OmsError> {
-        let self_signed = |c: &&Certificate| {
-            c.tbs_certificate().subject() == c.tbs_certificate().issuer() && signed_by(c, c)
-        };
-        let roots: Vec<&Certificate> = given.iter().filter(self_signed).collect();
-        let pool: Vec<&Certificate> = roots
-            .iter()
-            .copied()
-            .chain(chain.iter())
-            .chain(given.iter())
-            .collect();
+        let roots: Vec<&Certificate> = given.iter().filter(|c| self_signed(c)).collect();
+        // Every certificate once: the trusted roots, then the bundle's chain, then the other
+        // given certificates.
+        let mut pool: Vec<&Certificate> = Vec::new();
+        for c in roots.iter().copied().chain(chain.iter()).chain(given.iter()) {
+            if !pool.contains(&c) {
+                pool.push(c);
+            }
+        }
         let eku = leaf
             .tbs_certificate()
             .get_extension::<ExtendedKeyUsage>()
@@ -780,31 +873,83 @@ mod ca_leaf {
                 "the signing certificate's extended key usage does not allow code signing".into(),
             ));
         }
-        let mut cur = leaf;
-        for depth in 0..16 {
-            check_one(cur, at)?;
+        let mut search = Search {
+            roots: &roots,
+            pool: &pool,
+            at,
+            checks: 0,
+            path: vec![leaf],
+        };
+        search.from(leaf)
+    }
+
+    /// A depth-first search for a path from the leaf to a trusted root.
+    struct Search<'a> {
+        roots: &'a [&'a Certificate],
+        pool: &'a [&'a Certificate],
+        at: std::time::Duration,
+        checks: usize,
+        /// The path so far, the leaf first; its last certificate is the one being extended.
+        path: Vec<&'a Certificate>,
+    }
+
+    impl<'a> Search<'a> {
+        /// Checks `cur` (the last of the path) and extends the path from it to a trusted
+        /// root, trying every candidate issuer in turn (those whose key identifiers match
+        /// first); the first error met is returned when none leads to a root.
+        fn from(&mut self, cur: &'a Certificate) -> Result<(), OmsError> {
+            let depth = self.path.len() - 1;
+            check_one(cur, self.at)?;
             if depth > 0 {
                 check_issuer(cur, depth - 1)?;
             }
-            if roots.contains(&cur) {
+            // A trusted root ends the path, and only a trusted root is its own issuer: a
+            // certificate whose issuer name is its own subject but whose own key did not sign
+            // it (model_signing's test PKI makes such a signer) is issued by another.
+            if self.roots.contains(&cur) {
                 return Ok(());
             }
-            let issuer = pool.iter().copied().find(|c| {
-                c.tbs_certificate().subject() == cur.tbs_certificate().issuer()
-                    && !std::ptr::eq(*c, cur)
-                    && signed_by(cur, c)
-            });
-            match issuer {
-                Some(i) => cur = i,
-                None => {
-                    return Err(bad(format!(
-                        "the certificate chain does not lead to a trusted certificate: no given certificate issued {}",
-                        subject(cur)
-                    )))
-                }
+            if self.path.len() >= MAX_DEPTH {
+                return Err(bad(format!(
+                    "the certificate chain is longer than {MAX_DEPTH}"
+                )));
             }
+            let mut candidates: Vec<(bool, &'a Certificate)> = self
+                .pool
+                .iter()
+                .copied()
+                .filter(|c| !self.path.contains(c))
+                .filter_map(|c| may_have_issued(cur, c).map(|positive| (positive, c)))
+                .collect();
+            // Stable: a positive key identifier match first, else the pool's order.
+            candidates.sort_by_key(|(positive, _)| !positive);
+            let mut first_error = None;
+            for (_, c) in candidates {
+                if self.checks >= MAX_SIGNATURE_CHECKS {
+                    return Err(bad(format!(
+                        "more than {MAX_SIGNATURE_CHECKS} candidate issuers were tried; refused"
+                    )));
+                }
+                self.checks += 1;
+                if !signed_by(cur, c) {
+                    continue;
+                }
+                self.path.push(c);
+                match self.from(c) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+                self.path.pop();
+            }
+            Err(first_error.unwrap_or_else(|| {
+                bad(format!(
+                    "the certificate chain does not lead to a trusted certificate: no given certificate issued {}",
+                    subject(cur)
+                ))
+            }))
         }
-        Err(bad("the certificate chain is longer than 16".into()))
     }
 }
 

@@ -406,6 +406,23 @@ impl PublicKey {
         }
     }
 
+    /// Checks an ECDSA `sig` (DER) over the SHA-256 digest of `message`, whatever the curve:
+    /// what model_signing 0.2 signed with every ECDSA key (its certificate method verifies
+    /// those signatures so to this day). Ed25519 keys never verify here.
+    pub fn verify_ecdsa_sha256(&self, message: &[u8], sig: &[u8]) -> bool {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier;
+        let digest = sha2::Sha256::digest(message);
+        match &self.key {
+            VKey::Ed25519(_) => false,
+            VKey::P256(k) => p256::ecdsa::Signature::from_der(sig)
+                .is_ok_and(|s| k.verify_prehash(&digest, &s).is_ok()),
+            VKey::P384(k) => p384::ecdsa::Signature::from_der(sig)
+                .is_ok_and(|s| k.verify_prehash(&digest, &s).is_ok()),
+            VKey::P521(k) => p521::ecdsa::Signature::from_der(sig)
+                .is_ok_and(|s| k.verify_prehash(&digest, &s).is_ok()),
+        }
+    }
+
     /// Whether a signature of this length can be this key's (64 for ed25519; a DER sequence
     /// of at most 72 bytes for P-256 and 104 for P-384).
     pub fn signature_length_ok(&self, len: usize) -> bool {
