@@ -692,7 +692,9 @@ mod ca_leaf {
             if n == 0 || n > 4 || rest.len() < n {
                 return None;
             }
-            let l = rest[..n].iter().fold(0usize, |a, &b| (a << 8) | usize::from(b));
+            let l = rest[..n]
+                .iter()
+                .fold(0usize, |a, &b| (a << 8) | usize::from(b));
             (l, &rest[n..])
         };
         (rest.len() == len).then_some(rest)
@@ -753,7 +755,10 @@ mod ca_leaf {
         let Some(aki) = aki else {
             return Some(false);
         };
-        let ski = match issuer.tbs_certificate().get_extension::<SubjectKeyIdentifier>() {
+        let ski = match issuer
+            .tbs_certificate()
+            .get_extension::<SubjectKeyIdentifier>()
+        {
             Ok(s) => s.map(|(_, s)| s),
             Err(_) => return None,
         };
@@ -858,7 +863,12 @@ mod ca_leaf {
         // Every certificate once: the trusted roots, then the bundle's chain, then the other
         // given certificates.
         let mut pool: Vec<&Certificate> = Vec::new();
-        for c in roots.iter().copied().chain(chain.iter()).chain(given.iter()) {
+        for c in roots
+            .iter()
+            .copied()
+            .chain(chain.iter())
+            .chain(given.iter())
+        {
             if !pool.contains(&c) {
                 pool.push(c);
             }

@@ -1279,3 +1279,278 @@ fn ca_signing_certificate_chain_with_unenforced_constraints_is_refused() {
         );
     }
 }
+
+/// The five certificate-method bundles of model_signing's own test data (v0.2.0 to v1.1.0,
+/// `tests/fixtures/model-transparency`): their signer is `CN=intermediate-ca`, `CA:TRUE`,
+/// issued under the name `CN=intermediate-ca` by a real intermediate of that name (the
+/// signer's authority key identifier is its subject key identifier). weightseal verifies each
+/// against model_signing's root, as `model_signing verify certificate` does in the same run,
+/// and both refuse each when only the intermediate (not a root) is trusted.
+#[test]
+fn model_signing_own_certificate_bundles_verify_as_model_signing_verifies_them() {
+    use weightseal::oms::{verify_bundle, Bundle, Method, OmsCheck, OmsError};
+    let fx = common::fixtures().join("model-transparency");
+    let py = python("model_signing_own_certificate_bundles");
+    let root = fx.join("keys/ca-cert.pem");
+    let inter = fx.join("keys/int-ca-cert.pem");
+    let mut seen = 0;
+    for v in ["v0.2.0", "v0.3.1", "v1.0.0", "v1.0.1", "v1.1.0"] {
+        let name = format!("{v}-certificate");
+        let dir = fx.join(&name);
+        let sig = dir.join("model.sig");
+        let ignore = dir.join("ignore-me");
+        // The library: the method, the signer, and the refusal's variant.
+        let b = Bundle::parse(&fs::read_to_string(&sig).unwrap()).unwrap();
+        assert_eq!(b.method(), Method::Certificate, "{v}");
+        let ok = verify_bundle(&b, &OmsCheck::Chain(fs::read(&root).unwrap()))
+            .unwrap_or_else(|e| panic!("{v}: {e}"));
+        assert_eq!(ok.signer, "certificate CN=intermediate-ca", "{v}");
+        assert_eq!(ok.manifest.legacy, v == "v0.2.0", "{v}");
+        match verify_bundle(&b, &OmsCheck::Chain(fs::read(&inter).unwrap())) {
+            Err(OmsError::Chain(m)) => assert!(
+                m.contains("none of the trusted certificates is a (self-signed) root"),
+                "{v}: {m}"
+            ),
+            other => panic!("{v}: {:?}", other.map(|v| v.signer)),
+        }
+        // The command line, with model_signing's own arguments.
+        let mut args = vec![
+            "verify",
+            s(&dir),
+            "--signature",
+            s(&sig),
+            "--certificate-chain",
+            s(&root),
+        ];
+        if ignore.exists() {
+            args.extend(["--ignore-paths", s(&ignore)]);
+        }
+        let o = ws(&args);
+        assert_eq!(o.status.code(), Some(0), "{v}: {}", text(&o));
+        assert!(
+            stdout(&o).contains("signme-1: OK")
+                && stdout(&o).contains("signme-2: OK")
+                && stdout(&o).contains("certificate CN=intermediate-ca"),
+            "{v}: {}",
+            text(&o)
+        );
+        args[5] = s(&inter);
+        let o = ws(&args);
+        assert_eq!(o.status.code(), Some(1), "{v}: {}", text(&o));
+        let Some(py) = &py else { continue };
+        for (trusted, accepted) in [(&root, true), (&inter, false)] {
+            let mut a = vec![
+                "verify".to_string(),
+                "certificate".into(),
+                "--signature".into(),
+                format!("{name}/model.sig"),
+                "--certificate_chain".into(),
+                s(trusted).into(),
+            ];
+            if ignore.exists() {
+                a.extend(["--ignore-paths".into(), format!("{name}/ignore-me")]);
+            }
+            a.push(name.clone());
+            let o = Command::new(model_signing(py))
+                .current_dir(&fx)
+                .args(&a)
+                .output()
+                .unwrap();
+            assert_eq!(
+                o.status.success(),
+                accepted,
+                "model_signing {v} with {}: {}",
+                trusted.display(),
+                text(&o)
+            );
+        }
+        seen += 1;
+    }
+    assert!(py.is_none() || seen == 5);
+}
+
+/// Builds with openssl, in `dir`: a root `CN=root`, an intermediate and a decoy both named
+/// `CN=Intermediate` (issued by the root, each with its own RSA key) and a P-384 signer that is a CA
+/// with digitalSignature and code signing, issued by the intermediate under `leaf_cn`. Key
+/// identifiers (subject and authority) are written when `key_ids`. weightseal signs the model
+/// with the signer's key and the bundle then carries `chain` (names of certificates made
+/// here) as its certificate method's chain. Returns `weightseal verify` against `root.pem`.
+fn same_name_chain(st: &Setup, leaf_cn: &str, key_ids: bool, chain: &[&str]) -> Output {
+    use base64::Engine as _;
+    let dir = &st.dir;
+    let ids = if key_ids {
+        "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid:always\n"
+    } else {
+        "subjectKeyIdentifier = none\nauthorityKeyIdentifier = none\n"
+    };
+    fs::write(
+        dir.join("same-name.cnf"),
+        format!(
+            "[inter]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\n{ids}[leaf]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = codeSigning\n{ids}"
+        ),
+    )
+    .unwrap();
+    // RSA CAs and a P-384 signer, as model_signing's `certtool` PKI has them.
+    for (k, alg, opt) in [
+        ("root", "RSA", "rsa_keygen_bits:2048"),
+        ("inter", "RSA", "rsa_keygen_bits:2048"),
+        ("decoy", "RSA", "rsa_keygen_bits:2048"),
+        ("leaf", "EC", "ec_paramgen_curve:P-384"),
+    ] {
+        openssl(
+            dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                alg,
+                "-pkeyopt",
+                opt,
+                "-out",
+                &format!("{k}.key"),
+            ],
+        );
+    }
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "root.key",
+            "-subj",
+            "/CN=root",
+            "-days",
+            "30",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-out",
+            "root.pem",
+        ],
+    );
+    for (name, cn, ca, ext) in [
+        ("inter", "/CN=Intermediate", "root", "inter"),
+        ("decoy", "/CN=Intermediate", "root", "inter"),
+        ("leaf", leaf_cn, "inter", "leaf"),
+    ] {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-new",
+                "-key",
+                &format!("{name}.key"),
+                "-subj",
+                cn,
+                "-out",
+                &format!("{name}.csr"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                &format!("{ca}.pem"),
+                "-CAkey",
+                &format!("{ca}.key"),
+                "-CAcreateserial",
+                "-days",
+                "30",
+                "-extfile",
+                "same-name.cnf",
+                "-extensions",
+                ext,
+                "-out",
+                &format!("{name}.pem"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-in",
+                &format!("{name}.pem"),
+                "-outform",
+                "DER",
+                "-out",
+                &format!("{name}.der"),
+            ],
+        );
+    }
+    let o = ws(&[
+        "sign",
+        s(&st.model),
+        "--key",
+        s(&dir.join("leaf.key")),
+        "--format",
+        "oms",
+        "--signature",
+        s(&st.sig),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let mut bundle: serde_json::Value =
+        serde_json::from_slice(&fs::read(&st.sig).unwrap()).unwrap();
+    let certs: Vec<serde_json::Value> = chain
+        .iter()
+        .map(|n| {
+            serde_json::json!({"rawBytes": base64::engine::general_purpose::STANDARD
+                .encode(fs::read(dir.join(format!("{n}.der"))).unwrap())})
+        })
+        .collect();
+    bundle["verificationMaterial"] = serde_json::json!({
+        "x509CertificateChain": {"certificates": certs},
+        "tlogEntries": [],
+    });
+    fs::write(&st.sig, serde_json::to_vec(&bundle).unwrap()).unwrap();
+    ws(&[
+        "verify",
+        s(&st.model),
+        "--signature",
+        s(&st.sig),
+        "--certificate-chain",
+        s(&dir.join("root.pem")),
+    ])
+}
+
+/// A signer named as its issuer (`CN=Intermediate` issued by `CN=Intermediate`, as in
+/// model_signing's own test PKI) is issued by the intermediate of that name, found by name and
+/// key identifiers, never by itself; a decoy of the same name whose key identifier does not
+/// match, or (without key identifiers) whose key does not verify the signer, is passed over
+/// for the next candidate; and what was refused stays refused: a bundle with the decoy alone,
+/// or with the signer alone, does not lead to the root.
+#[test]
+fn same_name_signer_chain_is_built_as_openssl_builds_it() {
+    let ok = "OK (OpenSSF model signing, certificate CN=Intermediate";
+    let none = "no given certificate issued CN=Intermediate";
+    for (key_ids, chain, want) in [
+        (true, &["leaf", "inter"][..], ok),
+        (true, &["leaf", "decoy", "inter"][..], ok),
+        (false, &["leaf", "inter"][..], ok),
+        (false, &["leaf", "decoy", "inter"][..], ok),
+        (true, &["leaf", "decoy"][..], none),
+        (false, &["leaf", "decoy"][..], none),
+        (true, &["leaf"][..], none),
+        (false, &["leaf"][..], none),
+    ] {
+        let st = setup();
+        let o = same_name_chain(&st, "/CN=Intermediate", key_ids, chain);
+        let code = if want == ok { 0 } else { 1 };
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{key_ids} {chain:?}: {}",
+            text(&o)
+        );
+        assert!(
+            stdout(&o).contains(want),
+            "{key_ids} {chain:?}: want {want:?} in {}",
+            text(&o)
+        );
+    }
+}
