@@ -214,7 +214,10 @@ pub fn gather<'a>(src: &Source<'a>, loc: &Locators) -> Result<Evidence<'a>, Gath
         let kind_oms = if is_url(sig) {
             true
         } else {
-            oms::is_oms_bundle(&oms::read_bundle(Path::new(sig))?)
+            // An empty file is neither kind: it is refused as an OpenSSF bundle (OMS v1.0
+            // §8.1), by name, never read as weightseal attestations.
+            let text = oms::read_bundle(Path::new(sig))?;
+            text.trim().is_empty() || oms::is_oms_bundle(&text)
         };
         if kind_oms {
             oms_given = Some(sig.clone());

@@ -72,6 +72,217 @@ pub enum OmsError {
     SubjectDigest { expected: String, found: String },
     #[error("{0}")]
     Model(String),
+    /// The bundle breaks a rule of the OMS v1.0 specification: which rule, the field, what the
+    /// rule expects and what the bundle has.
+    #[error("{field}: expected {expected}, found {found} ({rule})")]
+    Spec {
+        rule: SpecRule,
+        field: &'static str,
+        expected: &'static str,
+        found: String,
+    },
+}
+
+/// A rule of the OMS v1.0 specification (`ossf/model-signing-spec`, `spec/v1.0.md`) that a
+/// bundle can break, with the section that states it. The conformance vectors
+/// (`test-vectors/v1.0/invalid*`) each break one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpecRule {
+    /// §8.1: the bundle is a Sigstore bundle, a JSON object; the file is empty.
+    Empty,
+    /// §4, §4.1: a bundle has `verificationMaterial`, the signing method's material.
+    NoVerificationMaterial,
+    /// §4.1: `verificationMaterial` holds `publicKey` (key), `x509CertificateChain`
+    /// (certificate) or `certificate` (sigstore).
+    NoSigningMethod,
+    /// §4.1, §11.1: exactly one of them (Sigstore's `VerificationMaterial.content` is one of).
+    SeveralSigningMethods,
+    /// §4.1: the sigstore method's `tlogEntries` holds at least one Rekor entry.
+    SigstoreWithoutTlogEntries,
+    /// §4: a bundle has a `dsseEnvelope`.
+    NoEnvelope,
+    /// §8.3 step 1: the payload's `_type` is `https://in-toto.io/Statement/v1`.
+    StatementType,
+    /// §5.1, §8.3 step 2: `predicateType` is `https://model_signing/signature/v1.0` (or, §11.2,
+    /// model_signing 0.2's `https://model_signing/Digests/v0.1`).
+    PredicateType,
+}
+
+impl SpecRule {
+    /// A stable name for the rule (tests, `--json`).
+    pub fn code(self) -> &'static str {
+        match self {
+            SpecRule::Empty => "empty",
+            SpecRule::NoVerificationMaterial => "no-verification-material",
+            SpecRule::NoSigningMethod => "no-signing-method",
+            SpecRule::SeveralSigningMethods => "several-signing-methods",
+            SpecRule::SigstoreWithoutTlogEntries => "sigstore-without-tlog-entries",
+            SpecRule::NoEnvelope => "no-envelope",
+            SpecRule::StatementType => "statement-type",
+            SpecRule::PredicateType => "predicate-type",
+        }
+    }
+
+    /// The section of the OMS v1.0 specification that states the rule.
+    pub fn section(self) -> &'static str {
+        match self {
+            SpecRule::Empty => "8.1",
+            SpecRule::NoVerificationMaterial | SpecRule::NoEnvelope => "4",
+            SpecRule::NoSigningMethod
+            | SpecRule::SeveralSigningMethods
+            | SpecRule::SigstoreWithoutTlogEntries => "4.1",
+            SpecRule::StatementType => "8.3",
+            SpecRule::PredicateType => "5.1",
+        }
+    }
+}
+
+impl std::fmt::Display for SpecRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OMS v1.0 section {}, {}", self.section(), self.code())
+    }
+}
+
+/// The members of `verificationMaterial` that name a signing method (OMS v1.0 §4.1).
+const METHOD_MEMBERS: [(&str, &str); 3] = [
+    ("publicKey", "key"),
+    ("x509CertificateChain", "certificate"),
+    ("certificate", "sigstore"),
+];
+
+/// What a JSON value is, for an error's "found".
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// The signing method `verificationMaterial` declares (OMS v1.0 §4.1): `publicKey` is the key
+/// method; `x509CertificateChain` the certificate method, or Sigstore keyless when it comes
+/// with transparency-log entries (Sigstore bundles before v0.3 carried Fulcio chains so);
+/// `certificate` Sigstore keyless, which requires at least one `tlogEntries` entry. Exactly
+/// one of the three members is present.
+fn signing_method(vm: &serde_json::Value) -> Result<Method, OmsError> {
+    let spec = |rule, field, expected, found: String| OmsError::Spec {
+        rule,
+        field,
+        expected,
+        found,
+    };
+    let obj = match vm {
+        serde_json::Value::Object(o) => o,
+        serde_json::Value::Null => {
+            return Err(spec(
+                SpecRule::NoVerificationMaterial,
+                "verificationMaterial",
+                "the signing method's verification material (publicKey, x509CertificateChain, or certificate with tlogEntries)",
+                "none".into(),
+            ))
+        }
+        other => {
+            return Err(spec(
+                SpecRule::NoVerificationMaterial,
+                "verificationMaterial",
+                "an object",
+                json_kind(other).into(),
+            ))
+        }
+    };
+    let present: Vec<(&str, &str)> = METHOD_MEMBERS
+        .iter()
+        .copied()
+        .filter(|(m, _)| obj.get(*m).is_some_and(|v| !v.is_null()))
+        .collect();
+    let members = || {
+        let names: Vec<String> = obj.keys().take(8).map(|k| format!("{k:?}")).collect();
+        if names.is_empty() {
+            "no member".to_string()
+        } else {
+            format!("the members {}", names.join(", "))
+        }
+    };
+    let tlog = match obj.get("tlogEntries") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Array(a)) => Some(a.len()),
+        Some(other) => {
+            return Err(OmsError::NotABundle(format!(
+                "verificationMaterial.tlogEntries is {}, not an array",
+                json_kind(other)
+            )))
+        }
+    };
+    match present.as_slice() {
+        [] => Err(spec(
+            SpecRule::NoSigningMethod,
+            "verificationMaterial",
+            "publicKey (key method), x509CertificateChain (certificate method) or certificate (sigstore method)",
+            members(),
+        )),
+        [("publicKey", _)] => Ok(Method::Key),
+        [("x509CertificateChain", _)] if tlog.unwrap_or(0) > 0 => Ok(Method::Keyless),
+        [("x509CertificateChain", _)] => Ok(Method::Certificate),
+        [_] => match tlog {
+            Some(n) if n > 0 => Ok(Method::Keyless),
+            found => Err(spec(
+                SpecRule::SigstoreWithoutTlogEntries,
+                "verificationMaterial.tlogEntries",
+                "at least one transparency log entry (a single `certificate` is the sigstore method's Fulcio certificate)",
+                match found {
+                    None => "none".into(),
+                    Some(_) => "an empty list".into(),
+                },
+            )),
+        },
+        several => Err(spec(
+            SpecRule::SeveralSigningMethods,
+            "verificationMaterial",
+            "exactly one of publicKey, x509CertificateChain and certificate",
+            several
+                .iter()
+                .map(|(m, method)| format!("{m} ({method} method)"))
+                .collect::<Vec<_>>()
+                .join(" and "),
+        )),
+    }
+}
+
+/// The statement rules (OMS v1.0 §8.3 steps 1 and 2) checked on a payload, signed or not.
+fn statement_rules(v: &serde_json::Value) -> Result<(), OmsError> {
+    let found = |s: Option<&serde_json::Value>| match s {
+        Some(serde_json::Value::String(s)) => {
+            format!("{:?}", s.chars().take(100).collect::<String>())
+        }
+        Some(other) => json_kind(other).into(),
+        None => "none".into(),
+    };
+    let t = v.get("_type");
+    if t.and_then(|t| t.as_str()) != Some(STATEMENT_V1) {
+        return Err(OmsError::Spec {
+            rule: SpecRule::StatementType,
+            field: "dsseEnvelope.payload _type",
+            expected: "\"https://in-toto.io/Statement/v1\" (an in-toto v1 statement)",
+            found: found(t),
+        });
+    }
+    let p = v.get("predicateType");
+    if !p
+        .and_then(|p| p.as_str())
+        .is_some_and(|p| p == PREDICATE_V1 || p == PREDICATE_V01)
+    {
+        return Err(OmsError::Spec {
+            rule: SpecRule::PredicateType,
+            field: "dsseEnvelope.payload predicateType",
+            expected: "\"https://model_signing/signature/v1.0\" (or model_signing 0.2's \"https://model_signing/Digests/v0.1\")",
+            found: format!("{}, which is not model_signing's", found(p)),
+        });
+    }
+    Ok(())
 }
 
 /// How model_signing turned the model into digests.
@@ -120,6 +331,7 @@ struct RawBundle {
 pub struct Bundle {
     media_type: String,
     vm: serde_json::Value,
+    method: Method,
     envelope_json: serde_json::Value,
     envelope: RawEnvelope,
 }
@@ -139,6 +351,18 @@ impl Bundle {
     /// neither, with a `messageSignature` (it signs a blob, not a model's statement) or with
     /// any other top-level member is refused, as is a member given twice.
     pub fn parse(text: &str) -> Result<Bundle, OmsError> {
+        if text.trim().is_empty() {
+            return Err(OmsError::Spec {
+                rule: SpecRule::Empty,
+                field: "the bundle",
+                expected: "a Sigstore bundle (a JSON object)",
+                found: if text.is_empty() {
+                    "an empty file".into()
+                } else {
+                    "only white space".into()
+                },
+            });
+        }
         let b: RawBundle =
             serde_json::from_str(text.trim()).map_err(|e| OmsError::NotABundle(e.to_string()))?;
         if !MEDIA_TYPES.contains(&b.media_type.as_str()) {
@@ -146,6 +370,7 @@ impl Bundle {
                 b.media_type.chars().take(100).collect(),
             ));
         }
+        let method = signing_method(&b.verification_material)?;
         let envelope_json = match (b.dsse_envelope, b.message_signature) {
             (Some(_), Some(_)) => return Err(OmsError::NotABundle(
                 "the bundle holds both a dsseEnvelope and a messageSignature: which one is signed is ambiguous".into(),
@@ -154,9 +379,12 @@ impl Bundle {
                 "the bundle holds a messageSignature (a signature over a blob), not a DSSE envelope over a model's statement".into(),
             )),
             (None, None) => {
-                return Err(OmsError::NotABundle(
-                    "the bundle holds no dsseEnvelope".into(),
-                ))
+                return Err(OmsError::Spec {
+                    rule: SpecRule::NoEnvelope,
+                    field: "dsseEnvelope",
+                    expected: "a DSSE envelope over the model's in-toto statement",
+                    found: "none".into(),
+                })
             }
             (Some(e), None) => e,
         };
@@ -165,25 +393,27 @@ impl Bundle {
         Ok(Bundle {
             media_type: b.media_type,
             vm: b.verification_material,
+            method,
             envelope_json,
             envelope,
         })
     }
 
-    /// The method that made the bundle: a certificate with transparency-log entries is
-    /// keyless, a certificate chain without them the certificate method, else the key method.
+    /// The method that made the bundle, as its verification material declares it (see
+    /// [`Bundle::parse`]): a `publicKey` is the key method, an `x509CertificateChain` the
+    /// certificate method (Sigstore keyless when it comes with transparency-log entries, as
+    /// Sigstore bundles before v0.3 carried Fulcio chains), a `certificate` Sigstore keyless.
     pub fn method(&self) -> Method {
-        let vm = &self.vm;
-        let tlog = vm
-            .get("tlogEntries")
-            .and_then(|t| t.as_array())
-            .is_some_and(|t| !t.is_empty());
-        let cert = vm.get("x509CertificateChain").is_some() || vm.get("certificate").is_some();
-        match (cert, tlog) {
-            (true, true) => Method::Keyless,
-            (true, false) => Method::Certificate,
-            _ => Method::Key,
-        }
+        self.method
+    }
+
+    /// The rule of OMS v1.0 §8.3 (steps 1 and 2) the payload breaks, signed or not: a bundle
+    /// whose statement is not a model_signing statement is refused for that, whatever key,
+    /// certificate or identity it is checked with.
+    fn statement_rule(&self) -> Option<OmsError> {
+        let (payload, _) = envelope_parts(&self.envelope).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&payload).ok()?;
+        statement_rules(&v).err()
     }
 
     /// The model name the (not yet verified) statement claims: only to look up whose keys to
@@ -239,6 +469,15 @@ pub struct Verified {
 
 /// Verifies `bundle` as `check` says.
 pub fn verify_bundle(bundle: &Bundle, check: &OmsCheck) -> Result<Verified, OmsError> {
+    verify_bundle_as_asked(bundle, check).map_err(|e| match e {
+        OmsError::Io { .. } | OmsError::Spec { .. } => e,
+        // A signature that does not verify (or was not checked) over a statement that is not
+        // model_signing's: the statement's rule is what no other key could mend.
+        e => bundle.statement_rule().unwrap_or(e),
+    })
+}
+
+fn verify_bundle_as_asked(bundle: &Bundle, check: &OmsCheck) -> Result<Verified, OmsError> {
     let (manifest, signer, method) = match check {
         OmsCheck::Keys(keys) => {
             let (m, id) = verify_with_keys(bundle, keys)?;
@@ -1048,9 +1287,7 @@ pub fn parse_statement(payload: &[u8]) -> Result<OmsManifest, OmsError> {
     let bad = |s: &str| OmsError::Statement(s.to_string());
     let v: serde_json::Value =
         serde_json::from_slice(payload).map_err(|e| OmsError::Statement(e.to_string()))?;
-    if v.get("_type").and_then(|t| t.as_str()) != Some(STATEMENT_V1) {
-        return Err(bad("not an in-toto v1 statement"));
-    }
+    statement_rules(&v)?;
     let subjects = v
         .get("subject")
         .and_then(|s| s.as_array())
@@ -1091,12 +1328,6 @@ pub fn parse_statement(payload: &[u8]) -> Result<OmsManifest, OmsError> {
             legacy: true,
             subject: None,
         });
-    }
-    if ptype != PREDICATE_V1 {
-        return Err(OmsError::Statement(format!(
-            "predicate type {:?} is not model_signing's",
-            ptype.chars().take(100).collect::<String>()
-        )));
     }
     if subjects.len() != 1 {
         return Err(bad("expected exactly one subject"));
@@ -1606,6 +1837,66 @@ mod tests {
             pae_compat(b"it's"),
             b"DSSEV1 28 application/vnd.in-toto+json 4 b\"it's\"".to_vec()
         );
+    }
+
+    /// OMS v1.0 §4.1: the method is the one member of `verificationMaterial` that names one;
+    /// none, several, or a sigstore `certificate` without log entries is refused by its rule.
+    #[test]
+    fn verification_material_names_one_method() {
+        let vm = |v: serde_json::Value| signing_method(&v);
+        let rule = |r: Result<Method, OmsError>| match r {
+            Err(OmsError::Spec { rule, .. }) => Some(rule),
+            _ => None,
+        };
+        let cert = serde_json::json!({"rawBytes": "AA=="});
+        assert_eq!(
+            vm(serde_json::json!({"publicKey": {"hint": "x"}})).unwrap(),
+            Method::Key
+        );
+        assert_eq!(
+            vm(serde_json::json!({"x509CertificateChain": {"certificates": [cert]}, "tlogEntries": []}))
+                .unwrap(),
+            Method::Certificate
+        );
+        assert_eq!(
+            vm(serde_json::json!({"x509CertificateChain": {"certificates": [cert]}, "tlogEntries": [{}]}))
+                .unwrap(),
+            Method::Keyless
+        );
+        assert_eq!(
+            vm(serde_json::json!({"certificate": cert, "tlogEntries": [{}]})).unwrap(),
+            Method::Keyless
+        );
+        for (v, want) in [
+            (serde_json::Value::Null, SpecRule::NoVerificationMaterial),
+            (serde_json::json!([]), SpecRule::NoVerificationMaterial),
+            (serde_json::json!({}), SpecRule::NoSigningMethod),
+            (
+                serde_json::json!({"tlogEntries": []}),
+                SpecRule::NoSigningMethod,
+            ),
+            (
+                serde_json::json!({"publicKey": {"hint": "x"}, "certificate": cert}),
+                SpecRule::SeveralSigningMethods,
+            ),
+            (
+                serde_json::json!({"certificate": cert}),
+                SpecRule::SigstoreWithoutTlogEntries,
+            ),
+            (
+                serde_json::json!({"certificate": cert, "tlogEntries": []}),
+                SpecRule::SigstoreWithoutTlogEntries,
+            ),
+        ] {
+            assert_eq!(rule(vm(v.clone())), Some(want), "{v}");
+        }
+        assert!(matches!(
+            Bundle::parse(" \n"),
+            Err(OmsError::Spec {
+                rule: SpecRule::Empty,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -145,6 +145,9 @@ pub struct OmsReport {
     /// Why it did not verify.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The rule of the OMS v1.0 specification the bundle breaks, when that is why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<oms::SpecRule>,
 }
 
 /// How far a release got before it was judged.
@@ -732,6 +735,15 @@ fn check_log(policy: &crate::log::LogPolicy, proof: Option<&[u8]>, m: &Manifest)
 
 /// An OpenSSF report with nothing verified yet.
 fn oms_report(method: Option<oms::Method>, error: Option<String>) -> OmsReport {
+    oms_report_rule(method, error, None)
+}
+
+/// An OpenSSF report with nothing verified yet, refused for `rule` when given.
+fn oms_report_rule(
+    method: Option<oms::Method>,
+    error: Option<String>,
+    rule: Option<oms::SpecRule>,
+) -> OmsReport {
     OmsReport {
         ok: false,
         method,
@@ -741,6 +753,7 @@ fn oms_report(method: Option<oms::Method>, error: Option<String>) -> OmsReport {
         resources: 0,
         legacy: false,
         error,
+        rule,
     }
 }
 
@@ -754,7 +767,11 @@ fn oms_verdict(
 ) -> Result<Verdict, ReleaseError> {
     let refused = |method, e: OmsError, store: Vec<String>| {
         let mut v = Verdict::new(Format::Oms, String::new(), None);
-        v.oms = Some(oms_report(method, Some(e.to_string())));
+        let rule = match &e {
+            OmsError::Spec { rule, .. } => Some(*rule),
+            _ => None,
+        };
+        v.oms = Some(oms_report_rule(method, Some(e.to_string()), rule));
         v.trust_store = store;
         v
     };
@@ -846,6 +863,7 @@ fn oms_verdict(
         resources: m.resources.len(),
         legacy: m.legacy,
         error: None,
+        rule: None,
     });
     v.pins = pins;
     v.trust_store = store_entries;

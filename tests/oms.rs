@@ -643,28 +643,44 @@ fn keyless_public_good_bundle_verifies_its_sigstore_layer_offline() {
     );
 }
 
+/// The OMS v1.0 conformance suite's keyless bundle: a model_signing statement signed with
+/// Sigstore keyless (identity `stefanb@us.ibm.com`, issuer IBM's), verifiable offline.
+fn oms_keyless_bundle() -> PathBuf {
+    common::fixtures().join("oms-spec-v1.0/valid/sigstore.bundle.json")
+}
+const IBM_ID: &str = "stefanb@us.ibm.com";
+const IBM: &str = "https://sigstore.verify.ibm.com/oauth2";
+
 #[test]
 fn keyless_wrong_identity_or_issuer_fails() {
-    let b = common::fixtures().join("sigstore/conda-attestation.sigstore.json");
-    let o = keyless(
-        &b,
-        "https://github.com/attacker/repo/.github/workflows/x.yaml@refs/heads/main",
-        GITHUB,
-    );
+    let b = oms_keyless_bundle();
+    let o = keyless(&b, "attacker@example.com", IBM);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         stdout(&o).contains("FAILED (Sigstore keyless verification failed: identity mismatch"),
         "{}",
         text(&o)
     );
-    let o = keyless(&b, CONDA_ID, "https://accounts.google.com");
+    let o = keyless(&b, IBM_ID, "https://accounts.google.com");
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(stdout(&o).contains("issuer mismatch"), "{}", text(&o));
+    // A statement that is not model_signing's is refused for that, whatever else is wrong.
+    let o = keyless(
+        &common::fixtures().join("sigstore/conda-attestation.sigstore.json"),
+        "https://github.com/attacker/repo/.github/workflows/x.yaml@refs/heads/main",
+        GITHUB,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("which is not model_signing's (OMS v1.0 section 5.1, predicate-type)"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
 fn keyless_tampered_log_entry_fails() {
-    let src = common::fixtures().join("sigstore/conda-attestation.sigstore.json");
+    let src = oms_keyless_bundle();
     let mut v: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(&src).unwrap()).unwrap();
     let t = v["verificationMaterial"]["tlogEntries"][0]["integratedTime"]
@@ -677,7 +693,7 @@ fn keyless_tampered_log_entry_fails() {
     let d = tempfile::tempdir().unwrap();
     let b = d.path().join("tampered.sigstore.json");
     fs::write(&b, v.to_string()).unwrap();
-    let o = keyless(&b, CONDA_ID, GITHUB);
+    let o = keyless(&b, IBM_ID, IBM);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         stdout(&o).contains("FAILED (Sigstore keyless verification failed:"),
@@ -1550,6 +1566,149 @@ fn same_name_signer_chain_is_built_as_openssl_builds_it() {
         assert!(
             stdout(&o).contains(want),
             "{key_ids} {chain:?}: want {want:?} in {}",
+            text(&o)
+        );
+    }
+}
+
+/// The OMS v1.0 conformance vectors (`tests/fixtures/oms-spec-v1.0`, from
+/// ossf/model-signing-spec): the harness lists `valid/`, `invalid/` and `invalid-payload/`
+/// and checks every file against `expect.txt`. Each valid bundle is recognised as its method
+/// and verifies (key, certificate chain to model_signing's test root, Sigstore keyless offline)
+/// over the model it signs; each invalid one is refused, in the library and by `weightseal
+/// verify --json`, for the rule it breaks (`SpecRule`), not for a missing key or manifest.
+#[test]
+fn oms_v1_0_conformance_vectors() {
+    use weightseal::oms::{verify_bundle, Bundle, Method, OmsCheck, OmsError};
+    let fx = common::fixtures().join("oms-spec-v1.0");
+    let key = fx.join("signing-key-pub.pem");
+    let root = common::fixtures().join("model-transparency/keys/ca-cert.pem");
+    let (id, issuer) = (
+        "stefanb@us.ibm.com",
+        "https://sigstore.verify.ibm.com/oauth2",
+    );
+    let expect: std::collections::BTreeMap<String, String> =
+        fs::read_to_string(fx.join("expect.txt"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| {
+                let (p, e) = l.split_once(' ').unwrap();
+                (p.to_string(), e.to_string())
+            })
+            .collect();
+    let mut found = Vec::new();
+    for d in ["valid", "invalid", "invalid-payload"] {
+        for e in fs::read_dir(fx.join(d)).unwrap() {
+            found.push(format!("{d}/{}", e.unwrap().file_name().to_string_lossy()));
+        }
+    }
+    found.sort();
+    assert_eq!(
+        found,
+        expect.keys().cloned().collect::<Vec<_>>(),
+        "a vector without its line in expect.txt, or a line without its vector"
+    );
+    // The models the valid bundles sign.
+    let tmp = tempfile::tempdir().unwrap();
+    let model = |name: &str, one: &[u8]| {
+        let m = tmp.path().join(name);
+        fs::create_dir_all(&m).unwrap();
+        fs::write(m.join("signme-1"), one).unwrap();
+        fs::write(m.join("signme-2"), b"signme-2").unwrap();
+        m
+    };
+    let (m_key, m_keyless) = (
+        model("model", b"signme-1\n"),
+        model("sigstore", b"signme-1"),
+    );
+    let keys = || OmsCheck::Keys(vec![weightseal::attest::PublicKey::read(&key).unwrap()]);
+    for (vector, want) in &expect {
+        let path = fx.join(vector);
+        let parsed = Bundle::parse(&fs::read_to_string(&path).unwrap());
+        if let Some(code) = want.strip_prefix("rule:") {
+            // The library: the rule, by its variant.
+            let err = match parsed {
+                Err(e) => e,
+                Ok(b) => match verify_bundle(&b, &keys()) {
+                    Err(e) => e,
+                    Ok(v) => panic!("{vector}: verified ({})", v.signer),
+                },
+            };
+            match &err {
+                OmsError::Spec { rule, .. } => assert_eq!(rule.code(), code, "{vector}: {err}"),
+                other => panic!("{vector}: not refused for a rule: {other}"),
+            }
+            // The command line: refused (exit 1) for that rule, the signature file named.
+            let o = ws(&[
+                "verify",
+                s(&m_key),
+                "--signature",
+                s(&path),
+                "--key",
+                s(&key),
+                "--json",
+            ]);
+            assert_eq!(o.status.code(), Some(1), "{vector}: {}", text(&o));
+            let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+            assert_eq!(j["ok"], false, "{vector}");
+            assert_eq!(j["oms"]["rule"], code, "{vector}: {j}");
+            let o = ws(&[
+                "verify",
+                s(&m_key),
+                "--signature",
+                s(&path),
+                "--key",
+                s(&key),
+            ]);
+            let name = path.file_name().unwrap().to_string_lossy();
+            assert!(
+                stdout(&o).contains(&format!("signature {}: FAILED (", path.display()))
+                    || stdout(&o).contains(&format!("{name}: FAILED (")),
+                "{vector}: {}",
+                text(&o)
+            );
+            assert!(
+                stdout(&o).contains(&format!(", {code})")),
+                "{vector}: {}",
+                text(&o)
+            );
+            continue;
+        }
+        let b = parsed.unwrap_or_else(|e| panic!("{vector}: {e}"));
+        let (method, dir, args) = match want.as_str() {
+            "key" => (Method::Key, &m_key, vec!["--key", s(&key)]),
+            "certificate" => (
+                Method::Certificate,
+                &m_key,
+                vec!["--certificate-chain", s(&root)],
+            ),
+            "keyless" => (
+                Method::Keyless,
+                &m_keyless,
+                vec!["--identity", id, "--identity-provider", issuer],
+            ),
+            other => panic!("{vector}: unknown expectation {other}"),
+        };
+        assert_eq!(b.method(), method, "{vector}");
+        let check = match method {
+            Method::Key => keys(),
+            Method::Certificate => OmsCheck::Chain(fs::read(&root).unwrap()),
+            Method::Keyless => OmsCheck::Keyless {
+                identity: id.into(),
+                issuer: issuer.into(),
+                trusted_root: None,
+            },
+        };
+        let v = verify_bundle(&b, &check).unwrap_or_else(|e| panic!("{vector}: {e}"));
+        assert_eq!(v.method, method, "{vector}");
+        let mut a = vec!["verify", s(dir), "--signature", s(&path)];
+        a.extend(args);
+        let o = ws(&a);
+        assert_eq!(o.status.code(), Some(0), "{vector}: {}", text(&o));
+        assert!(
+            stdout(&o).contains("signme-1: OK") && stdout(&o).contains("signme-2: OK"),
+            "{vector}: {}",
             text(&o)
         );
     }
