@@ -1127,6 +1127,7 @@ mod ca_leaf {
             pool: &pool,
             at,
             checks: 0,
+            exhausted: false,
             path: vec![leaf],
         };
         search.from(leaf)
@@ -1138,6 +1139,8 @@ mod ca_leaf {
         pool: &'a [&'a Certificate],
         at: std::time::Duration,
         checks: usize,
+        /// The signature-check budget ran out: the search ends with that error.
+        exhausted: bool,
         /// The path so far, the leaf first; its last certificate is the one being extended.
         path: Vec<&'a Certificate>,
     }
@@ -1175,6 +1178,11 @@ mod ca_leaf {
             let mut first_error = None;
             for (_, c) in candidates {
                 if self.checks >= MAX_SIGNATURE_CHECKS {
+                    self.exhausted = true;
+                }
+                if self.exhausted {
+                    // The search was cut short: that is the error, not a candidate's tried
+                    // before it.
                     return Err(bad(format!(
                         "more than {MAX_SIGNATURE_CHECKS} candidate issuers were tried; refused"
                     )));
@@ -1186,6 +1194,7 @@ mod ca_leaf {
                 self.path.push(c);
                 match self.from(c) {
                     Ok(()) => return Ok(()),
+                    Err(e) if self.exhausted => return Err(e),
                     Err(e) => {
                         first_error.get_or_insert(e);
                     }

@@ -1713,3 +1713,146 @@ fn oms_v1_0_conformance_vectors() {
         );
     }
 }
+
+/// A search for a CA signer's path that runs out of its signature-check budget says so: the
+/// budget is not hidden behind the error of a candidate tried earlier. The signer is issued
+/// under `CN=N` by key K; two certificates `CN=N` hold K: the first carries an unknown critical
+/// extension (refused at once), the second is issued under `CN=M` by key K2, and thirteen
+/// certificates `CN=M` hold K2 and issue one another, more paths than 64 signature checks
+/// explore. The search is refused for its budget, not for the first candidate's extension.
+#[test]
+fn ca_signer_path_search_that_exhausts_its_budget_says_so() {
+    let st = setup();
+    let dir = &st.dir;
+    fs::write(
+        dir.join("x.cnf"),
+        "[ca]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign\n[bad]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign\n1.2.3.4 = critical, ASN1:NULL\n[leaf]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = codeSigning\n",
+    )
+    .unwrap();
+    for k in ["root", "k", "k2", "leaf"] {
+        openssl(
+            dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                &format!("{k}.key"),
+            ],
+        );
+    }
+    let selfsigned = |key: &str, cn: &str, out: &str, serial: &str| {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-new",
+                "-key",
+                key,
+                "-subj",
+                cn,
+                "-days",
+                "30",
+                "-set_serial",
+                serial,
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign",
+                "-out",
+                out,
+            ],
+        )
+    };
+    let issue = |key: &str, cn: &str, ca: &str, ca_key: &str, ext: &str, out: &str| {
+        openssl(
+            dir,
+            &["req", "-new", "-key", key, "-subj", cn, "-out", "x.csr"],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "x.csr",
+                "-CA",
+                ca,
+                "-CAkey",
+                ca_key,
+                "-set_serial",
+                "7",
+                "-days",
+                "30",
+                "-extfile",
+                "x.cnf",
+                "-extensions",
+                ext,
+                "-out",
+                out,
+            ],
+        );
+    };
+    selfsigned("root.key", "/CN=root", "root.pem", "1");
+    selfsigned("k.key", "/CN=Z", "z.pem", "2");
+    let ms: Vec<String> = (0..13).map(|i| format!("m{i}.pem")).collect();
+    for (i, m) in ms.iter().enumerate() {
+        selfsigned("k2.key", "/CN=M", m, &(100 + i).to_string());
+    }
+    issue("k.key", "/CN=N", "z.pem", "k.key", "bad", "a.pem");
+    issue("k.key", "/CN=N", "m0.pem", "k2.key", "ca", "b.pem");
+    issue(
+        "leaf.key",
+        "/CN=model signer",
+        "a.pem",
+        "k.key",
+        "leaf",
+        "leaf.pem",
+    );
+    let o = ws(&[
+        "sign",
+        s(&st.model),
+        "--key",
+        s(&dir.join("leaf.key")),
+        "--format",
+        "oms",
+        "--signature",
+        s(&st.sig),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let mut bundle: serde_json::Value =
+        serde_json::from_slice(&fs::read(&st.sig).unwrap()).unwrap();
+    let raw = |n: &str| {
+        let pem = fs::read_to_string(dir.join(n)).unwrap();
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        serde_json::json!({ "rawBytes": b64 })
+    };
+    let chain: Vec<serde_json::Value> = ["leaf.pem", "a.pem", "b.pem"]
+        .iter()
+        .map(|n| n.to_string())
+        .chain(ms)
+        .map(|n| raw(&n))
+        .collect();
+    assert_eq!(chain.len(), 16);
+    bundle["verificationMaterial"] = serde_json::json!({
+        "x509CertificateChain": {"certificates": chain},
+    });
+    fs::write(&st.sig, serde_json::to_vec(&bundle).unwrap()).unwrap();
+    let o = ws(&[
+        "verify",
+        s(&st.model),
+        "--signature",
+        s(&st.sig),
+        "--certificate-chain",
+        s(&dir.join("root.pem")),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("more than 64 candidate issuers were tried"),
+        "{}",
+        text(&o)
+    );
+}
