@@ -850,11 +850,16 @@ pub fn verify_with_chain(
     let (payload, sig) = envelope_parts(&b.envelope)?;
     let message = pae(PAYLOAD_TYPE, &payload);
     // model_signing 0.2's PAE, signed with ECDSA over SHA-256 whatever the curve, as
-    // `model_signing verify certificate` still accepts it.
+    // `model_signing verify certificate` still accepts it: over a model_signing 0.2 statement
+    // only (no later version signs so), so that a P-384 or P-521 signer's signature over a
+    // v1.0 statement is never checked over SHA-256.
     let compat = pae_compat(&payload);
+    let legacy = serde_json::from_slice::<serde_json::Value>(&payload)
+        .ok()
+        .is_some_and(|v| v.get("predicateType").and_then(|p| p.as_str()) == Some(PREDICATE_V01));
     if !(key.verify_strict(&message, &sig)
         || key.verify_strict(&compat, &sig)
-        || key.verify_ecdsa_sha256(&compat, &sig))
+        || (legacy && key.verify_ecdsa_sha256(&compat, &sig)))
     {
         return Err(OmsError::BadSignature);
     }

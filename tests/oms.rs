@@ -1856,3 +1856,164 @@ fn ca_signer_path_search_that_exhausts_its_budget_says_so() {
         text(&o)
     );
 }
+
+/// model_signing 0.2's signature (ECDSA over SHA-256 of its Python-`repr` PAE, whatever the
+/// curve) is accepted for a model_signing 0.2 statement only: over a v1.0 statement a P-384
+/// signer's signature is ECDSA with SHA-384 over the DSSE PAE, and the 0.2 form of it is
+/// refused (no model_signing since 0.2 signs so). The bundle as weightseal signed it verifies.
+#[test]
+fn legacy_sha256_signature_is_refused_over_a_v1_0_statement() {
+    use base64::Engine as _;
+    let st = setup();
+    let dir = &st.dir;
+    fs::write(dir.join("ext.cnf"), EXT).unwrap();
+    for (k, curve) in [("root", "P-256"), ("leaf", "P-384")] {
+        openssl(
+            dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                &format!("ec_paramgen_curve:{curve}"),
+                "-out",
+                &format!("{k}.key"),
+            ],
+        );
+    }
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "root.key",
+            "-subj",
+            "/CN=root",
+            "-days",
+            "30",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+            "-out",
+            "root.pem",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "leaf.key",
+            "-subj",
+            "/CN=signer",
+            "-out",
+            "leaf.csr",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "root.pem",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            "ext.cnf",
+            "-extensions",
+            "leaf",
+            "-outform",
+            "DER",
+            "-out",
+            "leaf.der",
+        ],
+    );
+    let o = ws(&[
+        "sign",
+        s(&st.model),
+        "--key",
+        s(&dir.join("leaf.key")),
+        "--format",
+        "oms",
+        "--signature",
+        s(&st.sig),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut bundle: serde_json::Value =
+        serde_json::from_slice(&fs::read(&st.sig).unwrap()).unwrap();
+    bundle["verificationMaterial"] = serde_json::json!({
+        "x509CertificateChain": {"certificates": [
+            {"rawBytes": b64.encode(fs::read(dir.join("leaf.der")).unwrap())}
+        ]},
+    });
+    let verify = |bundle: &serde_json::Value| {
+        fs::write(&st.sig, serde_json::to_vec(bundle).unwrap()).unwrap();
+        ws(&[
+            "verify",
+            s(&st.model),
+            "--signature",
+            s(&st.sig),
+            "--certificate-chain",
+            s(&dir.join("root.pem")),
+        ])
+    };
+    let o = verify(&bundle);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // The same payload signed as model_signing 0.2 signed: SHA-256 over `DSSEV1 … b'…'`.
+    let payload = b64
+        .decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap())
+        .unwrap();
+    let statement: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(
+        statement["predicateType"],
+        "https://model_signing/signature/v1.0"
+    );
+    let mut repr = String::from("b'");
+    for &c in &payload {
+        match c {
+            b'\\' => repr.push_str("\\\\"),
+            b'\'' => repr.push_str("\\'"),
+            b'\n' => repr.push_str("\\n"),
+            b'\t' => repr.push_str("\\t"),
+            b'\r' => repr.push_str("\\r"),
+            0x20..=0x7e => repr.push(c as char),
+            c => repr.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    repr.push('\'');
+    let t = "application/vnd.in-toto+json";
+    let compat = format!("DSSEV1 {} {t} {} {repr}", t.len(), payload.len());
+    fs::write(dir.join("compat.bin"), compat).unwrap();
+    openssl(
+        dir,
+        &[
+            "dgst",
+            "-sha256",
+            "-sign",
+            "leaf.key",
+            "-out",
+            "compat.sig",
+            "compat.bin",
+        ],
+    );
+    bundle["dsseEnvelope"]["signatures"][0]["sig"] =
+        serde_json::json!(b64.encode(fs::read(dir.join("compat.sig")).unwrap()));
+    let o = verify(&bundle);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("FAILED (the signature does not verify"),
+        "{}",
+        text(&o)
+    );
+}
