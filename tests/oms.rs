@@ -640,8 +640,7 @@ fn keyless_public_good_bundle_verifies_its_sigstore_layer_offline() {
     // layer's verdict is read from the library: the bundle passes it (its statement is the
     // error), the same bundle with its log entry's time changed does not.
     use weightseal::oms::{verify_keyless, Bundle, OmsError, SpecRule};
-    let mut v: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&b).unwrap()).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&fs::read_to_string(&b).unwrap()).unwrap();
     let layer = |v: &serde_json::Value| {
         let bundle = Bundle::parse(&v.to_string()).unwrap();
         verify_keyless(&bundle, CONDA_ID, GITHUB, None).map(|_| ())
@@ -662,6 +661,24 @@ fn keyless_public_good_bundle_verifies_its_sigstore_layer_offline() {
         serde_json::json!((t + 1).to_string());
     match layer(&v) {
         Err(OmsError::Keyless(_)) => {}
+        other => panic!("{other:?}"),
+    }
+    // Its Fulcio certificate given as a certificate-method chain without the log entries
+    // (a certificate-method bundle to the parser, in a v0.2 bundle that may carry a chain):
+    // checked as keyless, the Sigstore layer refuses it for the missing transparency log.
+    let vm = &mut v["verificationMaterial"];
+    let cert = vm["certificate"].clone();
+    *vm = serde_json::json!({"x509CertificateChain": {"certificates": [cert]}});
+    v["mediaType"] = serde_json::json!("application/vnd.dev.sigstore.bundle+json;version=0.2");
+    assert_eq!(
+        Bundle::parse(&v.to_string()).unwrap().method(),
+        weightseal::oms::Method::Certificate
+    );
+    match layer(&v) {
+        Err(OmsError::Keyless(e)) => assert!(
+            e.contains("inclusion proof") || e.contains("signing time"),
+            "{e}"
+        ),
         other => panic!("{other:?}"),
     }
 }
