@@ -287,3 +287,26 @@ fn fetch_against_a_local_manifest_still_delivers_the_served_log_proof() {
         proof
     );
 }
+
+#[test]
+fn sign_says_where_the_oms_bundle_went() {
+    let r = release();
+    let cwd = r.model.parent().unwrap();
+    let o = Command::new(common::bin())
+        .current_dir(cwd)
+        .env("WEIGHTSEAL_TRUST", cwd.join("no-trust-store"))
+        .args(["sign", "model", "--key", s(&r.key), "--format", "oms"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let full = cwd.canonicalize().unwrap().join("model.sig");
+    assert!(full.exists());
+    assert!(
+        text(&o).contains(&format!(
+            "wrote OpenSSF model signing bundle {}",
+            full.display()
+        )),
+        "{}",
+        text(&o)
+    );
+}

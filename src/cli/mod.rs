@@ -1326,9 +1326,11 @@ fn sign_cmd(a: SignCommandArgs) -> Result<Outcome> {
         );
     }
     if let Some(n) = p.oms_files {
+        // Where it went, in full: by default `model.sig` lands in the current directory.
+        let at = std::path::absolute(&opts.oms_signature).unwrap_or(opts.oms_signature.clone());
         outln!(
             "wrote OpenSSF model signing bundle {} ({n} file(s), key {})",
-            opts.oms_signature.display(),
+            at.display(),
             p.key_id
         );
     }
