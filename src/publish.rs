@@ -127,6 +127,14 @@ pub enum PublishError {
         #[source]
         source: VerifyError,
     },
+    /// A name was asked for, and the stored manifest records another (the name is part of the
+    /// manifest and its digest: renaming means hashing again).
+    #[error("the manifest {} names the model {found:?}, not {asked:?}: the name is part of the manifest and its digest, so hash again with `weightseal hash DIR --name {asked}` (or sign without --name)", manifest.display())]
+    NameMismatch {
+        manifest: PathBuf,
+        asked: String,
+        found: String,
+    },
     /// The stored manifest does not describe the directory any more.
     #[error("the manifest {} does not match the directory {} ({} path(s) differ, e.g. {})", manifest.display(), dir.display(), paths.len(), paths.first().map(String::as_str).unwrap_or("?"))]
     Mismatch {
@@ -196,6 +204,15 @@ pub fn publish(
     let mut manifest_written = false;
     let m = match stored {
         Some(m) => {
+            if let Some(asked) = &opts.build.name {
+                if m.name() != asked {
+                    return Err(PublishError::NameMismatch {
+                        manifest: path.clone(),
+                        asked: asked.clone(),
+                        found: m.name().to_string(),
+                    });
+                }
+            }
             if !opts.manifest_only {
                 let paths = match &fresh {
                     Some(f) => {

@@ -488,3 +488,52 @@ fn securesystemslib_verifies_ours_and_we_verify_theirs() {
     let o = ws(&["verify", s(&m), "--key", s(&d.path().join("k.pub"))]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
 }
+
+/// `sign --name` names the model as `hash --name` does (so `org/*` trust entries and log
+/// monitors match it), and refuses to sign a manifest that records another name.
+#[test]
+fn sign_names_the_model_and_refuses_a_manifest_of_another_name() {
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("tiny");
+    model(&m);
+    keygen(&d.path().join("k"));
+    let o = ws(&[
+        "sign",
+        s(&m),
+        "--key",
+        s(&d.path().join("k")),
+        "--name",
+        "org/tiny",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let shown: Value = serde_json::from_str(&stdout(&ws(&[
+        "show",
+        s(&m.join("weightseal.manifest")),
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(shown["name"], "org/tiny");
+    let o = ws(&[
+        "verify",
+        s(&m),
+        "--key",
+        s(&d.path().join("k.pub")),
+        "--model",
+        "org/tiny",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = ws(&[
+        "sign",
+        s(&m),
+        "--key",
+        s(&d.path().join("k")),
+        "--name",
+        "org/other",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("names the model \"org/tiny\", not \"org/other\""),
+        "{}",
+        stderr(&o)
+    );
+}

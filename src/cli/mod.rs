@@ -520,6 +520,11 @@ struct SignCommandArgs {
     /// Sign the manifest without checking it against the directory.
     #[arg(long)]
     manifest_only: bool,
+    /// The model's name, as `hash --name` records it (e.g. `org/model`, which `org/*` trust
+    /// entries and log monitors match); default: the directory's or file's name. With a
+    /// manifest already there, it must be the name it records.
+    #[arg(long)]
+    name: Option<String>,
     #[command(flatten)]
     args: attest::SignArgs,
 }
@@ -1277,6 +1282,7 @@ fn sign_cmd(a: SignCommandArgs) -> Result<Outcome> {
         dir,
         manifest,
         manifest_only,
+        name,
         args,
     } = a;
     let t = target(&dir, manifest.as_deref())?;
@@ -1289,6 +1295,7 @@ fn sign_cmd(a: SignCommandArgs) -> Result<Outcome> {
     let opts = weightseal::publish::PublishOptions {
         build: BuildOptions {
             only: t.only,
+            name,
             ..BuildOptions::default()
         },
         attestations: attest::bundle_path(&path, args.attestations.as_deref()),
