@@ -1147,7 +1147,11 @@ pub fn verify_remote(
                 };
                 let status = match sample {
                     Some(f) => {
-                        let (status, checked) = sample_file(remote, e, cs, f, progress);
+                        let (status, read) = sample_file(remote, e, cs, f, progress);
+                        let (checked, whole) = match read {
+                            Sampled::Chunks(n) => (n, false),
+                            Sampled::Whole(n) => (n, true),
+                        };
                         sampled
                             .lock()
                             .expect("sampled lock")
@@ -1155,6 +1159,7 @@ pub fn verify_remote(
                                 path: e.path.to_string(),
                                 checked,
                                 chunks: cs.group_count(e.tree.size),
+                                range_ignored: whole,
                             });
                         status
                     }
@@ -1195,20 +1200,40 @@ fn stream_file(
     let res = remote.with_retries(|| {
         let (r, start) = remote.send(&url, None)?;
         remote.check_status(&url, &r)?;
-        // Read at most one byte past the expected size to see that the file is too long.
-        let mut h = TreeHasher::new(cs);
-        let mut r = remote.body(r, start).take(e.tree.size + 1);
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = r.read(&mut buf).map_err(|err| network(&url, err))?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-            progress.advance(n as u64);
-        }
-        Ok(h.finalize())
+        hash_body(&url, remote.body(r, start), e, cs, progress)
     });
+    body_status(res, e, cs)
+}
+
+/// The file tree of a whole-file response body, read at most one byte past the expected size
+/// (to see that the file is too long).
+fn hash_body(
+    url: &str,
+    r: impl Read,
+    e: &FileEntry,
+    cs: ChunkSize,
+    progress: &dyn Progress,
+) -> Result<crate::tree::FileTree, FetchError> {
+    let mut h = TreeHasher::new(cs);
+    let mut r = r.take(e.tree.size + 1);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = r.read(&mut buf).map_err(|err| network(url, err))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        progress.advance(n as u64);
+    }
+    Ok(h.finalize())
+}
+
+/// A streamed file's status against its manifest entry.
+fn body_status(
+    res: Result<crate::tree::FileTree, FetchError>,
+    e: &FileEntry,
+    cs: ChunkSize,
+) -> FileStatus {
     match res {
         Ok(found) if found.size == e.tree.size && found.root == e.tree.root => FileStatus::Ok,
         Ok(found) => {
@@ -1225,7 +1250,7 @@ fn sample_file(
     cs: ChunkSize,
     fraction: f64,
     progress: &dyn Progress,
-) -> (FileStatus, u64) {
+) -> (FileStatus, Sampled) {
     let url = remote.url_for(e.path.as_str());
     let groups = cs.group_count(e.tree.size);
     let want = ((groups as f64 * fraction).ceil() as u64).clamp(1, groups);
@@ -1248,24 +1273,24 @@ fn sample_file(
         let (a, b) = cs.group_range(e.tree.size, i);
         let got = remote.with_retries(|| {
             if a == b {
-                return remote.get_empty(&url).map(Some);
+                return remote.get_empty(&url).map(Ok);
             }
             match remote.get_range(&url, a, b, e.tree.size)? {
-                RangeBody::Exact(v) => Ok(Some(v)),
-                // The server stopped honouring Range: one streaming pass checks every chunk
-                // instead of re-reading the whole file for each sampled one.
-                RangeBody::Whole(_) => Ok(None),
+                RangeBody::Exact(v) => Ok(Ok(v)),
+                // The server ignores Range and is sending the whole file: check every chunk
+                // of this one body, once (not another request, not a sample any more).
+                RangeBody::Whole(body) => Ok(Err(hash_body(&url, body, e, cs, progress))),
             }
         });
         match got {
-            Ok(Some(data)) => {
+            Ok(Ok(data)) => {
                 progress.advance(data.len() as u64);
                 if tree::verify_chunk(cs, &e.tree, i, &data).is_err() {
                     bad.push(crate::verify::ByteRange { start: a, end: b });
                 }
             }
-            Ok(None) => return (stream_file(remote, e, cs, progress), groups),
-            Err(err) => return (error_status(err), 0),
+            Ok(Err(whole)) => return (body_status(whole, e, cs), Sampled::Whole(groups)),
+            Err(err) => return (error_status(err), Sampled::Chunks(0)),
         }
     }
     let status = if bad.is_empty() {
@@ -1280,7 +1305,14 @@ fn sample_file(
             None,
         )
     };
-    (status, want)
+    (status, Sampled::Chunks(want))
+}
+
+/// What a sampled check of one file read: the chunks asked for, or (a server that ignores
+/// `Range`) the whole file, every one of its chunks checked.
+enum Sampled {
+    Chunks(u64),
+    Whole(u64),
 }
 
 #[cfg(test)]

@@ -302,6 +302,10 @@ pub struct SampledFile {
     pub checked: u64,
     /// Chunk groups in the file.
     pub chunks: u64,
+    /// The server ignored `Range` and sent the whole file: every chunk was checked, from one
+    /// download of it (not a sample).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub range_ignored: bool,
 }
 
 impl Report {

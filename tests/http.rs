@@ -274,6 +274,38 @@ fn resume_after_kill_requests_only_missing_bytes() {
 }
 
 #[test]
+fn a_sample_against_a_server_that_ignores_range_reads_each_file_once_and_says_so() {
+    let f = fixture();
+    f.server.ignore_range(true);
+    let o = ws(&[
+        "verify",
+        "--url",
+        &f.server.base,
+        "--sample",
+        "0.05",
+        "--integrity-only",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    // One whole download of each file, every chunk checked: not a second full download after
+    // the first range request came back whole.
+    assert_eq!(f.server.requests("big.bin"), 1);
+    assert_eq!(f.server.sent("big.bin"), 300_000);
+    assert!(
+        stdout(&o).contains(
+            "big.bin: OK (the server ignores Range: the whole file was read, all 19 chunks checked)"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("not a sample: the server ignores Range requests")
+            && !stderr(&o).contains("checked a random"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn verify_url_full_and_sampled() {
     let f = fixture();
     let o = ws(&["verify", "--url", &f.server.base, "--key", s(&f.key_pub)]);

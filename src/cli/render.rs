@@ -344,9 +344,16 @@ pub fn report_lines(r: &Report) -> String {
     for f in &r.files {
         let path = clean(&f.path);
         // A sampled check says so on every line: its OK is about the chunks it read.
-        let sampled = r
-            .sampled(&f.path)
-            .map(|x| format!("sampled {} of {} chunks", x.checked, x.chunks));
+        let sampled = r.sampled(&f.path).map(|x| {
+            if x.range_ignored {
+                format!(
+                    "the server ignores Range: the whole file was read, all {} chunks checked",
+                    x.chunks
+                )
+            } else {
+                format!("sampled {} of {} chunks", x.checked, x.chunks)
+            }
+        });
         match (&f.status, failure_reason(&f.status)) {
             (FileStatus::Extra { allowed: true, .. }, _) => {
                 s.push_str(&format!("{}: EXTRA (allowed)\n", path))
@@ -484,7 +491,10 @@ pub fn verdict_lines(v: &Verdict) -> Vec<String> {
                 let ok = files.files.iter().filter(|f| f.status.passes()).count();
                 match &files.tensor_set {
                     Some(t) => format!("{ok} file(s) and {} tensors", t.count),
-                    None if !files.sampled.is_empty() => {
+                    None if !files.sampled.is_empty()
+                        && !(files.sampled.iter().any(|x| x.range_ignored)
+                            && files.sampled.iter().all(|x| x.checked >= x.chunks)) =>
+                    {
                         let checked: u64 = files.sampled.iter().map(|x| x.checked).sum();
                         let chunks: u64 = files.sampled.iter().map(|x| x.chunks).sum();
                         format!("{ok} file(s), a SAMPLE of {checked} of {chunks} chunks,")
@@ -566,11 +576,29 @@ pub fn verdict_lines(v: &Verdict) -> Vec<String> {
             v.trust_store.join(", ")
         ));
     }
-    if let Some(f) = v.sample.filter(|_| v.files.is_some()) {
-        out.push(format!(
-            "weightseal: SAMPLE: checked a random {:.1}% of each file's chunks, not every byte",
-            f * 100.0
-        ));
+    if let (Some(f), Some(files)) = (v.sample, &v.files) {
+        let whole: Vec<&str> = files
+            .sampled
+            .iter()
+            .filter(|s| s.range_ignored)
+            .map(|s| s.path.as_str())
+            .collect();
+        let all_read = files.sampled.iter().all(|x| x.checked >= x.chunks);
+        if !whole.is_empty() && all_read {
+            out.push("weightseal: not a sample: the server ignores Range requests, so every file was downloaded whole and every chunk checked".to_string());
+        } else {
+            out.push(format!(
+                "weightseal: SAMPLE: checked a random {:.1}% of each file's chunks, not every byte",
+                f * 100.0
+            ));
+            if !whole.is_empty() {
+                out.push(format!(
+                    "weightseal: the server ignored Range for {} file(s), downloaded whole and checked completely: {}",
+                    whole.len(),
+                    whole.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
     }
     out
 }
