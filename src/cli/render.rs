@@ -468,6 +468,12 @@ fn counts(r: &Report) -> String {
     s
 }
 
+/// A "sampled" check that was not one: the server ignored Range, and every chunk of every
+/// file was read.
+fn whole_reads(sampled: &[weightseal::verify::SampledFile]) -> bool {
+    sampled.iter().any(|x| x.range_ignored) && sampled.iter().all(|x| x.checked >= x.chunks)
+}
+
 /// The stderr lines of a verdict. The first says what the user must know: verified, or NOT
 /// verified and why. Success words come only from [`Verdict::ok`]; the lines after a refusal
 /// give details without them.
@@ -491,10 +497,7 @@ pub fn verdict_lines(v: &Verdict) -> Vec<String> {
                 let ok = files.files.iter().filter(|f| f.status.passes()).count();
                 match &files.tensor_set {
                     Some(t) => format!("{ok} file(s) and {} tensors", t.count),
-                    None if !files.sampled.is_empty()
-                        && !(files.sampled.iter().any(|x| x.range_ignored)
-                            && files.sampled.iter().all(|x| x.checked >= x.chunks)) =>
-                    {
+                    None if !files.sampled.is_empty() && !whole_reads(&files.sampled) => {
                         let checked: u64 = files.sampled.iter().map(|x| x.checked).sum();
                         let chunks: u64 = files.sampled.iter().map(|x| x.chunks).sum();
                         format!("{ok} file(s), a SAMPLE of {checked} of {chunks} chunks,")
