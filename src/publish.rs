@@ -38,7 +38,7 @@ use crate::attest::bundle;
 use crate::attest::dsse::Envelope;
 use crate::attest::statement::Statement;
 use crate::attest::{attest, Claims, PrivateKey, SignError};
-use crate::manifest::{build, BuildError, BuildOptions, Manifest, ManifestError, Sha256};
+use crate::manifest::{build, BuildError, BuildOptions, Built, Manifest, ManifestError, Sha256};
 use crate::path::{ATTESTATION_FILE, MANIFEST_FILE, PARTIAL_DIR};
 use crate::progress::Progress;
 use crate::verify::{verify_dir, VerifyError, VerifyOptions};
@@ -70,6 +70,10 @@ pub struct PublishOptions {
     pub format: Format,
     /// Where the OpenSSF model signing bundle goes (`Format::Oms`, `Format::Both`).
     pub oms_signature: PathBuf,
+    /// The stat record directory ([`crate::manifest::update`]): when it holds a record made
+    /// for the stored manifest, the directory is checked against it by re-reading only the
+    /// files whose stat changed, and the record is refreshed. `None`: read every file.
+    pub stat_cache: Option<PathBuf>,
 }
 
 impl PublishOptions {
@@ -83,6 +87,7 @@ impl PublishOptions {
             manifest_only: false,
             format: Format::Weightseal,
             oms_signature: PathBuf::from("model.sig"),
+            stat_cache: crate::manifest::update::cache_dir(),
         }
     }
 }
@@ -104,6 +109,16 @@ pub struct Published {
     pub oms_files: Option<usize>,
     /// Hashing warnings (unparsable tensor files, index problems) and signing notes.
     pub warnings: Vec<String>,
+    /// The stored manifest was checked with the stat record: how many files were re-read
+    /// (changed or racy) and how many were taken as unchanged.
+    pub stat_checked: Option<StatChecked>,
+}
+
+/// How a stored manifest was checked with the stat record.
+#[derive(Clone, Debug, Serialize)]
+pub struct StatChecked {
+    pub rehashed: Vec<String>,
+    pub unchanged: usize,
 }
 
 /// Why publishing failed. Nothing is written unless everything before the write succeeded.
@@ -177,6 +192,31 @@ pub fn publish(
         false => None,
     };
     let mut warnings = Vec::new();
+    // With a stat record made for the stored manifest, re-read only what changed.
+    let checked = match (&stored, &opts.stat_cache) {
+        // (An OMS signature over a manifest without SHA-256 values hashes everything anyway.)
+        (Some(m), Some(cache))
+            if !opts.manifest_only && !(oms && m.files().iter().any(|f| f.sha256.is_none())) =>
+        {
+            crate::manifest::update::check_with_record(
+                dir,
+                opts.build.symlinks,
+                opts.build.only.as_deref(),
+                std::slice::from_ref(path),
+                path,
+                cache,
+                progress,
+            )
+            .map_err(|source| PublishError::Build {
+                dir: dir.to_path_buf(),
+                source,
+            })?
+        }
+        _ => None,
+    };
+    if let Some(e) = checked.as_ref().and_then(|u| u.record_error.as_ref()) {
+        warnings.push(format!("stat record not refreshed: {e}"));
+    }
     let hash = |sha256: Sha256, warnings: &mut Vec<String>| {
         let mut b = opts.build.clone();
         b.exclude.push(path.clone());
@@ -214,8 +254,15 @@ pub fn publish(
                 }
             }
             if !opts.manifest_only {
-                let paths = match &fresh {
-                    Some(f) => {
+                let paths = match (&fresh, &checked) {
+                    (Some(f), _)
+                    | (
+                        None,
+                        Some(crate::manifest::update::Updated {
+                            built: Built { manifest: f, .. },
+                            ..
+                        }),
+                    ) => {
                         let d = crate::diff::diff_manifests(&m, f);
                         d.files_added
                             .iter()
@@ -224,7 +271,7 @@ pub fn publish(
                             .chain(d.files_changed.iter().map(|c| c.path.clone()))
                             .collect()
                     }
-                    None => {
+                    (None, None) => {
                         let vo = VerifyOptions {
                             exclude: vec![path.clone()],
                             only: opts.build.only.clone(),
@@ -248,6 +295,15 @@ pub fn publish(
                         bad
                     }
                 };
+                let mut paths: Vec<String> = paths;
+                if paths.is_empty()
+                    && fresh.is_none()
+                    && checked
+                        .as_ref()
+                        .is_some_and(|u| u.built.manifest.encode() != m.encode())
+                {
+                    paths.push("the manifest's name or chunk size".into());
+                }
                 if !paths.is_empty() {
                     return Err(PublishError::Mismatch {
                         manifest: path.clone(),
@@ -278,6 +334,10 @@ pub fn publish(
         replaced: false,
         oms_files: None,
         warnings,
+        stat_checked: checked.map(|u| StatChecked {
+            unchanged: u.reused.len(),
+            rehashed: u.hashed,
+        }),
     };
     if oms {
         let with_sha = fresh.as_ref().unwrap_or(&published.manifest);

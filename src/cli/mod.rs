@@ -280,6 +280,12 @@ struct HashArgs {
     /// Do not record tensors: hash safetensors and GGUF files as plain files.
     #[arg(long)]
     no_tensors: bool,
+    /// Re-hash only the files whose device, inode, size, mtime or ctime changed since the
+    /// last `--update`, taking the other entries from the manifest on disk. The stat record
+    /// lives in $WEIGHTSEAL_CACHE, $XDG_CACHE_HOME/weightseal or ~/.cache/weightseal, never in
+    /// the model directory.
+    #[arg(long)]
+    update: bool,
 }
 
 #[derive(clap::Args)]
@@ -1037,6 +1043,7 @@ fn hash_cmd(a: HashArgs) -> Result<Outcome> {
         name,
         follow_symlinks,
         no_tensors,
+        update,
     } = a;
     let t = target(&dir, output.as_deref())?;
     let (dir, out) = (t.dir, t.manifest);
@@ -1054,7 +1061,37 @@ fn hash_cmd(a: HashArgs) -> Result<Outcome> {
         },
     };
     let start = std::time::Instant::now();
-    let m = build_manifest(&dir, &opts)?;
+    let m = if update {
+        let cache = manifest::update::cache_dir().context(
+            "--update keeps a stat record in the cache directory, and none is known: set WEIGHTSEAL_CACHE, XDG_CACHE_HOME or HOME",
+        )?;
+        let bar = Bar::new("hashing");
+        let u = manifest::update::build_update(&dir, &opts, &out, &cache, bar.progress())
+            .with_context(|| format!("hashing {}", dir.display()))?;
+        bar.finish();
+        for w in &u.built.warnings {
+            eprintln!("weightseal: warning: {w}");
+        }
+        if let Some(r) = &u.full {
+            eprintln!("weightseal: hashing everything: {r}");
+        }
+        if let Some(e) = &u.record_error {
+            eprintln!("weightseal: warning: no stat record kept: {e}");
+        }
+        eprintln!(
+            "weightseal: {} file(s) re-hashed, {} unchanged{}",
+            u.hashed.len(),
+            u.reused.len(),
+            match u.hashed.as_slice() {
+                [] => String::new(),
+                h if h.len() <= 10 => format!(" (re-hashed: {})", h.join(", ")),
+                h => format!(" (re-hashed: {}, ...)", h[..10].join(", ")),
+            }
+        );
+        u.built.manifest
+    } else {
+        build_manifest(&dir, &opts)?
+    };
     let bytes = m.encode();
     write_atomic(&out, &bytes).with_context(|| format!("writing manifest {}", out.display()))?;
     outln!("{}  {}", m.digest(), out.display());
@@ -1310,6 +1347,7 @@ fn sign_cmd(a: SignCommandArgs) -> Result<Outcome> {
             .signature
             .clone()
             .unwrap_or_else(|| PathBuf::from("model.sig")),
+        stat_cache: manifest::update::cache_dir(),
     };
     let bar = Bar::new("hashing");
     let p =
@@ -1324,6 +1362,19 @@ fn sign_cmd(a: SignCommandArgs) -> Result<Outcome> {
     bar.finish();
     for w in &p.warnings {
         eprintln!("weightseal: warning: {w}");
+    }
+    if let Some(c) = &p.stat_checked {
+        eprintln!(
+            "weightseal: checked {} against its stat record: {} file(s) re-hashed, {} unchanged{}",
+            dir.display(),
+            c.rehashed.len(),
+            c.unchanged,
+            match c.rehashed.as_slice() {
+                [] => String::new(),
+                h if h.len() <= 10 => format!(" (re-hashed: {})", h.join(", ")),
+                h => format!(" (re-hashed: {}, ...)", h[..10].join(", ")),
+            }
+        );
     }
     if p.manifest_written {
         eprintln!(

@@ -150,17 +150,30 @@ pub(crate) fn hash_path(
     progress: &dyn Progress,
 ) -> io::Result<Hashed> {
     let (f, size) = open_for_hashing(path, symlinks)?;
+    hash_open(&f, size, path, cs, sha256, tensors, progress)
+}
+
+/// [`hash_path`] on a file already opened with [`open_for_hashing`] (`path` names it, for its
+/// format).
+pub(crate) fn hash_open(
+    f: &File,
+    size: u64,
+    path: &Path,
+    cs: ChunkSize,
+    sha256: Sha256,
+    tensors: Tensors,
+    progress: &dyn Progress,
+) -> io::Result<Hashed> {
     let claimed = match tensors {
         Tensors::Record => Format::claimed_by(path),
         Tensors::Skip => None,
     };
-    let (layout, format_error) = match claimed.map(|fmt| (fmt, formats::parse(&f, size, fmt))) {
+    let (layout, format_error) = match claimed.map(|fmt| (fmt, formats::parse(f, size, fmt))) {
         None => (None, None),
         Some((_, Ok(l))) => (Some(l), None),
         Some((fmt, Err(e))) => (None, Some((fmt, e))),
     };
-    let (tree, sha256, tensors) =
-        hash_with_layout(&f, size, cs, sha256, layout.as_ref(), progress)?;
+    let (tree, sha256, tensors) = hash_with_layout(f, size, cs, sha256, layout.as_ref(), progress)?;
     Ok(Hashed {
         tree,
         sha256,
@@ -233,6 +246,45 @@ pub fn build(
     opts: &BuildOptions,
     progress: &dyn Progress,
 ) -> Result<Built, BuildError> {
+    let (name, files) = walk_files(dir, opts)?;
+    progress.set_total(files.iter().map(|f| f.2).sum());
+    let hashed: Vec<(FileEntry, Option<BuildWarning>)> = files
+        .into_par_iter()
+        .map(|(path, fs_path, _)| {
+            let h = hash_path(
+                &fs_path,
+                opts.symlinks,
+                opts.chunk_size,
+                opts.sha256,
+                opts.tensors,
+                progress,
+            )
+            .map_err(|source| BuildError::Io {
+                path: fs_path,
+                source,
+            })?;
+            Ok(hashed_entry(path, h))
+        })
+        .collect::<Result<_, BuildError>>()?;
+    let (entries, warnings): (Vec<FileEntry>, Vec<Option<BuildWarning>>) =
+        hashed.into_iter().unzip();
+    finish(
+        dir,
+        opts,
+        name,
+        entries,
+        warnings.into_iter().flatten().collect(),
+    )
+}
+
+/// A file of the walk: its manifest path, its path on disk and its size.
+pub(crate) type Walked = (ModelPath, PathBuf, u64);
+
+/// The model name and the files of `dir` to hash, as [`build`] takes them.
+pub(crate) fn walk_files(
+    dir: &Path,
+    opts: &BuildOptions,
+) -> Result<(String, Vec<Walked>), BuildError> {
     let entries = walk::walk_only(dir, opts.symlinks, &opts.exclude, opts.only.as_deref())?;
     let name = match (&opts.name, &opts.only) {
         (Some(n), _) => n.clone(),
@@ -257,44 +309,38 @@ pub fn build(
             }
         }
     }
-    progress.set_total(files.iter().map(|f| f.2).sum());
-    let hashed: Vec<(FileEntry, Option<BuildWarning>)> = files
-        .into_par_iter()
-        .map(|(path, fs_path, _)| {
-            let h = hash_path(
-                &fs_path,
-                opts.symlinks,
-                opts.chunk_size,
-                opts.sha256,
-                opts.tensors,
-                progress,
-            )
-            .map_err(|source| BuildError::Io {
-                path: fs_path,
-                source,
-            })?;
-            let warning = h
-                .format_error
-                .map(|(format, error)| BuildWarning::NotParsed {
-                    path: path.to_string(),
-                    format,
-                    error,
-                });
-            Ok((
-                FileEntry {
-                    path,
-                    tree: h.tree,
-                    sha256: h.sha256,
-                    tensors: h.tensors,
-                },
-                warning,
-            ))
-        })
-        .collect::<Result<_, BuildError>>()?;
-    let (entries, warnings): (Vec<FileEntry>, Vec<Option<BuildWarning>>) =
-        hashed.into_iter().unzip();
+    Ok((name, files))
+}
+
+/// The manifest entry of a hashed file, and the warning its format gave.
+pub(crate) fn hashed_entry(path: ModelPath, h: Hashed) -> (FileEntry, Option<BuildWarning>) {
+    let warning = h
+        .format_error
+        .map(|(format, error)| BuildWarning::NotParsed {
+            path: path.to_string(),
+            format,
+            error,
+        });
+    (
+        FileEntry {
+            path,
+            tree: h.tree,
+            sha256: h.sha256,
+            tensors: h.tensors,
+        },
+        warning,
+    )
+}
+
+/// The manifest of `entries`, with the index check of a directory whose tensors are recorded.
+pub(crate) fn finish(
+    dir: &Path,
+    opts: &BuildOptions,
+    name: String,
+    entries: Vec<FileEntry>,
+    mut warnings: Vec<BuildWarning>,
+) -> Result<Built, BuildError> {
     let manifest = Manifest::new(name, opts.chunk_size, entries)?;
-    let mut warnings: Vec<BuildWarning> = warnings.into_iter().flatten().collect();
     if opts.tensors == Tensors::Record {
         warnings.extend(
             crate::index::check_dir(dir, &manifest, opts.symlinks)

@@ -625,6 +625,7 @@ impl Manifest {
 
 mod build;
 mod codec;
+pub mod update;
 
 pub use build::{build, BuildError, BuildOptions, BuildWarning, Built, Sha256, Tensors};
 pub(crate) use build::{hash_path, hash_tensors_only, open_for_hashing};
