@@ -196,7 +196,7 @@ pub fn publish(
     let checked = match (&stored, &opts.stat_cache) {
         // (An OMS signature over a manifest without SHA-256 values hashes everything anyway.)
         (Some(m), Some(cache))
-            if !opts.manifest_only && !(oms && m.files().iter().any(|f| f.sha256.is_none())) =>
+            if !opts.manifest_only && (!oms || m.files().iter().all(|f| f.sha256.is_some())) =>
         {
             crate::manifest::update::check_with_record(
                 dir,
