@@ -702,7 +702,14 @@ pub fn fetch(
             root.write_atomic(crate::path::LOG_PROOF_FILE, p, 0o644)
                 .map_err(dest_err)?;
         }
-        if let Some((text, _)) = &w.oms_signature {
+        // model.sig is delivered only once its signature verified (a signer is named), not
+        // when it was read for its files alone: `verify DEST --signature model.sig` must not
+        // meet a signature nobody checked (README, "Mirrors").
+        let checked = v
+            .oms
+            .as_ref()
+            .is_some_and(|o| o.error.is_none() && o.signer.is_some());
+        if let (Some((text, _)), true) = (&w.oms_signature, checked) {
             root.write_atomic(crate::path::OMS_SIGNATURE_FILE, text.as_bytes(), 0o644)
                 .map_err(dest_err)?;
         }

@@ -310,3 +310,86 @@ fn sign_says_where_the_oms_bundle_went() {
         text(&o)
     );
 }
+
+/// `fetch` and `verify --url` give one answer for a served `model.sig` whose key was not given:
+/// its files are checked, its signature is not, and `fetch` does not deliver it (README: it is
+/// delivered only once it verifies); given its key, it is delivered.
+#[test]
+fn an_unchecked_model_sig_is_reported_alike_and_not_delivered() {
+    let f = common::fixture::fixture();
+    let ec = f.model.parent().unwrap().join("ec.pem");
+    let ec_pub = f.model.parent().unwrap().join("ec.pub");
+    for args in [
+        vec![
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            s(&ec),
+        ],
+        vec!["pkey", "-in", s(&ec), "-pubout", "-out", s(&ec_pub)],
+    ] {
+        assert!(Command::new("openssl")
+            .args(&args)
+            .output()
+            .unwrap()
+            .status
+            .success());
+    }
+    // The publisher's manifest, with SHA-256, and an OMS bundle by another (EC) key.
+    assert!(
+        ws(&["hash", s(&f.model), "--chunk-size", "16K", "--sha256"])
+            .status
+            .success()
+    );
+    assert!(ws(&[
+        "sign",
+        s(&f.model),
+        "--key",
+        s(&f.model.parent().unwrap().join("k"))
+    ])
+    .status
+    .success());
+    let o = ws(&[
+        "sign",
+        s(&f.model),
+        "--key",
+        s(&ec),
+        "--format",
+        "oms",
+        "--signature",
+        s(&f.model.join("model.sig")),
+        "--manifest-only",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = ws(&["verify", "--url", &f.server.base, "--key", s(&f.key_pub)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("signature not checked"), "{}", text(&o));
+    let o = common::fixture::fetch(&f, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("model.sig: NOT delivered"),
+        "{}",
+        text(&o)
+    );
+    assert!(!f.dest.join("model.sig").exists());
+    assert!(f.dest.join("weightseal.manifest").exists());
+    // With the EC key given too, the signature is checked, and the bundle delivered.
+    let dest2 = f.model.parent().unwrap().join("dest2");
+    let o = ws(&[
+        "fetch",
+        &f.server.base,
+        s(&dest2),
+        "--key",
+        s(&f.key_pub),
+        "--key",
+        s(&ec_pub),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        fs::read(dest2.join("model.sig")).unwrap(),
+        fs::read(f.model.join("model.sig")).unwrap()
+    );
+}

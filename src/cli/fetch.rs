@@ -47,7 +47,7 @@ pub fn render(verdict: &Verdict, dest: &Path, trust: &Trust, json: bool) -> Resu
                         o.resources
                     ),
                     (None, None) => outln!(
-                        "model.sig: OK (its {} resource(s) are the files delivered; signature not checked: no key it names was given)",
+                        "model.sig: NOT delivered (its {} resource(s) are the files delivered, but its signature was not checked: no key it names was given; give its key with --key to deliver it)",
                         o.resources
                     ),
                 }

@@ -495,7 +495,8 @@ struct FetchArgs {
     attestations: Option<String>,
     /// The OpenSSF model signing bundle: a path or URL, which must verify under --key
     /// (default: URL/model.sig when the server has one). It is delivered as DEST/model.sig
-    /// once the files it signs are the files delivered.
+    /// once its signature verifies under a key you gave and the files it signs are the files
+    /// delivered.
     #[arg(long, value_name = "PATH|URL")]
     signature: Option<String>,
     /// Do not fail on files in DEST that the manifest does not list (as `verify
