@@ -393,3 +393,24 @@ fn an_unchecked_model_sig_is_reported_alike_and_not_delivered() {
         fs::read(f.model.join("model.sig")).unwrap()
     );
 }
+
+/// `sign --format both` names the signing key once, not on both of its lines.
+#[test]
+fn sign_in_both_formats_names_the_key_once() {
+    let r = release();
+    let o = ws(&[
+        "sign",
+        s(&r.model),
+        "--key",
+        s(&r.key),
+        "--format",
+        "both",
+        "--signature",
+        s(&r.model.join("model.sig")),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let id = String::from_utf8(ws(&["key", "id", s(&r.public)]).stdout).unwrap();
+    let id = id.split_whitespace().next().unwrap().to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    assert_eq!(text(&o).matches(&id).count(), 1, "{}", text(&o));
+}

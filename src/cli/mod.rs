@@ -1387,10 +1387,15 @@ fn sign_cmd(a: SignCommandArgs) -> Result<Outcome> {
     if let Some(n) = p.oms_files {
         // Where it went, in full: by default `model.sig` lands in the current directory.
         let at = std::path::absolute(&opts.oms_signature).unwrap_or(opts.oms_signature.clone());
+        // The key id once: the attestation's line below names it when there is one.
+        let key = if p.attestations.is_none() {
+            format!(", key {}", p.key_id)
+        } else {
+            String::new()
+        };
         outln!(
-            "wrote OpenSSF model signing bundle {} ({n} file(s), key {})",
-            at.display(),
-            p.key_id
+            "wrote OpenSSF model signing bundle {} ({n} file(s){key})",
+            at.display()
         );
     }
     if let Some(n) = p.attestations {
