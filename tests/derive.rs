@@ -728,3 +728,48 @@ fn a_derived_file_missing_on_disk_makes_its_tensors_differ_not_an_error() {
         "{v:#}"
     );
 }
+
+/// `derive sign` asks the whole question of the base, the log requirement included: a base
+/// that is not in the required log is refused, and nothing is signed.
+#[test]
+fn derive_sign_requires_the_base_in_the_log_when_asked() {
+    let Some(fx) = fixtures() else { return };
+    let d = fx.p("f16-log");
+    fs::create_dir_all(&d).unwrap();
+    for e in fs::read_dir(fx.p("f16")).unwrap() {
+        let e = e.unwrap();
+        fs::copy(e.path(), d.join(e.file_name())).unwrap();
+    }
+    let log_key = fx.p("log.key");
+    ok(&ws(&["keygen", "--out", s(&log_key)]), "keygen");
+    let o = ws(&[
+        "log",
+        "init",
+        s(&fx.p("log")),
+        "--origin",
+        "example.com/log",
+        "--key",
+        s(&log_key),
+    ]);
+    ok(&o, "log init");
+    let vkey = stdout(&o).lines().next().unwrap().to_string();
+    let o = ws(&[
+        "derive",
+        "sign",
+        s(&d),
+        "--from",
+        s(&fx.p("base")),
+        "--base-key",
+        &fx.pubkey(),
+        "--key",
+        s(&fx.reproducer),
+        "--log-key",
+        &vkey,
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["base"]["ok"], false);
+    assert_eq!(v["base"]["log"]["ok"], false, "{v:#}");
+    assert!(!d.join("weightseal.intoto.jsonl").exists());
+}

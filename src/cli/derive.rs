@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::render::clean;
-use super::{attest, gather_failure, Bar, NetArgs, Outcome, TrustArgs};
+use super::{attest, gather_failure, Bar, LogArgs, NetArgs, Outcome, TrustArgs};
 use weightseal::derive::{DeriveReport, FileStatus, Recipe, TensorStatus};
 use weightseal::evidence::{gather, Evidence, Locators, Place, Signed, Source};
 
@@ -94,6 +94,9 @@ pub struct SignArgs {
     /// Require the base's manifest digest to be this one.
     #[arg(long = "digest", value_name = "HEX", value_parser = super::parse_digest)]
     pin_digest: Option<weightseal::Digest>,
+    /// Trust for the base: the transparency log it must be in (as `verify` takes it).
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 impl DeriveCommand {
@@ -284,6 +287,9 @@ fn sign(a: SignArgs) -> Result<Outcome> {
         trust_store: true,
         model: a.pin_model.clone(),
         digest: a.pin_digest,
+        log_key: a.log.log_key.clone(),
+        witnesses: a.log.witnesses.clone(),
+        quorum: a.log.quorum,
         allow_unsigned: a.target.integrity_only,
         ..Default::default()
     })?;

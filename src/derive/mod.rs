@@ -665,8 +665,11 @@ fn stream(p: &Plan, nan: NanRule, f: &File, out: &mut [u8]) -> std::io::Result<D
     Ok(crate::tree::root_from_chunks(&cvs).expect("more than one piece"))
 }
 
-/// A derived tensor file's tensor table as its bytes say: its header parsed, each tensor
-/// hashed (sorted as a manifest sorts them).
+/// A derived tensor file's tensor table as its header says: the header parsed and hashed,
+/// each tensor's name, dtype, shape and range (sorted as a manifest sorts them). The tensors'
+/// bytes are not hashed here: each planned tensor's bytes are compared with its recomputation,
+/// whose BLAKE3 must be the recorded digest ([`run_one`]), so hashing them here too would read
+/// them twice; a tensor that is not recomputed is not reproduced anyway.
 fn table_of(
     f: &File,
     format: Format,
@@ -676,27 +679,26 @@ fn table_of(
         Ok(l) => l,
         Err(e) => return Ok(Err(format!("its header does not parse: {e}"))),
     };
-    let mut regions: Vec<crate::tree::Region> = vec![(0, layout.header_len)];
-    regions.extend(layout.tensors.iter().map(|t| (t.start, t.end)));
-    let digests = crate::tree::hash_regions(f, &regions, &crate::progress::NoProgress)?;
+    let header =
+        crate::tree::hash_regions(f, &[(0, layout.header_len)], &crate::progress::NoProgress)?[0];
     let mut tensors: Vec<Tensor> = layout
         .tensors
         .iter()
-        .zip(&digests[1..])
-        .map(|(t, d)| Tensor::from_info(t, *d))
+        .map(|t| Tensor::from_info(t, Digest::default()))
         .collect();
     tensors.sort_by(|a, b| (a.start, a.name.as_bytes()).cmp(&(b.start, b.name.as_bytes())));
     Ok(Ok(crate::manifest::TensorFile {
         format: layout.format,
         header_len: layout.header_len,
-        header: digests[0],
+        header,
         tensors,
         metadata: None,
     }))
 }
 
 /// Whether a file's tensor table (`found`, from [`table_of`]) is the one the manifest records
-/// (`tf`), else the first difference in words.
+/// (`tf`): the header, and each tensor's name, dtype, shape and range; else the first
+/// difference in words.
 fn same_table(
     tf: &crate::manifest::TensorFile,
     found: Result<crate::manifest::TensorFile, String>,
@@ -713,9 +715,11 @@ fn same_table(
         ));
     }
     for (f, m) in found.tensors.iter().zip(&tf.tensors) {
-        if f != m {
+        let same = (&f.name, &f.dtype, &f.shape, f.start, f.end)
+            == (&m.name, &m.dtype, &m.shape, m.start, m.end);
+        if !same {
             return Err(format!(
-                "tensor {:?} at bytes {}..{} is not the manifest's {:?} at {}..{} (name, dtype, shape, range or digest)",
+                "tensor {:?} at bytes {}..{} is not the manifest's {:?} at {}..{} (name, dtype, shape or range)",
                 f.name.chars().take(200).collect::<String>(),
                 f.start,
                 f.end,
@@ -964,6 +968,7 @@ fn read_into(f: &File, at: u64, buf: &mut [u8]) -> std::io::Result<()> {
 /// pass).
 fn first_difference(f: &File, at: u64, want: &[u8]) -> std::io::Result<(Option<u64>, Digest)> {
     let cs = crate::tree::ChunkSize::new(COMPARE_CHUNK as u64).expect("a valid chunk size");
+    let single = want.len() <= COMPARE_CHUNK;
     let found: Vec<(Option<u64>, Digest)> = want
         .par_chunks(COMPARE_CHUNK)
         .enumerate()
@@ -972,7 +977,12 @@ fn first_difference(f: &File, at: u64, want: &[u8]) -> std::io::Result<(Option<u
             |b, (i, w)| -> std::io::Result<(Option<u64>, Digest)> {
                 b.resize(w.len(), 0);
                 let off = (i * COMPARE_CHUNK) as u64;
-                let cv = crate::tree::chunk_value(cs, i as u64, w);
+                // One piece is the whole tensor: its digest is hashed once, below.
+                let cv = if single {
+                    Digest::default()
+                } else {
+                    crate::tree::chunk_value(cs, i as u64, w)
+                };
                 let mut got = 0;
                 while got < b.len() {
                     match f.read_at(&mut b[got..], at + off + got as u64)? {
@@ -993,7 +1003,7 @@ fn first_difference(f: &File, at: u64, want: &[u8]) -> std::io::Result<(Option<u
             },
         )
         .collect::<std::io::Result<_>>()?;
-    let digest = if want.len() <= COMPARE_CHUNK {
+    let digest = if single {
         hash(want)
     } else {
         let cvs: Vec<Digest> = found.iter().map(|(_, d)| *d).collect();
