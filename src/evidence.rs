@@ -181,6 +181,14 @@ pub enum GatherError {
         "an OpenSSF model signing bundle is verified against a model directory on disk, not {what}"
     )]
     OmsNotLocal { what: &'static str },
+    /// The URL names a single-file model, but the manifest lists other files.
+    #[error("{origin}: the URL names the single-file model {file}, whose manifest must list exactly that file; it lists {count} file(s): {}{}", listed.join(", "), if *count > listed.len() { ", …" } else { "" })]
+    NotSingleFile {
+        origin: String,
+        file: String,
+        listed: Vec<String>,
+        count: usize,
+    },
     #[error("the signature file and the attestation bundle were both given: a signature file that is a weightseal bundle is the attestations")]
     SignatureAndAttestations,
 }
@@ -366,6 +374,13 @@ fn local<'a>(
     })
 }
 
+/// The name under which a remote release serves the evidence file `name`.
+fn served(remote: &Remote, name: &str) -> String {
+    remote
+        .evidence_name(name)
+        .unwrap_or_else(|| name.to_string())
+}
+
 /// A remote release's weightseal evidence.
 fn remote_weightseal(
     remote: &Remote,
@@ -390,7 +405,7 @@ fn remote_weightseal(
         other => {
             let url = other
                 .map(str::to_string)
-                .unwrap_or_else(|| remote.url_for(crate::path::MANIFEST_FILE));
+                .unwrap_or_else(|| remote.url_for(&served(remote, crate::path::MANIFEST_FILE)));
             let shown = crate::net::redact_url(&url);
             let b = remote
                 .get_document(&url, mlimit)?
@@ -414,6 +429,19 @@ fn remote_weightseal(
         path: local_manifest.map(PathBuf::from),
         source: Box::new(source),
     })?;
+    // A single-file model's manifest lists exactly that file, under its name (spec/manifest.md):
+    // a manifest that lists more would land files `verify FILE` never looks at.
+    if let Some(name) = remote.single_file() {
+        let listed: Vec<&str> = manifest.files().iter().map(|f| f.path.as_str()).collect();
+        if listed != [name] {
+            return Err(GatherError::NotSingleFile {
+                origin: origin.as_str().to_string(),
+                file: name.to_string(),
+                listed: listed.iter().take(5).map(|p| p.to_string()).collect(),
+                count: listed.len(),
+            });
+        }
+    }
     // The attestations: given, beside a local manifest, or served.
     let source = match (attestations, local_manifest) {
         (Some(a), _) => Some(a.to_string()),
@@ -429,7 +457,7 @@ fn remote_weightseal(
         other => {
             let url = other
                 .map(str::to_string)
-                .unwrap_or_else(|| remote.url_for(crate::path::ATTESTATION_FILE));
+                .unwrap_or_else(|| remote.url_for(&served(remote, crate::path::ATTESTATION_FILE)));
             remote.get_document(&url, blimit)?
         }
     };
@@ -451,7 +479,7 @@ fn remote_weightseal(
     // log is required, here or when the delivered release is verified later).
     let served_proof = || {
         remote.get_document(
-            &remote.url_for(crate::path::LOG_PROOF_FILE),
+            &remote.url_for(&served(remote, crate::path::LOG_PROOF_FILE)),
             crate::log::proof::MAX_PROOF_LEN as u64,
         )
     };
@@ -477,9 +505,12 @@ fn remote_weightseal(
                 })?;
             Some((String::from_utf8_lossy(&b).into_owned(), true))
         }
-        None => remote
-            .get_document(&remote.url_for(crate::path::OMS_SIGNATURE_FILE), olimit)?
-            .map(|b| (String::from_utf8_lossy(&b).into_owned(), false)),
+        None => match remote.evidence_name(crate::path::OMS_SIGNATURE_FILE) {
+            Some(name) => remote
+                .get_document(&remote.url_for(&name), olimit)?
+                .map(|b| (String::from_utf8_lossy(&b).into_owned(), false)),
+            None => None,
+        },
     };
     Ok(Weightseal {
         manifest,

@@ -180,6 +180,56 @@ pub struct Remote {
     headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
     /// The URLs the user gave (the base URL, the URL template): headers go to their origins.
     given: Vec<reqwest::Url>,
+    /// A single-file model (the URL named a `.gguf` or `.safetensors` file): its file name.
+    /// `base` is then the URL of the directory that serves it, and its evidence is
+    /// `FILE.weightseal.manifest` … beside it, as on disk.
+    single: Option<String>,
+}
+
+/// The file a URL names when it names a single-file model: its last path segment, decoded,
+/// when that ends in `.gguf` or `.safetensors` (the single-file model formats) and is a valid
+/// model path of one segment. `None` for a directory URL (or one ending in `/`).
+pub fn single_file_name(url: &str) -> Option<(String, String)> {
+    let u = reqwest::Url::parse(url).ok()?;
+    if u.query().is_some() || u.fragment().is_some() {
+        return None;
+    }
+    let path = u.path();
+    if path.ends_with('/') {
+        return None;
+    }
+    let (parent, last) = path.rsplit_once('/')?;
+    let name = percent_decode(last)?;
+    if !(name.ends_with(".gguf") || name.ends_with(".safetensors"))
+        || name.starts_with('.')
+        || name.contains('/')
+        || crate::path::ModelPath::new(&name).is_err()
+    {
+        return None;
+    }
+    let mut base = u.clone();
+    base.set_path(parent);
+    Some((base.as_str().trim_end_matches('/').to_string(), name))
+}
+
+/// Percent-decodes a URL path segment (`None` when it is not UTF-8 once decoded).
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b
+                .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// What a range request got.
@@ -305,17 +355,34 @@ impl Remote {
             .user_agent(concat!("weightseal/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| FetchError::Client(e.to_string()))?;
+        let (base, single) = match single_file_name(base) {
+            Some((dir, name)) => (dir, Some(name)),
+            None => (base.trim_end_matches('/').to_string(), None),
+        };
         Ok(Remote {
             client,
-            base: base.trim_end_matches('/').to_string(),
+            base,
             opts,
             headers,
             given,
+            single,
         })
     }
 
     pub fn options(&self) -> &FetchOptions {
         &self.opts
+    }
+
+    /// The single-file model this URL names (its file name), if it names one.
+    pub fn single_file(&self) -> Option<&str> {
+        self.single.as_deref()
+    }
+
+    /// The name of one of the release's evidence files ([`crate::path::EVIDENCE_FILES`]) on
+    /// this server and in a destination: `FILE.weightseal.manifest` … for a single-file model
+    /// (whose OpenSSF `model.sig` has no such name: `None`), the name itself otherwise.
+    pub fn evidence_name(&self, name: &str) -> Option<String> {
+        crate::path::evidence_name(self.single.as_deref(), name)
     }
 
     /// A GET of `url` (with a `Range` when given), following redirects hop by hop: each one is
@@ -811,7 +878,12 @@ pub fn fetch(
         .collect();
     // Only when empty: partial files of failed downloads stay for a rerun.
     let _ = ctx.root.remove_empty_dir(PARTIAL_DIR);
-    let extra = extra_files(dest, manifest, remote.opts.extra);
+    // A single-file model is its one file: the rest of the destination is not the release's
+    // (`verify DEST/FILE` lists nothing else), so nothing there is extra.
+    let extra = match remote.single {
+        Some(_) => Vec::new(),
+        None => extra_files(dest, manifest, remote.opts.extra),
+    };
     Ok(FetchReport {
         ok: files.iter().all(|f| f.error.is_none()) && extra.iter().all(|x| x.allowed),
         downloaded: files.iter().map(|f| f.downloaded).sum(),
@@ -1350,6 +1422,41 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_url_naming_a_gguf_or_safetensors_file_is_a_single_file_model() {
+        let one = |u: &str| single_file_name(u);
+        assert_eq!(
+            one("https://h/org/m/model.Q4_0.gguf"),
+            Some(("https://h/org/m".into(), "model.Q4_0.gguf".into()))
+        );
+        assert_eq!(
+            one("http://127.0.0.1:1/my%20model.safetensors"),
+            Some(("http://127.0.0.1:1".into(), "my model.safetensors".into()))
+        );
+        // A directory, a trailing slash, a query, another extension, an encoded slash, a
+        // hidden name, a bad escape: not a single-file model.
+        for u in [
+            "https://h/org/m",
+            "https://h/org/m.gguf/",
+            "https://h/org/m.gguf?download=1",
+            "https://h/org/m/model.bin",
+            "https://h/org/m/a%2Fb.gguf",
+            "https://h/org/m/.gguf",
+            "https://h/org/m/x%zz.gguf",
+            "https://h/org/m/x%C3.gguf",
+        ] {
+            assert_eq!(one(u), None, "{u}");
+        }
+        let r = Remote::new("http://127.0.0.1:1/m/model.gguf", FetchOptions::default()).unwrap();
+        assert_eq!(r.single_file(), Some("model.gguf"));
+        assert_eq!(r.url_for("model.gguf"), "http://127.0.0.1:1/m/model.gguf");
+        assert_eq!(
+            r.evidence_name(crate::path::MANIFEST_FILE).as_deref(),
+            Some("model.gguf.weightseal.manifest")
+        );
+        assert_eq!(r.evidence_name(crate::path::OMS_SIGNATURE_FILE), None);
     }
 
     #[test]

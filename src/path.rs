@@ -40,6 +40,17 @@ pub const SINGLE_FILE_MANIFEST_SUFFIX: &str = ".weightseal.manifest";
 /// A single-file model's attestations are `FILE` + this suffix, beside it.
 pub const SINGLE_FILE_ATTESTATION_SUFFIX: &str = ".weightseal.intoto.jsonl";
 
+/// The name of the evidence file `name` (one of [`EVIDENCE_FILES`]) of a release: `name` for a
+/// directory, `FILE.name` for the single-file model `FILE` (whose OpenSSF `model.sig` has no
+/// such form: `None`).
+pub fn evidence_name(single: Option<&str>, name: &str) -> Option<String> {
+    match single {
+        None => Some(name.to_string()),
+        Some(_) if name == OMS_SIGNATURE_FILE => None,
+        Some(file) => Some(format!("{file}.{name}")),
+    }
+}
+
 /// The manifest of the single-file model `file`: `FILE.weightseal.manifest`.
 pub fn single_file_manifest(file: &std::path::Path) -> std::path::PathBuf {
     let mut s = file.as_os_str().to_os_string();

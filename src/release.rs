@@ -692,14 +692,17 @@ pub fn fetch(
             source,
         };
         let root = crate::safedir::Dir::open(dest, false).map_err(dest_err)?;
-        root.write_atomic(crate::path::MANIFEST_FILE, &w.manifest_bytes, 0o644)
+        // A single-file model's evidence lands as `FILE.weightseal.manifest` … beside it, so
+        // that `verify DEST/FILE` finds it.
+        let name = |n: &str| remote.evidence_name(n).unwrap_or_else(|| n.to_string());
+        root.write_atomic(&name(crate::path::MANIFEST_FILE), &w.manifest_bytes, 0o644)
             .map_err(dest_err)?;
         if let Some(text) = &w.bundle_text {
-            root.write_atomic(crate::path::ATTESTATION_FILE, text.as_bytes(), 0o644)
+            root.write_atomic(&name(crate::path::ATTESTATION_FILE), text.as_bytes(), 0o644)
                 .map_err(dest_err)?;
         }
         if let Some(p) = &w.log_proof {
-            root.write_atomic(crate::path::LOG_PROOF_FILE, p, 0o644)
+            root.write_atomic(&name(crate::path::LOG_PROOF_FILE), p, 0o644)
                 .map_err(dest_err)?;
         }
         // model.sig is delivered only once its signature verified (a signer is named), not

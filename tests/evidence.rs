@@ -414,3 +414,112 @@ fn sign_in_both_formats_names_the_key_once() {
     assert_eq!(id.len(), 64, "{id}");
     assert_eq!(text(&o).matches(&id).count(), 1, "{}", text(&o));
 }
+
+/// A single-file model's release on a server: the file, and its evidence beside it.
+fn single_file_release() -> (tempfile::TempDir, PathBuf, PathBuf, common::server::Server) {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = tmp.path().join("served");
+    fs::create_dir_all(&served).unwrap();
+    let gguf = served.join("model.gguf");
+    fs::copy(common::fixtures().join("gguf/model-q.gguf"), &gguf).unwrap();
+    // Other files in the same directory are not the release's.
+    fs::write(served.join("other.bin"), b"not part of the release").unwrap();
+    let key = tmp.path().join("k");
+    assert!(ws(&["keygen", "--out", s(&key)]).status.success());
+    let o = ws(&["hash", s(&gguf), "--chunk-size", "16K"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = ws(&["sign", s(&gguf), "--key", s(&key)]);
+    assert!(o.status.success(), "{}", text(&o));
+    fs::write(
+        served.join("model.gguf.weightseal.tlog-proof"),
+        b"a log proof, as served\n",
+    )
+    .unwrap();
+    let server = common::server::Server::start(served.clone());
+    (tmp, served, key.with_extension("pub"), server)
+}
+
+#[test]
+fn fetch_of_a_single_file_url_finds_its_evidence_and_lands_it_for_verify_file() {
+    let (tmp, served, public, server) = single_file_release();
+    let dest = tmp.path().join("models");
+    fs::create_dir_all(&dest).unwrap();
+    // The destination holds other things: a single-file fetch judges only its file.
+    fs::write(dest.join("notes.txt"), b"mine").unwrap();
+    let url = format!("{}/model.gguf", server.base);
+    let o = ws(&["fetch", &url, s(&dest), "--key", s(&public)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("into {}", dest.join("model.gguf").display())),
+        "{}",
+        text(&o)
+    );
+    for name in [
+        "model.gguf",
+        "model.gguf.weightseal.manifest",
+        "model.gguf.weightseal.intoto.jsonl",
+        "model.gguf.weightseal.tlog-proof",
+    ] {
+        assert_eq!(
+            fs::read(dest.join(name)).unwrap(),
+            fs::read(served.join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    for absent in ["weightseal.manifest", "other.bin", "model.sig"] {
+        assert!(!dest.join(absent).exists(), "{absent}");
+    }
+    assert_eq!(fs::read(dest.join("notes.txt")).unwrap(), b"mine");
+    // `verify FILE` finds the evidence the fetch landed.
+    let o = ws(&["verify", s(&dest.join("model.gguf")), "--key", s(&public)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // `verify DEST` points at the single-file model instead of "hash the model first".
+    let o = ws(&["verify", s(&dest), "--key", s(&public)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "holds single-file models, each with its own manifest: verify {}",
+            dest.join("model.gguf").display()
+        )),
+        "{}",
+        text(&o)
+    );
+    // `verify --url` of the same URL checks the served file the same way.
+    let o = ws(&["verify", "--url", &url, "--key", s(&public)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
+fn a_single_file_url_whose_manifest_lists_other_files_is_refused_before_any_download() {
+    let (tmp, served, public, server) = single_file_release();
+    // A directory manifest (model.gguf and other.bin), served as model.gguf's, signed by the
+    // same key: it would land a file `verify DEST/model.gguf` never looks at.
+    let dir = tmp.path().join("dir");
+    fs::create_dir_all(&dir).unwrap();
+    fs::copy(served.join("model.gguf"), dir.join("model.gguf")).unwrap();
+    fs::copy(served.join("other.bin"), dir.join("other.bin")).unwrap();
+    let o = ws(&["sign", s(&dir), "--key", s(&public.with_extension(""))]);
+    assert!(o.status.success(), "{}", text(&o));
+    for (from, to) in [
+        ("weightseal.manifest", "model.gguf.weightseal.manifest"),
+        (
+            "weightseal.intoto.jsonl",
+            "model.gguf.weightseal.intoto.jsonl",
+        ),
+    ] {
+        fs::copy(dir.join(from), served.join(to)).unwrap();
+    }
+    server.reset_counts();
+    let dest = tmp.path().join("dest");
+    let url = format!("{}/model.gguf", server.base);
+    let o = ws(&["fetch", &url, s(&dest), "--key", s(&public)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("the URL names the single-file model model.gguf, whose manifest must list exactly that file; it lists 2 file(s): model.gguf, other.bin"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(server.requests("/model.gguf"), 0);
+    assert_eq!(server.requests("/other.bin"), 0);
+    assert!(!dest.join("other.bin").exists());
+}

@@ -9,7 +9,14 @@ use weightseal::release::{Trust, Verdict, Vouched};
 use super::{attest, render, Outcome};
 
 /// Renders a fetch's verdict (text or JSON) and picks the exit code from [`Verdict::ok`].
-pub fn render(verdict: &Verdict, dest: &Path, trust: &Trust, json: bool) -> Result<Outcome> {
+/// `landed`: what `verify` takes afterwards (`dest`, or `dest/FILE` for a single-file model).
+pub fn render(
+    verdict: &Verdict,
+    dest: &Path,
+    landed: &Path,
+    trust: &Trust,
+    json: bool,
+) -> Result<Outcome> {
     if json {
         outln!("{}", serde_json::to_string_pretty(&verdict.to_json())?);
     } else {
@@ -85,7 +92,7 @@ pub fn render(verdict: &Verdict, dest: &Path, trust: &Trust, json: bool) -> Resu
             report.files.len(),
             render::bytes(report.downloaded),
             report.requests,
-            dest.display()
+            landed.display()
         );
     } else {
         eprintln!(

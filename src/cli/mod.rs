@@ -1312,7 +1312,13 @@ fn fetch_cmd(a: FetchArgs) -> Result<Outcome> {
     let verdict =
         weightseal::release::fetch(&ev, &ask, &dest, bar.progress()).map_err(release_failure)?;
     bar.finish();
-    fetch::render(&verdict, &dest, ask.trust(), json)
+    // A single-file model lands as DEST/FILE (with its evidence beside it): say that path, the
+    // one `verify` takes.
+    let landed = match remote.single_file() {
+        Some(name) => dest.join(name),
+        None => dest.clone(),
+    };
+    fetch::render(&verdict, &dest, &landed, ask.trust(), json)
 }
 
 fn sign_cmd(a: SignCommandArgs) -> Result<Outcome> {
@@ -1658,6 +1664,37 @@ pub(crate) fn read_manifest(path: &Path) -> Result<Manifest> {
                 .map(str::to_string)
                 .or_else(|| path.parent().map(|p| p.display().to_string()))
                 .unwrap_or_else(|| ".".into());
+            // A directory of single-file models (what `fetch URL/FILE.gguf DIR` leaves): name
+            // the files that have a manifest of their own.
+            let singles: Vec<String> = match path.parent() {
+                Some(d) if path.file_name().is_some_and(|n| n == MANIFEST_FILE) => {
+                    let mut v: Vec<String> = std::fs::read_dir(d)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                        .filter_map(|n| {
+                            n.strip_suffix(weightseal::path::SINGLE_FILE_MANIFEST_SUFFIX)
+                                .filter(|f| !f.is_empty())
+                                .map(|f| d.join(f).display().to_string())
+                        })
+                        .take(64)
+                        .collect();
+                    v.sort();
+                    v
+                }
+                _ => Vec::new(),
+            };
+            if !singles.is_empty() {
+                return Err(Failure::new(
+                    "manifest",
+                    format!(
+                        "no manifest at {}; the directory holds single-file models, each with its own manifest: verify {}",
+                        path.display(),
+                        singles.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .into());
+            }
             Err(Failure::new(
                 "manifest",
                 format!(
