@@ -305,3 +305,71 @@ fn the_readme_installs_with_the_tested_lock_file() {
         assert!(l.contains("--locked"), "without --locked: {l}");
     }
 }
+
+#[test]
+fn a_single_gguf_is_named_after_its_general_name_only_when_that_is_a_valid_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let original = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gguf/model-q.gguf"),
+    )
+    .unwrap();
+    let at = original
+        .windows(18)
+        .position(|w| w == b"weightseal-fixture")
+        .expect("the fixture's general.name");
+    let key = tmp.path().join("k");
+    assert!(ws(&["keygen", "--out", key.to_str().unwrap()])
+        .status
+        .success());
+    let sign = |file: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "sign",
+            file.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        ws(&args)
+    };
+    // A valid general.name is the default, and the user is told.
+    let good = tmp.path().join("good.Q8_0.gguf");
+    std::fs::write(&good, &original).unwrap();
+    let o = sign(&good, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("signed weightseal-fixture (manifest "),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("named the model \"weightseal-fixture\" after the GGUF's general.name (give --name to choose another)"),
+        "{}",
+        stderr(&o)
+    );
+    // --name wins, and nothing is said.
+    std::fs::remove_file(tmp.path().join("good.Q8_0.gguf.weightseal.manifest")).unwrap();
+    std::fs::remove_file(tmp.path().join("good.Q8_0.gguf.weightseal.intoto.jsonl")).unwrap();
+    let o = sign(&good, &["--name", "acme/model"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("signed acme/model (manifest "));
+    assert!(!stderr(&o).contains("general.name"), "{}", stderr(&o));
+    // An invalid one (a control character; white space at an end): the file name.
+    for (i, bad) in [&b"weightseal-fixtur\x07"[..], b" eightseal-fixture"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut b = original.clone();
+        b[at..at + 18].copy_from_slice(bad);
+        let file = tmp.path().join(format!("bad{i}.gguf"));
+        std::fs::write(&file, &b).unwrap();
+        let o = ws(&["hash", file.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("general.name"), "{}", stderr(&o));
+        let o = sign(&file, &[]);
+        assert!(
+            stdout(&o).starts_with(&format!("signed bad{i}.gguf (manifest ")),
+            "{}",
+            stdout(&o)
+        );
+    }
+}

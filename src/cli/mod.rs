@@ -1035,6 +1035,16 @@ fn dispatch(cmd: Command) -> Result<Outcome> {
     }
 }
 
+/// A single-file model named after its GGUF `general.name` (no `--name` was given, and the
+/// name is not the file name): say so, and how to choose another.
+fn say_gguf_name(name_given: bool, only: Option<&str>, name: &str) {
+    if let (false, Some(file)) = (name_given, only) {
+        if file != name {
+            eprintln!("weightseal: named the model {name:?} after the GGUF's general.name (give --name to choose another)");
+        }
+    }
+}
+
 fn hash_cmd(a: HashArgs) -> Result<Outcome> {
     let HashArgs {
         dir,
@@ -1048,6 +1058,7 @@ fn hash_cmd(a: HashArgs) -> Result<Outcome> {
     } = a;
     let t = target(&dir, output.as_deref())?;
     let (dir, out) = (t.dir, t.manifest);
+    let name_given = name.is_some();
     let opts = BuildOptions {
         only: t.only,
         chunk_size,
@@ -1093,6 +1104,7 @@ fn hash_cmd(a: HashArgs) -> Result<Outcome> {
     } else {
         build_manifest(&dir, &opts)?
     };
+    say_gguf_name(name_given, opts.only.as_deref(), m.name());
     let bytes = m.encode();
     write_atomic(&out, &bytes).with_context(|| format!("writing manifest {}", out.display()))?;
     outln!("{}  {}", m.digest(), out.display());
@@ -1384,6 +1396,11 @@ fn sign_cmd(a: SignCommandArgs) -> Result<Outcome> {
         );
     }
     if p.manifest_written {
+        say_gguf_name(
+            opts.build.name.is_some(),
+            opts.build.only.as_deref(),
+            p.manifest.name(),
+        );
         eprintln!(
             "weightseal: hashed {} into {}",
             dir.display(),

@@ -355,6 +355,20 @@ fn value<R: Read>(
     }
 }
 
+/// Reads the string value of `general.name`: kept when it is UTF-8 of at most 1024 bytes,
+/// skipped otherwise (it is metadata, never a reason to refuse the file).
+fn read_name<R: Read>(r: &mut Reader<R>, key: &str) -> Result<Option<String>, GgufError> {
+    let what = || format!("metadata {key:?}");
+    let len = r.count(1, &what)?;
+    if len > 1024 {
+        r.skip(len, &what)?;
+        return Ok(None);
+    }
+    let mut buf = vec![0u8; len as usize];
+    r.bytes(&mut buf, &what)?;
+    Ok(String::from_utf8(buf).ok())
+}
+
 /// Parses the header of a GGUF file of `size` bytes.
 pub fn parse(file: &File, size: u64) -> Result<Layout, GgufError> {
     parse_from(
@@ -396,6 +410,7 @@ fn parse_from<R: Read>(inner: R, size: u64) -> Result<Layout, GgufError> {
     let mut alignment = DEFAULT_ALIGNMENT;
     let mut keys = std::collections::HashSet::new();
     let mut metadata = Vec::new();
+    let mut general_name = None;
     for i in 0..kv_count {
         let key = r.string(&|| format!("metadata key {i}"))?;
         let t = r.u32(&|| format!("the type of metadata {key:?}"))?;
@@ -403,7 +418,14 @@ fn parse_from<R: Read>(inner: R, size: u64) -> Result<Layout, GgufError> {
         if !layout_key {
             r.tap = Some(super::metadata_hasher(&key, t));
         }
-        let v = value(&mut r, &key, t, 0);
+        let v = if key == "general.name" && t == 8 {
+            read_name(&mut r, &key).map(|n| {
+                general_name = n;
+                None
+            })
+        } else {
+            value(&mut r, &key, t, 0)
+        };
         if let Some(h) = r.tap.take() {
             if v.is_ok() {
                 metadata.push(super::MetadataEntry {
@@ -516,6 +538,7 @@ fn parse_from<R: Read>(inner: R, size: u64) -> Result<Layout, GgufError> {
         header_len: data_start.min(size),
         tensors,
         metadata,
+        general_name,
     })
 }
 

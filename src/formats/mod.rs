@@ -72,6 +72,8 @@ pub struct Layout {
     /// The header's metadata that is content, not layout (spec/manifest.md, "Tensor-file
     /// metadata"): each key with the digest of its value, sorted by key bytes.
     pub metadata: Vec<MetadataEntry>,
+    /// A GGUF file's `general.name` (a string of at most 1024 bytes of UTF-8), if it has one.
+    pub general_name: Option<String>,
 }
 
 /// One metadata key of a tensor file and the digest of its typed value.

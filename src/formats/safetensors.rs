@@ -619,6 +619,7 @@ pub fn parse_header(header: &[u8], size: u64) -> Result<Layout, SafetensorsError
         header_len: data_start,
         tensors,
         metadata,
+        general_name: None,
     })
 }
 

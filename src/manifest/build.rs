@@ -280,6 +280,19 @@ pub fn build(
 /// A file of the walk: its manifest path, its path on disk and its size.
 pub(crate) type Walked = (ModelPath, PathBuf, u64);
 
+/// The default name of a single-file GGUF model: its `general.name`, when that is a valid
+/// model name (spec/manifest.md, "Fields") with no white space at either end. `None` for any
+/// other file, a GGUF without one, or one whose header does not parse (the file name is then
+/// the default).
+pub fn gguf_name(path: &Path, size: u64) -> Option<String> {
+    if !path.to_str()?.ends_with(".gguf") {
+        return None;
+    }
+    let (file, _) = crate::fsutil::open_regular(path).ok()?;
+    let name = formats::gguf::parse(&file, size).ok()?.general_name?;
+    (name.trim() == name && check_name(&name).is_ok()).then_some(name)
+}
+
 /// The model name and the files of `dir` to hash, as [`build`] takes them.
 pub(crate) fn walk_files(
     dir: &Path,
@@ -288,7 +301,13 @@ pub(crate) fn walk_files(
     let entries = walk::walk_only(dir, opts.symlinks, &opts.exclude, opts.only.as_deref())?;
     let name = match (&opts.name, &opts.only) {
         (Some(n), _) => n.clone(),
-        (None, Some(file)) => file.clone(),
+        (None, Some(file)) => entries
+            .iter()
+            .find_map(|e| match e {
+                Entry::File { fs_path, size, .. } => gguf_name(fs_path, *size),
+                _ => None,
+            })
+            .unwrap_or_else(|| file.clone()),
         (None, None) => dir
             .canonicalize()
             .ok()
