@@ -288,6 +288,24 @@ fn demo_detects_the_tampering() {
         s.contains("Detected: model-00002-of-00003.safetensors"),
         "{s}"
     );
+    // The transparency log: the release logged and required, a rogue one caught.
+    assert!(
+        s.contains(
+            "transparency log: OK (demo.weightseal.dev/log, entry 0 of 1, cosigned by no witness)"
+        ),
+        "{s}"
+    );
+    assert!(
+        s.contains("entry 1: \"demo-model\" version 2 manifest ")
+            && s.contains("NOT signed by a watched key"),
+        "{s}"
+    );
+    assert!(
+        s.contains(
+            "Detected: entry 1 claims \"demo-model\" but is not signed by the publisher's key"
+        ),
+        "{s}"
+    );
 }
 
 /// Every `cargo install` the README shows builds the dependency set the tests ran

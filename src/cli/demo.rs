@@ -1,11 +1,13 @@
 //! `weightseal demo`: the whole job on a small built-in model, in a temporary directory.
 //! Writes three safetensors shards (with the official `safetensors` writer) and config files,
 //! hashes them into a manifest, verifies, flips one byte and shows that the change is found,
-//! named by file and byte range.
+//! named by file and byte range; then logs the release in a transparency log, requires it
+//! there, and catches a rogue release under the same name with the log's monitor.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use safetensors::tensor::TensorView;
@@ -16,10 +18,12 @@ use weightseal::attest::bundle;
 use weightseal::attest::time::Timestamp;
 use weightseal::attest::{Claims, PrivateKey};
 use weightseal::evidence::{gather, Locators, Source};
+use weightseal::log::entry::LogEntry;
+use weightseal::log::store::LogDir;
 use weightseal::manifest::{self, BuildOptions, Manifest};
-use weightseal::path::{ATTESTATION_FILE, MANIFEST_FILE};
+use weightseal::path::{ATTESTATION_FILE, LOG_PROOF_FILE, MANIFEST_FILE};
 use weightseal::progress::NoProgress;
-use weightseal::release::{CheckOptions, Verdict};
+use weightseal::release::{CheckOptions, Trust, Verdict};
 use weightseal::verify::{FileStatus, Mode};
 
 use super::{render, write_atomic, Outcome};
@@ -276,7 +280,143 @@ pub fn run() -> Result<Outcome> {
     if !d.resharded() {
         bail!("diff did not recognise the re-sharded copy");
     }
+
+    transparency_log(tmp.path(), &dir, &m, &signed, &policy)?;
     Ok(Outcome::Verified)
+}
+
+/// Step 9: the release goes into a transparency log; a verifier requires it there; a rogue
+/// release under the same name, logged by someone else, is caught by the publisher's monitor.
+fn transparency_log(
+    tmp: &Path,
+    dir: &Path,
+    m: &Manifest,
+    signed: &[bundle::BundleLine],
+    policy: &AskOptions,
+) -> Result<()> {
+    outln!("\n== 9. The transparency log: log the release, require it with --log-key, and catch a rogue release with log monitor");
+    let logdir = tmp.join("log");
+    let log_key = Arc::new(PrivateKey::generate()?);
+    let log = LogDir::new(&logdir);
+    let vkey = log.init("demo.weightseal.dev/log", log_key.clone())?;
+    outln!("   weightseal log init: the log's verifier key is {vkey}");
+    let entry = LogEntry::of_release(m, signed)?.encode();
+    let added = log.add(log_key.clone(), std::slice::from_ref(&entry), &[])?;
+    let proof = log.proof(added.first, &entry)?;
+    let mpath = dir.join(MANIFEST_FILE);
+    write_atomic(&weightseal::path::log_proof_for(&mpath), &proof.encode())?;
+    outln!(
+        "   weightseal log add: {:?} logged at index {}; proof in {LOG_PROOF_FILE}",
+        m.name(),
+        added.first
+    );
+    let logged = AskOptions {
+        log_key: Some(vkey.to_string()),
+        ..policy.clone()
+    };
+    outln!("   weightseal verify --policy policy.toml --log-key VKEY:");
+    let verdict = judge(dir, &mpath, None, &logged, Mode::Files)?;
+    show(&verdict)?;
+    if !verdict.ok() {
+        bail!("the logged release did not verify with the log required");
+    }
+
+    // Someone else publishes altered weights under the same name, signed with their own key,
+    // and logs them: a public log takes any well-formed release.
+    let rogue = tmp.join("rogue");
+    fs::create_dir_all(&rogue)?;
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        let name = e.file_name();
+        if !weightseal::path::EVIDENCE_FILES
+            .iter()
+            .any(|x| name == std::ffi::OsStr::new(x))
+        {
+            fs::copy(e.path(), rogue.join(&name))?;
+        }
+    }
+    let victim = rogue.join("model-00003-of-00003.safetensors");
+    let mut data = fs::read(&victim)?;
+    let at = data.len() - 1;
+    data[at] ^= 0x80;
+    fs::write(&victim, &data)?;
+    let rm = manifest::build(
+        &rogue,
+        &BuildOptions {
+            name: Some(m.name().to_string()),
+            ..BuildOptions::default()
+        },
+        &NoProgress,
+    )?
+    .manifest;
+    let attacker = PrivateKey::generate()?;
+    let now = Timestamp::now();
+    let env = weightseal::attest::attest(
+        &rm,
+        &attacker,
+        &Claims {
+            role: "publisher".into(),
+            signer: "Demo Labs".into(),
+            issued_at: now,
+            expires_at: None,
+            version: Some(2),
+            derived_from: Vec::new(),
+            annotations: Default::default(),
+        },
+    )?;
+    let rogue_entry = LogEntry::of_release(&rm, &bundle::parse(&bundle::appended("", &env)))?;
+    let added = log.add(log_key.clone(), &[rogue_entry.encode()], &[])?;
+    outln!(
+        "   a rogue {:?} version 2 (one byte changed, signed \"Demo Labs\" with the attacker's key {}) is logged at index {}",
+        rm.name(),
+        attacker.public().id(),
+        added.first
+    );
+
+    // The publisher watches its name in the log, served over HTTP as any log is.
+    let listener = weightseal::log::serve::bind("127.0.0.1:0")?;
+    let url = format!("http://{}", listener.server_addr());
+    let served = logdir.clone();
+    std::thread::spawn(move || {
+        let _ = weightseal::log::serve::serve_log(
+            listener,
+            &served,
+            log_key,
+            Vec::new(),
+            weightseal::log::serve::LogOptions::default(),
+        );
+    });
+    let ask = Ask::new(&logged)?;
+    let Some(log_policy) = ask.log_for(None) else {
+        bail!("no log requirement");
+    };
+    let Trust::Policy(publishers) = ask.trust() else {
+        bail!("no publisher policy");
+    };
+    outln!(
+        "   weightseal log monitor {url} {:?} --policy policy.toml --log-key VKEY:",
+        m.name()
+    );
+    let r = weightseal::log::monitor::monitor(
+        &url,
+        &weightseal::log::monitor::Watch {
+            log: &log_policy,
+            pattern: m.name(),
+            publishers: Some(publishers),
+            max_entries: 1 << 20,
+        },
+        &tmp.join("monitor-state.json"),
+    )?;
+    out!("{}", indent(&super::log::monitor_lines(&r)));
+    if r.ok() || !r.problems.iter().any(|p| p.index == Some(added.first)) {
+        bail!("the monitor did not catch the rogue release");
+    }
+    outln!(
+        "\n   Detected: entry {} claims {:?} but is not signed by the publisher's key; the monitor exits 1.",
+        added.first,
+        rm.name()
+    );
+    Ok(())
 }
 
 /// Copies the model in `src` to `dst` with its tensors re-split into `shards` safetensors
@@ -355,6 +495,9 @@ fn show(v: &Verdict) -> Result<()> {
     }
     if let Some(a) = &v.signatures {
         s.push_str(&super::attest::report_lines(a));
+    }
+    if let Some(l) = &v.log {
+        s.push_str(&render::log_line(l));
     }
     for l in render::verdict_lines(v) {
         s.push_str(&l);

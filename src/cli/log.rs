@@ -470,37 +470,7 @@ pub fn run(cmd: LogCommand) -> Result<Outcome> {
                 v["complete"] = r.complete().into();
                 outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                for e in &r.entries {
-                    let signed = match e.signed_by_given_key {
-                        Some(true) => ", signed by a watched key",
-                        Some(false) => ", NOT signed by a watched key",
-                        None => "",
-                    };
-                    let versions = if e.versions.is_empty() {
-                        "none".to_string()
-                    } else {
-                        e.versions
-                            .iter()
-                            .map(u64::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    };
-                    outln!(
-                        "entry {}: {:?} version {versions} manifest {}{signed}",
-                        e.index,
-                        e.model,
-                        e.manifest
-                    );
-                }
-                if r.entries_not_listed > 0 {
-                    outln!("({} more watched entries not listed)", r.entries_not_listed);
-                }
-                for p in &r.problems {
-                    outln!("problem: {}", p.message);
-                }
-                if r.problems_not_listed > 0 {
-                    outln!("({} more problems not listed)", r.problems_not_listed);
-                }
+                out!("{}", monitor_lines(&r));
             }
             let cosigned = if r.witnesses.is_empty() {
                 String::new()
@@ -549,6 +519,47 @@ pub fn run(cmd: LogCommand) -> Result<Outcome> {
             }
         }
     }
+}
+
+/// A monitor run's watched entries and problems, one line each, as `log monitor` prints them.
+pub fn monitor_lines(r: &weightseal::log::monitor::MonitorReport) -> String {
+    let mut s = String::new();
+    for e in &r.entries {
+        let signed = match e.signed_by_given_key {
+            Some(true) => ", signed by a watched key",
+            Some(false) => ", NOT signed by a watched key",
+            None => "",
+        };
+        let versions = if e.versions.is_empty() {
+            "none".to_string()
+        } else {
+            e.versions
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        s.push_str(&format!(
+            "entry {}: {:?} version {versions} manifest {}{signed}\n",
+            e.index, e.model, e.manifest
+        ));
+    }
+    if r.entries_not_listed > 0 {
+        s.push_str(&format!(
+            "({} more watched entries not listed)\n",
+            r.entries_not_listed
+        ));
+    }
+    for p in &r.problems {
+        s.push_str(&format!("problem: {}\n", p.message));
+    }
+    if r.problems_not_listed > 0 {
+        s.push_str(&format!(
+            "({} more problems not listed)\n",
+            r.problems_not_listed
+        ));
+    }
+    s
 }
 
 /// The question of `log submit` and `log monitor`: the log requirement (the flags, or the
