@@ -102,6 +102,21 @@ pub struct Weightseal {
     pub oms_signature: Option<(String, bool)>,
 }
 
+impl Weightseal {
+    /// The release's weightseal evidence files, each its name in a release directory and its
+    /// bytes (the manifest, and the attestations and log proof when there are any).
+    pub fn evidence(&self) -> Vec<(&'static str, &[u8])> {
+        let mut v = vec![(crate::path::MANIFEST_FILE, self.manifest_bytes.as_slice())];
+        if let Some(t) = &self.bundle_text {
+            v.push((crate::path::ATTESTATION_FILE, t.as_bytes()));
+        }
+        if let Some(p) = &self.log_proof {
+            v.push((crate::path::LOG_PROOF_FILE, p.as_slice()));
+        }
+        v
+    }
+}
+
 /// An OpenSSF model signing bundle given for a local directory.
 pub struct OmsSignature {
     pub path: PathBuf,

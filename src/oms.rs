@@ -1464,13 +1464,35 @@ fn hex_decode(s: &str) -> Vec<u8> {
 }
 
 /// A digest of `bytes start..end` of `file` with model_signing's hash type.
-fn digest_range(
-    f: &std::fs::File,
-    start: u64,
-    end: u64,
-    hash_type: &str,
-) -> std::io::Result<String> {
-    use std::os::unix::fs::FileExt;
+/// What a signed resource is read from: a file, or bytes not yet written (evidence a fetch
+/// delivers only once its signature verified).
+trait Source {
+    fn read_at(&self, buf: &mut [u8], pos: u64) -> std::io::Result<usize>;
+    fn size(&self) -> std::io::Result<u64>;
+}
+
+impl Source for std::fs::File {
+    fn read_at(&self, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(self, buf, pos)
+    }
+    fn size(&self) -> std::io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+}
+
+impl Source for &[u8] {
+    fn read_at(&self, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
+        let rest = self.get(pos as usize..).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        Ok(n)
+    }
+    fn size(&self) -> std::io::Result<u64> {
+        Ok(self.len() as u64)
+    }
+}
+
+fn digest_range(f: &dyn Source, start: u64, end: u64, hash_type: &str) -> std::io::Result<String> {
     enum H {
         Sha(sha2::Sha256),
         B2(blake2::Blake2b512),
@@ -1604,9 +1626,23 @@ pub fn verify_dir(
     extra_ignore: &[String],
     signature: Option<&FileId>,
 ) -> Result<Report, OmsError> {
+    verify_dir_pending(dir, signed, extra_ignore, signature, &[])
+}
+
+/// [`verify_dir`], with `pending` files (name at the root, bytes) that are about to be written
+/// into `dir` (a fetch's evidence, delivered only once this signature verified): each is
+/// judged from those bytes, whatever `dir` holds at its name now.
+pub fn verify_dir_pending(
+    dir: &Path,
+    signed: &OmsManifest,
+    extra_ignore: &[String],
+    signature: Option<&FileId>,
+    pending: &[(&str, &[u8])],
+) -> Result<Report, OmsError> {
     let ser = &signed.serialization;
     let mut ignore: Vec<String> = ser.ignore_paths.clone();
     ignore.extend(extra_ignore.iter().cloned());
+    ignore.extend(pending.iter().map(|(n, _)| n.to_string()));
     // The evidence files of other formats at the root (a weightseal manifest, bundle or log
     // proof added after this signature) are not files of the model, unless this signature
     // covers them (spec/manifest.md, "Release directory").
@@ -1700,7 +1736,8 @@ pub fn verify_dir(
             });
             continue;
         };
-        let status = match hash_and_compare(fs_path, exp, ser) {
+        let status = match std::fs::File::open(fs_path).and_then(|f| hash_and_compare(&f, exp, ser))
+        {
             Ok(s) => s,
             Err(e) => FileStatus::Unreadable {
                 reason: e.to_string(),
@@ -1711,9 +1748,25 @@ pub fn verify_dir(
             status,
         });
     }
+    for (name, bytes) in pending {
+        // A pending file this signature does not cover is evidence left out as any other.
+        let Some(exp) = expected.get(*name) else {
+            continue;
+        };
+        let status = match hash_and_compare(bytes, exp, ser) {
+            Ok(s) => s,
+            Err(e) => FileStatus::Unreadable {
+                reason: e.to_string(),
+            },
+        };
+        reports.push(FileReport {
+            path: shown(name),
+            status,
+        });
+    }
     for path in expected
         .keys()
-        .filter(|p| !found_names.contains(p.as_str()))
+        .filter(|p| !found_names.contains(p.as_str()) && !pending.iter().any(|(n, _)| n == p))
     {
         reports.push(FileReport {
             path: shown(path),
@@ -1724,17 +1777,16 @@ pub fn verify_dir(
 }
 
 fn hash_and_compare(
-    fs_path: &Path,
+    f: &dyn Source,
     exp: &[(u64, u64, String)],
     ser: &Serialization,
 ) -> std::io::Result<FileStatus> {
-    let f = std::fs::File::open(fs_path)?;
-    let size = f.metadata()?.len();
+    let size = f.size()?;
     let mut bad = Vec::new();
     let (mut found_whole, mut expected_whole) = (String::new(), String::new());
     match ser.shard_size {
         None => {
-            let d = digest_range(&f, 0, size, &ser.hash_type)?;
+            let d = digest_range(f, 0, size, &ser.hash_type)?;
             if d != exp[0].2 {
                 bad.push(ByteRange {
                     start: 0,
@@ -1751,7 +1803,7 @@ fn hash_and_compare(
             let mut start = 0u64;
             loop {
                 let end = start.saturating_add(n).min(size);
-                let d = digest_range(&f, start, end, &ser.hash_type)?;
+                let d = digest_range(f, start, end, &ser.hash_type)?;
                 if want.remove(&(start, end)) != Some(d.as_str()) {
                     bad.push(ByteRange { start, end });
                 }

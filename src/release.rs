@@ -636,6 +636,7 @@ pub fn verify(
                     check.as_ref(),
                     *explicit,
                     &w.manifest,
+                    &w.evidence(),
                 ));
             }
             Ok(v.judge())
@@ -672,11 +673,14 @@ pub fn fetch(
     // The OpenSSF model signing bundle: its files must be the files just delivered (and its
     // signature verify, when it can be checked).
     if let (true, Some((text, explicit))) = (delivered, &w.oms_signature) {
+        // The evidence this fetch is about to deliver is judged from its bytes: a signature
+        // made after a log proof was added covers the proof, which is not in DEST yet.
         v.oms = Some(check_delivered_signature(
             dest,
             text,
             check.as_ref(),
             *explicit,
+            &w.evidence(),
         ));
     }
     v.download = Some(report);
@@ -695,15 +699,25 @@ pub fn fetch(
         // A single-file model's evidence lands as `FILE.weightseal.manifest` … beside it, so
         // that `verify DEST/FILE` finds it.
         let name = |n: &str| remote.evidence_name(n).unwrap_or_else(|| n.to_string());
+        // Evidence a previous fetch left at these names that this release does not have is
+        // another release's: removed, so that DEST holds this release's evidence only.
+        let stale = |n: &str| match root.remove_file(&name(n)) {
+            Err(e) if !e.is_not_found() => Err(dest_err(e)),
+            _ => Ok(()),
+        };
         root.write_atomic(&name(crate::path::MANIFEST_FILE), &w.manifest_bytes, 0o644)
             .map_err(dest_err)?;
-        if let Some(text) = &w.bundle_text {
-            root.write_atomic(&name(crate::path::ATTESTATION_FILE), text.as_bytes(), 0o644)
-                .map_err(dest_err)?;
+        match &w.bundle_text {
+            Some(text) => root
+                .write_atomic(&name(crate::path::ATTESTATION_FILE), text.as_bytes(), 0o644)
+                .map_err(dest_err)?,
+            None => stale(crate::path::ATTESTATION_FILE)?,
         }
-        if let Some(p) = &w.log_proof {
-            root.write_atomic(&name(crate::path::LOG_PROOF_FILE), p, 0o644)
-                .map_err(dest_err)?;
+        match &w.log_proof {
+            Some(p) => root
+                .write_atomic(&name(crate::path::LOG_PROOF_FILE), p, 0o644)
+                .map_err(dest_err)?,
+            None => stale(crate::path::LOG_PROOF_FILE)?,
         }
         // model.sig is delivered only once its signature verified (a signer is named), not
         // when it was read for its files alone: `verify DEST --signature model.sig` must not
@@ -712,9 +726,12 @@ pub fn fetch(
             .oms
             .as_ref()
             .is_some_and(|o| o.error.is_none() && o.signer.is_some());
-        if let (Some((text, _)), true) = (&w.oms_signature, checked) {
-            root.write_atomic(crate::path::OMS_SIGNATURE_FILE, text.as_bytes(), 0o644)
-                .map_err(dest_err)?;
+        match (&w.oms_signature, checked) {
+            (Some((text, _)), true) => root
+                .write_atomic(crate::path::OMS_SIGNATURE_FILE, text.as_bytes(), 0o644)
+                .map_err(dest_err)?,
+            _ if remote.single_file().is_none() => stale(crate::path::OMS_SIGNATURE_FILE)?,
+            _ => {}
         }
     }
     Ok(v)
@@ -930,6 +947,7 @@ pub fn signature_against_manifest(
     check: Option<&OmsCheck>,
     explicit: bool,
     m: &Manifest,
+    evidence: &[(&str, &[u8])],
 ) -> OmsReport {
     let mut r = oms_report(None, None);
     let outcome = (|| -> Result<(), String> {
@@ -954,9 +972,16 @@ pub fn signature_against_manifest(
                 _ => bad.push(p.to_string()),
             }
         }
-        for p in signed.resources.keys() {
-            if m.file(p).is_none() {
-                bad.push(p.clone());
+        for (p, (_, d)) in &signed.resources {
+            if m.file(p).is_some() {
+                continue;
+            }
+            // An evidence file the signature covers (made after it was added): the bytes
+            // served with the release, read once already.
+            match evidence.iter().find(|(n, _)| n == p) {
+                Some((_, b))
+                    if *d == crate::digest::hex(&<sha2::Sha256 as sha2::Digest>::digest(b)) => {}
+                _ => bad.push(p.clone()),
             }
         }
         if !bad.is_empty() {
@@ -1059,6 +1084,7 @@ fn check_delivered_signature(
     text: &str,
     check: Option<&OmsCheck>,
     explicit: bool,
+    pending: &[(&str, &[u8])],
 ) -> OmsReport {
     let mut r = oms_report(None, None);
     let m = match served_statement(text, check, explicit, &mut r) {
@@ -1069,7 +1095,7 @@ fn check_delivered_signature(
         }
     };
     let ignore = vec![crate::path::PARTIAL_DIR.to_string()];
-    match oms::verify_dir(dest, &m, &ignore, None) {
+    match oms::verify_dir_pending(dest, &m, &ignore, None, pending) {
         Ok(files) if files.ok => r.ok = true,
         Ok(files) => {
             let bad: Vec<String> = files

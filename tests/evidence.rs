@@ -523,3 +523,148 @@ fn a_single_file_url_whose_manifest_lists_other_files_is_refused_before_any_down
     assert_eq!(server.requests("/other.bin"), 0);
     assert!(!dest.join("other.bin").exists());
 }
+
+/// An OpenSSF bundle made by `model_signing` after the log proof was added covers the proof, the
+/// manifest and the attestations: `fetch --log-key` judges those from the bytes it is about to
+/// deliver (they are not in DEST yet), delivers all of it, and `verify` agrees afterwards. A
+/// later fetch of a release without a proof or a model.sig leaves none of the old ones behind.
+#[test]
+fn fetch_log_key_delivers_a_model_sig_that_signs_the_log_proof() {
+    let Some(py) = python("model.sig over the log proof") else {
+        return;
+    };
+    let r = release();
+    let t = r.model.parent().unwrap().to_path_buf();
+    let (wkey, logkey) = (t.join("w.key"), t.join("log.key"));
+    for k in [&wkey, &logkey] {
+        assert!(ws(&["keygen", "--out", s(k)]).status.success());
+    }
+    // SHA-256 values recorded: a mirror check compares model.sig with them.
+    let o = ws(&["hash", s(&r.model), "--sha256"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = ws(&["sign", s(&r.model), "--key", s(&wkey)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let logdir = t.join("log");
+    let o = ws(&[
+        "log",
+        "init",
+        s(&logdir),
+        "--origin",
+        "example.test/models",
+        "--key",
+        s(&logkey),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let vkey = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let o = ws(&["log", "add", s(&logdir), "--key", s(&logkey), s(&r.model)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(r.model.join("weightseal.tlog-proof").exists());
+    // model_signing signs the whole directory, evidence included.
+    let o = Command::new(py.with_file_name("model_signing"))
+        .args([
+            "sign",
+            "key",
+            s(&r.model),
+            "--signature",
+            s(&r.model.join("model.sig")),
+            "--private_key",
+            s(&r.key),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let sig = fs::read_to_string(r.model.join("model.sig")).unwrap();
+    assert!(
+        sig.contains("weightseal.tlog-proof") || {
+            // The payload is base64: decode it to see the resources.
+            let v: serde_json::Value = serde_json::from_str(&sig).unwrap();
+            let p = v["dsseEnvelope"]["payload"].as_str().unwrap();
+            let d = base64_decode(p);
+            String::from_utf8_lossy(&d).contains("weightseal.tlog-proof")
+        }
+    );
+    let server = common::server::Server::start(r.model.clone());
+    let dest = t.join("dest");
+    let wpub = t.join("w.key.pub");
+    let o = ws(&[
+        "fetch",
+        &server.base,
+        s(&dest),
+        "--key",
+        s(&wpub),
+        "--key",
+        s(&r.public),
+        "--log-key",
+        &vkey,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("model.sig: OK (OpenSSF model signing"),
+        "{}",
+        text(&o)
+    );
+    for e in [
+        "weightseal.manifest",
+        "weightseal.intoto.jsonl",
+        "weightseal.tlog-proof",
+        "model.sig",
+    ] {
+        assert_eq!(
+            fs::read(dest.join(e)).unwrap(),
+            fs::read(r.model.join(e)).unwrap(),
+            "{e}"
+        );
+    }
+    let o = ws(&[
+        "verify",
+        s(&dest),
+        "--signature",
+        s(&dest.join("model.sig")),
+        "--key",
+        s(&r.public),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = ws(&["verify", s(&dest), "--key", s(&wpub), "--log-key", &vkey]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A mirror check of the same server agrees.
+    let o = ws(&[
+        "verify",
+        "--url",
+        &server.base,
+        "--key",
+        s(&wpub),
+        "--key",
+        s(&r.public),
+        "--log-key",
+        &vkey,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // The publisher drops the proof and model.sig; a fetch into the same DEST removes the old
+    // ones rather than leave another release's evidence beside this one.
+    fs::remove_file(r.model.join("weightseal.tlog-proof")).unwrap();
+    fs::remove_file(r.model.join("model.sig")).unwrap();
+    let o = ws(&["fetch", &server.base, s(&dest), "--key", s(&wpub)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!dest.join("weightseal.tlog-proof").exists());
+    assert!(!dest.join("model.sig").exists());
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes().filter(|c| *c != b'=') {
+        let v = alphabet.iter().position(|a| *a == c).unwrap() as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
