@@ -1285,3 +1285,110 @@ fn silent_witnesses_do_not_add_up_and_do_not_block_the_others() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+/// The trust store can hold the log requirement: `trust add KEY --model P --log-key VKEY`
+/// makes `verify` and `fetch` of the models P matches ask for the log proof with no flag;
+/// two entries requiring different logs for one model are refused, not picked from.
+#[test]
+fn a_trust_store_entry_requires_its_log() {
+    let st = setup();
+    let t = st.tmp.path();
+    let acme = key(t, "acme.key");
+    let store = t.join("trust.toml");
+    let model = t.join("model");
+    release(&model, "acme/tiny", b"weights", &acme, 1);
+    let o = common::ws_trust(
+        &store,
+        &[
+            "trust",
+            "add",
+            s(&t.join("acme.key.pub")),
+            "--model",
+            "acme/*",
+            "--log-key",
+            &st.vkey,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("as publisher for acme/*, in log example.test/models"),
+        "{}",
+        text(&o)
+    );
+    // Not logged yet: refused, by the store's requirement alone.
+    let o = common::ws_trust(&store, &["verify", s(&model)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("transparency log: FAILED (no proof that the release is in the log"),
+        "{}",
+        text(&o)
+    );
+    let o = ws(&[
+        "log",
+        "add",
+        s(&t.join("log")),
+        "--key",
+        s(&st.log_key),
+        s(&model),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = common::ws_trust(&store, &["verify", s(&model)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("transparency log: OK (example.test/models, entry 0 of 1"),
+        "{}",
+        text(&o)
+    );
+    // fetch asks the same question of a served release, before any weight byte.
+    let server = common::server::Server::start(model.clone());
+    let dest = t.join("dest");
+    let o = common::ws_trust(&store, &["fetch", &server.base, s(&dest)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("transparency log: OK"), "{}", text(&o));
+    fs::remove_file(model.join("weightseal.tlog-proof")).unwrap();
+    let dest2 = t.join("dest2");
+    let o = common::ws_trust(&store, &["fetch", &server.base, s(&dest2)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("nothing downloaded"), "{}", text(&o));
+    assert!(!dest2.join("w.bin").exists());
+    // A second entry for the same names requiring another log: no single answer.
+    let other = key(t, "other-log.key");
+    let other_vkey = tlog::init_log(&t.join("other-log"), "example.test/other", &other);
+    let o = common::ws_trust(
+        &store,
+        &[
+            "trust",
+            "add",
+            s(&t.join("acme.key.pub")),
+            "--model",
+            "acme/tiny",
+            "--role",
+            "auditor",
+            "--log-key",
+            &other_vkey,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = common::ws_trust(&store, &["verify", s(&model)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("require different transparency logs"),
+        "{}",
+        text(&o)
+    );
+    // A bad log key is refused when the entry is added.
+    let o = common::ws_trust(
+        &store,
+        &[
+            "trust",
+            "add",
+            s(&t.join("acme.key.pub")),
+            "--model",
+            "x/*",
+            "--log-key",
+            "not-a-key",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("log key"), "{}", text(&o));
+}

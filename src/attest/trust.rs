@@ -35,6 +35,38 @@ pub struct Entry {
     pub key_id: String,
     /// The public key, SPKI PEM.
     pub key: String,
+    /// The transparency log the models this entry matches must be in (`trust add --log-key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<StoreLog>,
+}
+
+/// A log requirement kept in the trust store: what `--log-key`, `--witness` and `--quorum`
+/// say, for the models an entry matches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreLog {
+    /// The log's verifier key (`NAME+ID+KEY`).
+    pub key: String,
+    /// Witnesses' cosignature/v1 verifier keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub witnesses: Vec<String>,
+    /// How many of them must cosign (default: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<usize>,
+}
+
+impl StoreLog {
+    /// The requirement these keys make (an error names the key that does not parse).
+    pub fn policy(&self) -> Result<crate::log::LogPolicy, String> {
+        let log = crate::log::VerifierKey::parse(&self.key).map_err(|e| format!("log key: {e}"))?;
+        let witnesses = self
+            .witnesses
+            .iter()
+            .map(|w| crate::log::VerifierKey::parse(w).map_err(|e| format!("witness key: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let quorum = self.quorum.unwrap_or(witnesses.len());
+        crate::log::LogPolicy::new(log, witnesses, quorum).map_err(|e| e.to_string())
+    }
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -218,6 +250,13 @@ impl TrustStore {
                     e.role
                 )));
             }
+            if let Some(Err(detail)) = e.log.as_ref().map(StoreLog::policy) {
+                return Err(syntax(format!(
+                    "entry {} ({}): log: {detail}",
+                    i + 1,
+                    e.name
+                )));
+            }
         }
         Ok(TrustStore {
             entries: file.entries,
@@ -251,7 +290,11 @@ impl TrustStore {
         model: &str,
         role: &str,
         name: &str,
+        log: Option<StoreLog>,
     ) -> Result<Vec<Entry>, TrustError> {
+        if let Some(Err(e)) = log.as_ref().map(StoreLog::policy) {
+            return Err(TrustError::Usage(e));
+        }
         if !valid_role(role) {
             return Err(TrustError::Usage(format!(
                 "{role:?} is not a role (a lowercase word of letters, digits or '-')"
@@ -283,6 +326,7 @@ impl TrustStore {
                 role: role.to_string(),
                 key_id: k.id().to_string(),
                 key: k.to_pem(),
+                log: log.clone(),
             };
             self.entries.push(e.clone());
             added.push(e);
@@ -331,7 +375,7 @@ impl TrustStore {
         // one, so entries of other roles alone never vouch for a model.
         let mut roles: BTreeMap<String, u32> = [("publisher".to_string(), 1)].into();
         let mut seen: BTreeSet<(String, String, String)> = BTreeSet::new();
-        for e in matching {
+        for e in &matching {
             if !seen.insert((e.name.clone(), e.key_id.clone(), e.role.clone())) {
                 continue;
             }
@@ -345,6 +389,29 @@ impl TrustStore {
             roles.insert(e.role.clone(), 1);
         }
         p.thresholds = roles;
+        // The log a matching entry names is required; two entries naming different logs for
+        // one model leave no single answer, and are refused.
+        let mut logs = matching
+            .iter()
+            .filter_map(|e| e.log.as_ref().map(|l| (e, l)));
+        if let Some((first, l)) = logs.next() {
+            let want = l.policy().map_err(|detail| TrustError::Syntax {
+                path: origin.to_path_buf(),
+                detail,
+            })?;
+            for (e, other) in logs {
+                if other.policy().ok().as_ref() != Some(&want) {
+                    return Err(TrustError::Syntax {
+                        path: origin.to_path_buf(),
+                        detail: format!(
+                            "the entries {:?} ({}) and {:?} ({}) both match {name:?} and require different transparency logs",
+                            first.name, first.model, e.name, e.model
+                        ),
+                    });
+                }
+            }
+            p.log = Some(want);
+        }
         Ok(Some(p))
     }
 }
@@ -378,12 +445,24 @@ mod tests {
         let k2 = PrivateKey::from_seed(&[2; 32]).public();
         let mut t = TrustStore::load(&path).unwrap();
         assert!(t.entries.is_empty());
-        t.add(std::slice::from_ref(&k), "org/*", "publisher", "acme")
+        t.add(std::slice::from_ref(&k), "org/*", "publisher", "acme", None)
             .unwrap();
-        t.add(std::slice::from_ref(&k2), "org/model", "auditor", "audit")
-            .unwrap();
+        t.add(
+            std::slice::from_ref(&k2),
+            "org/model",
+            "auditor",
+            "audit",
+            None,
+        )
+        .unwrap();
         let e = t
-            .add(std::slice::from_ref(&k), "org/*", "publisher", "again")
+            .add(
+                std::slice::from_ref(&k),
+                "org/*",
+                "publisher",
+                "again",
+                None,
+            )
             .unwrap_err();
         assert!(e.to_string().contains("already trusted"), "{e}");
         t.save(&path).unwrap();

@@ -26,6 +26,23 @@ pub fn say_trust_store(path: &Path, entries: &[String]) {
 }
 
 /// `trust add|list|remove`.
+/// `, in log NAME (2 of 3 witnesses)` for an entry that requires a log.
+fn store_log(e: &weightseal::attest::trust::Entry) -> String {
+    match &e.log {
+        None => String::new(),
+        Some(l) => {
+            let name = l.key.split('+').next().unwrap_or_default();
+            match l.witnesses.len() {
+                0 => format!(", in log {name}"),
+                n => format!(
+                    ", in log {name} ({} of {n} witnesses)",
+                    l.quorum.unwrap_or(n)
+                ),
+            }
+        }
+    }
+}
+
 pub fn trust_command(cmd: super::TrustCommand) -> Result<super::Outcome> {
     use weightseal::attest::trust::{default_path, TrustStore};
     let path = default_path()
@@ -37,22 +54,29 @@ pub fn trust_command(cmd: super::TrustCommand) -> Result<super::Outcome> {
             model,
             role,
             name,
+            log,
         } => {
+            let log = log.log_key.map(|k| weightseal::attest::trust::StoreLog {
+                key: k,
+                witnesses: log.witnesses,
+                quorum: log.quorum,
+            });
             let keys = PublicKey::read_all(&key)?;
             let name = name.unwrap_or_else(|| {
                 key.file_name()
                     .map(|n| n.to_string_lossy().trim_end_matches(".pub").to_string())
                     .unwrap_or_else(|| "key".into())
             });
-            let added = store.add(&keys, &model, &role, &name)?;
+            let added = store.add(&keys, &model, &role, &name, log)?;
             store.save(&path)?;
             for e in &added {
                 outln!(
-                    "trusted {} ({}) as {} for {}",
+                    "trusted {} ({}) as {} for {}{}",
                     e.name,
                     e.key_id,
                     e.role,
-                    e.model
+                    e.model,
+                    store_log(e)
                 );
             }
             eprintln!("weightseal: trust store {}", path.display());
@@ -68,12 +92,13 @@ pub fn trust_command(cmd: super::TrustCommand) -> Result<super::Outcome> {
                         .map(|k| k.algorithm().to_string())
                         .unwrap_or_default();
                     outln!(
-                        "{}  {}  {}  {}  {}",
+                        "{}  {}  {}  {}  {}{}",
                         e.name,
                         e.model,
                         e.role,
                         short(&e.key_id),
-                        alg
+                        alg,
+                        store_log(e)
                     );
                 }
             }

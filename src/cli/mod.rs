@@ -747,6 +747,10 @@ enum TrustCommand {
         /// A name for the key's owner (default: the key file's name).
         #[arg(long)]
         name: Option<String>,
+        /// Require the models this entry matches to be in this transparency log (and cosigned
+        /// by the witnesses given): `verify` and `fetch` then ask for its proof with no flag.
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// List the trusted keys.
     List {
