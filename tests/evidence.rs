@@ -299,8 +299,10 @@ fn sign_says_where_the_oms_bundle_went() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    let full = cwd.canonicalize().unwrap().join("model.sig");
+    // Into the model directory, as its evidence (not the current directory).
+    let full = std::path::absolute(cwd.join("model").join("model.sig")).unwrap();
     assert!(full.exists());
+    assert!(!cwd.join("model.sig").exists());
     assert!(
         text(&o).contains(&format!(
             "wrote OpenSSF model signing bundle {}",

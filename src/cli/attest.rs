@@ -252,8 +252,8 @@ pub struct SignArgs {
     /// or both from one hashing pass.
     #[arg(long, value_enum, default_value = "weightseal")]
     pub format: SignFormat,
-    /// With --format oms or both: where to write the OMS bundle (default: model.sig, as
-    /// model_signing does).
+    /// With --format oms or both: where to write the OMS bundle (default: model.sig in the
+    /// model's directory, as its evidence).
     #[arg(long, value_name = "FILE")]
     pub signature: Option<PathBuf>,
 }

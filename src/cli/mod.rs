@@ -1366,10 +1366,12 @@ fn sign_cmd(a: SignCommandArgs) -> Result<Outcome> {
             attest::SignFormat::Oms => weightseal::publish::Format::Oms,
             attest::SignFormat::Both => weightseal::publish::Format::Both,
         },
+        // Into the model's directory, as its evidence (spec/manifest.md, "Release directory"),
+        // as Python's `sign` does.
         oms_signature: args
             .signature
             .clone()
-            .unwrap_or_else(|| PathBuf::from("model.sig")),
+            .unwrap_or_else(|| dir.join(weightseal::path::OMS_SIGNATURE_FILE)),
         stat_cache: manifest::update::cache_dir(),
     };
     let bar = Bar::new("hashing");
