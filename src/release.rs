@@ -830,6 +830,18 @@ fn oms_verdict(
                     v.trust_store = resolved.store_entries;
                     return Ok(v);
                 }
+                // An entry that requires a transparency log: an OpenSSF bundle is not logged,
+                // so it cannot meet the requirement (else a stolen publisher key steps around
+                // the log by shipping a model.sig instead of weightseal evidence).
+                Some(p) if ask.log_for(Some(&p)).is_some() => {
+                    let mut v = Verdict::new(Format::Oms, claimed, None);
+                    v.oms = Some(oms_report(
+                        Some(method),
+                        Some("the trust store's entries for this model require a transparency log proof, which an OpenSSF model signing bundle cannot carry".into()),
+                    ));
+                    v.trust_store = resolved.store_entries;
+                    return Ok(v);
+                }
                 Some(p) => (
                     OmsCheck::Keys(p.keys_for_role("publisher")),
                     resolved.store_entries,

@@ -1392,3 +1392,58 @@ fn a_trust_store_entry_requires_its_log() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("log key"), "{}", text(&o));
 }
+
+/// An OpenSSF bundle is not logged: a trust store entry that requires a log cannot be met by
+/// a `model.sig` its key made (else whoever holds the publisher's key ships a `model.sig`
+/// instead of weightseal evidence and steps around the log).
+#[test]
+fn an_openssf_bundle_does_not_meet_a_trust_store_log_requirement() {
+    let st = setup();
+    let t = st.tmp.path();
+    let acme = key(t, "acme.key");
+    let model = t.join("tiny");
+    release(&model, "acme/tiny", b"weights", &acme, 1);
+    let o = ws(&["sign", s(&model), "--key", s(&acme), "--format", "oms"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let sig = model.join("model.sig");
+    // The same entry without a log: the bundle verifies (the model_signing name is `tiny`).
+    let plain = t.join("plain.toml");
+    let o = common::ws_trust(
+        &plain,
+        &[
+            "trust",
+            "add",
+            s(&t.join("acme.key.pub")),
+            "--model",
+            "tiny",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = common::ws_trust(&plain, &["verify", s(&model), "--signature", s(&sig)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // With the log required: refused, whatever the bundle's signature.
+    let store = t.join("trust.toml");
+    let o = common::ws_trust(
+        &store,
+        &[
+            "trust",
+            "add",
+            s(&t.join("acme.key.pub")),
+            "--model",
+            "tiny",
+            "--log-key",
+            &st.vkey,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = common::ws_trust(&store, &["verify", s(&model), "--signature", s(&sig)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "require a transparency log proof, which an OpenSSF model signing bundle cannot carry"
+        ),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("model verified"), "{}", text(&o));
+}
