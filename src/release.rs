@@ -56,6 +56,7 @@
 //! # }
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -631,12 +632,18 @@ pub fn verify(
             ));
             v.checked = Checked::Files;
             if let Some((text, explicit)) = &w.oms_signature {
+                // A single-file model's bundle signs its one file (`.`), as `fetch` judges it.
+                let evidence = match remote.single_file() {
+                    Some(_) => Vec::new(),
+                    None => w.evidence(),
+                };
                 v.oms = Some(signature_against_manifest(
                     text,
                     check.as_ref(),
                     *explicit,
                     &w.manifest,
-                    &w.evidence(),
+                    remote.single_file(),
+                    &evidence,
                 ));
             }
             Ok(v.judge())
@@ -674,13 +681,18 @@ pub fn fetch(
     // signature verify, when it can be checked).
     if let (true, Some((text, explicit))) = (delivered, &w.oms_signature) {
         // The evidence this fetch is about to deliver is judged from its bytes: a signature
-        // made after a log proof was added covers the proof, which is not in DEST yet.
+        // made after a log proof was added covers the proof, which is not in DEST yet. A
+        // single-file model's bundle signs its one file (model_signing's `.`), not DEST.
+        let (target, pending) = match remote.single_file() {
+            Some(file) => (dest.join(file), Vec::new()),
+            None => (dest.to_path_buf(), w.evidence()),
+        };
         v.oms = Some(check_delivered_signature(
-            dest,
+            &target,
             text,
             check.as_ref(),
             *explicit,
-            &w.evidence(),
+            &pending,
         ));
     }
     v.download = Some(report);
@@ -726,12 +738,14 @@ pub fn fetch(
             .oms
             .as_ref()
             .is_some_and(|o| o.error.is_none() && o.signer.is_some());
-        match (&w.oms_signature, checked) {
-            (Some((text, _)), true) => root
+        // A single-file model has no name for it: DEST/model.sig is not the model's, and is
+        // left alone.
+        match (&w.oms_signature, checked, remote.single_file()) {
+            (_, _, Some(_)) => {}
+            (Some((text, _)), true, None) => root
                 .write_atomic(crate::path::OMS_SIGNATURE_FILE, text.as_bytes(), 0o644)
                 .map_err(dest_err)?,
-            _ if remote.single_file().is_none() => stale(crate::path::OMS_SIGNATURE_FILE)?,
-            _ => {}
+            _ => stale(crate::path::OMS_SIGNATURE_FILE)?,
         }
     }
     Ok(v)
@@ -953,12 +967,15 @@ fn served_statement(
 /// (verified with `check`; a bundle the caller did not name whose key names none of the given
 /// keys is read for its files only, and the report has no signer), then the files it signs, which must be exactly the manifest's
 /// files with the SHA-256 the manifest records (`hash --sha256`, as `sign --format both`
-/// hashes). The manifest's files themselves are checked against their bytes elsewhere.
+/// hashes). The manifest's files themselves are checked against their bytes elsewhere. For
+/// the single-file model `single`, the bundle names its one file `.` (as model_signing signs
+/// one file).
 pub fn signature_against_manifest(
     text: &str,
     check: Option<&OmsCheck>,
     explicit: bool,
     m: &Manifest,
+    single: Option<&str>,
     evidence: &[(&str, &[u8])],
 ) -> OmsReport {
     let mut r = oms_report(None, None);
@@ -972,10 +989,20 @@ pub fn signature_against_manifest(
             ));
         }
         let mut bad = Vec::new();
+        let mut resources: BTreeMap<&str, &str> = BTreeMap::new();
+        for (p, (_, d)) in &signed.resources {
+            let p = match single {
+                Some(file) if p == "." => file,
+                _ => p.as_str(),
+            };
+            if resources.insert(p, d).is_some() {
+                bad.push(p.to_string());
+            }
+        }
         for f in m.files() {
             let p = f.path.as_str();
-            match (signed.resources.get(p), f.sha256) {
-                (Some((_, d)), Some(s)) if *d == s.to_hex() => {}
+            match (resources.get(p), f.sha256) {
+                (Some(d), Some(s)) if *d == s.to_hex() => {}
                 (Some(_), None) => {
                     return Err(format!(
                         "the manifest records no SHA-256 for {p}; hash with --sha256 to compare"
@@ -984,16 +1011,16 @@ pub fn signature_against_manifest(
                 _ => bad.push(p.to_string()),
             }
         }
-        for (p, (_, d)) in &signed.resources {
+        for (p, d) in resources {
             if m.file(p).is_some() {
                 continue;
             }
             // An evidence file the signature covers (made after it was added): the bytes
             // served with the release, read once already.
-            match evidence.iter().find(|(n, _)| n == p) {
+            match evidence.iter().find(|(n, _)| *n == p) {
                 Some((_, b))
-                    if *d == crate::digest::hex(&<sha2::Sha256 as sha2::Digest>::digest(b)) => {}
-                _ => bad.push(p.clone()),
+                    if d == crate::digest::hex(&<sha2::Sha256 as sha2::Digest>::digest(b)) => {}
+                _ => bad.push(p.to_string()),
             }
         }
         if !bad.is_empty() {
@@ -1089,8 +1116,9 @@ impl Trust {
     }
 }
 
-/// Checks an OMS bundle against the files delivered into `dest`: its statement (see
-/// [`served_statement`]) must list exactly those files.
+/// Checks an OMS bundle against the files delivered into `dest` (a directory, or the one file
+/// of a single-file model): its statement (see [`served_statement`]) must list exactly those
+/// files.
 fn check_delivered_signature(
     dest: &Path,
     text: &str,

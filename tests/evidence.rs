@@ -670,3 +670,74 @@ fn base64_decode(s: &str) -> Vec<u8> {
     }
     out
 }
+
+/// A single-file model's OpenSSF bundle given to `fetch` is judged against the file it lands
+/// (as model_signing signs one file: its resource is `.`), not against whatever else the
+/// destination holds; and it is not delivered: a single-file model has no name for it, and
+/// `DEST/model.sig` is not the model's (nothing else in DEST is touched).
+#[test]
+fn a_single_file_fetch_judges_a_given_model_sig_against_its_file_and_leaves_dest_alone() {
+    let (tmp, served, public, server) = single_file_release();
+    // model_signing's form for one file, signed with the release's key, kept out of the
+    // served directory.
+    let one = tmp.path().join("one");
+    fs::create_dir_all(&one).unwrap();
+    fs::copy(served.join("model.gguf"), one.join("model.gguf")).unwrap();
+    let o = ws(&[
+        "sign",
+        s(&one.join("model.gguf")),
+        "--key",
+        s(&public.with_extension("")),
+        "--format",
+        "oms",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let given = tmp.path().join("given.sig");
+    fs::rename(one.join("model.sig"), &given).unwrap();
+    let dest = tmp.path().join("models");
+    fs::create_dir_all(&dest).unwrap();
+    fs::write(dest.join("model.sig"), b"mine").unwrap();
+    let url = format!("{}/model.gguf", server.base);
+    // Twice: the second time the destination also holds the first fetch's evidence.
+    for _ in 0..2 {
+        let o = ws(&[
+            "fetch",
+            &url,
+            s(&dest),
+            "--key",
+            s(&public),
+            "--signature",
+            s(&given),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        assert!(
+            text(&o).contains("OK (OpenSSF model signing"),
+            "{}",
+            text(&o)
+        );
+        assert_eq!(fs::read(dest.join("model.sig")).unwrap(), b"mine");
+    }
+    let o = ws(&["verify", s(&dest.join("model.gguf")), "--key", s(&public)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // `verify --url` gives the same answer (from a manifest that records the SHA-256).
+    let gguf = served.join("model.gguf");
+    let o = ws(&["hash", s(&gguf), "--chunk-size", "16K", "--sha256"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = ws(&["sign", s(&gguf), "--key", s(&public.with_extension(""))]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = ws(&[
+        "verify",
+        "--url",
+        &url,
+        "--key",
+        s(&public),
+        "--signature",
+        s(&given),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("OK (OpenSSF model signing"),
+        "{}",
+        text(&o)
+    );
+}
