@@ -683,9 +683,22 @@ pub fn fetch(
         // The evidence this fetch is about to deliver is judged from its bytes: a signature
         // made after a log proof was added covers the proof, which is not in DEST yet. A
         // single-file model's bundle signs its one file (model_signing's `.`), not DEST.
-        let (target, pending) = match remote.single_file() {
-            Some(file) => (dest.join(file), Vec::new()),
-            None => (dest.to_path_buf(), w.evidence()),
+        // Evidence this release lacks is not delivered (an earlier release's copy in DEST is
+        // removed below): a bundle that signs it does not sign what is delivered.
+        let (target, pending, lacking) = match remote.single_file() {
+            Some(file) => (dest.join(file), Vec::new(), Vec::new()),
+            None => (
+                dest.to_path_buf(),
+                w.evidence(),
+                [
+                    (crate::path::ATTESTATION_FILE, w.bundle_text.is_none()),
+                    (crate::path::LOG_PROOF_FILE, w.log_proof.is_none()),
+                ]
+                .into_iter()
+                .filter(|(_, lacks)| *lacks)
+                .map(|(n, _)| n.to_string())
+                .collect(),
+            ),
         };
         v.oms = Some(check_delivered_signature(
             &target,
@@ -693,6 +706,7 @@ pub fn fetch(
             check.as_ref(),
             *explicit,
             &pending,
+            lacking,
         ));
     }
     v.download = Some(report);
@@ -1118,13 +1132,15 @@ impl Trust {
 
 /// Checks an OMS bundle against the files delivered into `dest` (a directory, or the one file
 /// of a single-file model): its statement (see [`served_statement`]) must list exactly those
-/// files.
+/// files; `pending` are judged from their bytes, and the `lacking` evidence names as absent,
+/// whatever `dest` holds at those names now.
 fn check_delivered_signature(
     dest: &Path,
     text: &str,
     check: Option<&OmsCheck>,
     explicit: bool,
     pending: &[(&str, &[u8])],
+    lacking: Vec<String>,
 ) -> OmsReport {
     let mut r = oms_report(None, None);
     let m = match served_statement(text, check, explicit, &mut r) {
@@ -1134,7 +1150,8 @@ fn check_delivered_signature(
             return r;
         }
     };
-    let ignore = vec![crate::path::PARTIAL_DIR.to_string()];
+    let mut ignore = lacking;
+    ignore.push(crate::path::PARTIAL_DIR.to_string());
     match oms::verify_dir_pending(dest, &m, &ignore, None, pending) {
         Ok(files) if files.ok => r.ok = true,
         Ok(files) => {

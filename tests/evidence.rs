@@ -645,6 +645,33 @@ fn fetch_log_key_delivers_a_model_sig_that_signs_the_log_proof() {
         &vkey,
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // The publisher drops the proof but keeps the model.sig that signs it: the proof is not
+    // delivered, so the model.sig does not sign what is delivered, into a fresh DEST or into
+    // one where an earlier fetch left that very proof (which this fetch would remove).
+    let proof = r.model.join("weightseal.tlog-proof");
+    let kept = t.join("kept.tlog-proof");
+    fs::rename(&proof, &kept).unwrap();
+    for d in [t.join("fresh"), dest.clone()] {
+        let o = ws(&[
+            "fetch",
+            &server.base,
+            s(&d),
+            "--key",
+            s(&wpub),
+            "--key",
+            s(&r.public),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{}: {}", d.display(), text(&o));
+        assert!(
+            text(&o).contains(
+                "model.sig: FAILED (it signs other files than those delivered: weightseal.tlog-proof"
+            ),
+            "{}: {}",
+            d.display(),
+            text(&o)
+        );
+    }
+    fs::rename(&kept, &proof).unwrap();
     // The publisher drops the proof and model.sig; a fetch into the same DEST removes the old
     // ones rather than leave another release's evidence beside this one.
     fs::remove_file(r.model.join("weightseal.tlog-proof")).unwrap();
