@@ -200,7 +200,10 @@ pub fn single_file_name(url: &str) -> Option<(String, String)> {
     }
     let (parent, last) = path.rsplit_once('/')?;
     let name = percent_decode(last)?;
+    // Its evidence names (`FILE.weightseal.intoto.jsonl`, the longest) must fit a file name
+    // (255 bytes), or the file would land and its evidence could not.
     if !(name.ends_with(".gguf") || name.ends_with(".safetensors"))
+        || name.len() + crate::path::SINGLE_FILE_ATTESTATION_SUFFIX.len() > 255
         || name.starts_with('.')
         || name.contains('/')
         || crate::path::ModelPath::new(&name).is_err()
@@ -1446,6 +1449,7 @@ mod tests {
             "https://h/org/m/.gguf",
             "https://h/org/m/x%zz.gguf",
             "https://h/org/m/x%C3.gguf",
+            &format!("https://h/org/m/{}.gguf", "x".repeat(227)),
         ] {
             assert_eq!(one(u), None, "{u}");
         }
@@ -1457,6 +1461,8 @@ mod tests {
             Some("model.gguf.weightseal.manifest")
         );
         assert_eq!(r.evidence_name(crate::path::OMS_SIGNATURE_FILE), None);
+        let longest = format!("https://h/{}.gguf", "x".repeat(226));
+        assert!(one(&longest).is_some());
     }
 
     #[test]
