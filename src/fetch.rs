@@ -9,7 +9,7 @@
 //! and chunks; a server that ignores `Range` is read as one stream. A server never gets to send
 //! more bytes than the manifest says.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
@@ -1205,13 +1205,15 @@ pub fn verify_remote(
     remote: &Remote,
     manifest: &Manifest,
     sample: Option<f64>,
+    sha256: bool,
     progress: &dyn Progress,
-) -> Report {
+) -> (Report, BTreeMap<String, crate::Digest>) {
     let cs = manifest.chunk_size();
     progress.set_total(manifest.total_size());
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<FileReport>> = Mutex::new(Vec::new());
     let sampled: Mutex<Vec<crate::verify::SampledFile>> = Mutex::new(Vec::new());
+    let digests: Mutex<BTreeMap<String, crate::Digest>> = Mutex::new(BTreeMap::new());
     let workers = remote.opts.jobs.clamp(1, 64);
     std::thread::scope(|s| {
         for _ in 0..workers {
@@ -1238,7 +1240,16 @@ pub fn verify_remote(
                             });
                         status
                     }
-                    None => stream_file(remote, e, cs, progress),
+                    None => {
+                        let (status, d) = stream_file(remote, e, cs, sha256, progress);
+                        if let Some(d) = d {
+                            digests
+                                .lock()
+                                .expect("digests lock")
+                                .insert(e.path.to_string(), d);
+                        }
+                        status
+                    }
                 };
                 results.lock().expect("results lock").push(FileReport {
                     path: e.path.to_string(),
@@ -1253,7 +1264,7 @@ pub fn verify_remote(
     report
         .sampled
         .sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-    report
+    (report, digests.into_inner().expect("digests lock"))
 }
 
 fn error_status(e: FetchError) -> FileStatus {
@@ -1265,31 +1276,43 @@ fn error_status(e: FetchError) -> FileStatus {
     }
 }
 
+/// Streams one file and checks it; with `sha256`, also the SHA-256 of the bytes streamed,
+/// when they are the file the manifest describes (for an OpenSSF signature, which names files
+/// by SHA-256: no verdict uses a digest not computed from bytes in the same run).
 fn stream_file(
     remote: &Remote,
     e: &FileEntry,
     cs: ChunkSize,
+    sha256: bool,
     progress: &dyn Progress,
-) -> FileStatus {
+) -> (FileStatus, Option<crate::Digest>) {
     let url = remote.url_for(e.path.as_str());
+    let mut digest = None;
     let res = remote.with_retries(|| {
         let (r, start) = remote.send(&url, None)?;
         remote.check_status(&url, &r)?;
-        hash_body(&url, remote.body(r, start), e, cs, progress)
+        let (tree, d) = hash_body(&url, remote.body(r, start), e, cs, sha256, progress)?;
+        digest = d;
+        Ok(tree)
     });
-    body_status(res, e, cs)
+    let status = body_status(res, e, cs);
+    let digest = digest.filter(|_| matches!(status, FileStatus::Ok));
+    (status, digest)
 }
 
 /// The file tree of a whole-file response body, read at most one byte past the expected size
-/// (to see that the file is too long).
+/// (to see that the file is too long), and its SHA-256 when `sha256`.
 fn hash_body(
     url: &str,
     r: impl Read,
     e: &FileEntry,
     cs: ChunkSize,
+    sha256: bool,
     progress: &dyn Progress,
-) -> Result<crate::tree::FileTree, FetchError> {
+) -> Result<(crate::tree::FileTree, Option<crate::Digest>), FetchError> {
+    use sha2::Digest as _;
     let mut h = TreeHasher::new(cs);
+    let mut sha = sha256.then(sha2::Sha256::new);
     let mut r = r.take(e.tree.size + 1);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -1298,9 +1321,15 @@ fn hash_body(
             break;
         }
         h.update(&buf[..n]);
+        if let Some(s) = &mut sha {
+            s.update(&buf[..n]);
+        }
         progress.advance(n as u64);
     }
-    Ok(h.finalize())
+    Ok((
+        h.finalize(),
+        sha.map(|s| crate::Digest(s.finalize().into())),
+    ))
 }
 
 /// A streamed file's status against its manifest entry.
@@ -1354,7 +1383,9 @@ fn sample_file(
                 RangeBody::Exact(v) => Ok(Ok(v)),
                 // The server ignores Range and is sending the whole file: check every chunk
                 // of this one body, once (not another request, not a sample any more).
-                RangeBody::Whole(body) => Ok(Err(hash_body(&url, body, e, cs, progress))),
+                RangeBody::Whole(body) => Ok(Err(
+                    hash_body(&url, body, e, cs, false, progress).map(|(t, _)| t)
+                )),
             }
         });
         match got {

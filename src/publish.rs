@@ -230,12 +230,17 @@ pub fn publish(
         warnings.extend(built.warnings.iter().map(ToString::to_string));
         Ok::<_, PublishError>(built.manifest)
     };
-    // The OMS bundle needs every file's SHA-256: hash once, with it, and check the stored
-    // manifest against that same pass.
+    // The OMS bundle needs every file's SHA-256, computed from the bytes: hash once, with it,
+    // and check the stored manifest against that same pass. A stored manifest's SHA-256
+    // values are used only when the stat record vouches that this program computed them for
+    // these very files (spec/manifest.md, "Security": no digest is used that was not checked
+    // against bytes).
+    // (`--manifest-only` vouches for the stored manifest as it is, without reading a byte.)
     let fresh = if oms
-        && stored
-            .as_ref()
-            .is_none_or(|m| m.files().iter().any(|f| f.sha256.is_none()))
+        && ((checked.is_none() && !opts.manifest_only)
+            || stored
+                .as_ref()
+                .is_none_or(|m| m.files().iter().any(|f| f.sha256.is_none())))
     {
         Some(hash(Sha256::Record, &mut warnings)?)
     } else {
@@ -264,11 +269,21 @@ pub fn publish(
                         }),
                     ) => {
                         let d = crate::diff::diff_manifests(&m, f);
+                        // A SHA-256 the stored manifest records that the bytes do not have is
+                        // a change too: the manifest would contradict itself.
+                        let sha_differs = m.files().iter().filter_map(|s| {
+                            let found = f.file(s.path.as_str())?;
+                            (s.sha256.is_some()
+                                && found.sha256.is_some()
+                                && s.sha256 != found.sha256)
+                                .then(|| format!("{} (its recorded SHA-256)", s.path))
+                        });
                         d.files_added
                             .iter()
                             .chain(&d.files_removed)
                             .cloned()
                             .chain(d.files_changed.iter().map(|c| c.path.clone()))
+                            .chain(sha_differs)
                             .collect()
                     }
                     (None, None) => {

@@ -624,14 +624,25 @@ pub fn verify(
                 return Ok(admitted);
             }
             let mut v = admitted;
-            v.files = Some(crate::fetch::verify_remote(
+            // An OpenSSF signature names files by SHA-256: computed from the bytes streamed
+            // here, never taken from the manifest (spec/manifest.md, "Security").
+            let (files, sha256) = crate::fetch::verify_remote(
                 remote,
                 &w.manifest,
                 how.sample,
+                w.oms_signature.is_some() && how.sample.is_none(),
                 progress,
-            ));
+            );
+            v.files = Some(files);
             v.checked = Checked::Files;
-            if let Some((text, explicit)) = &w.oms_signature {
+            // A sample reads part of each file, so a served model.sig the caller did not name
+            // is not judged by it (its SHA-256 values need every byte); one they named is, and
+            // fails as not checked.
+            let judged = w
+                .oms_signature
+                .as_ref()
+                .filter(|(_, explicit)| *explicit || how.sample.is_none());
+            if let Some((text, explicit)) = judged {
                 // A single-file model's bundle signs its one file (`.`), as `fetch` judges it.
                 let evidence = match remote.single_file() {
                     Some(_) => Vec::new(),
@@ -644,6 +655,7 @@ pub fn verify(
                     &w.manifest,
                     remote.single_file(),
                     &evidence,
+                    &sha256,
                 ));
             }
             Ok(v.judge())
@@ -977,13 +989,16 @@ fn served_statement(
     Ok(signed)
 }
 
-/// Checks an OMS bundle served with a weightseal release against its manifest: its statement
-/// (verified with `check`; a bundle the caller did not name whose key names none of the given
-/// keys is read for its files only, and the report has no signer), then the files it signs, which must be exactly the manifest's
-/// files with the SHA-256 the manifest records (`hash --sha256`, as `sign --format both`
-/// hashes). The manifest's files themselves are checked against their bytes elsewhere. For
-/// the single-file model `single`, the bundle names its one file `.` (as model_signing signs
-/// one file).
+/// Checks an OMS bundle served with a weightseal release against the files streamed: its
+/// statement (verified with `check`; a bundle the caller did not name whose key names none of
+/// the given keys is read for its files only, and the report has no signer), then the files it
+/// signs, which must be exactly the manifest's files with the SHA-256 `computed` from their
+/// bytes in this run (a file not streamed whole, as in a sample, cannot be compared). The
+/// SHA-256 values a manifest records are never used: a manifest whose BLAKE3 roots name one
+/// file and whose SHA-256 names another must not lend the other file's signature to this one;
+/// one that records a SHA-256 the bytes do not have is reported. For the single-file model
+/// `single`, the bundle names its one file `.` (as model_signing signs one file).
+#[allow(clippy::too_many_arguments)]
 pub fn signature_against_manifest(
     text: &str,
     check: Option<&OmsCheck>,
@@ -991,6 +1006,7 @@ pub fn signature_against_manifest(
     m: &Manifest,
     single: Option<&str>,
     evidence: &[(&str, &[u8])],
+    computed: &BTreeMap<String, Digest>,
 ) -> OmsReport {
     let mut r = oms_report(None, None);
     let outcome = (|| -> Result<(), String> {
@@ -1015,13 +1031,19 @@ pub fn signature_against_manifest(
         }
         for f in m.files() {
             let p = f.path.as_str();
-            match (resources.get(p), f.sha256) {
-                (Some(d), Some(s)) if *d == s.to_hex() => {}
-                (Some(_), None) => {
-                    return Err(format!(
-                        "the manifest records no SHA-256 for {p}; hash with --sha256 to compare"
-                    ))
-                }
+            let Some(found) = computed.get(p) else {
+                return Err(format!(
+                    "not checked: {p} was not read whole in this run (a sample, or it failed), and the signature names it by the SHA-256 of all its bytes"
+                ));
+            };
+            if f.sha256.is_some_and(|s| s != *found) {
+                return Err(format!(
+                    "the manifest records a SHA-256 for {p} that its bytes do not have ({}); the manifest contradicts itself",
+                    found.to_hex()
+                ));
+            }
+            match resources.get(p) {
+                Some(d) if *d == found.to_hex() => {}
                 _ => bad.push(p.to_string()),
             }
         }

@@ -587,3 +587,95 @@ fn diff_html_neutralises_format_characters() {
         "the character is shown, not applied"
     );
 }
+
+/// One manifest, one meaning (spec/manifest.md, "Security"): a manifest whose BLAKE3 roots name
+/// this model's `w.bin` but whose recorded SHA-256 names another file's never lets an OpenSSF
+/// `model.sig` over that other file count — not in a mirror check, a fetch, or when the
+/// publisher signs with it. SHA-256 values are computed from the bytes in the run that uses
+/// them, never taken from the manifest.
+#[test]
+fn a_recorded_sha256_naming_another_file_never_lends_its_model_sig() {
+    let m = Model::new("org/tiny");
+    let other = m.path("other");
+    fs::create_dir_all(&other).unwrap();
+    fs::write(other.join("w.bin"), bytes(50_000, 77)).unwrap();
+    fs::copy(m.dir.join("config.json"), other.join("config.json")).unwrap();
+    // The OpenSSF signer signed the other file, honestly.
+    let ec = m.key("ec", "ecdsa-p256");
+    let o = ws(&[
+        "sign",
+        s(&other),
+        "--key",
+        s(&ec),
+        "--format",
+        "oms",
+        "--signature",
+        s(&other.join("model.sig")),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // The attacker's manifest: this model's roots, the other file's SHA-256 for w.bin.
+    let o = ws(&["hash", s(&m.dir), "--name", "org/tiny", "--sha256"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let mine: [u8; 32] = sha2::Sha256::digest(fs::read(m.dir.join("w.bin")).unwrap()).into();
+    let theirs: [u8; 32] = sha2::Sha256::digest(fs::read(other.join("w.bin")).unwrap()).into();
+    let mpath = m.dir.join("weightseal.manifest");
+    let mut b = fs::read(&mpath).unwrap();
+    let at = b
+        .windows(32)
+        .position(|w| w == mine)
+        .expect("w.bin's SHA-256");
+    b[at..at + 32].copy_from_slice(&theirs);
+    fs::write(&mpath, &b).unwrap();
+    let publisher = m.key("p", "ed25519");
+    m.sign(&publisher, &["--manifest-only"]);
+    fs::copy(other.join("model.sig"), m.dir.join("model.sig")).unwrap();
+    let server = crate::common::server::Server::start(m.dir.clone());
+    let (ppub, ecpub) = (m.path("p.pub"), m.path("ec.pub"));
+    let keys = ["--key", s(&ppub), "--key", s(&ecpub)];
+    // A mirror check: the model.sig is compared with the SHA-256 of the bytes served.
+    let mut args = vec!["verify", "--url", &server.base];
+    args.extend_from_slice(&keys);
+    let o = ws(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("model.sig: FAILED (the manifest records a SHA-256 for w.bin that its bytes do not have"),
+        "{}",
+        text(&o)
+    );
+    // A fetch: the model.sig is compared with the files delivered, and not delivered.
+    let dest = m.path("dest");
+    let mut args = vec!["fetch", &server.base, s(&dest)];
+    args.extend_from_slice(&keys);
+    let o = ws(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(stdout(&o).contains("model.sig: FAILED"), "{}", text(&o));
+    assert!(!dest.join("model.sig").exists());
+    // The publisher signing with that manifest and no stat record: the SHA-256 values are
+    // computed from the files, and the contradiction refused; no bundle is written.
+    let sig = m.path("new.sig");
+    let o = Command::new(bin())
+        .args([
+            "sign",
+            s(&m.dir),
+            "--key",
+            s(&ec),
+            "--format",
+            "oms",
+            "--signature",
+            s(&sig),
+        ])
+        .env(
+            "WEIGHTSEAL_TRUST",
+            "/nonexistent/weightseal-tests/trust.toml",
+        )
+        .env("WEIGHTSEAL_CACHE", m.path("empty-cache"))
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("w.bin (its recorded SHA-256)"),
+        "{}",
+        text(&o)
+    );
+    assert!(!sig.exists());
+}
