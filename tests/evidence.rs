@@ -9,6 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use base64::Engine as _;
 use common::{python, ws};
 
 fn s(p: &Path) -> &str {
@@ -63,6 +64,22 @@ fn release() -> Release {
         key,
         public,
     }
+}
+
+/// `model_signing sign key DIR --signature SIG --private_key KEY`.
+fn model_signing_sign(py: &Path, dir: &Path, sig: &Path, key: &Path) -> Output {
+    Command::new(py.with_file_name("model_signing"))
+        .args([
+            "sign",
+            "key",
+            s(dir),
+            "--signature",
+            s(sig),
+            "--private_key",
+            s(key),
+        ])
+        .output()
+        .unwrap()
 }
 
 fn model_signing_verify(py: &Path, r: &Release) -> Output {
@@ -148,18 +165,7 @@ fn a_model_signing_bundle_made_before_weightseal_evidence_still_verifies_in_weig
     let r = release();
     let sig = r.model.join("model.sig");
     // model_signing signs the bare model (leaving its own signature out).
-    let o = Command::new(py.with_file_name("model_signing"))
-        .args([
-            "sign",
-            "key",
-            s(&r.model),
-            "--signature",
-            s(&sig),
-            "--private_key",
-            s(&r.key),
-        ])
-        .output()
-        .unwrap();
+    let o = model_signing_sign(&py, &r.model, &sig, &r.key);
     assert!(o.status.success(), "{}", text(&o));
     // Then weightseal's evidence is added: a manifest, an attestation, a log proof.
     let wkey = r.model.parent().unwrap().join("w.key");
@@ -207,18 +213,7 @@ fn an_evidence_file_an_oms_signature_covers_is_checked_like_any_file() {
         .success());
     // model_signing signs the directory with weightseal's manifest in it: it covers it.
     let sig = r.model.join("model.sig");
-    let o = Command::new(py.with_file_name("model_signing"))
-        .args([
-            "sign",
-            "key",
-            s(&r.model),
-            "--signature",
-            s(&sig),
-            "--private_key",
-            s(&r.key),
-        ])
-        .output()
-        .unwrap();
+    let o = model_signing_sign(&py, &r.model, &sig, &r.key);
     assert!(o.status.success(), "{}", text(&o));
     let verify = || {
         ws(&[
@@ -566,18 +561,7 @@ fn fetch_log_key_delivers_a_model_sig_that_signs_the_log_proof() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(r.model.join("weightseal.tlog-proof").exists());
     // model_signing signs the whole directory, evidence included.
-    let o = Command::new(py.with_file_name("model_signing"))
-        .args([
-            "sign",
-            "key",
-            s(&r.model),
-            "--signature",
-            s(&r.model.join("model.sig")),
-            "--private_key",
-            s(&r.key),
-        ])
-        .output()
-        .unwrap();
+    let o = model_signing_sign(&py, &r.model, &r.model.join("model.sig"), &r.key);
     assert!(o.status.success(), "{}", text(&o));
     let sig = fs::read_to_string(r.model.join("model.sig")).unwrap();
     assert!(
@@ -585,7 +569,7 @@ fn fetch_log_key_delivers_a_model_sig_that_signs_the_log_proof() {
             // The payload is base64: decode it to see the resources.
             let v: serde_json::Value = serde_json::from_str(&sig).unwrap();
             let p = v["dsseEnvelope"]["payload"].as_str().unwrap();
-            let d = base64_decode(p);
+            let d = base64::engine::general_purpose::STANDARD.decode(p).unwrap();
             String::from_utf8_lossy(&d).contains("weightseal.tlog-proof")
         }
     );
@@ -680,91 +664,4 @@ fn fetch_log_key_delivers_a_model_sig_that_signs_the_log_proof() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(!dest.join("weightseal.tlog-proof").exists());
     assert!(!dest.join("model.sig").exists());
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in s.bytes().filter(|c| *c != b'=') {
-        let v = alphabet.iter().position(|a| *a == c).unwrap() as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
-}
-
-/// A single-file model's OpenSSF bundle given to `fetch` is judged against the file it lands
-/// (as model_signing signs one file: its resource is `.`), not against whatever else the
-/// destination holds; and it is not delivered: a single-file model has no name for it, and
-/// `DEST/model.sig` is not the model's (nothing else in DEST is touched).
-#[test]
-fn a_single_file_fetch_judges_a_given_model_sig_against_its_file_and_leaves_dest_alone() {
-    let (tmp, served, public, server) = single_file_release();
-    // model_signing's form for one file, signed with the release's key, kept out of the
-    // served directory.
-    let one = tmp.path().join("one");
-    fs::create_dir_all(&one).unwrap();
-    fs::copy(served.join("model.gguf"), one.join("model.gguf")).unwrap();
-    let o = ws(&[
-        "sign",
-        s(&one.join("model.gguf")),
-        "--key",
-        s(&public.with_extension("")),
-        "--format",
-        "oms",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    let given = tmp.path().join("given.sig");
-    fs::rename(one.join("model.sig"), &given).unwrap();
-    let dest = tmp.path().join("models");
-    fs::create_dir_all(&dest).unwrap();
-    fs::write(dest.join("model.sig"), b"mine").unwrap();
-    let url = format!("{}/model.gguf", server.base);
-    // Twice: the second time the destination also holds the first fetch's evidence.
-    for _ in 0..2 {
-        let o = ws(&[
-            "fetch",
-            &url,
-            s(&dest),
-            "--key",
-            s(&public),
-            "--signature",
-            s(&given),
-        ]);
-        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-        assert!(
-            text(&o).contains("OK (OpenSSF model signing"),
-            "{}",
-            text(&o)
-        );
-        assert_eq!(fs::read(dest.join("model.sig")).unwrap(), b"mine");
-    }
-    let o = ws(&["verify", s(&dest.join("model.gguf")), "--key", s(&public)]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    // `verify --url` gives the same answer (from a manifest that records the SHA-256).
-    let gguf = served.join("model.gguf");
-    let o = ws(&["hash", s(&gguf), "--chunk-size", "16K", "--sha256"]);
-    assert!(o.status.success(), "{}", text(&o));
-    let o = ws(&["sign", s(&gguf), "--key", s(&public.with_extension(""))]);
-    assert!(o.status.success(), "{}", text(&o));
-    let o = ws(&[
-        "verify",
-        "--url",
-        &url,
-        "--key",
-        s(&public),
-        "--signature",
-        s(&given),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(
-        text(&o).contains("OK (OpenSSF model signing"),
-        "{}",
-        text(&o)
-    );
 }
