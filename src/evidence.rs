@@ -93,8 +93,9 @@ pub struct Weightseal {
     pub manifest_bytes: Vec<u8>,
     pub manifest_origin: Origin,
     pub attestations: Vec<BundleLine>,
-    /// The bundle's text, when there is one (delivered with a fetch).
-    pub bundle_text: Option<String>,
+    /// The bundle's bytes, when there is one (delivered with a fetch, as they are: a line
+    /// that is not UTF-8 is a bad line of the bundle, not a bad bundle).
+    pub bundle_text: Option<Vec<u8>>,
     /// `weightseal.tlog-proof`, when the release has one.
     pub log_proof: Option<Vec<u8>>,
     /// An OpenSSF model signing bundle served with a remote release, and whether the caller
@@ -108,7 +109,7 @@ impl Weightseal {
     pub fn evidence(&self) -> Vec<(&'static str, &[u8])> {
         let mut v = vec![(crate::path::MANIFEST_FILE, self.manifest_bytes.as_slice())];
         if let Some(t) = &self.bundle_text {
-            v.push((crate::path::ATTESTATION_FILE, t.as_bytes()));
+            v.push((crate::path::ATTESTATION_FILE, t.as_slice()));
         }
         if let Some(p) = &self.log_proof {
             v.push((crate::path::LOG_PROOF_FILE, p.as_slice()));
@@ -177,8 +178,6 @@ pub enum GatherError {
     },
     #[error(transparent)]
     Bundle(#[from] bundle::BundleError),
-    #[error("{origin}: the attestation bundle is not UTF-8")]
-    BundleNotUtf8 { origin: String },
     #[error("cannot read {}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -342,29 +341,18 @@ fn local<'a>(
         Some(a) => PathBuf::from(a),
         None => crate::path::attestations_for(&t.manifest),
     };
-    let bundle_text = read_local(&apath, bundle::MAX_BUNDLE_LEN)
-        .map_err(|e| match e {
-            GatherError::Io { path, source }
-                if source.kind() == std::io::ErrorKind::FileTooLarge =>
-            {
-                GatherError::Bundle(bundle::BundleError::TooLarge {
-                    len: bundle::MAX_BUNDLE_LEN + 1,
-                    path,
-                })
-            }
-            e => e,
-        })?
-        .map(|b| {
-            String::from_utf8(b).map_err(|_| {
-                GatherError::Bundle(bundle::BundleError::NotUtf8 {
-                    path: apath.clone(),
-                })
+    let bundle_text = read_local(&apath, bundle::MAX_BUNDLE_LEN).map_err(|e| match e {
+        GatherError::Io { path, source } if source.kind() == std::io::ErrorKind::FileTooLarge => {
+            GatherError::Bundle(bundle::BundleError::TooLarge {
+                len: bundle::MAX_BUNDLE_LEN + 1,
+                path,
             })
-        })
-        .transpose()?;
+        }
+        e => e,
+    })?;
     let attestations = bundle_text
         .as_deref()
-        .map(bundle::parse)
+        .map(bundle::parse_bytes)
         .unwrap_or_default();
     let log_proof = read_local(
         &crate::path::log_proof_for(&t.manifest),
@@ -476,18 +464,10 @@ fn remote_weightseal(
             remote.get_document(&url, blimit)?
         }
     };
-    let bundle_text = bundle_bytes
-        .map(|b| {
-            String::from_utf8(b).map_err(|_| GatherError::BundleNotUtf8 {
-                origin: source
-                    .clone()
-                    .unwrap_or_else(|| crate::path::ATTESTATION_FILE.into()),
-            })
-        })
-        .transpose()?;
+    let bundle_text = bundle_bytes;
     let attestations = bundle_text
         .as_deref()
-        .map(bundle::parse)
+        .map(bundle::parse_bytes)
         .unwrap_or_default();
     // The log proof: beside a local manifest, else the one served with the release (a proof
     // authenticates itself: it is checked against the manifest and the log's key whenever a

@@ -747,7 +747,7 @@ pub fn fetch(
             .map_err(dest_err)?;
         match &w.bundle_text {
             Some(text) => root
-                .write_atomic(&name(crate::path::ATTESTATION_FILE), text.as_bytes(), 0o644)
+                .write_atomic(&name(crate::path::ATTESTATION_FILE), text, 0o644)
                 .map_err(dest_err)?,
             None => stale(crate::path::ATTESTATION_FILE)?,
         }

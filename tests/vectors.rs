@@ -486,8 +486,16 @@ fn attestation_vectors() {
                 versions: [(m.to_string(), ver.parse().unwrap())].into(),
             },
         });
-        let text: String = v.all("envelope").iter().map(|e| format!("{e}\n")).collect();
-        let lines = bundle::parse(&text);
+        // `bundle:` gives the bundle's exact bytes (base64) where a text line cannot hold them.
+        let lines = match v.opt("bundle") {
+            Some(b) => bundle::parse_bytes(
+                &base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b).unwrap(),
+            ),
+            None => {
+                let text: String = v.all("envelope").iter().map(|e| format!("{e}\n")).collect();
+                bundle::parse(&text)
+            }
+        };
         let now = Timestamp::parse(v.one("now")).unwrap();
         let r = evaluate(
             &policy,
@@ -587,6 +595,20 @@ fn policy_vectors() {
     let vectors = load("policy");
     assert!(vectors.len() >= 10);
     for v in &vectors {
+        // Trust store patterns (spec/attestation.md, "Trust store"): pattern and name folded.
+        if let Some(pattern) = v.opt("pattern") {
+            let got = weightseal::attest::trust::pattern_matches(
+                &weightseal::path::fold(pattern),
+                &weightseal::path::fold(v.one("name")),
+            );
+            let want = match v.one("expect") {
+                "match" => true,
+                "no match" => false,
+                other => panic!("{}: unknown expect {other:?}", v.name),
+            };
+            assert_eq!(got, want, "{}", v.name);
+            continue;
+        }
         let text: String = v.all("policy").iter().map(|l| format!("{l}\n")).collect();
         let got = Policy::parse(&text, Path::new("policy.toml"), Path::new("/nonexistent"));
         match v.one("expect") {

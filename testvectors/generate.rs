@@ -2215,6 +2215,11 @@ fn attestation_vectors(v: &mut Vectors) {
         bare_keys: Vec<(&'a str, [u8; 32], &'a str)>,
         /// The roles reported unmet, when the vector pins them.
         unmet: Option<Vec<&'a str>>,
+        /// The bundle's exact bytes, when a text line cannot hold them (a CR, bytes that are
+        /// not UTF-8); then `envs` and `lines` are ignored.
+        bundle: Option<Vec<u8>>,
+        /// Trusted keys beyond the fixed set: (name, seed, roles), in the policy's order.
+        seeded_keys: Vec<(String, [u8; 32], &'a str)>,
     }
     #[allow(clippy::too_many_arguments)]
     fn case<'a>(
@@ -2244,6 +2249,8 @@ fn attestation_vectors(v: &mut Vectors) {
             state_after: None,
             bare_keys: Vec::new(),
             unmet: None,
+            bundle: None,
+            seeded_keys: Vec::new(),
         }
     }
     let p1 = vec![("publisher", 1)];
@@ -2811,6 +2818,49 @@ fn attestation_vectors(v: &mut Vectors) {
             "A derived_from digest in uppercase hex: digests are 64 lowercase hex digits.",
             statement_json(&format!(r#"{{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","derived_from":[{{"name":"org/base","digest":{{"blake3":"{}"}},"relation":"finetune"}}],"annotations":{{}}}}"#, "AB".repeat(32))),
         ),
+        // Ledger round 3 (A-1, A-2, A-3, A-10): null is a value of the wrong type, never an
+        // absent member; every member of a derived_from entry and of the subject is REQUIRED;
+        // a version is written without a sign.
+        (
+            "bad-statement-null-expires-at",
+            "expires_at: null. null is a value of the wrong type, not an absent member: bad-statement (absent would be valid).",
+            statement_json(r#"{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","expires_at":null,"derived_from":[],"annotations":{}}"#),
+        ),
+        (
+            "bad-statement-null-version",
+            "version: null: the wrong type, bad-statement.",
+            statement_json(r#"{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","version":null,"derived_from":[],"annotations":{}}"#),
+        ),
+        (
+            "bad-statement-null-derived-from",
+            "derived_from: null: the wrong type (absent is empty; null is not absent), bad-statement.",
+            statement_json(r#"{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","derived_from":null,"annotations":{}}"#),
+        ),
+        (
+            "bad-statement-null-annotations",
+            "annotations: null: the wrong type, bad-statement.",
+            statement_json(r#"{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","derived_from":[],"annotations":null}"#),
+        ),
+        (
+            "bad-statement-derived-without-relation",
+            "A derived_from entry without relation: name, digest and relation are each REQUIRED in an entry.",
+            statement_json(&format!(r#"{{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","derived_from":[{{"name":"org/base","digest":{{"blake3":"{}"}}}}],"annotations":{{}}}}"#, other.to_hex())),
+        ),
+        (
+            "bad-statement-derived-without-name",
+            "A derived_from entry without name: REQUIRED (the empty string is a name; absence is not).",
+            statement_json(&format!(r#"{{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","derived_from":[{{"digest":{{"blake3":"{}"}},"relation":"finetune"}}],"annotations":{{}}}}"#, other.to_hex())),
+        ),
+        (
+            "bad-statement-subject-without-name",
+            "The subject has no name: name and digest are REQUIRED members of the subject, so bad-statement (step 5), not wrong-subject (step 6).",
+            statement_json(r#"{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","derived_from":[],"annotations":{}}"#).replace(r#"{"name":"org/model","#, "{"),
+        ),
+        (
+            "bad-statement-negative-zero-version",
+            "version written -0: a version is written without sign, fraction or exponent, so bad-statement.",
+            statement_json(r#"{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","version":-0,"derived_from":[],"annotations":{}}"#),
+        ),
         (
             "bad-statement-offset-24",
             "issued_at with the offset +24:00: an offset is at most 23:59.",
@@ -3279,6 +3329,168 @@ fn attestation_vectors(v: &mut Vectors) {
         vec!["valid", "bad-statement"],
         vec!["threshold-not-met"],
     ));
+    // Ledger round 3: the envelope and bundle rules a second implementer had to guess.
+    {
+        // A-4: a key id names a trusted key only when it is that key's id exactly (lowercase).
+        let mut e = good_pub.clone();
+        e.signatures[0].keyid = e.signatures[0].keyid.to_uppercase();
+        cases.push(case(
+            "keyid-uppercase",
+            "The publisher's signature with its key id in uppercase hex: key ids are compared as strings, exactly, so it names no trusted key, is tried under none and counts for nobody: untrusted.",
+            "signature invalid",
+            keys_pub.clone(),
+            p1.clone(),
+            None,
+            vec![e],
+            vec!["untrusted"],
+            vec!["threshold-not-met"],
+        ));
+        // A-5: signatures are compared as decoded bytes, whatever their base64 alphabet.
+        let url = base64::engine::general_purpose::URL_SAFE;
+        let mut e = good_pub.clone();
+        let raw = b64.decode(&e.signatures[0].sig).expect("ours");
+        let again = url.encode(&raw);
+        assert_ne!(again, e.signatures[0].sig, "the signature must use + or /");
+        e.signatures.push(weightseal::attest::dsse::Signature {
+            keyid: String::new(),
+            sig: again,
+        });
+        cases.push(case(
+            "duplicate-signature-other-alphabet",
+            "The publisher's signature, then the same signature bytes in the URL-safe alphabet with an empty key id: signatures are compared as decoded bytes, so duplicate-signature (comparing the text would find the second valid).",
+            "signature invalid",
+            keys_pub.clone(),
+            p1.clone(),
+            None,
+            vec![e],
+            vec!["duplicate-signature"],
+            vec!["threshold-not-met"],
+        ));
+        // A-6: 17 signatures; the envelope's whole structure is checked before the count.
+        let mut e = good_pub.clone();
+        e.signatures = (1..=17u8)
+            .map(|i| weightseal::attest::dsse::Signature {
+                keyid: String::new(),
+                sig: b64.encode([i; 64]),
+            })
+            .collect();
+        cases.push(case(
+            "too-many-signatures",
+            "An envelope of 17 signatures (empty key ids, 64 bytes each): at most 16, so too-many-signatures, before any signature is tried.",
+            "signature invalid",
+            keys_pub.clone(),
+            p1.clone(),
+            None,
+            vec![e.clone()],
+            vec!["too-many-signatures"],
+            vec!["threshold-not-met"],
+        ));
+        let line = e.to_line();
+        assert!(line.ends_with("\"}]}"));
+        let mut c = case(
+            "two-rules-malformed-before-too-many-signatures",
+            "The same 17 signatures, the last with a member a signature does not define: the whole envelope is read as JSON of the envelope's shape first (step 1), then the count, so malformed-envelope.",
+            "signature invalid",
+            keys_pub.clone(),
+            p1.clone(),
+            None,
+            vec![],
+            vec!["malformed-envelope"],
+            vec!["threshold-not-met"],
+        );
+        c.lines = Some(vec![format!(
+            "{}\",\"extra\":\"1\"}}]}}",
+            &line[..line.len() - 4]
+        )]);
+        cases.push(c);
+        // A-7: RFC 8259 whitespace around the object includes CR (a line holds no LF).
+        let mut c = case(
+            "cr-around-the-envelope",
+            "bundle: holds the exact bytes: an envelope followed by CR, then CRLF; then CR and a tab, an envelope, LF. The CR before the LF is the line ending; the other CRs are JSON whitespace around the object (RFC 8259: space, tab, CR), so both lines are valid.",
+            "success",
+            keys_pub.clone(),
+            p1.clone(),
+            None,
+            vec![],
+            vec!["valid", "valid"],
+            vec![],
+        );
+        c.bundle = Some(format!("{good_line}\r\r\n\r\t{good_line}\n").into_bytes());
+        cases.push(c);
+        // A-8: a line that is not UTF-8 is one bad line, not a bad bundle.
+        let mut c = case(
+            "line-not-utf8",
+            "bundle: holds the exact bytes: a valid envelope, a line of the bytes ff fe (not UTF-8), the valid envelope again. The bad line is malformed-envelope and hides nothing: the release meets the policy.",
+            "success",
+            keys_pub.clone(),
+            p1.clone(),
+            None,
+            vec![],
+            vec!["valid", "malformed-envelope", "valid"],
+            vec![],
+        );
+        let mut bytes = format!("{good_line}\n").into_bytes();
+        bytes.extend_from_slice(b"\xff\xfe\n");
+        bytes.extend_from_slice(format!("{good_line}\n").as_bytes());
+        c.bundle = Some(bytes);
+        cases.push(c);
+        // A-18: the 1 MiB bound is on the line without its line ending, and inclusive.
+        let mut c = case(
+            "line-of-exactly-1-mib",
+            "One line of exactly 1048576 bytes (spaces, then the valid envelope), then LF: a line is measured without its line ending and may be 1 MiB long, so valid.",
+            "success",
+            keys_pub.clone(),
+            p1.clone(),
+            None,
+            vec![],
+            vec!["valid"],
+            vec![],
+        );
+        let padded = format!("{}{good_line}", " ".repeat((1 << 20) - good_line.len()));
+        assert_eq!(padded.len(), 1 << 20);
+        c.lines = Some(vec![padded]);
+        cases.push(c);
+        // A-17: the budget of 256 tries for empty key ids is the bundle's: tries spent on an
+        // envelope that fails later still count, and a signature that would overspend it fails
+        // its envelope even when an earlier signature of that envelope verified.
+        let trial_keys: Vec<(String, [u8; 32], &str)> = (1..=16u8)
+            .map(|i| (format!("t{i:02}"), [0x40 + i; 32], "publisher"))
+            .collect();
+        let signed_with = |seed: [u8; 32], payload: &[u8]| Envelope::sign(payload, &key_seed(seed));
+        let bad_payload = statement_json(
+            r#"{"role":"publisher","signer":"p","issued_at":"2026-05-01T00:00:00Z","derived_from":[],"annotations":{},"extra":1}"#,
+        );
+        let mut first = signed_with(trial_keys[15].1, bad_payload.as_bytes());
+        first.signatures[0].keyid.clear();
+        let garbage = |i: u8| weightseal::attest::dsse::Signature {
+            keyid: String::new(),
+            sig: b64.encode([i; 64]),
+        };
+        let real = first.signatures.remove(0);
+        first.signatures = (1..=15u8).map(garbage).collect();
+        first.signatures.push(real);
+        let good_payload =
+            Statement::new(model, digest, pred("publisher", None, Some(7))).to_bytes();
+        let mut second = signed_with(trial_keys[0].1, &good_payload);
+        second.signatures.push(garbage(16));
+        let mut third = signed_with(trial_keys[0].1, &good_payload);
+        third.signatures[0].keyid.clear();
+        let fourth = signed_with(trial_keys[1].1, &good_payload);
+        let mut c = case(
+            "too-many-trials",
+            "16 trusted keys t01..t16. Line 1: a bad statement with 16 signatures without key id: 15 that verify under no key (16 tries each) and t16's (16 tries, it verifies under the last): 256 tries spend the budget, and the line is then bad-statement. Line 2: t01's signature with its key id (no try), then one without key id: no try is left, too-many-trials. Line 3: t01's signature without key id: too-many-trials. Line 4: t02's signature with its key id is not tried blind: valid.",
+            "success",
+            vec![],
+            p1.clone(),
+            None,
+            vec![first, second, third, fourth],
+            vec!["bad-statement", "too-many-trials", "too-many-trials", "valid"],
+            vec![],
+        );
+        c.seeded_keys = trial_keys;
+        c.version = Some(Some(7));
+        cases.push(c);
+    }
     for c in cases {
         let Case {
             name,
@@ -3296,6 +3508,8 @@ fn attestation_vectors(v: &mut Vectors) {
             state_after,
             bare_keys,
             unmet,
+            bundle,
+            seeded_keys,
         } = c;
         let mut s = format!(
             "# {desc}\nexpect: {expect}\nnow: {now}\nmodel: {model}\nmanifest_digest: {digest}\n"
@@ -3322,6 +3536,13 @@ fn attestation_vectors(v: &mut Vectors) {
                 ));
             }
         }
+        for (n, seed, role) in &seeded_keys {
+            s.push_str(&format!(
+                "key: {n} {} {} {role}\n",
+                hex(seed),
+                hex(&key_seed(*seed).public().as_bytes())
+            ));
+        }
         for (n, raw, role) in &bare_keys {
             s.push_str(&format!("key: {n} - {} {role}\n", hex(raw)));
         }
@@ -3334,13 +3555,14 @@ fn attestation_vectors(v: &mut Vectors) {
         if let Some(v) = state {
             s.push_str(&format!("state: {model} {v}\n"));
         }
-        match &lines {
-            Some(lines) => {
+        match (&bundle, &lines) {
+            (Some(bytes), _) => s.push_str(&format!("bundle: {}\n", b64.encode(bytes))),
+            (None, Some(lines)) => {
                 for l in lines {
                     s.push_str(&format!("envelope: {l}\n"));
                 }
             }
-            None => {
+            (None, None) => {
                 for e in &envs {
                     s.push_str(&format!("envelope: {}\n", e.to_line()));
                 }
@@ -3492,6 +3714,8 @@ fn policy_vectors(v: &mut Vectors) {
             Err("policy-key"),
         ),
     ];
+    let mut cases = cases;
+    cases.extend(policy_ledger_round_3(&a, &b, &publisher, one));
     for (name, desc, text, want) in cases {
         let mut s = format!("# {desc}\n");
         match want {
@@ -3523,6 +3747,217 @@ fn policy_vectors(v: &mut Vectors) {
         s.push_str(&format!("policy: {line}\n"));
     }
     v.insert("policy/per-key-windows.txt".to_string(), s);
+    trust_store_pattern_vectors(v);
+}
+
+/// Policy vectors for the ledger's third round (A-9, A-11 to A-16): (name, description, policy
+/// text, Ok(thresholds) or Err(code)), as in [`policy_vectors`].
+fn policy_ledger_round_3(
+    a: &str,
+    b: &str,
+    publisher: &str,
+    one: &str,
+) -> Vec<(
+    &'static str,
+    &'static str,
+    String,
+    Result<&'static str, &'static str>,
+)> {
+    use base64::Engine as _;
+    use weightseal::attest::PrivateKey;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let inline = |name: &str, pem: &str| {
+        format!("[keys.{name}]\npublic_key_pem = \"\"\"\n{pem}\"\"\"\nroles = [\"publisher\"]\n")
+    };
+    // An ed25519 SPKI PEM of these 32 raw bytes, whatever they are.
+    let raw_pem = |raw: &[u8; 32]| {
+        let mut der = vec![
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        der.extend_from_slice(raw);
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            b64.encode(der)
+        )
+    };
+    // y = p + j: the first j whose y mod p is a point of large order, which a decoder that
+    // reduces y mod p takes and RFC 8032 (5.1.3) refuses.
+    let unreduced = (2u8..=18)
+        .map(|j| {
+            let mut y = [0xffu8; 32];
+            y[0] = 0xed + j;
+            y[31] = 0x7f;
+            y
+        })
+        .find(|y| ed25519_dalek::VerifyingKey::from_bytes(y).is_ok_and(|k| !k.is_weak()))
+        .expect("some y = p + j is on the curve");
+    let mut negative_zero = [0u8; 32];
+    negative_zero[0] = 1;
+    negative_zero[31] = 0x80;
+    let log_key = weightseal::log::keys::LogSigner::log(
+        "example.test/log",
+        std::sync::Arc::new(PrivateKey::from_seed(&[0x10; 32])),
+    )
+    .unwrap()
+    .verifier()
+    .to_string();
+    let wrong_id = {
+        // NAME+KEYID+KEY with the key id's last hex digit changed.
+        let (name, rest) = log_key.split_once('+').unwrap();
+        let (id, key) = rest.split_once('+').unwrap();
+        let last = if id.ends_with('0') { '1' } else { '0' };
+        format!("{name}+{}{last}+{key}", &id[..7])
+    };
+    let id_b = PrivateKey::from_seed(&[0x22; 32]).public().id().to_string();
+    vec![
+        (
+            "ed25519-key-y-not-reduced",
+            "An inline ed25519 key whose encoded y is p + j (at least p): RFC 8032 (5.1.3) decoding refuses it, so it is not a public key, policy-key-file (a decoder that reduces y mod p would take it).",
+            format!("{}{one}", inline("acme", &raw_pem(&unreduced))),
+            Err("policy-key-file"),
+        ),
+        (
+            "ed25519-key-sign-bit-on-zero-x",
+            "An inline ed25519 key 01 00 .. 00 80: y = 1, x = 0 with the sign bit set, which RFC 8032 (5.1.3) refuses to decode: policy-key-file (without the sign bit it is the identity, a small-order key refused only when it verifies).",
+            format!("{}{one}", inline("acme", &raw_pem(&negative_zero))),
+            Err("policy-key-file"),
+        ),
+        (
+            "window-toml-datetime",
+            "not_before written as a TOML offset date-time (unquoted): windows are RFC 3339 strings, so a value of the wrong TOML type, policy-syntax.",
+            format!("{publisher}not_before = 2026-01-01T00:00:00Z\n{one}"),
+            Err("policy-syntax"),
+        ),
+        (
+            "threshold-counts-revoked-and-windowed-keys",
+            "Threshold 2 for publisher with two signers: acme's key has a window that ended, zed's key is revoked. The bound is the matching over every key the policy lists, revoked and windowed ones included, so the policy is valid (it can never be met today, which is not the reader's concern).",
+            format!(
+                "revoked = [\"{id_b}\"]\n{publisher}not_after = \"2026-01-01T00:00:00Z\"\n{}[roles.publisher]\nthreshold = 2\n",
+                inline("zed", b)
+            ),
+            Ok("publisher=2"),
+        ),
+        (
+            "two-rules-signer-window-before-table-keys",
+            "[keys.acme] has a not_before beside [[keys.acme.key]] tables, and its table's inline key is not a key: the signer window is checked with the key forms, before any key is read, so policy-key (not policy-key-file).",
+            format!("[keys.acme]\nroles = [\"publisher\"]\nnot_before = \"2026-01-01T00:00:00Z\"\n[[keys.acme.key]]\npublic_key_pem = \"not a key\"\n{one}"),
+            Err("policy-key"),
+        ),
+        (
+            "inline-key-with-text-before",
+            "An inline PEM with explanatory text on the lines before its BEGIN line: ignored, valid.",
+            format!("{}{one}", inline("acme", &format!("the key of ACME Labs:\n{a}"))),
+            Ok("publisher=1"),
+        ),
+        (
+            "inline-key-with-text-after",
+            "An inline PEM with text after its END line: nothing but one line ending may follow, policy-key-file.",
+            format!("{}{one}", inline("acme", &format!("{a}that was the key\n"))),
+            Err("policy-key-file"),
+        ),
+        (
+            "inline-key-two-blocks",
+            "Two PUBLIC KEY blocks in one inline string: a string (or key file) holds one PEM block; several keys are given as a list. policy-key-file.",
+            format!("{}{one}", inline("acme", &format!("{a}{b}"))),
+            Err("policy-key-file"),
+        ),
+        (
+            "inline-key-other-label",
+            "A PEM block labelled RSA PUBLIC KEY: only PUBLIC KEY (SPKI) blocks are public keys, policy-key-file.",
+            format!("{}{one}", inline("acme", &a.replace("PUBLIC KEY", "RSA PUBLIC KEY"))),
+            Err("policy-key-file"),
+        ),
+        (
+            "log-key-id-mismatch",
+            "[log] key whose key id does not match its name and key: the log key's id is checked as a witness key's is, policy-syntax.",
+            format!("{publisher}{one}[log]\nkey = \"{wrong_id}\"\n"),
+            Err("policy-syntax"),
+        ),
+        (
+            "log-without-key",
+            "A [log] table without key: key is REQUIRED in [log], policy-syntax.",
+            format!("{publisher}{one}[log]\nwitnesses = []\n"),
+            Err("policy-syntax"),
+        ),
+        (
+            "log-negative-quorum",
+            "[log] quorum = -1: a quorum is a non-negative TOML integer, policy-syntax.",
+            format!("{publisher}{one}[log]\nkey = \"{log_key}\"\nquorum = -1\n"),
+            Err("policy-syntax"),
+        ),
+        (
+            "empty-version-roles-and-repeated-role",
+            "version_roles = [] (no role states versions: with a state file every release is no-version) and a signer listing publisher twice (one role): both valid.",
+            format!(
+                "version_roles = []\n[keys.acme]\npublic_key_pem = \"\"\"\n{a}\"\"\"\nroles = [\"publisher\", \"publisher\"]\n{one}"
+            ),
+            Ok("publisher=1"),
+        ),
+    ]
+}
+
+/// The trust store's model patterns (spec/attestation.md, "Trust store"): (name,
+/// description, pattern, model name, whether it matches). `?` is one code point of the folded
+/// name.
+fn trust_store_pattern_vectors(v: &mut Vectors) {
+    let cases: [(&str, &str, &str, &str, bool); 6] = [
+        (
+            "trust-store-question-is-a-code-point",
+            "? matches one code point of the folded name: e-acute (U+00E9, two bytes of UTF-8) is one.",
+            "org/?",
+            "org/\u{e9}",
+            true,
+        ),
+        (
+            "trust-store-question-after-folding",
+            "The name is E and a combining acute (U+0045 U+0301, two code points); folded (NFC, lowercase, NFC) it is U+00E9, one code point: match.",
+            "org/?",
+            "org/E\u{301}",
+            true,
+        ),
+        (
+            "trust-store-question-is-not-a-grapheme",
+            "A flag (two regional indicators, one grapheme) is two code points: one ? does not match it.",
+            "org/?",
+            "org/\u{1f1eb}\u{1f1f7}",
+            false,
+        ),
+        (
+            "trust-store-folding-may-lengthen",
+            "U+0130 (capital I with dot above) lowercases to i and U+0307, two code points: ?? matches it.",
+            "org/??",
+            "org/\u{130}",
+            true,
+        ),
+        (
+            "trust-store-pattern-is-folded",
+            "The pattern is folded as the name is: Org/* matches org/Tiny.",
+            "Org/*",
+            "org/Tiny",
+            true,
+        ),
+        (
+            "trust-store-star-matches-nothing",
+            "* matches any run of code points, the empty one included.",
+            "org/model*",
+            "org/model",
+            true,
+        ),
+    ];
+    for (name, desc, pattern, model, matches) in cases {
+        let got = weightseal::attest::trust::pattern_matches(
+            &weightseal::path::fold(pattern),
+            &weightseal::path::fold(model),
+        );
+        assert_eq!(got, matches, "{name}");
+        v.insert(
+            format!("policy/{name}.txt"),
+            format!(
+                "# {desc}\nexpect: {}\npattern: {pattern}\nname: {model}\n",
+                if matches { "match" } else { "no match" }
+            ),
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

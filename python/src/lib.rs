@@ -402,7 +402,7 @@ fn gather_error(py: Python<'_>, e: GatherError) -> PyErr {
             format!("no manifest at {origin}: hash the model first (weightseal.hash), or pass manifest="),
         ),
         GatherError::NoManifest { .. } | GatherError::Manifest { .. } => error(py, "ManifestError", e),
-        GatherError::Bundle(_) | GatherError::BundleNotUtf8 { .. } | GatherError::Oms(_) | GatherError::NoSignature { .. } => {
+        GatherError::Bundle(_) | GatherError::Oms(_) | GatherError::NoSignature { .. } => {
             error(py, "AttestationError", e)
         }
         GatherError::Snapshot(_) | GatherError::NoCache => error(

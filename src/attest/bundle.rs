@@ -30,19 +30,38 @@ pub enum BundleError {
     },
     #[error("attestations {}: {len} bytes, more than the {MAX_BUNDLE_LEN} allowed", path.display())]
     TooLarge { path: PathBuf, len: u64 },
-    #[error("attestations {}: not UTF-8", path.display())]
-    NotUtf8 { path: PathBuf },
 }
 
 /// Parses bundle text: at most [`MAX_BUNDLE_LINES`] envelopes; if there are more, one more
 /// line reports the rest as refused.
 pub fn parse(text: &str) -> Vec<BundleLine> {
+    parse_bytes(text.as_bytes())
+}
+
+/// Parses a bundle's bytes as [`parse`] does text. A line that is not UTF-8 is
+/// `malformed-envelope`, judged on its own as any other bad line (spec/attestation.md,
+/// "Lines"): it does not hide the other lines.
+pub fn parse_bytes(bytes: &[u8]) -> Vec<BundleLine> {
     let mut out = Vec::new();
     // Lines end at "\n" or "\r\n"; a blank line holds only spaces and tabs
     // (spec/attestation.md, "Lines"). Any other line is judged as it is: JSON allows spaces,
     // tabs and CRs around the object, nothing else.
-    for (i, l) in text.lines().enumerate() {
-        if l.bytes().all(|b| b == b' ' || b == b'\t') {
+    let ends_with_lf = bytes.ends_with(b"\n");
+    let mut pieces: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    if ends_with_lf {
+        // The piece after the last line ending is no line.
+        pieces.pop();
+    }
+    let count = pieces.len();
+    for (i, l) in pieces.into_iter().enumerate() {
+        // A CR just before a LF belongs to the line ending; a CR at the very end of the
+        // bundle, with no LF after it, belongs to the line.
+        let followed_by_lf = i + 1 < count || ends_with_lf;
+        let l = match l.strip_suffix(b"\r") {
+            Some(rest) if followed_by_lf => rest,
+            _ => l,
+        };
+        if l.iter().all(|&b| b == b' ' || b == b'\t') {
             continue;
         }
         if out.len() == MAX_BUNDLE_LINES {
@@ -56,7 +75,13 @@ pub fn parse(text: &str) -> Vec<BundleLine> {
         }
         out.push(BundleLine {
             line: i + 1,
-            envelope: Envelope::parse(l),
+            envelope: match std::str::from_utf8(l) {
+                Ok(text) => Envelope::parse(text),
+                Err(e) => Err(DsseError::Json(format!(
+                    "the line is not UTF-8 (byte {})",
+                    e.valid_up_to() + 1
+                ))),
+            },
         });
     }
     out
@@ -82,10 +107,7 @@ pub fn read(path: &Path) -> Result<Vec<BundleLine>, BundleError> {
         }
         Err(e) => return Err(io(e)),
     };
-    let text = String::from_utf8(b).map_err(|_| BundleError::NotUtf8 {
-        path: path.to_path_buf(),
-    })?;
-    Ok(parse(&text))
+    Ok(parse_bytes(&b))
 }
 
 /// The bundle text with `envelope` appended as a new line.
@@ -102,6 +124,30 @@ pub fn appended(existing: &str, envelope: &Envelope) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_one_bad_line() {
+        let key = crate::attest::PrivateKey::from_seed(&[0x11; 32]);
+        let line = Envelope::sign(b"{}", &key).to_line();
+        let mut bytes = line.clone().into_bytes();
+        bytes.extend_from_slice(b"\n\xff\xfe\r\n\r");
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.extend_from_slice(b"\r");
+        let got: Vec<(usize, Result<(), &'static str>)> = parse_bytes(&bytes)
+            .iter()
+            .map(|l| {
+                (
+                    l.line,
+                    l.envelope.as_ref().map(|_| ()).map_err(|e| e.code()),
+                )
+            })
+            .collect();
+        // A CR at the very end (no LF after it) belongs to the line: JSON whitespace.
+        assert_eq!(
+            got,
+            vec![(1, Ok(())), (2, Err("malformed-envelope")), (3, Ok(()))]
+        );
+    }
 
     #[test]
     fn blank_lines_are_spaces_and_tabs_only_and_crlf_is_a_line_ending() {

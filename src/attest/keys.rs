@@ -172,6 +172,13 @@ pub struct PublicKey {
     id: String,
 }
 
+/// Whether an ed25519 key is encoded as RFC 8032 (5.1.3) decodes points: the library also
+/// takes `y >= p` (reduced) and a set sign bit on `x = 0`, which the RFC rejects. A point
+/// re-encodes to its one canonical form, so comparing the two finds both.
+fn canonical_ed25519(k: &ed25519_dalek::VerifyingKey) -> bool {
+    k.to_edwards().compress().as_bytes() == k.as_bytes()
+}
+
 /// OIDs for messages about keys weightseal does not take.
 fn describe_spki(der: &[u8]) -> String {
     let Ok(spki) = pkcs8::SubjectPublicKeyInfoRef::try_from(der) else {
@@ -220,6 +227,13 @@ impl PublicKey {
     /// Parses SPKI DER of any supported algorithm.
     pub fn from_spki_der(der: &[u8], origin: &Path) -> Result<PublicKey, KeyError> {
         if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_der(der) {
+            if !canonical_ed25519(&k) {
+                return Err(KeyError::Invalid {
+                    path: origin.to_path_buf(),
+                    kind: "public key (SPKI PEM)",
+                    detail: "the ed25519 key is not the canonical encoding of a curve point (RFC 8032, 5.1.3)".into(),
+                });
+            }
             return Ok(PublicKey::new(VKey::Ed25519(k)));
         }
         if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(der) {
@@ -324,10 +338,12 @@ impl PublicKey {
         Ok(keys)
     }
 
-    /// The ed25519 key with these raw 32 bytes, if they are a valid point.
+    /// The ed25519 key with these raw 32 bytes, if they are the canonical encoding of a point
+    /// (RFC 8032, 5.1.3: `y < p`, and no sign bit on `x = 0`).
     pub fn from_bytes(bytes: &[u8; 32]) -> Option<PublicKey> {
         ed25519_dalek::VerifyingKey::from_bytes(bytes)
             .ok()
+            .filter(canonical_ed25519)
             .map(PublicKey::from_verifying_key)
     }
 
@@ -439,6 +455,7 @@ fn from_ssh_public(k: &ssh_key::public::KeyData) -> Option<PublicKey> {
     match k {
         ssh_key::public::KeyData::Ed25519(e) => ed25519_dalek::VerifyingKey::try_from(e)
             .ok()
+            .filter(canonical_ed25519)
             .map(PublicKey::from_verifying_key),
         ssh_key::public::KeyData::Ecdsa(e) => match e {
             ssh_key::public::EcdsaPublicKey::NistP256(_) => p256::ecdsa::VerifyingKey::try_from(e)
@@ -910,6 +927,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!e.contains(&text.lines().nth(1).unwrap()[8..]), "{e}");
+    }
+
+    #[test]
+    fn ed25519_keys_decode_as_rfc_8032_says() {
+        // y >= p (here p + 2 ... p + 18, reduced by the library) and x = 0 with the sign bit
+        // set are not encodings of a point (RFC 8032, 5.1.3).
+        let mut noncanonical = 0;
+        for j in 0u8..=18 {
+            let mut b = [0xffu8; 32];
+            b[0] = 0xed + j;
+            b[31] = 0x7f;
+            if ed25519_dalek::VerifyingKey::from_bytes(&b).is_ok() {
+                noncanonical += 1;
+                assert!(PublicKey::from_bytes(&b).is_none(), "y = p + {j}");
+            }
+        }
+        assert!(noncanonical > 0);
+        let mut identity_negative = [0u8; 32];
+        identity_negative[0] = 1;
+        identity_negative[31] = 0x80;
+        assert!(ed25519_dalek::VerifyingKey::from_bytes(&identity_negative).is_ok());
+        assert!(PublicKey::from_bytes(&identity_negative).is_none());
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert!(PublicKey::from_bytes(&identity).is_some());
     }
 
     #[test]

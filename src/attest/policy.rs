@@ -1089,6 +1089,46 @@ mod tests {
     use super::*;
     use crate::attest::PrivateKey;
 
+    /// The state file as spec/attestation.md ("Trust policy") states it: other top-level
+    /// members ignored, a model given twice counts with its last value, versions are integers
+    /// from 0 to 2^64-1 written without sign, fraction or exponent.
+    #[test]
+    fn state_file_strictness() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let read = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            State::read(&path)
+        };
+        let one = |m: &str, v: u64| State {
+            versions: [(m.to_string(), v)].into(),
+        };
+        assert_eq!(read(r#"{"versions":{"m":3},"note":"x"}"#), Ok(one("m", 3)));
+        assert_eq!(read(r#"{"versions":{"m":3,"m":2}}"#), Ok(one("m", 2)));
+        assert_eq!(
+            read(r#"{"versions":{"m":18446744073709551615}}"#),
+            Ok(one("m", u64::MAX))
+        );
+        for bad in [
+            "",
+            "{}",
+            r#"{"versions":[]}"#,
+            r#"{"versions":{},"versions":{}}"#,
+            r#"{"versions":{"m":-1}}"#,
+            r#"{"versions":{"m":-0}}"#,
+            r#"{"versions":{"m":3.0}}"#,
+            r#"{"versions":{"m":3e0}}"#,
+            r#"{"versions":{"m":18446744073709551616}}"#,
+            r#"{"versions":{"m":null}}"#,
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            State::read(&dir.path().join("missing")),
+            Ok(State::default())
+        );
+    }
+
     fn pem(seed: u8) -> String {
         PrivateKey::from_seed(&[seed; 32]).public().to_pem()
     }

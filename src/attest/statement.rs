@@ -87,17 +87,38 @@ pub struct Predicate {
     pub role: String,
     pub signer: String,
     pub issued_at: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub expires_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub version: Option<u64>,
     #[serde(default)]
     pub derived_from: Vec<DerivedFrom>,
     #[serde(default, deserialize_with = "unique_strings")]
     pub annotations: BTreeMap<String, String>,
     /// A reproduction attestation's claim (only with [`DERIVATION_PREDICATE_TYPE`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub derivation: Option<Derivation>,
+}
+
+/// An OPTIONAL member that is present: its value, which `null` is not (spec/attestation.md,
+/// "Statement": `null` is a value of the wrong type, not an absent member). An absent member
+/// is `None` through `#[serde(default)]`.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// What a reproduction attestation states: the derived release (its subject) was recomputed
@@ -371,6 +392,25 @@ mod tests {
             Statement::parse(b"{\"_type\":1}"),
             Err(StatementError::Json(_))
         ));
+        // `null` for an OPTIONAL member is a value of the wrong type, not an absent member.
+        let base = r#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"m","digest":{"blake3":"0101010101010101010101010101010101010101010101010101010101010101"}}],"predicateType":"https://weightseal.dev/attestation/v1","predicate":{"role":"publisher","signer":"s","issued_at":"2026-01-01T00:00:00Z"MORE}}"#;
+        assert!(Statement::parse(base.replace("MORE", "").as_bytes()).is_ok());
+        for member in [
+            "expires_at",
+            "version",
+            "derived_from",
+            "annotations",
+            "derivation",
+        ] {
+            let text = base.replace("MORE", &format!(",\"{member}\":null"));
+            assert!(
+                matches!(
+                    Statement::parse(text.as_bytes()),
+                    Err(StatementError::Json(_))
+                ),
+                "{member}: null"
+            );
+        }
         let with_unknown = r#"{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"x","predicate":{},"extra":1}"#;
         assert!(matches!(
             Statement::parse(with_unknown.as_bytes()),

@@ -935,10 +935,9 @@ fn error_kind(e: &anyhow::Error) -> &'static str {
         if let Some(g) = cause.downcast_ref::<GatherError>() {
             return match g {
                 GatherError::Manifest { .. } | GatherError::NoManifest { .. } => "manifest",
-                GatherError::Bundle(_)
-                | GatherError::BundleNotUtf8 { .. }
-                | GatherError::Oms(_)
-                | GatherError::NoSignature { .. } => "attestations",
+                GatherError::Bundle(_) | GatherError::Oms(_) | GatherError::NoSignature { .. } => {
+                    "attestations"
+                }
                 GatherError::Fetch(_) => "network",
                 GatherError::Target(weightseal::path::TargetError::Missing { .. })
                 | GatherError::Io { .. }
