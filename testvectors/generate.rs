@@ -3856,6 +3856,21 @@ fn policy_ledger_round_3(
             Err("policy-key-file"),
         ),
         (
+            "inline-key-indented",
+            "An inline PEM indented inside the TOML string, with blank lines after its END line: white space around lines and trailing blank lines are not text, valid.",
+            format!(
+                "{}{one}",
+                inline(
+                    "acme",
+                    &format!(
+                        "{}\n\n",
+                        a.lines().map(|l| format!("    {l}  ")).collect::<Vec<_>>().join("\n")
+                    )
+                )
+            ),
+            Ok("publisher=1"),
+        ),
+        (
             "inline-key-two-blocks",
             "Two PUBLIC KEY blocks in one inline string: a string (or key file) holds one PEM block; several keys are given as a list. policy-key-file.",
             format!("{}{one}", inline("acme", &format!("{a}{b}"))),

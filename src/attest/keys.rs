@@ -276,7 +276,12 @@ impl PublicKey {
         };
         match pem_label(text) {
             Some("PUBLIC KEY") => {
-                let (_, doc) = pkcs8::Document::from_pem(text).map_err(|e| KeyError::Invalid {
+                // White space around each line (a key indented in a TOML string) and blank
+                // lines after the END line are not text (spec/attestation.md, "Keys").
+                let lines: Vec<&str> = text.lines().map(str::trim).collect();
+                let end = lines.iter().rposition(|l| !l.is_empty()).map_or(0, |i| i + 1);
+                let text = format!("{}\n", lines[..end].join("\n"));
+                let (_, doc) = pkcs8::Document::from_pem(&text).map_err(|e| KeyError::Invalid {
                     path: origin.to_path_buf(),
                     kind: "public key (SPKI PEM)",
                     detail: e.to_string(),
