@@ -411,9 +411,11 @@ mod tests {
 
     #[test]
     fn the_folded_form_uses_the_unicode_version_of_the_spec() {
-        // spec/manifest.md pins the folded form to Unicode 17.0: the case mappings come from
-        // the toolchain's tables, so a toolchain on another Unicode version changes which
-        // paths collide. Change the spec (and the vectors) with it, never silently.
+        // spec/manifest.md pins the folded form to the folding table testvectors/fold/table.txt
+        // (Unicode 17.0), which the generator writes from these tables (the toolchain's case
+        // mappings, icu_normalizer's data): a toolchain on another Unicode version changes the
+        // table and which paths collide. Change the spec (and the vectors) with it, never
+        // silently.
         assert_eq!(char::UNICODE_VERSION, (17, 0, 0));
         assert_eq!(
             fold("\u{39f}\u{394}\u{39f}\u{3a3}"),

@@ -110,6 +110,7 @@ fn vectors_are_fresh() {
         [
             "attestation",
             "derive",
+            "fold",
             "formats",
             "log",
             "manifest",
@@ -307,6 +308,211 @@ fn manifest_vectors() {
         ok >= 5 && bad >= 30,
         "too few manifest vectors: {ok} ok, {bad} bad"
     );
+}
+
+/// The folding table of `testvectors/fold/table.txt`, read as spec/manifest.md ("Folding
+/// table") says, and the folded form computed from it alone.
+struct FoldTable {
+    lower: std::collections::HashMap<char, Vec<char>>,
+    decomp: std::collections::HashMap<char, Vec<char>>,
+    compose: std::collections::HashMap<(char, char), char>,
+    ccc: std::collections::HashMap<char, u8>,
+    cased: std::collections::HashSet<char>,
+    ignorable: std::collections::HashSet<char>,
+}
+
+impl FoldTable {
+    fn read(v: &Vector) -> FoldTable {
+        let cp = |s: &str| char::from_u32(u32::from_str_radix(s, 16).unwrap()).unwrap();
+        let range = |s: &str| -> Vec<char> {
+            let (a, b) = s.split_once("..").unwrap_or((s, s));
+            (cp(a) as u32..=cp(b) as u32)
+                .filter_map(char::from_u32)
+                .collect()
+        };
+        let mut t = FoldTable {
+            lower: Default::default(),
+            decomp: Default::default(),
+            compose: Default::default(),
+            ccc: Default::default(),
+            cased: Default::default(),
+            ignorable: Default::default(),
+        };
+        let mut excluded = std::collections::HashSet::new();
+        for (k, val) in &v.fields {
+            let mut it = val.split(' ');
+            let first = it.next().unwrap();
+            match k.as_str() {
+                "lower" => drop(t.lower.insert(cp(first), it.map(cp).collect())),
+                "decomp" => drop(t.decomp.insert(cp(first), it.map(cp).collect())),
+                "ccc" => {
+                    let class: u8 = it.next().unwrap().parse().unwrap();
+                    t.ccc.extend(range(first).into_iter().map(|c| (c, class)));
+                }
+                "exclude" => excluded.extend(range(first)),
+                "cased" => t.cased.extend(range(first)),
+                "ignorable" => t.ignorable.extend(range(first)),
+                "expect" | "unicode" => {}
+                other => panic!("table: unknown key {other:?}"),
+            }
+        }
+        for (c, d) in &t.decomp {
+            if !excluded.contains(c) {
+                assert_eq!(d.len(), 2, "table: U+{:04X} composes from one", *c as u32);
+                t.compose.insert((d[0], d[1]), *c);
+            }
+        }
+        t
+    }
+
+    fn class(&self, c: char) -> u8 {
+        self.ccc.get(&c).copied().unwrap_or(0)
+    }
+
+    fn decompose(&self, c: char, out: &mut Vec<char>) {
+        let s = (c as u32).wrapping_sub(0xAC00);
+        if s < 11172 {
+            out.push(char::from_u32(0x1100 + s / 588).unwrap());
+            out.push(char::from_u32(0x1161 + (s % 588) / 28).unwrap());
+            if !s.is_multiple_of(28) {
+                out.push(char::from_u32(0x11A7 + s % 28).unwrap());
+            }
+        } else if let Some(d) = self.decomp.get(&c) {
+            for &x in d {
+                self.decompose(x, out);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+
+    fn primary(&self, a: char, b: char) -> Option<char> {
+        let (a32, b32) = (a as u32, b as u32);
+        if (0x1100..0x1113).contains(&a32) && (0x1161..0x1176).contains(&b32) {
+            return char::from_u32(0xAC00 + ((a32 - 0x1100) * 21 + b32 - 0x1161) * 28);
+        }
+        if (0xAC00..0xD7A4).contains(&a32)
+            && (a32 - 0xAC00) % 28 == 0
+            && (0x11A8..0x11C3).contains(&b32)
+        {
+            return char::from_u32(a32 + b32 - 0x11A7);
+        }
+        self.compose.get(&(a, b)).copied()
+    }
+
+    /// UAX #15 NFC: full canonical decomposition, canonical ordering, canonical composition.
+    fn nfc(&self, s: &[char]) -> Vec<char> {
+        let mut d = Vec::new();
+        for &c in s {
+            self.decompose(c, &mut d);
+        }
+        let mut sorted = false;
+        while !sorted {
+            sorted = true;
+            for i in 1..d.len() {
+                let (a, b) = (self.class(d[i - 1]), self.class(d[i]));
+                if b != 0 && a > b {
+                    d.swap(i - 1, i);
+                    sorted = false;
+                }
+            }
+        }
+        let mut out: Vec<char> = Vec::new();
+        let (mut starter, mut last): (Option<usize>, Option<u8>) = (None, None);
+        for c in d {
+            let cc = self.class(c);
+            if let Some(sp) = starter {
+                let blocked = last.is_some_and(|l| l == 0 || l >= cc);
+                if !blocked {
+                    if let Some(p) = self.primary(out[sp], c) {
+                        out[sp] = p;
+                        continue;
+                    }
+                }
+            }
+            if cc == 0 {
+                starter = Some(out.len());
+                last = None;
+            } else {
+                last = Some(cc);
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    fn lowercase(&self, s: &[char]) -> Vec<char> {
+        // Skipping case-ignorable characters, is the first one found cased?
+        let cased_after = |mut it: Box<dyn Iterator<Item = &char> + '_>| {
+            it.find(|c| !self.ignorable.contains(c))
+                .is_some_and(|c| self.cased.contains(c))
+        };
+        let mut out = Vec::new();
+        for (i, &c) in s.iter().enumerate() {
+            if c == '\u{3a3}' {
+                let final_ = cased_after(Box::new(s[..i].iter().rev()))
+                    && !cased_after(Box::new(s[i + 1..].iter()));
+                out.push(if final_ { '\u{3c2}' } else { '\u{3c3}' });
+            } else if let Some(l) = self.lower.get(&c) {
+                out.extend(l);
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    fn fold(&self, s: &str) -> String {
+        let chars: Vec<char> = s.chars().collect();
+        self.nfc(&self.lowercase(&self.nfc(&chars)))
+            .into_iter()
+            .collect()
+    }
+}
+
+#[test]
+fn fold_vectors() {
+    let vectors = load("fold");
+    let table = vectors.iter().find(|v| v.one("expect") == "table").unwrap();
+    assert_eq!(table.one("unicode"), "17.0.0");
+    let t = FoldTable::read(table);
+    let mut n = 0;
+    for v in &vectors {
+        match v.one("expect") {
+            "table" => {}
+            "success" => {
+                n += 1;
+                let input = String::from_utf8(unhex(v.one("input")).unwrap()).unwrap();
+                let folded = String::from_utf8(unhex(v.one("folded")).unwrap()).unwrap();
+                assert_eq!(weightseal::path::fold(&input), folded, "{}", v.name);
+                assert_eq!(t.fold(&input), folded, "{}: from the table", v.name);
+            }
+            other => panic!("{}: unknown expect {other:?}", v.name),
+        }
+    }
+    assert!(n >= 10, "{n} fold vectors");
+    // The table alone gives the implementation's folded form of every code point the table
+    // names (and of every 64th other one), alone and between a letter and a mark or a sigma.
+    let named: std::collections::HashSet<char> = (t.lower.keys())
+        .chain(t.decomp.values().flatten())
+        .chain(t.decomp.keys())
+        .chain(t.ccc.keys())
+        .chain(&t.cased)
+        .chain(&t.ignorable)
+        .copied()
+        .collect();
+    for c in (0..=0x10FFFFu32)
+        .filter_map(char::from_u32)
+        .filter(|c| named.contains(c) || (*c as u32).is_multiple_of(64))
+    {
+        for s in [
+            c.to_string(),
+            format!("e{c}\u{301}"),
+            format!("A{c}\u{3a3}"),
+        ] {
+            assert_eq!(t.fold(&s), weightseal::path::fold(&s), "{s:?}");
+        }
+    }
 }
 
 #[test]

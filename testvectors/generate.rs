@@ -26,6 +26,7 @@ pub fn generate() -> Vectors {
     let mut v = Vectors::new();
     tree_vectors(&mut v);
     manifest_vectors(&mut v);
+    fold_vectors(&mut v);
     format_vectors(&mut v);
     tensor_set_vectors(&mut v);
     tensor_manifest_vectors(&mut v);
@@ -946,6 +947,51 @@ fn manifest_vectors(v: &mut Vectors) {
             }),
         ),
         (
+            "path-collision-unicode-17",
+            "U+A7CE LATIN CAPITAL LETTER PHARYNGEAL VOICED FRICATIVE and U+A7CF, its lowercase (a case pair assigned in Unicode 17.0): they collide under the folding table (fold/table.txt), and under Unicode 16.0 or older data they would not.",
+            "path-collision",
+            None,
+            bytes_of(&{
+                let mut fs = files(&top);
+                for p in ["\u{a7ce}", "\u{a7cf}"] {
+                    let mut m = file(0);
+                    m[0].1 = t(p);
+                    fs.push(C::M(m));
+                }
+                with_files(fs)
+            }),
+        ),
+        (
+            "path-collision-nfc-unicode-16",
+            "U+105C9 TODHRI LETTER EI and U+105D2 U+0307 (its canonical decomposition, assigned in Unicode 16.0): NFC with the folding table composes the second into the first, so they collide; NFC with Unicode 15.1 or older data leaves them apart.",
+            "path-collision",
+            None,
+            bytes_of(&{
+                let mut fs = files(&top);
+                for p in ["\u{105c9}", "\u{105d2}\u{307}"] {
+                    let mut m = file(0);
+                    m[0].1 = t(p);
+                    fs.push(C::M(m));
+                }
+                with_files(fs)
+            }),
+        ),
+        (
+            "path-collision-sigma-after-cased-ignorable",
+            "U+02B0 U+03A3 and U+02B0 U+03C3: U+02B0 MODIFIER LETTER SMALL H is both cased and case-ignorable; the Final_Sigma test skips case-ignorable characters first, finds none before the sigma, and maps it to U+03C3, so both fold alike (reading U+02B0 as the cased letter before the sigma would give U+03C2 and no collision).",
+            "path-collision",
+            None,
+            bytes_of(&{
+                let mut fs = files(&top);
+                for p in ["\u{2b0}\u{3a3}", "\u{2b0}\u{3c3}"] {
+                    let mut m = file(0);
+                    m[0].1 = t(p);
+                    fs.push(C::M(m));
+                }
+                with_files(fs)
+            }),
+        ),
+        (
             "path-collision-parent",
             "'A.JSON/x' needs a directory that folds to the file 'a.json'.",
             "path-collision",
@@ -1116,6 +1162,146 @@ fn manifest_vectors(v: &mut Vectors) {
         }
         s.push_str(&format!("manifest: {}\n", hex(&bytes)));
         v.insert(format!("manifest/bad-{name}.txt"), s);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The folding table (spec/manifest.md, "Folding table") and folded forms
+
+/// `CP` as four or more uppercase hex digits, as in the Unicode Character Database.
+fn ucd(c: char) -> String {
+    format!("{:04X}", c as u32)
+}
+
+/// Runs of consecutive code points of `cps` with the same value: `A..B VALUE` or `A VALUE`.
+fn ucd_ranges(cps: &[(char, String)]) -> Vec<String> {
+    let mut out: Vec<(char, char, &str)> = Vec::new();
+    for (c, val) in cps {
+        match out.last_mut() {
+            Some((_, b, v)) if *v == val.as_str() && *b as u32 + 1 == *c as u32 => *b = *c,
+            _ => out.push((*c, *c, val.as_str())),
+        }
+    }
+    out.into_iter()
+        .map(|(a, b, v)| {
+            let r = if a == b {
+                ucd(a)
+            } else {
+                format!("{}..{}", ucd(a), ucd(b))
+            };
+            if v.is_empty() {
+                r
+            } else {
+                format!("{r} {v}")
+            }
+        })
+        .collect()
+}
+
+/// The folding table, read from the implementation's own data: the lowercase mappings of
+/// Rust's `char::to_lowercase`, the Final_Sigma classes as `str::to_lowercase` uses them, and
+/// the normaliser's (icu_normalizer's) decompositions, combining classes and compositions.
+pub fn fold_table() -> String {
+    use icu_normalizer::properties::{
+        CanonicalCombiningClassMapBorrowed, CanonicalCompositionBorrowed,
+        CanonicalDecompositionBorrowed, Decomposed,
+    };
+    let dec = CanonicalDecompositionBorrowed::new();
+    let comp = CanonicalCompositionBorrowed::new();
+    let ccc = CanonicalCombiningClassMapBorrowed::new();
+    let (mut lower, mut classes, mut decomp, mut exclude) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut cased, mut ignorable) = (Vec::new(), Vec::new());
+    for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+        let l: Vec<String> = c.to_lowercase().map(ucd).collect();
+        if l != [ucd(c)] {
+            lower.push(format!("lower: {} {}", ucd(c), l.join(" ")));
+        }
+        let k = ccc.get_u8(c);
+        if k != 0 {
+            classes.push((c, k.to_string()));
+        }
+        // Hangul syllables decompose and compose by arithmetic (Unicode 17.0, section 3.12).
+        if !('\u{ac00}'..='\u{d7a3}').contains(&c) {
+            match dec.decompose(c) {
+                Decomposed::Default => {}
+                Decomposed::Singleton(a) => {
+                    decomp.push(format!("decomp: {} {}", ucd(c), ucd(a)));
+                    exclude.push((c, String::new()));
+                }
+                Decomposed::Expansion(a, b) => {
+                    decomp.push(format!("decomp: {} {} {}", ucd(c), ucd(a), ucd(b)));
+                    if comp.compose(a, b) != Some(c) {
+                        exclude.push((c, String::new()));
+                    }
+                }
+            }
+        }
+        // The classes Final_Sigma sees, probed through the lowercase mapping itself: a
+        // character before U+03A3 makes it final when it is cased and not case-ignorable; after
+        // a cased 'A' it keeps it final when it is case-ignorable (then it is skipped).
+        let before = format!("{c}\u{3a3}").to_lowercase().ends_with('\u{3c2}');
+        let skipped = format!("A{c}\u{3a3}").to_lowercase().ends_with('\u{3c2}');
+        if before {
+            cased.push((c, String::new()));
+        } else if skipped {
+            ignorable.push((c, String::new()));
+        }
+    }
+    let (v0, v1, v2) = char::UNICODE_VERSION;
+    let mut s = format!(
+        "# The data of the folded form of a path (spec/manifest.md, \"Folding table\"): Unicode\n\
+         # {v0}.{v1}.{v2}, as the reference implementation uses it. Code points are hex, as in the UCD.\n\
+         expect: table\nunicode: {v0}.{v1}.{v2}\n"
+    );
+    for line in lower.into_iter().chain(decomp) {
+        s.push_str(&line);
+        s.push('\n');
+    }
+    for (key, set) in [
+        ("ccc", &classes),
+        ("exclude", &exclude),
+        ("cased", &cased),
+        ("ignorable", &ignorable),
+    ] {
+        for r in ucd_ranges(set) {
+            s.push_str(&format!("{key}: {r}\n"));
+        }
+    }
+    s
+}
+
+fn fold_vectors(v: &mut Vectors) {
+    v.insert("fold/table.txt".into(), fold_table());
+    let cases: &[(&str, &str, &str)] = &[
+        ("ascii", "ASCII letters lowercase; '/', '.', digits stay.", "Model/Config.JSON"),
+        ("nfc-first", "'E' + U+0301: NFC composes it to U+00C9 before the lowercase mapping gives U+00E9.", "CAFE\u{301}"),
+        ("lowercase-then-nfc", "U+0130 (capital I with dot above) lowercases to 'i' + U+0307, which has no composition: the second NFC keeps two code points.", "\u{130}.bin"),
+        ("singleton", "U+212B ANGSTROM SIGN: NFC replaces it by U+00C5 (a singleton decomposition, never recomposed), which lowercases to U+00E5.", "\u{212b}"),
+        ("hangul", "Hangul: U+1100 U+1161 U+11A8 compose by arithmetic to U+AC01.", "\u{1100}\u{1161}\u{11a8}"),
+        ("reorder", "U+0301 (class 230) before U+0323 (class 220) after 'a': canonical order puts U+0323 first, then a + U+0323 composes to U+1EA1, and U+0301 stays (U+1EA1 + U+0301 has no composite).", "A\u{301}\u{323}"),
+        ("combining-class-unicode-17", "'e', U+1ADD (a combining mark of class 220, not in Unicode 14.0), U+0301 (230): with Unicode 17.0's classes U+1ADD does not block U+0301, which composes with 'e' (U+00E9); with older data U+1ADD is a starter and blocks it.", "e\u{1add}\u{301}"),
+        ("todhri-unicode-16", "U+105D2 U+0307: composed to U+105C9 with Unicode 16.0 or later data.", "\u{105d2}\u{307}"),
+        ("case-pair-unicode-17", "U+A7CE and U+16EA0 (case pairs new in Unicode 17.0) lowercase to U+A7CF and U+16EBB.", "\u{a7ce}\u{16ea0}"),
+        ("final-sigma", "A sigma after a cased letter and before no cased letter is final (U+03C2).", "\u{39f}\u{394}\u{39f}\u{3a3}"),
+        ("final-sigma-before-extension", "'.' is case-ignorable and 't' is cased: the sigma is followed by a cased letter, so not final (U+03C3).", "\u{39f}\u{3a3}.txt"),
+        ("final-sigma-after-case-ignorable", "A sigma after 'A' and U+00B7 (case-ignorable, skipped): final.", "A\u{b7}\u{3a3}"),
+        ("final-sigma-cased-and-ignorable", "U+02B0 is cased and case-ignorable: it is skipped as case-ignorable, no character is found before the sigma, so it is not final (U+03C3).", "\u{2b0}\u{3a3}"),
+        ("sigma-after-slash", "'/' is neither cased nor case-ignorable: a sigma right after it is not final.", "A/\u{3a3}"),
+    ];
+    for (name, desc, input) in cases {
+        let folded = weightseal::path::fold(input);
+        let cps = |s: &str| s.chars().map(ucd).collect::<Vec<_>>().join(" ");
+        v.insert(
+            format!("fold/{name}.txt"),
+            format!(
+                "# {desc}\n# Code points: {} -> {}\nexpect: success\ninput: {}\nfolded: {}\n",
+                cps(input),
+                cps(&folded),
+                hex(input.as_bytes()),
+                hex(folded.as_bytes())
+            ),
+        );
     }
 }
 
