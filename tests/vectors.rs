@@ -520,7 +520,18 @@ fn format_vectors() {
     let vectors = load("formats");
     let (mut ok, mut bad) = (0, 0);
     for v in &vectors {
-        let bytes = unhex(v.one("file")).unwrap();
+        // `file:`, or `file-run: COUNT HEX` lines (each HEX repeated COUNT times, in order).
+        let bytes = match v.opt("file") {
+            Some(h) => unhex(h).unwrap(),
+            None => v
+                .all("file-run")
+                .iter()
+                .flat_map(|l| {
+                    let (n, h) = l.split_once(' ').unwrap();
+                    unhex(h).unwrap().repeat(n.parse().unwrap())
+                })
+                .collect(),
+        };
         let format = Format::from_name(v.one("format")).unwrap();
         let mut f = tempfile::tempfile().unwrap();
         f.write_all(&bytes).unwrap();

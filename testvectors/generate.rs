@@ -1646,6 +1646,17 @@ fn format_vectors(v: &mut Vectors) {
         ("st-empty-header", "N = 0: an empty header is not a JSON object (json).", Format::Safetensors, st_raw("", 0)),
         ("st-first-not-at-zero", "The only tensor begins at data offset 1: a hole before it.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}"#), 2)),
         ("st-no-tensors-data-left", "No tensors, and two data bytes: data-length.", Format::Safetensors, st_raw("{}", 2)),
+        // A member given twice (issue 26, M-1): an earlier value only needs rule 5's type.
+        ("st-dtype-twice-first-unknown", "dtype given twice, first \"XYZ\" (no safetensors dtype) then \"U8\": an earlier value needs only rule 5's type (a string), and the last one counts, so the tensor is U8.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"XYZ","dtype":"U8","shape":[1],"data_offsets":[0,1]}"#), 1)),
+        ("st-dtype-twice-first-not-string", "dtype given twice, first 1 (not a string) then \"U8\": every value given must have rule 5's type, so bad-tensor.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":1,"dtype":"U8","shape":[1],"data_offsets":[0,1]}"#), 1)),
+        // Overflow is checked product by product, from left to right (issue 26, M-2).
+        ("st-overflow-before-zero", "shape [2^32, 2^32, 0]: the element count is multiplied from left to right, and 2^32 * 2^32 overflows before the 0 is reached, so overflow (not a 0-element tensor).", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"U8","shape":[4294967296,4294967296,0],"data_offsets":[0,0]}"#), 0)),
+        ("st-zero-before-large", "shape [0, 2^32, 2^32]: from left to right every product is 0, so no overflow: a 0-element tensor.", Format::Safetensors, st_raw(&tens(r#""a":{"dtype":"U8","shape":[0,4294967296,4294967296],"data_offsets":[0,0]}"#), 0)),
+        // Whitespace after the header's object (issue 26, M-4): RFC 8259's four, nothing else.
+        ("st-trailing-whitespace", "After the closing '}' the header has space, tab, CR and LF (RFC 8259 whitespace): accepted.", Format::Safetensors, st_raw("{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}} \t\r\n", 1)),
+        ("st-trailing-nul", "After the closing '}' the header has a NUL byte (padding that is not JSON whitespace): json.", Format::Safetensors, st_raw("{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}\0", 1)),
+        ("gguf-overflow-before-zero", "An F32 tensor with ne [1, 2^32, 2^32, 0]: 1 * 4 * 2^32 * 2^32 overflows, from left to right, before the 0 is reached: overflow.", Format::Gguf, gguf_raw(3, None, &[("w", &[1, 1 << 32, 1 << 32, 0], 0, 0)], 0)),
+        ("gguf-type-size-first", "An F32 tensor with ne [4, 2^62, 0]: the length is ne[0] / 1 * 4 * ne[1] * ne[2] from left to right, and 16 * 2^62 overflows: overflow (multiplying ne[1] * ne[2] first would give 0 bytes).", Format::Gguf, gguf_raw(3, None, &[("w", &[4, 1 << 62, 0], 0, 0)], 0)),
         ("gguf-v3", "GGUF v3 with general.alignment 64: F32, Q4_0 (32-element blocks of 18 bytes), Q4_K (256-element blocks of 144 bytes) and a zero-size tensor.", Format::Gguf, gguf_good()),
         ("gguf-v2-default-alignment", "GGUF v2 (same layout as v3) with the default alignment 32.", Format::Gguf, gguf_raw(2, None, &[("w", &[4], 0, 0), ("x", &[32], 8, 32)], 66)),
         ("gguf-bad-magic", "Not GGUF.", Format::Gguf, b"GGML\x03\x00\x00\x00".to_vec()),
@@ -1713,6 +1724,50 @@ fn format_vectors(v: &mut Vectors) {
                 ));
                 s.push_str(&format!("file: {}\n", hex(&bytes)));
             }
+        }
+        v.insert(format!("formats/{name}.txt"), s);
+    }
+    format_run_vectors(v);
+}
+
+/// Format vectors whose file is too large to write out: given as `file-run: COUNT HEX` lines
+/// (the file is each line's bytes repeated COUNT times, in order).
+fn format_run_vectors(v: &mut Vectors) {
+    use weightseal::formats::Format;
+    let limit = weightseal::formats::MAX_TENSORS as u64;
+    let entry = br#""a":{"dtype":"U8","shape":[0],"data_offsets":[0,0]},"#.to_vec();
+    let last = br#""a":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}"#.to_vec();
+    type Runs = Vec<(u64, Vec<u8>)>;
+    let cases: Vec<(&str, String, Runs)> = vec![
+        (
+            "st-too-many-tensors-counts-repeats",
+            format!("Key \"a\" {} times: the tensor count counts every key other than __metadata__, repeats included, and runs before the duplicate check, so too-many-tensors (counting distinct keys would give duplicate-tensor).", limit + 1),
+            vec![(1, b"{".to_vec()), (limit, entry.clone()), (1, last.clone())],
+        ),
+        (
+            "st-tensor-count-at-limit",
+            format!("Key \"a\" {limit} times and __metadata__: {limit} keys other than __metadata__ are not more than the limit, so the duplicate check comes next: duplicate-tensor."),
+            vec![(1, b"{\"__metadata__\":{},".to_vec()), (limit - 1, entry.clone()), (1, last.clone())],
+        ),
+    ];
+    for (name, desc, runs) in cases {
+        let mut header = Vec::new();
+        for (n, b) in &runs {
+            for _ in 0..*n {
+                header.extend(b);
+            }
+        }
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend(&header);
+        let code = layout_lines(&bytes, Format::Safetensors).expect_err(name);
+        let mut s =
+            format!("# {desc}\nexpect: format invalid\nformat: safetensors\nerror: {code}\n");
+        s.push_str(&format!(
+            "file-run: 1 {}\n",
+            hex(&(header.len() as u64).to_le_bytes())
+        ));
+        for (n, b) in &runs {
+            s.push_str(&format!("file-run: {n} {}\n", hex(b)));
         }
         v.insert(format!("formats/{name}.txt"), s);
     }

@@ -496,14 +496,14 @@ fn parse_from<R: Read>(inner: R, size: u64) -> Result<Layout, GgufError> {
             });
         }
         let overflow = || GgufError::Overflow { name: name.clone() };
-        let rows = dims
+        // ne[0] / block * type_size * ne[1] * ... * ne[n-1], multiplied from left to right:
+        // the first product over 2^64-1 is an overflow, even when a later factor is 0.
+        let len = dims
             .iter()
             .skip(1)
-            .try_fold(1u64, |a, &d| a.checked_mul(d))
-            .ok_or_else(overflow)?;
-        let len = (ne0 / block)
-            .checked_mul(type_size)
-            .and_then(|x| x.checked_mul(rows))
+            .fold((ne0 / block).checked_mul(type_size), |a, &d| {
+                a.and_then(|a| a.checked_mul(d))
+            })
             .ok_or_else(overflow)?;
         if offset % alignment != 0 {
             return Err(GgufError::Misaligned {
