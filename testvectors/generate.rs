@@ -98,6 +98,17 @@ fn tree_vectors(v: &mut Vectors) {
         s.push_str(&format!("tamper: {flip}\nrange: {start}..{end}\n"));
         v.insert(format!("tree/cs16k-{name}.txt"), s);
     }
+    // A file that grew (issue 26, M-7): group 2 is in both trees but covers another byte range,
+    // and group 3 is in one only; ranges are taken at the larger size and merge.
+    let t = hash_bytes(&pattern(40000, 0), c);
+    let mut s = "# The 40000-byte input of this tree, grown to the 50000-byte pattern: group 2 covers\n\
+                 # 32768..40000 in the tree and 32768..49152 in the file (another range), group 3 is\n\
+                 # the file's only; both are taken at the larger size and merge: 32768..50000.\n"
+        .to_string();
+    s.push_str("expect: digest mismatch\n");
+    s.push_str(&tree_body(cs, 40000, &t));
+    s.push_str("resize: 50000\nrange: 32768..50000\n");
+    v.insert("tree/cs16k-grown-file.txt".into(), s);
 }
 
 fn tree_body(cs: u64, len: u64, t: &FileTree) -> String {
