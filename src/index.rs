@@ -147,13 +147,65 @@ pub fn check(index: &str, json: &[u8], files: &FileTensors) -> Vec<IndexProblem>
 
 /// The `weight_map` of an index file.
 fn weight_map(json: &[u8]) -> Result<BTreeMap<String, String>, IndexIssue> {
-    let v: serde_json::Value =
-        serde_json::from_slice(json).map_err(|e| IndexIssue::Malformed(e.to_string()))?;
-    let m = v
-        .get("weight_map")
-        .cloned()
-        .ok_or_else(|| IndexIssue::Malformed("no \"weight_map\"".into()))?;
-    serde_json::from_value(m).map_err(|e| IndexIssue::Malformed(e.to_string()))
+    use serde::de::{Deserializer, Error, IgnoredAny, MapAccess, Visitor};
+    /// A JSON object of strings whose keys are unique.
+    struct Strings(BTreeMap<String, String>);
+    impl<'de> serde::Deserialize<'de> for Strings {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Strings;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an object of strings")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Strings, A::Error> {
+                    let mut out = BTreeMap::new();
+                    while let Some(k) = m.next_key::<String>()? {
+                        let v = m.next_value::<String>()?;
+                        if out.insert(k.clone(), v).is_some() {
+                            return Err(A::Error::custom(format!(
+                                "\"weight_map\" lists {k:?} twice"
+                            )));
+                        }
+                    }
+                    Ok(Strings(out))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    /// The top-level object: unique keys, `weight_map` kept, other members ignored.
+    struct Top(Option<BTreeMap<String, String>>);
+    impl<'de> serde::Deserialize<'de> for Top {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Top;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Top, A::Error> {
+                    let (mut seen, mut map) = (HashSet::new(), None);
+                    while let Some(k) = m.next_key::<String>()? {
+                        if k == "weight_map" {
+                            map = Some(m.next_value::<Strings>()?.0);
+                        } else {
+                            m.next_value::<IgnoredAny>()?;
+                        }
+                        if !seen.insert(k.clone()) {
+                            return Err(A::Error::custom(format!("key {k:?} appears twice")));
+                        }
+                    }
+                    Ok(Top(map))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    serde_json::from_slice::<Top>(json)
+        .map_err(|e| IndexIssue::Malformed(e.to_string()))?
+        .0
+        .ok_or_else(|| IndexIssue::Malformed("no \"weight_map\"".into()))
 }
 
 /// Reads an index file under `dir` (refusing symlinks and files over [`MAX_INDEX_LEN`]).
@@ -219,6 +271,35 @@ pub fn manifest_files(manifest: &Manifest) -> FileTensors<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_index_is_an_object_with_unique_keys_and_a_weight_map_of_strings() {
+        let mut files: FileTensors = HashMap::new();
+        files.insert("a.safetensors", Some(["x"].into_iter().collect()));
+        let codes = |json: &str| -> Vec<&str> {
+            check("m.safetensors.index.json", json.as_bytes(), &files)
+                .iter()
+                .map(|p| p.issue.code())
+                .collect()
+        };
+        // Other members, of any type, are ignored.
+        assert!(codes(
+            r#"{"metadata":{"total_size":1},"x":[1],"weight_map":{"x":"a.safetensors"}}"#
+        )
+        .is_empty());
+        for bad in [
+            r#"{"weight_map":{"x":"a.safetensors","x":"a.safetensors"}}"#,
+            r#"{"weight_map":{"x":"a.safetensors"},"weight_map":{"x":"a.safetensors"}}"#,
+            r#"{"metadata":{},"metadata":{},"weight_map":{"x":"a.safetensors"}}"#,
+            r#"{"weight_map":{"x":1}}"#,
+            r#"{"weight_map":[]}"#,
+            r#"{"metadata":{}}"#,
+            r#"["weight_map"]"#,
+            r#"{"weight_map":{"x":"a.safetensors"}} x"#,
+        ] {
+            assert_eq!(codes(bad), ["malformed"], "{bad}");
+        }
+    }
 
     #[test]
     fn finds_each_kind_of_disagreement() {

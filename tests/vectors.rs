@@ -112,6 +112,7 @@ fn vectors_are_fresh() {
             "derive",
             "fold",
             "formats",
+            "index",
             "log",
             "manifest",
             "policy",
@@ -315,6 +316,28 @@ fn manifest_vectors() {
         ok >= 5 && bad >= 30,
         "too few manifest vectors: {ok} ok, {bad} bad"
     );
+}
+
+#[test]
+fn index_vectors() {
+    let vectors = load("index");
+    for v in &vectors {
+        let mut files: weightseal::index::FileTensors = std::collections::HashMap::new();
+        for line in v.all("file") {
+            let (p, t) = line.split_once(' ').unwrap();
+            files.insert(p, (t != "-").then(|| t.split(',').collect()));
+        }
+        let json = unhex(v.one("index")).unwrap();
+        let codes: Vec<&str> = weightseal::index::check(v.one("index_path"), &json, &files)
+            .iter()
+            .map(|p| p.issue.code())
+            .collect();
+        match v.one("expect") {
+            "success" => assert!(codes.is_empty(), "{}: {codes:?}", v.name),
+            "index problems" => assert_eq!(codes.join(" "), v.one("problems"), "{}", v.name),
+            other => panic!("{}: unknown expect {other:?}", v.name),
+        }
+    }
 }
 
 /// The folding table of `testvectors/fold/table.txt`, read as spec/manifest.md ("Folding

@@ -27,6 +27,7 @@ pub fn generate() -> Vectors {
     tree_vectors(&mut v);
     manifest_vectors(&mut v);
     fold_vectors(&mut v);
+    index_vectors(&mut v);
     format_vectors(&mut v);
     tensor_set_vectors(&mut v);
     tensor_manifest_vectors(&mut v);
@@ -1173,6 +1174,58 @@ fn manifest_vectors(v: &mut Vectors) {
         }
         s.push_str(&format!("manifest: {}\n", hex(&bytes)));
         v.insert(format!("manifest/bad-{name}.txt"), s);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sharded-checkpoint indexes (spec/manifest.md, "Sharded checkpoints")
+
+fn index_vectors(v: &mut Vectors) {
+    use weightseal::index::{check, FileTensors};
+    // The model every index is checked against: two shards and a plain file.
+    let model: &[(&str, Option<&[&str]>)] = &[
+        ("sub/a.safetensors", Some(&["x", "y"])),
+        ("sub/b.safetensors", Some(&["z"])),
+        ("sub/config.json", None),
+    ];
+    let files: FileTensors = model
+        .iter()
+        .map(|(p, t)| (*p, t.map(|t| t.iter().copied().collect())))
+        .collect();
+    let good = r#""weight_map":{"x":"a.safetensors","y":"a.safetensors","z":"b.safetensors"}"#;
+    let cases: Vec<(&str, &str, String)> = vec![
+        ("ok", "Every tensor mapped to the shard that holds it.", format!("{{{good}}}")),
+        ("ok-other-members", "Members other than weight_map (metadata, anything) are ignored, whatever their value, and may repeat keys inside them.", format!(r#"{{"metadata":{{"total_size":9,"total_size":9}},"x":[null],{good}}}"#)),
+        ("duplicate-tensor", "weight_map lists x twice, to the same shard: malformed (loaders disagree on which value counts).", r#"{"weight_map":{"x":"a.safetensors","x":"a.safetensors","y":"a.safetensors","z":"b.safetensors"}}"#.into()),
+        ("duplicate-member", "The top-level key metadata twice: malformed.", format!(r#"{{"metadata":{{}},"metadata":{{}},{good}}}"#)),
+        ("value-not-string", "A weight_map value that is not a string: malformed.", r#"{"weight_map":{"x":1,"y":"a.safetensors","z":"b.safetensors"}}"#.into()),
+        ("no-weight-map", "No weight_map member: malformed.", r#"{"metadata":{}}"#.into()),
+        ("not-an-object", "A JSON array: malformed.", r#"["weight_map"]"#.into()),
+        ("disagreements", "A bad shard path, a shard that does not exist, a plain file, a tensor its shard lacks, and a tensor a mapped shard holds but the index leaves out (y).", r#"{"weight_map":{"u":"../up.safetensors","w":"c.safetensors","v":"config.json","q":"b.safetensors","x":"a.safetensors","z":"b.safetensors"}}"#.into()),
+    ];
+    for (name, desc, json) in cases {
+        let codes: Vec<&str> = check("sub/model.safetensors.index.json", json.as_bytes(), &files)
+            .iter()
+            .map(|p| p.issue.code())
+            .collect();
+        let mut s = format!("# {desc}\n");
+        if codes.is_empty() {
+            s.push_str("expect: success\n");
+        } else {
+            s.push_str(&format!(
+                "expect: index problems\nproblems: {}\n",
+                codes.join(" ")
+            ));
+        }
+        s.push_str("index_path: sub/model.safetensors.index.json\n");
+        for (p, t) in model {
+            s.push_str(&format!(
+                "file: {p} {}\n",
+                t.map_or("-".to_string(), |t| t.join(","))
+            ));
+        }
+        s.push_str(&format!("index: {}\n", hex(json.as_bytes())));
+        v.insert(format!("index/{name}.txt"), s);
     }
 }
 
