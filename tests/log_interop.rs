@@ -176,15 +176,14 @@ fn siglog_checkpoint(
     let end = Instant::now() + Duration::from_secs(60);
     loop {
         let b = remote.checkpoint().unwrap();
-        let (_, cp) = weightseal::log::store::open_checkpoint(&b, vkey).unwrap();
-        if cp.size() == size {
-            return (b, cp);
-        }
-        assert!(
-            Instant::now() < end,
-            "siglog's checkpoint stays at {}",
-            cp.size()
-        );
+        // siglog rewrites its checkpoint file in place: a read can meet it half written, which
+        // does not parse; the next read gets the whole note.
+        let found = match weightseal::log::store::open_checkpoint(&b, vkey) {
+            Ok((_, cp)) if cp.size() == size => return (b, cp),
+            Ok((_, cp)) => format!("stays at {}", cp.size()),
+            Err(e) => format!("does not open: {e} ({:?})", String::from_utf8_lossy(&b)),
+        };
+        assert!(Instant::now() < end, "siglog's checkpoint {found}");
         std::thread::sleep(Duration::from_millis(200));
     }
 }
