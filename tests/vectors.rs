@@ -907,6 +907,25 @@ fn log_vectors() {
             .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
             .collect()
     };
+    // Re-signs a checkpoint's text with the vector's seeds (the log's Ed25519 note signature,
+    // then the witness's cosignature/v1 at `cosigned-at`): the bytes must come back.
+    let resign = |v: &Vector, note: &[u8]| {
+        use weightseal::log::keys::LogSigner;
+        let seed = |k: &str| -> [u8; 32] { unhex(v.one(k)).try_into().unwrap() };
+        let log_vkey = VerifierKey::parse(v.one("log-vkey")).unwrap();
+        let w_vkey = VerifierKey::parse(v.one("witness-vkey")).unwrap();
+        let key =
+            |k: &str| std::sync::Arc::new(weightseal::attest::PrivateKey::from_seed(&seed(k)));
+        let log = LogSigner::log(&log_vkey.name, key("log-seed")).unwrap();
+        let w =
+            LogSigner::cosigner(&w_vkey.name, key("witness-seed"), v.num("cosigned-at")).unwrap();
+        assert_eq!(log.verifier(), &log_vkey, "{}", v.name);
+        assert_eq!(w.verifier(), &w_vkey, "{}", v.name);
+        let text = signed_note::Note::from_bytes(note).unwrap().text().to_vec();
+        let mut n = signed_note::Note::new(&text, &[]).unwrap();
+        n.add_sigs(&[&log, &w]).unwrap();
+        assert_eq!(n.to_bytes(), note, "{}: re-signed", v.name);
+    };
     let vectors = load("log");
     let mut seen = std::collections::BTreeSet::new();
     for v in &vectors {
@@ -973,6 +992,13 @@ fn log_vectors() {
                 let vk = log.init("example.test/vectors", key.clone()).unwrap();
                 let entries: Vec<Vec<u8>> =
                     (0..n).map(|i| generate::log_entry(i).encode()).collect();
+                // The vector's leaves are those entries' leaf hashes, so the root below is the
+                // library's root of the vector's leaves.
+                let leaves: Vec<String> = entries
+                    .iter()
+                    .map(|e| weightseal::digest::hex(&tlog_tiles::record_hash(e).0))
+                    .collect();
+                assert_eq!(leaves, v.all("leaf"), "{}", v.name);
                 if n > 0 {
                     log.add(key, &entries, &[]).unwrap();
                 }
@@ -984,7 +1010,50 @@ fn log_vectors() {
                     v.name
                 );
             }
+            "release" => {
+                // spec/log.md, "Entry": the entry a writer makes of a bundle, which a log
+                // admits as it is.
+                let text = String::from_utf8(unhex(v.one("bundle"))).unwrap();
+                let model: String = serde_json::from_str(v.one("model")).unwrap();
+                let lines = weightseal::attest::bundle::parse(&text);
+                let e = LogEntry::of_bundle(&model, v.digest("manifest"), &lines)
+                    .unwrap_or_else(|err| panic!("{}: {err}", v.name));
+                let bytes = e.encode();
+                assert_eq!(hex(&bytes), v.one("entry"), "{}", v.name);
+                assert_eq!(
+                    weightseal::digest::hex(&e.leaf_hash().0),
+                    v.one("leaf-hash"),
+                    "{}",
+                    v.name
+                );
+                let raw: Vec<&str> = text.lines().collect();
+                let kept: Vec<&str> = match v.one("kept") {
+                    "none" => vec![],
+                    k => k
+                        .split(' ')
+                        .map(|n| raw[n.parse::<usize>().unwrap() - 1])
+                        .collect(),
+                };
+                assert_eq!(e.attestations, kept, "{}", v.name);
+                assert_eq!(
+                    e.version.map_or("none".to_string(), |x| x.to_string()),
+                    v.one("version"),
+                    "{}",
+                    v.name
+                );
+                let admitted =
+                    LogEntry::admit(&bytes, None, weightseal::attest::time::Timestamp::now());
+                assert_eq!(admitted.ok().as_ref(), Some(&e), "{}", v.name);
+            }
             "proof" => {
+                if ok {
+                    resign(
+                        v,
+                        &TlogProof::parse(&b64.decode(v.one("proof")).unwrap())
+                            .unwrap()
+                            .checkpoint,
+                    );
+                }
                 let policy = LogPolicy::new(
                     VerifierKey::parse(v.one("log-vkey")).unwrap(),
                     vec![VerifierKey::parse(v.one("witness-vkey")).unwrap()],
@@ -1004,6 +1073,7 @@ fn log_vectors() {
                 let (n, _) = weightseal::log::store::open_checkpoint(&note, &log).unwrap();
                 let known = signed_note::VerifierList::new(vec![Box::new(w)]);
                 assert!(n.verify(&known).is_ok(), "{}", v.name);
+                resign(v, &note);
             }
             other => panic!("{}: kind {other:?}", v.name),
         }
@@ -1017,6 +1087,7 @@ fn log_vectors() {
         "checkpoint/true",
         "submission/true",
         "submission/false",
+        "release/true",
     ] {
         assert!(seen.contains(need), "no {need} vector");
     }

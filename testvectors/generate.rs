@@ -4359,6 +4359,21 @@ fn log_vectors(v: &mut Vectors) {
             "A model name with non-ASCII letters, a quote and a backslash: JSON-escaped only where RFC 8259 requires.".into(),
             LogEntry { model: "org/mod\u{e8}le-\u{65e5}\"q\\".into(), ..entry(2) },
         ),
+        (
+            "entry-control-characters-name".into(),
+            "A model name no manifest can have (U+0001, tab, newline, U+001F, U+007F): entries do not apply the manifest name rule; the escapes are \\u0001, \\t, \\n, \\u001f, and U+007F is written raw.".into(),
+            LogEntry { model: "org/m\u{1}\t\n\u{1f}\u{7f}".into(), ..entry(0) },
+        ),
+        (
+            "entry-version-max".into(),
+            "The largest version, 2^64-1.".into(),
+            LogEntry { version: Some(u64::MAX), ..entry(0) },
+        ),
+        (
+            "entry-empty-attestation".into(),
+            "An attestation whose value is empty: the rules of Entry do not look inside an attestation (a log refuses this entry: bad-submit-empty-attestation).".into(),
+            LogEntry { attestations: vec![String::new()], ..entry(0) },
+        ),
     ];
     for (name, what, e) in cases.drain(..) {
         let bytes = e.encode();
@@ -4379,7 +4394,33 @@ fn log_vectors(v: &mut Vectors) {
         v.insert(format!("log/{name}.txt"), s);
     }
     let good = String::from_utf8(entry(1).encode()).unwrap();
+    let plain = String::from_utf8(entry(0).encode()).unwrap();
     for (name, what, text) in [
+        (
+            "bad-entry-version-2-64",
+            "The version 2^64, one more than the largest.",
+            good.replace("version 1\n", "version 18446744073709551616\n"),
+        ),
+        (
+            "bad-entry-attestation-url-safe",
+            "An attestation in the URL-safe base64 alphabet (Pz8_ for \"???\"): entries use the standard one.",
+            format!("{plain}attestation Pz8_\n"),
+        ),
+        (
+            "bad-entry-attestation-trailing-bits",
+            "An attestation whose last base64 character has non-zero unused bits (YR== for \"a\").",
+            format!("{plain}attestation YR==\n"),
+        ),
+        (
+            "bad-entry-attestation-no-padding",
+            "An attestation without its base64 padding (YQ for \"a\").",
+            format!("{plain}attestation YQ\n"),
+        ),
+        (
+            "bad-entry-attestation-not-utf8",
+            "An attestation whose bytes are not UTF-8 (the byte ff).",
+            format!("{plain}attestation /w==\n"),
+        ),
         (
             "bad-entry-escaping",
             "The model name escaped otherwise (\\u002f for /): one encoding only.",
@@ -4458,6 +4499,42 @@ fn log_vectors(v: &mut Vectors) {
         let other = weightseal::Digest([0x77; 32]);
         let not_statement =
             Envelope::sign(b"{\"_type\":\"https://in-toto.io/Statement/v1\"}", &key).to_line();
+        let env = |model: &str, role: &str, version: Option<u64>| {
+            Envelope::sign(
+                &Statement::new(model, manifest, pred(role, version)).to_bytes(),
+                &key,
+            )
+        };
+        // A publisher attestation stating 3 whose signature no longer verifies.
+        let bad_sig = {
+            let mut e = env("org/model-1", "publisher", Some(3));
+            let mut raw = b64.decode(&e.signatures[0].sig).unwrap();
+            raw[0] ^= 1;
+            e.signatures[0].sig = b64.encode(raw);
+            e.to_line()
+        };
+        // A publisher attestation stating 3 whose payload is written in the URL-safe alphabet
+        // (the signer "???" puts a '?' at the third byte of some 3-byte group, so the standard
+        // alphabet's text has a '/').
+        let url_safe = {
+            let mut p = pred("publisher", Some(3));
+            p.signer = "publisher signer ???".into();
+            let mut e =
+                Envelope::sign(&Statement::new("org/model-1", manifest, p).to_bytes(), &key);
+            assert!(e.payload.contains(['+', '/']));
+            e.payload = e.payload.replace('+', "-").replace('/', "_");
+            e.to_line()
+        };
+        let text_plain = {
+            let mut e = env("org/model-1", "publisher", Some(3));
+            e.payload_type = "text/plain".into();
+            e.to_line()
+        };
+        let unsigned = {
+            let mut e = env("org/model-1", "publisher", Some(3));
+            e.signatures.clear();
+            e.to_line()
+        };
         for (name, what, e, versions, expect) in [
             (
                 "submit-one-publisher",
@@ -4486,6 +4563,48 @@ fn log_vectors(v: &mut Vectors) {
                 sub(None, vec![att("org/model-1", manifest, "publisher", None)]),
                 "none",
                 None,
+            ),
+            (
+                "submit-signature-not-checked",
+                "A publisher attestation stating 3 whose signature does not verify: a log does not check signatures (it has no policy), so the line is 3.",
+                sub(Some(3), vec![bad_sig.clone()]),
+                "3",
+                None,
+            ),
+            (
+                "submit-url-safe-payload",
+                "A publisher attestation stating 3 whose payload is in the URL-safe base64 alphabet, which readers accept (spec/attestation.md, \"Envelope\").",
+                sub(Some(3), vec![url_safe.clone()]),
+                "3",
+                None,
+            ),
+            (
+                "submit-name-not-a-manifest-name",
+                "A model name with a control character and no attestation: a log does not apply the manifest name rule.",
+                LogEntry { model: "org/m\u{1}".into(), manifest, version: None, attestations: vec![] },
+                "none",
+                None,
+            ),
+            (
+                "bad-submit-empty-attestation",
+                "An attestation whose value is empty.",
+                sub(None, vec![String::new()]),
+                "invalid",
+                Some("attestation 1 is not one envelope line"),
+            ),
+            (
+                "bad-submit-payload-type",
+                "An envelope whose payloadType is text/plain.",
+                sub(Some(3), vec![text_plain.clone()]),
+                "invalid",
+                Some("attestation 1: its payloadType is not application/vnd.in-toto+json"),
+            ),
+            (
+                "bad-submit-no-signatures",
+                "An envelope with no signature.",
+                sub(Some(3), vec![unsigned.clone()]),
+                "invalid",
+                Some("attestation 1: it has no signature"),
             ),
             (
                 "bad-submit-version-line",
@@ -4540,15 +4659,135 @@ fn log_vectors(v: &mut Vectors) {
             s.push_str(&format!("entry: {}\n", hex(&e.encode())));
             v.insert(format!("log/{name}.txt"), s);
         }
+        // Releases (spec/log.md, "Entry"): a bundle and a manifest (its model name and digest)
+        // to the entry a writer makes. Each case gives the bundle's lines (with their line
+        // endings), the numbers of the lines kept, verbatim, and the version.
+        let other_key = PrivateKey::from_seed(&[0x6c; 32]);
+        let by_other = |role: &str, version: Option<u64>| {
+            Envelope::sign(
+                &Statement::new("org/model-1", manifest, pred(role, version)).to_bytes(),
+                &other_key,
+            )
+            .to_line()
+        };
+        let bad_statement = {
+            // An unknown member in the predicate makes the statement bad.
+            let st = String::from_utf8(
+                Statement::new("org/model-1", manifest, pred("publisher", Some(2))).to_bytes(),
+            )
+            .unwrap()
+            .replacen("\"role\":", "\"colour\":\"red\",\"role\":", 1);
+            Envelope::sign(st.as_bytes(), &key).to_line()
+        };
+        let bad_b64 = {
+            let mut e = env("org/model-1", "publisher", Some(2));
+            e.payload = "!!!!".into();
+            e.to_line()
+        };
+        let spaced = format!("  {}\t", att("org/model-1", manifest, "publisher", Some(6)));
+        // The same statement as `att(.., 6)`, its members in another order.
+        let reordered = {
+            let e = env("org/model-1", "publisher", Some(6));
+            format!(
+                "{{\"signatures\":[{{\"sig\":\"{}\",\"keyid\":\"{}\"}}],\"payloadType\":\"{}\",\"payload\":\"{}\"}}",
+                e.signatures[0].sig, e.signatures[0].keyid, e.payload_type, e.payload
+            )
+        };
+        let p = |v: u64| att("org/model-1", manifest, "publisher", Some(v));
+        let lines = |ls: &[&str]| -> Vec<String> { ls.iter().map(|l| format!("{l}\n")).collect() };
+        let mut stuffed: Vec<String> = (0..1024).map(|_| "x\n".to_string()).collect();
+        stuffed.push(format!("{}\n", p(3)));
+        for (name, what, bundle, kept, version) in [
+            (
+                "release-empty-bundle",
+                "No attestation: version none, no attestation line.",
+                vec![],
+                vec![],
+                None,
+            ),
+            (
+                "release-signatures-not-checked",
+                "Kept whatever their signatures: a publisher's version 7 (valid), a publisher's version 3 whose signature does not verify, an auditor's version 2 by another key. The version is the lowest a publisher attestation states, 3 (not 7: validity and trust are not asked; not 2: only the role publisher counts, whatever a policy's version_roles).",
+                lines(&[&p(7), &bad_sig, &by_other("auditor", Some(2))]),
+                vec![1, 2, 3],
+                Some(3),
+            ),
+            (
+                "release-left-out",
+                "Line 1 (publisher, version 5) is about the release; left out: a blank line, a line that is not JSON, attestations about another manifest and another model name, a payloadType other than in-toto, a payload that is not base64, an envelope with no signature, and a statement with an unknown member.",
+                lines(&[
+                    &p(5),
+                    " \t",
+                    "not json",
+                    &att("org/model-1", other, "publisher", Some(1)),
+                    &att("org/model-2", manifest, "publisher", Some(1)),
+                    &text_plain,
+                    &bad_b64,
+                    &unsigned,
+                    &bad_statement,
+                ]),
+                vec![1],
+                Some(5),
+            ),
+            (
+                "release-verbatim",
+                "Lines are recorded as they appear, without their line ending: spaces and a tab around the object (the line ends in CRLF), the same envelope with its members in another order, a payload in the URL-safe alphabet, and the first line again (kept twice).",
+                vec![
+                    format!("{spaced}\r\n"),
+                    format!("{reordered}\n"),
+                    format!("{url_safe}\n"),
+                    format!("{spaced}\n"),
+                ],
+                vec![1, 2, 3, 4],
+                Some(3),
+            ),
+            (
+                "release-line-1025-not-read",
+                "1024 lines that are not envelopes, then a publisher attestation stating 3: the 1025th non-blank line is not read (too-many-lines), so the entry has no attestation.",
+                stuffed.clone(),
+                vec![],
+                None,
+            ),
+        ] {
+            let text: String = bundle.concat();
+            let parsed = weightseal::attest::bundle::parse(&text);
+            let raw: Vec<&str> = text.split('\n').collect();
+            let want = LogEntry {
+                model: "org/model-1".into(),
+                manifest,
+                version,
+                attestations: kept
+                    .iter()
+                    .map(|&n: &usize| raw[n - 1].strip_suffix('\r').unwrap_or(raw[n - 1]).to_string())
+                    .collect(),
+            };
+            let got = LogEntry::of_bundle("org/model-1", manifest, &parsed).unwrap();
+            assert_eq!(got, want, "{name}");
+            let bytes = want.encode();
+            let mut s = format!(
+                "# {what}\nkind: release\nexpect: success\nmodel: \"org/model-1\"\nmanifest: {manifest}\nbundle: {}\n",
+                hex(text.as_bytes())
+            );
+            s.push_str(&format!(
+                "kept: {}\nversion: {}\nentry: {}\nleaf-hash: {}\n",
+                if kept.is_empty() { "none".to_string() } else { kept.iter().map(usize::to_string).collect::<Vec<_>>().join(" ") },
+                version.map_or("none".to_string(), |v| v.to_string()),
+                hex(&bytes),
+                hex(&leaf_of(&bytes))
+            ));
+            v.insert(format!("log/{name}.txt"), s);
+        }
     }
     // Trees: roots of 1..=9 and 256, 257 entries (tile boundaries).
     let entries: Vec<Vec<u8>> = (0..257).map(|i| entry(i).encode()).collect();
     let leaves: Vec<[u8; 32]> = entries.iter().map(|e| leaf_of(e)).collect();
     for n in [0usize, 1, 2, 3, 7, 8, 9, 256, 257] {
-        v.insert(
-            format!("log/tree-{n}.txt"),
-            format!("# The RFC 6962 root of the first {n} entries of the entry(i) sequence (see the generator).\nkind: tree\nexpect: success\nsize: {n}\nroot: {}\n", hex(&rfc6962_root(&leaves[..n]))),
-        );
+        let mut s = format!("# The RFC 6962 root of a log of {n} entries, from their leaf hashes (in log order).\nkind: tree\nexpect: success\nsize: {n}\n");
+        for l in &leaves[..n] {
+            s.push_str(&format!("leaf: {}\n", hex(l)));
+        }
+        s.push_str(&format!("root: {}\n", hex(&rfc6962_root(&leaves[..n]))));
+        v.insert(format!("log/tree-{n}.txt"), s);
     }
     // Checkpoints, cosignatures and proofs, with fixed keys and a fixed timestamp.
     let log_key = std::sync::Arc::new(PrivateKey::from_seed(&[0x10; 32]));
@@ -4582,13 +4821,34 @@ fn log_vectors(v: &mut Vectors) {
         }
         .encode()
     };
-    let head = |what: &str, expect: &str| {
-        format!(
-            "# {what}\nkind: proof\nexpect: {expect}\nlog-vkey: {}\nwitness-vkey: {}\n",
-            signer.verifier(),
-            witness.verifier()
-        )
+    // The keys' seeds and the cosigning time, so a second implementation can re-create the
+    // checkpoint's signature lines byte for byte (Ed25519 is deterministic).
+    let keys = format!(
+        "log-seed: {}\nlog-vkey: {}\nwitness-seed: {}\nwitness-vkey: {}\ncosigned-at: 1700000000\n",
+        hex(&[0x10; 32]),
+        signer.verifier(),
+        hex(&[0x20; 32]),
+        witness.verifier()
+    );
+    let head =
+        |what: &str, expect: &str| format!("# {what}\nkind: proof\nexpect: {expect}\n{keys}");
+    // A signature line appended after the others, by the key of the line `which` (0: the log,
+    // 1: the witness) with its last signature byte flipped.
+    let with_bad_repeat = |which: usize| {
+        let t = String::from_utf8(cosigned.clone()).unwrap();
+        let line = t.lines().rev().nth(1 - which).unwrap().to_string();
+        let (name, sig) = line.rsplit_once(' ').unwrap();
+        let mut raw = b64.decode(sig).unwrap();
+        *raw.last_mut().unwrap() ^= 1;
+        format!("{t}{name} {}\n", b64.encode(raw)).into_bytes()
     };
+    let with_extension = sign(
+        &[&signer, &witness],
+        &format!(
+            "example.test/log\n{size}\n{}\nextension line\n",
+            b64.encode(root)
+        ),
+    );
     let e3 = entry(3);
     let proof_case = |name: &str,
                       what: &str,
@@ -4739,6 +4999,33 @@ fn log_vectors(v: &mut Vectors) {
                 .into_bytes(),
         ),
         proof_case(
+            "proof-extension-line",
+            "A checkpoint with an extension line after the root, signed by the log and cosigned by the witness: weightseal checkpoints have none.",
+            "proof invalid",
+            0,
+            &e3.model,
+            e3.manifest,
+            proof(3, &with_extension, Some(entries[3].clone())),
+        ),
+        proof_case(
+            "proof-log-signature-repeated-bad",
+            "After the log's valid signature and the witness's cosignature, a second line by the log key (same name and key id) that does not verify.",
+            "proof invalid",
+            0,
+            &e3.model,
+            e3.manifest,
+            proof(3, &with_bad_repeat(0), Some(entries[3].clone())),
+        ),
+        proof_case(
+            "proof-witness-cosignature-repeated-bad",
+            "After the witness's valid cosignature, a second line by the witness key (same name and key id) that does not verify.",
+            "proof invalid",
+            1,
+            &e3.model,
+            e3.manifest,
+            proof(3, &with_bad_repeat(1), Some(entries[3].clone())),
+        ),
+        proof_case(
             "proof-tampered-cosignature",
             "The witness's cosignature timestamp changed (its signature no longer verifies).",
             "proof invalid",
@@ -4762,9 +5049,7 @@ fn log_vectors(v: &mut Vectors) {
     v.insert(
         "log/checkpoint-cosigned.txt".into(),
         format!(
-            "# The checkpoint of the proof vectors: signed-note text, the log's Ed25519 signature, the witness's cosignature/v1 at time 1700000000.\nkind: checkpoint\nexpect: success\nlog-vkey: {}\nwitness-vkey: {}\nnote: {}\n",
-            signer.verifier(),
-            witness.verifier(),
+            "# The checkpoint of the proof vectors: signed-note text, the log's Ed25519 signature, the witness's cosignature/v1 at time 1700000000; re-signing its text with the seeds gives these bytes.\nkind: checkpoint\nexpect: success\n{keys}note: {}\n",
             b64.encode(&cosigned)
         ),
     );

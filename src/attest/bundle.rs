@@ -16,6 +16,9 @@ pub const MAX_BUNDLE_LINES: usize = 1024;
 pub struct BundleLine {
     /// 1-based line number.
     pub line: usize,
+    /// The line as it appears in the bundle, without its line ending (the `\n` and a `\r`
+    /// before it): what a log entry records (spec/log.md, "Entry").
+    pub text: String,
     pub envelope: Result<Envelope, DsseError>,
 }
 
@@ -67,6 +70,7 @@ pub fn parse_bytes(bytes: &[u8]) -> Vec<BundleLine> {
         if out.len() == MAX_BUNDLE_LINES {
             out.push(BundleLine {
                 line: i + 1,
+                text: String::from_utf8_lossy(l).into_owned(),
                 envelope: Err(DsseError::TooManyLines {
                     max: MAX_BUNDLE_LINES,
                 }),
@@ -75,6 +79,9 @@ pub fn parse_bytes(bytes: &[u8]) -> Vec<BundleLine> {
         }
         out.push(BundleLine {
             line: i + 1,
+            // The line as written, without its line ending (a line that is not UTF-8 is
+            // malformed and never recorded anywhere, so its lossy text is only shown).
+            text: String::from_utf8_lossy(l).into_owned(),
             envelope: match std::str::from_utf8(l) {
                 Ok(text) => Envelope::parse(text),
                 Err(e) => Err(DsseError::Json(format!(

@@ -18,6 +18,7 @@ use base64::Engine as _;
 
 use super::LogError;
 use crate::attest::bundle::BundleLine;
+use crate::attest::dsse::{Envelope, MAX_PAYLOAD_LEN, PAYLOAD_TYPE};
 use crate::attest::statement::{Checked, Statement};
 use crate::digest::Digest;
 use crate::manifest::Manifest;
@@ -39,34 +40,40 @@ pub struct LogEntry {
 }
 
 impl LogEntry {
-    /// The entry of a release: its manifest, and those of `bundle`'s attestations whose
-    /// statement is about this manifest (others are not part of this release).
+    /// The entry of a release (spec/log.md, "Entry"): its manifest, and, in bundle order,
+    /// every line of `bundle` that is an attestation about this manifest and model name
+    /// ([`about`]), recorded as the line appears; the version is the lowest its `publisher`
+    /// ones state. Nothing here depends on keys, clocks or a policy: the signatures are not
+    /// checked, so the log and a monitor compute the same entry for the same release.
     pub fn of_release(manifest: &Manifest, bundle: &[BundleLine]) -> Result<LogEntry, LogError> {
+        LogEntry::of_bundle(manifest.name(), manifest.digest(), bundle)
+    }
+
+    /// [`LogEntry::of_release`] for the release with model name `model` and manifest digest
+    /// `manifest`: all an entry depends on besides the bundle.
+    pub fn of_bundle(
+        model: &str,
+        manifest: Digest,
+        bundle: &[BundleLine],
+    ) -> Result<LogEntry, LogError> {
         let mut attestations = Vec::new();
         let mut version: Option<u64> = None;
         for line in bundle {
+            // A line the bundle reader refused (too many lines, not an envelope) is left out.
             let Ok(env) = &line.envelope else { continue };
-            let Ok(payload) = base64::engine::general_purpose::STANDARD.decode(&env.payload) else {
+            let Ok(st) = about(env, model, manifest) else {
                 continue;
             };
-            let Ok(st) = Statement::parse(&payload) else {
-                continue;
-            };
-            let about = st.subject_digest == manifest.digest()
-                && st.statement.subject.first().map(|s| s.name.as_str()) == Some(manifest.name());
-            if !about {
-                continue;
-            }
             if st.statement.predicate.role == "publisher" {
                 if let Some(v) = st.statement.predicate.version {
                     version = Some(version.map_or(v, |x| x.min(v)));
                 }
             }
-            attestations.push(env.to_line());
+            attestations.push(line.text.clone());
         }
         let e = LogEntry {
-            model: manifest.name().to_string(),
-            manifest: manifest.digest(),
+            model: model.to_string(),
+            manifest,
             version,
             attestations,
         };
@@ -200,9 +207,8 @@ impl LogEntry {
     }
 
     /// The statement of attestation `n` (`a`), when it is one DSSE envelope line about this
-    /// entry's model name and manifest.
+    /// entry's model name and manifest ([`about`]).
     fn statement_of(&self, n: usize, a: &str) -> Result<Checked, LogError> {
-        let b64 = base64::engine::general_purpose::STANDARD;
         let mut lines = crate::attest::bundle::parse(a);
         if a.contains('\n') || lines.len() != 1 {
             return Err(LogError::Entry(format!(
@@ -213,23 +219,13 @@ impl LogEntry {
             .remove(0)
             .envelope
             .map_err(|e| LogError::Entry(format!("attestation {n} is not a DSSE envelope: {e}")))?;
-        let payload = b64
-            .decode(&env.payload)
-            .map_err(|_| LogError::Entry(format!("attestation {n}: its payload is not base64")))?;
-        let st = Statement::parse(&payload).map_err(|e| {
-            LogError::Entry(format!("attestation {n}: not a weightseal statement: {e}"))
-        })?;
-        let subject = st.statement.subject.first().map(|s| s.name.as_str());
-        if st.subject_digest != self.manifest || subject != Some(self.model.as_str()) {
-            return Err(LogError::Entry(format!(
-                "attestation {n} is about {:?} (manifest {}), not this entry's {:?} (manifest {})",
-                subject.unwrap_or(""),
-                st.subject_digest,
-                self.model,
-                self.manifest
-            )));
-        }
-        Ok(st)
+        about(&env, &self.model, self.manifest).map_err(|e| match e {
+            About::Subject(subject, digest) => LogError::Entry(format!(
+                "attestation {n} is about {subject:?} (manifest {digest}), not this entry's {:?} (manifest {})",
+                self.model, self.manifest
+            )),
+            e => LogError::Entry(format!("attestation {n}: {e}")),
+        })
     }
 
     /// Checks an entry as a log accepts it (spec/log.md, "Submission API"): every attestation
@@ -282,6 +278,61 @@ impl LogEntry {
     pub fn leaf_hash(&self) -> tlog_tiles::Hash {
         tlog_tiles::record_hash(&self.encode())
     }
+}
+
+/// Why an envelope is not an attestation about a release.
+#[derive(Debug)]
+enum About {
+    PayloadType,
+    PayloadTooLarge,
+    Base64,
+    NoSignatures,
+    Statement(String),
+    Subject(String, Digest),
+}
+
+impl std::fmt::Display for About {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            About::PayloadType => write!(f, "its payloadType is not {PAYLOAD_TYPE}"),
+            About::PayloadTooLarge => write!(f, "its payload is larger than 262144 bytes"),
+            About::Base64 => write!(f, "its payload is not base64"),
+            About::NoSignatures => write!(f, "it has no signature"),
+            About::Statement(e) => write!(f, "not a weightseal statement: {e}"),
+            About::Subject(s, d) => write!(f, "it is about {s:?} (manifest {d})"),
+        }
+    }
+}
+
+/// Whether the envelope `env` (a bundle line the bundle reader accepted: spec/attestation.md,
+/// "Verifying attestations", step 1) is an attestation *about* the release `model` /
+/// `manifest` (spec/log.md, "Entry"), and its statement if so: it passes steps 2, 3, 5 and 6
+/// of that list, every check that needs no key, clock or policy. Its signatures (step 4) are
+/// not looked at.
+fn about(env: &Envelope, model: &str, manifest: Digest) -> Result<Checked, About> {
+    if env.payload_type != PAYLOAD_TYPE {
+        return Err(About::PayloadType);
+    }
+    if crate::attest::dsse::decoded_len(&env.payload) > MAX_PAYLOAD_LEN {
+        return Err(About::PayloadTooLarge);
+    }
+    // The standard alphabet, else the URL-safe one (spec/attestation.md, "Envelope").
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(&env.payload)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(&env.payload))
+        .map_err(|_| About::Base64)?;
+    if env.signatures.is_empty() {
+        return Err(About::NoSignatures);
+    }
+    let st = Statement::parse(&payload).map_err(|e| About::Statement(e.to_string()))?;
+    let subject = st.statement.subject.first().map(|s| s.name.as_str());
+    if st.subject_digest != manifest || subject != Some(model) {
+        return Err(About::Subject(
+            subject.unwrap_or("").to_string(),
+            st.subject_digest,
+        ));
+    }
+    Ok(st)
 }
 
 #[cfg(test)]

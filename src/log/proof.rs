@@ -122,6 +122,10 @@ impl LogPolicy {
         let bad = |s: String| LogError::Proof(s);
         let (note, cp) = open_checkpoint(checkpoint, &self.log)?;
         let mut witnesses: Vec<String> = Vec::new();
+        for w in &self.witnesses {
+            super::store::every_line_verifies(checkpoint, w)
+                .map_err(|e| bad(format!("a witness cosignature does not verify: {e}")))?;
+        }
         if !self.witnesses.is_empty() {
             let known = signed_note::VerifierList::new(
                 self.witnesses

@@ -124,8 +124,34 @@ pub fn sign_checkpoint(signer: &LogSigner, size: u64, hash: Hash) -> Result<Note
     Ok(note)
 }
 
+/// Checks every signature line of the note `bytes` whose name and key id are `key`'s: each
+/// MUST verify over the note's text (spec/log.md, "Verifying a release's proof", steps 2-3).
+/// A line that does not fails the note even when another line by the same key verifies (the
+/// `signed_note` crate, like Go's `note`, checks only the first line per key).
+pub(crate) fn every_line_verifies(bytes: &[u8], key: &VerifierKey) -> Result<(), LogError> {
+    use signed_note::Verifier as _;
+    let bad = || LogError::Checkpoint("not a signed note".into());
+    let text = std::str::from_utf8(bytes).map_err(|_| bad())?;
+    let (body, sigs) = text.rsplit_once("\n\n").ok_or_else(bad)?;
+    let body = format!("{body}\n");
+    for line in sigs.strip_suffix('\n').ok_or_else(bad)?.split('\n') {
+        let sig = signed_note::Signature::from_bytes(line.as_bytes()).map_err(|_| bad())?;
+        if sig.name() == key.name
+            && sig.id() == key.id()
+            && !key.verify(body.as_bytes(), sig.signature())
+        {
+            return Err(LogError::Checkpoint(format!(
+                "a signature line by {key} does not verify"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Reads a checkpoint note (bounded) and checks its log signature under `log`: the note, the
-/// checkpoint it holds, and its cosignature lines (unverified here).
+/// checkpoint it holds, and its cosignature lines (unverified here). Every line by the log key
+/// must verify ([`every_line_verifies`]), and the checkpoint must carry no extension line
+/// (weightseal logs write none; spec/log.md, "Log directory").
 pub fn open_checkpoint(bytes: &[u8], log: &VerifierKey) -> Result<(Note, Checkpoint), LogError> {
     if bytes.len() as u64 > MAX_CHECKPOINT_LEN {
         return Err(LogError::Checkpoint("longer than 1 MiB".into()));
@@ -140,6 +166,12 @@ pub fn open_checkpoint(bytes: &[u8], log: &VerifierKey) -> Result<(Note, Checkpo
     })?;
     let cp =
         Checkpoint::from_bytes(note.text()).map_err(|e| LogError::Checkpoint(e.to_string()))?;
+    every_line_verifies(bytes, log)?;
+    if !cp.extension().is_empty() {
+        return Err(LogError::Checkpoint(
+            "it carries extension lines, which a weightseal log never writes".into(),
+        ));
+    }
     if cp.origin() != log.name {
         return Err(LogError::Checkpoint(format!(
             "its origin is {:?}, the log key is {:?}'s",
