@@ -1192,3 +1192,59 @@ fn derive_vectors() {
     }
     assert!(n > 0, "no derive/kernel-* vectors");
 }
+
+/// `testvectors/README.md` documents every key any vector uses: each directory's section has a
+/// `Keys:` line naming them (each in backticks), and a vector using a key its directory's line
+/// does not name fails here, as does a directory without a section.
+#[test]
+fn every_vector_key_is_documented() {
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    let mut documented: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut described: BTreeMap<String, String> = BTreeMap::new();
+    let mut section: Option<String> = None;
+    for line in readme.lines() {
+        if let Some(rest) = line.strip_prefix("## `") {
+            section = rest.split_once("/`").map(|(d, _)| d.to_string());
+        } else if let (Some(d), Some(keys)) = (&section, line.strip_prefix("Keys: ")) {
+            documented
+                .entry(d.clone())
+                .or_default()
+                .extend(keys.split('`').skip(1).step_by(2).map(str::to_string));
+        } else if let Some(d) = &section {
+            let text = described.entry(d.clone()).or_default();
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    // Every key a `Keys:` line names is described in its section's text, not only listed.
+    for (dir, keys) in &documented {
+        for k in keys {
+            assert!(
+                described[dir].contains(&format!("`{k}")),
+                "testvectors/README.md: {dir}/ lists the key {k:?} but its text does not describe it"
+            );
+        }
+    }
+    let mut dirs = 0;
+    for e in fs::read_dir(root()).unwrap() {
+        let p = e.unwrap().path();
+        if !p.is_dir() {
+            continue;
+        }
+        let dir = p.file_name().unwrap().to_string_lossy().into_owned();
+        let keys = documented
+            .get(&dir)
+            .unwrap_or_else(|| panic!("testvectors/README.md has no `Keys:` line for {dir}/"));
+        for v in load(&dir) {
+            for (k, _) in &v.fields {
+                assert!(
+                    keys.contains(k),
+                    "testvectors/{dir}/{}: the key {k:?} is not documented (README.md, the `Keys:` line of {dir}/)",
+                    v.name
+                );
+            }
+        }
+        dirs += 1;
+    }
+    assert!(dirs >= 8, "{dirs} vector directories");
+}
