@@ -277,8 +277,12 @@ impl PublicKey {
         match pem_label(text) {
             Some("PUBLIC KEY") => {
                 // White space around each line (a key indented in a TOML string) and blank
-                // lines after the END line are not text (spec/attestation.md, "Keys").
-                let lines: Vec<&str> = text.lines().map(str::trim).collect();
+                // lines after the END line are not text (spec/attestation.md, "Keys"): SP, HT
+                // and CR only, not every Unicode white space `str::trim` removes.
+                let lines: Vec<&str> = text
+                    .lines()
+                    .map(|l| l.trim_matches([' ', '\t', '\r']))
+                    .collect();
                 let end = lines.iter().rposition(|l| !l.is_empty()).map_or(0, |i| i + 1);
                 let text = format!("{}\n", lines[..end].join("\n"));
                 let (_, doc) = pkcs8::Document::from_pem(&text).map_err(|e| KeyError::Invalid {
@@ -932,6 +936,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!e.contains(&text.lines().nth(1).unwrap()[8..]), "{e}");
+    }
+
+    /// White space around a PEM line is SP, HT and CR (spec/attestation.md, "Keys"): a line
+    /// with other Unicode white space around it (a no-break space, a form feed, an ideographic
+    /// space, a line tabulation) is text, so the key is not a public key, as it is not in an
+    /// implementation that follows the spec.
+    #[test]
+    fn pem_lines_lose_only_sp_ht_and_cr() {
+        let pem = PrivateKey::from_seed(&[1; 32]).public().to_pem();
+        let indented: String = pem.lines().map(|l| format!(" \t{l} \r\n")).collect();
+        assert!(PublicKey::from_pem(&format!("{indented} \n\t\n"), Path::new("k")).is_ok());
+        for ws in ["\u{a0}", "\u{c}", "\u{b}", "\u{3000}", "\u{85}", "\u{2028}"] {
+            let around: String = pem.lines().map(|l| format!("{ws}{l}{ws}\n")).collect();
+            assert!(
+                PublicKey::from_pem(&around, Path::new("k")).is_err(),
+                "{ws:?} around each line"
+            );
+            assert!(
+                PublicKey::from_pem(&format!("{pem}{ws}\n"), Path::new("k")).is_err(),
+                "{ws:?} on a line after the END line"
+            );
+        }
     }
 
     #[test]
