@@ -42,7 +42,7 @@ pub struct LogEntry {
 impl LogEntry {
     /// The entry of a release (spec/log.md, "Entry"): its manifest, and, in bundle order,
     /// every line of `bundle` that is an attestation about this manifest and model name
-    /// ([`about`]), recorded as the line appears; the version is the lowest its `publisher`
+    /// (`about`), recorded as the line appears; the version is the lowest its `publisher`
     /// ones state. Nothing here depends on keys, clocks or a policy: the signatures are not
     /// checked, so the log and a monitor compute the same entry for the same release.
     pub fn of_release(manifest: &Manifest, bundle: &[BundleLine]) -> Result<LogEntry, LogError> {
@@ -207,7 +207,7 @@ impl LogEntry {
     }
 
     /// The statement of attestation `n` (`a`), when it is one DSSE envelope line about this
-    /// entry's model name and manifest ([`about`]).
+    /// entry's model name and manifest (`about`).
     fn statement_of(&self, n: usize, a: &str) -> Result<Checked, LogError> {
         let mut lines = crate::attest::bundle::parse(a);
         if a.contains('\n') || lines.len() != 1 {

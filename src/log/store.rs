@@ -150,7 +150,7 @@ pub(crate) fn every_line_verifies(bytes: &[u8], key: &VerifierKey) -> Result<(),
 
 /// Reads a checkpoint note (bounded) and checks its log signature under `log`: the note, the
 /// checkpoint it holds, and its cosignature lines (unverified here). Every line by the log key
-/// must verify ([`every_line_verifies`]), and the checkpoint must carry no extension line
+/// must verify (`every_line_verifies`), and the checkpoint must carry no extension line
 /// (weightseal logs write none; spec/log.md, "Log directory").
 pub fn open_checkpoint(bytes: &[u8], log: &VerifierKey) -> Result<(Note, Checkpoint), LogError> {
     if bytes.len() as u64 > MAX_CHECKPOINT_LEN {
