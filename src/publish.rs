@@ -273,10 +273,12 @@ pub fn publish(
                         // a change too: the manifest would contradict itself.
                         let sha_differs = m.files().iter().filter_map(|s| {
                             let found = f.file(s.path.as_str())?;
+                            // (A file whose bytes changed is named once, as changed.)
                             (s.sha256.is_some()
                                 && found.sha256.is_some()
-                                && s.sha256 != found.sha256)
-                                .then(|| format!("{} (its recorded SHA-256)", s.path))
+                                && s.sha256 != found.sha256
+                                && !d.files_changed.iter().any(|c| c.path == s.path.as_str()))
+                            .then(|| format!("{} (its recorded SHA-256)", s.path))
                         });
                         d.files_added
                             .iter()
