@@ -322,12 +322,14 @@ pub fn is_format_char(c: char) -> bool {
     FORMAT_CHARS.iter().any(|&(a, b)| (a..=b).contains(&c))
 }
 
-/// The collision key of a path: NFC, then the Unicode default lowercase mapping, then NFC
-/// again. Two paths with the same key are the same file on a case-insensitive or
-/// normalisation-insensitive file system (APFS, NTFS), so a manifest may not list both.
+/// The collision key of a path: NFC, then the Unicode full uppercase mapping, then the
+/// default lowercase mapping, then NFC again. Two paths with the same key are the same file on
+/// a case-insensitive or normalisation-insensitive file system (APFS, NTFS), so a manifest may
+/// not list both. Uppercasing first folds what lowercasing alone leaves apart, as those file
+/// systems do: `ſ`/`s`, `ς`/`σ`, `µ`/`μ`, `ϐ`/`β`, `ß`/`ss`, `ﬁ`/`fi`.
 pub fn fold(s: &str) -> String {
     let nfc = icu_normalizer::ComposingNormalizerBorrowed::new_nfc();
-    let lower = nfc.normalize(s).to_lowercase();
+    let lower = nfc.normalize(s).to_uppercase().to_lowercase();
     nfc.normalize(&lower).into_owned()
 }
 

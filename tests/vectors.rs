@@ -343,6 +343,7 @@ fn index_vectors() {
 /// The folding table of `testvectors/fold/table.txt`, read as spec/manifest.md ("Folding
 /// table") says, and the folded form computed from it alone.
 struct FoldTable {
+    upper: std::collections::HashMap<char, Vec<char>>,
     lower: std::collections::HashMap<char, Vec<char>>,
     decomp: std::collections::HashMap<char, Vec<char>>,
     compose: std::collections::HashMap<(char, char), char>,
@@ -361,6 +362,7 @@ impl FoldTable {
                 .collect()
         };
         let mut t = FoldTable {
+            upper: Default::default(),
             lower: Default::default(),
             decomp: Default::default(),
             compose: Default::default(),
@@ -373,6 +375,7 @@ impl FoldTable {
             let mut it = val.split(' ');
             let first = it.next().unwrap();
             match k.as_str() {
+                "upper" => drop(t.upper.insert(cp(first), it.map(cp).collect())),
                 "lower" => drop(t.lower.insert(cp(first), it.map(cp).collect())),
                 "decomp" => drop(t.decomp.insert(cp(first), it.map(cp).collect())),
                 "ccc" => {
@@ -492,9 +495,15 @@ impl FoldTable {
         out
     }
 
+    fn uppercase(&self, s: &[char]) -> Vec<char> {
+        s.iter()
+            .flat_map(|c| self.upper.get(c).cloned().unwrap_or_else(|| vec![*c]))
+            .collect()
+    }
+
     fn fold(&self, s: &str) -> String {
         let chars: Vec<char> = s.chars().collect();
-        self.nfc(&self.lowercase(&self.nfc(&chars)))
+        self.nfc(&self.lowercase(&self.uppercase(&self.nfc(&chars))))
             .into_iter()
             .collect()
     }

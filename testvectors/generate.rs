@@ -990,12 +990,42 @@ fn manifest_vectors(v: &mut Vectors) {
         ),
         (
             "path-collision-sigma-after-cased-ignorable",
-            "U+02B0 U+03A3 and U+02B0 U+03C3: U+02B0 MODIFIER LETTER SMALL H is both cased and case-ignorable; the Final_Sigma test skips case-ignorable characters first, finds none before the sigma, and maps it to U+03C3, so both fold alike (reading U+02B0 as the cased letter before the sigma would give U+03C2 and no collision).",
+            "U+02B0 U+03A3 and U+02B0 U+03C3: the uppercase step maps both sigmas to U+03A3, so they fold alike whatever the Final_Sigma test then says (fold/final-sigma-cased-and-ignorable pins that test).",
             "path-collision",
             None,
             bytes_of(&{
                 let mut fs = files(&top);
                 for p in ["\u{2b0}\u{3a3}", "\u{2b0}\u{3c3}"] {
+                    let mut m = file(0);
+                    m[0].1 = t(p);
+                    fs.push(C::M(m));
+                }
+                with_files(fs)
+            }),
+        ),
+        (
+            "path-collision-long-s",
+            "'model.safetensors' and 'model.\u{17f}afetensors' (U+017F LONG S): one file on APFS and NTFS, which fold or uppercase names; the folded form uppercases before it lowercases, so they collide (lowercasing alone keeps U+017F).",
+            "path-collision",
+            None,
+            bytes_of(&{
+                let mut fs = files(&top);
+                for p in ["model.safetensors", "model.\u{17f}afetensors"] {
+                    let mut m = file(0);
+                    m[0].1 = t(p);
+                    fs.push(C::M(m));
+                }
+                with_files(fs)
+            }),
+        ),
+        (
+            "path-collision-sharp-s",
+            "'strasse.bin' and 'stra\u{df}e.bin': U+00DF uppercases to 'SS' (a full mapping), so they collide.",
+            "path-collision",
+            None,
+            bytes_of(&{
+                let mut fs = files(&top);
+                for p in ["strasse.bin", "stra\u{df}e.bin"] {
                     let mut m = file(0);
                     m[0].1 = t(p);
                     fs.push(C::M(m));
@@ -1262,8 +1292,8 @@ fn ucd_ranges(cps: &[(char, String)]) -> Vec<String> {
         .collect()
 }
 
-/// The folding table, read from the implementation's own data: the lowercase mappings of
-/// Rust's `char::to_lowercase`, the Final_Sigma classes as `str::to_lowercase` uses them, and
+/// The folding table, read from the implementation's own data: the uppercase and lowercase
+/// mappings of Rust's `char::to_uppercase` and `char::to_lowercase`, the Final_Sigma classes as `str::to_lowercase` uses them, and
 /// the normaliser's (icu_normalizer's) decompositions, combining classes and compositions.
 pub fn fold_table() -> String {
     use icu_normalizer::properties::{
@@ -1273,10 +1303,14 @@ pub fn fold_table() -> String {
     let dec = CanonicalDecompositionBorrowed::new();
     let comp = CanonicalCompositionBorrowed::new();
     let ccc = CanonicalCombiningClassMapBorrowed::new();
-    let (mut lower, mut classes, mut decomp, mut exclude) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut upper, mut lower, mut classes, mut decomp, mut exclude) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut cased, mut ignorable) = (Vec::new(), Vec::new());
     for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+        let u: Vec<String> = c.to_uppercase().map(ucd).collect();
+        if u != [ucd(c)] {
+            upper.push(format!("upper: {} {}", ucd(c), u.join(" ")));
+        }
         let l: Vec<String> = c.to_lowercase().map(ucd).collect();
         if l != [ucd(c)] {
             lower.push(format!("lower: {} {}", ucd(c), l.join(" ")));
@@ -1318,7 +1352,7 @@ pub fn fold_table() -> String {
          # {v0}.{v1}.{v2}, as the reference implementation uses it. Code points are hex, as in the UCD.\n\
          expect: table\nunicode: {v0}.{v1}.{v2}\n"
     );
-    for line in lower.into_iter().chain(decomp) {
+    for line in upper.into_iter().chain(lower).chain(decomp) {
         s.push_str(&line);
         s.push('\n');
     }
@@ -1352,6 +1386,12 @@ fn fold_vectors(v: &mut Vectors) {
         ("final-sigma-after-case-ignorable", "A sigma after 'A' and U+00B7 (case-ignorable, skipped): final.", "A\u{b7}\u{3a3}"),
         ("final-sigma-cased-and-ignorable", "U+02B0 is cased and case-ignorable: it is skipped as case-ignorable, no character is found before the sigma, so it is not final (U+03C3).", "\u{2b0}\u{3a3}"),
         ("sigma-after-slash", "'/' is neither cased nor case-ignorable: a sigma right after it is not final.", "A/\u{3a3}"),
+        ("long-s", "U+017F LATIN SMALL LETTER LONG S is lowercase already: it uppercases to 'S', which lowercases to 's' (lowercasing alone would keep it apart).", "model.\u{17f}afetensors"),
+        ("sharp-s", "U+00DF uppercases to 'SS' (a full mapping of two code points), which lowercases to 'ss'.", "Stra\u{df}e.bin"),
+        ("medial-final-sigma", "U+03C2 (final sigma) inside a name: uppercase U+03A3, then the Final_Sigma test finds it not final, U+03C3.", "\u{3c2}a"),
+        ("micro-sign", "U+00B5 MICRO SIGN uppercases to U+039C GREEK CAPITAL MU, which lowercases to U+03BC.", "\u{b5}s.bin"),
+        ("ligature-fi", "U+FB01 LATIN SMALL LIGATURE FI uppercases to 'FI', which lowercases to 'fi'.", "\u{fb01}le.bin"),
+        ("dotless-i", "U+0131 LATIN SMALL LETTER DOTLESS I uppercases to 'I', which lowercases to 'i': it folds with 'i' (more than Unicode's case folding, which keeps it: a collision rule may only refuse more).", "\u{131}.bin"),
     ];
     for (name, desc, input) in cases {
         let folded = weightseal::path::fold(input);
