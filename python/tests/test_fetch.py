@@ -83,3 +83,34 @@ def test_network_and_manifest_errors(tmp_path, keys):
     s.close()
     with pytest.raises(weightseal.FetchError, match="connection refused"):
         weightseal.fetch(f"http://127.0.0.1:{port}/m", tmp_path / "d", key=keys["acme"][1], timeout=2)
+
+
+def test_a_url_naming_one_file_fetches_that_single_file_model_with_its_evidence(keys, tmp_path):
+    """fetch("URL/FILE.safetensors", DEST): the file's evidence is found beside it on the server
+    by the naming rule of hash and verify, and lands beside DEST/FILE, so verify(DEST/FILE) passes;
+    nothing else in DEST is judged (the same library call as the CLI's fetch)."""
+    from conftest import write_model
+
+    served = write_model(tmp_path / "served")
+    single = served / "model.safetensors"
+    weightseal.hash(single)
+    weightseal.sign(single, keys["acme"][0])
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        dest = tmp_path / "models"
+        dest.mkdir()
+        (dest / "notes.txt").write_text("mine")
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/model.safetensors"
+        r = weightseal.fetch(url, dest, key=keys["acme"][1])
+        assert r.ok and [f.path for f in r.files] == ["model.safetensors"]
+        for name in ["model.safetensors", "model.safetensors.weightseal.manifest", "model.safetensors.weightseal.intoto.jsonl"]:
+            assert (dest / name).read_bytes() == (served / name).read_bytes(), name
+        assert not (dest / "weightseal.manifest").exists() and not (dest / "config.json").exists()
+        assert (dest / "notes.txt").read_text() == "mine"
+        assert weightseal.verify(dest / "model.safetensors", key=keys["acme"][1]).ok
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
