@@ -388,3 +388,73 @@ fn a_single_file_model_that_is_a_link_is_refused() {
     );
     sentinel.assert_untouched();
 }
+
+/// A single-file model fetched into a directory someone else can write to: a link planted at
+/// `FILE.weightseal.manifest` (the name `verify DEST/FILE` reads) is refused, not followed, and
+/// nothing outside DEST changes; a served manifest for `FILE` that lists another file too is
+/// refused before any weight byte is requested.
+#[test]
+fn a_single_file_fetch_follows_no_link_at_its_evidence_names_and_lands_only_its_file() {
+    let sentinel = Sentinel::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let served = tmp.path().join("served");
+    fs::create_dir_all(&served).unwrap();
+    let gguf = served.join("model.gguf");
+    fs::copy(crate::common::fixtures().join("gguf/model-q.gguf"), &gguf).unwrap();
+    let key = tmp.path().join("k");
+    assert_eq!(ws(&["keygen", "--out", s(&key)]).status.code(), Some(0));
+    let o = ws(&["sign", s(&gguf), "--key", s(&key)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let server = crate::common::server::Server::start(served.clone());
+    let url = format!("{}/model.gguf", server.base);
+    let public = tmp.path().join("k.pub");
+    let dest = tmp.path().join("dest");
+    fs::create_dir_all(&dest).unwrap();
+    symlink(
+        sentinel.path("victim"),
+        dest.join("model.gguf.weightseal.manifest"),
+    )
+    .unwrap();
+    let o = ws(&["fetch", &url, s(&dest), "--key", s(&public)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("model.gguf.weightseal.manifest: is a symbolic link"),
+        "{}",
+        text(&o)
+    );
+    sentinel.assert_untouched();
+    // A manifest for model.gguf that also lists a file the attacker wants in DEST.
+    let other = tmp.path().join("other");
+    fs::create_dir_all(&other).unwrap();
+    fs::copy(&gguf, other.join("model.gguf")).unwrap();
+    fs::write(other.join("run.sh"), b"#!/bin/sh\n").unwrap();
+    fs::write(served.join("run.sh"), b"#!/bin/sh\n").unwrap();
+    let o = ws(&["sign", s(&other), "--key", s(&key)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for (from, to) in [
+        ("weightseal.manifest", "model.gguf.weightseal.manifest"),
+        (
+            "weightseal.intoto.jsonl",
+            "model.gguf.weightseal.intoto.jsonl",
+        ),
+    ] {
+        fs::copy(other.join(from), served.join(to)).unwrap();
+    }
+    server.reset_counts();
+    let dest2 = tmp.path().join("dest2");
+    let o = ws(&["fetch", &url, s(&dest2), "--key", s(&public)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "whose manifest must list exactly that file; it lists 2 file(s): model.gguf, run.sh"
+        ),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        server.requests("/model.gguf") + server.requests("/run.sh"),
+        0
+    );
+    assert!(!dest2.join("run.sh").exists());
+    sentinel.assert_untouched();
+}

@@ -164,3 +164,37 @@ fn nested_git_directories_are_never_hashed_or_fetched() {
     assert_eq!(paths, vec!["sub/w.bin"]);
     sentinel.assert_untouched();
 }
+
+/// Names that lowercasing alone keeps apart but APFS and NTFS take for one file (`ſ` and `s`,
+/// `ß` and `ss`): a served manifest listing both is refused before any download, and hashing a
+/// directory holding both is refused, so two files never land as one.
+#[test]
+fn names_one_only_after_uppercasing_are_refused_before_any_download() {
+    // 'zz' patched to 'ſ' (two bytes each; both sort after 's').
+    let (tmp, model) = patched_manifest(
+        &["model.safetensors", "model.zzafetensors"],
+        "model.zzafetensors",
+        "model.\u{17f}afetensors",
+    );
+    let dest = tmp.path().join("dest");
+    let o = fetch_unsigned(&model, &dest);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("\"model.safetensors\" and \"model.\u{17f}afetensors\" are the same file on a case-insensitive"),
+        "{}",
+        text(&o)
+    );
+    assert!(!dest.join("model.safetensors").exists());
+    let m = tmp.path().join("m");
+    fs::create_dir_all(&m).unwrap();
+    fs::write(m.join("Stra\u{df}e.bin"), b"1").unwrap();
+    fs::write(m.join("strasse.bin"), b"2").unwrap();
+    let o = ws(&["hash", s(&m)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("are the same file on a case-insensitive or normalising file system"),
+        "{}",
+        text(&o)
+    );
+    assert!(!m.join("weightseal.manifest").exists());
+}
