@@ -377,13 +377,6 @@ fn local<'a>(
     })
 }
 
-/// The name under which a remote release serves the evidence file `name`.
-fn served(remote: &Remote, name: &str) -> String {
-    remote
-        .evidence_name(name)
-        .unwrap_or_else(|| name.to_string())
-}
-
 /// A remote release's weightseal evidence.
 fn remote_weightseal(
     remote: &Remote,
@@ -406,9 +399,9 @@ fn remote_weightseal(
             (Origin::Given(p.to_string()), b, Some(p))
         }
         other => {
-            let url = other
-                .map(str::to_string)
-                .unwrap_or_else(|| remote.url_for(&served(remote, crate::path::MANIFEST_FILE)));
+            let url = other.map(str::to_string).unwrap_or_else(|| {
+                remote.url_for(&remote.weightseal_evidence(crate::path::MANIFEST_FILE))
+            });
             let shown = crate::net::redact_url(&url);
             let b = remote
                 .get_document(&url, mlimit)?
@@ -458,9 +451,9 @@ fn remote_weightseal(
     let bundle_bytes = match source.as_deref() {
         Some(p) if !is_url(p) => read_local(Path::new(p), bundle::MAX_BUNDLE_LEN)?,
         other => {
-            let url = other
-                .map(str::to_string)
-                .unwrap_or_else(|| remote.url_for(&served(remote, crate::path::ATTESTATION_FILE)));
+            let url = other.map(str::to_string).unwrap_or_else(|| {
+                remote.url_for(&remote.weightseal_evidence(crate::path::ATTESTATION_FILE))
+            });
             remote.get_document(&url, blimit)?
         }
     };
@@ -474,7 +467,7 @@ fn remote_weightseal(
     // log is required, here or when the delivered release is verified later).
     let served_proof = || {
         remote.get_document(
-            &remote.url_for(&served(remote, crate::path::LOG_PROOF_FILE)),
+            &remote.url_for(&remote.weightseal_evidence(crate::path::LOG_PROOF_FILE)),
             crate::log::proof::MAX_PROOF_LEN as u64,
         )
     };

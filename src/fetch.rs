@@ -388,6 +388,12 @@ impl Remote {
         crate::path::evidence_name(self.single.as_deref(), name)
     }
 
+    /// The name of one of the weightseal evidence files (manifest, attestations, log proof),
+    /// which every release has a name for: `FILE.NAME` for a single-file model, else `name`.
+    pub fn weightseal_evidence(&self, name: &str) -> String {
+        self.evidence_name(name).unwrap_or_else(|| name.to_string())
+    }
+
     /// A GET of `url` (with a `Range` when given), following redirects hop by hop: each one is
     /// judged by [`crate::net::redirect_decision`]; a redirect to a non-HTTP URL is returned
     /// as is (its status is then reported). The `--header`s go only where

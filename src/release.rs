@@ -736,7 +736,7 @@ pub fn fetch(
         let root = crate::safedir::Dir::open(dest, false).map_err(dest_err)?;
         // A single-file model's evidence lands as `FILE.weightseal.manifest` … beside it, so
         // that `verify DEST/FILE` finds it.
-        let name = |n: &str| remote.evidence_name(n).unwrap_or_else(|| n.to_string());
+        let name = |n: &str| remote.weightseal_evidence(n);
         // Evidence a previous fetch left at these names that this release does not have is
         // another release's: removed, so that DEST holds this release's evidence only.
         let stale = |n: &str| match root.remove_file(&name(n)) {
