@@ -343,6 +343,14 @@ COLUMNS: Dict[str, Tuple[Callable[[Release, Dict[str, Any]], Verdict], Tuple[Any
 
 # --- The rows ------------------------------------------------------------------------------
 
+def store_with_log(w: World) -> Dict[str, Any]:
+    """Writes this test's own trust store (WEIGHTSEAL_TRUST, set per test): the publisher's key
+    for the release's name, with the log's key; the question then has no keyword at all."""
+    cli = next(iter(w.releases.values())).cli
+    run(str(cli), "trust", "add", str(w.publisher), "--model", REPO_ID, "--log-key", w.log_key)
+    return {}
+
+
 #: (id, release, trust, the one answer).
 SCENARIOS: List[Tuple[str, str, Callable[[World], Dict[str, Any]], str]] = [
     ("publisher-key", "signed", lambda w: {"key": w.publisher}, "ok"),
@@ -355,6 +363,10 @@ SCENARIOS: List[Tuple[str, str, Callable[[World], Dict[str, Any]], str]] = [
     ("policy-log-unlogged", "signed", lambda w: {"policy": w.policy_log}, "refused"),
     ("log-key-logged", "logged", lambda w: {"key": w.publisher, "log_key": w.log_key}, "ok"),
     ("log-key-unlogged", "signed", lambda w: {"key": w.publisher, "log_key": w.log_key}, "refused"),
+    # The trust store holds the publisher's key with the log requirement (`trust add
+    # --log-key`): no flag or keyword asks for the log, and every front end requires it.
+    ("store-log-logged", "logged", lambda w: store_with_log(w), "ok"),
+    ("store-log-unlogged", "signed", lambda w: store_with_log(w), "refused"),
     # The one rule: with no trust configured (no key, no policy, an empty trust store), every
     # front end refuses, unless told integrity is enough.
     ("no-trust", "attacker", lambda w: {}, "refused"),
